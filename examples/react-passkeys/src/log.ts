@@ -1,0 +1,76 @@
+// Page-visible event log, so browser tests (and people) can see what the SDK
+// reported. The seed's snippets report errors with
+// `console.error('Error:', JSON.stringify(err, null, 2))` and pending session
+// tasks with `console.log(session?.currentTask)`; we mirror console.error /
+// console.log into this store without touching those snippets.
+import { useSyncExternalStore } from 'react'
+
+export type LogEntry = { kind: string; code?: string; text: string }
+
+let entries: LogEntry[] = []
+let lastErrorCode = ''
+const listeners = new Set<() => void>()
+const emit = () => listeners.forEach((l) => l())
+
+/** Pull a Clerk error code out of whatever was thrown / returned / logged. */
+export function errorCode(err: unknown): string | undefined {
+  if (!err) return undefined
+  if (typeof err === 'string') {
+    try {
+      return errorCode(JSON.parse(err))
+    } catch {
+      return undefined
+    }
+  }
+  if (typeof err !== 'object') return undefined
+  const e = err as any
+  // ClerkAPIResponseError: errors[0].code is the server's code
+  if (Array.isArray(e.errors) && e.errors[0]?.code) return String(e.errors[0].code)
+  if (e.code) return String(e.code)
+  if (e.clerkError && e.name) return String(e.name)
+  return undefined
+}
+
+export function record(kind: string, payload: unknown) {
+  const code = kind === 'error' ? errorCode(payload) : undefined
+  let text: string
+  if (typeof payload === 'string') text = payload
+  else {
+    try {
+      text = JSON.stringify(payload)
+    } catch {
+      text = String(payload)
+    }
+  }
+  entries = [...entries, { kind, code, text: text ?? String(payload) }]
+  if (code) lastErrorCode = code
+  emit()
+}
+
+export function clearLog() {
+  entries = []
+  lastErrorCode = ''
+  emit()
+}
+
+function subscribe(l: () => void) {
+  listeners.add(l)
+  return () => listeners.delete(l)
+}
+export const useLog = () => useSyncExternalStore(subscribe, () => entries)
+export const useLastErrorCode = () => useSyncExternalStore(subscribe, () => lastErrorCode)
+
+// Mirror console output into the log.
+const origError = console.error.bind(console)
+const origLog = console.log.bind(console)
+console.error = (...args: unknown[]) => {
+  origError(...args)
+  // seed style: console.error('Error:', JSON.stringify(err, null, 2))
+  const payload = args.length > 1 && args[0] === 'Error:' ? args[1] : args[0]
+  record('error', payload)
+}
+console.log = (...args: unknown[]) => {
+  origLog(...args)
+  record('log', args.length === 1 ? args[0] : args)
+}
+window.addEventListener('unhandledrejection', (ev) => record('error', ev.reason))
