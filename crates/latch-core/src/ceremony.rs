@@ -1,0 +1,318 @@
+//! The two WebAuthn ceremonies, verified by webauthn-rs.
+//!
+//! This module decides *what* is sent to the browser and *whether* what comes back is
+//! acceptable; it never stores anything. The state returned by a `begin_*` call is plain
+//! serialisable data that the caller must keep server-side and hand back, exactly once, to
+//! the matching `finish_*` call. All signature, attestation, challenge, origin, RP ID,
+//! UP/UV and counter checks are webauthn-rs-core's; this code only chooses its options.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use url::Url;
+use uuid::Uuid;
+use webauthn_rs_core::WebauthnCore;
+use webauthn_rs_core::error::WebauthnError;
+use webauthn_rs_core::proto::{
+    AuthenticationState, COSEAlgorithm, Credential, CredentialID, PublicKeyCredential,
+    PublicKeyCredentialCreationOptions, PublicKeyCredentialRequestOptions,
+    RegisterPublicKeyCredential, RegistrationState, UserVerificationPolicy,
+};
+
+use crate::aaguid;
+
+/// How strongly Latch insists that the authenticator verified the user (PIN, biometrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum UvPolicy {
+    #[default]
+    Required,
+    Preferred,
+    Discouraged,
+}
+
+impl UvPolicy {
+    fn to_webauthn(self) -> UserVerificationPolicy {
+        match self {
+            UvPolicy::Required => UserVerificationPolicy::Required,
+            UvPolicy::Preferred => UserVerificationPolicy::Preferred,
+            UvPolicy::Discouraged => UserVerificationPolicy::Discouraged_DO_NOT_USE,
+        }
+    }
+}
+
+/// Why a ceremony response was refused. The server turns these into FAPI error codes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CeremonyError {
+    /// The credential JSON (or the base64/CBOR inside it) could not be decoded.
+    #[error("the credential is malformed: {0}")]
+    Malformed(String),
+    /// The response decoded but failed a check: challenge, origin, RP ID, flags, signature…
+    #[error("verification failed: {0}")]
+    Rejected(String),
+    /// The signature counter did not advance: the credential may have been cloned.
+    #[error("the signature counter went backwards; the credential may be cloned")]
+    CounterRegression,
+    /// The credential is already registered (an excluded credential came back).
+    #[error("this passkey is already registered")]
+    AlreadyRegistered,
+    /// A user handle was sent that does not belong to the credential's owner.
+    #[error("the user handle does not match the credential's owner")]
+    UserHandleMismatch,
+}
+
+impl From<WebauthnError> for CeremonyError {
+    fn from(e: WebauthnError) -> Self {
+        use WebauthnError as W;
+        match e {
+            W::CredentialPossibleCompromise => CeremonyError::CounterRegression,
+            W::ParseBase64Failure(_)
+            | W::ParseCBORFailure(_)
+            | W::ParseJSONFailure(_)
+            | W::ParseNOMFailure
+            | W::ParseInsufficientBytesAvailable
+            | W::COSEKeyInvalidCBORValue
+            | W::COSEKeyInvalidType
+            | W::AttestationStatementMapInvalid => CeremonyError::Malformed(e.to_string()),
+            other => CeremonyError::Rejected(describe(&other)),
+        }
+    }
+}
+
+fn describe(e: &WebauthnError) -> String {
+    use WebauthnError as W;
+    match e {
+        W::MismatchedChallenge => "the challenge does not match the one issued".into(),
+        W::InvalidRPOrigin => "the origin is not allowed for this relying party".into(),
+        W::InvalidRPIDHash => "the RP ID hash does not match".into(),
+        W::InvalidClientDataType => "the client data is of the wrong ceremony type".into(),
+        W::UserNotPresent => "user presence was not asserted".into(),
+        W::UserNotVerified => "user verification is required but was not performed".into(),
+        W::AuthenticationFailure => "the signature is invalid".into(),
+        W::CredentialNotFound => "the credential is not the one expected".into(),
+        W::CredentialCrossOrigin => "cross-origin ceremonies are not allowed".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The user a passkey is being created for, as the authenticator will see it.
+#[derive(Debug, Clone)]
+pub struct PasskeyOwner<'a> {
+    /// The WebAuthn user handle: a random UUID, never the user id or username.
+    pub handle: Uuid,
+    pub name: &'a str,
+    pub display_name: &'a str,
+}
+
+/// A verified new passkey, ready to store.
+#[derive(Debug, Clone)]
+pub struct VerifiedRegistration {
+    pub credential_id: Vec<u8>,
+    pub credential: Credential,
+    pub aaguid: Option<Uuid>,
+    pub default_name: String,
+    pub backup_eligible: bool,
+    pub backup_state: bool,
+    pub sign_count: u32,
+}
+
+/// What a successful assertion changes on the stored credential.
+#[derive(Debug, Clone)]
+pub struct VerifiedAssertion {
+    /// The stored credential with counter and backup state brought up to date.
+    pub credential: Credential,
+    pub sign_count: u32,
+    pub backup_state: bool,
+    pub user_verified: bool,
+}
+
+/// The relying party: one RP ID, the origins allowed to use it, and the UV policy.
+#[derive(Debug, Clone)]
+pub struct RelyingParty {
+    rp_id: String,
+    rp_name: String,
+    origins: Vec<Url>,
+    timeout: Duration,
+    uv: UvPolicy,
+    core: WebauthnCore,
+}
+
+impl RelyingParty {
+    pub fn new(
+        rp_id: &str,
+        rp_name: &str,
+        origins: Vec<Url>,
+        timeout: Duration,
+        uv: UvPolicy,
+    ) -> Self {
+        let core = Self::core_for(rp_id, rp_name, origins.clone(), timeout);
+        RelyingParty {
+            rp_id: rp_id.to_string(),
+            rp_name: rp_name.to_string(),
+            origins,
+            timeout,
+            uv,
+            core,
+        }
+    }
+
+    fn core_for(rp_id: &str, rp_name: &str, origins: Vec<Url>, timeout: Duration) -> WebauthnCore {
+        // Exact origins only: subdomains and ports must be listed, so that an operator's
+        // list is the whole truth about who may run a ceremony.
+        WebauthnCore::new_unsafe_experts_only(rp_name, rp_id, origins, timeout, Some(false), Some(false))
+    }
+
+    pub fn rp_id(&self) -> &str {
+        &self.rp_id
+    }
+
+    pub fn origins(&self) -> &[Url] {
+        &self.origins
+    }
+
+    pub fn is_allowed_origin(&self, origin: &str) -> bool {
+        Url::parse(origin).is_ok_and(|u| self.origins.iter().any(|o| o.origin() == u.origin()))
+    }
+
+    /// The verifier for a ceremony bound to `origin`, or to every allowed origin when the
+    /// ceremony was begun without one (native apps send no Origin header).
+    fn core_bound_to(&self, origin: Option<&str>) -> Result<WebauthnCore, CeremonyError> {
+        match origin {
+            None => Ok(self.core.clone()),
+            Some(o) => {
+                let url = Url::parse(o).map_err(|_| CeremonyError::Rejected("unparsable origin".into()))?;
+                if !self.is_allowed_origin(o) {
+                    return Err(CeremonyError::Rejected("the origin is not allowed for this relying party".into()));
+                }
+                Ok(Self::core_for(&self.rp_id, &self.rp_name, vec![url], self.timeout))
+            }
+        }
+    }
+
+    /// Creation options for a new discoverable passkey. The options go to the browser;
+    /// the state stays on the server until [`finish_registration`](Self::finish_registration).
+    pub fn begin_registration(
+        &self,
+        owner: &PasskeyOwner<'_>,
+        existing: Vec<CredentialID>,
+    ) -> Result<(PublicKeyCredentialCreationOptions, RegistrationState), CeremonyError> {
+        let builder = self
+            .core
+            .new_challenge_register_builder(owner.handle.as_bytes(), owner.name, owner.display_name)?
+            .attestation(webauthn_rs_core::proto::AttestationConveyancePreference::None)
+            .credential_algorithms(vec![COSEAlgorithm::ES256, COSEAlgorithm::EDDSA, COSEAlgorithm::RS256])
+            // Discoverable sign-in only finds resident credentials.
+            .require_resident_key(true)
+            .user_verification_policy(self.uv.to_webauthn())
+            .exclude_credentials(if existing.is_empty() { None } else { Some(existing) });
+        let (challenge, state) = self.core.generate_challenge_register(builder)?;
+        Ok((challenge.public_key, state))
+    }
+
+    /// Verify the browser's answer to [`begin_registration`](Self::begin_registration).
+    pub fn finish_registration(
+        &self,
+        credential_json: &str,
+        state: &RegistrationState,
+        origin: Option<&str>,
+    ) -> Result<VerifiedRegistration, CeremonyError> {
+        let credential: RegisterPublicKeyCredential = serde_json::from_str(credential_json)
+            .map_err(|e| CeremonyError::Malformed(e.to_string()))?;
+        let core = self.core_bound_to(origin)?;
+        let verified = core.register_credential(&credential, state, None).map_err(|e| match e {
+            // webauthn-rs reports a returned excluded credential with this variant.
+            WebauthnError::CredentialAlteredAlgFromRequest
+                if state_excludes(state, credential.raw_id.as_ref()) =>
+            {
+                CeremonyError::AlreadyRegistered
+            }
+            other => other.into(),
+        })?;
+        let aaguid = registration_aaguid(&credential);
+        Ok(VerifiedRegistration {
+            credential_id: verified.cred_id.to_vec(),
+            aaguid,
+            default_name: aaguid::display_name(aaguid),
+            backup_eligible: verified.backup_eligible,
+            backup_state: verified.backup_state,
+            sign_count: verified.counter,
+            credential: verified,
+        })
+    }
+
+    /// Request options for a sign-in. An empty `allowed` list means a discoverable sign-in:
+    /// the authenticator offers whatever passkeys it holds for this RP ID.
+    pub fn begin_authentication(
+        &self,
+        allowed: Vec<Credential>,
+    ) -> Result<(PublicKeyCredentialRequestOptions, AuthenticationState), CeremonyError> {
+        let builder = self
+            .core
+            .new_challenge_authenticate_builder(allowed, Some(self.uv.to_webauthn()))?
+            // Password managers turn backup eligibility on when they sync a passkey.
+            .allow_backup_eligible_upgrade(true);
+        let (request, state) = self.core.generate_challenge_authenticate(builder)?;
+        Ok((request.public_key, state))
+    }
+
+    /// Verify an assertion against the stored credential it names.
+    ///
+    /// `owner_handle` is the user handle of the credential's owner: when the assertion
+    /// carries a user handle it must be this one (some platforms omit it; that is allowed).
+    pub fn finish_authentication(
+        &self,
+        assertion: &PublicKeyCredential,
+        state: &AuthenticationState,
+        stored: &Credential,
+        owner_handle: Uuid,
+        origin: Option<&str>,
+    ) -> Result<VerifiedAssertion, CeremonyError> {
+        if let Some(handle) = assertion.get_user_unique_id() {
+            if handle != owner_handle.as_bytes() {
+                return Err(CeremonyError::UserHandleMismatch);
+            }
+        }
+        let core = self.core_bound_to(origin)?;
+        let result = core.authenticate_single_credential(assertion, state, stored)?;
+        let mut credential = stored.clone();
+        credential.counter = credential.counter.max(result.counter());
+        credential.backup_state = result.backup_state();
+        credential.backup_eligible = result.backup_eligible();
+        Ok(VerifiedAssertion {
+            sign_count: credential.counter,
+            backup_state: result.backup_state(),
+            user_verified: result.user_verified(),
+            credential,
+        })
+    }
+}
+
+/// Parse an assertion as clerk-js sends it.
+pub fn parse_assertion(json: &str) -> Result<PublicKeyCredential, CeremonyError> {
+    serde_json::from_str(json).map_err(|e| CeremonyError::Malformed(e.to_string()))
+}
+
+fn state_excludes(state: &RegistrationState, raw_id: &[u8]) -> bool {
+    // RegistrationState keeps its fields private; its serialised form is the documented way in.
+    serde_json::to_value(state)
+        .ok()
+        .and_then(|v| v.get("exclude_credentials").cloned())
+        .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
+        .is_some_and(|ids| ids.iter().any(|id| URL_SAFE_NO_PAD.decode(id).is_ok_and(|b| b == raw_id)))
+}
+
+fn registration_aaguid(credential: &RegisterPublicKeyCredential) -> Option<Uuid> {
+    // webauthn-rs has already verified this object; here we only read the authenticator
+    // model out of it, for the passkey's display name.
+    use serde_cbor_2::Value;
+    let bytes: &[u8] = credential.response.attestation_object.as_ref();
+    let Value::Map(object) = serde_cbor_2::from_slice::<Value>(bytes).ok()? else {
+        return None;
+    };
+    match object.get(&Value::Text("authData".into()))? {
+        Value::Bytes(auth_data) => aaguid::aaguid_from_auth_data(auth_data),
+        _ => None,
+    }
+}

@@ -1,0 +1,62 @@
+//! Instance settings: what an operator decides about their Latch.
+
+use std::time::Duration;
+
+use url::Url;
+
+use crate::ceremony::{RelyingParty, UvPolicy};
+
+#[derive(Debug, Clone)]
+pub struct InstanceSettings {
+    pub application_name: String,
+    /// The WebAuthn RP ID: the registrable domain passkeys are bound to.
+    pub rp_id: String,
+    /// Origins allowed to run ceremonies and to call Latch with credentials (CORS, CSRF).
+    pub origins: Vec<Url>,
+    pub passkeys_enabled: bool,
+    pub allow_autofill: bool,
+    pub show_sign_in_button: bool,
+    pub max_passkeys_per_user: u32,
+    pub user_verification: UvPolicy,
+    /// How long a begun ceremony (registration or sign-in) may take.
+    pub challenge_ttl: Duration,
+    pub session_ttl: Duration,
+    /// Lifetime of a session JWT. FAPI clients refresh 17 s before expiry, so keep ≥ 60 s.
+    pub token_ttl: Duration,
+    /// Tasks a new session must complete (it is `pending` until then), e.g. `choose-organization`.
+    pub session_tasks: Vec<String>,
+    /// Development instance: localhost over http, the try-it page at `/`.
+    pub dev_mode: bool,
+}
+
+impl InstanceSettings {
+    /// Development defaults for a Latch listening on `port` of localhost.
+    pub fn dev(port: u16) -> Self {
+        let origin = Url::parse(&format!("http://localhost:{port}")).expect("a localhost URL parses");
+        InstanceSettings {
+            application_name: "Latch".into(),
+            rp_id: "localhost".into(),
+            origins: vec![origin],
+            passkeys_enabled: true,
+            allow_autofill: true,
+            show_sign_in_button: true,
+            max_passkeys_per_user: 10,
+            user_verification: UvPolicy::Required,
+            challenge_ttl: Duration::from_secs(5 * 60),
+            session_ttl: Duration::from_secs(7 * 24 * 3600),
+            token_ttl: Duration::from_secs(60),
+            session_tasks: Vec::new(),
+            dev_mode: true,
+        }
+    }
+
+    pub fn relying_party(&self) -> RelyingParty {
+        RelyingParty::new(
+            &self.rp_id,
+            &self.application_name,
+            self.origins.clone(),
+            self.challenge_ttl,
+            self.user_verification,
+        )
+    }
+}

@@ -1,0 +1,112 @@
+//! Where Latch keeps its records: the [`Store`] trait and its SQL implementation.
+//!
+//! Invariant: this crate knows SQL and nothing of HTTP or FAPI. Every operation that must be
+//! single-use or all-or-nothing (consuming a challenge, completing a sign-in, verifying a
+//! pending passkey) is one atomic call here, so that several Latch nodes on one database
+//! cannot interleave halfway.
+
+mod sql;
+
+use async_trait::async_trait;
+use latch_core::model::{
+    Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignUp, User,
+};
+use latch_core::webauthn::AuthenticationState;
+
+pub use sql::{SqlStore, SCHEMA_VERSION};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was hit: the named thing already exists.
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// The user already has as many passkeys as allowed.
+    #[error("passkey quota exceeded")]
+    QuotaExceeded,
+    /// A stored value could not be read back (a bug or a tampered database).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The database's schema is newer than this build understands.
+    #[error("the database schema is at version {found}, newer than this Latch understands ({supported}); upgrade Latch")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A signing key for session tokens, as stored.
+#[derive(Debug, Clone)]
+pub struct StoredSigningKey {
+    pub kid: String,
+    pub private_pkcs8: Vec<u8>,
+    pub public_raw: Vec<u8>,
+    pub created_at: Millis,
+}
+
+/// A consumed sign-in challenge: what the attempt needs to verify an assertion.
+#[derive(Debug, Clone)]
+pub struct TakenChallenge {
+    pub state: AuthenticationState,
+    pub origin: Option<String>,
+    pub expire_at: Millis,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // Clients: one per browser (or native app install).
+    async fn create_client(&self, client: &Client, token_hash: &[u8]) -> StoreResult<()>;
+    async fn client_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Client>>;
+    /// The client's current sign-in and sign-up ids, for the client JSON.
+    async fn client_attempts(&self, client_id: &str) -> StoreResult<(Option<String>, Option<String>)>;
+    async fn set_active_session(&self, client_id: &str, session_id: Option<&str>, now: Millis) -> StoreResult<()>;
+
+    // Users.
+    /// Sign-up: the user, the sign-up record and the first session, all or nothing.
+    async fn sign_up(&self, user: &User, sign_up: &SignUp, session: &Session) -> StoreResult<()>;
+    async fn user(&self, id: &str) -> StoreResult<Option<User>>;
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+    async fn sign_up_record(&self, client_id: &str, id: &str) -> StoreResult<Option<SignUp>>;
+
+    // Passkeys.
+    async fn passkeys_of(&self, user_id: &str) -> StoreResult<Vec<Passkey>>;
+    async fn passkey_by_credential_id(&self, credential_id: &[u8]) -> StoreResult<Option<Passkey>>;
+    async fn create_pending_passkey(&self, pending: &PendingPasskey, max_passkeys: u32) -> StoreResult<()>;
+    /// Removes and returns the pending passkey: its challenge can be answered once only.
+    async fn take_pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<Option<PendingPasskey>>;
+    /// Stores a verified passkey unless the user is at the quota or the credential is known.
+    async fn insert_passkey(&self, passkey: &Passkey, max_passkeys: u32) -> StoreResult<()>;
+    async fn rename_passkey(&self, user_id: &str, id: &str, name: &str, now: Millis) -> StoreResult<Option<Passkey>>;
+    /// Deletes a verified or pending passkey of this user; false when there was none.
+    async fn delete_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool>;
+
+    // Sign-ins.
+    async fn create_sign_in(&self, sign_in: &SignIn) -> StoreResult<()>;
+    async fn sign_in(&self, client_id: &str, id: &str) -> StoreResult<Option<SignIn>>;
+    /// Replaces the sign-in's passkey challenge (prepare_first_factor).
+    async fn save_sign_in_challenge(&self, sign_in: &SignIn) -> StoreResult<()>;
+    /// Consumes the sign-in's challenge: later calls get `None`, whatever this attempt's outcome.
+    async fn take_sign_in_challenge(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<Option<TakenChallenge>>;
+    async fn fail_sign_in(&self, id: &str, status: &str, error_code: &str, now: Millis) -> StoreResult<()>;
+    /// Passkey counter, session, sign-in status and client in one transaction. Returns false
+    /// (and changes nothing) when the sign-in is no longer open or the passkey was used
+    /// concurrently since verification began.
+    async fn complete_sign_in(&self, completion: &SignInCompletion) -> StoreResult<bool>;
+
+    // Sessions.
+    async fn sessions_of_client(&self, client_id: &str) -> StoreResult<Vec<Session>>;
+    async fn session(&self, id: &str) -> StoreResult<Option<Session>>;
+    async fn touch_session(&self, id: &str, now: Millis) -> StoreResult<()>;
+    /// Ends one live session of the client; false when it was not live.
+    async fn end_session(&self, client_id: &str, id: &str, status: SessionStatus, now: Millis) -> StoreResult<bool>;
+    async fn end_client_sessions(&self, client_id: &str, status: SessionStatus, now: Millis) -> StoreResult<()>;
+
+    // Token signing keys, shared by every node.
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>>;
+    /// Inserts the key only if there is none yet; returns the keys afterwards, so concurrent
+    /// first starts agree on one key.
+    async fn init_signing_key(&self, key: &StoredSigningKey) -> StoreResult<Vec<StoredSigningKey>>;
+
+    /// Deletes ceremonies and sign-ins that can no longer be completed.
+    async fn purge_expired(&self, now: Millis) -> StoreResult<u64>;
+}
