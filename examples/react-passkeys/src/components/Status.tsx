@@ -1,13 +1,19 @@
 // Diagnostics shown on every page (used by the browser tests): what the SDK
 // currently believes, the last Clerk error code, and an event log.
-import { useAuth, useClerk, useSession, useSignIn, useUser } from '@clerk/react'
+import { useAuth, useClerk, useSignIn, useUser } from '@clerk/react'
 import { useEffect, useState } from 'react'
 import { record, useLastErrorCode, useLog } from '../log'
 
 export function Status() {
   const clerk = useClerk()
-  const { isLoaded, isSignedIn, sessionId, getToken } = useAuth()
-  const { session } = useSession()
+  const { isLoaded, isSignedIn, getToken } = useAuth()
+  // clerk.session directly: the hooks treat a `pending` session as signed out, we want to see it
+  const [, setTick] = useState(0)
+  useEffect(() => clerk.addListener(() => setTick((n) => n + 1)), [clerk])
+  const session = (clerk as any).session as
+    | { id: string; status: string; currentTask?: { key: string } }
+    | null
+    | undefined
   const { user } = useUser()
   const { signIn, errors } = useSignIn()
   const lastErrorCode = useLastErrorCode()
@@ -20,7 +26,12 @@ export function Status() {
   }, [clerk])
 
   // make signal errors (signIn.passkey() returns them, it does not throw) visible
-  const signInErrorCodes = ((errors?.raw ?? []) as any[]).map((e) => e?.code).filter(Boolean).join(',')
+  // errors.raw holds either the whole ClerkAPIResponseError (code 'api_response_error', the server's
+  // code in errors[0].code) or, when the server names a param, the individual ClerkAPIErrors.
+  const signInErrorCodes = ((errors?.raw ?? []) as any[])
+    .map((e) => e?.errors?.[0]?.code ?? e?.code)
+    .filter(Boolean)
+    .join(',')
   useEffect(() => {
     if (signInErrorCodes) record('error', { code: signInErrorCodes.split(',')[0], source: 'useSignIn().errors' })
   }, [signInErrorCodes])
@@ -44,12 +55,17 @@ export function Status() {
       <dl>
         <dt>SDK loaded</dt>
         <dd id="clerk-loaded">{isLoaded ? 'yes' : 'no'}</dd>
+        <dt>SDK status</dt>
+        {/* 'ready' only when /environment and /client answered; 'degraded' when either failed */}
+        <dd id="clerk-status">{isLoaded ? (clerk as any).status : ''}</dd>
+        <dt>Application (from Latch)</dt>
+        <dd id="app-name">{(clerk as any).__internal_environment?.displayConfig?.applicationName ?? ''}</dd>
         <dt>Client</dt>
         <dd id="client-id">{clerk.client?.id ?? ''}</dd>
         <dt>Signed in</dt>
         <dd id="signed-in">{isSignedIn ? 'yes' : 'no'}</dd>
         <dt>Session</dt>
-        <dd id="session-id">{sessionId ?? session?.id ?? ''}</dd>
+        <dd id="session-id">{session?.id ?? ''}</dd>
         <dt>Session status</dt>
         <dd id="session-status">{session?.status ?? ''}</dd>
         <dt>Session task</dt>
