@@ -1,1 +1,83 @@
+//! Latch's HTTP face: Clerk's Frontend API subset, the JWKS and WebAuthn well-known files,
+//! and the development page.
+//!
+//! Invariant: only this crate knows HTTP and FAPI's JSON. It turns requests into calls on
+//! `latch-core` (verification) and `latch-store` (persistence) and their results into FAPI
+//! answers.
 
+mod context;
+mod dev_page;
+mod error;
+mod fapi;
+mod form;
+mod state;
+mod tokens;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower::Layer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+
+pub use error::ApiError;
+pub use state::{AppState, now_ms};
+pub use tokens::TokenSigner;
+
+/// Request bodies larger than this are refused with 413: a registration credential is a
+/// few KiB; nothing in FAPI needs more.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The whole application, `_method` override included, ready for `axum::serve`.
+pub fn service(state: AppState) -> tower::util::MapRequest<Router, fn(axum::extract::Request) -> axum::extract::Request> {
+    let override_method: fn(axum::extract::Request) -> axum::extract::Request = fapi::apply_method_override;
+    tower::util::MapRequestLayer::new(override_method).layer(router(state))
+}
+
+pub fn router(state: AppState) -> Router {
+    let fapi = fapi::router().layer(axum::middleware::from_fn_with_state(state.clone(), fapi::require_allowed_origin));
+    let mut app = Router::new()
+        .nest("/v1", fapi)
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/v1/jwks", get(jwks))
+        .route("/.well-known/webauthn", get(related_origins))
+        .route("/healthz", get(|| async { "ok" }));
+    if state.settings().dev_mode {
+        app = app.merge(dev_page::router());
+    }
+    app.fallback(|| async { ApiError::not_found("page") })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors(&state))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .with_state(state)
+}
+
+fn cors(state: &AppState) -> CorsLayer {
+    let origins: Vec<HeaderValue> = state
+        .rp()
+        .origins()
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(&o.origin().ascii_serialization()).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::PUT, Method::DELETE])
+        .allow_headers(tower_http::cors::AllowHeaders::mirror_request())
+        .expose_headers([header::RETRY_AFTER, header::AUTHORIZATION, HeaderName::from_static("x-clerk-trace-id")])
+        .max_age(Duration::from_secs(600))
+}
+
+async fn jwks(State(state): State<AppState>) -> Response {
+    axum::Json(state.inner.tokens.jwks()).into_response()
+}
+
+/// WebAuthn Related Origin Requests: the origins allowed to use this RP ID.
+async fn related_origins(State(state): State<AppState>) -> Response {
+    let origins: Vec<String> = state.rp().origins().iter().map(|o| o.origin().ascii_serialization()).collect();
+    axum::Json(serde_json::json!({ "origins": origins })).into_response()
+}

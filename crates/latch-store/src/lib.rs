@@ -57,6 +57,7 @@ pub trait Store: Send + Sync + 'static {
     // Clients: one per browser (or native app install).
     async fn create_client(&self, client: &Client, token_hash: &[u8]) -> StoreResult<()>;
     async fn client_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Client>>;
+    async fn client(&self, id: &str) -> StoreResult<Option<Client>>;
     /// The client's current sign-in and sign-up ids, for the client JSON.
     async fn client_attempts(&self, client_id: &str) -> StoreResult<(Option<String>, Option<String>)>;
     async fn set_active_session(&self, client_id: &str, session_id: Option<&str>, now: Millis) -> StoreResult<()>;

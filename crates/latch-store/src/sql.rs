@@ -335,6 +335,14 @@ impl Store for SqlStore {
         row.as_ref().map(client_from).transpose()
     }
 
+    async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
+        let row = sqlx::query("SELECT id, created_at, updated_at, last_active_session_id FROM clients WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(client_from).transpose()
+    }
+
     async fn client_attempts(&self, client_id: &str) -> StoreResult<(Option<String>, Option<String>)> {
         let row = sqlx::query("SELECT sign_in_id, sign_up_id FROM clients WHERE id = $1")
             .bind(client_id)

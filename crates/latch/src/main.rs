@@ -1,1 +1,40 @@
-fn main(){}
+//! `latch`: self-hosted passkey authentication.
+//!
+//! `latch serve` runs the server; `latch migrate` prepares a database without serving.
+
+mod config;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "latch", version, about = "Self-hosted passkey authentication that speaks Clerk's Frontend API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (SQLite in ./.latch and development settings unless told otherwise).
+    Serve(config::ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(config::ServeArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LATCH_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::serve(args).await,
+            Command::Migrate(args) => serve::migrate(args).await,
+        }
+    })
+}

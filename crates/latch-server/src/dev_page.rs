@@ -1,0 +1,22 @@
+//! The try-it page of a development instance, at `/`: sign up, add passkeys, sign out, sign
+//! in (button or autofill), rename and delete, all through the same FAPI calls clerk-js makes.
+//! Plain HTML and one small script, embedded in the binary: nothing to build.
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use crate::state::AppState;
+
+const PAGE: &str = include_str!("../assets/dev.html");
+const SCRIPT: &str = include_str!("../assets/dev.js");
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], PAGE).into_response() }))
+        .route(
+            "/dev.js",
+            get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], SCRIPT).into_response() }),
+        )
+}

@@ -1,0 +1,141 @@
+//! The signed-in user and their passkeys: `GET /me`, `POST /me/passkeys` (begin),
+//! `…/attempt_verification` (finish), rename and delete.
+//!
+//! Every lookup is scoped to the signed-in user: another user's passkey id is simply not
+//! found, which reveals nothing about it.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use latch_core::ceremony::PasskeyOwner;
+use latch_core::ids::{IdKind, looks_like, new_id};
+use latch_core::model::{Passkey, PendingPasskey, SessionStatus, normalize_passkey_name};
+
+use crate::context::{Caller, SignedIn, signed_in};
+use crate::error::{ApiError, ApiResult};
+use crate::fapi::sign_ins::verification_expired;
+use crate::fapi::{json, reply};
+use crate::form::FormFields;
+use crate::state::{AppState, ms, now_ms};
+
+pub async fn get(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    let me = signed_in(&state, &caller).await?;
+    let body = json::user_with_passkeys(&state, &me.user).await?;
+    reply::envelope(&state, &caller, &me.handle, body).await
+}
+
+/// Passkeys change only from an active session; a `pending` one has tasks to finish first.
+async fn active_user(state: &AppState, caller: &Caller) -> ApiResult<SignedIn> {
+    let me = signed_in(state, caller).await?;
+    if me.session.status_at(now_ms()) != SessionStatus::Active {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "session_task_pending",
+            "Finish signing in first",
+            "This session has pending tasks; finish them before managing passkeys.",
+        ));
+    }
+    Ok(me)
+}
+
+pub async fn create_passkey(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    let me = active_user(&state, &caller).await?;
+    let existing = state.store().passkeys_of(&me.user.id).await?;
+    if existing.len() >= state.settings().max_passkeys_per_user as usize {
+        return Err(ApiError::from(latch_store::StoreError::QuotaExceeded));
+    }
+    let owner = PasskeyOwner { handle: me.user.webauthn_handle, name: &me.user.username, display_name: &me.user.username };
+    let exclude = existing.iter().map(|p| p.credential.cred_id.clone()).collect();
+    let (options, reg_state) = state.rp().begin_registration(&owner, exclude).map_err(ApiError::from)?;
+    let now = now_ms();
+    let pending = PendingPasskey {
+        id: new_id(IdKind::Passkey),
+        user_id: me.user.id.clone(),
+        client_id: me.handle.client.id.clone(),
+        options_json: serde_json::to_string(&options).map_err(|_| ApiError::internal())?,
+        state: reg_state,
+        origin: caller.origin.clone(),
+        created_at: now,
+        expire_at: now + ms(state.settings().challenge_ttl),
+    };
+    state.store().create_pending_passkey(&pending, state.settings().max_passkeys_per_user).await?;
+    reply::envelope(&state, &caller, &me.handle, json::pending_passkey(&pending)).await
+}
+
+pub async fn attempt_verification(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> ApiResult<Response> {
+    form.passkey_strategy(true)?;
+    let credential_json = form.require("public_key_credential")?;
+    // Refuse what cannot be a credential before consuming the pending registration.
+    serde_json::from_str::<latch_core::webauthn::RegisterPublicKeyCredential>(credential_json)
+        .map_err(|e| ApiError::param_invalid("public_key_credential", format!("The passkey response could not be read: {e}")))?;
+    let me = active_user(&state, &caller).await?;
+    if !looks_like(IdKind::Passkey, &id) {
+        return Err(ApiError::not_found("passkey"));
+    }
+    let store = state.store();
+    let pending = store
+        .take_pending_passkey(&me.user.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("passkey"))?;
+    let now = now_ms();
+    if pending.client_id != me.handle.client.id {
+        return Err(ApiError::not_found("passkey"));
+    }
+    if now >= pending.expire_at {
+        return Err(verification_expired());
+    }
+    let verified = state
+        .rp()
+        .finish_registration(credential_json, &pending.state, pending.origin.as_deref())
+        .map_err(ApiError::from)?;
+    let passkey = Passkey {
+        id: pending.id.clone(),
+        user_id: me.user.id.clone(),
+        credential_id: verified.credential_id,
+        name: verified.default_name,
+        aaguid: verified.aaguid,
+        sign_count: verified.sign_count,
+        backup_eligible: verified.backup_eligible,
+        backup_state: verified.backup_state,
+        credential: verified.credential,
+        created_at: now,
+        updated_at: now,
+        last_used_at: None,
+    };
+    store.insert_passkey(&passkey, state.settings().max_passkeys_per_user).await?;
+    reply::envelope(&state, &caller, &me.handle, json::passkey(&passkey)).await
+}
+
+pub async fn update_passkey(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> ApiResult<Response> {
+    let name = form.require("name")?;
+    let name = normalize_passkey_name(name)
+        .ok_or_else(|| ApiError::param_invalid("name", "Passkey names are 1 to 100 printable characters."))?;
+    let me = active_user(&state, &caller).await?;
+    if !looks_like(IdKind::Passkey, &id) {
+        return Err(ApiError::not_found("passkey"));
+    }
+    let passkey = state
+        .store()
+        .rename_passkey(&me.user.id, &id, &name, now_ms())
+        .await?
+        .ok_or_else(|| ApiError::not_found("passkey"))?;
+    reply::envelope(&state, &caller, &me.handle, json::passkey(&passkey)).await
+}
+
+pub async fn delete_passkey(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let me = active_user(&state, &caller).await?;
+    if !looks_like(IdKind::Passkey, &id) || !state.store().delete_passkey(&me.user.id, &id).await? {
+        return Err(ApiError::not_found("passkey"));
+    }
+    reply::envelope(&state, &caller, &me.handle, json::deleted("passkey", &id)).await
+}

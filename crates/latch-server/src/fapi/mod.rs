@@ -1,0 +1,100 @@
+//! Clerk's Frontend API, the subset clerk-js uses for passkeys (see docs in `fapi.md`).
+//!
+//! Only this module (and [`crate::error`]) knows FAPI's paths and JSON.
+
+mod json;
+mod me;
+mod reply;
+mod sessions;
+mod sign_ins;
+mod sign_ups;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::Method;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+
+use crate::context::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/environment", get(environment).patch(environment))
+        .route("/client", get(sessions::get_client).delete(sessions::end_all))
+        .route("/client/sessions", delete(sessions::end_all))
+        .route("/client/sessions/{id}/touch", post(sessions::touch))
+        .route("/client/sessions/{id}/tokens", post(sessions::token))
+        .route("/client/sessions/{id}/tokens/{template}", post(sessions::token))
+        .route("/client/sessions/{id}/remove", post(sessions::remove))
+        .route("/client/sign_ups", post(sign_ups::create))
+        .route("/client/sign_ups/{id}", get(sign_ups::get))
+        .route("/client/sign_ins", post(sign_ins::create))
+        .route("/client/sign_ins/{id}/prepare_first_factor", post(sign_ins::prepare_first_factor))
+        .route("/client/sign_ins/{id}/attempt_first_factor", post(sign_ins::attempt_first_factor))
+        .route("/me", get(me::get))
+        .route("/me/passkeys", post(me::create_passkey))
+        .route("/me/passkeys/{id}", delete(me::delete_passkey).patch(me::update_passkey))
+        .route("/me/passkeys/{id}/attempt_verification", post(me::attempt_verification))
+        .fallback(not_found)
+}
+
+async fn environment(State(state): State<AppState>) -> Response {
+    axum::Json(json::environment(state.settings())).into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("endpoint")
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Caller::from_parts(parts))
+    }
+}
+
+/// clerk-js sends PATCH and DELETE as `POST ?_method=…` (fapi.md §1); route them as meant.
+pub fn apply_method_override(mut req: Request) -> Request {
+    if req.method() == Method::POST {
+        let wanted = req.uri().query().and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "_method")
+                .map(|(_, v)| v.to_ascii_uppercase())
+        });
+        match wanted.as_deref() {
+            Some("PATCH") => *req.method_mut() = Method::PATCH,
+            Some("DELETE") => *req.method_mut() = Method::DELETE,
+            Some("PUT") => *req.method_mut() = Method::PUT,
+            _ => {}
+        }
+    }
+    req
+}
+
+/// CSRF defence for cookie-authenticated calls: a state-changing request that names a
+/// foreign `Origin` is refused before any handler runs. (SameSite=Lax on `__client` already
+/// keeps cross-site POSTs cookie-less; this also covers same-site sibling origins.)
+pub async fn require_allowed_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if changes_state {
+        let origin = req.headers().get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok());
+        let foreign = match origin {
+            Some("null") => true,
+            Some(o) => !state.rp().is_allowed_origin(o),
+            None => req
+                .headers()
+                .get("sec-fetch-site")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|s| s == "cross-site"),
+        };
+        if foreign {
+            return ApiError::origin_invalid().into_response();
+        }
+    }
+    next.run(req).await
+}

@@ -1,0 +1,48 @@
+//! The FAPI envelope: `{response, client}`, with the client cookie set on first contact.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::context::{CLIENT_COOKIE, Caller, ClientHandle};
+use crate::error::ApiResult;
+use crate::fapi::json;
+use crate::state::AppState;
+
+const CLIENT_COOKIE_MAX_AGE_SECS: u64 = 365 * 24 * 3600;
+
+/// `{response, client}` where `client` is the client as it is *now* (after the handler's
+/// writes), so clerk-js sees new sessions and passkeys at once.
+pub async fn envelope(state: &AppState, caller: &Caller, handle: &ClientHandle, response: Value) -> ApiResult<Response> {
+    let client = match state.store().client(&handle.client.id).await? {
+        Some(c) => json::client(state, &c).await?,
+        None => Value::Null,
+    };
+    Ok(with_client_token(caller, handle, (StatusCode::OK, axum::Json(json!({ "response": response, "client": client }))).into_response()))
+}
+
+/// Hands a newly created client's token to the caller: a cookie for browsers, the
+/// `authorization` header for native apps.
+pub fn with_client_token(caller: &Caller, handle: &ClientHandle, mut response: Response) -> Response {
+    if let Some(token) = &handle.new_token {
+        let headers = response.headers_mut();
+        if caller.native {
+            if let Ok(v) = HeaderValue::from_str(token) {
+                headers.insert(header::AUTHORIZATION, v);
+            }
+        } else {
+            let cookie = format!(
+                "{CLIENT_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={CLIENT_COOKIE_MAX_AGE_SECS}{}",
+                if caller.secure { "; Secure" } else { "" }
+            );
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                headers.append(header::SET_COOKIE, v);
+            }
+        }
+    }
+    response
+}
+
+pub fn plain(value: Value) -> Response {
+    (StatusCode::OK, axum::Json(value)).into_response()
+}

@@ -1,0 +1,98 @@
+//! The client and its sessions: `GET /client`, touch, tokens, remove, sign out.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use latch_core::ids::{IdKind, looks_like};
+use latch_core::model::{Session, SessionStatus};
+use serde_json::json;
+
+use crate::context::{Caller, ClientHandle, existing_client, find_client};
+use crate::error::{ApiError, ApiResult};
+use crate::fapi::{json, reply};
+use crate::state::{AppState, now_ms};
+use crate::tokens::SessionClaims;
+
+pub async fn get_client(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    match find_client(&state, &caller).await? {
+        None => Ok(reply::plain(json!({ "response": null, "client": null }))),
+        Some(c) => {
+            let client_json = json::client(&state, &c).await?;
+            Ok(reply::plain(json!({ "response": client_json.clone(), "client": client_json })))
+        }
+    }
+}
+
+/// Sign out: every session of this client ends (`signOut()` with one session).
+pub async fn end_all(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    let handle = existing_client(&state, &caller).await?;
+    state.store().end_client_sessions(&handle.client.id, SessionStatus::Ended, now_ms()).await?;
+    let client = state.store().client(&handle.client.id).await?.ok_or_else(ApiError::signed_out)?;
+    let client_json = json::client(&state, &client).await?;
+    Ok(reply::plain(json!({ "response": client_json.clone(), "client": client_json })))
+}
+
+pub async fn touch(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let (handle, session) = live_session(&state, &caller, &id).await?;
+    let now = now_ms();
+    state.store().touch_session(&session.id, now).await?;
+    state.store().set_active_session(&handle.client.id, Some(&session.id), now).await?;
+    let session = state.store().session(&session.id).await?.unwrap_or(session);
+    let body = json::session_with_user(&state, &session).await?;
+    reply::envelope(&state, &caller, &handle, body).await
+}
+
+pub async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let (handle, session) = live_session(&state, &caller, &id).await?;
+    state.store().end_session(&handle.client.id, &session.id, SessionStatus::Removed, now_ms()).await?;
+    let session = state.store().session(&session.id).await?.unwrap_or(session);
+    let body = json::session_with_user(&state, &session).await?;
+    reply::envelope(&state, &caller, &handle, body).await
+}
+
+/// `POST /client/sessions/{id}/tokens`: the JWT comes back at the top level, not in `response`.
+pub async fn token(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let (_handle, session) = live_session(&state, &caller, &id).await?;
+    let now_secs = now_ms() / 1000;
+    let settings = state.settings();
+    let claims = SessionClaims {
+        sid: &session.id,
+        sub: &session.user_id,
+        iat: now_secs,
+        nbf: now_secs - 5,
+        exp: now_secs + i64::try_from(settings.token_ttl.as_secs()).unwrap_or(60),
+        iss: &state.inner.issuer,
+        azp: caller.origin.as_deref(),
+        sts: session.status_at(now_ms()).as_str(),
+        v: 2,
+    };
+    let jwt = state.inner.tokens.sign(&claims).map_err(|e| {
+        tracing::error!(error = %e, "token signing failed");
+        ApiError::internal()
+    })?;
+    Ok(reply::plain(json!({ "object": "token", "jwt": jwt })))
+}
+
+/// A live session of the caller's client. A session that exists but has ended answers
+/// 401, which tells clerk-js to refetch the client and sign out locally.
+async fn live_session(state: &AppState, caller: &Caller, id: &str) -> ApiResult<(ClientHandle, Session)> {
+    let handle = existing_client(state, caller).await?;
+    if !looks_like(IdKind::Session, id) {
+        return Err(ApiError::not_found("session"));
+    }
+    let session = state
+        .store()
+        .session(id)
+        .await?
+        .filter(|s| s.client_id == handle.client.id)
+        .ok_or_else(|| ApiError::not_found("session"))?;
+    if !session.is_live(now_ms()) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_invalid",
+            "Session ended",
+            "This session has ended. Please sign in again.",
+        ));
+    }
+    Ok((handle, session))
+}

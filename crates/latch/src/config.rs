@@ -1,0 +1,202 @@
+//! `latch serve`'s configuration: a TOML file, overridden by `LATCH_*` environment
+//! variables, overridden by flags (clap reads both). Every setting has a development
+//! default, so `latch serve` alone runs.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use latch_core::ceremony::UvPolicy;
+use latch_core::settings::InstanceSettings;
+use serde::Deserialize;
+use url::Url;
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// A TOML file with any of the settings below (flags and LATCH_* variables win).
+    #[arg(long, env = "LATCH_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "LATCH_PORT")]
+    pub port: Option<u16>,
+    /// Address to bind.
+    #[arg(long, env = "LATCH_BIND")]
+    pub bind: Option<String>,
+    /// Folder for the embedded SQLite database.
+    #[arg(long, env = "LATCH_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://PATH` or `postgres://…`; default: SQLite in the data folder.
+    #[arg(long, env = "LATCH_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// The WebAuthn RP ID (registrable domain).
+    #[arg(long, env = "LATCH_RP_ID")]
+    pub rp_id: Option<String>,
+    /// An origin allowed to use Latch (repeat, or comma-separate in LATCH_ORIGINS).
+    #[arg(long = "origin", env = "LATCH_ORIGINS", value_delimiter = ',')]
+    pub origins: Vec<String>,
+    /// Latch's own public URL, the `iss` of session tokens.
+    #[arg(long, env = "LATCH_ISSUER")]
+    pub issuer: Option<String>,
+    /// Application name shown to users.
+    #[arg(long, env = "LATCH_APPLICATION_NAME")]
+    pub application_name: Option<String>,
+    /// required | preferred | discouraged
+    #[arg(long, env = "LATCH_USER_VERIFICATION", value_parser = parse_uv)]
+    pub user_verification: Option<UvPolicy>,
+    #[arg(long, env = "LATCH_MAX_PASSKEYS_PER_USER")]
+    pub max_passkeys_per_user: Option<u32>,
+    /// Seconds a begun ceremony may take.
+    #[arg(long, env = "LATCH_CHALLENGE_TTL_SECS")]
+    pub challenge_ttl_secs: Option<u64>,
+    #[arg(long, env = "LATCH_SESSION_TTL_SECS")]
+    pub session_ttl_secs: Option<u64>,
+    #[arg(long, env = "LATCH_TOKEN_TTL_SECS")]
+    pub token_ttl_secs: Option<u64>,
+    /// A task every new session must complete (it stays `pending`), e.g. choose-organization.
+    #[arg(long = "session-task", env = "LATCH_SESSION_TASKS", value_delimiter = ',')]
+    pub session_tasks: Vec<String>,
+    /// Production mode: no dev page, https origins only.
+    #[arg(long, env = "LATCH_PRODUCTION")]
+    pub production: bool,
+}
+
+fn parse_uv(s: &str) -> Result<UvPolicy, String> {
+    match s {
+        "required" => Ok(UvPolicy::Required),
+        "preferred" => Ok(UvPolicy::Preferred),
+        "discouraged" => Ok(UvPolicy::Discouraged),
+        other => Err(format!("{other:?} is not one of required, preferred, discouraged")),
+    }
+}
+
+/// The TOML file: the same settings, snake_case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub port: Option<u16>,
+    pub bind: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub rp_id: Option<String>,
+    #[serde(default)]
+    pub origins: Vec<String>,
+    pub issuer: Option<String>,
+    pub application_name: Option<String>,
+    pub user_verification: Option<UvPolicy>,
+    pub max_passkeys_per_user: Option<u32>,
+    pub challenge_ttl_secs: Option<u64>,
+    pub session_ttl_secs: Option<u64>,
+    pub token_ttl_secs: Option<u64>,
+    #[serde(default)]
+    pub session_tasks: Vec<String>,
+    pub production: Option<bool>,
+    pub allow_autofill: Option<bool>,
+    pub show_sign_in_button: Option<bool>,
+    pub passkeys_enabled: Option<bool>,
+}
+
+/// Everything `latch serve` needs, resolved.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub bind: String,
+    pub port: u16,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub settings_for_port: SettingsTemplate,
+    pub issuer: Option<String>,
+}
+
+/// Settings whose origins may depend on the port actually bound (with `--port 0`).
+#[derive(Debug, Clone)]
+pub struct SettingsTemplate {
+    pub settings: InstanceSettings,
+    pub origins_given: bool,
+}
+
+impl SettingsTemplate {
+    pub fn for_port(&self, port: u16) -> InstanceSettings {
+        let mut s = self.settings.clone();
+        if !self.origins_given {
+            s.origins = InstanceSettings::dev(port).origins;
+        }
+        s
+    }
+}
+
+impl ServeArgs {
+    pub fn resolve(&self) -> anyhow::Result<Resolved> {
+        let file = match &self.config {
+            Some(path) => load_file(path)?,
+            None => FileConfig::default(),
+        };
+        let port = self.port.or(file.port).unwrap_or(8080);
+        let data_dir = self.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(".latch"));
+        let database_url = match self.database_url.clone().or(file.database_url) {
+            Some(url) => url,
+            None => format!("sqlite://{}", data_dir.join("latch.db").display()),
+        };
+        let production = self.production || file.production.unwrap_or(false);
+        let mut settings = InstanceSettings::dev(port);
+        settings.dev_mode = !production;
+        if let Some(v) = self.rp_id.clone().or(file.rp_id) {
+            settings.rp_id = v;
+        }
+        let origins = if self.origins.is_empty() { file.origins } else { self.origins.clone() };
+        let origins_given = !origins.is_empty();
+        if origins_given {
+            settings.origins = origins
+                .iter()
+                .map(|o| Url::parse(o.trim()).with_context(|| format!("origin {o:?} is not a URL (like https://example.com)")))
+                .collect::<anyhow::Result<_>>()?;
+        }
+        if let Some(v) = self.application_name.clone().or(file.application_name) {
+            settings.application_name = v;
+        }
+        if let Some(v) = self.user_verification.or(file.user_verification) {
+            settings.user_verification = v;
+        }
+        if let Some(v) = self.max_passkeys_per_user.or(file.max_passkeys_per_user) {
+            settings.max_passkeys_per_user = v;
+        }
+        if let Some(v) = self.challenge_ttl_secs.or(file.challenge_ttl_secs) {
+            settings.challenge_ttl = Duration::from_secs(v);
+        }
+        if let Some(v) = self.session_ttl_secs.or(file.session_ttl_secs) {
+            settings.session_ttl = Duration::from_secs(v);
+        }
+        if let Some(v) = self.token_ttl_secs.or(file.token_ttl_secs) {
+            settings.token_ttl = Duration::from_secs(v);
+        }
+        let tasks = if self.session_tasks.is_empty() { file.session_tasks } else { self.session_tasks.clone() };
+        settings.session_tasks = tasks.into_iter().filter(|t| !t.trim().is_empty()).collect();
+        if let Some(v) = file.allow_autofill {
+            settings.allow_autofill = v;
+        }
+        if let Some(v) = file.show_sign_in_button {
+            settings.show_sign_in_button = v;
+        }
+        if let Some(v) = file.passkeys_enabled {
+            settings.passkeys_enabled = v;
+        }
+        if settings.token_ttl < Duration::from_secs(30) {
+            bail!("token_ttl_secs must be at least 30: clerk-js refreshes tokens 17 seconds before they expire");
+        }
+        if settings.max_passkeys_per_user == 0 {
+            bail!("max_passkeys_per_user must be at least 1");
+        }
+        Ok(Resolved {
+            bind: self.bind.clone().or(file.bind).unwrap_or_else(|| "127.0.0.1".into()),
+            port,
+            database_url,
+            data_dir,
+            settings_for_port: SettingsTemplate { settings, origins_given },
+            issuer: self.issuer.clone().or(file.issuer),
+        })
+    }
+}
+
+fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))
+}

@@ -1,0 +1,99 @@
+//! Starting Latch: storage, signing key, HTTP listener.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use latch_server::{AppState, TokenSigner, now_ms};
+use latch_store::{SqlStore, Store};
+
+use crate::config::{Resolved, ServeArgs};
+
+async fn open_store(resolved: &Resolved) -> anyhow::Result<SqlStore> {
+    if resolved.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&resolved.data_dir)
+            .with_context(|| format!("cannot create the data folder {}", resolved.data_dir.display()))?;
+    }
+    SqlStore::connect(&resolved.database_url)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(&resolved.database_url)))
+}
+
+pub async fn migrate(args: ServeArgs) -> anyhow::Result<()> {
+    let resolved = args.resolve()?;
+    let store = open_store(&resolved).await?;
+    store.migrate().await?;
+    println!("database {} is at schema version {}", redact(&resolved.database_url), store.schema_version().await?);
+    Ok(())
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let resolved = args.resolve()?;
+    let store = open_store(&resolved).await?;
+    store.migrate().await?;
+    let store: Arc<dyn Store> = Arc::new(store);
+
+    let listener = tokio::net::TcpListener::bind((resolved.bind.as_str(), resolved.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", resolved.bind, resolved.port))?;
+    let addr = listener.local_addr()?;
+    let settings = resolved.settings_for_port.for_port(addr.port());
+    let issuer = resolved.issuer.clone().unwrap_or_else(|| format!("http://localhost:{}", addr.port()));
+    let tokens = TokenSigner::load_or_create(store.as_ref(), now_ms()).await?;
+
+    tracing::info!(
+        rp_id = %settings.rp_id,
+        origins = ?settings.origins.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
+        dev_mode = settings.dev_mode,
+        "starting"
+    );
+    let state = AppState::new(settings, store.clone(), tokens, issuer);
+    spawn_purger(store);
+
+    // Tests and scripts wait for this exact line.
+    println!("latch listening on http://{addr}");
+    let service = latch_server::service(state);
+    axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(service))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+/// Expired ceremonies and abandoned sign-ins are deleted in the background.
+fn spawn_purger(store: Arc<dyn Store>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = store.purge_expired(now_ms()).await {
+                tracing::warn!(error = %e, "purging expired ceremonies failed");
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("****"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
