@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test of Latch, installing what they need first (on a Debian machine, as root):
+#   - Rust unit, vector and HTTP integration tests (cargo nextest or cargo test), against the
+#     embedded SQLite and against the machine's local PostgreSQL (started here);
+#   - real-browser tests of the Clerk SDK and of Latch's pages (Debian chromium, npm packages).
+# Nothing is skipped silently: a missing prerequisite that cannot be installed fails the run.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+log() { printf '\n[test-all] %s\n' "$*" >&2; }
+
+# ---- PostgreSQL: start the local cluster and make a throwaway database ----
+source "$ROOT/scripts/postgres-test-db.sh"
+start_test_postgres
+export LATCH_TEST_POSTGRES_URL
+
+# ---- Rust tests ----
+log "building"
+cargo build --workspace --all-targets
+log "Rust tests"
+if command -v cargo-nextest >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi
+
+# ---- Browser tests (installs chromium and npm packages itself) ----
+log "browser tests"
+LATCH_BIN="$ROOT/target/debug/latch" bash "$ROOT/tests/browser/run.sh"
+
+log "all tests passed"
