@@ -27,6 +27,26 @@ pub struct InstanceSettings {
     pub session_tasks: Vec<String>,
     /// Development instance: localhost over http, the try-it page at `/`.
     pub dev_mode: bool,
+    pub rate_limits: RateLimits,
+    /// Believe `X-Forwarded-For` for the client IP (only behind a proxy you run).
+    pub trust_forwarded_for: bool,
+}
+
+/// Request budgets; 0 turns a limit off. Counted in the database, so shared by every node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Sign-in creations and attempts per client IP per minute.
+    pub per_ip_per_minute: u32,
+    /// Sign-in creations and attempts per client (browser) per minute.
+    pub per_client_per_minute: u32,
+    /// Passkey creations begun per user per hour.
+    pub passkey_creations_per_user_per_hour: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits { per_ip_per_minute: 600, per_client_per_minute: 120, passkey_creations_per_user_per_hour: 60 }
+    }
 }
 
 impl InstanceSettings {
@@ -47,6 +67,8 @@ impl InstanceSettings {
             token_ttl: Duration::from_secs(60),
             session_tasks: Vec::new(),
             dev_mode: true,
+            rate_limits: RateLimits::default(),
+            trust_forwarded_for: false,
         }
     }
 

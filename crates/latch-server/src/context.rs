@@ -24,10 +24,13 @@ pub struct Caller {
     pub native: bool,
     pub session_hint: Option<String>,
     pub secure: bool,
+    /// The peer address, or the first `X-Forwarded-For` hop when the operator trusts it.
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 impl Caller {
-    pub fn from_parts(parts: &Parts) -> Self {
+    pub fn from_parts(parts: &Parts, trust_forwarded_for: bool) -> Self {
         let query: Vec<(String, String)> = parts
             .uri
             .query()
@@ -50,8 +53,25 @@ impl Caller {
             native,
             session_hint: query_value("_clerk_session_id").filter(|s| !s.is_empty()),
             secure,
+            ip: client_ip(parts, trust_forwarded_for),
+            user_agent: header_str(headers, header::USER_AGENT),
         }
     }
+}
+
+fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> Option<String> {
+    if trust_forwarded_for {
+        if let Some(first) = header_str(&parts.headers, "x-forwarded-for")
+            .and_then(|v| v.split(',').next().map(|s| s.trim().to_string()))
+            .filter(|s| !s.is_empty())
+        {
+            return Some(first);
+        }
+    }
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip().to_string())
 }
 
 fn header_str(headers: &HeaderMap, name: impl axum::http::header::AsHeaderName) -> Option<String> {

@@ -5,11 +5,13 @@
 //! `latch-core` (verification) and `latch-store` (persistence) and their results into FAPI
 //! answers.
 
+mod audit;
 mod context;
 mod dev_page;
 mod error;
 mod fapi;
-mod form;
+pub mod form;
+mod limits;
 mod state;
 mod tokens;
 

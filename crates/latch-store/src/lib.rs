@@ -52,6 +52,35 @@ pub struct TakenChallenge {
     pub expire_at: Millis,
 }
 
+/// One line of the audit trail. Never holds a secret: no tokens, challenges or keys.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub at: Millis,
+    /// What happened: `sign_up`, `sign_in`, `passkey.create`, `passkey.rename`,
+    /// `passkey.delete`, `sign_out`, `session.remove`.
+    pub event: String,
+    /// `success` or `failure`.
+    pub outcome: String,
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub passkey_id: Option<String>,
+    pub client_id: Option<String>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The FAPI error code of a failure.
+    pub error_code: Option<String>,
+}
+
+/// Which audit events to read: all filters are optional and combine with AND.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub user_id: Option<String>,
+    pub since: Option<Millis>,
+    pub until: Option<Millis>,
+    pub limit: u32,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // Clients: one per browser (or native app install).
@@ -107,6 +136,14 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts the key only if there is none yet; returns the keys afterwards, so concurrent
     /// first starts agree on one key.
     async fn init_signing_key(&self, key: &StoredSigningKey) -> StoreResult<Vec<StoredSigningKey>>;
+
+    async fn record_audit(&self, event: &AuditEvent) -> StoreResult<()>;
+    /// Newest first.
+    async fn audit_events(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>>;
+
+    /// Counts one hit on `key` in the fixed window starting at `window_start` and returns
+    /// the hits in that window so far. Atomic, so every node shares one count.
+    async fn hit_rate_limit(&self, key: &str, window_start: Millis) -> StoreResult<u64>;
 
     /// Deletes ceremonies and sign-ins that can no longer be completed.
     async fn purge_expired(&self, now: Millis) -> StoreResult<u64>;

@@ -16,13 +16,13 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor, Row};
 use uuid::Uuid;
 
-use crate::{Store, StoreError, StoreResult, StoredSigningKey, TakenChallenge};
+use crate::{AuditEvent, AuditQuery, Store, StoreError, StoreResult, StoredSigningKey, TakenChallenge};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Dialect {
@@ -796,6 +796,79 @@ impl Store for SqlStore {
         self.signing_keys().await
     }
 
+    async fn record_audit(&self, e: &AuditEvent) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_events (at, event, outcome, user_id, session_id, passkey_id, client_id, client_ip, user_agent, error_code) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(e.at)
+        .bind(&e.event)
+        .bind(&e.outcome)
+        .bind(e.user_id.as_deref())
+        .bind(e.session_id.as_deref())
+        .bind(e.passkey_id.as_deref())
+        .bind(e.client_id.as_deref())
+        .bind(e.client_ip.as_deref())
+        .bind(e.user_agent.as_deref())
+        .bind(e.error_code.as_deref())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn audit_events(&self, q: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
+        // Absent filters bind as NULL and match everything.
+        let rows = sqlx::query(
+            "SELECT id, at, event, outcome, user_id, session_id, passkey_id, client_id, client_ip, user_agent, error_code \
+             FROM audit_events \
+             WHERE ($1 IS NULL OR user_id = $2) AND ($3 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $6) \
+             ORDER BY at DESC, id DESC LIMIT $7",
+        )
+        .bind(q.user_id.as_deref())
+        .bind(q.user_id.as_deref())
+        .bind(q.since)
+        .bind(q.since)
+        .bind(q.until)
+        .bind(q.until)
+        .bind(i64::from(q.limit.max(1)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditEvent {
+                    id: row.try_get("id")?,
+                    at: row.try_get("at")?,
+                    event: row.try_get("event")?,
+                    outcome: row.try_get("outcome")?,
+                    user_id: row.try_get("user_id")?,
+                    session_id: row.try_get("session_id")?,
+                    passkey_id: row.try_get("passkey_id")?,
+                    client_id: row.try_get("client_id")?,
+                    client_ip: row.try_get("client_ip")?,
+                    user_agent: row.try_get("user_agent")?,
+                    error_code: row.try_get("error_code")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn hit_rate_limit(&self, key: &str, window_start: Millis) -> StoreResult<u64> {
+        let row = sqlx::query(
+            "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 1) \
+             ON CONFLICT (key) DO UPDATE SET \
+               hits = CASE WHEN rate_limits.window_start = $3 THEN rate_limits.hits + 1 ELSE 1 END, \
+               window_start = $4 \
+             RETURNING hits",
+        )
+        .bind(key)
+        .bind(window_start)
+        .bind(window_start)
+        .bind(window_start)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(row.try_get::<i64, _>("hits")?).unwrap_or(0))
+    }
+
     async fn purge_expired(&self, now: Millis) -> StoreResult<u64> {
         let pending = sqlx::query("DELETE FROM pending_passkeys WHERE expire_at < $1")
             .bind(now)
@@ -805,6 +878,11 @@ impl Store for SqlStore {
             .bind(now)
             .execute(&self.pool)
             .await?;
-        Ok(pending.rows_affected() + sign_ins.rows_affected())
+        // Rate-limit windows are at most an hour long.
+        let windows = sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
+            .bind(now - 2 * 3600 * 1000)
+            .execute(&self.pool)
+            .await?;
+        Ok(pending.rows_affected() + sign_ins.rows_affected() + windows.rows_affected())
     }
 }

@@ -59,6 +59,18 @@ pub struct ServeArgs {
     /// Production mode: no dev page, https origins only.
     #[arg(long, env = "LATCH_PRODUCTION")]
     pub production: bool,
+    /// Sign-in creations and attempts allowed per client IP per minute (0: no limit).
+    #[arg(long, env = "LATCH_RATE_LIMIT_IP_PER_MINUTE")]
+    pub rate_limit_ip_per_minute: Option<u32>,
+    /// Sign-in creations and attempts allowed per client per minute (0: no limit).
+    #[arg(long, env = "LATCH_RATE_LIMIT_CLIENT_PER_MINUTE")]
+    pub rate_limit_client_per_minute: Option<u32>,
+    /// Passkey creations allowed per user per hour (0: no limit).
+    #[arg(long, env = "LATCH_RATE_LIMIT_PASSKEYS_PER_HOUR")]
+    pub rate_limit_passkeys_per_hour: Option<u32>,
+    /// Take the client IP from X-Forwarded-For (only behind your own proxy).
+    #[arg(long, env = "LATCH_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
 }
 
 fn parse_uv(s: &str) -> Result<UvPolicy, String> {
@@ -91,6 +103,10 @@ pub struct FileConfig {
     #[serde(default)]
     pub session_tasks: Vec<String>,
     pub production: Option<bool>,
+    pub rate_limit_ip_per_minute: Option<u32>,
+    pub rate_limit_client_per_minute: Option<u32>,
+    pub rate_limit_passkeys_per_hour: Option<u32>,
+    pub trust_forwarded_for: Option<bool>,
     pub allow_autofill: Option<bool>,
     pub show_sign_in_button: Option<bool>,
     pub passkeys_enabled: Option<bool>,
@@ -179,6 +195,16 @@ impl ServeArgs {
         if let Some(v) = file.passkeys_enabled {
             settings.passkeys_enabled = v;
         }
+        if let Some(v) = self.rate_limit_ip_per_minute.or(file.rate_limit_ip_per_minute) {
+            settings.rate_limits.per_ip_per_minute = v;
+        }
+        if let Some(v) = self.rate_limit_client_per_minute.or(file.rate_limit_client_per_minute) {
+            settings.rate_limits.per_client_per_minute = v;
+        }
+        if let Some(v) = self.rate_limit_passkeys_per_hour.or(file.rate_limit_passkeys_per_hour) {
+            settings.rate_limits.passkey_creations_per_user_per_hour = v;
+        }
+        settings.trust_forwarded_for = self.trust_forwarded_for || file.trust_forwarded_for.unwrap_or(false);
         if settings.token_ttl < Duration::from_secs(30) {
             bail!("token_ttl_secs must be at least 30: clerk-js refreshes tokens 17 seconds before they expire");
         }

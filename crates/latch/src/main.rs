@@ -2,6 +2,7 @@
 //!
 //! `latch serve` runs the server; `latch migrate` prepares a database without serving.
 
+mod audit;
 mod config;
 mod serve;
 
@@ -20,6 +21,8 @@ enum Command {
     Serve(config::ServeArgs),
     /// Apply database migrations and exit.
     Migrate(config::ServeArgs),
+    /// Read the audit trail (newest first).
+    Audit(audit::AuditArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -35,6 +38,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(args) => serve::serve(args).await,
             Command::Migrate(args) => serve::migrate(args).await,
+            Command::Audit(args) => audit::run(args).await,
         }
     })
 }

@@ -9,7 +9,7 @@ use latch_store::{SqlStore, Store};
 
 use crate::config::{Resolved, ServeArgs};
 
-async fn open_store(resolved: &Resolved) -> anyhow::Result<SqlStore> {
+pub async fn open_store(resolved: &Resolved) -> anyhow::Result<SqlStore> {
     if resolved.database_url.starts_with("sqlite:") {
         std::fs::create_dir_all(&resolved.data_dir)
             .with_context(|| format!("cannot create the data folder {}", resolved.data_dir.display()))?;
@@ -53,7 +53,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Tests and scripts wait for this exact line.
     println!("latch listening on http://{addr}");
     let service = latch_server::service(state);
-    axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(service))
+    let service = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(service);
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())

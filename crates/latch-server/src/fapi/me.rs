@@ -11,7 +11,9 @@ use latch_core::ceremony::PasskeyOwner;
 use latch_core::ids::{IdKind, looks_like, new_id};
 use latch_core::model::{Passkey, PendingPasskey, SessionStatus, normalize_passkey_name};
 
+use crate::audit::{self, Subject};
 use crate::context::{Caller, SignedIn, signed_in};
+use crate::limits;
 use crate::error::{ApiError, ApiResult};
 use crate::fapi::sign_ins::verification_expired;
 use crate::fapi::{json, reply};
@@ -40,6 +42,7 @@ async fn active_user(state: &AppState, caller: &Caller) -> ApiResult<SignedIn> {
 
 pub async fn create_passkey(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let me = active_user(&state, &caller).await?;
+    limits::passkey_creation(&state, &me.user.id).await?;
     let existing = state.store().passkeys_of(&me.user.id).await?;
     if existing.len() >= state.settings().max_passkeys_per_user as usize {
         return Err(ApiError::from(latch_store::StoreError::QuotaExceeded));
@@ -77,9 +80,25 @@ pub async fn attempt_verification(
     if !looks_like(IdKind::Passkey, &id) {
         return Err(ApiError::not_found("passkey"));
     }
+    let subject = subject_of(&me, &id);
+    let verified = verify_registration(&state, &me, &id, credential_json).await;
+    let passkey = audit::outcome(&state, &caller, "passkey.create", subject, verified).await?;
+    reply::envelope(&state, &caller, &me.handle, json::passkey(&passkey)).await
+}
+
+fn subject_of(me: &SignedIn, passkey_id: &str) -> Subject {
+    Subject {
+        user_id: Some(me.user.id.clone()),
+        session_id: Some(me.session.id.clone()),
+        passkey_id: Some(passkey_id.to_string()),
+        client_id: Some(me.handle.client.id.clone()),
+    }
+}
+
+async fn verify_registration(state: &AppState, me: &SignedIn, id: &str, credential_json: &str) -> ApiResult<Passkey> {
     let store = state.store();
     let pending = store
-        .take_pending_passkey(&me.user.id, &id)
+        .take_pending_passkey(&me.user.id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("passkey"))?;
     let now = now_ms();
@@ -108,7 +127,7 @@ pub async fn attempt_verification(
         last_used_at: None,
     };
     store.insert_passkey(&passkey, state.settings().max_passkeys_per_user).await?;
-    reply::envelope(&state, &caller, &me.handle, json::passkey(&passkey)).await
+    Ok(passkey)
 }
 
 pub async fn update_passkey(
@@ -129,6 +148,7 @@ pub async fn update_passkey(
         .rename_passkey(&me.user.id, &id, &name, now_ms())
         .await?
         .ok_or_else(|| ApiError::not_found("passkey"))?;
+    audit::record(&state, &caller, "passkey.rename", subject_of(&me, &id), None).await;
     reply::envelope(&state, &caller, &me.handle, json::passkey(&passkey)).await
 }
 
@@ -137,5 +157,6 @@ pub async fn delete_passkey(State(state): State<AppState>, caller: Caller, Path(
     if !looks_like(IdKind::Passkey, &id) || !state.store().delete_passkey(&me.user.id, &id).await? {
         return Err(ApiError::not_found("passkey"));
     }
+    audit::record(&state, &caller, "passkey.delete", subject_of(&me, &id), None).await;
     reply::envelope(&state, &caller, &me.handle, json::deleted("passkey", &id)).await
 }

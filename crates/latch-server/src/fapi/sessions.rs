@@ -7,6 +7,7 @@ use latch_core::ids::{IdKind, looks_like};
 use latch_core::model::{Session, SessionStatus};
 use serde_json::json;
 
+use crate::audit::{self, Subject};
 use crate::context::{Caller, ClientHandle, existing_client, find_client};
 use crate::error::{ApiError, ApiResult};
 use crate::fapi::{json, reply};
@@ -26,7 +27,17 @@ pub async fn get_client(State(state): State<AppState>, caller: Caller) -> ApiRes
 /// Sign out: every session of this client ends (`signOut()` with one session).
 pub async fn end_all(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let handle = existing_client(&state, &caller).await?;
+    let ending = state.store().sessions_of_client(&handle.client.id).await?;
     state.store().end_client_sessions(&handle.client.id, SessionStatus::Ended, now_ms()).await?;
+    for session in ending {
+        let subject = Subject {
+            user_id: Some(session.user_id),
+            session_id: Some(session.id),
+            client_id: Some(handle.client.id.clone()),
+            ..Subject::default()
+        };
+        audit::record(&state, &caller, "sign_out", subject, None).await;
+    }
     let client = state.store().client(&handle.client.id).await?.ok_or_else(ApiError::signed_out)?;
     let client_json = json::client(&state, &client).await?;
     Ok(reply::plain(json!({ "response": client_json.clone(), "client": client_json })))
@@ -45,6 +56,13 @@ pub async fn touch(State(state): State<AppState>, caller: Caller, Path(id): Path
 pub async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let (handle, session) = live_session(&state, &caller, &id).await?;
     state.store().end_session(&handle.client.id, &session.id, SessionStatus::Removed, now_ms()).await?;
+    let subject = Subject {
+        user_id: Some(session.user_id.clone()),
+        session_id: Some(session.id.clone()),
+        client_id: Some(handle.client.id.clone()),
+        ..Subject::default()
+    };
+    audit::record(&state, &caller, "sign_out", subject, None).await;
     let session = state.store().session(&session.id).await?.unwrap_or(session);
     let body = json::session_with_user(&state, &session).await?;
     reply::envelope(&state, &caller, &handle, body).await

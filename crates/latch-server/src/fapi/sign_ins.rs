@@ -15,7 +15,9 @@ use latch_core::model::{
     PasskeyChallenge, Session, SessionStatus, SignIn, SignInCompletion, SignInStatus, User, VerificationStatus,
 };
 
-use crate::context::{Caller, client_or_create, existing_client};
+use crate::audit::{self, Subject};
+use crate::context::{Caller, ClientHandle, client_or_create, existing_client};
+use crate::limits;
 use crate::error::{ApiError, ApiResult};
 use crate::fapi::{json, reply};
 use crate::form::FormFields;
@@ -25,6 +27,7 @@ pub async fn create(State(state): State<AppState>, caller: Caller, form: FormFie
     let wants_passkey = form.passkey_strategy(false)?;
     let identifier = form.get("identifier")?.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
     let handle = client_or_create(&state, &caller).await?;
+    limits::sign_in(&state, caller.ip.as_deref(), Some(&handle.client.id)).await?;
     refuse_if_signed_in(&state, &handle.client.id).await?;
 
     let user = match &identifier {
@@ -81,9 +84,24 @@ pub async fn attempt_first_factor(
     form: FormFields,
 ) -> ApiResult<Response> {
     form.passkey_strategy(true)?;
-    let assertion = ceremony::parse_assertion(form.require("public_key_credential")?)?;
+    let credential_json = form.require("public_key_credential")?;
     let handle = existing_client(&state, &caller).await?;
-    let sign_in = load(&state, &handle.client.id, &id).await?;
+    limits::sign_in(&state, caller.ip.as_deref(), Some(&handle.client.id)).await?;
+    let mut subject = Subject { client_id: Some(handle.client.id.clone()), ..Subject::default() };
+    let result = attempt(&state, &caller, &handle, &id, credential_json, &mut subject).await;
+    audit::outcome(&state, &caller, "sign_in", subject, result).await
+}
+
+async fn attempt(
+    state: &AppState,
+    caller: &Caller,
+    handle: &ClientHandle,
+    id: &str,
+    credential_json: &str,
+    subject: &mut Subject,
+) -> ApiResult<Response> {
+    let assertion = ceremony::parse_assertion(credential_json)?;
+    let sign_in = load(state, &handle.client.id, id).await?;
     if sign_in.status == SignInStatus::Complete {
         return Err(already_complete());
     }
@@ -92,6 +110,8 @@ pub async fn attempt_first_factor(
         .passkey_by_credential_id(assertion.raw_id.as_ref())
         .await?
         .ok_or_else(passkey_not_registered)?;
+    subject.passkey_id = Some(passkey.id.clone());
+    subject.user_id = Some(passkey.user_id.clone());
     // Identifier-first: the passkey must belong to the user who was named.
     if sign_in.user_id.as_ref().is_some_and(|u| *u != passkey.user_id) {
         return Err(ApiError::from(CeremonyError::Rejected("the passkey does not belong to this user".into())));
@@ -126,21 +146,22 @@ pub async fn attempt_first_factor(
         }
     };
 
-    let session = new_session(&state, &handle.client.id, &owner, now);
+    let session = new_session(state, &handle.client.id, &owner, now);
+    subject.session_id = Some(session.id.clone());
     let completion = SignInCompletion {
         sign_in_id: sign_in.id.clone(),
         passkey_id: passkey.id.clone(),
         previous_sign_count: passkey.sign_count,
         updated_credential: verified.credential,
-        session: session.clone(),
+        session,
         now,
     };
     if !store.complete_sign_in(&completion).await? {
         // Another request used this passkey or finished this sign-in in the meantime.
         return Err(ApiError::from(CeremonyError::Rejected("the passkey was used concurrently; try again".into())));
     }
-    let done = load(&state, &handle.client.id, &sign_in.id).await?;
-    reply::envelope(&state, &caller, &handle, json::sign_in(&done)).await
+    let done = load(state, &handle.client.id, &sign_in.id).await?;
+    reply::envelope(state, caller, handle, json::sign_in(&done)).await
 }
 
 /// A new session for `user`: `pending` while the instance requires tasks, else `active`.

@@ -7,7 +7,9 @@ use latch_core::ids::{IdKind, looks_like, new_id};
 use latch_core::model::{SignUp, User, username_is_valid};
 use uuid::Uuid;
 
+use crate::audit::{self, Subject};
 use crate::context::{Caller, client_or_create, existing_client};
+use crate::limits;
 use crate::error::{ApiError, ApiResult};
 use crate::fapi::sign_ins::{new_session, refuse_if_signed_in};
 use crate::fapi::{json, reply};
@@ -22,6 +24,7 @@ pub async fn create(State(state): State<AppState>, caller: Caller, form: FormFie
             "Usernames are 3 to 64 characters: letters, digits, '_', '-' and '.'.",
         ));
     }
+    limits::sign_up(&state, caller.ip.as_deref()).await?;
     let handle = client_or_create(&state, &caller).await?;
     refuse_if_signed_in(&state, &handle.client.id).await?;
     let now = now_ms();
@@ -42,7 +45,14 @@ pub async fn create(State(state): State<AppState>, caller: Caller, form: FormFie
         created_session_id: session.id.clone(),
         created_at: now,
     };
-    state.store().sign_up(&user, &sign_up, &session).await?;
+    let subject = Subject {
+        user_id: Some(user.id.clone()),
+        session_id: Some(session.id.clone()),
+        client_id: Some(handle.client.id.clone()),
+        ..Subject::default()
+    };
+    let stored = state.store().sign_up(&user, &sign_up, &session).await.map_err(ApiError::from);
+    audit::outcome(&state, &caller, "sign_up", subject, stored).await?;
     reply::envelope(&state, &caller, &handle, json::sign_up(&sign_up)).await
 }
 
