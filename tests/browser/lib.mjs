@@ -56,10 +56,19 @@ export async function openUser(t, { userVerified = true } = {}) {
   const page = await context.newPage()
   const consoleLines = []
   page.on('console', (m) => consoleLines.push(`[console.${m.type()}] ${m.text()}`))
-  page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e.stack ?? e}`))
+  page.__pageErrors = []
+  page.on('pageerror', (e) => {
+    consoleLines.push(`[pageerror] ${e.stack ?? e}`)
+    page.__pageErrors.push(e)
+  })
   page.on('requestfailed', (r) => consoleLines.push(`[requestfailed] ${r.method()} ${r.url()} ${r.failure()?.errorText}`))
+  const fapiLog = [] // every FAPI exchange of this page: {method, path, status}
   page.on('response', (r) => {
-    if (r.url().includes('/__clerk/')) consoleLines.push(`[fapi] ${r.status()} ${r.request().method()} ${r.url()}`)
+    if (!r.url().includes('/__clerk/')) return
+    const url = new URL(r.url())
+    const method = url.searchParams.get('_method') ?? r.request().method()
+    fapiLog.push({ method, path: url.pathname.replace(/^\/__clerk/, ''), status: r.status() })
+    consoleLines.push(`[fapi] ${r.status()} ${r.request().method()} ${r.url()}`)
   })
   const cdp = await context.newCDPSession(page)
   await cdp.send('WebAuthn.enable', { enableUI: false })
@@ -80,6 +89,9 @@ export async function openUser(t, { userVerified = true } = {}) {
     cdp,
     authenticatorId,
     consoleLines,
+    fapiLog,
+    /** the last FAPI exchange whose path ends with `suffix` */
+    lastFapi: (suffix) => [...fapiLog].reverse().find((e) => e.path.endsWith(suffix)),
     setUserVerified: (v) => cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified: v }),
     credentials: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials,
   }
@@ -154,6 +166,10 @@ export async function waitText(page, sel, want, timeout = 20_000) {
           : last.trim() === spec.value
         : want(last)
       if (ok) return last
+    }
+    // an uncaught exception in the page (e.g. @clerk/react's 'Invalid state') ends the wait early
+    if (page.__pageErrors?.length) {
+      throw new Error(`page error while waiting for ${sel}: ${page.__pageErrors[0].message ?? page.__pageErrors[0]}`)
     }
     if (Date.now() > deadline) {
       throw new Error(`timed out waiting for ${sel} to be ${want} (last: ${JSON.stringify(last)})`)

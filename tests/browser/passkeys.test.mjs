@@ -93,7 +93,7 @@ scenario('2. sign out, discoverable sign-in: complete, active session, JWT verif
   assert.ok(claims.iat <= now + 5 && claims.exp > now, `iat/exp: ${claims.iat}/${claims.exp}`)
 })
 
-scenario('3. rename (survives reload), delete, then that credential no longer signs in', async ({ openUser }) => {
+scenario('3. rename (survives reload), delete, then that credential no longer signs in', async ({ openUser, t }) => {
   const u = await userWithPasskey(openUser, 'three')
   const page = u.page
 
@@ -122,6 +122,11 @@ scenario('3. rename (survives reload), delete, then that credential no longer si
   await signInDiscoverable(page)
   const codes = await waitText(page, '#sign-in-errors', /\S/)
   assert.doesNotMatch(codes, /passkey_retrieval|passkey_not_supported/, 'the browser part must succeed; Latch refuses')
+  // refused as a client error (a Clerk error code), not a server failure
+  const attempt = u.lastFapi('/attempt_first_factor')
+  assert.ok(attempt && attempt.status >= 400 && attempt.status < 500, `attempt_first_factor: ${JSON.stringify(attempt)}`)
+  assert.notEqual(codes.split(',')[0], 'internal_clerk_error')
+  t.diagnostic(`deleted credential refused: HTTP ${attempt.status}, ${codes}`)
   assert.equal(await text(page, '#last-error-code'), codes.split(',')[0])
   assert.equal(await text(page, '#signed-in'), 'no')
 })
