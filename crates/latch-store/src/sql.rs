@@ -614,8 +614,10 @@ impl Store for SqlStore {
 
     async fn take_sign_in_challenge(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<Option<TakenChallenge>> {
         let row = sqlx::query(
-            "UPDATE sign_ins SET ch_state = NULL, ch_attempts = ch_attempts + 1, updated_at = $1 \
-             WHERE id = $2 AND client_id = $3 AND ch_state IS NOT NULL AND status = 'needs_first_factor' \
+            // The first attempt flips ch_attempts from 0 to 1; RETURNING yields the (unchanged)
+            // state to that attempt only. Any later attempt matches no row.
+            "UPDATE sign_ins SET ch_attempts = ch_attempts + 1, updated_at = $1 \
+             WHERE id = $2 AND client_id = $3 AND ch_attempts = 0 AND ch_state IS NOT NULL AND status = 'needs_first_factor' \
              RETURNING ch_state, ch_origin, ch_expire_at",
         )
         .bind(now)
@@ -633,7 +635,7 @@ impl Store for SqlStore {
     }
 
     async fn fail_sign_in(&self, id: &str, status: &str, error_code: &str, now: Millis) -> StoreResult<()> {
-        sqlx::query("UPDATE sign_ins SET ch_status = $1, ch_error = $2, updated_at = $3 WHERE id = $4")
+        sqlx::query("UPDATE sign_ins SET ch_status = $1, ch_error = $2, ch_state = NULL, updated_at = $3 WHERE id = $4")
             .bind(status)
             .bind(error_code)
             .bind(now)
@@ -647,7 +649,7 @@ impl Store for SqlStore {
         let mut tx = self.pool.begin().await?;
         // Write first, so SQLite takes its write lock at once rather than upgrading later.
         let closed = sqlx::query(
-            "UPDATE sign_ins SET status = 'complete', ch_status = 'verified', user_id = $1, created_session_id = $2, updated_at = $3 \
+            "UPDATE sign_ins SET status = 'complete', ch_status = 'verified', ch_state = NULL, user_id = $1, created_session_id = $2, updated_at = $3 \
              WHERE id = $4 AND status = 'needs_first_factor'",
         )
         .bind(&c.session.user_id)

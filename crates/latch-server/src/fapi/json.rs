@@ -139,7 +139,7 @@ pub fn user(u: &User, passkeys: &[Passkey]) -> Value {
     })
 }
 
-pub fn session(s: &Session, user_json: Value, now: Millis) -> Value {
+pub fn session(s: &Session, user_json: Value, now: Millis, last_active_token: Option<String>) -> Value {
     let tasks: Option<Vec<Value>> =
         (!s.tasks.is_empty()).then(|| s.tasks.iter().map(|k| json!({ "key": k })).collect());
     json!({
@@ -161,7 +161,9 @@ pub fn session(s: &Session, user_json: Value, now: Millis) -> Value {
             "image_url": "",
             "has_image": false,
         },
-        "last_active_token": null,
+        // clerk-js rebuilds its auth state from this on every client refresh: a live session
+        // without a token makes @clerk/react's useAuth throw.
+        "last_active_token": last_active_token.map(|jwt| json!({ "object": "token", "jwt": jwt })),
         "tasks": tasks,
         "created_at": s.created_at,
         "updated_at": s.updated_at,
@@ -174,7 +176,8 @@ pub fn sign_in(s: &SignIn) -> Value {
             "object": "verification",
             "status": c.status.as_str(),
             "strategy": "passkey",
-            "nonce": if c.state.is_some() { Value::String(c.options_json.clone()) } else { Value::Null },
+            // The options stay visible only while they can still be answered.
+            "nonce": if c.state.is_some() && c.attempts == 0 { Value::String(c.options_json.clone()) } else { Value::Null },
             "attempts": c.attempts,
             "expire_at": c.expire_at,
             "error": c.error_code.as_ref().map(|code| json!({ "code": code, "message": code, "long_message": code })),
@@ -237,7 +240,9 @@ pub async fn session_with_user(state: &AppState, s: &Session) -> ApiResult<Value
         Some(u) => user_with_passkeys(state, &u).await?,
         None => Value::Null,
     };
-    Ok(session(s, user_json, now_ms()))
+    let now = now_ms();
+    let token = if s.is_live(now) { Some(crate::fapi::sessions::sign_token(state, s, None)?) } else { None };
+    Ok(session(s, user_json, now, token))
 }
 
 /// The whole client, as piggybacked on every FAPI answer: the SDK's only way to learn

@@ -5,7 +5,7 @@
 mod json;
 mod me;
 mod reply;
-mod sessions;
+pub(crate) mod sessions;
 mod sign_ins;
 mod sign_ups;
 
@@ -40,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/me/passkeys/{id}", delete(me::delete_passkey).patch(me::update_passkey))
         .route("/me/passkeys/{id}/attempt_verification", post(me::attempt_verification))
         .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
 }
 
 async fn environment(State(state): State<AppState>) -> Response {

@@ -71,7 +71,14 @@ pub async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Pat
 /// `POST /client/sessions/{id}/tokens`: the JWT comes back at the top level, not in `response`.
 pub async fn token(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let (_handle, session) = live_session(&state, &caller, &id).await?;
-    let now_secs = now_ms() / 1000;
+    let jwt = sign_token(&state, &session, caller.origin.as_deref())?;
+    Ok(reply::plain(json!({ "object": "token", "jwt": jwt })))
+}
+
+/// A session JWT for `session`, valid for the instance's token lifetime.
+pub fn sign_token(state: &AppState, session: &Session, azp: Option<&str>) -> ApiResult<String> {
+    let now = now_ms();
+    let now_secs = now / 1000;
     let settings = state.settings();
     let claims = SessionClaims {
         sid: &session.id,
@@ -80,15 +87,14 @@ pub async fn token(State(state): State<AppState>, caller: Caller, Path(id): Path
         nbf: now_secs - 5,
         exp: now_secs + i64::try_from(settings.token_ttl.as_secs()).unwrap_or(60),
         iss: &state.inner.issuer,
-        azp: caller.origin.as_deref(),
-        sts: session.status_at(now_ms()).as_str(),
+        azp,
+        sts: session.status_at(now).as_str(),
         v: 2,
     };
-    let jwt = state.inner.tokens.sign(&claims).map_err(|e| {
+    state.inner.tokens.sign(&claims).map_err(|e| {
         tracing::error!(error = %e, "token signing failed");
         ApiError::internal()
-    })?;
-    Ok(reply::plain(json!({ "object": "token", "jwt": jwt })))
+    })
 }
 
 /// A live session of the caller's client. A session that exists but has ended answers
