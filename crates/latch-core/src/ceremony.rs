@@ -22,6 +22,7 @@ use webauthn_rs_core::proto::{
 };
 
 use crate::aaguid;
+use crate::origins::OriginPattern;
 
 /// How strongly Latch insists that the authenticator verified the user (PIN, biometrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -133,7 +134,7 @@ pub struct VerifiedAssertion {
 pub struct RelyingParty {
     rp_id: String,
     rp_name: String,
-    origins: Vec<Url>,
+    origins: Vec<OriginPattern>,
     timeout: Duration,
     uv: UvPolicy,
     core: WebauthnCore,
@@ -143,11 +144,19 @@ impl RelyingParty {
     pub fn new(
         rp_id: &str,
         rp_name: &str,
-        origins: Vec<Url>,
+        origins: Vec<OriginPattern>,
         timeout: Duration,
         uv: UvPolicy,
     ) -> Self {
-        let core = Self::core_for(rp_id, rp_name, origins.clone(), timeout);
+        // Without a request origin (native apps) only exact origins can be checked.
+        let exact = origins
+            .iter()
+            .filter_map(|o| match o {
+                OriginPattern::Exact(u) => Some(u.clone()),
+                OriginPattern::Wildcard(_) => None,
+            })
+            .collect();
+        let core = Self::core_for(rp_id, rp_name, exact, timeout);
         RelyingParty {
             rp_id: rp_id.to_string(),
             rp_name: rp_name.to_string(),
@@ -168,12 +177,13 @@ impl RelyingParty {
         &self.rp_id
     }
 
-    pub fn origins(&self) -> &[Url] {
+    /// Every origin allowed to use this RP ID, first-party and related.
+    pub fn origins(&self) -> &[OriginPattern] {
         &self.origins
     }
 
     pub fn is_allowed_origin(&self, origin: &str) -> bool {
-        Url::parse(origin).is_ok_and(|u| self.origins.iter().any(|o| o.origin() == u.origin()))
+        Url::parse(origin).is_ok_and(|u| self.origins.iter().any(|o| o.matches(&u)))
     }
 
     /// The verifier for a ceremony bound to `origin`, or to every allowed origin when the

@@ -5,14 +5,19 @@ use std::time::Duration;
 use url::Url;
 
 use crate::ceremony::{RelyingParty, UvPolicy};
+use crate::origins::{self, OriginPattern};
 
 #[derive(Debug, Clone)]
 pub struct InstanceSettings {
     pub application_name: String,
     /// The WebAuthn RP ID: the registrable domain passkeys are bound to.
     pub rp_id: String,
-    /// Origins allowed to run ceremonies and to call Latch with credentials (CORS, CSRF).
-    pub origins: Vec<Url>,
+    /// Origins on the RP ID (or its subdomains; `https://*.example.com` for all of them)
+    /// allowed to run ceremonies and to call Latch with credentials (CORS, CSRF).
+    pub origins: Vec<OriginPattern>,
+    /// Origins on other domains that may use this RP ID through Related Origin Requests;
+    /// listed at `/.well-known/webauthn`.
+    pub related_origins: Vec<OriginPattern>,
     pub passkeys_enabled: bool,
     pub allow_autofill: bool,
     pub show_sign_in_button: bool,
@@ -53,10 +58,12 @@ impl InstanceSettings {
     /// Development defaults for a Latch listening on `port` of localhost.
     pub fn dev(port: u16) -> Self {
         let origin = Url::parse(&format!("http://localhost:{port}")).expect("a localhost URL parses");
+        let origin = OriginPattern::Exact(origin);
         InstanceSettings {
             application_name: "Latch".into(),
             rp_id: "localhost".into(),
             origins: vec![origin],
+            related_origins: Vec::new(),
             passkeys_enabled: true,
             allow_autofill: true,
             show_sign_in_button: true,
@@ -72,11 +79,16 @@ impl InstanceSettings {
         }
     }
 
+    /// Refuses settings browsers would reject, saying what to change.
+    pub fn validate(&self) -> Result<(), String> {
+        origins::validate(&self.rp_id, &self.origins, &self.related_origins, self.dev_mode)
+    }
+
     pub fn relying_party(&self) -> RelyingParty {
         RelyingParty::new(
             &self.rp_id,
             &self.application_name,
-            self.origins.clone(),
+            self.origins.iter().chain(&self.related_origins).cloned().collect(),
             self.challenge_ttl,
             self.user_verification,
         )

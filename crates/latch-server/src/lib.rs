@@ -59,14 +59,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn cors(state: &AppState) -> CorsLayer {
-    let origins: Vec<HeaderValue> = state
-        .rp()
-        .origins()
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(&o.origin().ascii_serialization()).ok())
-        .collect();
+    let rp = state.rp().clone();
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
+            origin.to_str().is_ok_and(|o| rp.is_allowed_origin(o))
+        }))
         .allow_credentials(true)
         .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::PUT, Method::DELETE])
         .allow_headers(tower_http::cors::AllowHeaders::mirror_request())
@@ -78,8 +75,15 @@ async fn jwks(State(state): State<AppState>) -> Response {
     axum::Json(state.inner.tokens.jwks()).into_response()
 }
 
-/// WebAuthn Related Origin Requests: the origins allowed to use this RP ID.
+/// WebAuthn Related Origin Requests: the exact origins allowed to use this RP ID (browsers
+/// match this list exactly, so wildcards cannot appear in it).
 async fn related_origins(State(state): State<AppState>) -> Response {
-    let origins: Vec<String> = state.rp().origins().iter().map(|o| o.origin().ascii_serialization()).collect();
+    let origins: Vec<String> = state
+        .rp()
+        .origins()
+        .iter()
+        .filter(|o| matches!(o, latch_core::origins::OriginPattern::Exact(_)))
+        .map(|o| o.to_string())
+        .collect();
     axum::Json(serde_json::json!({ "origins": origins })).into_response()
 }

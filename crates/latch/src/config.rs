@@ -10,7 +10,7 @@ use clap::Args;
 use latch_core::ceremony::UvPolicy;
 use latch_core::settings::InstanceSettings;
 use serde::Deserialize;
-use url::Url;
+use latch_core::origins::OriginPattern;
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// An origin allowed to use Latch (repeat, or comma-separate in LATCH_ORIGINS).
     #[arg(long = "origin", env = "LATCH_ORIGINS", value_delimiter = ',')]
     pub origins: Vec<String>,
+    /// An origin on another domain allowed to use the RP ID (WebAuthn Related Origin
+    /// Requests; repeat, or comma-separate in LATCH_RELATED_ORIGINS).
+    #[arg(long = "related-origin", env = "LATCH_RELATED_ORIGINS", value_delimiter = ',')]
+    pub related_origins: Vec<String>,
     /// Latch's own public URL, the `iss` of session tokens.
     #[arg(long, env = "LATCH_ISSUER")]
     pub issuer: Option<String>,
@@ -93,6 +97,8 @@ pub struct FileConfig {
     pub rp_id: Option<String>,
     #[serde(default)]
     pub origins: Vec<String>,
+    #[serde(default)]
+    pub related_origins: Vec<String>,
     pub issuer: Option<String>,
     pub application_name: Option<String>,
     pub user_verification: Option<UvPolicy>,
@@ -131,12 +137,14 @@ pub struct SettingsTemplate {
 }
 
 impl SettingsTemplate {
-    pub fn for_port(&self, port: u16) -> InstanceSettings {
+    /// The settings for the port actually bound, validated as browsers will judge them.
+    pub fn for_port(&self, port: u16) -> anyhow::Result<InstanceSettings> {
         let mut s = self.settings.clone();
         if !self.origins_given {
             s.origins = InstanceSettings::dev(port).origins;
         }
-        s
+        s.validate().map_err(|why| anyhow::anyhow!("invalid configuration: {why}"))?;
+        Ok(s)
     }
 }
 
@@ -161,11 +169,10 @@ impl ServeArgs {
         let origins = if self.origins.is_empty() { file.origins } else { self.origins.clone() };
         let origins_given = !origins.is_empty();
         if origins_given {
-            settings.origins = origins
-                .iter()
-                .map(|o| Url::parse(o.trim()).with_context(|| format!("origin {o:?} is not a URL (like https://example.com)")))
-                .collect::<anyhow::Result<_>>()?;
+            settings.origins = parse_origins(&origins)?;
         }
+        let related = if self.related_origins.is_empty() { file.related_origins } else { self.related_origins.clone() };
+        settings.related_origins = parse_origins(&related)?;
         if let Some(v) = self.application_name.clone().or(file.application_name) {
             settings.application_name = v;
         }
@@ -220,6 +227,14 @@ impl ServeArgs {
             issuer: self.issuer.clone().or(file.issuer),
         })
     }
+}
+
+fn parse_origins(texts: &[String]) -> anyhow::Result<Vec<OriginPattern>> {
+    texts
+        .iter()
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| OriginPattern::parse(t).map_err(anyhow::Error::msg))
+        .collect()
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {

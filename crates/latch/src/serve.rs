@@ -37,13 +37,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}:{}", resolved.bind, resolved.port))?;
     let addr = listener.local_addr()?;
-    let settings = resolved.settings_for_port.for_port(addr.port());
+    let settings = resolved.settings_for_port.for_port(addr.port())?;
     let issuer = resolved.issuer.clone().unwrap_or_else(|| format!("http://localhost:{}", addr.port()));
     let tokens = TokenSigner::load_or_create(store.as_ref(), now_ms()).await?;
 
     tracing::info!(
         rp_id = %settings.rp_id,
-        origins = ?settings.origins.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
+        origins = ?settings.origins.iter().map(|o| o.to_string()).collect::<Vec<_>>(),
+        related_origins = ?settings.related_origins.iter().map(|o| o.to_string()).collect::<Vec<_>>(),
         dev_mode = settings.dev_mode,
         "starting"
     );
