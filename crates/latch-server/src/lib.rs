@@ -12,6 +12,7 @@ mod error;
 mod fapi;
 pub mod form;
 mod limits;
+mod listener;
 mod state;
 mod tokens;
 
@@ -27,6 +28,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 pub use error::ApiError;
+pub use listener::serve;
 pub use state::{AppState, now_ms};
 pub use tokens::TokenSigner;
 

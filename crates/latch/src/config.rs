@@ -72,6 +72,9 @@ pub struct ServeArgs {
     /// Passkey creations allowed per user per hour (0: no limit).
     #[arg(long, env = "LATCH_RATE_LIMIT_PASSKEYS_PER_HOUR")]
     pub rate_limit_passkeys_per_hour: Option<u32>,
+    /// Connections served at once; more wait in the kernel's backlog.
+    #[arg(long, env = "LATCH_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// Take the client IP from X-Forwarded-For (only behind your own proxy).
     #[arg(long, env = "LATCH_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
@@ -113,6 +116,7 @@ pub struct FileConfig {
     pub rate_limit_client_per_minute: Option<u32>,
     pub rate_limit_passkeys_per_hour: Option<u32>,
     pub trust_forwarded_for: Option<bool>,
+    pub max_connections: Option<usize>,
     pub allow_autofill: Option<bool>,
     pub show_sign_in_button: Option<bool>,
     pub passkeys_enabled: Option<bool>,
@@ -127,6 +131,7 @@ pub struct Resolved {
     pub data_dir: PathBuf,
     pub settings_for_port: SettingsTemplate,
     pub issuer: Option<String>,
+    pub max_connections: usize,
 }
 
 /// Settings whose origins may depend on the port actually bound (with `--port 0`).
@@ -225,6 +230,7 @@ impl ServeArgs {
             data_dir,
             settings_for_port: SettingsTemplate { settings, origins_given },
             issuer: self.issuer.clone().or(file.issuer),
+            max_connections: self.max_connections.or(file.max_connections).unwrap_or(4096),
         })
     }
 }

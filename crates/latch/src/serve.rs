@@ -53,11 +53,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     // Tests and scripts wait for this exact line.
     println!("latch listening on http://{addr}");
-    let service = latch_server::service(state);
-    let service = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(service);
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    latch_server::serve(listener, state, resolved.max_connections, shutdown_signal()).await?;
     Ok(())
 }
 
