@@ -230,6 +230,7 @@ impl RelyingParty {
     ) -> Result<VerifiedRegistration, CeremonyError> {
         let credential: RegisterPublicKeyCredential = serde_json::from_str(credential_json)
             .map_err(|e| CeremonyError::Malformed(e.to_string()))?;
+        check_envelope(&credential.id, credential.raw_id.as_ref(), credential.response.client_data_json.as_ref())?;
         let core = self.core_bound_to(origin)?;
         let verified = core.register_credential(&credential, state, None).map_err(|e| match e {
             // webauthn-rs reports a returned excluded credential with this variant.
@@ -279,6 +280,7 @@ impl RelyingParty {
         owner_handle: Uuid,
         origin: Option<&str>,
     ) -> Result<VerifiedAssertion, CeremonyError> {
+        check_envelope(&assertion.id, assertion.raw_id.as_ref(), assertion.response.client_data_json.as_ref())?;
         if let Some(handle) = assertion.get_user_unique_id() {
             if handle != owner_handle.as_bytes() {
                 return Err(CeremonyError::UserHandleMismatch);
@@ -302,6 +304,24 @@ impl RelyingParty {
 /// Parse an assertion as clerk-js sends it.
 pub fn parse_assertion(json: &str) -> Result<PublicKeyCredential, CeremonyError> {
     serde_json::from_str(json).map_err(|e| CeremonyError::Malformed(e.to_string()))
+}
+
+/// Checks webauthn-rs leaves to its caller. `id` must be the base64url form of `rawId`
+/// (webauthn-rs reads only `rawId`; a mismatch means a confused or forged client). The
+/// client data must not describe a ceremony run inside a cross-origin iframe: webauthn-rs
+/// refuses that at registration but not at authentication, and Latch allows neither.
+fn check_envelope(id: &str, raw_id: &[u8], client_data_json: &[u8]) -> Result<(), CeremonyError> {
+    if URL_SAFE_NO_PAD.decode(id.trim_end_matches('=')).ok().as_deref() != Some(raw_id) {
+        return Err(CeremonyError::Rejected("the credential id does not match rawId".into()));
+    }
+    let client_data: serde_json::Value =
+        serde_json::from_slice(client_data_json).map_err(|e| CeremonyError::Malformed(format!("clientDataJSON: {e}")))?;
+    if client_data.get("crossOrigin").and_then(serde_json::Value::as_bool) == Some(true)
+        || client_data.get("topOrigin").is_some_and(|t| !t.is_null())
+    {
+        return Err(CeremonyError::Rejected("cross-origin ceremonies are not allowed".into()));
+    }
+    Ok(())
 }
 
 fn state_excludes(state: &RegistrationState, raw_id: &[u8]) -> bool {

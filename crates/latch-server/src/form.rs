@@ -3,9 +3,15 @@
 //! Decoding is strict where a lenient parser would guess: invalid UTF-8 after
 //! percent-decoding and a field given twice are refused, not silently repaired.
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
+use futures_util::StreamExt;
+
+use crate::MAX_BODY_BYTES;
+
+/// How much of an oversized body is read (and thrown away) before answering 413.
+const DRAIN_LIMIT_BYTES: usize = 16 * 1024 * 1024;
 use percent_encoding::percent_decode;
 
 use crate::error::ApiError;
@@ -93,19 +99,37 @@ impl<S: Send + Sync> FromRequest<S> for FormFields {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json"));
-        let body = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                body_too_large()
-            } else {
-                ApiError::param_invalid("body", "The request body could not be read.")
-            }
-        })?;
+        let _ = state;
+        let body = read_limited(req.into_body()).await?;
         if is_json {
             FormFields::parse_json(&body)
         } else {
             FormFields::parse_urlencoded(&body)
         }
     }
+}
+
+/// Reads at most [`MAX_BODY_BYTES`]. A larger body is refused with 413 — after reading and
+/// discarding up to [`DRAIN_LIMIT_BYTES`] of it, so that an ordinary HTTP client, still
+/// sending, gets to read the answer instead of a reset connection.
+async fn read_limited(body: Body) -> Result<Bytes, ApiError> {
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| ApiError::param_invalid("body", "The request body could not be read."))?;
+        seen += chunk.len();
+        if seen > DRAIN_LIMIT_BYTES {
+            break;
+        }
+        if seen <= MAX_BODY_BYTES {
+            buf.extend_from_slice(&chunk);
+        }
+    }
+    if seen > MAX_BODY_BYTES {
+        return Err(body_too_large());
+    }
+    Ok(Bytes::from(buf))
 }
 
 pub fn body_too_large() -> ApiError {

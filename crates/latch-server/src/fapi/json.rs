@@ -25,7 +25,9 @@ pub fn environment(settings: &InstanceSettings) -> Value {
         "display_config": {
             "object": "display_config",
             "id": "display_config_latch",
-            "instance_environment_type": if settings.dev_mode { "development" } else { "production" },
+            // clerk-js takes the instance type from the publishable key (`pk_live_`, fapi.md
+            // §2); answering "development" would switch it to dev-browser handling.
+            "instance_environment_type": "production",
             "application_name": settings.application_name,
             "captcha_heartbeat": false,
             "captcha_public_key": null,

@@ -1,7 +1,6 @@
 //! The client and its sessions: `GET /client`, touch, tokens, remove, sign out.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use latch_core::ids::{IdKind, looks_like};
 use latch_core::model::{Session, SessionStatus};
@@ -111,12 +110,7 @@ async fn live_session(state: &AppState, caller: &Caller, id: &str) -> ApiResult<
         .filter(|s| s.client_id == handle.client.id)
         .ok_or_else(|| ApiError::not_found("session"))?;
     if !session.is_live(now_ms()) {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "authentication_invalid",
-            "Session ended",
-            "This session has ended. Please sign in again.",
-        ));
+        return Err(ApiError::signed_out());
     }
     Ok((handle, session))
 }
