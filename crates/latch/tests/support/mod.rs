@@ -375,6 +375,12 @@ impl RawRequest {
         self.headers.push((k.into(), v.into()));
         self
     }
+
+    /// Do not add the Fapi's own `_clerk_session_id`.
+    pub fn no_session_param(mut self) -> Self {
+        self.session_query = false;
+        self
+    }
 }
 
 struct FapiInner {
@@ -1215,3 +1221,62 @@ impl Person {
         f
     }
 }
+
+/// Alice has one passkey; her main browser (`alice.fapi`) is signed out, a second browser
+/// (`observer`) is signed in as her and sees her passkeys, `last_used_at` included.
+pub struct Scene {
+    pub server: LatchProcess,
+    pub alice: Person,
+    pub observer: Fapi,
+    pub cred: Vec<u8>,
+    pub pk_id: String,
+}
+
+pub async fn scene() -> Scene {
+    let server = LatchProcess::start();
+    let (mut alice, pk, cred) = Person::with_passkey(&server, "alice").await;
+    let observer = alice.observer(&server).await;
+    alice.fapi.sign_out().await.ok();
+    let pk_id = pk["id"].as_str().unwrap().to_string();
+    Scene { server, alice, observer, cred, pk_id }
+}
+
+impl Scene {
+    pub async fn snapshot(&self, extra: &[&Fapi]) -> Snapshot {
+        let mut all = vec![&self.observer, &self.alice.fapi];
+        all.extend_from_slice(extra);
+        Snapshot::take(&all).await
+    }
+
+    /// Attempt `assertion` on `sign_in_id` from alice's signed-out browser; it must be refused
+    /// with one of `expected`, and nothing stored may change.
+    pub async fn refused(&self, sign_in_id: &str, credential_json: &str, expected: &[(u16, &str)]) {
+        let before = self.snapshot(&[]).await;
+        let r = self.alice.fapi.attempt_sign_in(sign_in_id, credential_json).await;
+        r.assert_error_in(expected);
+        assert!(self.alice.fapi.session_id().is_none(), "no session handed out");
+        self.snapshot(&[]).await.assert_same(&before);
+    }
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Expected refusals: (status, code) pairs a test accepts
+// ---------------------------------------------------------------------------------------------
+
+pub const FAILED: &[(u16, &str)] = &[(422, "verification_failed")];
+pub const NOT_REGISTERED: &[(u16, &str)] = &[(422, "passkey_not_registered")];
+pub const NOT_FOUND: &[(u16, &str)] = &[(404, "resource_not_found")];
+pub const FORMAT: &[(u16, &str)] = &[(422, "form_param_format_invalid")];
+/// Malformed enough that the server may refuse it as a format error or as a failed check.
+pub const FORMAT_OR_FAILED: &[(u16, &str)] = &[(422, "form_param_format_invalid"), (422, "verification_failed")];
+/// A challenge that was already answered (successfully or not) may be reported either way.
+pub const USED_CHALLENGE: &[(u16, &str)] = &[
+    (422, "verification_failed"),
+    (422, "verification_expired"),
+    (422, "verification_already_verified"),
+];
+/// A passkey that is not the named user's / a handle that is not the credential's owner.
+pub const WRONG_OWNER: &[(u16, &str)] = &[(422, "verification_failed"), (422, "passkey_not_registered")];
+pub const SIGNED_OUT: &[(u16, &str)] = &[(401, "signed_out")];
+pub const ORIGIN: &[(u16, &str)] = &[(403, "origin_invalid")];

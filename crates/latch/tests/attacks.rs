@@ -1,0 +1,844 @@
+//! The attack matrix (issue 7): forged, replayed and misdirected ceremonies, cross-user and
+//! cross-client access, dead sessions, cross-site requests. Every case asserts the status, the
+//! error code, and that nothing stored changed (as far as the API shows: see [`Snapshot`]).
+//!
+//! Where the contract leaves more than one answer open, the test lists every (status, code)
+//! pair it accepts; each pair is a 4xx with a Clerk code.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::*;
+
+
+// =============================================================================================
+// Replay and challenge reuse
+// =============================================================================================
+
+#[tokio::test]
+async fn replayed_assertion_on_a_new_sign_in_is_rejected() {
+    let mut s = scene().await;
+    // A captured assertion that worked once...
+    let thief = Fapi::new(&s.server);
+    let (id, req) = thief.start_sign_in().await;
+    let captured = s.alice.auth.assert(&req).await;
+    thief.attempt_sign_in(&id, &captured.json()).await.ok();
+    // ...replayed against a fresh challenge.
+    let (id2, _) = s.alice.fapi.start_sign_in().await;
+    s.refused(&id2, &captured.json(), FAILED).await;
+}
+
+#[tokio::test]
+async fn challenge_reuse_after_success_is_rejected() {
+    let mut s = scene().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let first = s.alice.auth.assert(&req).await;
+    s.alice.fapi.attempt_sign_in(&id, &first.json()).await.ok();
+    // Alice's browser is now signed in; the same sign-in answered again (fresh signature over
+    // the same challenge, higher counter) must not mint a second session.
+    let second = s.alice.auth.assert(&req).await;
+    let before = s.snapshot(&[]).await;
+    let r = s.alice.fapi.attempt_sign_in(&id, &second.json()).await;
+    r.assert_error_in(USED_CHALLENGE);
+    s.snapshot(&[]).await.assert_same(&before);
+    // Same with the identical bytes.
+    let r = s.alice.fapi.attempt_sign_in(&id, &first.json()).await;
+    r.assert_error_in(USED_CHALLENGE);
+    s.snapshot(&[]).await.assert_same(&before);
+}
+
+#[tokio::test]
+async fn challenge_reuse_after_a_failed_attempt_is_rejected() {
+    let mut s = scene().await;
+    let before = s.snapshot(&[]).await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let mut bad = s.alice.auth.assert(&req).await;
+    bad.signature[8] ^= 0x01;
+    s.alice.fapi.attempt_sign_in(&id, &bad.json()).await.assert_error_in(FAILED);
+    // A valid answer to the same, already failed challenge.
+    let good = s.alice.auth.assert(&req).await;
+    s.alice.fapi.attempt_sign_in(&id, &good.json()).await.assert_error_in(USED_CHALLENGE);
+    assert!(s.alice.fapi.session_id().is_none());
+    s.snapshot(&[]).await.assert_same(&before);
+}
+
+#[tokio::test]
+async fn concurrent_double_submit_of_one_assertion_creates_one_session() {
+    let mut s = scene().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let a = s.alice.auth.assert(&req).await.json();
+    let f1 = s.alice.fapi.clone();
+    let f2 = s.alice.fapi.clone();
+    let (id1, id2, a1, a2) = (id.clone(), id.clone(), a.clone(), a.clone());
+    let t1 = tokio::spawn(async move { f1.attempt_sign_in(&id1, &a1).await });
+    let t2 = tokio::spawn(async move { f2.attempt_sign_in(&id2, &a2).await });
+    let (r1, r2) = (t1.await.unwrap(), t2.await.unwrap());
+    let oks = [&r1, &r2].iter().filter(|r| r.status == 200).count();
+    assert_eq!(oks, 1, "exactly one of two racing submits wins: {} / {}", r1.text, r2.text);
+    let loser = if r1.status == 200 { &r2 } else { &r1 };
+    loser.assert_error_in(USED_CHALLENGE);
+    let client = s.alice.fapi.get("/client").await.ok();
+    let active = client.resp()["sessions"].as_array().unwrap().iter().filter(|s| s["status"] == "active").count();
+    assert_eq!(active, 1, "{}", client.text);
+}
+
+#[tokio::test]
+async fn one_passkey_racing_itself_on_two_clients_gets_clean_answers() {
+    // Two sign-ins, the same passkey answering both at once: each gets its own session, and
+    // the counter moves forward for both (no lost update that would reopen a regression).
+    let mut s = scene().await;
+    let b1 = Fapi::new(&s.server);
+    let b2 = Fapi::new(&s.server);
+    let (i1, q1) = b1.start_sign_in().await;
+    let (i2, q2) = b2.start_sign_in().await;
+    let a1 = s.alice.auth.assert(&q1).await.json();
+    let a2 = s.alice.auth.assert(&q2).await.json();
+    let (c1, c2) = (b1.clone(), b2.clone());
+    let t1 = tokio::spawn(async move { c1.attempt_sign_in(&i1, &a1).await });
+    let t2 = tokio::spawn(async move { c2.attempt_sign_in(&i2, &a2).await });
+    let (r1, r2) = (t1.await.unwrap(), t2.await.unwrap());
+    // At least one wins; a loser (counter race) must be a clean 422, never a 5xx.
+    assert!(r1.status == 200 || r2.status == 200, "{} / {}", r1.text, r2.text);
+    for r in [&r1, &r2] {
+        if r.status != 200 {
+            r.assert_error_in(FAILED);
+        }
+    }
+}
+
+// =============================================================================================
+// Client data: origin, type, challenge
+// =============================================================================================
+
+#[tokio::test]
+async fn assertion_from_a_foreign_origin_is_rejected() {
+    let mut s = scene().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let a = s.alice.auth.forge(&req, |f| f.edit_client_data(|m| {
+        m.insert("origin".into(), "https://evil.example".into());
+    })).await;
+    s.refused(&id, &a.json(), FAILED).await;
+}
+
+#[tokio::test]
+async fn assertion_from_another_port_of_localhost_is_rejected() {
+    let mut s = scene().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let other = format!("http://localhost:{}", s.server.port.wrapping_add(1).max(1));
+    let a = s.alice.auth.forge(&req, |f| f.edit_client_data(|m| {
+        m.insert("origin".into(), other.into());
+    })).await;
+    s.refused(&id, &a.json(), FAILED).await;
+}
+
+#[tokio::test]
+async fn assertion_with_https_instead_of_the_allowed_http_origin_is_rejected() {
+    let mut s = scene().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let https = format!("https://localhost:{}", s.server.port);
+    let a = s.alice.auth.forge(&req, |f| f.edit_client_data(|m| {
+        m.insert("origin".into(), https.into());
+    })).await;
+    s.refused(&id, &a.json(), FAILED).await;
+}
+
+#[tokio::test]
+async fn assertion_marked_cross_origin_is_rejected() {
+    let mut s = scene().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let a = s.alice.auth.forge(&req, |f| f.edit_client_data(|m| {
+        m.insert("crossOrigin".into(), true.into());
+        m.insert("topOrigin".into(), "https://evil.example".into());
+    })).await;
+    s.refused(&id, &a.json(), FAILED).await;
+}
+
+#[tokio::test]
+async fn webauthn_create_client_data_in_a_sign_in_is_rejected() {
+    let mut s = scene().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let a = s.alice.auth.forge(&req, |f| f.edit_client_data(|m| {
+        m.insert("type".into(), "webauthn.create".into());
+    })).await;
+    s.refused(&id, &a.json(), FAILED).await;
+}
+
+#[tokio::test]
+async fn assertion_answering_another_sign_ins_challenge_is_rejected() {
+    let mut s = scene().await;
+    let (_, other_req) = Fapi::new(&s.server).start_sign_in().await;
+    let (id, _) = s.alice.fapi.start_sign_in().await;
+    let a = s.alice.auth.assert(&other_req).await;
+    s.refused(&id, &a.json(), FAILED).await;
+}
+
+#[tokio::test]
+async fn assertion_answering_a_registration_challenge_is_rejected() {
+    let mut s = scene().await;
+    let (_, creation) = s.observer.start_registration().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let challenge = creation["challenge"].as_str().unwrap().to_string();
+    let a = s.alice.auth.forge(&req, |f| f.edit_client_data(|m| {
+        m.insert("challenge".into(), challenge.into());
+    })).await;
+    s.refused(&id, &a.json(), FAILED).await;
+}
+
+// =============================================================================================
+// Authenticator data: RP ID hash, flags, counter
+// =============================================================================================
+
+#[tokio::test]
+async fn assertion_for_another_rp_id_is_rejected() {
+    let mut s = scene().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let a = s.alice.auth.forge(&req, |f| f.set_rp_id("evil.example")).await;
+    s.refused(&id, &a.json(), FAILED).await;
+}
+
+#[tokio::test]
+async fn assertion_without_user_presence_is_rejected() {
+    let mut s = scene().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let a = s.alice.auth.forge(&req, |f| {
+        let flags = f.flags() & !FLAG_UP;
+        f.set_flags(flags)
+    }).await;
+    s.refused(&id, &a.json(), FAILED).await;
+}
+
+#[tokio::test]
+async fn assertion_without_user_verification_under_a_required_policy_is_rejected() {
+    let mut s = scene().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    assert_eq!(req["userVerification"], "required");
+    let a = s.alice.auth.forge(&req, |f| {
+        let flags = f.flags() & !FLAG_UV;
+        f.set_flags(flags)
+    }).await;
+    s.refused(&id, &a.json(), FAILED).await;
+}
+
+#[tokio::test]
+async fn assertion_with_backup_state_but_no_backup_eligibility_is_rejected() {
+    let mut s = scene().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let a = s.alice.auth.forge(&req, |f| {
+        let flags = (f.flags() & !FLAG_BE) | FLAG_BS;
+        f.set_flags(flags)
+    }).await;
+    s.refused(&id, &a.json(), FAILED).await;
+}
+
+#[tokio::test]
+async fn counter_regression_is_rejected() {
+    let mut s = scene().await;
+    // The observer's sign-in already moved the stored counter to 1; move it further.
+    let b = Fapi::new(&s.server);
+    b.sign_in_ok(&mut s.alice.auth).await; // counter 2
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let a = s.alice.auth.forge(&req, |f| f.set_counter(1)).await;
+    s.refused(&id, &a.json(), FAILED).await;
+}
+
+#[tokio::test]
+async fn counter_that_does_not_increase_is_rejected() {
+    let mut s = scene().await;
+    let b = Fapi::new(&s.server);
+    b.sign_in_ok(&mut s.alice.auth).await; // stored counter now 2
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let a = s.alice.auth.forge(&req, |f| f.set_counter(2)).await;
+    s.refused(&id, &a.json(), FAILED).await;
+}
+
+#[tokio::test]
+async fn counter_falling_back_to_zero_after_use_is_rejected() {
+    // 0 is allowed only for authenticators that never count (lifecycle test); a counting one
+    // that suddenly reports 0 is a clone.
+    let mut s = scene().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let a = s.alice.auth.forge(&req, |f| f.set_counter(0)).await;
+    s.refused(&id, &a.json(), FAILED).await;
+}
+
+// =============================================================================================
+// Tampering without re-signing, and foreign keys
+// =============================================================================================
+
+#[tokio::test]
+async fn tampered_signature_is_rejected() {
+    let mut s = scene().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let mut a = s.alice.auth.assert(&req).await;
+    let last = a.signature.len() - 1;
+    a.signature[last] ^= 0x01;
+    s.refused(&id, &a.json(), FAILED).await;
+}
+
+#[tokio::test]
+async fn tampered_client_data_is_rejected() {
+    let mut s = scene().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let a = s.alice.auth.forge(&req, |f| {
+        f.resign = false;
+        // Same challenge and origin, one extra key: the signature no longer covers it.
+        f.edit_client_data(|m| {
+            m.insert("extra".into(), "x".into());
+        })
+    }).await;
+    s.refused(&id, &a.json(), FAILED).await;
+}
+
+#[tokio::test]
+async fn tampered_authenticator_data_is_rejected() {
+    let mut s = scene().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let a = s.alice.auth.forge(&req, |f| {
+        f.resign = false;
+        f.set_counter(1_000_000);
+    }).await;
+    s.refused(&id, &a.json(), FAILED).await;
+}
+
+#[tokio::test]
+async fn assertion_signed_by_another_users_key_is_rejected() {
+    let mut s = scene().await;
+    let (bob, _, bcred) = Person::with_passkey(&s.server, "bob").await;
+    let bob_key = bob.auth.passkey(&bcred);
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let a = s.alice.auth.forge(&req, |f| f.signer = Some(bob_key)).await;
+    s.refused(&id, &a.json(), FAILED).await;
+}
+
+#[tokio::test]
+async fn empty_signature_is_rejected() {
+    let mut s = scene().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let mut a = s.alice.auth.assert(&req).await;
+    a.signature.clear();
+    s.refused(&id, &a.json(), FORMAT_OR_FAILED).await;
+}
+
+#[tokio::test]
+async fn truncated_authenticator_data_is_rejected() {
+    let mut s = scene().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let mut a = s.alice.auth.assert(&req).await;
+    a.authenticator_data.truncate(20);
+    s.refused(&id, &a.json(), FORMAT_OR_FAILED).await;
+}
+
+// =============================================================================================
+// Which credential, whose user
+// =============================================================================================
+
+#[tokio::test]
+async fn unknown_credential_id_is_rejected_as_not_registered() {
+    let mut s = scene().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let a = s.alice.auth.forge(&req, |f| {
+        f.assertion.id = vec![0x42; 16];
+        f.assertion.raw_id = vec![0x42; 16];
+    }).await;
+    s.refused(&id, &a.json(), NOT_REGISTERED).await;
+}
+
+#[tokio::test]
+async fn credential_of_a_deleted_passkey_is_rejected_as_not_registered() {
+    let mut s = scene().await;
+    s.observer.delete(&format!("/me/passkeys/{}", s.pk_id)).await.ok();
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let a = s.alice.auth.assert(&req).await;
+    s.refused(&id, &a.json(), NOT_REGISTERED).await;
+}
+
+#[tokio::test]
+async fn credential_of_a_never_verified_registration_is_rejected_as_not_registered() {
+    let mut s = scene().await;
+    // The observer starts a registration; the device makes the credential; it is never sent.
+    let (_, options) = s.observer.start_registration().await;
+    let reg = s.alice.auth.register(&options).await;
+    s.alice.auth.prefer(&reg.id);
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let a = s.alice.auth.assert(&req).await;
+    assert_eq!(a.id, reg.id);
+    s.refused(&id, &a.json(), NOT_REGISTERED).await;
+}
+
+#[tokio::test]
+async fn user_handle_that_does_not_match_the_credential_is_rejected() {
+    let mut s = scene().await;
+    let (bob, _, bcred) = Person::with_passkey(&s.server, "bob").await;
+    let bob_handle = bob.auth.user_handle(&bcred).unwrap();
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let a = s.alice.auth.forge(&req, |f| f.assertion.user_handle = Some(bob_handle)).await;
+    s.refused(&id, &a.json(), WRONG_OWNER).await;
+}
+
+#[tokio::test]
+async fn alices_passkey_cannot_finish_an_identifier_first_sign_in_for_bob() {
+    let mut s = scene().await;
+    let (_bob, _, _) = Person::with_passkey(&s.server, "bob").await;
+    let (id, req) = s.alice.fapi.start_sign_in_with_identifier("bob").await;
+    // The device answers with alice's credential although bob's were asked for.
+    let mut open = req.clone();
+    open.as_object_mut().unwrap().remove("allowCredentials");
+    let a = s.alice.auth.assert(&open).await;
+    s.refused(&id, &a.json(), WRONG_OWNER).await;
+}
+
+#[tokio::test]
+async fn sign_in_started_on_one_client_cannot_be_finished_from_another() {
+    let mut s = scene().await;
+    let victim = Fapi::new(&s.server);
+    let (id, req) = victim.start_sign_in().await;
+    let a = s.alice.auth.assert(&req).await;
+    // alice.fapi is another client (other cookie): the sign-in id is not its own.
+    s.refused(&id, &a.json(), NOT_FOUND).await;
+}
+
+#[tokio::test]
+async fn registration_credential_sent_as_a_sign_in_assertion_is_rejected() {
+    let mut s = scene().await;
+    let (_, options) = s.observer.start_registration().await;
+    let reg = s.alice.auth.register(&options).await;
+    let (id, _) = s.alice.fapi.start_sign_in().await;
+    s.refused(&id, &reg.json(), &[(422, "form_param_format_invalid"), (422, "verification_failed"), (422, "passkey_not_registered")]).await;
+}
+
+#[tokio::test]
+async fn assertion_whose_id_and_raw_id_disagree_is_rejected() {
+    let mut s = scene().await;
+    let (bob, _, bcred) = Person::with_passkey(&s.server, "bob").await;
+    drop(bob);
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let mut a = s.alice.auth.assert(&req).await;
+    a.id = bcred;
+    s.refused(&id, &a.json(), FORMAT_OR_FAILED).await;
+}
+
+// =============================================================================================
+// Registration ceremonies
+// =============================================================================================
+
+/// Alice signed in with a pending registration; returns (passkey id, creation options).
+async fn pending_registration(s: &Scene) -> (String, Value) {
+    s.observer.start_registration().await
+}
+
+async fn refused_registration(s: &Scene, id: &str, reg: &Registration, expected: &[(u16, &str)]) {
+    let before = s.snapshot(&[]).await;
+    s.observer.finish_registration(id, &reg.json()).await.assert_error_in(expected);
+    s.snapshot(&[]).await.assert_same(&before);
+}
+
+#[tokio::test]
+async fn registration_from_a_foreign_origin_is_rejected() {
+    let mut s = scene().await;
+    let (id, o) = pending_registration(&s).await;
+    let mut reg = s.alice.auth.register(&o).await;
+    reg.edit_client_data(|m| {
+        m.insert("origin".into(), "https://evil.example".into());
+    });
+    refused_registration(&s, &id, &reg, FAILED).await;
+}
+
+#[tokio::test]
+async fn registration_with_webauthn_get_client_data_is_rejected() {
+    let mut s = scene().await;
+    let (id, o) = pending_registration(&s).await;
+    let mut reg = s.alice.auth.register(&o).await;
+    reg.edit_client_data(|m| {
+        m.insert("type".into(), "webauthn.get".into());
+    });
+    refused_registration(&s, &id, &reg, FAILED).await;
+}
+
+#[tokio::test]
+async fn registration_answering_another_pending_registrations_challenge_is_rejected() {
+    let mut s = scene().await;
+    let (_id1, o1) = pending_registration(&s).await;
+    let (id2, _o2) = pending_registration(&s).await;
+    let reg = s.alice.auth.register(&o1).await;
+    refused_registration(&s, &id2, &reg, FAILED).await;
+}
+
+#[tokio::test]
+async fn registration_for_another_rp_id_is_rejected() {
+    let mut s = scene().await;
+    let (id, o) = pending_registration(&s).await;
+    let mut reg = s.alice.auth.register(&o).await;
+    reg.edit_auth_data(|ad| ad[..32].copy_from_slice(&sha256(b"evil.example")));
+    refused_registration(&s, &id, &reg, FAILED).await;
+}
+
+#[tokio::test]
+async fn registration_without_user_verification_is_rejected() {
+    let mut s = scene().await;
+    let (id, o) = pending_registration(&s).await;
+    let mut reg = s.alice.auth.register(&o).await;
+    reg.edit_auth_data(|ad| ad[32] &= !FLAG_UV);
+    refused_registration(&s, &id, &reg, FAILED).await;
+}
+
+#[tokio::test]
+async fn registration_without_user_presence_is_rejected() {
+    let mut s = scene().await;
+    let (id, o) = pending_registration(&s).await;
+    let mut reg = s.alice.auth.register(&o).await;
+    reg.edit_auth_data(|ad| ad[32] &= !FLAG_UP);
+    refused_registration(&s, &id, &reg, FAILED).await;
+}
+
+#[tokio::test]
+async fn registration_without_attested_credential_data_is_rejected() {
+    let mut s = scene().await;
+    let (id, o) = pending_registration(&s).await;
+    let mut reg = s.alice.auth.register(&o).await;
+    reg.edit_auth_data(|ad| {
+        ad[32] &= !FLAG_AT;
+        ad.truncate(37);
+    });
+    refused_registration(&s, &id, &reg, FORMAT_OR_FAILED).await;
+}
+
+#[tokio::test]
+async fn registration_claiming_packed_attestation_without_a_statement_is_rejected() {
+    let mut s = scene().await;
+    let (id, o) = pending_registration(&s).await;
+    let mut reg = s.alice.auth.register(&o).await;
+    let mut att = vec![];
+    cbor_head(&mut att, 5, 3);
+    cbor_text(&mut att, "fmt");
+    cbor_text(&mut att, "packed");
+    cbor_text(&mut att, "attStmt");
+    cbor_head(&mut att, 5, 0);
+    cbor_text(&mut att, "authData");
+    cbor_bytes(&mut att, &reg.auth_data);
+    reg.attestation_object = att;
+    refused_registration(&s, &id, &reg, FORMAT_OR_FAILED).await;
+}
+
+#[tokio::test]
+async fn registering_alices_credential_id_for_bob_is_rejected() {
+    // With `none` attestation nothing signs the registration: a malicious client could submit
+    // someone else's credential id (and public key) for its own account.
+    let mut s = scene().await;
+    let bob = Person::sign_up(&s.server, "bob").await;
+    let (id, bob_options) = bob.fapi.start_registration().await;
+    // Alice's device makes a credential for bob's options... then the attacker swaps in the
+    // authenticator data of alice's registered credential.
+    let mut reg = s.alice.auth.register(&bob_options).await;
+    // Take alice's real credential id into the authenticator data (same length: 16 bytes).
+    let alice_cred = s.cred.clone();
+    assert_eq!(alice_cred.len(), reg.id.len());
+    reg.edit_auth_data(|ad| ad[55..55 + alice_cred.len()].copy_from_slice(&alice_cred));
+    reg.id = alice_cred.clone();
+    reg.raw_id = alice_cred.clone();
+    let before = s.snapshot(&[&bob.fapi]).await;
+    bob.fapi
+        .finish_registration(&id, &reg.json())
+        .await
+        .assert_error_in(&[(422, "passkey_already_registered"), (422, "verification_failed")]);
+    s.snapshot(&[&bob.fapi]).await.assert_same(&before);
+    // Alice's passkey still signs alice in.
+    let f = Fapi::new(&s.server);
+    s.alice.auth.prefer(&alice_cred);
+    f.sign_in_ok(&mut s.alice.auth).await;
+    assert_eq!(f.me().await["id"], s.alice.user_id.as_str());
+}
+
+#[tokio::test]
+async fn registering_the_same_credential_twice_for_one_user_is_rejected() {
+    let mut s = scene().await;
+    let (id, o) = pending_registration(&s).await;
+    let mut reg = s.alice.auth.register(&o).await;
+    let cred = s.cred.clone();
+    reg.edit_auth_data(|ad| ad[55..55 + cred.len()].copy_from_slice(&cred));
+    reg.id = cred.clone();
+    reg.raw_id = cred;
+    refused_registration(&s, &id, &reg, &[(422, "passkey_already_registered"), (422, "verification_failed")]).await;
+}
+
+#[tokio::test]
+async fn replaying_a_completed_registration_is_rejected() {
+    let mut s = scene().await;
+    let (id, o) = pending_registration(&s).await;
+    let reg = s.alice.auth.register(&o).await;
+    s.observer.finish_registration(&id, &reg.json()).await.ok();
+    // Same passkey id again, and the same credential on a new pending registration.
+    refused_registration(
+        &s,
+        &id,
+        &reg,
+        &[(422, "verification_already_verified"), (422, "verification_failed"), (422, "verification_expired"), (404, "resource_not_found")],
+    )
+    .await;
+    let (id2, _) = pending_registration(&s).await;
+    refused_registration(&s, &id2, &reg, &[(422, "verification_failed"), (422, "passkey_already_registered")]).await;
+}
+
+#[tokio::test]
+async fn finishing_alices_registration_from_bobs_client_is_refused() {
+    let mut s = scene().await;
+    let bob = Person::sign_up(&s.server, "bob").await;
+    let (id, o) = pending_registration(&s).await;
+    let reg = s.alice.auth.register(&o).await;
+    let before = s.snapshot(&[&bob.fapi]).await;
+    bob.fapi.finish_registration(&id, &reg.json()).await.assert_error_in(NOT_FOUND);
+    s.snapshot(&[&bob.fapi]).await.assert_same(&before);
+    // Alice can still finish it herself afterwards.
+    s.observer.finish_registration(&id, &reg.json()).await.ok();
+}
+
+#[tokio::test]
+async fn finishing_a_registration_from_a_signed_out_client_is_refused() {
+    let mut s = scene().await;
+    let (id, o) = pending_registration(&s).await;
+    let reg = s.alice.auth.register(&o).await;
+    let stranger = Fapi::new(&s.server);
+    let before = s.snapshot(&[]).await;
+    stranger.finish_registration(&id, &reg.json()).await.assert_error_in(SIGNED_OUT);
+    s.snapshot(&[]).await.assert_same(&before);
+}
+
+// =============================================================================================
+// Cross-user access with a valid session
+// =============================================================================================
+
+#[tokio::test]
+async fn bob_cannot_rename_alices_passkey() {
+    let s = scene().await;
+    let bob = Person::sign_up(&s.server, "bob").await;
+    let before = s.snapshot(&[&bob.fapi]).await;
+    bob.fapi.patch(&format!("/me/passkeys/{}", s.pk_id), &[("name", "pwned")]).await.assert_error_in(NOT_FOUND);
+    s.snapshot(&[&bob.fapi]).await.assert_same(&before);
+}
+
+#[tokio::test]
+async fn bob_cannot_delete_alices_passkey() {
+    let s = scene().await;
+    let bob = Person::sign_up(&s.server, "bob").await;
+    let before = s.snapshot(&[&bob.fapi]).await;
+    bob.fapi.delete(&format!("/me/passkeys/{}", s.pk_id)).await.assert_error_in(NOT_FOUND);
+    s.snapshot(&[&bob.fapi]).await.assert_same(&before);
+}
+
+#[tokio::test]
+async fn bobs_client_cannot_act_as_alices_session() {
+    let s = scene().await;
+    let bob = Person::sign_up(&s.server, "bob").await;
+    let alice_sid = s.observer.session_id().unwrap();
+    let before = s.snapshot(&[&bob.fapi]).await;
+    // /me with alice's session id on bob's client.
+    let r = bob
+        .fapi
+        .send(RawRequest::get("/v1/me").query("_clerk_session_id", &alice_sid).no_session_param())
+        .await;
+    r.assert_error_in(&[(401, "signed_out"), (404, "resource_not_found")]);
+    assert_ne!(r.body["response"]["id"], s.alice.user_id.as_str());
+    // Tokens, touch, remove for alice's session from bob's client.
+    bob.fapi.token(&alice_sid).await.assert_error_in(&[(404, "resource_not_found"), (401, "signed_out")]);
+    bob.fapi.touch(&alice_sid).await.assert_error_in(&[(404, "resource_not_found"), (401, "signed_out")]);
+    bob.fapi
+        .post(&format!("/client/sessions/{alice_sid}/remove"), &[])
+        .await
+        .assert_error_in(&[(404, "resource_not_found"), (401, "signed_out")]);
+    s.snapshot(&[&bob.fapi]).await.assert_same(&before);
+}
+
+// =============================================================================================
+// Dead sessions and forged client credentials
+// =============================================================================================
+
+#[tokio::test]
+async fn session_token_cannot_be_minted_after_sign_out() {
+    let s = scene().await;
+    let sid = s.observer.session_id().unwrap();
+    s.observer.token(&sid).await.ok();
+    s.observer.sign_out().await.ok();
+    s.observer.token(&sid).await.assert_error_in(SIGNED_OUT);
+    s.observer.touch(&sid).await.assert_error_in(SIGNED_OUT);
+    s.observer.set_session(Some(sid));
+    s.observer.get("/me").await.assert_error_in(SIGNED_OUT);
+}
+
+#[tokio::test]
+async fn removed_session_is_dead_for_me_and_tokens() {
+    let s = scene().await;
+    let sid = s.observer.session_id().unwrap();
+    s.observer.post(&format!("/client/sessions/{sid}/remove"), &[]).await.ok();
+    s.observer.token(&sid).await.assert_error_in(SIGNED_OUT);
+    s.observer.get("/me").await.assert_error_in(SIGNED_OUT);
+}
+
+#[tokio::test]
+async fn forged_client_cookie_gives_no_access() {
+    let s = scene().await;
+    let sid = s.observer.session_id().unwrap();
+    let real = s.observer.client_cookie().expect("__client cookie");
+    let thief = Fapi::new(&s.server);
+    let mut forged = real.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    thief.set_client_cookie(&forged);
+    thief.set_session(Some(sid.clone()));
+    thief.get("/me").await.assert_error_in(SIGNED_OUT);
+    thief.token(&sid).await.assert_error_in(&[(401, "signed_out"), (404, "resource_not_found")]);
+}
+
+#[tokio::test]
+async fn native_bearer_token_that_is_forged_gives_no_access() {
+    let s = scene().await;
+    let sid = s.observer.session_id().unwrap();
+    let jwt = s.observer.token(&sid).await.ok().body["jwt"].as_str().unwrap().to_string();
+    let thief = Fapi::new(&s.server);
+    for bogus in [
+        "garbage".to_string(),
+        // alg "none" JWT claiming alice's session.
+        format!("{}.{}.", b64u(r#"{"alg":"none","typ":"JWT"}"#), b64u(json!({"sid": sid, "sub": s.alice.user_id}).to_string())),
+        // A real session JWT is not a client credential.
+        jwt.clone(),
+    ] {
+        let r = thief
+            .send(
+                RawRequest::get("/v1/me")
+                    .query("_is_native", "1")
+                    .query("_clerk_session_id", &sid)
+                    .header("authorization", &bogus),
+            )
+            .await;
+        r.assert_error_in(&[(401, "signed_out"), (401, "authentication_invalid")]);
+    }
+}
+
+#[tokio::test]
+async fn session_jwt_with_edited_claims_does_not_verify_and_jwks_holds_no_private_key() {
+    let s = scene().await;
+    let sid = s.observer.session_id().unwrap();
+    let jwt = s.observer.token(&sid).await.ok().body["jwt"].as_str().unwrap().to_string();
+    verify_jwt(&s.observer, &jwt).await;
+    let jwks = s.observer.get_abs("/.well-known/jwks.json").await.ok();
+    for k in jwks.body["keys"].as_array().expect("keys[]") {
+        for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
+            assert!(k.get(private).is_none(), "JWKS leaks private parameter {private}: {k}");
+        }
+    }
+    // Edit sub, keep the signature: must not verify.
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let mut claims: Value = serde_json::from_slice(&unb64u(parts[1])).unwrap();
+    claims["sub"] = "user_mallory".into();
+    let forged = format!("{}.{}.{}", parts[0], b64u(claims.to_string()), parts[2]);
+    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.body.clone()).unwrap();
+    let header = jsonwebtoken::decode_header(&jwt).unwrap();
+    let key = jsonwebtoken::DecodingKey::from_jwk(set.find(header.kid.as_deref().unwrap()).unwrap()).unwrap();
+    let mut v = jsonwebtoken::Validation::new(header.alg);
+    v.validate_aud = false;
+    assert!(jsonwebtoken::decode::<Value>(&forged, &key, &v).is_err(), "edited JWT verified");
+}
+
+// =============================================================================================
+// Cross-site requests: foreign Origin on cookie-authenticated POSTs
+// =============================================================================================
+
+async fn cross_site(f: &Fapi, path: &str, method: Option<&str>, form: &[(&str, &str)], origin: &str) -> Reply {
+    let mut r = RawRequest::post(&format!("/v1{path}"), form_body(form)).origin(OriginHeader::Custom(origin.into()));
+    if let Some(m) = method {
+        r = r.query("_method", m);
+    }
+    f.send(r).await
+}
+
+#[tokio::test]
+async fn cross_site_sign_up_is_refused_and_sets_no_cookie() {
+    let server = LatchProcess::start();
+    let f = Fapi::new(&server);
+    let r = cross_site(&f, "/client/sign_ups", None, &[("username", "mallory")], "https://evil.example").await;
+    r.assert_error_in(ORIGIN);
+    assert!(r.header("set-cookie").iter().all(|c| !c.contains("__client=")), "no client for a refused request");
+    // The username is still free.
+    f.sign_up_ok("mallory").await;
+}
+
+#[tokio::test]
+async fn cross_site_passkey_creation_is_refused() {
+    let s = scene().await;
+    let before = s.snapshot(&[]).await;
+    cross_site(&s.observer, "/me/passkeys", None, &[], "https://evil.example").await.assert_error_in(ORIGIN);
+    s.snapshot(&[]).await.assert_same(&before);
+}
+
+#[tokio::test]
+async fn cross_site_passkey_rename_is_refused() {
+    let s = scene().await;
+    let before = s.snapshot(&[]).await;
+    cross_site(&s.observer, &format!("/me/passkeys/{}", s.pk_id), Some("PATCH"), &[("name", "pwned")], "https://evil.example")
+        .await
+        .assert_error_in(ORIGIN);
+    s.snapshot(&[]).await.assert_same(&before);
+}
+
+#[tokio::test]
+async fn cross_site_passkey_delete_is_refused() {
+    let s = scene().await;
+    let before = s.snapshot(&[]).await;
+    cross_site(&s.observer, &format!("/me/passkeys/{}", s.pk_id), Some("DELETE"), &[], "https://evil.example")
+        .await
+        .assert_error_in(ORIGIN);
+    s.snapshot(&[]).await.assert_same(&before);
+}
+
+#[tokio::test]
+async fn cross_site_sign_out_is_refused() {
+    let s = scene().await;
+    let before = s.snapshot(&[]).await;
+    cross_site(&s.observer, "/client/sessions", Some("DELETE"), &[], "https://evil.example").await.assert_error_in(ORIGIN);
+    s.snapshot(&[]).await.assert_same(&before);
+}
+
+#[tokio::test]
+async fn cross_site_sign_in_attempt_is_refused() {
+    let mut s = scene().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let a = s.alice.auth.assert(&req).await;
+    let before = s.snapshot(&[]).await;
+    cross_site(
+        &s.alice.fapi,
+        &format!("/client/sign_ins/{id}/attempt_first_factor"),
+        None,
+        &[("strategy", "passkey"), ("public_key_credential", &a.json())],
+        "https://evil.example",
+    )
+    .await
+    .assert_error_in(ORIGIN);
+    s.snapshot(&[]).await.assert_same(&before);
+}
+
+#[tokio::test]
+async fn cross_site_token_minting_is_refused() {
+    let s = scene().await;
+    let sid = s.observer.session_id().unwrap();
+    cross_site(&s.observer, &format!("/client/sessions/{sid}/tokens"), None, &[], "https://evil.example")
+        .await
+        .assert_error_in(ORIGIN);
+}
+
+#[tokio::test]
+async fn null_origin_and_lookalike_origins_are_refused() {
+    let s = scene().await;
+    let before = s.snapshot(&[]).await;
+    let port = s.server.port;
+    for origin in [
+        "null".to_string(),
+        format!("https://localhost:{port}"),
+        format!("http://localhost:{}", port.wrapping_add(1).max(1)),
+        format!("http://127.0.0.1:{port}"),
+        format!("http://localhost.evil.example:{port}"),
+        format!("http://localhost:{port}.evil.example"),
+    ] {
+        let r = cross_site(&s.observer, &format!("/me/passkeys/{}", s.pk_id), Some("DELETE"), &[], &origin).await;
+        assert_eq!(r.status, 403, "Origin {origin:?} must be refused: {}", r.text);
+        r.assert_error_in(ORIGIN);
+    }
+    s.snapshot(&[]).await.assert_same(&before);
+}
