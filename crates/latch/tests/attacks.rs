@@ -261,6 +261,31 @@ async fn counter_falling_back_to_zero_after_use_is_rejected() {
     s.refused(&id, &a.json(), FAILED).await;
 }
 
+#[tokio::test]
+async fn refused_assertions_do_not_advance_the_stored_counter() {
+    // The counter is invisible through the API: prove it did not move by signing in afterwards
+    // with a counter below the ones the refused assertions carried.
+    let mut s = scene().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let unsigned = s.alice.auth.forge(&req, |f| {
+        f.resign = false;
+        f.set_counter(1_000_000);
+    }).await;
+    s.refused(&id, &unsigned.json(), FAILED).await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let wrong_origin = s.alice.auth.forge(&req, |f| {
+        f.set_counter(2_000_000);
+        f.edit_client_data(|m| {
+            m.insert("origin".into(), "https://evil.example".into());
+        })
+    }).await;
+    s.refused(&id, &wrong_origin.json(), FAILED).await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let honest = s.alice.auth.forge(&req, |f| f.set_counter(10)).await;
+    let r = s.alice.fapi.attempt_sign_in(&id, &honest.json()).await.ok();
+    assert_eq!(r.resp()["status"], "complete", "{}", r.text);
+}
+
 // =============================================================================================
 // Tampering without re-signing, and foreign keys
 // =============================================================================================
@@ -841,4 +866,73 @@ async fn null_origin_and_lookalike_origins_are_refused() {
         r.assert_error_in(ORIGIN);
     }
     s.snapshot(&[]).await.assert_same(&before);
+}
+
+// =============================================================================================
+// Expired challenges (challenge TTL 0: every challenge is already expired when answered)
+// =============================================================================================
+
+#[tokio::test]
+async fn sign_in_with_an_expired_challenge_is_rejected() {
+    // Set up with the normal TTL, then restart with TTL 0.
+    let mut s = scene().await;
+    s.server.restart_with(&["--challenge-ttl-secs", "0"]);
+    s.alice.fapi.set_server(&s.server);
+    s.observer.set_server(&s.server);
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    let a = s.alice.auth.assert(&req).await;
+    s.refused(&id, &a.json(), &[(422, "verification_expired")]).await;
+}
+
+#[tokio::test]
+async fn registration_with_an_expired_challenge_is_rejected() {
+    let mut s = scene().await;
+    s.server.restart_with(&["--challenge-ttl-secs", "0"]);
+    s.alice.fapi.set_server(&s.server);
+    s.observer.set_server(&s.server);
+    let (id, o) = s.observer.start_registration().await;
+    let reg = s.alice.auth.register(&o).await;
+    let before = s.snapshot(&[]).await;
+    s.observer.finish_registration(&id, &reg.json()).await.assert_error_in(&[(422, "verification_expired")]);
+    s.snapshot(&[]).await.assert_same(&before);
+}
+
+// =============================================================================================
+// Controls: the forging path itself yields valid data, and snapshots do see changes. Without
+// these, every "rejected" above could be an artefact of the harness.
+// =============================================================================================
+
+#[tokio::test]
+async fn control_a_forged_assertion_without_edits_is_accepted() {
+    let mut s = scene().await;
+    let (id, req) = s.alice.fapi.start_sign_in().await;
+    // Re-serialised client data (keys reordered), re-signed, counter jumped forward: all fine.
+    let a = s.alice.auth.forge(&req, |f| {
+        f.edit_client_data(|_| {});
+        f.set_counter(1000);
+    }).await;
+    let r = s.alice.fapi.attempt_sign_in(&id, &a.json()).await.ok();
+    assert_eq!(r.resp()["status"], "complete", "{}", r.text);
+}
+
+#[tokio::test]
+async fn control_a_rebuilt_attestation_object_is_accepted() {
+    let mut s = scene().await;
+    let (id, o) = s.observer.start_registration().await;
+    let mut reg = s.alice.auth.register(&o).await;
+    reg.edit_client_data(|_| {});
+    reg.edit_auth_data(|_| {});
+    let r = s.observer.finish_registration(&id, &reg.json()).await.ok();
+    assert_eq!(r.resp()["verification"]["status"], "verified", "{}", r.text);
+}
+
+#[tokio::test]
+async fn control_snapshots_see_a_sign_in_a_rename_and_a_new_session() {
+    let mut s = scene().await;
+    let before = s.snapshot(&[]).await;
+    s.alice.fapi.sign_in_ok(&mut s.alice.auth).await;
+    assert_ne!(s.snapshot(&[]).await, before, "a sign-in (session, last_used_at) must show");
+    let before = s.snapshot(&[]).await;
+    s.observer.patch(&format!("/me/passkeys/{}", s.pk_id), &[("name", "renamed")]).await.ok();
+    assert_ne!(s.snapshot(&[]).await, before, "a rename must show");
 }

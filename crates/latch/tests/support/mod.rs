@@ -155,6 +155,12 @@ impl LatchProcess {
         self.base = base;
     }
 
+    /// Restart with other extra flags (same port, same data dir).
+    pub fn restart_with(&mut self, extra: &[&str]) {
+        self.extra_args = extra.iter().map(|s| s.to_string()).collect();
+        self.restart();
+    }
+
     /// Is the process still alive (it must never crash on bad input)?
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
@@ -280,6 +286,15 @@ impl Reply {
     /// (status, code) pair. Every pair allowed is named by the caller.
     #[track_caller]
     pub fn assert_error_in(&self, allowed: &[(u16, &str)]) {
+        if std::env::var_os("TRACE_REFUSALS").is_some() {
+            eprintln!(
+                "refusal [{}]: {} {} {}",
+                std::thread::current().name().unwrap_or("?"),
+                self.status,
+                self.code(),
+                self.body["errors"][0]["long_message"]
+            );
+        }
         assert!(
             allowed.iter().any(|(s, c)| *s == self.status && *c == self.code()),
             "expected one of {allowed:?}, got {} {:?}: {}",
@@ -383,8 +398,17 @@ impl RawRequest {
     }
 }
 
+fn http_client(jar: &Arc<reqwest::cookie::Jar>) -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
 struct FapiInner {
-    http: reqwest::Client,
+    http: Mutex<reqwest::Client>,
     jar: Arc<reqwest::cookie::Jar>,
     base: Mutex<String>,
     origin: Mutex<String>,
@@ -402,14 +426,8 @@ impl Fapi {
 
     pub fn with(base: &str, origin: &str) -> Self {
         let jar = Arc::new(reqwest::cookie::Jar::default());
-        let http = reqwest::Client::builder()
-            .cookie_provider(jar.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .build()
-            .unwrap();
         Fapi(Arc::new(FapiInner {
-            http,
+            http: Mutex::new(http_client(&jar)),
             jar,
             base: Mutex::new(base.to_string()),
             origin: Mutex::new(origin.to_string()),
@@ -425,8 +443,10 @@ impl Fapi {
         self.0.origin.lock().unwrap().clone()
     }
 
-    /// Point at a restarted server (same cookies).
+    /// Point at a restarted server (same cookies, fresh connections: the pooled ones died
+    /// with the old process).
     pub fn set_server(&self, server: &LatchProcess) {
+        *self.0.http.lock().unwrap() = http_client(&self.0.jar);
         *self.0.base.lock().unwrap() = server.base.clone();
         *self.0.origin.lock().unwrap() = server.origin();
     }
@@ -483,7 +503,8 @@ impl Fapi {
         if url.query() == Some("") {
             url.set_query(None);
         }
-        let mut rb = self.0.http.request(req.method.clone(), url);
+        let http = self.0.http.lock().unwrap().clone();
+        let mut rb = http.request(req.method.clone(), url);
         match &req.origin {
             OriginHeader::Default => rb = rb.header("origin", self.origin()),
             OriginHeader::None => {}
