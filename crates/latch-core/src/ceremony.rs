@@ -228,8 +228,7 @@ impl RelyingParty {
         state: &RegistrationState,
         origin: Option<&str>,
     ) -> Result<VerifiedRegistration, CeremonyError> {
-        let credential: RegisterPublicKeyCredential = serde_json::from_str(credential_json)
-            .map_err(|e| CeremonyError::Malformed(e.to_string()))?;
+        let credential = parse_registration(credential_json)?;
         check_envelope(&credential.id, credential.raw_id.as_ref(), credential.response.client_data_json.as_ref())?;
         let core = self.core_bound_to(origin)?;
         let verified = core.register_credential(&credential, state, None).map_err(|e| match e {
@@ -303,7 +302,50 @@ impl RelyingParty {
 
 /// Parse an assertion as clerk-js sends it.
 pub fn parse_assertion(json: &str) -> Result<PublicKeyCredential, CeremonyError> {
+    check_json_depth(json)?;
     serde_json::from_str(json).map_err(|e| CeremonyError::Malformed(e.to_string()))
+}
+
+/// Parse a registration credential as clerk-js sends it.
+pub fn parse_registration(json: &str) -> Result<RegisterPublicKeyCredential, CeremonyError> {
+    check_json_depth(json)?;
+    serde_json::from_str(json).map_err(|e| CeremonyError::Malformed(e.to_string()))
+}
+
+/// A WebAuthn credential nests three levels deep; anything past this is not one. serde
+/// skips unknown keys without looking inside, so without this bound a credential could
+/// smuggle arbitrarily deep (or, past serde's own limit of 128, unparsable) junk.
+pub const MAX_CREDENTIAL_JSON_DEPTH: usize = 16;
+
+fn check_json_depth(json: &str) -> Result<(), CeremonyError> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for b in json.bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_CREDENTIAL_JSON_DEPTH {
+                    return Err(CeremonyError::Malformed(format!(
+                        "the credential JSON nests deeper than {MAX_CREDENTIAL_JSON_DEPTH} levels"
+                    )));
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Checks webauthn-rs leaves to its caller. `id` must be the base64url form of `rawId`
@@ -331,6 +373,20 @@ fn state_excludes(state: &RegistrationState, raw_id: &[u8]) -> bool {
         .and_then(|v| v.get("exclude_credentials").cloned())
         .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
         .is_some_and(|ids| ids.iter().any(|id| URL_SAFE_NO_PAD.decode(id).is_ok_and(|b| b == raw_id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_json_depth_is_bounded_outside_strings_only() {
+        assert!(check_json_depth(r#"{"a":{"b":[1,2,{"c":3}]}}"#).is_ok());
+        let deep = format!("{}{}", "[".repeat(17), "]".repeat(17));
+        assert!(check_json_depth(&deep).is_err());
+        let in_string = format!(r#"{{"a":"{}\"{}"}}"#, "[".repeat(100), "{".repeat(100));
+        assert!(check_json_depth(&in_string).is_ok());
+    }
 }
 
 fn registration_aaguid(credential: &RegisterPublicKeyCredential) -> Option<Uuid> {

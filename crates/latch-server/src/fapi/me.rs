@@ -74,8 +74,7 @@ pub async fn attempt_verification(
     form.passkey_strategy(true)?;
     let credential_json = form.require("public_key_credential")?;
     // Refuse what cannot be a credential before consuming the pending registration.
-    serde_json::from_str::<latch_core::webauthn::RegisterPublicKeyCredential>(credential_json)
-        .map_err(|e| ApiError::param_invalid("public_key_credential", format!("The passkey response could not be read: {e}")))?;
+    latch_core::ceremony::parse_registration(credential_json).map_err(ApiError::from)?;
     let me = active_user(&state, &caller).await?;
     if !looks_like(IdKind::Passkey, &id) {
         return Err(ApiError::not_found("passkey"));
