@@ -3,6 +3,7 @@
 //! `latch serve` runs the server; `latch migrate` prepares a database without serving.
 
 mod audit;
+mod bench;
 mod config;
 mod serve;
 
@@ -23,6 +24,8 @@ enum Command {
     Migrate(config::ServeArgs),
     /// Read the audit trail (newest first).
     Audit(audit::AuditArgs),
+    /// Load a running Latch: populate users with passkeys, then measure sign-ins and registrations.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -50,6 +53,7 @@ fn run() -> anyhow::Result<()> {
             Command::Serve(args) => serve::serve(args).await,
             Command::Migrate(args) => serve::migrate(args).await,
             Command::Audit(args) => audit::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     })
 }
