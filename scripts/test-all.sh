@@ -18,15 +18,27 @@ export LATCH_TEST_POSTGRES_URL
 # ---- Rust tests ----
 log "building"
 cargo build --workspace --all-targets
-log "Rust tests"
-if command -v cargo-nextest >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
-else
-  cargo test --workspace --no-fail-fast
-fi
+run_tests() {
+  if command -v cargo-nextest >/dev/null 2>&1; then
+    cargo nextest run --no-fail-fast "$@"
+  else
+    cargo test --no-fail-fast "$@"
+  fi
+}
+# Every suite runs even when an earlier one failed; the exit status says whether all passed.
+failed=()
+log "Rust tests (SQLite)"
+run_tests --workspace || failed+=("rust-sqlite")
+# The same black-box suite, one harness, on PostgreSQL: each test gets a database of its own.
+log "Rust HTTP tests on PostgreSQL"
+LATCH_TEST_BACKEND=postgres run_tests -p latch || failed+=("rust-postgres")
 
 # ---- Browser tests (installs chromium and npm packages itself) ----
 log "browser tests"
-LATCH_BIN="$ROOT/target/debug/latch" bash "$ROOT/tests/browser/run.sh"
+LATCH_BIN="$ROOT/target/debug/latch" bash "$ROOT/tests/browser/run.sh" || failed+=("browser")
 
+if [ "${#failed[@]}" -gt 0 ]; then
+  log "FAILED: ${failed[*]}"
+  exit 1
+fi
 log "all tests passed"

@@ -84,8 +84,8 @@ impl SqlStore {
     /// The schema version the database is at (0 when empty).
     pub async fn schema_version(&self) -> StoreResult<i64> {
         let exists: Option<AnyRow> = sqlx::query(match self.dialect {
-            Dialect::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-            Dialect::Postgres => "SELECT tablename FROM pg_tables WHERE tablename = '_sqlx_migrations'",
+            Dialect::Sqlite => "SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+            Dialect::Postgres => "SELECT 1 AS present FROM pg_tables WHERE tablename = '_sqlx_migrations'",
         })
         .fetch_optional(&self.pool)
         .await?;

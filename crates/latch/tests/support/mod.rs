@@ -12,6 +12,8 @@
 //!   "nothing stored changed".
 #![allow(dead_code)]
 
+pub mod backend;
+
 use std::{
     future::Future,
     io::{BufRead, BufReader},
@@ -108,6 +110,8 @@ pub fn parse_nonce(nonce: &Value) -> Value {
 /// The real `latch` binary, on a free port, with its own data dir. Killed on drop.
 pub struct LatchProcess {
     child: Option<Child>,
+    /// SQLite in `data_dir`, or a PostgreSQL database of this process's own.
+    pub database: backend::TestDatabase,
     data_dir: tempfile::TempDir,
     extra_args: Vec<String>,
     /// Port the server listens on (stays the same across [`LatchProcess::restart`]).
@@ -127,8 +131,19 @@ impl LatchProcess {
         let data_dir = tempfile::Builder::new().prefix("latch-test-").tempdir().unwrap();
         let log_path = data_dir.path().join("server.log");
         let extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let (child, base, port) = spawn(data_dir.path(), 0, &extra_args, &log_path);
-        LatchProcess { child: Some(child), data_dir, extra_args, port, base, log_path }
+        let database = backend::TestDatabase::create();
+        let (child, base, port) = spawn(data_dir.path(), 0, &with_db(&database, &extra_args), &log_path);
+        LatchProcess { child: Some(child), database, data_dir, extra_args, port, base, log_path }
+    }
+
+    /// A second node on `other`'s database (its SQLite file, or its PostgreSQL database).
+    pub fn join(other: &LatchProcess, extra: &[&str]) -> Self {
+        let data_dir = tempfile::Builder::new().prefix("latch-test-").tempdir().unwrap();
+        let log_path = data_dir.path().join("server.log");
+        let extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let database = backend::TestDatabase::Shared(other.database.shareable_url(other.data_dir()));
+        let (child, base, port) = spawn(data_dir.path(), 0, &with_db(&database, &extra_args), &log_path);
+        LatchProcess { child: Some(child), database, data_dir, extra_args, port, base, log_path }
     }
 
     /// The browser origin Latch allows by default: `http://localhost:PORT`.
@@ -149,7 +164,8 @@ impl LatchProcess {
     /// again on the same port with the same data dir.
     pub fn restart(&mut self) {
         self.kill();
-        let (child, base, port) = spawn(self.data_dir.path(), self.port, &self.extra_args, &self.log_path);
+        let args = with_db(&self.database, &self.extra_args);
+        let (child, base, port) = spawn(self.data_dir.path(), self.port, &args, &self.log_path);
         assert_eq!(port, self.port, "restarted on another port");
         self.child = Some(child);
         self.base = base;
@@ -187,6 +203,10 @@ impl Drop for LatchProcess {
             }
         }
     }
+}
+
+fn with_db(database: &backend::TestDatabase, extra: &[String]) -> Vec<String> {
+    database.args().into_iter().chain(extra.iter().cloned()).collect()
 }
 
 fn spawn(dir: &Path, port: u16, extra: &[String], log_path: &Path) -> (Child, String, u16) {
@@ -441,6 +461,11 @@ impl Fapi {
 
     pub fn origin(&self) -> String {
         self.0.origin.lock().unwrap().clone()
+    }
+
+    /// Send further requests to another node (same cookies, same Origin).
+    pub fn set_base(&self, base: &str) {
+        *self.0.base.lock().unwrap() = base.to_string();
     }
 
     /// Point at a restarted server (same cookies, fresh connections: the pooled ones died
