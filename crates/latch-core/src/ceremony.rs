@@ -212,7 +212,14 @@ impl RelyingParty {
             .core
             .new_challenge_register_builder(owner.handle.as_bytes(), owner.name, owner.display_name)?
             .attestation(webauthn_rs_core::proto::AttestationConveyancePreference::None)
-            .credential_algorithms(vec![COSEAlgorithm::ES256, COSEAlgorithm::EDDSA, COSEAlgorithm::RS256])
+            // ES384 is verified by webauthn-rs-core like ES256. ES512 and PS256 are not offered:
+            // webauthn-rs-core 0.6.2 cannot verify P-521 signatures or PSS keys.
+            .credential_algorithms(vec![
+                COSEAlgorithm::ES256,
+                COSEAlgorithm::ES384,
+                COSEAlgorithm::EDDSA,
+                COSEAlgorithm::RS256,
+            ])
             // Discoverable sign-in only finds resident credentials.
             .require_resident_key(true)
             .user_verification_policy(self.uv.to_webauthn())
@@ -240,7 +247,15 @@ impl RelyingParty {
             }
             other => other.into(),
         })?;
-        let aaguid = registration_aaguid(&credential);
+        // webauthn-rs takes the credential from authData and never looks at rawId, nor at
+        // what follows the parts of authData it reads. Latch wants both exact.
+        if verified.cred_id.as_slice() != credential.raw_id.as_slice() {
+            return Err(CeremonyError::Rejected("rawId is not the credential id the authenticator attested".into()));
+        }
+        let auth_data = attested_auth_data(&credential)
+            .ok_or_else(|| CeremonyError::Malformed("attestationObject has no authData".into()))?;
+        check_auth_data_length(&auth_data)?;
+        let aaguid = aaguid::aaguid_from_auth_data(&auth_data);
         Ok(VerifiedRegistration {
             credential_id: verified.cred_id.to_vec(),
             aaguid,
@@ -375,6 +390,48 @@ fn state_excludes(state: &RegistrationState, raw_id: &[u8]) -> bool {
         .is_some_and(|ids| ids.iter().any(|id| URL_SAFE_NO_PAD.decode(id).is_ok_and(|b| b == raw_id)))
 }
 
+fn attested_auth_data(credential: &RegisterPublicKeyCredential) -> Option<Vec<u8>> {
+    // webauthn-rs has already verified this object; here we only read authData out of it,
+    // for its length and for the authenticator model (the passkey's display name).
+    use serde_cbor_2::Value;
+    let bytes: &[u8] = credential.response.attestation_object.as_ref();
+    let Value::Map(mut object) = serde_cbor_2::from_slice::<Value>(bytes).ok()? else {
+        return None;
+    };
+    match object.remove(&Value::Text("authData".into()))? {
+        Value::Bytes(auth_data) => Some(auth_data),
+        _ => None,
+    }
+}
+
+/// authData is rpIdHash (32), flags (1), signCount (4), then the attested credential data
+/// if AT is set (AAGUID, id length, id, one CBOR public key) and one CBOR extensions map if
+/// ED is set, and nothing after that (WebAuthn §6.1).
+fn check_auth_data_length(auth_data: &[u8]) -> Result<(), CeremonyError> {
+    fn skip_cbor_item(bytes: &[u8]) -> Option<&[u8]> {
+        let mut de = serde_cbor_2::Deserializer::from_slice(bytes);
+        serde_cbor_2::Value::deserialize(&mut de).ok()?;
+        bytes.get(de.byte_offset()..)
+    }
+    let rest = (|| {
+        let flags = *auth_data.get(32)?;
+        let mut rest = auth_data.get(37..)?;
+        if flags & 0x40 != 0 {
+            let id_len = usize::from(u16::from_be_bytes(rest.get(16..18)?.try_into().ok()?));
+            rest = skip_cbor_item(rest.get(18 + id_len..)?)?;
+        }
+        if flags & 0x80 != 0 {
+            rest = skip_cbor_item(rest)?;
+        }
+        Some(rest)
+    })()
+    .ok_or_else(|| CeremonyError::Malformed("authenticator data is truncated".into()))?;
+    if !rest.is_empty() {
+        return Err(CeremonyError::Malformed(format!("authenticator data has {} trailing bytes", rest.len())));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,18 +444,26 @@ mod tests {
         let in_string = format!(r#"{{"a":"{}\"{}"}}"#, "[".repeat(100), "{".repeat(100));
         assert!(check_json_depth(&in_string).is_ok());
     }
-}
 
-fn registration_aaguid(credential: &RegisterPublicKeyCredential) -> Option<Uuid> {
-    // webauthn-rs has already verified this object; here we only read the authenticator
-    // model out of it, for the passkey's display name.
-    use serde_cbor_2::Value;
-    let bytes: &[u8] = credential.response.attestation_object.as_ref();
-    let Value::Map(object) = serde_cbor_2::from_slice::<Value>(bytes).ok()? else {
-        return None;
-    };
-    match object.get(&Value::Text("authData".into()))? {
-        Value::Bytes(auth_data) => aaguid::aaguid_from_auth_data(auth_data),
-        _ => None,
+    #[test]
+    fn auth_data_must_end_after_its_credential_and_extensions() {
+        // rpIdHash, flags AT|ED|UP, signCount, AAGUID, id length 1, id, COSE {1: 2}, extensions {"x": 2}.
+        let mut auth_data = vec![0u8; 32];
+        auth_data.push(0xc1);
+        auth_data.extend([0, 0, 0, 7]);
+        auth_data.extend([0u8; 16]);
+        auth_data.extend([0, 1, 0xaa]);
+        auth_data.extend([0xa1, 0x01, 0x02]);
+        auth_data.extend([0xa1, 0x61, b'x', 0x02]);
+        assert_eq!(check_auth_data_length(&auth_data), Ok(()));
+        let mut trailing = auth_data.clone();
+        trailing.push(0);
+        assert!(matches!(check_auth_data_length(&trailing), Err(CeremonyError::Malformed(_))));
+        let truncated = &auth_data[..auth_data.len() - 1];
+        assert!(matches!(check_auth_data_length(truncated), Err(CeremonyError::Malformed(_))));
+        // Without ED the extensions map is itself trailing data.
+        let mut no_ed = auth_data.clone();
+        no_ed[32] = 0x41;
+        assert!(matches!(check_auth_data_length(&no_ed), Err(CeremonyError::Malformed(_))));
     }
 }
