@@ -75,7 +75,6 @@ impl From<WebauthnError> for CeremonyError {
             | W::ParseNOMFailure
             | W::ParseInsufficientBytesAvailable
             | W::COSEKeyInvalidCBORValue
-            | W::COSEKeyInvalidType
             | W::AttestationStatementMapInvalid => CeremonyError::Malformed(e.to_string()),
             other => CeremonyError::Rejected(describe(&other)),
         }
@@ -212,14 +211,10 @@ impl RelyingParty {
             .core
             .new_challenge_register_builder(owner.handle.as_bytes(), owner.name, owner.display_name)?
             .attestation(webauthn_rs_core::proto::AttestationConveyancePreference::None)
-            // ES384 is verified by webauthn-rs-core like ES256. ES512 and PS256 are not offered:
-            // webauthn-rs-core 0.6.2 cannot verify P-521 signatures or PSS keys.
-            .credential_algorithms(vec![
-                COSEAlgorithm::ES256,
-                COSEAlgorithm::ES384,
-                COSEAlgorithm::EDDSA,
-                COSEAlgorithm::RS256,
-            ])
+            // Only what webauthn-rs-core 0.6.2 can verify at sign-in: it cannot verify P-521
+            // (ES512), PSS keys or Ed25519 (EdDSA) signatures, so offering those would let an
+            // authenticator create a passkey that could never sign in.
+            .credential_algorithms(vec![COSEAlgorithm::ES256, COSEAlgorithm::ES384, COSEAlgorithm::RS256])
             // Discoverable sign-in only finds resident credentials.
             .require_resident_key(true)
             .user_verification_policy(self.uv.to_webauthn())
