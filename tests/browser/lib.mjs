@@ -18,9 +18,9 @@ const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium'
 
 fs.mkdirSync(OUT_DIR, { recursive: true })
 
-let browserPromise
-export function browser() {
-  browserPromise ??= chromium.launch({
+/** A headless Chromium; `args` are added to the usual flags (e.g. --host-resolver-rules). */
+export function launchBrowser(args = []) {
+  return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     // Under automation (navigator.webdriver === true) clerk-js refuses passkeys with
@@ -35,8 +35,14 @@ export function browser() {
       '--disable-component-update',
       '--disable-sync',
       '--no-first-run',
+      ...args,
     ],
   })
+}
+
+let browserPromise
+export function browser() {
+  browserPromise ??= launchBrowser()
   return browserPromise
 }
 export async function closeBrowser() {
@@ -49,9 +55,12 @@ export function uniqueName(prefix = 'user') {
   return `${prefix}_${Date.now().toString(36)}_${process.pid}_${counter++}`
 }
 
-/** A fresh browser context (cookie jar = one browser profile) with a page and a virtual authenticator. */
-export async function openUser(t, { userVerified = true } = {}) {
-  const b = await browser()
+/**
+ * A fresh browser context (cookie jar = one browser profile) with a page and a virtual
+ * authenticator; in `opts.browser` if given (one launched with other flags), else the shared one.
+ */
+export async function openUser(t, { userVerified = true, browser: inBrowser } = {}) {
+  const b = inBrowser ?? (await browser())
   const context = await b.newContext()
   const page = await context.newPage()
   const consoleLines = []
@@ -124,7 +133,9 @@ export function scenario(name, fn, { timeout = 120_000 } = {}) {
         }
         let pageLog = ''
         try {
-          pageLog = await u.page.locator('aside').innerText({ timeout: 2000 })
+          // the example's log panel, or else the page's live regions (the account portal)
+          const panel = u.page.locator('aside, [role=status], [role=alert]')
+          pageLog = (await panel.allInnerTexts()).join('\n')
         } catch {}
         fs.writeFileSync(
           `${base}.txt`,

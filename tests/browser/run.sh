@@ -8,7 +8,8 @@
 # Installs Debian's chromium if /usr/bin/chromium is missing, runs `npm ci` for the example and
 # the tests, builds the example, starts Latch (--port 0) and the same-origin proxy, runs
 # `node --test`, and stops everything it started. Artefacts (screenshots of failures, server
-# logs) go to tests/browser/test-results/.
+# logs) go to tests/browser/test-results/. domains.test.mjs (RP ID, subdomains, related origins,
+# the account portal) starts its own Latches and a TLS listener on 127.0.0.1:443 (needs root).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -71,6 +72,9 @@ if [ -z "${LATCH_BIN:-}" ]; then
   LATCH_BIN="$ROOT/target/debug/latch"
 fi
 [ -x "$LATCH_BIN" ] || { log "no latch binary at $LATCH_BIN"; exit 1; }
+# domains.test.mjs starts its own `latch serve`s (absolute path: node runs in $HERE)
+LATCH_BIN="$(cd "$(dirname "$LATCH_BIN")" && pwd)/$(basename "$LATCH_BIN")"
+export LATCH_BIN
 
 free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 

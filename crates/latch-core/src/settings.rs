@@ -32,6 +32,8 @@ pub struct InstanceSettings {
     pub session_tasks: Vec<String>,
     /// Development instance: localhost over http, the try-it page at `/`.
     pub dev_mode: bool,
+    /// The hosted account portal at `/portal/…` (sign-in, sign-up, account).
+    pub portal: bool,
     pub rate_limits: RateLimits,
     /// Believe `X-Forwarded-For` for the client IP (only behind a proxy you run).
     pub trust_forwarded_for: bool,
@@ -74,6 +76,7 @@ impl InstanceSettings {
             token_ttl: Duration::from_secs(60),
             session_tasks: Vec::new(),
             dev_mode: true,
+            portal: true,
             rate_limits: RateLimits::default(),
             trust_forwarded_for: false,
         }

@@ -11,6 +11,8 @@ use crate::state::AppState;
 
 const PAGE: &str = include_str!("../assets/dev.html");
 const SCRIPT: &str = include_str!("../assets/dev.js");
+/// The FAPI client module dev.js imports, shared with the account portal.
+pub(crate) const FAPI_SCRIPT: &str = include_str!("../assets/fapi.js");
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -18,5 +20,9 @@ pub fn router() -> Router<AppState> {
         .route(
             "/dev.js",
             get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], SCRIPT).into_response() }),
+        )
+        .route(
+            "/fapi.js",
+            get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], FAPI_SCRIPT).into_response() }),
         )
 }

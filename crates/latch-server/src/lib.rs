@@ -13,6 +13,7 @@ mod fapi;
 pub mod form;
 mod limits;
 mod listener;
+mod portal;
 mod state;
 mod tokens;
 
@@ -52,6 +53,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }));
     if state.settings().dev_mode {
         app = app.merge(dev_page::router());
+    }
+    if state.settings().portal {
+        app = app.merge(portal::router());
     }
     app.fallback(|| async { ApiError::not_found("page") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

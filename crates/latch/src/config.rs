@@ -63,6 +63,11 @@ pub struct ServeArgs {
     /// Production mode: no dev page, https origins only.
     #[arg(long, env = "LATCH_PRODUCTION")]
     pub production: bool,
+    /// Serve the account portal at /portal/sign-in, /portal/sign-up, /portal/account
+    /// (default: on in development, off with --production; `--portal=false` turns it off).
+    #[arg(long, env = "LATCH_PORTAL", num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub portal: Option<bool>,
     /// Sign-in creations and attempts allowed per client IP per minute (0: no limit).
     #[arg(long, env = "LATCH_RATE_LIMIT_IP_PER_MINUTE")]
     pub rate_limit_ip_per_minute: Option<u32>,
@@ -112,6 +117,7 @@ pub struct FileConfig {
     #[serde(default)]
     pub session_tasks: Vec<String>,
     pub production: Option<bool>,
+    pub portal: Option<bool>,
     pub rate_limit_ip_per_minute: Option<u32>,
     pub rate_limit_client_per_minute: Option<u32>,
     pub rate_limit_passkeys_per_hour: Option<u32>,
@@ -168,6 +174,7 @@ impl ServeArgs {
         let production = self.production || file.production.unwrap_or(false);
         let mut settings = InstanceSettings::dev(port);
         settings.dev_mode = !production;
+        settings.portal = self.portal.or(file.portal).unwrap_or(!production);
         if let Some(v) = self.rp_id.clone().or(file.rp_id) {
             settings.rp_id = v;
         }

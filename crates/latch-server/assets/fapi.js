@@ -1,0 +1,141 @@
+// The FAPI client shared by the dev page and the account portal: the same calls, form bodies
+// and envelopes as clerk-js, and the WebAuthn ceremonies around them. No dependencies.
+const API = '/v1';
+let client = null;
+
+export const b64url = {
+  decode: (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)),
+  encode: (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''),
+};
+
+/** A refusal from Latch: `code` is the Clerk error code (`origin_invalid`, `form_identifier_not_found`, …). */
+export class FapiError extends Error {
+  constructor(message, code, status) {
+    super(message);
+    this.name = 'FapiError';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** A WebAuthn call the browser refused; `cause.name` is the DOMException's (SecurityError, NotAllowedError, …). */
+export class BrowserRefused extends Error {
+  constructor(what, cause) {
+    super(`The browser did not ${what}: ${cause.message}`);
+    this.name = 'BrowserRefused';
+    this.cause = cause;
+  }
+}
+
+export async function fapi(method, path, fields) {
+  const url = new URL(API + path, location.origin);
+  let verb = method;
+  if (method !== 'GET' && method !== 'POST') { url.searchParams.set('_method', method); verb = 'POST'; }
+  const session = client?.last_active_session_id;
+  if (session && !path.startsWith('/client')) url.searchParams.set('_clerk_session_id', session);
+  const res = await fetch(url, {
+    method: verb,
+    credentials: 'include',
+    headers: verb === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {},
+    body: verb === 'POST' ? new URLSearchParams(fields || {}) : undefined,
+  });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const e = body.errors?.[0];
+    throw new FapiError(e ? `${e.long_message} (${e.code})` : `HTTP ${res.status}`, e?.code, res.status);
+  }
+  if ('client' in body) client = body.client;
+  return body.response ?? body;
+}
+
+/** Loads the browser's client (its sessions and signed-in user), if it has one. */
+export async function loadClient() {
+  await fapi('GET', '/client').catch(() => {});
+  return client;
+}
+
+export const currentClient = () => client;
+
+export function currentUser() {
+  const session = client?.sessions?.find((s) => s.id === client.last_active_session_id);
+  return session?.user ?? null;
+}
+
+export function credentialJSON(cred) {
+  const r = cred.response;
+  const response = { clientDataJSON: b64url.encode(r.clientDataJSON) };
+  if (r.attestationObject) {
+    response.attestationObject = b64url.encode(r.attestationObject);
+    response.transports = r.getTransports ? r.getTransports() : [];
+  } else {
+    response.authenticatorData = b64url.encode(r.authenticatorData);
+    response.signature = b64url.encode(r.signature);
+    response.userHandle = r.userHandle ? b64url.encode(r.userHandle) : null;
+  }
+  return JSON.stringify({ id: cred.id, rawId: b64url.encode(cred.rawId), type: cred.type, authenticatorAttachment: cred.authenticatorAttachment, response });
+}
+
+export async function signUp(username) {
+  return fapi('POST', '/client/sign_ups', { username });
+}
+
+/** Creates a passkey for the signed-in user; a prompt the browser refuses leaves nothing behind. */
+export async function createPasskey() {
+  const pending = await fapi('POST', '/me/passkeys');
+  const options = JSON.parse(pending.verification.nonce);
+  options.challenge = b64url.decode(options.challenge);
+  options.user.id = b64url.decode(options.user.id);
+  for (const c of options.excludeCredentials || []) c.id = b64url.decode(c.id);
+  let cred;
+  try {
+    cred = await navigator.credentials.create({ publicKey: options });
+  } catch (e) {
+    await fapi('DELETE', `/me/passkeys/${pending.id}`).catch(() => {});
+    throw new BrowserRefused('create a passkey', e);
+  }
+  return fapi('POST', `/me/passkeys/${pending.id}/attempt_verification`, { strategy: 'passkey', public_key_credential: credentialJSON(cred) });
+}
+
+/**
+ * Signs in with a passkey. `mediation`: 'optional' (a prompt) or 'conditional' (autofill);
+ * with an `identifier` only that user's passkeys are offered. An aborted `signal` rejects
+ * with an AbortError.
+ */
+export async function signIn({ mediation = 'optional', signal, identifier } = {}) {
+  const fields = { strategy: 'passkey' };
+  if (identifier) fields.identifier = identifier;
+  const started = await fapi('POST', '/client/sign_ins', fields);
+  const options = JSON.parse(started.first_factor_verification.nonce);
+  options.challenge = b64url.decode(options.challenge);
+  for (const c of options.allowCredentials || []) c.id = b64url.decode(c.id);
+  let cred;
+  try {
+    cred = await navigator.credentials.get({ publicKey: options, mediation, signal });
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    throw new BrowserRefused('use a passkey', e);
+  }
+  const done = await fapi('POST', `/client/sign_ins/${started.id}/attempt_first_factor`, { strategy: 'passkey', public_key_credential: credentialJSON(cred) });
+  await fapi('POST', `/client/sessions/${done.created_session_id}/touch`, { intent: 'select_session' });
+  return currentUser();
+}
+
+export async function signOut() {
+  return fapi('DELETE', '/client/sessions');
+}
+
+export async function renamePasskey(id, name) {
+  return fapi('PATCH', `/me/passkeys/${id}`, { name });
+}
+
+export async function deletePasskey(id) {
+  return fapi('DELETE', `/me/passkeys/${id}`);
+}
+
+export async function sessionToken() {
+  return fapi('POST', `/client/sessions/${client.last_active_session_id}/tokens`);
+}
+
+export async function conditionalMediationAvailable() {
+  return !!(window.PublicKeyCredential?.isConditionalMediationAvailable && (await PublicKeyCredential.isConditionalMediationAvailable()));
+}
