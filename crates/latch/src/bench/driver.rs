@@ -78,8 +78,14 @@ fn client_side(e: anyhow::Error) -> Failure {
     Failure { key: "authenticator".into(), detail: format!("{e:#}") }
 }
 
-/// Sign up `username` in a fresh browser profile and create one passkey.
-pub async fn register(tab: &mut Tab, ctx: &Ctx, username: &str, rec: &mut Recorder) -> Result<SoftPasskey, Failure> {
+/// Sign up `username` in a fresh browser profile and create `passkeys` passkeys (at least one).
+pub async fn register(
+    tab: &mut Tab,
+    ctx: &Ctx,
+    username: &str,
+    passkeys: usize,
+    rec: &mut Recorder,
+) -> Result<Vec<SoftPasskey>, Failure> {
     tab.clear_cookies();
     let body = form(&[("username", username), ("locale", "en-US"), ("timezone", "UTC")]);
     let (bytes, took) = tab.post("/client/sign_ups", "", &body).await?;
@@ -89,7 +95,15 @@ pub async fn register(tab: &mut Tab, ctx: &Ctx, username: &str, rec: &mut Record
         return Err(Failure::unexpected(format!("sign-up status {}", sign_up.response.status)));
     }
     tab.session_id = sign_up.response.created_session_id;
+    let mut made = Vec::with_capacity(passkeys);
+    for _ in 0..passkeys.max(1) {
+        made.push(create_passkey(tab, ctx, rec).await?);
+    }
+    Ok(made)
+}
 
+/// `user.createPasskey()`: `POST /me/passkeys`, the authenticator, `attempt_verification`.
+async fn create_passkey(tab: &mut Tab, ctx: &Ctx, rec: &mut Recorder) -> Result<SoftPasskey, Failure> {
     let (bytes, took) = tab.post("/me/passkeys", "", "").await?;
     rec.record(Step::PasskeyCreate, took);
     let pending: Envelope<PasskeyJson> = parse(&bytes, "passkey creation")?;
@@ -227,7 +241,7 @@ pub async fn register_worker(ctx: Arc<Ctx>, worker: usize, plan: Plan) -> (Recor
         let username = format!("{}r{worker}x{i}", ctx.run_id);
         i += 1;
         let started = Instant::now();
-        match register(&mut tab, &ctx, &username, &mut rec).await {
+        match register(&mut tab, &ctx, &username, 1, &mut rec).await {
             Ok(_) => {
                 rec.record(Step::Ceremony, started.elapsed());
                 rec.completed += 1;
@@ -238,14 +252,15 @@ pub async fn register_worker(ctx: Arc<Ctx>, worker: usize, plan: Plan) -> (Recor
     (rec, tab.connects)
 }
 
-/// Populate worker: register users `next..total` (shared counter) until none are left.
-/// Returns the passkeys by user index.
+/// Populate worker: register users `next..total` (shared counter) until none are left, each
+/// with `passkeys` passkeys. Returns the passkeys by user index.
 pub async fn populate_worker(
     ctx: Arc<Ctx>,
     next: Arc<AtomicUsize>,
     total: usize,
+    passkeys: usize,
     progress: indicatif::ProgressBar,
-) -> (Recorder, Vec<(usize, SoftPasskey)>) {
+) -> (Recorder, Vec<(usize, Vec<SoftPasskey>)>) {
     let mut tab = Tab::new(ctx.target.clone());
     let mut rec = Recorder::default();
     let mut made = Vec::new();
@@ -256,7 +271,7 @@ pub async fn populate_worker(
         }
         let username = format!("{}u{i}", ctx.run_id);
         let started = Instant::now();
-        match register(&mut tab, &ctx, &username, &mut rec).await {
+        match register(&mut tab, &ctx, &username, passkeys, &mut rec).await {
             Ok(passkey) => {
                 rec.record(Step::Ceremony, started.elapsed());
                 rec.completed += 1;

@@ -44,9 +44,12 @@ pub struct BenchArgs {
     /// The Latch to load, e.g. http://127.0.0.1:8080 (http only).
     #[arg(long)]
     pub url: String,
-    /// Users to create before the sign-in phase, one passkey each.
+    /// Users to create before the sign-in phase.
     #[arg(long, default_value_t = 1000)]
     pub users: usize,
+    /// Passkeys each populated user registers (sign-ins use all of them, round robin).
+    #[arg(long, default_value_t = 1)]
+    pub passkeys_per_user: usize,
     /// Concurrent workers (each one connection, one cookie jar).
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
@@ -77,6 +80,9 @@ pub struct BenchArgs {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.passkeys_per_user == 0 {
+        bail!("--passkeys-per-user must be at least 1");
+    }
     if args.concurrency == 0 {
         bail!("--concurrency must be at least 1");
     }
@@ -144,10 +150,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let meter = Meter::start(pid);
         let next = Arc::new(AtomicUsize::new(0));
         let handles: Vec<_> = (0..workers)
-            .map(|_| tokio::spawn(driver::populate_worker(ctx.clone(), next.clone(), args.users, progress.clone())))
+            .map(|_| {
+                let (ctx, next, progress) = (ctx.clone(), next.clone(), progress.clone());
+                tokio::spawn(driver::populate_worker(ctx, next, args.users, args.passkeys_per_user, progress))
+            })
             .collect();
         let mut rec = Recorder::default();
-        let mut made: Vec<(usize, SoftPasskey)> = Vec::with_capacity(args.users);
+        let mut made: Vec<(usize, Vec<SoftPasskey>)> = Vec::with_capacity(args.users);
         for h in handles {
             let (r, m) = h.await?;
             rec.merge(&r);
@@ -156,10 +165,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         progress.finish_and_clear();
         let phase = meter.finish(&rec, workers as u64);
         made.sort_by_key(|(i, _)| *i);
-        passkeys = made.into_iter().map(|(_, p)| Arc::new(p)).collect();
+        let users_made = made.len();
+        passkeys = made.into_iter().flat_map(|(_, p)| p).map(Arc::new).collect();
         if let (Some(before), Some(after)) = (db_before, db_bytes(pid)) {
-            if !passkeys.is_empty() {
-                db_per_user = Some((after.saturating_sub(before) as f64 / passkeys.len() as f64).round());
+            if users_made > 0 {
+                db_per_user = Some((after.saturating_sub(before) as f64 / users_made as f64).round());
             }
         }
         if passkeys.is_empty() {
@@ -231,6 +241,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         origin,
         scenario: format!("{:?}", args.scenario).to_lowercase(),
         users: args.users,
+        passkeys_per_user: args.passkeys_per_user,
         concurrency: args.concurrency,
         duration_secs: args.duration,
         rate_per_sec: (args.rate > 0.0).then_some(args.rate),

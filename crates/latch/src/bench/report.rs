@@ -12,6 +12,7 @@ pub struct Report {
     pub origin: String,
     pub scenario: String,
     pub users: usize,
+    pub passkeys_per_user: usize,
     pub concurrency: usize,
     pub duration_secs: f64,
     /// `--rate`: target ceremonies per second over all workers (null: as fast as possible).
@@ -100,8 +101,10 @@ pub struct ServerInfo {
     /// SQLite files the server has open (`.db`, `.db-wal`) and their sizes at the end.
     pub db_files: Vec<DbFile>,
     pub db_bytes: Option<u64>,
-    /// Growth of the database files during `populate`, divided by the users added (each has
-    /// one passkey, plus its sign-up, client and session rows).
+    /// Growth of the database files (`.db` + `.db-wal`) during `populate`, divided by the
+    /// users added: their passkeys plus sign-up, client, session and audit rows. The WAL
+    /// holds whole page images until a checkpoint, so this overstates the settled size;
+    /// BENCHMARKS.md measures per-table sizes with sqlite3's dbstat.
     pub db_bytes_per_populated_user: Option<f64>,
 }
 
@@ -186,7 +189,7 @@ pub fn print_text(r: &Report) {
             if let Some(b) = r.server.db_bytes {
                 print!("database {:.1} MiB", b as f64 / 1_048_576.0);
                 if let Some(per) = r.server.db_bytes_per_populated_user {
-                    print!(", {per:.0} bytes per populated user (passkey)");
+                    print!(", grew {per:.0} bytes per populated user during populate (db + WAL)");
                 }
                 println!();
             }
