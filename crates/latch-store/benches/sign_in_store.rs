@@ -1,0 +1,238 @@
+//! The storage side of one discoverable sign-in, on SQLite in a temporary folder
+//! (`cargo bench -p latch-store`).
+//!
+//! * `sign_in_calls_as_the_handlers_make_them`: the 43 `Store` calls the FAPI handlers make for
+//!   create → attempt_first_factor → touch → tokens → sign out (one client signing in and
+//!   out again, as `latch bench` does), including the `{response, client}` envelope reads.
+//! * `sign_in_essential_writes`: only what a sign-in must write: create the sign-in, consume
+//!   its challenge, complete it (counter + session + client), end the session.
+//! * `one_point_read` (`client_by_token`): the fixed cost of one statement through sqlx.
+//!
+//! Run alone on an idle machine; the multi-threaded runtime has 2 workers like the server on
+//! the 2-core reference machine.
+
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use latch_core::ceremony::{RelyingParty, UvPolicy};
+use latch_core::ids::{IdKind, new_id};
+use latch_core::model::{
+    Client, Passkey, PasskeyChallenge, Session, SessionStatus, SignIn, SignInCompletion, SignInStatus, SignUp, User,
+    VerificationStatus,
+};
+use latch_core::origins::OriginPattern;
+use latch_core::webauthn::{AuthenticationState, Credential};
+use latch_store::{AuditEvent, SqlStore, Store};
+use uuid::Uuid;
+
+/// A credential as webauthn-rs serialises it (an ES256 passkey, `none` attestation).
+const CREDENTIAL: &str = r#"{"cred_id":"QBYy8hasWhUMWhL4iBf9lw","cred":{"type_":"ES256","key":{"EC_EC2":{"curve":"SECP256R1","x":"PNPO84j8Lz-TRcmZImcmfkbJSonYlKfsSQ2JsQHE4og","y":"ApfpAo5sw9KRy-kqSnj7v1xyNoA1ippnU48aXD120Pg"}}},"counter":0,"transports":null,"user_verified":true,"backup_eligible":true,"backup_state":true,"registration_policy":"required","extensions":{"cred_protect":"NotRequested","hmac_create_secret":"NotRequested","appid":"NotRequested","cred_props":"Ignored"},"attestation":{"data":"None","metadata":"None"},"attestation_format":"none"}"#;
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+struct World {
+    store: SqlStore,
+    client: Client,
+    token_hash: Vec<u8>,
+    user: User,
+    passkey: Passkey,
+    credential: Credential,
+    state: AuthenticationState,
+}
+
+async fn world(dir: &std::path::Path) -> World {
+    let store = SqlStore::connect(&format!("sqlite://{}", dir.join("latch.db").display())).await.unwrap();
+    store.migrate().await.unwrap();
+    let t = now();
+    let client = Client { id: new_id(IdKind::Client), created_at: t, updated_at: t, last_active_session_id: None };
+    let token_hash = vec![42u8; 32];
+    store.create_client(&client, &token_hash).await.unwrap();
+    let user = User {
+        id: new_id(IdKind::User),
+        username: "alice".into(),
+        webauthn_handle: Uuid::new_v4(),
+        created_at: t,
+        updated_at: t,
+        last_sign_in_at: None,
+    };
+    let session = session_for(&client, &user, t);
+    let sign_up = SignUp {
+        id: new_id(IdKind::SignUp),
+        client_id: client.id.clone(),
+        username: user.username.clone(),
+        created_user_id: user.id.clone(),
+        created_session_id: session.id.clone(),
+        created_at: t,
+    };
+    store.sign_up(&user, &sign_up, &session).await.unwrap();
+    store.end_client_sessions(&client.id, SessionStatus::Ended, t).await.unwrap();
+    let credential: Credential = serde_json::from_str(CREDENTIAL).unwrap();
+    let passkey = Passkey {
+        id: new_id(IdKind::Passkey),
+        user_id: user.id.clone(),
+        credential_id: credential.cred_id.to_vec(),
+        name: "iCloud Keychain".into(),
+        aaguid: None,
+        credential: credential.clone(),
+        sign_count: 0,
+        backup_eligible: true,
+        backup_state: true,
+        created_at: t,
+        updated_at: t,
+        last_used_at: None,
+    };
+    store.insert_passkey(&passkey, 10).await.unwrap();
+    let origin = OriginPattern::Exact(url::Url::parse("http://localhost:8080").unwrap());
+    let rp = RelyingParty::new("localhost", "Latch", vec![origin], Duration::from_secs(300), UvPolicy::Required);
+    let (_, state) = rp.begin_authentication(vec![]).unwrap();
+    World { store, client, token_hash, user, passkey, credential, state }
+}
+
+fn session_for(client: &Client, user: &User, t: i64) -> Session {
+    Session {
+        id: new_id(IdKind::Session),
+        client_id: client.id.clone(),
+        user_id: user.id.clone(),
+        status: SessionStatus::Active,
+        tasks: vec![],
+        created_at: t,
+        updated_at: t,
+        last_active_at: t,
+        expire_at: t + 7 * 24 * 3600 * 1000,
+    }
+}
+
+fn new_sign_in(w: &World, t: i64) -> SignIn {
+    SignIn {
+        id: new_id(IdKind::SignIn),
+        client_id: w.client.id.clone(),
+        status: SignInStatus::NeedsFirstFactor,
+        identifier: None,
+        user_id: None,
+        challenge: Some(PasskeyChallenge {
+            status: VerificationStatus::Unverified,
+            options_json: r#"{"challenge":"AAAA","timeout":300000,"rpId":"localhost","userVerification":"required"}"#.into(),
+            state: Some(w.state.clone()),
+            origin: Some("http://localhost:8080".into()),
+            attempts: 0,
+            expire_at: t + 300_000,
+            error_code: None,
+        }),
+        created_session_id: None,
+        created_at: t,
+        updated_at: t,
+        abandon_at: t + 86_400_000,
+    }
+}
+
+fn completion(w: &World, sign_in: &SignIn, t: i64) -> SignInCompletion {
+    SignInCompletion {
+        sign_in_id: sign_in.id.clone(),
+        passkey_id: w.passkey.id.clone(),
+        previous_sign_count: 0,
+        updated_credential: w.credential.clone(),
+        session: session_for(&w.client, &w.user, t),
+        now: t,
+    }
+}
+
+fn audit(event: &str, w: &World, session_id: &str) -> AuditEvent {
+    AuditEvent {
+        at: now(),
+        event: event.into(),
+        outcome: "success".into(),
+        user_id: Some(w.user.id.clone()),
+        session_id: Some(session_id.into()),
+        passkey_id: Some(w.passkey.id.clone()),
+        client_id: Some(w.client.id.clone()),
+        client_ip: Some("127.0.0.1".into()),
+        user_agent: None,
+        ..AuditEvent::default()
+    }
+}
+
+/// `reply::envelope` / `json::client`: the client, its live sessions (each with its user
+/// and passkeys), and its current sign-in.
+async fn envelope(w: &World) {
+    let s = &w.store;
+    let c = s.client(&w.client.id).await.unwrap().unwrap();
+    for session in s.sessions_of_client(&c.id).await.unwrap() {
+        let u = s.user(&session.user_id).await.unwrap().unwrap();
+        s.passkeys_of(&u.id).await.unwrap();
+    }
+    let (sign_in_id, _) = s.client_attempts(&c.id).await.unwrap();
+    if let Some(id) = sign_in_id {
+        s.sign_in(&c.id, &id).await.unwrap();
+    }
+}
+
+async fn full_sign_in(w: &World) {
+    let s = &w.store;
+    let t = now();
+    // POST /client/sign_ins
+    s.client_by_token(&w.token_hash).await.unwrap().unwrap();
+    assert!(s.sessions_of_client(&w.client.id).await.unwrap().is_empty());
+    let sign_in = new_sign_in(w, t);
+    s.create_sign_in(&sign_in).await.unwrap();
+    envelope(w).await;
+    // POST …/attempt_first_factor (verification happens between take and complete)
+    s.client_by_token(&w.token_hash).await.unwrap().unwrap();
+    s.sign_in(&w.client.id, &sign_in.id).await.unwrap().unwrap();
+    let pk = s.passkey_by_credential_id(&w.passkey.credential_id).await.unwrap().unwrap();
+    s.user(&pk.user_id).await.unwrap().unwrap();
+    s.take_sign_in_challenge(&w.client.id, &sign_in.id, t).await.unwrap().unwrap();
+    let done = completion(w, &sign_in, t);
+    let sid = done.session.id.clone();
+    assert!(s.complete_sign_in(&done).await.unwrap());
+    s.sign_in(&w.client.id, &sign_in.id).await.unwrap().unwrap();
+    s.record_audit(&audit("sign_in", w, &sid)).await.unwrap();
+    envelope(w).await;
+    // POST /client/sessions/{id}/touch
+    s.client_by_token(&w.token_hash).await.unwrap().unwrap();
+    s.session(&sid).await.unwrap().unwrap();
+    s.touch_session(&sid, t).await.unwrap();
+    s.set_active_session(&w.client.id, Some(&sid), t).await.unwrap();
+    let session = s.session(&sid).await.unwrap().unwrap();
+    let u = s.user(&session.user_id).await.unwrap().unwrap();
+    s.passkeys_of(&u.id).await.unwrap();
+    envelope(w).await;
+    // POST /client/sessions/{id}/tokens
+    s.client_by_token(&w.token_hash).await.unwrap().unwrap();
+    s.session(&sid).await.unwrap().unwrap();
+    // POST /client/sessions?_method=DELETE
+    s.client_by_token(&w.token_hash).await.unwrap().unwrap();
+    s.sessions_of_client(&w.client.id).await.unwrap();
+    s.end_client_sessions(&w.client.id, SessionStatus::Ended, t).await.unwrap();
+    s.record_audit(&audit("sign_out", w, &sid)).await.unwrap();
+    envelope(w).await;
+}
+
+async fn essential_writes(w: &World) {
+    let s = &w.store;
+    let t = now();
+    let sign_in = new_sign_in(w, t);
+    s.create_sign_in(&sign_in).await.unwrap();
+    s.take_sign_in_challenge(&w.client.id, &sign_in.id, t).await.unwrap().unwrap();
+    assert!(s.complete_sign_in(&completion(w, &sign_in, t)).await.unwrap());
+    s.end_client_sessions(&w.client.id, SessionStatus::Ended, t).await.unwrap();
+}
+
+fn benches(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let dir = tempfile::Builder::new().prefix("latch-bench-").tempdir().unwrap();
+    let w = rt.block_on(world(dir.path()));
+    c.bench_function("sign_in_calls_as_the_handlers_make_them", |b| b.to_async(&rt).iter(|| full_sign_in(&w)));
+    c.bench_function("sign_in_essential_writes", |b| b.to_async(&rt).iter(|| essential_writes(&w)));
+    c.bench_function("one_point_read", |b| {
+        b.to_async(&rt).iter(|| async { w.store.client_by_token(&w.token_hash).await.unwrap().unwrap() })
+    });
+}
+
+criterion_group! {
+    name = store;
+    config = Criterion::default().sample_size(30).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+    targets = benches
+}
+criterion_main!(store);
