@@ -61,6 +61,7 @@ pub async fn prepare_first_factor(
 ) -> ApiResult<Response> {
     form.passkey_strategy(true)?;
     let handle = existing_client(&state, &caller).await?;
+    limits::sign_in(&state, caller.ip.as_deref(), Some(&handle.client.id)).await?;
     let mut sign_in = load(&state, &handle.client.id, &id).await?;
     if sign_in.status == SignInStatus::Complete {
         return Err(already_complete());

@@ -146,6 +146,14 @@ impl LatchProcess {
         LatchProcess { child: Some(child), database, data_dir, extra_args, port, base, log_path }
     }
 
+    /// Keeps the database (and SQLite's folder) alive after the process is dropped.
+    pub fn database_handle_for_test(&mut self) -> (backend::TestDatabase, tempfile::TempDir) {
+        self.kill();
+        let db = std::mem::replace(&mut self.database, backend::TestDatabase::Sqlite);
+        let dir = std::mem::replace(&mut self.data_dir, tempfile::Builder::new().prefix("latch-test-").tempdir().unwrap());
+        (db, dir)
+    }
+
     /// The browser origin Latch allows by default: `http://localhost:PORT`.
     pub fn origin(&self) -> String {
         format!("http://localhost:{}", self.port)
