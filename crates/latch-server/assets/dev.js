@@ -69,7 +69,6 @@ $('get-token').onclick = () => act(async () => {
 
 (async () => {
   const env = await latch.fapi('GET', '/environment');
-  $('rp-id').textContent = location.hostname;
   document.title = `${env.display_config.application_name} — try passkeys`;
   await latch.loadClient();
   render();

@@ -5,6 +5,7 @@
 use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
+use axum::extract::State;
 use axum::routing::get;
 
 use crate::state::AppState;
@@ -16,7 +17,7 @@ pub(crate) const FAPI_SCRIPT: &str = include_str!("../assets/fapi.js");
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], PAGE).into_response() }))
+        .route("/", get(page))
         .route(
             "/dev.js",
             get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], SCRIPT).into_response() }),
@@ -25,4 +26,11 @@ pub fn router() -> Router<AppState> {
             "/fapi.js",
             get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], FAPI_SCRIPT).into_response() }),
         )
+}
+
+/// The page names the RP ID passkeys made here are bound to (which may be a parent of this
+/// page's host), so a developer knows where they will and won't work.
+async fn page(State(state): State<AppState>) -> axum::response::Response {
+    let html = PAGE.replace("{{rp_id}}", &crate::portal::escape(&state.settings().rp_id));
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
 }

@@ -94,7 +94,7 @@ fn render(which: Page, app_name: &str, rp_id: &str, dev_mode: bool) -> String {
         .replace("{{app}}", &app)
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
