@@ -1,0 +1,55 @@
+//! Credential JSON as it arrives in `public_key_credential`: `ceremony::parse_assertion`,
+//! `ceremony::parse_registration`, and serde's own decoding of webauthn-rs's
+//! `RegisterPublicKeyCredential` / `PublicKeyCredential` (which the depth bound sits in
+//! front of).
+//!
+//! The first byte picks the text: the input itself, or a valid registration / assertion
+//! (`latch_fuzz::Fixture`) with the input written over it at an offset, so that mutations
+//! start from the real shape. Oracles: Latch's parsers accept nothing serde refuses, and
+//! whatever parses re-serialises and parses back to the same thing.
+#![no_main]
+
+use latch_core::ceremony::{parse_assertion, parse_registration};
+use latch_core::webauthn::{PublicKeyCredential, RegisterPublicKeyCredential};
+use libfuzzer_sys::fuzz_target;
+
+/// `base` with `patch` written over it from `at` (wrapping into range), growing if needed.
+fn overlay(base: String, at: u16, patch: &[u8]) -> Vec<u8> {
+    let mut v = base.into_bytes();
+    let at = at as usize % (v.len() + 1);
+    let end = (at + patch.len()).min(v.len());
+    v.splice(at..end, patch.iter().copied());
+    v
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, rest)) = data.split_first() else { return };
+    let text = match mode % 3 {
+        0 => rest.to_vec(),
+        m => {
+            let [a, b, patch @ ..] = rest else { return };
+            let fx = latch_fuzz::fixture();
+            let base = if m == 1 { fx.registration_json.clone() } else { fx.assertion_json.clone() };
+            overlay(base, u16::from_le_bytes([*a, *b]), patch)
+        }
+    };
+    // Form decoding hands the handlers UTF-8 text only.
+    let Ok(json) = std::str::from_utf8(&text) else { return };
+
+    let raw_asn = serde_json::from_str::<PublicKeyCredential>(json);
+    if let Ok(asn) = parse_assertion(json) {
+        assert!(raw_asn.is_ok(), "parse_assertion accepted what serde refuses");
+        let again = serde_json::to_string(&asn).unwrap();
+        let back: PublicKeyCredential = serde_json::from_str(&again).expect("re-serialised assertion parses");
+        assert_eq!(serde_json::to_string(&back).unwrap(), again, "assertion does not round-trip");
+        let _ = asn.get_user_unique_id();
+    }
+
+    let raw_reg = serde_json::from_str::<RegisterPublicKeyCredential>(json);
+    if let Ok(reg) = parse_registration(json) {
+        assert!(raw_reg.is_ok(), "parse_registration accepted what serde refuses");
+        let again = serde_json::to_string(&reg).unwrap();
+        let back: RegisterPublicKeyCredential = serde_json::from_str(&again).expect("re-serialised registration parses");
+        assert_eq!(serde_json::to_string(&back).unwrap(), again, "registration does not round-trip");
+    }
+});
