@@ -24,7 +24,7 @@ pub struct Caller {
     pub native: bool,
     pub session_hint: Option<String>,
     pub secure: bool,
-    /// The peer address, or the first `X-Forwarded-For` hop when the operator trusts it.
+    /// The peer address, or the last `X-Forwarded-For` hop when the operator trusts it.
     pub ip: Option<String>,
     pub user_agent: Option<String>,
 }
@@ -61,11 +61,13 @@ impl Caller {
 
 fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> Option<String> {
     if trust_forwarded_for {
-        if let Some(first) = header_str(&parts.headers, "x-forwarded-for")
-            .and_then(|v| v.split(',').next().map(|s| s.trim().to_string()))
+        // Proxies append the address they saw: the last hop is the one the operator's own
+        // proxy wrote; anything before it came from the client and may be forged.
+        if let Some(last) = header_str(&parts.headers, "x-forwarded-for")
+            .and_then(|v| v.rsplit(',').next().map(|s| s.trim().to_string()))
             .filter(|s| !s.is_empty())
         {
-            return Some(first);
+            return Some(last);
         }
     }
     parts

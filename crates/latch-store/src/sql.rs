@@ -495,9 +495,20 @@ impl Store for SqlStore {
     }
 
     async fn insert_passkey(&self, p: &Passkey, max_passkeys: u32) -> StoreResult<()> {
-        let result = sqlx::query(concat!("INSERT INTO passkeys (", passkey_columns!(), ") \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 \
-             WHERE (SELECT COUNT(*) FROM passkeys WHERE user_id = $13) < $14"))
+        let mut tx = self.pool.begin().await?;
+        // Lock the owner first (a row lock on PostgreSQL, the write lock on SQLite), so that
+        // concurrent registrations of one user count one after the other: under READ
+        // COMMITTED the conditional insert alone lets two both see room.
+        sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
+            .bind(&p.user_id)
+            .execute(&mut *tx)
+            .await?;
+        let result = sqlx::query(concat!(
+            "INSERT INTO passkeys (",
+            passkey_columns!(),
+            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 \
+             WHERE (SELECT COUNT(*) FROM passkeys WHERE user_id = $13) < $14"
+        ))
         .bind(&p.id)
         .bind(&p.user_id)
         .bind(p.credential_id.as_slice())
@@ -512,13 +523,16 @@ impl Store for SqlStore {
         .bind(p.last_used_at)
         .bind(&p.user_id)
         .bind(i64::from(max_passkeys))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         match result {
             Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("passkey")),
             Err(e) => Err(e.into()),
             Ok(r) if r.rows_affected() == 0 => Err(StoreError::QuotaExceeded),
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                tx.commit().await?;
+                Ok(())
+            }
         }
     }
 

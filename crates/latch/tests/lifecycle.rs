@@ -460,3 +460,23 @@ async fn environment_advertises_passkeys_in_production_mode() {
     assert_eq!(env["user_settings"]["attributes"]["passkey"]["enabled"], true);
     assert_eq!(env["user_settings"]["attributes"]["passkey"]["used_for_first_factor"], true);
 }
+
+#[tokio::test]
+async fn quota_holds_when_two_registrations_finish_at_the_same_moment() {
+    // The race that READ COMMITTED lets through without the owner lock: two pending
+    // registrations of one user, both verified at once, with room for one.
+    let server = LatchProcess::start_with(&["--max-passkeys-per-user", "1"]);
+    for round in 0..20 {
+        let mut alice = Person::sign_up(&server, &format!("racer{round}")).await;
+        let (id1, o1) = alice.fapi.start_registration().await;
+        let (id2, o2) = alice.fapi.start_registration().await;
+        let r1 = alice.auth.register(&o1).await.json();
+        let r2 = alice.auth.register(&o2).await.json();
+        let (a, b) = tokio::join!(alice.fapi.finish_registration(&id1, &r1), alice.fapi.finish_registration(&id2, &r2));
+        let oks = [&a, &b].iter().filter(|r| r.status == 200).count();
+        assert_eq!(oks, 1, "round {round}: exactly one registration fits the quota: {} / {}", a.text, b.text);
+        let loser = if a.status == 200 { &b } else { &a };
+        loser.assert_error(422, "passkey_quota_exceeded");
+        assert_eq!(alice.fapi.passkeys().await.len(), 1, "round {round}");
+    }
+}
