@@ -144,6 +144,9 @@ pub trait Store: Send + Sync + 'static {
     /// Counts one hit on `key` in the fixed window starting at `window_start` and returns
     /// the hits in that window so far. Atomic, so every node shares one count.
     async fn hit_rate_limit(&self, key: &str, window_start: Millis) -> StoreResult<u64>;
+    /// [`hit_rate_limit`](Store::hit_rate_limit) on two keys in one statement (the hot path
+    /// counts per IP and per client together); returns both counts, in order.
+    async fn hit_rate_limits(&self, keys: [&str; 2], window_start: Millis) -> StoreResult<[u64; 2]>;
 
     /// Deletes ceremonies and sign-ins that can no longer be completed.
     async fn purge_expired(&self, now: Millis) -> StoreResult<u64>;

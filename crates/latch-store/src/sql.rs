@@ -60,6 +60,9 @@ impl SqlStore {
                         conn.execute("PRAGMA journal_mode = WAL").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        // Truncate the WAL back to 64 MiB after checkpoints instead of
+                        // letting it keep its high-water mark on disk.
+                        conn.execute("PRAGMA journal_size_limit = 67108864").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                     }
                     Ok(())
@@ -883,6 +886,33 @@ impl Store for SqlStore {
         .fetch_one(&self.pool)
         .await?;
         Ok(u64::try_from(row.try_get::<i64, _>("hits")?).unwrap_or(0))
+    }
+
+    async fn hit_rate_limits(&self, keys: [&str; 2], window_start: Millis) -> StoreResult<[u64; 2]> {
+        let rows = sqlx::query(
+            "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 1), ($3, $4, 1) \
+             ON CONFLICT (key) DO UPDATE SET \
+               hits = CASE WHEN rate_limits.window_start = excluded.window_start THEN rate_limits.hits + 1 ELSE 1 END, \
+               window_start = excluded.window_start \
+             RETURNING key, hits",
+        )
+        .bind(keys[0])
+        .bind(window_start)
+        .bind(keys[1])
+        .bind(window_start)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut hits = [0u64; 2];
+        for row in rows {
+            let key: String = row.try_get("key")?;
+            let count = u64::try_from(row.try_get::<i64, _>("hits")?).unwrap_or(0);
+            for (slot, wanted) in hits.iter_mut().zip(keys) {
+                if key == wanted {
+                    *slot = count;
+                }
+            }
+        }
+        Ok(hits)
     }
 
     async fn purge_expired(&self, now: Millis) -> StoreResult<u64> {

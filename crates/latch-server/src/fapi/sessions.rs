@@ -47,7 +47,7 @@ pub async fn touch(State(state): State<AppState>, caller: Caller, Path(id): Path
     let now = now_ms();
     state.store().touch_session(&session.id, now).await?;
     state.store().set_active_session(&handle.client.id, Some(&session.id), now).await?;
-    let session = state.store().session(&session.id).await?.unwrap_or(session);
+    let session = Session { last_active_at: now, updated_at: now, ..session };
     let body = json::session_with_user(&state, &session).await?;
     reply::envelope(&state, &caller, &handle, body).await
 }

@@ -12,7 +12,7 @@ use axum::response::Response;
 use latch_core::ceremony::{self, CeremonyError};
 use latch_core::ids::{IdKind, looks_like, new_id};
 use latch_core::model::{
-    PasskeyChallenge, Session, SessionStatus, SignIn, SignInCompletion, SignInStatus, User, VerificationStatus,
+    Client, PasskeyChallenge, Session, SessionStatus, SignIn, SignInCompletion, SignInStatus, User, VerificationStatus,
 };
 
 use crate::audit::{self, Subject};
@@ -28,7 +28,7 @@ pub async fn create(State(state): State<AppState>, caller: Caller, form: FormFie
     let identifier = form.get("identifier")?.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
     let handle = client_or_create(&state, &caller).await?;
     limits::sign_in(&state, caller.ip.as_deref(), Some(&handle.client.id)).await?;
-    refuse_if_signed_in(&state, &handle.client.id).await?;
+    refuse_if_signed_in(&state, &handle.client).await?;
 
     let user = match &identifier {
         None => None,
@@ -161,7 +161,16 @@ async fn attempt(
         // Another request used this passkey or finished this sign-in in the meantime.
         return Err(ApiError::from(CeremonyError::Rejected("the passkey was used concurrently; try again".into())));
     }
-    let done = load(state, &handle.client.id, &sign_in.id).await?;
+    let mut done = sign_in;
+    done.status = SignInStatus::Complete;
+    done.user_id = Some(owner.id.clone());
+    done.created_session_id = subject.session_id.clone();
+    done.updated_at = now;
+    if let Some(challenge) = done.challenge.as_mut() {
+        challenge.status = VerificationStatus::Verified;
+        challenge.state = None;
+        challenge.attempts += 1;
+    }
     reply::envelope(state, caller, handle, json::sign_in(&done)).await
 }
 
@@ -181,10 +190,13 @@ pub fn new_session(state: &AppState, client_id: &str, user: &User, now: i64) -> 
     }
 }
 
-/// Single-session mode: a signed-in client must sign out before signing in again.
-pub async fn refuse_if_signed_in(state: &AppState, client_id: &str) -> ApiResult<()> {
-    let now = now_ms();
-    if state.store().sessions_of_client(client_id).await?.iter().any(|s| s.is_live(now)) {
+/// Single-session mode: a signed-in client must sign out before signing in again. The
+/// client's last active session is its only live one (sign-in and sign-up set it, sign-out
+/// clears it), so a signed-out client costs no query here.
+pub async fn refuse_if_signed_in(state: &AppState, client: &Client) -> ApiResult<()> {
+    let Some(session_id) = &client.last_active_session_id else { return Ok(()) };
+    let live = state.store().session(session_id).await?.is_some_and(|s| s.is_live(now_ms()));
+    if live {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "session_exists",

@@ -26,7 +26,7 @@ pub async fn create(State(state): State<AppState>, caller: Caller, form: FormFie
     }
     limits::sign_up(&state, caller.ip.as_deref()).await?;
     let handle = client_or_create(&state, &caller).await?;
-    refuse_if_signed_in(&state, &handle.client.id).await?;
+    refuse_if_signed_in(&state, &handle.client).await?;
     let now = now_ms();
     let user = User {
         id: new_id(IdKind::User),
