@@ -2,7 +2,8 @@
 # Runs every test of Latch, installing what they need first (on a Debian machine, as root):
 #   - Rust unit, vector and HTTP integration tests (cargo nextest or cargo test), against the
 #     embedded SQLite and against the machine's local PostgreSQL (started here);
-#   - real-browser tests of the Clerk SDK and of Latch's pages (Debian chromium, npm packages).
+#   - real-browser tests of the Clerk SDK and of Latch's pages (Debian chromium, npm packages);
+#   - a short cargo-fuzz run of each parser that takes client bytes (docs/fuzzing.md).
 # Nothing is skipped silently: a missing prerequisite that cannot be installed fails the run.
 set -euo pipefail
 
@@ -36,6 +37,10 @@ LATCH_TEST_BACKEND=postgres run_tests -p latch || failed+=("rust-postgres")
 # ---- Browser tests (installs chromium and npm packages itself) ----
 log "browser tests"
 LATCH_BIN="$ROOT/target/debug/latch" bash "$ROOT/tests/browser/run.sh" || failed+=("browser")
+
+# ---- A short fuzzing run of every parser that takes client bytes (installs cargo-fuzz) ----
+log "fuzz smoke"
+bash "$ROOT/scripts/fuzz-smoke.sh" || failed+=("fuzz")
 
 if [ "${#failed[@]}" -gt 0 ]; then
   log "FAILED: ${failed[*]}"
