@@ -118,11 +118,11 @@ impl Tab {
             uri.push('&');
             uri.push_str(extra_query);
         }
-        if !path.starts_with("/client") {
-            if let Some(sid) = &self.session_id {
-                uri.push_str("&_clerk_session_id=");
-                uri.push_str(sid);
-            }
+        if !path.starts_with("/client")
+            && let Some(sid) = &self.session_id
+        {
+            uri.push_str("&_clerk_session_id=");
+            uri.push_str(sid);
         }
         let body = Bytes::from(form.to_string());
         let mut retried = false;

@@ -86,7 +86,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.concurrency == 0 {
         bail!("--concurrency must be at least 1");
     }
-    if !(args.duration > 0.0) {
+    if args.duration.is_nan() || args.duration <= 0.0 {
         bail!("--duration must be positive");
     }
     let url = Url::parse(&args.url).with_context(|| format!("--url {:?} is not a URL", args.url))?;
@@ -167,10 +167,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         made.sort_by_key(|(i, _)| *i);
         let users_made = made.len();
         passkeys = made.into_iter().flat_map(|(_, p)| p).map(Arc::new).collect();
-        if let (Some(before), Some(after)) = (db_before, db_bytes(pid)) {
-            if users_made > 0 {
-                db_per_user = Some((after.saturating_sub(before) as f64 / users_made as f64).round());
-            }
+        if let (Some(before), Some(after)) = (db_before, db_bytes(pid))
+            && users_made > 0
+        {
+            db_per_user = Some((after.saturating_sub(before) as f64 / users_made as f64).round());
         }
         if passkeys.is_empty() {
             let report = phase;

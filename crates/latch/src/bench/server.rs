@@ -38,10 +38,10 @@ pub fn find_listener(port: u16) -> Option<u32> {
         let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
         let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else { continue };
         for fd in fds.flatten() {
-            if let Ok(link) = std::fs::read_link(fd.path()) {
-                if inodes.iter().any(|i| Path::new(i) == link) {
-                    return Some(pid);
-                }
+            if let Ok(link) = std::fs::read_link(fd.path())
+                && inodes.iter().any(|i| Path::new(i) == link)
+            {
+                return Some(pid);
             }
         }
     }
