@@ -11,6 +11,8 @@ use latch_store::{Store, StoreResult, StoredSigningKey};
 use openssl::pkey::PKey;
 use serde::Serialize;
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone)]
 pub struct TokenSigner {
@@ -18,7 +20,14 @@ pub struct TokenSigner {
     key: EncodingKey,
     /// Public keys of every stored signing key, for the JWKS.
     public_keys: Vec<(String, Vec<u8>)>,
+    /// Recently signed `last_active_token`s by session: every FAPI answer renders the
+    /// client's live sessions, and re-signing each time cost 4 signatures per sign-in.
+    recent: Arc<Mutex<HashMap<String, (String, i64)>>>,
 }
+
+/// Cached tokens are reused while at least this share of their lifetime remains.
+const REUSE_WHILE_REMAINING: f64 = 0.5;
+const MAX_CACHED_TOKENS: usize = 50_000;
 
 #[derive(Debug, Serialize)]
 pub struct SessionClaims<'a> {
@@ -50,6 +59,7 @@ impl TokenSigner {
             kid: newest.kid.clone(),
             key: EncodingKey::from_ed_der(&newest.private_pkcs8),
             public_keys: keys.into_iter().map(|k| (k.kid, k.public_raw)).collect(),
+            recent: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 
@@ -57,6 +67,29 @@ impl TokenSigner {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.key)
+    }
+
+    /// A token for `claims` (without `azp`), reusing one signed for the same session and
+    /// status while more than half of its lifetime remains. Tokens are pure signatures, so a
+    /// per-node cache changes nothing another node could observe.
+    pub fn sign_reusable(&self, claims: &SessionClaims<'_>) -> Result<String, jsonwebtoken::errors::Error> {
+        let key = format!("{}:{}", claims.sid, claims.sts);
+        let lifetime = (claims.exp - claims.iat) as f64;
+        if let Ok(recent) = self.recent.lock() {
+            if let Some((jwt, exp)) = recent.get(&key) {
+                if (*exp - claims.iat) as f64 > lifetime * REUSE_WHILE_REMAINING {
+                    return Ok(jwt.clone());
+                }
+            }
+        }
+        let jwt = self.sign(claims)?;
+        if let Ok(mut recent) = self.recent.lock() {
+            if recent.len() >= MAX_CACHED_TOKENS {
+                recent.clear();
+            }
+            recent.insert(key, (jwt.clone(), claims.exp));
+        }
+        Ok(jwt)
     }
 
     pub fn jwks(&self) -> Value {

@@ -90,7 +90,8 @@ pub fn sign_token(state: &AppState, session: &Session, azp: Option<&str>) -> Api
         sts: session.status_at(now).as_str(),
         v: 2,
     };
-    state.inner.tokens.sign(&claims).map_err(|e| {
+    let signed = if azp.is_none() { state.inner.tokens.sign_reusable(&claims) } else { state.inner.tokens.sign(&claims) };
+    signed.map_err(|e| {
         tracing::error!(error = %e, "token signing failed");
         ApiError::internal()
     })
