@@ -47,13 +47,14 @@ pub fn sigkill_server(data_dir: &Path) -> u32 {
     pid
 }
 
-/// Waits (briefly) until `pid` is gone or a zombie: the kill has landed.
+/// Waits until `pid` is gone or a zombie: the kill has landed. (A generous bound, so that a
+/// loaded machine does not fail the test; not a timing assertion.)
 pub fn wait_dead(pid: u32) {
-    for _ in 0..500 {
+    for _ in 0..5000 {
         if is_zombie(pid) {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
-    panic!("latch (pid {pid}) still running 1 s after SIGKILL");
+    panic!("latch (pid {pid}) still running 10 s after SIGKILL");
 }
