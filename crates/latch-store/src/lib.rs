@@ -5,7 +5,10 @@
 //! pending passkey) is one atomic call here, so that several Latch nodes on one database
 //! cannot interleave halfway.
 
+mod queries;
+mod rows;
 mod sql;
+mod sqlite;
 
 use async_trait::async_trait;
 use latch_core::model::{
@@ -14,6 +17,7 @@ use latch_core::model::{
 use latch_core::webauthn::AuthenticationState;
 
 pub use sql::{SqlStore, SCHEMA_VERSION};
+pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -31,6 +35,8 @@ pub enum StoreError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -150,4 +156,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes ceremonies and sign-ins that can no longer be completed.
     async fn purge_expired(&self, now: Millis) -> StoreResult<u64>;
+}
+
+/// The counts `hit_rate_limits` returns, in the order of `keys`, from `(key, hits)` rows in
+/// whatever order the database gave them.
+fn hits_in_order(keys: [&str; 2], rows: &[(String, i64)]) -> [u64; 2] {
+    let mut hits = [0u64; 2];
+    for (key, count) in rows {
+        for (slot, wanted) in hits.iter_mut().zip(keys) {
+            if key == wanted {
+                *slot = u64::try_from(*count).unwrap_or(0);
+            }
+        }
+    }
+    hits
+}
+
+/// Rate-limit windows are at most an hour long: older counters can go.
+fn oldest_rate_limit_window(now: Millis) -> Millis {
+    now - 2 * 3600 * 1000
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use latch_server::{AppState, TokenSigner, now_ms};
-use latch_store::{SqlStore, Store};
+use latch_store::{SqlStore, SqliteStore, Store};
 
 use crate::config::{Resolved, ServeArgs};
 
@@ -31,7 +31,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let resolved = args.resolve()?;
     let store = open_store(&resolved).await?;
     store.migrate().await?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    let store: Arc<dyn Store> = if store.is_sqlite() {
+        // sqlx migrated the file; serving drives it directly (latch_store::SqliteStore).
+        store.pool().close().await;
+        Arc::new(
+            SqliteStore::open_url(&resolved.database_url)
+                .with_context(|| format!("cannot open the database {}", resolved.database_url))?,
+        )
+    } else {
+        Arc::new(store)
+    };
 
     let listener = tokio::net::TcpListener::bind((resolved.bind.as_str(), resolved.port))
         .await

@@ -1,0 +1,163 @@
+//! The SQL both stores run. One text serves PostgreSQL and SQLite: parameters are `$1…$n`,
+//! each used once and in order (SQLite reads `$n` as a named parameter and numbers it by
+//! first appearance, so order is what makes it positional there; a unit test in `sqlite.rs`
+//! holds every statement to that), plus `RETURNING` and `ON CONFLICT`, which both speak.
+
+macro_rules! passkey_columns {
+    () => {
+        "id, user_id, credential_id, name, aaguid, credential, sign_count, \
+         backup_eligible, backup_state, created_at, updated_at, last_used_at"
+    };
+}
+
+macro_rules! session_columns {
+    () => {
+        "id, client_id, user_id, status, tasks, created_at, updated_at, last_active_at, expire_at"
+    };
+}
+
+macro_rules! sign_in_columns {
+    () => {
+        "id, client_id, status, identifier, user_id, ch_status, ch_options, ch_state, \
+         ch_origin, ch_attempts, ch_expire_at, ch_error, created_session_id, created_at, updated_at, abandon_at"
+    };
+}
+
+pub const INSERT_CLIENT: &str =
+    "INSERT INTO clients (id, token_hash, created_at, updated_at, last_active_session_id) VALUES ($1, $2, $3, $4, $5)";
+pub const CLIENT_BY_TOKEN: &str =
+    "SELECT id, created_at, updated_at, last_active_session_id FROM clients WHERE token_hash = $1";
+pub const CLIENT_BY_ID: &str = "SELECT id, created_at, updated_at, last_active_session_id FROM clients WHERE id = $1";
+pub const CLIENT_ATTEMPTS: &str = "SELECT sign_in_id, sign_up_id FROM clients WHERE id = $1";
+pub const SET_ACTIVE_SESSION: &str = "UPDATE clients SET last_active_session_id = $1, updated_at = $2 WHERE id = $3";
+
+pub const INSERT_USER: &str = "INSERT INTO users (id, username, webauthn_handle, created_at, updated_at, last_sign_in_at) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+pub const INSERT_SIGN_UP: &str =
+    "INSERT INTO sign_ups (id, client_id, username, created_user_id, created_session_id, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+pub const INSERT_SESSION: &str = concat!(
+    "INSERT INTO sessions (",
+    session_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+);
+pub const CLIENT_SIGNED_UP: &str = "UPDATE clients SET last_active_session_id = $1, sign_up_id = $2, sign_in_id = NULL, \
+     updated_at = $3 WHERE id = $4";
+pub const USER_BY_ID: &str = "SELECT * FROM users WHERE id = $1";
+pub const USER_BY_USERNAME: &str = "SELECT * FROM users WHERE username = $1";
+pub const SIGN_UP_BY_ID: &str = "SELECT * FROM sign_ups WHERE id = $1 AND client_id = $2";
+
+pub const PASSKEYS_OF_USER: &str =
+    concat!("SELECT ", passkey_columns!(), " FROM passkeys WHERE user_id = $1 ORDER BY created_at, id");
+pub const PASSKEY_BY_CREDENTIAL_ID: &str =
+    concat!("SELECT ", passkey_columns!(), " FROM passkeys WHERE credential_id = $1");
+/// Conditional on the quota in one statement, so two concurrent requests cannot both squeeze
+/// under it.
+pub const INSERT_PENDING_PASSKEY_UNDER_QUOTA: &str =
+    "INSERT INTO pending_passkeys (id, user_id, client_id, options_json, state, origin, created_at, expire_at) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
+     WHERE (SELECT COUNT(*) FROM passkeys WHERE user_id = $9) < $10";
+pub const TAKE_PENDING_PASSKEY: &str = "DELETE FROM pending_passkeys WHERE id = $1 AND user_id = $2 \
+     RETURNING id, user_id, client_id, options_json, state, origin, created_at, expire_at";
+/// Takes the owner's row lock (PostgreSQL) before counting their passkeys: under READ
+/// COMMITTED the conditional insert alone lets two concurrent registrations both see room.
+pub const LOCK_USER: &str = "UPDATE users SET updated_at = updated_at WHERE id = $1";
+pub const INSERT_PASSKEY_UNDER_QUOTA: &str = concat!(
+    "INSERT INTO passkeys (",
+    passkey_columns!(),
+    ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 \
+     WHERE (SELECT COUNT(*) FROM passkeys WHERE user_id = $13) < $14"
+);
+pub const RENAME_PASSKEY: &str = concat!(
+    "UPDATE passkeys SET name = $1, updated_at = $2 WHERE id = $3 AND user_id = $4 RETURNING ",
+    passkey_columns!()
+);
+pub const DELETE_PASSKEY: &str = "DELETE FROM passkeys WHERE id = $1 AND user_id = $2";
+pub const DELETE_PENDING_PASSKEY: &str = "DELETE FROM pending_passkeys WHERE id = $1 AND user_id = $2";
+
+pub const INSERT_SIGN_IN: &str = concat!(
+    "INSERT INTO sign_ins (",
+    sign_in_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+);
+pub const CLIENT_SIGN_IN: &str = "UPDATE clients SET sign_in_id = $1, updated_at = $2 WHERE id = $3";
+pub const SIGN_IN_BY_ID: &str =
+    concat!("SELECT ", sign_in_columns!(), " FROM sign_ins WHERE id = $1 AND client_id = $2");
+pub const SAVE_SIGN_IN_CHALLENGE: &str =
+    "UPDATE sign_ins SET status = $1, ch_status = $2, ch_options = $3, ch_state = $4, ch_origin = $5, \
+     ch_attempts = 0, ch_expire_at = $6, ch_error = NULL, updated_at = $7 \
+     WHERE id = $8 AND client_id = $9 AND status <> 'complete'";
+/// The first attempt flips ch_attempts from 0 to 1; RETURNING yields the (unchanged) state to
+/// that attempt only. Any later attempt matches no row.
+pub const TAKE_SIGN_IN_CHALLENGE: &str = "UPDATE sign_ins SET ch_attempts = ch_attempts + 1, updated_at = $1 \
+     WHERE id = $2 AND client_id = $3 AND ch_attempts = 0 AND ch_state IS NOT NULL AND status = 'needs_first_factor' \
+     RETURNING ch_state, ch_origin, ch_expire_at";
+pub const FAIL_SIGN_IN: &str =
+    "UPDATE sign_ins SET ch_status = $1, ch_error = $2, ch_state = NULL, updated_at = $3 WHERE id = $4";
+/// Written first in `complete_sign_in`, so SQLite takes its write lock at once.
+pub const CLOSE_SIGN_IN: &str = "UPDATE sign_ins SET status = 'complete', ch_status = 'verified', ch_state = NULL, \
+     user_id = $1, created_session_id = $2, updated_at = $3 \
+     WHERE id = $4 AND status = 'needs_first_factor'";
+/// Matches only if nobody signed in with this passkey since verification read its counter.
+pub const COUNT_PASSKEY_USE: &str = "UPDATE passkeys SET credential = $1, sign_count = $2, backup_eligible = $3, \
+     backup_state = $4, last_used_at = $5, updated_at = $6 WHERE id = $7 AND sign_count = $8";
+pub const USER_SIGNED_IN: &str = "UPDATE users SET last_sign_in_at = $1, updated_at = $2 WHERE id = $3";
+
+pub const LIVE_SESSIONS_OF_CLIENT: &str = concat!(
+    "SELECT ",
+    session_columns!(),
+    " FROM sessions WHERE client_id = $1 AND status IN ('active', 'pending') ORDER BY created_at, id"
+);
+pub const SESSION_BY_ID: &str = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = $1");
+pub const TOUCH_SESSION: &str = "UPDATE sessions SET last_active_at = $1, updated_at = $2 WHERE id = $3";
+pub const END_SESSION: &str = "UPDATE sessions SET status = $1, updated_at = $2 \
+     WHERE id = $3 AND client_id = $4 AND status IN ('active', 'pending')";
+pub const CLIENT_SIGNED_OUT_OF: &str =
+    "UPDATE clients SET last_active_session_id = NULL, sign_in_id = NULL, sign_up_id = NULL, updated_at = $1 \
+     WHERE id = $2 AND last_active_session_id = $3";
+pub const END_CLIENT_SESSIONS: &str =
+    "UPDATE sessions SET status = $1, updated_at = $2 WHERE client_id = $3 AND status IN ('active', 'pending')";
+pub const CLIENT_SIGNED_OUT: &str =
+    "UPDATE clients SET last_active_session_id = NULL, sign_in_id = NULL, sign_up_id = NULL, updated_at = $1 WHERE id = $2";
+
+pub const SIGNING_KEYS: &str =
+    "SELECT kid, private_pkcs8, public_raw, created_at FROM signing_keys ORDER BY created_at, kid";
+pub const INSERT_FIRST_SIGNING_KEY: &str = "INSERT INTO signing_keys (kid, private_pkcs8, public_raw, created_at) \
+     SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)";
+
+pub const INSERT_AUDIT_EVENT: &str = "INSERT INTO audit_events \
+     (at, event, outcome, user_id, session_id, passkey_id, client_id, client_ip, user_agent, error_code) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+/// Absent filters bind as NULL and match everything (each filter is bound twice).
+pub const AUDIT_EVENTS: &str = "SELECT id, at, event, outcome, user_id, session_id, passkey_id, client_id, client_ip, \
+     user_agent, error_code FROM audit_events \
+     WHERE ($1 IS NULL OR user_id = $2) AND ($3 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $6) \
+     ORDER BY at DESC, id DESC LIMIT $7";
+
+pub const HIT_RATE_LIMIT: &str = "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 1) \
+     ON CONFLICT (key) DO UPDATE SET \
+       hits = CASE WHEN rate_limits.window_start = $3 THEN rate_limits.hits + 1 ELSE 1 END, \
+       window_start = $4 \
+     RETURNING hits";
+pub const HIT_RATE_LIMITS: &str = "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 1), ($3, $4, 1) \
+     ON CONFLICT (key) DO UPDATE SET \
+       hits = CASE WHEN rate_limits.window_start = excluded.window_start THEN rate_limits.hits + 1 ELSE 1 END, \
+       window_start = excluded.window_start \
+     RETURNING key, hits";
+
+pub const PURGE_PENDING_PASSKEYS: &str = "DELETE FROM pending_passkeys WHERE expire_at < $1";
+pub const PURGE_SIGN_INS: &str = "DELETE FROM sign_ins WHERE abandon_at < $1 AND status <> 'complete'";
+pub const PURGE_RATE_LIMITS: &str = "DELETE FROM rate_limits WHERE window_start < $1";
+
+/// Every statement: the SQLite store caches them all prepared, and a test checks their
+/// parameter numbering.
+pub const ALL: &[&str] = &[
+    INSERT_CLIENT, CLIENT_BY_TOKEN, CLIENT_BY_ID, CLIENT_ATTEMPTS, SET_ACTIVE_SESSION, INSERT_USER, INSERT_SIGN_UP,
+    INSERT_SESSION, CLIENT_SIGNED_UP, USER_BY_ID, USER_BY_USERNAME, SIGN_UP_BY_ID, PASSKEYS_OF_USER,
+    PASSKEY_BY_CREDENTIAL_ID, INSERT_PENDING_PASSKEY_UNDER_QUOTA, TAKE_PENDING_PASSKEY, LOCK_USER,
+    INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,
+    SIGN_IN_BY_ID, SAVE_SIGN_IN_CHALLENGE, TAKE_SIGN_IN_CHALLENGE, FAIL_SIGN_IN, CLOSE_SIGN_IN, COUNT_PASSKEY_USE,
+    USER_SIGNED_IN, LIVE_SESSIONS_OF_CLIENT, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
+    END_CLIENT_SESSIONS, CLIENT_SIGNED_OUT, SIGNING_KEYS, INSERT_FIRST_SIGNING_KEY, INSERT_AUDIT_EVENT, AUDIT_EVENTS,
+    HIT_RATE_LIMIT, HIT_RATE_LIMITS, PURGE_PENDING_PASSKEYS, PURGE_SIGN_INS, PURGE_RATE_LIMITS,
+];

@@ -1,0 +1,217 @@
+//! Reading records out of result rows, shared by both drivers: sqlx's `AnyRow` (PostgreSQL,
+//! and SQLite for migrations and tools) and rusqlite's `Row` (SQLite while serving). Each
+//! driver only says how to read one column; what the columns mean lives here once.
+
+use latch_core::model::{
+    Client, Passkey, PasskeyChallenge, PendingPasskey, Session, SessionStatus, SignIn, SignInStatus, SignUp,
+    User, VerificationStatus,
+};
+use latch_core::webauthn::{AuthenticationState, Credential, RegistrationState};
+use uuid::Uuid;
+
+use crate::{AuditEvent, StoreError, StoreResult, StoredSigningKey};
+
+/// One result row, read by column name. Integers are i64 and flags 0/1 in both dialects.
+pub(crate) trait Columns {
+    fn text(&self, col: &str) -> StoreResult<String>;
+    fn opt_text(&self, col: &str) -> StoreResult<Option<String>>;
+    fn int(&self, col: &str) -> StoreResult<i64>;
+    fn opt_int(&self, col: &str) -> StoreResult<Option<i64>>;
+    fn blob(&self, col: &str) -> StoreResult<Vec<u8>>;
+    fn opt_blob(&self, col: &str) -> StoreResult<Option<Vec<u8>>>;
+}
+
+impl Columns for sqlx::any::AnyRow {
+    fn text(&self, col: &str) -> StoreResult<String> {
+        Ok(sqlx::Row::try_get(self, col)?)
+    }
+    fn opt_text(&self, col: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::Row::try_get(self, col)?)
+    }
+    fn int(&self, col: &str) -> StoreResult<i64> {
+        Ok(sqlx::Row::try_get(self, col)?)
+    }
+    fn opt_int(&self, col: &str) -> StoreResult<Option<i64>> {
+        Ok(sqlx::Row::try_get(self, col)?)
+    }
+    fn blob(&self, col: &str) -> StoreResult<Vec<u8>> {
+        Ok(sqlx::Row::try_get(self, col)?)
+    }
+    fn opt_blob(&self, col: &str) -> StoreResult<Option<Vec<u8>>> {
+        Ok(sqlx::Row::try_get(self, col)?)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn text(&self, col: &str) -> StoreResult<String> {
+        Ok(self.get(col)?)
+    }
+    fn opt_text(&self, col: &str) -> StoreResult<Option<String>> {
+        Ok(self.get(col)?)
+    }
+    fn int(&self, col: &str) -> StoreResult<i64> {
+        Ok(self.get(col)?)
+    }
+    fn opt_int(&self, col: &str) -> StoreResult<Option<i64>> {
+        Ok(self.get(col)?)
+    }
+    fn blob(&self, col: &str) -> StoreResult<Vec<u8>> {
+        Ok(self.get(col)?)
+    }
+    fn opt_blob(&self, col: &str) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.get(col)?)
+    }
+}
+
+fn corrupt(what: &str) -> impl Fn(serde_json::Error) -> StoreError + '_ {
+    move |e| StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn uuid_from(bytes: &[u8], what: &str) -> StoreResult<Uuid> {
+    Uuid::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("cannot serialise: {e}")))
+}
+
+pub(crate) fn authentication_state(json: &str) -> StoreResult<AuthenticationState> {
+    serde_json::from_str(json).map_err(corrupt("authentication state"))
+}
+
+pub(crate) fn user(row: &impl Columns) -> StoreResult<User> {
+    Ok(User {
+        id: row.text("id")?,
+        username: row.text("username")?,
+        webauthn_handle: uuid_from(&row.blob("webauthn_handle")?, "webauthn_handle")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+        last_sign_in_at: row.opt_int("last_sign_in_at")?,
+    })
+}
+
+pub(crate) fn passkey(row: &impl Columns) -> StoreResult<Passkey> {
+    let credential: Credential =
+        serde_json::from_str(&row.text("credential")?).map_err(corrupt("passkey credential"))?;
+    Ok(Passkey {
+        id: row.text("id")?,
+        user_id: row.text("user_id")?,
+        credential_id: row.blob("credential_id")?,
+        name: row.text("name")?,
+        aaguid: row.opt_blob("aaguid")?.map(|a| uuid_from(&a, "aaguid")).transpose()?,
+        credential,
+        sign_count: u32::try_from(row.int("sign_count")?)
+            .map_err(|e| StoreError::Corrupt(format!("sign_count: {e}")))?,
+        backup_eligible: row.int("backup_eligible")? != 0,
+        backup_state: row.int("backup_state")? != 0,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+        last_used_at: row.opt_int("last_used_at")?,
+    })
+}
+
+pub(crate) fn pending_passkey(row: &impl Columns) -> StoreResult<PendingPasskey> {
+    let state: RegistrationState =
+        serde_json::from_str(&row.text("state")?).map_err(corrupt("registration state"))?;
+    Ok(PendingPasskey {
+        id: row.text("id")?,
+        user_id: row.text("user_id")?,
+        client_id: row.text("client_id")?,
+        options_json: row.text("options_json")?,
+        state,
+        origin: row.opt_text("origin")?,
+        created_at: row.int("created_at")?,
+        expire_at: row.int("expire_at")?,
+    })
+}
+
+pub(crate) fn client(row: &impl Columns) -> StoreResult<Client> {
+    Ok(Client {
+        id: row.text("id")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+        last_active_session_id: row.opt_text("last_active_session_id")?,
+    })
+}
+
+pub(crate) fn session(row: &impl Columns) -> StoreResult<Session> {
+    let status = row.text("status")?;
+    Ok(Session {
+        id: row.text("id")?,
+        client_id: row.text("client_id")?,
+        user_id: row.text("user_id")?,
+        status: SessionStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("session status {status:?}")))?,
+        tasks: serde_json::from_str(&row.text("tasks")?).map_err(corrupt("session tasks"))?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+        last_active_at: row.int("last_active_at")?,
+        expire_at: row.int("expire_at")?,
+    })
+}
+
+pub(crate) fn sign_in(row: &impl Columns) -> StoreResult<SignIn> {
+    let status = row.text("status")?;
+    let challenge = match row.opt_text("ch_status")? {
+        None => None,
+        Some(ch_status) => Some(PasskeyChallenge {
+            status: VerificationStatus::parse(&ch_status)
+                .ok_or_else(|| StoreError::Corrupt(format!("verification status {ch_status:?}")))?,
+            options_json: row.opt_text("ch_options")?.unwrap_or_default(),
+            state: row.opt_text("ch_state")?.as_deref().map(authentication_state).transpose()?,
+            origin: row.opt_text("ch_origin")?,
+            attempts: u32::try_from(row.int("ch_attempts")?).unwrap_or(u32::MAX),
+            expire_at: row.opt_int("ch_expire_at")?.unwrap_or(0),
+            error_code: row.opt_text("ch_error")?,
+        }),
+    };
+    Ok(SignIn {
+        id: row.text("id")?,
+        client_id: row.text("client_id")?,
+        status: SignInStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("sign-in status {status:?}")))?,
+        identifier: row.opt_text("identifier")?,
+        user_id: row.opt_text("user_id")?,
+        challenge,
+        created_session_id: row.opt_text("created_session_id")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+        abandon_at: row.int("abandon_at")?,
+    })
+}
+
+pub(crate) fn sign_up(row: &impl Columns) -> StoreResult<SignUp> {
+    Ok(SignUp {
+        id: row.text("id")?,
+        client_id: row.text("client_id")?,
+        username: row.text("username")?,
+        created_user_id: row.text("created_user_id")?,
+        created_session_id: row.text("created_session_id")?,
+        created_at: row.int("created_at")?,
+    })
+}
+
+pub(crate) fn signing_key(row: &impl Columns) -> StoreResult<StoredSigningKey> {
+    Ok(StoredSigningKey {
+        kid: row.text("kid")?,
+        private_pkcs8: row.blob("private_pkcs8")?,
+        public_raw: row.blob("public_raw")?,
+        created_at: row.int("created_at")?,
+    })
+}
+
+pub(crate) fn audit_event(row: &impl Columns) -> StoreResult<AuditEvent> {
+    Ok(AuditEvent {
+        id: row.int("id")?,
+        at: row.int("at")?,
+        event: row.text("event")?,
+        outcome: row.text("outcome")?,
+        user_id: row.opt_text("user_id")?,
+        session_id: row.opt_text("session_id")?,
+        passkey_id: row.opt_text("passkey_id")?,
+        client_id: row.opt_text("client_id")?,
+        client_ip: row.opt_text("client_ip")?,
+        user_agent: row.opt_text("user_agent")?,
+        error_code: row.opt_text("error_code")?,
+    })
+}
