@@ -580,17 +580,29 @@ mod tests {
     /// SQLite numbers `$n` parameters by first appearance, so binding by position is right
     /// only if each statement names `$1…$n` in that order.
     #[test]
-    fn every_statement_numbers_its_parameters_in_order() {
+    fn every_statement_numbers_its_parameters_in_order_and_uses_an_index() {
         let dir = std::env::temp_dir().join(format!("latch-queries-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let conn = Connection::open(dir.join("schema.db")).unwrap();
         for migration in [
             include_str!("../migrations/sqlite/0001_initial.sql"),
             include_str!("../migrations/sqlite/0002_audit_and_limits.sql"),
+            include_str!("../migrations/sqlite/0003_live_sessions_index.sql"),
         ] {
             conn.execute_batch(migration).unwrap();
         }
         for sql in q::ALL {
+            let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let mut steps = explain.raw_query(); // unbound parameters are NULL
+            let mut plan: Vec<String> = Vec::new();
+            while let Some(row) = steps.next().unwrap() {
+                plan.push(row.get(3).unwrap());
+            }
+            // Nothing a request runs may scan a table: only the background purge, the
+            // operator's audit query (newest first, limited) and the start-up key read do.
+            let may_scan = [q::AUDIT_EVENTS, q::SIGNING_KEYS, q::INSERT_FIRST_SIGNING_KEY, q::PURGE_PENDING_PASSKEYS, q::PURGE_RATE_LIMITS];
+            let scans = plan.iter().any(|step| step.starts_with("SCAN") && step != "SCAN CONSTANT ROW" && !step.ends_with("VALUES CLAUSE"));
+            assert!(!scans || may_scan.contains(sql), "{sql}: {plan:?}");
             let stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{e}: {sql}"));
             for i in 1..=stmt.parameter_count() {
                 assert_eq!(stmt.parameter_name(i), Some(format!("${i}").as_str()), "{sql}");
