@@ -192,8 +192,7 @@ async fn full_sign_in(w: &World) {
     // POST /client/sessions/{id}/touch
     s.client_by_token(&w.token_hash).await.unwrap().unwrap();
     s.session(&sid).await.unwrap().unwrap();
-    s.touch_session(&sid, t).await.unwrap();
-    s.set_active_session(&w.client.id, Some(&sid), t).await.unwrap();
+    s.touch_session(&w.client.id, &sid, t).await.unwrap();
     let session = s.session(&sid).await.unwrap().unwrap();
     let u = s.user(&session.user_id).await.unwrap().unwrap();
     s.passkeys_of(&u.id).await.unwrap();

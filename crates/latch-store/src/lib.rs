@@ -78,6 +78,25 @@ pub struct AuditEvent {
     pub error_code: Option<String>,
 }
 
+/// Everything FAPI's client JSON shows, read in one store call: the client, its live
+/// sessions (status active or pending; the caller checks expiry), each with its user and
+/// the user's passkeys, and the client's current sign-in and sign-up.
+#[derive(Debug, Clone)]
+pub struct ClientSnapshot {
+    pub client: Client,
+    pub sessions: Vec<SessionView>,
+    pub sign_in: Option<SignIn>,
+    pub sign_up: Option<SignUp>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    pub session: Session,
+    /// `None` only if the user was deleted under a live session.
+    pub user: Option<User>,
+    pub passkeys: Vec<Passkey>,
+}
+
 /// Which audit events to read: all filters are optional and combine with AND.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
@@ -96,6 +115,30 @@ pub trait Store: Send + Sync + 'static {
     /// The client's current sign-in and sign-up ids, for the client JSON.
     async fn client_attempts(&self, client_id: &str) -> StoreResult<(Option<String>, Option<String>)>;
     async fn set_active_session(&self, client_id: &str, session_id: Option<&str>, now: Millis) -> StoreResult<()>;
+    /// The client as FAPI shows it, in one call. This default composes the single reads;
+    /// a store can do better.
+    async fn client_snapshot(&self, client_id: &str) -> StoreResult<Option<ClientSnapshot>> {
+        let Some(client) = self.client(client_id).await? else { return Ok(None) };
+        let mut sessions = Vec::new();
+        for session in self.sessions_of_client(client_id).await? {
+            let user = self.user(&session.user_id).await?;
+            let passkeys = match &user {
+                Some(user) => self.passkeys_of(&user.id).await?,
+                None => Vec::new(),
+            };
+            sessions.push(SessionView { session, user, passkeys });
+        }
+        let (sign_in_id, sign_up_id) = self.client_attempts(client_id).await?;
+        let sign_in = match sign_in_id {
+            Some(id) => self.sign_in(client_id, &id).await?,
+            None => None,
+        };
+        let sign_up = match sign_up_id {
+            Some(id) => self.sign_up_record(client_id, &id).await?,
+            None => None,
+        };
+        Ok(Some(ClientSnapshot { client, sessions, sign_in, sign_up }))
+    }
 
     // Users.
     /// Sign-up: the user, the sign-up record and the first session, all or nothing.
@@ -132,7 +175,8 @@ pub trait Store: Send + Sync + 'static {
     // Sessions.
     async fn sessions_of_client(&self, client_id: &str) -> StoreResult<Vec<Session>>;
     async fn session(&self, id: &str) -> StoreResult<Option<Session>>;
-    async fn touch_session(&self, id: &str, now: Millis) -> StoreResult<()>;
+    /// Marks the session active now and makes it the client's active one.
+    async fn touch_session(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<()>;
     /// Ends one live session of the client; false when it was not live.
     async fn end_session(&self, client_id: &str, id: &str, status: SessionStatus, now: Millis) -> StoreResult<bool>;
     async fn end_client_sessions(&self, client_id: &str, status: SessionStatus, now: Millis) -> StoreResult<()>;

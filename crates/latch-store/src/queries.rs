@@ -28,6 +28,8 @@ pub const INSERT_CLIENT: &str =
 pub const CLIENT_BY_TOKEN: &str =
     "SELECT id, created_at, updated_at, last_active_session_id FROM clients WHERE token_hash = $1";
 pub const CLIENT_BY_ID: &str = "SELECT id, created_at, updated_at, last_active_session_id FROM clients WHERE id = $1";
+pub const CLIENT_WITH_ATTEMPTS: &str =
+    "SELECT id, created_at, updated_at, last_active_session_id, sign_in_id, sign_up_id FROM clients WHERE id = $1";
 pub const CLIENT_ATTEMPTS: &str = "SELECT sign_in_id, sign_up_id FROM clients WHERE id = $1";
 pub const SET_ACTIVE_SESSION: &str = "UPDATE clients SET last_active_session_id = $1, updated_at = $2 WHERE id = $3";
 
@@ -152,7 +154,7 @@ pub const PURGE_RATE_LIMITS: &str = "DELETE FROM rate_limits WHERE window_start 
 /// Every statement: the SQLite store caches them all prepared, and a test checks their
 /// parameter numbering.
 pub const ALL: &[&str] = &[
-    INSERT_CLIENT, CLIENT_BY_TOKEN, CLIENT_BY_ID, CLIENT_ATTEMPTS, SET_ACTIVE_SESSION, INSERT_USER, INSERT_SIGN_UP,
+    INSERT_CLIENT, CLIENT_BY_TOKEN, CLIENT_BY_ID, CLIENT_WITH_ATTEMPTS, CLIENT_ATTEMPTS, SET_ACTIVE_SESSION, INSERT_USER, INSERT_SIGN_UP,
     INSERT_SESSION, CLIENT_SIGNED_UP, USER_BY_ID, USER_BY_USERNAME, SIGN_UP_BY_ID, PASSKEYS_OF_USER,
     PASSKEY_BY_CREDENTIAL_ID, INSERT_PENDING_PASSKEY_UNDER_QUOTA, TAKE_PENDING_PASSKEY, LOCK_USER,
     INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,

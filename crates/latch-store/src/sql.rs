@@ -449,8 +449,11 @@ impl Store for SqlStore {
         row.as_ref().map(rows::session).transpose()
     }
 
-    async fn touch_session(&self, id: &str, now: Millis) -> StoreResult<()> {
-        sqlx::query(q::TOUCH_SESSION).bind(now).bind(now).bind(id).execute(&self.pool).await?;
+    async fn touch_session(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(q::TOUCH_SESSION).bind(now).bind(now).bind(id).execute(&mut *tx).await?;
+        sqlx::query(q::SET_ACTIVE_SESSION).bind(id).bind(now).bind(client_id).execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -25,11 +25,11 @@ use async_trait::async_trait;
 use latch_core::model::{
     Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignUp, User,
 };
-use rusqlite::{Connection, DropBehavior, ErrorCode, OpenFlags, Params, Row, Transaction, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Params, Row};
 
 use crate::queries as q;
 use crate::rows::{self, Columns, to_json};
-use crate::{AuditEvent, AuditQuery, Store, StoreError, StoreResult, StoredSigningKey, TakenChallenge};
+use crate::{AuditEvent, AuditQuery, ClientSnapshot, SessionView, Store, StoreError, StoreResult, StoredSigningKey, TakenChallenge};
 
 /// How long a statement waits for another process's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -76,38 +76,49 @@ impl SqliteStore {
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Reads in one snapshot.
+    /// Reads. Each statement sees one snapshot; single-statement reads need no more.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
-        let conn = self.lock();
-        let tx = conn.unchecked_transaction()?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        f(&self.lock())
     }
 
     /// One write transaction: committed when `f` returns `Ok`, unless `f` called [`abort`].
-    fn write<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
-        let mut conn = self.lock();
-        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.set_drop_behavior(DropBehavior::Commit);
-        let out = f(&mut tx)?;
-        match tx.drop_behavior() {
-            DropBehavior::Commit => tx.commit()?,
-            _ => tx.rollback()?,
+    /// BEGIN and COMMIT go through the statement cache like everything else (rusqlite's own
+    /// `Transaction` would parse them anew each time).
+    fn write<T>(&self, f: impl FnOnce(&Connection, &mut Decision) -> StoreResult<T>) -> StoreResult<T> {
+        let conn = self.lock();
+        // IMMEDIATE takes the write lock up front: a deferred transaction that reads first
+        // could fail to upgrade when another process writes in between.
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        let mut decision = Decision::Commit;
+        let out = f(&conn, &mut decision);
+        let end = match (&out, decision) {
+            (Ok(_), Decision::Commit) => "COMMIT",
+            _ => "ROLLBACK",
+        };
+        let ended = conn.prepare_cached(end).and_then(|mut stmt| stmt.execute([]));
+        if let Err(e) = ended {
+            // Whatever the failure, leave no transaction open on the shared connection.
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            return Err(e.into());
         }
-        Ok(out)
+        out
     }
+}
+
+/// What a [`SqliteStore::write`] does at its end, when its work succeeded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Commit,
+    /// Changes nothing after all (a condition failed halfway).
+    Rollback,
 }
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         self.checkpointer_stop.store(true, Ordering::Relaxed);
     }
-}
-
-/// Makes the surrounding [`SqliteStore::write`] roll back instead of committing.
-fn abort(tx: &mut Transaction<'_>) {
-    tx.set_drop_behavior(DropBehavior::Rollback);
 }
 
 fn path_of(url: &str) -> StoreResult<PathBuf> {
@@ -203,7 +214,7 @@ impl Store for SqliteStore {
             client.updated_at,
             client.last_active_session_id
         ];
-        self.write(|tx| run(tx, q::INSERT_CLIENT, params).map(drop))
+        self.write(|tx, _| run(tx, q::INSERT_CLIENT, params).map(drop))
     }
 
     async fn client_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Client>> {
@@ -221,12 +232,39 @@ impl Store for SqliteStore {
         Ok(found.unwrap_or((None, None)))
     }
 
+    async fn client_snapshot(&self, client_id: &str) -> StoreResult<Option<ClientSnapshot>> {
+        self.read(|c| {
+            let found = one(c, q::CLIENT_WITH_ATTEMPTS, [client_id], |row| {
+                Ok((rows::client(row)?, row.opt_text("sign_in_id")?, row.opt_text("sign_up_id")?))
+            })?;
+            let Some((client, sign_in_id, sign_up_id)) = found else { return Ok(None) };
+            let mut sessions = Vec::new();
+            for session in all(c, q::LIVE_SESSIONS_OF_CLIENT, [client_id], |r| rows::session(r))? {
+                let user = one(c, q::USER_BY_ID, [&session.user_id], |r| rows::user(r))?;
+                let passkeys = match &user {
+                    Some(user) => all(c, q::PASSKEYS_OF_USER, [&user.id], |r| rows::passkey(r))?,
+                    None => Vec::new(),
+                };
+                sessions.push(SessionView { session, user, passkeys });
+            }
+            let sign_in = match sign_in_id {
+                Some(id) => one(c, q::SIGN_IN_BY_ID, [id.as_str(), client_id], |r| rows::sign_in(r))?,
+                None => None,
+            };
+            let sign_up = match sign_up_id {
+                Some(id) => one(c, q::SIGN_UP_BY_ID, [id.as_str(), client_id], |r| rows::sign_up(r))?,
+                None => None,
+            };
+            Ok(Some(ClientSnapshot { client, sessions, sign_in, sign_up }))
+        })
+    }
+
     async fn set_active_session(&self, client_id: &str, session_id: Option<&str>, now: Millis) -> StoreResult<()> {
-        self.write(|tx| run(tx, q::SET_ACTIVE_SESSION, rusqlite::params![session_id, now, client_id]).map(drop))
+        self.write(|tx, _| run(tx, q::SET_ACTIVE_SESSION, rusqlite::params![session_id, now, client_id]).map(drop))
     }
 
     async fn sign_up(&self, user: &User, sign_up: &SignUp, session: &Session) -> StoreResult<()> {
-        self.write(|tx| {
+        self.write(|tx, _| {
             let inserted = run(
                 tx,
                 q::INSERT_USER,
@@ -287,7 +325,7 @@ impl Store for SqliteStore {
 
     async fn create_pending_passkey(&self, p: &PendingPasskey, max_passkeys: u32) -> StoreResult<()> {
         let state = to_json(&p.state)?;
-        let inserted = self.write(|tx| {
+        let inserted = self.write(|tx, _| {
             run(
                 tx,
                 q::INSERT_PENDING_PASSKEY_UNDER_QUOTA,
@@ -312,12 +350,12 @@ impl Store for SqliteStore {
     }
 
     async fn take_pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<Option<PendingPasskey>> {
-        self.write(|tx| one(tx, q::TAKE_PENDING_PASSKEY, [id, user_id], |r| rows::pending_passkey(r)))
+        self.write(|tx, _| one(tx, q::TAKE_PENDING_PASSKEY, [id, user_id], |r| rows::pending_passkey(r)))
     }
 
     async fn insert_passkey(&self, p: &Passkey, max_passkeys: u32) -> StoreResult<()> {
         let credential = to_json(&p.credential)?;
-        let inserted = self.write(|tx| {
+        let inserted = self.write(|tx, _| {
             let inserted = run(
                 tx,
                 q::INSERT_PASSKEY_UNDER_QUOTA,
@@ -350,11 +388,11 @@ impl Store for SqliteStore {
     }
 
     async fn rename_passkey(&self, user_id: &str, id: &str, name: &str, now: Millis) -> StoreResult<Option<Passkey>> {
-        self.write(|tx| one(tx, q::RENAME_PASSKEY, rusqlite::params![name, now, id, user_id], |r| rows::passkey(r)))
+        self.write(|tx, _| one(tx, q::RENAME_PASSKEY, rusqlite::params![name, now, id, user_id], |r| rows::passkey(r)))
     }
 
     async fn delete_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool> {
-        self.write(|tx| {
+        self.write(|tx, _| {
             let deleted = run(tx, q::DELETE_PASSKEY, [id, user_id])?;
             if deleted > 0 {
                 return Ok(true);
@@ -366,7 +404,7 @@ impl Store for SqliteStore {
     async fn create_sign_in(&self, s: &SignIn) -> StoreResult<()> {
         let ch = s.challenge.as_ref();
         let state = ch.and_then(|c| c.state.as_ref()).map(to_json).transpose()?;
-        self.write(|tx| {
+        self.write(|tx, _| {
             run(
                 tx,
                 q::INSERT_SIGN_IN,
@@ -401,7 +439,7 @@ impl Store for SqliteStore {
     async fn save_sign_in_challenge(&self, s: &SignIn) -> StoreResult<()> {
         let ch = s.challenge.as_ref();
         let state = ch.and_then(|c| c.state.as_ref()).map(to_json).transpose()?;
-        self.write(|tx| {
+        self.write(|tx, _| {
             run(
                 tx,
                 q::SAVE_SIGN_IN_CHALLENGE,
@@ -422,7 +460,7 @@ impl Store for SqliteStore {
     }
 
     async fn take_sign_in_challenge(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<Option<TakenChallenge>> {
-        self.write(|tx| {
+        self.write(|tx, _| {
             one(tx, q::TAKE_SIGN_IN_CHALLENGE, rusqlite::params![now, id, client_id], |row| {
                 Ok(TakenChallenge {
                     state: rows::authentication_state(&row.text("ch_state")?)?,
@@ -434,12 +472,12 @@ impl Store for SqliteStore {
     }
 
     async fn fail_sign_in(&self, id: &str, status: &str, error_code: &str, now: Millis) -> StoreResult<()> {
-        self.write(|tx| run(tx, q::FAIL_SIGN_IN, rusqlite::params![status, error_code, now, id]).map(drop))
+        self.write(|tx, _| run(tx, q::FAIL_SIGN_IN, rusqlite::params![status, error_code, now, id]).map(drop))
     }
 
     async fn complete_sign_in(&self, c: &SignInCompletion) -> StoreResult<bool> {
         let credential = to_json(&c.updated_credential)?;
-        self.write(|tx| {
+        self.write(|tx, decision| {
             let closed = run(tx, q::CLOSE_SIGN_IN, rusqlite::params![c.session.user_id, c.session.id, c.now, c.sign_in_id])?;
             let counted = closed == 1
                 && run(
@@ -457,7 +495,7 @@ impl Store for SqliteStore {
                     ],
                 )? == 1;
             if !counted {
-                abort(tx);
+                *decision = Decision::Rollback;
                 return Ok(false);
             }
             insert_session(tx, &c.session)?;
@@ -475,12 +513,16 @@ impl Store for SqliteStore {
         self.read(|c| one(c, q::SESSION_BY_ID, [id], |r| rows::session(r)))
     }
 
-    async fn touch_session(&self, id: &str, now: Millis) -> StoreResult<()> {
-        self.write(|tx| run(tx, q::TOUCH_SESSION, rusqlite::params![now, now, id]).map(drop))
+    async fn touch_session(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<()> {
+        self.write(|tx, _| {
+            run(tx, q::TOUCH_SESSION, rusqlite::params![now, now, id])?;
+            run(tx, q::SET_ACTIVE_SESSION, rusqlite::params![id, now, client_id])?;
+            Ok(())
+        })
     }
 
     async fn end_session(&self, client_id: &str, id: &str, status: SessionStatus, now: Millis) -> StoreResult<bool> {
-        self.write(|tx| {
+        self.write(|tx, _| {
             let ended = run(tx, q::END_SESSION, rusqlite::params![status.as_str(), now, id, client_id])?;
             run(tx, q::CLIENT_SIGNED_OUT_OF, rusqlite::params![now, client_id, id])?;
             Ok(ended > 0)
@@ -488,7 +530,7 @@ impl Store for SqliteStore {
     }
 
     async fn end_client_sessions(&self, client_id: &str, status: SessionStatus, now: Millis) -> StoreResult<()> {
-        self.write(|tx| {
+        self.write(|tx, _| {
             run(tx, q::END_CLIENT_SESSIONS, rusqlite::params![status.as_str(), now, client_id])?;
             run(tx, q::CLIENT_SIGNED_OUT, rusqlite::params![now, client_id])?;
             Ok(())
@@ -500,7 +542,7 @@ impl Store for SqliteStore {
     }
 
     async fn init_signing_key(&self, key: &StoredSigningKey) -> StoreResult<Vec<StoredSigningKey>> {
-        self.write(|tx| {
+        self.write(|tx, _| {
             run(
                 tx,
                 q::INSERT_FIRST_SIGNING_KEY,
@@ -511,7 +553,7 @@ impl Store for SqliteStore {
     }
 
     async fn record_audit(&self, e: &AuditEvent) -> StoreResult<()> {
-        self.write(|tx| {
+        self.write(|tx, _| {
             run(
                 tx,
                 q::INSERT_AUDIT_EVENT,
@@ -546,7 +588,7 @@ impl Store for SqliteStore {
     }
 
     async fn hit_rate_limit(&self, key: &str, window_start: Millis) -> StoreResult<u64> {
-        let hits = self.write(|tx| {
+        let hits = self.write(|tx, _| {
             one(tx, q::HIT_RATE_LIMIT, rusqlite::params![key, window_start, window_start, window_start], |row| {
                 row.int("hits")
             })
@@ -555,7 +597,7 @@ impl Store for SqliteStore {
     }
 
     async fn hit_rate_limits(&self, keys: [&str; 2], window_start: Millis) -> StoreResult<[u64; 2]> {
-        let counted = self.write(|tx| {
+        let counted = self.write(|tx, _| {
             all(tx, q::HIT_RATE_LIMITS, rusqlite::params![keys[0], window_start, keys[1], window_start], |row| {
                 Ok((row.text("key")?, row.int("hits")?))
             })
@@ -564,7 +606,7 @@ impl Store for SqliteStore {
     }
 
     async fn purge_expired(&self, now: Millis) -> StoreResult<u64> {
-        self.write(|tx| {
+        self.write(|tx, _| {
             let pending = run(tx, q::PURGE_PENDING_PASSKEYS, [now])?;
             let sign_ins = run(tx, q::PURGE_SIGN_INS, [now])?;
             let windows = run(tx, q::PURGE_RATE_LIMITS, [crate::oldest_rate_limit_window(now)])?;

@@ -2,9 +2,10 @@
 //! expects a default. Only this module knows them.
 
 use latch_core::model::{
-    Client, Millis, Passkey, PendingPasskey, Session, SignIn, SignInStatus, SignUp, User,
+    Millis, Passkey, PendingPasskey, Session, SignIn, SignInStatus, SignUp, User,
 };
 use latch_core::settings::InstanceSettings;
+use latch_store::{ClientSnapshot, SessionView};
 use serde_json::{Value, json};
 
 use crate::error::ApiResult;
@@ -231,51 +232,44 @@ pub fn sign_up(s: &SignUp) -> Value {
     })
 }
 
-/// A user with their passkeys, as sessions and `/me` show them.
+/// A user with their passkeys, as `/me` shows them.
 pub async fn user_with_passkeys(state: &AppState, u: &User) -> ApiResult<Value> {
     let passkeys = state.store().passkeys_of(&u.id).await?;
     Ok(user(u, &passkeys))
 }
 
+/// A session with its user, read afresh (for a session that is no longer in the client's
+/// live set, e.g. one just removed).
 pub async fn session_with_user(state: &AppState, s: &Session) -> ApiResult<Value> {
-    let user_json = match state.store().user(&s.user_id).await? {
-        Some(u) => user_with_passkeys(state, &u).await?,
-        None => Value::Null,
+    let user = state.store().user(&s.user_id).await?;
+    let passkeys = match &user {
+        Some(u) => state.store().passkeys_of(&u.id).await?,
+        None => Vec::new(),
     };
-    let now = now_ms();
+    session_view(state, &SessionView { session: s.clone(), user, passkeys }, now_ms())
+}
+
+/// A session as the client JSON shows it; a live one carries a token (see [`session`]).
+pub fn session_view(state: &AppState, view: &SessionView, now: Millis) -> ApiResult<Value> {
+    let user_json = view.user.as_ref().map_or(Value::Null, |u| user(u, &view.passkeys));
+    let s = &view.session;
     let token = if s.is_live(now) { Some(crate::fapi::sessions::sign_token(state, s, None)?) } else { None };
     Ok(session(s, user_json, now, token))
 }
 
 /// The whole client, as piggybacked on every FAPI answer: the SDK's only way to learn
 /// about new sessions and the current user's passkeys.
-pub async fn client(state: &AppState, c: &Client) -> ApiResult<Value> {
-    let now = now_ms();
-    let store = state.store();
-    let sessions = store.sessions_of_client(&c.id).await?;
-    let mut sessions_json = Vec::with_capacity(sessions.len());
-    for s in sessions.iter().filter(|s| s.is_live(now)) {
-        sessions_json.push(session_with_user(state, s).await?);
-    }
-    let last_active = c
-        .last_active_session_id
-        .as_ref()
-        .filter(|id| sessions.iter().any(|s| &s.id == *id && s.is_live(now)));
-    let (sign_in_id, sign_up_id) = store.client_attempts(&c.id).await?;
-    let sign_in_json = match sign_in_id {
-        Some(id) => store.sign_in(&c.id, &id).await?.map(|s| sign_in(&s)),
-        None => None,
-    };
-    let sign_up_json = match sign_up_id {
-        Some(id) => store.sign_up_record(&c.id, &id).await?.map(|s| sign_up(&s)),
-        None => None,
-    };
+pub fn client(state: &AppState, snapshot: &ClientSnapshot, now: Millis) -> ApiResult<Value> {
+    let c = &snapshot.client;
+    let live: Vec<&SessionView> = snapshot.sessions.iter().filter(|v| v.session.is_live(now)).collect();
+    let sessions_json = live.iter().map(|v| session_view(state, v, now)).collect::<ApiResult<Vec<_>>>()?;
+    let last_active = c.last_active_session_id.as_ref().filter(|id| live.iter().any(|v| &v.session.id == *id));
     Ok(json!({
         "object": "client",
         "id": c.id,
         "sessions": sessions_json,
-        "sign_in": sign_in_json,
-        "sign_up": sign_up_json,
+        "sign_in": snapshot.sign_in.as_ref().map(sign_in),
+        "sign_up": snapshot.sign_up.as_ref().map(sign_up),
         "last_active_session_id": last_active,
         "last_authentication_strategy": null,
         "cookie_expires_at": null,

@@ -7,15 +7,28 @@ use serde_json::{Value, json};
 use crate::context::{CLIENT_COOKIE, Caller, ClientHandle};
 use crate::error::ApiResult;
 use crate::fapi::json;
-use crate::state::AppState;
+use crate::state::{AppState, now_ms};
+use latch_store::ClientSnapshot;
 
 const CLIENT_COOKIE_MAX_AGE_SECS: u64 = 365 * 24 * 3600;
 
 /// `{response, client}` where `client` is the client as it is *now* (after the handler's
 /// writes), so clerk-js sees new sessions and passkeys at once.
 pub async fn envelope(state: &AppState, caller: &Caller, handle: &ClientHandle, response: Value) -> ApiResult<Response> {
-    let client = match state.store().client(&handle.client.id).await? {
-        Some(c) => json::client(state, &c).await?,
+    let snapshot = state.store().client_snapshot(&handle.client.id).await?;
+    envelope_of(state, caller, handle, snapshot.as_ref(), response)
+}
+
+/// [`envelope`] around a snapshot the handler already read (to build `response` from it).
+pub fn envelope_of(
+    state: &AppState,
+    caller: &Caller,
+    handle: &ClientHandle,
+    snapshot: Option<&ClientSnapshot>,
+    response: Value,
+) -> ApiResult<Response> {
+    let client = match snapshot {
+        Some(snapshot) => json::client(state, snapshot, now_ms())?,
         None => Value::Null,
     };
     Ok(with_client_token(caller, handle, (StatusCode::OK, axum::Json(json!({ "response": response, "client": client }))).into_response()))

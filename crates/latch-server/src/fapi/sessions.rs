@@ -16,10 +16,7 @@ use crate::tokens::SessionClaims;
 pub async fn get_client(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     match find_client(&state, &caller).await? {
         None => Ok(reply::plain(json!({ "response": null, "client": null }))),
-        Some(c) => {
-            let client_json = json::client(&state, &c).await?;
-            Ok(reply::plain(json!({ "response": client_json.clone(), "client": client_json })))
-        }
+        Some(c) => client_as_response(&state, &c.id).await,
     }
 }
 
@@ -37,19 +34,28 @@ pub async fn end_all(State(state): State<AppState>, caller: Caller) -> ApiResult
         };
         audit::record(&state, &caller, "sign_out", subject, None).await;
     }
-    let client = state.store().client(&handle.client.id).await?.ok_or_else(ApiError::signed_out)?;
-    let client_json = json::client(&state, &client).await?;
+    client_as_response(&state, &handle.client.id).await
+}
+
+/// `GET /client` and sign-out answer with the client as both `response` and `client`.
+async fn client_as_response(state: &AppState, client_id: &str) -> ApiResult<Response> {
+    let snapshot = state.store().client_snapshot(client_id).await?.ok_or_else(ApiError::signed_out)?;
+    let client_json = json::client(state, &snapshot, now_ms())?;
     Ok(reply::plain(json!({ "response": client_json.clone(), "client": client_json })))
 }
 
 pub async fn touch(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let (handle, session) = live_session(&state, &caller, &id).await?;
     let now = now_ms();
-    state.store().touch_session(&session.id, now).await?;
-    state.store().set_active_session(&handle.client.id, Some(&session.id), now).await?;
-    let session = Session { last_active_at: now, updated_at: now, ..session };
-    let body = json::session_with_user(&state, &session).await?;
-    reply::envelope(&state, &caller, &handle, body).await
+    state.store().touch_session(&handle.client.id, &session.id, now).await?;
+    let snapshot = state.store().client_snapshot(&handle.client.id).await?;
+    let touched = snapshot.as_ref().and_then(|s| s.sessions.iter().find(|v| v.session.id == session.id));
+    let body = match touched {
+        Some(view) => json::session_view(&state, view, now)?,
+        // Ended between the touch and the read: show it as it is now.
+        None => json::session_with_user(&state, &state.store().session(&session.id).await?.unwrap_or(session)).await?,
+    };
+    reply::envelope_of(&state, &caller, &handle, snapshot.as_ref(), body)
 }
 
 pub async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
