@@ -15,7 +15,9 @@ pub async fn outcome<T>(
     subject: Subject,
     result: Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    record(state, caller, event, subject, result.as_ref().err()).await;
+    if !subject.recorded {
+        record(state, caller, event, subject, result.as_ref().err()).await;
+    }
     result
 }
 
@@ -26,10 +28,23 @@ pub struct Subject {
     pub session_id: Option<String>,
     pub passkey_id: Option<String>,
     pub client_id: Option<String>,
+    /// The action's own transaction already wrote its line (see [`line`]).
+    pub recorded: bool,
 }
 
 pub async fn record(state: &AppState, caller: &Caller, event: &str, subject: Subject, failure: Option<&ApiError>) {
-    let entry = AuditEvent {
+    let entry = line(caller, event, subject, failure);
+    // The action already happened; a lost audit line is logged loudly rather than turning
+    // a completed sign-in into an error for the user.
+    if let Err(e) = state.store().record_audit(&entry).await {
+        tracing::error!(error = %e, event, "could not write the audit trail");
+    }
+}
+
+/// The audit line for an action, for a store call to write in the action's own transaction
+/// (so a completed sign-in and its line commit together).
+pub fn line(caller: &Caller, event: &str, subject: Subject, failure: Option<&ApiError>) -> AuditEvent {
+    AuditEvent {
         id: 0,
         at: now_ms(),
         event: event.to_string(),
@@ -41,10 +56,5 @@ pub async fn record(state: &AppState, caller: &Caller, event: &str, subject: Sub
         client_ip: caller.ip.clone(),
         user_agent: caller.user_agent.as_deref().map(|ua| ua.chars().take(512).collect()),
         error_code: failure.map(|e| e.code.to_string()),
-    };
-    // The action already happened; a lost audit line is logged loudly rather than turning
-    // a completed sign-in into an error for the user.
-    if let Err(e) = state.store().record_audit(&entry).await {
-        tracing::error!(error = %e, event, "could not write the audit trail");
     }
 }

@@ -1,12 +1,14 @@
 //! The storage side of one discoverable sign-in, on SQLite in a temporary folder
-//! (`cargo bench -p latch-store`).
+//! (`cargo bench -p latch-store`), through both stores: `sqlite` is `SqliteStore` (rusqlite,
+//! what `latch serve` uses), `sqlx` is `SqlStore` on the same file (what served SQLite
+//! before; it still serves PostgreSQL).
 //!
-//! * `sign_in_calls_as_the_handlers_make_them`: the 43 `Store` calls the FAPI handlers make for
+//! * `sign_in_calls_as_the_handlers_make_them`: the `Store` calls the FAPI handlers make for
 //!   create → attempt_first_factor → touch → tokens → sign out (one client signing in and
-//!   out again, as `latch bench` does), including the `{response, client}` envelope reads.
+//!   out again, as `latch bench` does), including the `{response, client}` snapshots.
 //! * `sign_in_essential_writes`: only what a sign-in must write: create the sign-in, consume
-//!   its challenge, complete it (counter + session + client), end the session.
-//! * `one_point_read` (`client_by_token`): the fixed cost of one statement through sqlx.
+//!   its challenge, complete it (counter + session + client + audit), end the session.
+//! * `one_point_read` (`client_by_token`): the fixed cost of one statement.
 //!
 //! Run alone on an idle machine; the multi-threaded runtime has 2 workers like the server on
 //! the 2-core reference machine.
@@ -22,7 +24,7 @@ use latch_core::model::{
 };
 use latch_core::origins::OriginPattern;
 use latch_core::webauthn::{AuthenticationState, Credential};
-use latch_store::{AuditEvent, SqlStore, Store};
+use latch_store::{AuditEvent, SqlStore, SqliteStore, Store};
 use uuid::Uuid;
 
 /// A credential as webauthn-rs serialises it (an ES256 passkey, `none` attestation).
@@ -33,7 +35,7 @@ fn now() -> i64 {
 }
 
 struct World {
-    store: SqlStore,
+    store: Box<dyn Store>,
     client: Client,
     token_hash: Vec<u8>,
     user: User,
@@ -42,9 +44,16 @@ struct World {
     state: AuthenticationState,
 }
 
-async fn world(dir: &std::path::Path) -> World {
-    let store = SqlStore::connect(&format!("sqlite://{}", dir.join("latch.db").display())).await.unwrap();
-    store.migrate().await.unwrap();
+async fn world(dir: &std::path::Path, rusqlite: bool) -> World {
+    let url = format!("sqlite://{}", dir.join("latch.db").display());
+    let migrated = SqlStore::connect(&url).await.unwrap();
+    migrated.migrate().await.unwrap();
+    let store: Box<dyn Store> = if rusqlite {
+        migrated.pool().close().await;
+        Box::new(SqliteStore::open_url(&url).unwrap())
+    } else {
+        Box::new(migrated)
+    };
     let t = now();
     let client = Client { id: new_id(IdKind::Client), created_at: t, updated_at: t, last_active_session_id: None };
     let token_hash = vec![42u8; 32];
@@ -67,7 +76,7 @@ async fn world(dir: &std::path::Path) -> World {
         created_at: t,
     };
     store.sign_up(&user, &sign_up, &session).await.unwrap();
-    store.end_client_sessions(&client.id, SessionStatus::Ended, t).await.unwrap();
+    store.end_client_sessions(&client.id, SessionStatus::Ended, t, None).await.unwrap();
     let credential: Credential = serde_json::from_str(CREDENTIAL).unwrap();
     let passkey = Passkey {
         id: new_id(IdKind::Passkey),
@@ -156,16 +165,7 @@ fn audit(event: &str, w: &World, session_id: &str) -> AuditEvent {
 /// `reply::envelope` / `json::client`: the client, its live sessions (each with its user
 /// and passkeys), and its current sign-in.
 async fn envelope(w: &World) {
-    let s = &w.store;
-    let c = s.client(&w.client.id).await.unwrap().unwrap();
-    for session in s.sessions_of_client(&c.id).await.unwrap() {
-        let u = s.user(&session.user_id).await.unwrap().unwrap();
-        s.passkeys_of(&u.id).await.unwrap();
-    }
-    let (sign_in_id, _) = s.client_attempts(&c.id).await.unwrap();
-    if let Some(id) = sign_in_id {
-        s.sign_in(&c.id, &id).await.unwrap();
-    }
+    w.store.client_snapshot(&w.client.id).await.unwrap().unwrap();
 }
 
 async fn full_sign_in(w: &World) {
@@ -173,7 +173,6 @@ async fn full_sign_in(w: &World) {
     let t = now();
     // POST /client/sign_ins
     s.client_by_token(&w.token_hash).await.unwrap().unwrap();
-    assert!(s.sessions_of_client(&w.client.id).await.unwrap().is_empty());
     let sign_in = new_sign_in(w, t);
     s.create_sign_in(&sign_in).await.unwrap();
     envelope(w).await;
@@ -185,26 +184,19 @@ async fn full_sign_in(w: &World) {
     s.take_sign_in_challenge(&w.client.id, &sign_in.id, t).await.unwrap().unwrap();
     let done = completion(w, &sign_in, t);
     let sid = done.session.id.clone();
-    assert!(s.complete_sign_in(&done).await.unwrap());
-    s.sign_in(&w.client.id, &sign_in.id).await.unwrap().unwrap();
-    s.record_audit(&audit("sign_in", w, &sid)).await.unwrap();
+    assert!(s.complete_sign_in(&done, &audit("sign_in", w, &sid)).await.unwrap());
     envelope(w).await;
     // POST /client/sessions/{id}/touch
     s.client_by_token(&w.token_hash).await.unwrap().unwrap();
     s.session(&sid).await.unwrap().unwrap();
     s.touch_session(&w.client.id, &sid, t).await.unwrap();
-    let session = s.session(&sid).await.unwrap().unwrap();
-    let u = s.user(&session.user_id).await.unwrap().unwrap();
-    s.passkeys_of(&u.id).await.unwrap();
     envelope(w).await;
     // POST /client/sessions/{id}/tokens
     s.client_by_token(&w.token_hash).await.unwrap().unwrap();
     s.session(&sid).await.unwrap().unwrap();
     // POST /client/sessions?_method=DELETE
     s.client_by_token(&w.token_hash).await.unwrap().unwrap();
-    s.sessions_of_client(&w.client.id).await.unwrap();
-    s.end_client_sessions(&w.client.id, SessionStatus::Ended, t).await.unwrap();
-    s.record_audit(&audit("sign_out", w, &sid)).await.unwrap();
+    s.end_client_sessions(&w.client.id, SessionStatus::Ended, t, Some(&audit("sign_out", w, &sid))).await.unwrap();
     envelope(w).await;
 }
 
@@ -214,19 +206,24 @@ async fn essential_writes(w: &World) {
     let sign_in = new_sign_in(w, t);
     s.create_sign_in(&sign_in).await.unwrap();
     s.take_sign_in_challenge(&w.client.id, &sign_in.id, t).await.unwrap().unwrap();
-    assert!(s.complete_sign_in(&completion(w, &sign_in, t)).await.unwrap());
-    s.end_client_sessions(&w.client.id, SessionStatus::Ended, t).await.unwrap();
+    let done = completion(w, &sign_in, t);
+    assert!(s.complete_sign_in(&done, &audit("sign_in", w, &done.session.id)).await.unwrap());
+    s.end_client_sessions(&w.client.id, SessionStatus::Ended, t, None).await.unwrap();
 }
 
 fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let dir = tempfile::Builder::new().prefix("latch-bench-").tempdir().unwrap();
-    let w = rt.block_on(world(dir.path()));
-    c.bench_function("sign_in_calls_as_the_handlers_make_them", |b| b.to_async(&rt).iter(|| full_sign_in(&w)));
-    c.bench_function("sign_in_essential_writes", |b| b.to_async(&rt).iter(|| essential_writes(&w)));
-    c.bench_function("one_point_read", |b| {
-        b.to_async(&rt).iter(|| async { w.store.client_by_token(&w.token_hash).await.unwrap().unwrap() })
-    });
+    for (name, rusqlite) in [("sqlite", true), ("sqlx", false)] {
+        let dir = tempfile::Builder::new().prefix("latch-bench-").tempdir().unwrap();
+        let w = rt.block_on(world(dir.path(), rusqlite));
+        c.bench_function(&format!("{name}/sign_in_calls_as_the_handlers_make_them"), |b| {
+            b.to_async(&rt).iter(|| full_sign_in(&w))
+        });
+        c.bench_function(&format!("{name}/sign_in_essential_writes"), |b| b.to_async(&rt).iter(|| essential_writes(&w)));
+        c.bench_function(&format!("{name}/one_point_read"), |b| {
+            b.to_async(&rt).iter(|| async { w.store.client_by_token(&w.token_hash).await.unwrap().unwrap() })
+        });
+    }
 }
 
 criterion_group! {

@@ -97,6 +97,13 @@ pub struct SessionView {
     pub passkeys: Vec<Passkey>,
 }
 
+impl AuditEvent {
+    /// This line, about one session of its user.
+    pub fn for_session(&self, session: &Session) -> AuditEvent {
+        AuditEvent { user_id: Some(session.user_id.clone()), session_id: Some(session.id.clone()), ..self.clone() }
+    }
+}
+
 /// Which audit events to read: all filters are optional and combine with AND.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
@@ -167,10 +174,10 @@ pub trait Store: Send + Sync + 'static {
     /// Consumes the sign-in's challenge: later calls get `None`, whatever this attempt's outcome.
     async fn take_sign_in_challenge(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<Option<TakenChallenge>>;
     async fn fail_sign_in(&self, id: &str, status: &str, error_code: &str, now: Millis) -> StoreResult<()>;
-    /// Passkey counter, session, sign-in status and client in one transaction. Returns false
-    /// (and changes nothing) when the sign-in is no longer open or the passkey was used
-    /// concurrently since verification began.
-    async fn complete_sign_in(&self, completion: &SignInCompletion) -> StoreResult<bool>;
+    /// Passkey counter, session, sign-in status, client and the `audit` line in one
+    /// transaction. Returns false (and changes nothing) when the sign-in is no longer open or
+    /// the passkey was used concurrently since verification began.
+    async fn complete_sign_in(&self, completion: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool>;
 
     // Sessions.
     async fn sessions_of_client(&self, client_id: &str) -> StoreResult<Vec<Session>>;
@@ -179,7 +186,16 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_session(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<()>;
     /// Ends one live session of the client; false when it was not live.
     async fn end_session(&self, client_id: &str, id: &str, status: SessionStatus, now: Millis) -> StoreResult<bool>;
-    async fn end_client_sessions(&self, client_id: &str, status: SessionStatus, now: Millis) -> StoreResult<()>;
+    /// Ends every live session of the client and returns them. With `audit`, one line per
+    /// ended session is written in the same transaction: the template with the session's
+    /// user and id filled in.
+    async fn end_client_sessions(
+        &self,
+        client_id: &str,
+        status: SessionStatus,
+        now: Millis,
+        audit: Option<&AuditEvent>,
+    ) -> StoreResult<Vec<Session>>;
 
     // Token signing keys, shared by every node.
     async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>>;

@@ -117,8 +117,10 @@ pub const END_SESSION: &str = "UPDATE sessions SET status = $1, updated_at = $2 
 pub const CLIENT_SIGNED_OUT_OF: &str =
     "UPDATE clients SET last_active_session_id = NULL, sign_in_id = NULL, sign_up_id = NULL, updated_at = $1 \
      WHERE id = $2 AND last_active_session_id = $3";
-pub const END_CLIENT_SESSIONS: &str =
-    "UPDATE sessions SET status = $1, updated_at = $2 WHERE client_id = $3 AND status IN ('active', 'pending')";
+pub const END_CLIENT_SESSIONS: &str = concat!(
+    "UPDATE sessions SET status = $1, updated_at = $2 WHERE client_id = $3 AND status IN ('active', 'pending') RETURNING ",
+    session_columns!()
+);
 pub const CLIENT_SIGNED_OUT: &str =
     "UPDATE clients SET last_active_session_id = NULL, sign_in_id = NULL, sign_up_id = NULL, updated_at = $1 WHERE id = $2";
 

@@ -156,6 +156,23 @@ async fn insert_session<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(exec: E
     Ok(())
 }
 
+async fn insert_audit<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(exec: E, e: &AuditEvent) -> StoreResult<()> {
+    sqlx::query(q::INSERT_AUDIT_EVENT)
+        .bind(e.at)
+        .bind(&e.event)
+        .bind(&e.outcome)
+        .bind(e.user_id.as_deref())
+        .bind(e.session_id.as_deref())
+        .bind(e.passkey_id.as_deref())
+        .bind(e.client_id.as_deref())
+        .bind(e.client_ip.as_deref())
+        .bind(e.user_agent.as_deref())
+        .bind(e.error_code.as_deref())
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl Store for SqlStore {
     async fn create_client(&self, client: &Client, token_hash: &[u8]) -> StoreResult<()> {
@@ -399,7 +416,7 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn complete_sign_in(&self, c: &SignInCompletion) -> StoreResult<bool> {
+    async fn complete_sign_in(&self, c: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         let closed = sqlx::query(q::CLOSE_SIGN_IN)
             .bind(&c.session.user_id)
@@ -435,6 +452,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await?;
         sqlx::query(q::USER_SIGNED_IN).bind(c.now).bind(c.now).bind(&c.session.user_id).execute(&mut *tx).await?;
+        insert_audit(&mut *tx, audit).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -471,12 +489,31 @@ impl Store for SqlStore {
         Ok(ended.rows_affected() > 0)
     }
 
-    async fn end_client_sessions(&self, client_id: &str, status: SessionStatus, now: Millis) -> StoreResult<()> {
+    async fn end_client_sessions(
+        &self,
+        client_id: &str,
+        status: SessionStatus,
+        now: Millis,
+        audit: Option<&AuditEvent>,
+    ) -> StoreResult<Vec<Session>> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(q::END_CLIENT_SESSIONS).bind(status.as_str()).bind(now).bind(client_id).execute(&mut *tx).await?;
+        let ended = sqlx::query(q::END_CLIENT_SESSIONS)
+            .bind(status.as_str())
+            .bind(now)
+            .bind(client_id)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(rows::session)
+            .collect::<StoreResult<Vec<_>>>()?;
         sqlx::query(q::CLIENT_SIGNED_OUT).bind(now).bind(client_id).execute(&mut *tx).await?;
+        if let Some(template) = audit {
+            for session in &ended {
+                insert_audit(&mut *tx, &template.for_session(session)).await?;
+            }
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(ended)
     }
 
     async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>> {
@@ -496,20 +533,7 @@ impl Store for SqlStore {
     }
 
     async fn record_audit(&self, e: &AuditEvent) -> StoreResult<()> {
-        sqlx::query(q::INSERT_AUDIT_EVENT)
-            .bind(e.at)
-            .bind(&e.event)
-            .bind(&e.outcome)
-            .bind(e.user_id.as_deref())
-            .bind(e.session_id.as_deref())
-            .bind(e.passkey_id.as_deref())
-            .bind(e.client_id.as_deref())
-            .bind(e.client_ip.as_deref())
-            .bind(e.user_agent.as_deref())
-            .bind(e.error_code.as_deref())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        insert_audit(&self.pool, e).await
     }
 
     async fn audit_events(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {

@@ -204,6 +204,26 @@ fn insert_session(conn: &Connection, s: &Session) -> StoreResult<()> {
     Ok(())
 }
 
+fn insert_audit(conn: &Connection, e: &AuditEvent) -> StoreResult<()> {
+    run(
+        conn,
+        q::INSERT_AUDIT_EVENT,
+        rusqlite::params![
+            e.at,
+            e.event,
+            e.outcome,
+            e.user_id,
+            e.session_id,
+            e.passkey_id,
+            e.client_id,
+            e.client_ip,
+            e.user_agent,
+            e.error_code
+        ],
+    )?;
+    Ok(())
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_client(&self, client: &Client, token_hash: &[u8]) -> StoreResult<()> {
@@ -475,7 +495,7 @@ impl Store for SqliteStore {
         self.write(|tx, _| run(tx, q::FAIL_SIGN_IN, rusqlite::params![status, error_code, now, id]).map(drop))
     }
 
-    async fn complete_sign_in(&self, c: &SignInCompletion) -> StoreResult<bool> {
+    async fn complete_sign_in(&self, c: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool> {
         let credential = to_json(&c.updated_credential)?;
         self.write(|tx, decision| {
             let closed = run(tx, q::CLOSE_SIGN_IN, rusqlite::params![c.session.user_id, c.session.id, c.now, c.sign_in_id])?;
@@ -501,6 +521,7 @@ impl Store for SqliteStore {
             insert_session(tx, &c.session)?;
             run(tx, q::SET_ACTIVE_SESSION, rusqlite::params![c.session.id, c.now, c.session.client_id])?;
             run(tx, q::USER_SIGNED_IN, rusqlite::params![c.now, c.now, c.session.user_id])?;
+            insert_audit(tx, audit)?;
             Ok(true)
         })
     }
@@ -529,11 +550,24 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn end_client_sessions(&self, client_id: &str, status: SessionStatus, now: Millis) -> StoreResult<()> {
+    async fn end_client_sessions(
+        &self,
+        client_id: &str,
+        status: SessionStatus,
+        now: Millis,
+        audit: Option<&AuditEvent>,
+    ) -> StoreResult<Vec<Session>> {
         self.write(|tx, _| {
-            run(tx, q::END_CLIENT_SESSIONS, rusqlite::params![status.as_str(), now, client_id])?;
+            let ended = all(tx, q::END_CLIENT_SESSIONS, rusqlite::params![status.as_str(), now, client_id], |r| {
+                rows::session(r)
+            })?;
             run(tx, q::CLIENT_SIGNED_OUT, rusqlite::params![now, client_id])?;
-            Ok(())
+            if let Some(template) = audit {
+                for session in &ended {
+                    insert_audit(tx, &template.for_session(session))?;
+                }
+            }
+            Ok(ended)
         })
     }
 
@@ -553,25 +587,7 @@ impl Store for SqliteStore {
     }
 
     async fn record_audit(&self, e: &AuditEvent) -> StoreResult<()> {
-        self.write(|tx, _| {
-            run(
-                tx,
-                q::INSERT_AUDIT_EVENT,
-                rusqlite::params![
-                    e.at,
-                    e.event,
-                    e.outcome,
-                    e.user_id,
-                    e.session_id,
-                    e.passkey_id,
-                    e.client_id,
-                    e.client_ip,
-                    e.user_agent,
-                    e.error_code
-                ],
-            )
-            .map(drop)
-        })
+        self.write(|tx, _| insert_audit(tx, e))
     }
 
     async fn audit_events(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {

@@ -23,17 +23,9 @@ pub async fn get_client(State(state): State<AppState>, caller: Caller) -> ApiRes
 /// Sign out: every session of this client ends (`signOut()` with one session).
 pub async fn end_all(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let handle = existing_client(&state, &caller).await?;
-    let ending = state.store().sessions_of_client(&handle.client.id).await?;
-    state.store().end_client_sessions(&handle.client.id, SessionStatus::Ended, now_ms()).await?;
-    for session in ending {
-        let subject = Subject {
-            user_id: Some(session.user_id),
-            session_id: Some(session.id),
-            client_id: Some(handle.client.id.clone()),
-            ..Subject::default()
-        };
-        audit::record(&state, &caller, "sign_out", subject, None).await;
-    }
+    let subject = Subject { client_id: Some(handle.client.id.clone()), ..Subject::default() };
+    let audit_line = audit::line(&caller, "sign_out", subject, None);
+    state.store().end_client_sessions(&handle.client.id, SessionStatus::Ended, now_ms(), Some(&audit_line)).await?;
     client_as_response(&state, &handle.client.id).await
 }
 

@@ -157,10 +157,12 @@ async fn attempt(
         session,
         now,
     };
-    if !store.complete_sign_in(&completion).await? {
+    let audit_line = audit::line(caller, "sign_in", subject.clone(), None);
+    if !store.complete_sign_in(&completion, &audit_line).await? {
         // Another request used this passkey or finished this sign-in in the meantime.
         return Err(ApiError::from(CeremonyError::Rejected("the passkey was used concurrently; try again".into())));
     }
+    subject.recorded = true;
     let mut done = sign_in;
     done.status = SignInStatus::Complete;
     done.user_id = Some(owner.id.clone());
