@@ -81,6 +81,22 @@ impl SqliteStore {
         f(&self.lock())
     }
 
+    /// Several reads in one snapshot, which also takes SQLite's read lock (an `fcntl` on the
+    /// shared-memory file) once instead of once per statement.
+    fn read_together<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let conn = self.lock();
+        conn.prepare_cached("BEGIN")?.execute([])?;
+        let out = f(&conn);
+        let ended = conn.prepare_cached("COMMIT").and_then(|mut stmt| stmt.execute([]));
+        if let Err(e) = ended {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            return Err(e.into());
+        }
+        out
+    }
+
     /// One write transaction: committed when `f` returns `Ok`, unless `f` called [`abort`].
     /// BEGIN and COMMIT go through the statement cache like everything else (rusqlite's own
     /// `Transaction` would parse them anew each time).
@@ -253,7 +269,7 @@ impl Store for SqliteStore {
     }
 
     async fn client_snapshot(&self, client_id: &str) -> StoreResult<Option<ClientSnapshot>> {
-        self.read(|c| {
+        self.read_together(|c| {
             let found = one(c, q::CLIENT_WITH_ATTEMPTS, [client_id], |row| {
                 Ok((rows::client(row)?, row.opt_text("sign_in_id")?, row.opt_text("sign_up_id")?))
             })?;

@@ -9,6 +9,10 @@ mod serve;
 
 use clap::{Parser, Subcommand};
 
+/// See Cargo.toml: the server allocates many small, short-lived values per request.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "latch", version, about = "Self-hosted passkey authentication that speaks Clerk's Frontend API")]
 struct Cli {
