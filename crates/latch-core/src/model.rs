@@ -68,6 +68,8 @@ pub enum SessionStatus {
     Expired,
     Removed,
     Revoked,
+    /// Single-session mode: a later sign-in on the same client took its place.
+    Replaced,
 }
 
 impl SessionStatus {
@@ -79,6 +81,7 @@ impl SessionStatus {
             SessionStatus::Expired => "expired",
             SessionStatus::Removed => "removed",
             SessionStatus::Revoked => "revoked",
+            SessionStatus::Replaced => "replaced",
         }
     }
 
@@ -90,6 +93,7 @@ impl SessionStatus {
             "expired" => SessionStatus::Expired,
             "removed" => SessionStatus::Removed,
             "revoked" => SessionStatus::Revoked,
+            "replaced" => SessionStatus::Replaced,
             _ => return None,
         })
     }

@@ -103,6 +103,12 @@ pub const CLOSE_SIGN_IN: &str = "UPDATE sign_ins SET status = 'complete', ch_sta
 /// Matches only if nobody signed in with this passkey since verification read its counter.
 pub const COUNT_PASSKEY_USE: &str = "UPDATE passkeys SET credential = $1, sign_count = $2, backup_eligible = $3, \
      backup_state = $4, last_used_at = $5, updated_at = $6 WHERE id = $7 AND sign_count = $8";
+/// Single-session mode, without check-then-act: the client's newest session replaces any
+/// other that is still live (two sign-ins completing at once on one client). Runs after the
+/// client's row is written in the same transaction, which serialises per client on
+/// PostgreSQL, so the second of two racing transactions sees the first one's session.
+pub const REPLACE_OTHER_SESSIONS: &str = "UPDATE sessions SET status = 'replaced', updated_at = $1 \
+     WHERE client_id = $2 AND id <> $3 AND status IN ('active', 'pending')";
 pub const USER_SIGNED_IN: &str = "UPDATE users SET last_sign_in_at = $1, updated_at = $2 WHERE id = $3";
 
 pub const LIVE_SESSIONS_OF_CLIENT: &str = concat!(
@@ -161,7 +167,7 @@ pub const ALL: &[&str] = &[
     PASSKEY_BY_CREDENTIAL_ID, INSERT_PENDING_PASSKEY_UNDER_QUOTA, TAKE_PENDING_PASSKEY, LOCK_USER,
     INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,
     SIGN_IN_BY_ID, SAVE_SIGN_IN_CHALLENGE, TAKE_SIGN_IN_CHALLENGE, FAIL_SIGN_IN, CLOSE_SIGN_IN, COUNT_PASSKEY_USE,
-    USER_SIGNED_IN, LIVE_SESSIONS_OF_CLIENT, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
+    REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, LIVE_SESSIONS_OF_CLIENT, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
     END_CLIENT_SESSIONS, CLIENT_SIGNED_OUT, SIGNING_KEYS, INSERT_FIRST_SIGNING_KEY, INSERT_AUDIT_EVENT, AUDIT_EVENTS,
     HIT_RATE_LIMIT, HIT_RATE_LIMITS, PURGE_PENDING_PASSKEYS, PURGE_SIGN_INS, PURGE_RATE_LIMITS,
 ];

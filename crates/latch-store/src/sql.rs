@@ -156,6 +156,15 @@ async fn insert_session<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(exec: E
     Ok(())
 }
 
+async fn replace_other_sessions<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+    exec: E,
+    newest: &Session,
+    now: Millis,
+) -> StoreResult<()> {
+    sqlx::query(q::REPLACE_OTHER_SESSIONS).bind(now).bind(&newest.client_id).bind(&newest.id).execute(exec).await?;
+    Ok(())
+}
+
 async fn insert_audit<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(exec: E, e: &AuditEvent) -> StoreResult<()> {
     sqlx::query(q::INSERT_AUDIT_EVENT)
         .bind(e.at)
@@ -242,6 +251,7 @@ impl Store for SqlStore {
             .bind(&session.client_id)
             .execute(&mut *tx)
             .await?;
+        replace_other_sessions(&mut *tx, session, session.created_at).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -451,6 +461,7 @@ impl Store for SqlStore {
             .bind(&c.session.client_id)
             .execute(&mut *tx)
             .await?;
+        replace_other_sessions(&mut *tx, &c.session, c.now).await?;
         sqlx::query(q::USER_SIGNED_IN).bind(c.now).bind(c.now).bind(&c.session.user_id).execute(&mut *tx).await?;
         insert_audit(&mut *tx, audit).await?;
         tx.commit().await?;

@@ -335,6 +335,7 @@ impl Store for SqliteStore {
                 q::CLIENT_SIGNED_UP,
                 rusqlite::params![session.id, sign_up.id, session.created_at, session.client_id],
             )?;
+            run(tx, q::REPLACE_OTHER_SESSIONS, rusqlite::params![session.created_at, session.client_id, session.id])?;
             Ok(())
         })
     }
@@ -536,6 +537,7 @@ impl Store for SqliteStore {
             }
             insert_session(tx, &c.session)?;
             run(tx, q::SET_ACTIVE_SESSION, rusqlite::params![c.session.id, c.now, c.session.client_id])?;
+            run(tx, q::REPLACE_OTHER_SESSIONS, rusqlite::params![c.now, c.session.client_id, c.session.id])?;
             run(tx, q::USER_SIGNED_IN, rusqlite::params![c.now, c.now, c.session.user_id])?;
             insert_audit(tx, audit)?;
             Ok(true)

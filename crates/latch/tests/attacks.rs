@@ -82,6 +82,59 @@ async fn concurrent_double_submit_of_one_assertion_creates_one_session() {
     assert_eq!(active, 1, "{}", client.text);
 }
 
+/// Live sessions of a browser, as `GET /client` shows them.
+async fn live_sessions(fapi: &Fapi) -> Vec<Value> {
+    let client = fapi.get("/client").await.ok();
+    client.resp()["sessions"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_second_sign_in_started_on_the_same_browser_is_refused_once_the_first_completes() {
+    // Single-session mode: two sign-ins started while signed out (two tabs), answered one
+    // after the other by two people's passkeys. The second must not add a second session.
+    let mut s = scene().await;
+    let (mut bob, _, _) = Person::with_passkey(&s.server, "bob").await;
+    let browser = Fapi::new(&s.server);
+    let (first, q1) = browser.start_sign_in().await;
+    let (second, q2) = browser.start_sign_in().await;
+    let a1 = s.alice.auth.assert(&q1).await.json();
+    let a2 = bob.auth.assert(&q2).await.json();
+    browser.attempt_sign_in(&first, &a1).await.ok();
+    let before = Snapshot::take(&[&browser, &s.observer, &bob.fapi]).await;
+    browser.attempt_sign_in(&second, &a2).await.assert_error(400, "session_exists");
+    Snapshot::take(&[&browser, &s.observer, &bob.fapi]).await.assert_same(&before);
+    let live = live_sessions(&browser).await;
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_eq!(live[0]["user"]["username"], "alice");
+}
+
+#[tokio::test]
+async fn two_sign_ins_completing_at_once_on_one_browser_leave_one_live_session() {
+    // The same two tabs, both answered at the same instant: whichever way the race goes,
+    // the browser ends with exactly one live session (the later replaces the earlier).
+    let mut s = scene().await;
+    let (mut bob, _, _) = Person::with_passkey(&s.server, "bob").await;
+    for _ in 0..5 {
+        let browser = Fapi::new(&s.server);
+        let (first, q1) = browser.start_sign_in().await;
+        let (second, q2) = browser.start_sign_in().await;
+        let a1 = s.alice.auth.assert(&q1).await.json();
+        let a2 = bob.auth.assert(&q2).await.json();
+        let (b1, b2) = (browser.clone(), browser.clone());
+        let t1 = tokio::spawn(async move { b1.attempt_sign_in(&first, &a1).await });
+        let t2 = tokio::spawn(async move { b2.attempt_sign_in(&second, &a2).await });
+        let (r1, r2) = (t1.await.unwrap(), t2.await.unwrap());
+        assert!(r1.status == 200 || r2.status == 200, "{} / {}", r1.text, r2.text);
+        for r in [&r1, &r2] {
+            if r.status != 200 {
+                r.assert_error(400, "session_exists");
+            }
+        }
+        let live = live_sessions(&browser).await;
+        assert_eq!(live.len(), 1, "{} / {} -> {live:?}", r1.text, r2.text);
+    }
+}
+
 #[tokio::test]
 async fn one_passkey_racing_itself_on_two_clients_gets_clean_answers() {
     // Two sign-ins, the same passkey answering both at once: each gets its own session, and

@@ -118,6 +118,10 @@ async fn attempt(
         return Err(ApiError::from(CeremonyError::Rejected("the passkey does not belong to this user".into())));
     }
     let owner = store.user(&passkey.user_id).await?.ok_or_else(passkey_not_registered)?;
+    // Two sign-ins started on one signed-out client: once one completes, the other is
+    // refused here, before its challenge is spent. (Should both complete at the same
+    // instant, complete_sign_in lets the later replace the earlier.)
+    refuse_if_signed_in(state, &handle.client).await?;
 
     let now = now_ms();
     let taken = store.take_sign_in_challenge(&handle.client.id, &sign_in.id, now).await?.ok_or_else(|| {
