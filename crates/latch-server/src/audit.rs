@@ -15,9 +15,7 @@ pub async fn outcome<T>(
     subject: Subject,
     result: Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    if !subject.recorded {
-        record(state, caller, event, subject, result.as_ref().err()).await;
-    }
+    record(state, caller, event, subject, result.as_ref().err()).await;
     result
 }
 
@@ -28,8 +26,6 @@ pub struct Subject {
     pub session_id: Option<String>,
     pub passkey_id: Option<String>,
     pub client_id: Option<String>,
-    /// The action's own transaction already wrote its line (see [`line`]).
-    pub recorded: bool,
 }
 
 pub async fn record(state: &AppState, caller: &Caller, event: &str, subject: Subject, failure: Option<&ApiError>) {

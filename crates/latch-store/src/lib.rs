@@ -121,7 +121,6 @@ pub trait Store: Send + Sync + 'static {
     async fn client(&self, id: &str) -> StoreResult<Option<Client>>;
     /// The client's current sign-in and sign-up ids, for the client JSON.
     async fn client_attempts(&self, client_id: &str) -> StoreResult<(Option<String>, Option<String>)>;
-    async fn set_active_session(&self, client_id: &str, session_id: Option<&str>, now: Millis) -> StoreResult<()>;
     /// The client as FAPI shows it, in one call. This default composes the single reads;
     /// a store can do better.
     async fn client_snapshot(&self, client_id: &str) -> StoreResult<Option<ClientSnapshot>> {

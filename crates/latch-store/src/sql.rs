@@ -214,11 +214,6 @@ impl Store for SqlStore {
         }
     }
 
-    async fn set_active_session(&self, client_id: &str, session_id: Option<&str>, now: Millis) -> StoreResult<()> {
-        sqlx::query(q::SET_ACTIVE_SESSION).bind(session_id).bind(now).bind(client_id).execute(&self.pool).await?;
-        Ok(())
-    }
-
     async fn sign_up(&self, user: &User, sign_up: &SignUp, session: &Session) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(q::INSERT_USER)

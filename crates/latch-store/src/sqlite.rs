@@ -87,44 +87,40 @@ impl SqliteStore {
     /// Several reads in one snapshot, which also takes SQLite's read lock (an `fcntl` on the
     /// shared-memory file) once instead of once per statement.
     fn read_together<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
-        let conn = self.lock();
-        conn.prepare_cached("BEGIN")?.execute([])?;
-        let out = f(&conn);
-        let ended = conn.prepare_cached("COMMIT").and_then(|mut stmt| stmt.execute([]));
-        if let Err(e) = ended {
-            if !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
-            }
-            return Err(e.into());
-        }
-        out
+        transaction(&self.lock(), "BEGIN", |conn, _| f(conn))
     }
 
-    /// One write transaction: committed when `f` returns `Ok`, unless `f` called [`abort`].
-    /// BEGIN and COMMIT go through the statement cache like everything else (rusqlite's own
-    /// `Transaction` would parse them anew each time).
+    /// One write transaction: committed when `f` returns `Ok`, unless `f` set its
+    /// [`Decision`] to `Rollback`.
     fn write<T>(&self, f: impl FnOnce(&Connection, &mut Decision) -> StoreResult<T>) -> StoreResult<T> {
-        let conn = self.lock();
         // IMMEDIATE takes the write lock up front: a deferred transaction that reads first
         // could fail to upgrade when another process writes in between.
-        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-        let mut decision = Decision::Commit;
-        let out = f(&conn, &mut decision);
-        let end = match (&out, decision) {
-            (Ok(_), Decision::Commit) => "COMMIT",
-            _ => "ROLLBACK",
-        };
-        let ended = conn.prepare_cached(end).and_then(|mut stmt| stmt.execute([]));
-        if let Err(e) = ended {
-            // Whatever the failure, leave no transaction open on the shared connection.
-            if !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
-            }
-            return Err(e.into());
-        }
+        let out = transaction(&self.lock(), "BEGIN IMMEDIATE", f)?;
         self.checkpointer.wake();
-        out
+        Ok(out)
     }
+}
+
+/// Runs `f` between `begin` and COMMIT, or ROLLBACK when `f` fails or decides so. BEGIN and
+/// COMMIT go through the statement cache like everything else (rusqlite's own `Transaction`
+/// would parse them anew each time).
+fn transaction<T>(
+    conn: &Connection,
+    begin: &str,
+    f: impl FnOnce(&Connection, &mut Decision) -> StoreResult<T>,
+) -> StoreResult<T> {
+    conn.prepare_cached(begin)?.execute([])?;
+    let mut decision = Decision::Commit;
+    let out = f(conn, &mut decision);
+    let end = if out.is_ok() && decision == Decision::Commit { "COMMIT" } else { "ROLLBACK" };
+    if let Err(e) = conn.prepare_cached(end).and_then(|mut stmt| stmt.execute([])) {
+        // Whatever the failure, leave no transaction open on the shared connection.
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        return Err(e.into());
+    }
+    out
 }
 
 /// What a [`SqliteStore::write`] does at its end, when its work succeeded.
@@ -324,10 +320,6 @@ impl Store for SqliteStore {
             };
             Ok(Some(ClientSnapshot { client, sessions, sign_in, sign_up }))
         })
-    }
-
-    async fn set_active_session(&self, client_id: &str, session_id: Option<&str>, now: Millis) -> StoreResult<()> {
-        self.write(|tx, _| run(tx, q::SET_ACTIVE_SESSION, rusqlite::params![session_id, now, client_id]).map(drop))
     }
 
     async fn sign_up(&self, user: &User, sign_up: &SignUp, session: &Session) -> StoreResult<()> {

@@ -91,7 +91,6 @@ fn subject_of(me: &SignedIn, passkey_id: &str) -> Subject {
         session_id: Some(me.session.id.clone()),
         passkey_id: Some(passkey_id.to_string()),
         client_id: Some(me.handle.client.id.clone()),
-        recorded: false,
     }
 }
 

@@ -89,8 +89,16 @@ pub async fn attempt_first_factor(
     let handle = existing_client(&state, &caller).await?;
     limits::sign_in(&state, caller.ip.as_deref(), Some(&handle.client.id)).await?;
     let mut subject = Subject { client_id: Some(handle.client.id.clone()), ..Subject::default() };
-    let result = attempt(&state, &caller, &handle, &id, credential_json, &mut subject).await;
-    audit::outcome(&state, &caller, "sign_in", subject, result).await
+    // A completed sign-in's audit line is written in its own transaction; only a refused or
+    // failed attempt is recorded here.
+    let done = match attempt(&state, &caller, &handle, &id, credential_json, &mut subject).await {
+        Ok(done) => done,
+        Err(e) => {
+            audit::record(&state, &caller, "sign_in", subject, Some(&e)).await;
+            return Err(e);
+        }
+    };
+    reply::envelope(&state, &caller, &handle, json::sign_in(&done)).await
 }
 
 async fn attempt(
@@ -100,7 +108,7 @@ async fn attempt(
     id: &str,
     credential_json: &str,
     subject: &mut Subject,
-) -> ApiResult<Response> {
+) -> ApiResult<SignIn> {
     let assertion = ceremony::parse_assertion(credential_json)?;
     let sign_in = load(state, &handle.client.id, id).await?;
     if sign_in.status == SignInStatus::Complete {
@@ -166,7 +174,6 @@ async fn attempt(
         // Another request used this passkey or finished this sign-in in the meantime.
         return Err(ApiError::from(CeremonyError::Rejected("the passkey was used concurrently; try again".into())));
     }
-    subject.recorded = true;
     let mut done = sign_in;
     done.status = SignInStatus::Complete;
     done.user_id = Some(owner.id.clone());
@@ -177,7 +184,7 @@ async fn attempt(
         challenge.state = None;
         challenge.attempts += 1;
     }
-    reply::envelope(state, caller, handle, json::sign_in(&done)).await
+    Ok(done)
 }
 
 /// A new session for `user`: `pending` while the instance requires tasks, else `active`.
