@@ -235,3 +235,10 @@ fn hits_in_order(keys: [&str; 2], rows: &[(String, i64)]) -> [u64; 2] {
 fn oldest_rate_limit_window(now: Millis) -> Millis {
     now - 2 * 3600 * 1000
 }
+
+/// Pending registrations are purged an hour after they expire, not at once: until then an
+/// answer to one gets `verification_expired` rather than "no such passkey", and the purge
+/// cannot race a ceremony whose challenge lifetime is very short.
+fn purgeable_pending_before(now: Millis) -> Millis {
+    now - 3600 * 1000
+}

@@ -583,7 +583,7 @@ impl Store for SqlStore {
     }
 
     async fn purge_expired(&self, now: Millis) -> StoreResult<u64> {
-        let pending = sqlx::query(q::PURGE_PENDING_PASSKEYS).bind(now).execute(&self.pool).await?;
+        let pending = sqlx::query(q::PURGE_PENDING_PASSKEYS).bind(crate::purgeable_pending_before(now)).execute(&self.pool).await?;
         let sign_ins = sqlx::query(q::PURGE_SIGN_INS).bind(now).execute(&self.pool).await?;
         let windows = sqlx::query(q::PURGE_RATE_LIMITS).bind(crate::oldest_rate_limit_window(now)).execute(&self.pool).await?;
         Ok(pending.rows_affected() + sign_ins.rows_affected() + windows.rows_affected())

@@ -664,7 +664,7 @@ impl Store for SqliteStore {
 
     async fn purge_expired(&self, now: Millis) -> StoreResult<u64> {
         self.write(|tx, _| {
-            let pending = run(tx, q::PURGE_PENDING_PASSKEYS, [now])?;
+            let pending = run(tx, q::PURGE_PENDING_PASSKEYS, [crate::purgeable_pending_before(now)])?;
             let sign_ins = run(tx, q::PURGE_SIGN_INS, [now])?;
             let windows = run(tx, q::PURGE_RATE_LIMITS, [crate::oldest_rate_limit_window(now)])?;
             Ok((pending + sign_ins + windows) as u64)
