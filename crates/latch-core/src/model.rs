@@ -227,6 +227,9 @@ pub struct SignUp {
 #[derive(Debug, Clone)]
 pub struct SignInCompletion {
     pub sign_in_id: String,
+    /// The request options of the challenge that was verified: completing spends exactly
+    /// that challenge, not one a concurrent `prepare_first_factor` put in its place.
+    pub challenge_options: String,
     pub passkey_id: String,
     /// The counter the passkey had when verification began: the write fails if another
     /// sign-in used the passkey in between (compare-and-swap).

@@ -6,8 +6,8 @@
 //! * `sign_in_calls_as_the_handlers_make_them`: the `Store` calls the FAPI handlers make for
 //!   create → attempt_first_factor → touch → tokens → sign out (one client signing in and
 //!   out again, as `latch bench` does), including the `{response, client}` snapshots.
-//! * `sign_in_essential_writes`: only what a sign-in must write: create the sign-in, consume
-//!   its challenge, complete it (counter + session + client + audit), end the session.
+//! * `sign_in_essential_writes`: only what a sign-in must write: create the sign-in, complete
+//!   it (challenge spent + counter + session + client + audit), end the session.
 //! * `one_point_read` (`client_by_token`): the fixed cost of one statement.
 //!
 //! Run alone on an idle machine; the multi-threaded runtime has 2 workers like the server on
@@ -139,6 +139,7 @@ fn new_sign_in(w: &World, t: i64) -> SignIn {
 fn completion(w: &World, sign_in: &SignIn, t: i64) -> SignInCompletion {
     SignInCompletion {
         sign_in_id: sign_in.id.clone(),
+        challenge_options: sign_in.challenge.as_ref().map(|c| c.options_json.clone()).unwrap_or_default(),
         passkey_id: w.passkey.id.clone(),
         previous_sign_count: 0,
         updated_credential: w.credential.clone(),
@@ -176,12 +177,12 @@ async fn full_sign_in(w: &World) {
     let sign_in = new_sign_in(w, t);
     s.create_sign_in(&sign_in).await.unwrap();
     envelope(w).await;
-    // POST …/attempt_first_factor (verification happens between take and complete)
+    // POST …/attempt_first_factor (verification happens between the reads and complete,
+    // which spends the challenge)
     s.client_by_token(&w.token_hash).await.unwrap().unwrap();
     s.sign_in(&w.client.id, &sign_in.id).await.unwrap().unwrap();
     let pk = s.passkey_by_credential_id(&w.passkey.credential_id).await.unwrap().unwrap();
     s.user(&pk.user_id).await.unwrap().unwrap();
-    s.take_sign_in_challenge(&w.client.id, &sign_in.id, t).await.unwrap().unwrap();
     let done = completion(w, &sign_in, t);
     let sid = done.session.id.clone();
     assert!(s.complete_sign_in(&done, &audit("sign_in", w, &sid)).await.unwrap());
@@ -205,7 +206,6 @@ async fn essential_writes(w: &World) {
     let t = now();
     let sign_in = new_sign_in(w, t);
     s.create_sign_in(&sign_in).await.unwrap();
-    s.take_sign_in_challenge(&w.client.id, &sign_in.id, t).await.unwrap().unwrap();
     let done = completion(w, &sign_in, t);
     assert!(s.complete_sign_in(&done, &audit("sign_in", w, &done.session.id)).await.unwrap());
     s.end_client_sessions(&w.client.id, SessionStatus::Ended, t, None).await.unwrap();

@@ -14,7 +14,6 @@ use async_trait::async_trait;
 use latch_core::model::{
     Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignUp, User,
 };
-use latch_core::webauthn::AuthenticationState;
 
 pub use sql::{SqlStore, SCHEMA_VERSION};
 pub use sqlite::SqliteStore;
@@ -48,14 +47,6 @@ pub struct StoredSigningKey {
     pub private_pkcs8: Vec<u8>,
     pub public_raw: Vec<u8>,
     pub created_at: Millis,
-}
-
-/// A consumed sign-in challenge: what the attempt needs to verify an assertion.
-#[derive(Debug, Clone)]
-pub struct TakenChallenge {
-    pub state: AuthenticationState,
-    pub origin: Option<String>,
-    pub expire_at: Millis,
 }
 
 /// One line of the audit trail. Never holds a secret: no tokens, challenges or keys.
@@ -170,12 +161,22 @@ pub trait Store: Send + Sync + 'static {
     async fn sign_in(&self, client_id: &str, id: &str) -> StoreResult<Option<SignIn>>;
     /// Replaces the sign-in's passkey challenge (prepare_first_factor).
     async fn save_sign_in_challenge(&self, sign_in: &SignIn) -> StoreResult<()>;
-    /// Consumes the sign-in's challenge: later calls get `None`, whatever this attempt's outcome.
-    async fn take_sign_in_challenge(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<Option<TakenChallenge>>;
-    async fn fail_sign_in(&self, id: &str, status: &str, error_code: &str, now: Millis) -> StoreResult<()>;
-    /// Passkey counter, session, sign-in status, client and the `audit` line in one
-    /// transaction. Returns false (and changes nothing) when the sign-in is no longer open or
-    /// the passkey was used concurrently since verification began.
+    /// Spends the sign-in's challenge on a failed answer (`status` expired or failed) and
+    /// records why. False, changing nothing, when the challenge (named by its request
+    /// options) was already spent or replaced: each challenge is answered once at most.
+    async fn fail_sign_in(
+        &self,
+        client_id: &str,
+        id: &str,
+        challenge_options: &str,
+        status: &str,
+        error_code: &str,
+        now: Millis,
+    ) -> StoreResult<bool>;
+    /// Spends the verified challenge and writes the passkey counter, session, sign-in status,
+    /// client and the `audit` line in one transaction. Returns false (and changes nothing)
+    /// when the challenge was already spent or replaced, or the passkey was used concurrently
+    /// since verification read it.
     async fn complete_sign_in(&self, completion: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool>;
 
     // Sessions.

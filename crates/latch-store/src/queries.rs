@@ -89,17 +89,20 @@ pub const SAVE_SIGN_IN_CHALLENGE: &str =
     "UPDATE sign_ins SET status = $1, ch_status = $2, ch_options = $3, ch_state = $4, ch_origin = $5, \
      ch_attempts = 0, ch_expire_at = $6, ch_error = NULL, updated_at = $7 \
      WHERE id = $8 AND client_id = $9 AND status <> 'complete'";
-/// The first attempt flips ch_attempts from 0 to 1; RETURNING yields the (unchanged) state to
-/// that attempt only. Any later attempt matches no row.
-pub const TAKE_SIGN_IN_CHALLENGE: &str = "UPDATE sign_ins SET ch_attempts = ch_attempts + 1, updated_at = $1 \
-     WHERE id = $2 AND client_id = $3 AND ch_attempts = 0 AND ch_state IS NOT NULL AND status = 'needs_first_factor' \
-     RETURNING ch_state, ch_origin, ch_expire_at";
-pub const FAIL_SIGN_IN: &str =
-    "UPDATE sign_ins SET ch_status = $1, ch_error = $2, ch_state = NULL, updated_at = $3 WHERE id = $4";
-/// Written first in `complete_sign_in`, so SQLite takes its write lock at once.
+/// Spends the challenge on a failed answer: only the attempt that flips ch_attempts from 0 to
+/// 1 on the very challenge it checked (its options carry the random challenge) changes the
+/// row, so a challenge is answered once at most, whatever the outcome.
+pub const FAIL_SIGN_IN: &str = "UPDATE sign_ins SET ch_attempts = ch_attempts + 1, ch_status = $1, ch_error = $2, \
+     ch_state = NULL, updated_at = $3 \
+     WHERE id = $4 AND client_id = $5 AND ch_options = $6 AND ch_attempts = 0 AND ch_state IS NOT NULL \
+     AND status = 'needs_first_factor'";
+/// Written first in `complete_sign_in`, so SQLite takes its write lock at once. It spends the
+/// challenge as [`FAIL_SIGN_IN`] does: the same conditions, so of two answers to one challenge
+/// at most one changes the row, and only if the challenge is still the one verified.
 pub const CLOSE_SIGN_IN: &str = "UPDATE sign_ins SET status = 'complete', ch_status = 'verified', ch_state = NULL, \
-     user_id = $1, created_session_id = $2, updated_at = $3 \
-     WHERE id = $4 AND status = 'needs_first_factor'";
+     ch_attempts = ch_attempts + 1, user_id = $1, created_session_id = $2, updated_at = $3 \
+     WHERE id = $4 AND client_id = $5 AND ch_options = $6 AND ch_attempts = 0 AND ch_state IS NOT NULL \
+     AND status = 'needs_first_factor'";
 /// Matches only if nobody signed in with this passkey since verification read its counter.
 pub const COUNT_PASSKEY_USE: &str = "UPDATE passkeys SET credential = $1, sign_count = $2, backup_eligible = $3, \
      backup_state = $4, last_used_at = $5, updated_at = $6 WHERE id = $7 AND sign_count = $8";
@@ -166,7 +169,7 @@ pub const ALL: &[&str] = &[
     INSERT_SESSION, CLIENT_SIGNED_UP, USER_BY_ID, USER_BY_USERNAME, SIGN_UP_BY_ID, PASSKEYS_OF_USER,
     PASSKEY_BY_CREDENTIAL_ID, INSERT_PENDING_PASSKEY_UNDER_QUOTA, TAKE_PENDING_PASSKEY, LOCK_USER,
     INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,
-    SIGN_IN_BY_ID, SAVE_SIGN_IN_CHALLENGE, TAKE_SIGN_IN_CHALLENGE, FAIL_SIGN_IN, CLOSE_SIGN_IN, COUNT_PASSKEY_USE,
+    SIGN_IN_BY_ID, SAVE_SIGN_IN_CHALLENGE, FAIL_SIGN_IN, CLOSE_SIGN_IN, COUNT_PASSKEY_USE,
     REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, LIVE_SESSIONS_OF_CLIENT, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
     END_CLIENT_SESSIONS, CLIENT_SIGNED_OUT, SIGNING_KEYS, INSERT_FIRST_SIGNING_KEY, INSERT_AUDIT_EVENT, AUDIT_EVENTS,
     HIT_RATE_LIMIT, HIT_RATE_LIMITS, PURGE_PENDING_PASSKEYS, PURGE_SIGN_INS, PURGE_RATE_LIMITS,

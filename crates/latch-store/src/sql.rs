@@ -15,7 +15,7 @@ use sqlx::{AnyPool, Executor, Row};
 
 use crate::queries as q;
 use crate::rows::{self, Columns, to_json};
-use crate::{AuditEvent, AuditQuery, Store, StoreError, StoreResult, StoredSigningKey, TakenChallenge};
+use crate::{AuditEvent, AuditQuery, Store, StoreError, StoreResult, StoredSigningKey};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -401,24 +401,25 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn take_sign_in_challenge(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<Option<TakenChallenge>> {
-        let row = sqlx::query(q::TAKE_SIGN_IN_CHALLENGE)
+    async fn fail_sign_in(
+        &self,
+        client_id: &str,
+        id: &str,
+        challenge_options: &str,
+        status: &str,
+        error_code: &str,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        let failed = sqlx::query(q::FAIL_SIGN_IN)
+            .bind(status)
+            .bind(error_code)
             .bind(now)
             .bind(id)
             .bind(client_id)
-            .fetch_optional(&self.pool)
+            .bind(challenge_options)
+            .execute(&self.pool)
             .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(TakenChallenge {
-            state: rows::authentication_state(&row.text("ch_state")?)?,
-            origin: row.opt_text("ch_origin")?,
-            expire_at: row.opt_int("ch_expire_at")?.unwrap_or(0),
-        }))
-    }
-
-    async fn fail_sign_in(&self, id: &str, status: &str, error_code: &str, now: Millis) -> StoreResult<()> {
-        sqlx::query(q::FAIL_SIGN_IN).bind(status).bind(error_code).bind(now).bind(id).execute(&self.pool).await?;
-        Ok(())
+        Ok(failed.rows_affected() == 1)
     }
 
     async fn complete_sign_in(&self, c: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool> {
@@ -428,6 +429,8 @@ impl Store for SqlStore {
             .bind(&c.session.id)
             .bind(c.now)
             .bind(&c.sign_in_id)
+            .bind(&c.session.client_id)
+            .bind(&c.challenge_options)
             .execute(&mut *tx)
             .await?;
         if closed.rows_affected() != 1 {

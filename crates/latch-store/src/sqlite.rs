@@ -32,7 +32,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, Params, Row};
 
 use crate::queries as q;
 use crate::rows::{self, Columns, to_json};
-use crate::{AuditEvent, AuditQuery, ClientSnapshot, SessionView, Store, StoreError, StoreResult, StoredSigningKey, TakenChallenge};
+use crate::{AuditEvent, AuditQuery, ClientSnapshot, SessionView, Store, StoreError, StoreResult, StoredSigningKey};
 
 /// How long a statement waits for another process's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -519,26 +519,27 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn take_sign_in_challenge(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<Option<TakenChallenge>> {
-        self.write(|tx, _| {
-            one(tx, q::TAKE_SIGN_IN_CHALLENGE, rusqlite::params![now, id, client_id], |row| {
-                Ok(TakenChallenge {
-                    state: rows::authentication_state(&row.text("ch_state")?)?,
-                    origin: row.opt_text("ch_origin")?,
-                    expire_at: row.opt_int("ch_expire_at")?.unwrap_or(0),
-                })
-            })
-        })
-    }
-
-    async fn fail_sign_in(&self, id: &str, status: &str, error_code: &str, now: Millis) -> StoreResult<()> {
-        self.write(|tx, _| run(tx, q::FAIL_SIGN_IN, rusqlite::params![status, error_code, now, id]).map(drop))
+    async fn fail_sign_in(
+        &self,
+        client_id: &str,
+        id: &str,
+        challenge_options: &str,
+        status: &str,
+        error_code: &str,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        let params = rusqlite::params![status, error_code, now, id, client_id, challenge_options];
+        Ok(self.write(|tx, _| run(tx, q::FAIL_SIGN_IN, params))? == 1)
     }
 
     async fn complete_sign_in(&self, c: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool> {
         let credential = to_json(&c.updated_credential)?;
         self.write(|tx, decision| {
-            let closed = run(tx, q::CLOSE_SIGN_IN, rusqlite::params![c.session.user_id, c.session.id, c.now, c.sign_in_id])?;
+            let closed = run(
+                tx,
+                q::CLOSE_SIGN_IN,
+                rusqlite::params![c.session.user_id, c.session.id, c.now, c.sign_in_id, c.session.client_id, c.challenge_options],
+            )?;
             let counted = closed == 1
                 && run(
                     tx,

@@ -2,9 +2,11 @@
 //! `…/attempt_first_factor`.
 //!
 //! The order of checks in an attempt is deliberate: everything that can be refused without
-//! consuming the challenge (malformed credential, unknown passkey, wrong sign-in) is refused
-//! first and changes nothing; then the challenge is consumed atomically, so it can be
-//! answered once at most, whether that answer verifies or not.
+//! consuming the challenge (malformed credential, unknown passkey, wrong sign-in, a challenge
+//! already answered) is refused first and changes nothing; then the assertion is verified
+//! against the challenge as read, and the one write that records the outcome also spends the
+//! challenge, conditionally on its being unanswered still. So a challenge is answered once at
+//! most, whether that answer verifies or not, and an attempt is one write transaction.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -114,6 +116,14 @@ async fn attempt(
     if sign_in.status == SignInStatus::Complete {
         return Err(already_complete());
     }
+    // The challenge is verified as read here and spent by the write that records the outcome
+    // (`fail_sign_in` or `complete_sign_in`), which matches only while it is unanswered: one
+    // write transaction per attempt, and still one answer per challenge.
+    let challenge = match &sign_in.challenge {
+        Some(c) if c.attempts == 0 && sign_in.status == SignInStatus::NeedsFirstFactor => c,
+        _ => return Err(challenge_spent()),
+    };
+    let Some(challenge_state) = challenge.state.as_ref() else { return Err(challenge_spent()) };
     let store = state.store();
     let passkey = store
         .passkey_by_credential_id(assertion.raw_id.as_ref())
@@ -132,30 +142,20 @@ async fn attempt(
     refuse_if_signed_in(state, &handle.client).await?;
 
     let now = now_ms();
-    let taken = store.take_sign_in_challenge(&handle.client.id, &sign_in.id, now).await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "verification_failed",
-            "This sign-in attempt has already been used",
-            "Each passkey challenge can be answered once. Start a new sign-in.",
-        )
-    })?;
-    if now >= taken.expire_at {
-        store.fail_sign_in(&sign_in.id, VerificationStatus::Expired.as_str(), "verification_expired", now).await?;
-        return Err(verification_expired());
+    if now >= challenge.expire_at {
+        return Err(spend_on_failure(state, &sign_in, challenge, VerificationStatus::Expired, verification_expired(), now).await);
     }
     let verified = match state.rp().finish_authentication(
         &assertion,
-        &taken.state,
+        challenge_state,
         &passkey.credential,
         owner.webauthn_handle,
-        taken.origin.as_deref(),
+        challenge.origin.as_deref(),
     ) {
         Ok(v) => v,
         Err(e) => {
             let error = ApiError::from(e);
-            store.fail_sign_in(&sign_in.id, VerificationStatus::Failed.as_str(), error.code, now).await?;
-            return Err(error);
+            return Err(spend_on_failure(state, &sign_in, challenge, VerificationStatus::Failed, error, now).await);
         }
     };
 
@@ -163,6 +163,7 @@ async fn attempt(
     subject.session_id = Some(session.id.clone());
     let completion = SignInCompletion {
         sign_in_id: sign_in.id.clone(),
+        challenge_options: challenge.options_json.clone(),
         passkey_id: passkey.id.clone(),
         previous_sign_count: passkey.sign_count,
         updated_credential: verified.credential,
@@ -171,7 +172,8 @@ async fn attempt(
     };
     let audit_line = audit::line(caller, "sign_in", subject.clone(), None);
     if !store.complete_sign_in(&completion, &audit_line).await? {
-        // Another request used this passkey or finished this sign-in in the meantime.
+        // Another answer spent this challenge, or another sign-in used this passkey, since
+        // they were read.
         return Err(ApiError::from(CeremonyError::Rejected("the passkey was used concurrently; try again".into())));
     }
     let mut done = sign_in;
@@ -185,6 +187,27 @@ async fn attempt(
         challenge.attempts += 1;
     }
     Ok(done)
+}
+
+/// Records a failed answer, spending the challenge, and gives back the error to answer with
+/// (a store failure replaces it).
+async fn spend_on_failure(
+    state: &AppState,
+    sign_in: &SignIn,
+    challenge: &PasskeyChallenge,
+    status: VerificationStatus,
+    error: ApiError,
+    now: i64,
+) -> ApiError {
+    let recorded = state
+        .store()
+        .fail_sign_in(&sign_in.client_id, &sign_in.id, &challenge.options_json, status.as_str(), error.code, now)
+        .await;
+    match recorded {
+        // Spent here, or already by a concurrent answer: either way this one failed.
+        Ok(_) => error,
+        Err(e) => ApiError::from(e),
+    }
 }
 
 /// A new session for `user`: `pending` while the instance requires tasks, else `active`.
@@ -262,6 +285,15 @@ async fn load(state: &AppState, client_id: &str, id: &str) -> ApiResult<SignIn> 
         return Err(ApiError::not_found("sign-in"));
     }
     state.store().sign_in(client_id, id).await?.ok_or_else(|| ApiError::not_found("sign-in"))
+}
+
+fn challenge_spent() -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "verification_failed",
+        "This sign-in attempt has already been used",
+        "Each passkey challenge can be answered once. Start a new sign-in.",
+    )
 }
 
 fn identifier_not_found() -> ApiError {
