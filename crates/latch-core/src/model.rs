@@ -126,7 +126,18 @@ impl Session {
     pub fn is_live(&self, now: Millis) -> bool {
         matches!(self.status_at(now), SessionStatus::Active | SessionStatus::Pending)
     }
+
+    /// Whether a touch at `now` has anything to write: the session is not yet its client's
+    /// active one, or its recorded activity is [`ACTIVITY_RESOLUTION`] old or more. clerk-js
+    /// touches right after every sign-in (`finalize`) and again on focus; recording each of
+    /// those to the millisecond would cost a write transaction for nothing.
+    pub fn touch_changes_anything(&self, client_active_session: Option<&str>, now: Millis) -> bool {
+        client_active_session != Some(self.id.as_str()) || now - self.last_active_at >= ACTIVITY_RESOLUTION
+    }
 }
+
+/// How precisely a session's `last_active_at` is kept.
+pub const ACTIVITY_RESOLUTION: Millis = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignInStatus {
@@ -260,6 +271,27 @@ pub fn normalize_passkey_name(name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_touch_writes_only_to_switch_sessions_or_to_record_older_activity() {
+        let session = super::Session {
+            id: "sess_a".into(),
+            client_id: "client_a".into(),
+            user_id: "user_a".into(),
+            status: super::SessionStatus::Active,
+            tasks: Vec::new(),
+            created_at: 1_000,
+            updated_at: 1_000,
+            last_active_at: 1_000,
+            expire_at: 1_000_000,
+        };
+        let resolution = super::ACTIVITY_RESOLUTION;
+        assert!(!session.touch_changes_anything(Some("sess_a"), 1_000));
+        assert!(!session.touch_changes_anything(Some("sess_a"), 1_000 + resolution - 1));
+        assert!(session.touch_changes_anything(Some("sess_a"), 1_000 + resolution));
+        assert!(session.touch_changes_anything(Some("sess_b"), 1_000));
+        assert!(session.touch_changes_anything(None, 1_000));
+    }
+
     use super::*;
 
     #[test]

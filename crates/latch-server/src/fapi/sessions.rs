@@ -39,7 +39,9 @@ async fn client_as_response(state: &AppState, client_id: &str) -> ApiResult<Resp
 pub async fn touch(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let (handle, session) = live_session(&state, &caller, &id).await?;
     let now = now_ms();
-    state.store().touch_session(&handle.client.id, &session.id, now).await?;
+    if session.touch_changes_anything(handle.client.last_active_session_id.as_deref(), now) {
+        state.store().touch_session(&handle.client.id, &session.id, now).await?;
+    }
     let snapshot = state.store().client_snapshot(&handle.client.id).await?;
     let touched = snapshot.as_ref().and_then(|s| s.sessions.iter().find(|v| v.session.id == session.id));
     let body = match touched {
