@@ -1,5 +1,7 @@
-//! The audit trail: who did what, when, from where, and how it went. Written after the
-//! action, from the handler that did it; never contains tokens, challenges or keys.
+//! The audit trail: who did what, when, from where, and how it went. A success line is
+//! written by the store call that acts, in its transaction, where the action has one (sign-up,
+//! sign-in, passkey creation, sign-out); otherwise after the action, by the handler that did
+//! it. Never contains tokens, challenges or keys.
 
 use latch_store::AuditEvent;
 
@@ -7,15 +9,18 @@ use crate::context::Caller;
 use crate::error::ApiError;
 use crate::state::{AppState, now_ms};
 
-/// Records the outcome of `result` and passes it through.
-pub async fn outcome<T>(
+/// Records `result` if it is a refusal and passes it through: for actions whose success line
+/// the store wrote in their own transaction ([`line`]).
+pub async fn refusal<T>(
     state: &AppState,
     caller: &Caller,
     event: &str,
     subject: Subject,
     result: Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    record(state, caller, event, subject, result.as_ref().err()).await;
+    if let Err(e) = &result {
+        record(state, caller, event, subject, Some(e)).await;
+    }
     result
 }
 

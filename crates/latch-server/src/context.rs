@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, header};
 use axum_extra::extract::cookie::CookieJar;
 use latch_core::ids::{IdKind, new_id, new_secret};
 use latch_core::model::{Client, Session, User};
+use latch_store::NewClient;
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, ApiResult};
@@ -102,24 +103,48 @@ pub async fn find_client(state: &AppState, caller: &Caller) -> ApiResult<Option<
 pub struct ClientHandle {
     pub client: Client,
     pub new_token: Option<String>,
+    /// The new token's hash while the new client is not stored yet ([`client_or_new`]).
+    unsaved_token_hash: Option<Vec<u8>>,
+}
+
+impl ClientHandle {
+    fn existing(client: Client) -> Self {
+        ClientHandle { client, new_token: None, unsaved_token_hash: None }
+    }
+
+    /// The client, if this request made it and nothing has stored it yet.
+    pub fn unsaved(&self) -> Option<NewClient<'_>> {
+        self.unsaved_token_hash.as_deref().map(|token_hash| NewClient { client: &self.client, token_hash })
+    }
 }
 
 /// The caller's client, creating one on first contact.
 pub async fn client_or_create(state: &AppState, caller: &Caller) -> ApiResult<ClientHandle> {
+    let mut handle = client_or_new(state, caller).await?;
+    if let Some(new) = handle.unsaved() {
+        state.store().create_client(new.client, new.token_hash).await?;
+        handle.unsaved_token_hash = None;
+    }
+    Ok(handle)
+}
+
+/// The caller's client, or a new one that is not stored yet: the handler stores it with its
+/// own first write ([`ClientHandle::unsaved`]), in one transaction, and a refused request
+/// leaves no client behind.
+pub async fn client_or_new(state: &AppState, caller: &Caller) -> ApiResult<ClientHandle> {
     if let Some(client) = find_client(state, caller).await? {
-        return Ok(ClientHandle { client, new_token: None });
+        return Ok(ClientHandle::existing(client));
     }
     let now = now_ms();
     let client = Client { id: new_id(IdKind::Client), created_at: now, updated_at: now, last_active_session_id: None };
     let token = new_secret();
-    state.store().create_client(&client, &token_hash(&token)).await?;
-    Ok(ClientHandle { client, new_token: Some(token) })
+    let unsaved_token_hash = Some(token_hash(&token));
+    Ok(ClientHandle { client, new_token: Some(token), unsaved_token_hash })
 }
 
-/// The caller's client, which must exist.
 pub async fn existing_client(state: &AppState, caller: &Caller) -> ApiResult<ClientHandle> {
     match find_client(state, caller).await? {
-        Some(client) => Ok(ClientHandle { client, new_token: None }),
+        Some(client) => Ok(ClientHandle::existing(client)),
         None => Err(ApiError::signed_out()),
     }
 }

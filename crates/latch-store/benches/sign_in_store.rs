@@ -16,10 +16,10 @@
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use latch_core::ceremony::{RelyingParty, UvPolicy};
+use latch_core::ceremony::{PasskeyOwner, RelyingParty, UvPolicy};
 use latch_core::ids::{IdKind, new_id};
 use latch_core::model::{
-    Client, Passkey, PasskeyChallenge, Session, SessionStatus, SignIn, SignInCompletion, SignInStatus, SignUp, User,
+    Client, Passkey, PasskeyChallenge, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignInStatus, SignUp, User,
     VerificationStatus,
 };
 use latch_core::origins::OriginPattern;
@@ -75,7 +75,8 @@ async fn world(dir: &std::path::Path, rusqlite: bool) -> World {
         created_session_id: session.id.clone(),
         created_at: t,
     };
-    store.sign_up(&user, &sign_up, &session).await.unwrap();
+    let signed_up = AuditEvent { at: t, event: "sign_up".into(), outcome: "success".into(), ..AuditEvent::default() };
+    store.sign_up(None, &user, &sign_up, &session, &signed_up).await.unwrap();
     store.end_client_sessions(&client.id, SessionStatus::Ended, t, None).await.unwrap();
     let credential: Credential = serde_json::from_str(CREDENTIAL).unwrap();
     let passkey = Passkey {
@@ -92,9 +93,23 @@ async fn world(dir: &std::path::Path, rusqlite: bool) -> World {
         updated_at: t,
         last_used_at: None,
     };
-    store.insert_passkey(&passkey, 10).await.unwrap();
     let origin = OriginPattern::Exact(url::Url::parse("http://localhost:8080").unwrap());
     let rp = RelyingParty::new("localhost", "Latch", vec![origin], Duration::from_secs(300), UvPolicy::Required);
+    let owner = PasskeyOwner { handle: user.webauthn_handle, name: "alice", display_name: "alice" };
+    let (_, registration) = rp.begin_registration(&owner, vec![]).unwrap();
+    let pending = PendingPasskey {
+        id: passkey.id.clone(),
+        user_id: user.id.clone(),
+        client_id: client.id.clone(),
+        options_json: "{}".into(),
+        state: registration,
+        origin: None,
+        created_at: t,
+        expire_at: t + 300_000,
+    };
+    store.create_pending_passkey(&pending, 10).await.unwrap();
+    let created = AuditEvent { at: t, event: "passkey.create".into(), outcome: "success".into(), ..AuditEvent::default() };
+    assert!(store.save_verified_passkey(&passkey, 10, &created).await.unwrap());
     let (_, state) = rp.begin_authentication(vec![]).unwrap();
     World { store, client, token_hash, user, passkey, credential, state }
 }
@@ -190,7 +205,7 @@ async fn full_sign_in(w: &World) {
     // POST /client/sessions/{id}/touch
     s.client_by_token(&w.token_hash).await.unwrap().unwrap();
     s.session(&sid).await.unwrap().unwrap();
-    s.touch_session(&w.client.id, &sid, t).await.unwrap();
+    // (nothing to write: the sign-in just made it the client's active session, now)
     envelope(w).await;
     // POST /client/sessions/{id}/tokens
     s.client_by_token(&w.token_hash).await.unwrap().unwrap();

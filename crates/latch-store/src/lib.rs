@@ -49,6 +49,15 @@ pub struct StoredSigningKey {
     pub created_at: Millis,
 }
 
+/// A client not stored yet: the write that first needs it stores it in its own transaction,
+/// so a request that is refused leaves no client behind.
+#[derive(Debug, Clone, Copy)]
+pub struct NewClient<'a> {
+    pub client: &'a Client,
+    /// SHA-256 of the client token handed to the browser (the token itself is never stored).
+    pub token_hash: &'a [u8],
+}
+
 /// One line of the audit trail. Never holds a secret: no tokens, challenges or keys.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AuditEvent {
@@ -138,8 +147,16 @@ pub trait Store: Send + Sync + 'static {
     }
 
     // Users.
-    /// Sign-up: the user, the sign-up record and the first session, all or nothing.
-    async fn sign_up(&self, user: &User, sign_up: &SignUp, session: &Session) -> StoreResult<()>;
+    /// Sign-up: the client if it is new, the user, the sign-up record, the first session and
+    /// the `audit` line, all or nothing.
+    async fn sign_up(
+        &self,
+        new_client: Option<NewClient<'_>>,
+        user: &User,
+        sign_up: &SignUp,
+        session: &Session,
+        audit: &AuditEvent,
+    ) -> StoreResult<()>;
     async fn user(&self, id: &str) -> StoreResult<Option<User>>;
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
     async fn sign_up_record(&self, client_id: &str, id: &str) -> StoreResult<Option<SignUp>>;
@@ -148,10 +165,16 @@ pub trait Store: Send + Sync + 'static {
     async fn passkeys_of(&self, user_id: &str) -> StoreResult<Vec<Passkey>>;
     async fn passkey_by_credential_id(&self, credential_id: &[u8]) -> StoreResult<Option<Passkey>>;
     async fn create_pending_passkey(&self, pending: &PendingPasskey, max_passkeys: u32) -> StoreResult<()>;
-    /// Removes and returns the pending passkey: its challenge can be answered once only.
-    async fn take_pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<Option<PendingPasskey>>;
-    /// Stores a verified passkey unless the user is at the quota or the credential is known.
-    async fn insert_passkey(&self, passkey: &Passkey, max_passkeys: u32) -> StoreResult<()>;
+    /// The user's pending passkey, left in place (verification reads it, the outcome spends it).
+    async fn pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<Option<PendingPasskey>>;
+    /// Removes the pending passkey, spending its challenge on a failed answer; false when it
+    /// was already gone.
+    async fn spend_pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool>;
+    /// Stores a verified passkey, spends its pending registration (same id) and writes the
+    /// `audit` line, in one transaction. False, changing nothing, when the pending
+    /// registration was spent meanwhile; an error, changing nothing, when the user is at the
+    /// quota or the credential is known.
+    async fn save_verified_passkey(&self, passkey: &Passkey, max_passkeys: u32, audit: &AuditEvent) -> StoreResult<bool>;
     async fn rename_passkey(&self, user_id: &str, id: &str, name: &str, now: Millis) -> StoreResult<Option<Passkey>>;
     /// Deletes a verified or pending passkey of this user; false when there was none.
     async fn delete_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool>;

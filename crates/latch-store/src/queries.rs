@@ -59,8 +59,8 @@ pub const INSERT_PENDING_PASSKEY_UNDER_QUOTA: &str =
     "INSERT INTO pending_passkeys (id, user_id, client_id, options_json, state, origin, created_at, expire_at) \
      SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
      WHERE (SELECT COUNT(*) FROM passkeys WHERE user_id = $9) < $10";
-pub const TAKE_PENDING_PASSKEY: &str = "DELETE FROM pending_passkeys WHERE id = $1 AND user_id = $2 \
-     RETURNING id, user_id, client_id, options_json, state, origin, created_at, expire_at";
+pub const PENDING_PASSKEY_BY_ID: &str = "SELECT id, user_id, client_id, options_json, state, origin, created_at, expire_at \
+     FROM pending_passkeys WHERE id = $1 AND user_id = $2";
 /// Takes the owner's row lock (PostgreSQL) before counting their passkeys: under READ
 /// COMMITTED the conditional insert alone lets two concurrent registrations both see room.
 pub const LOCK_USER: &str = "UPDATE users SET updated_at = updated_at WHERE id = $1";
@@ -167,7 +167,7 @@ pub const PURGE_RATE_LIMITS: &str = "DELETE FROM rate_limits WHERE window_start 
 pub const ALL: &[&str] = &[
     INSERT_CLIENT, CLIENT_BY_TOKEN, CLIENT_BY_ID, CLIENT_WITH_ATTEMPTS, CLIENT_ATTEMPTS, SET_ACTIVE_SESSION, INSERT_USER, INSERT_SIGN_UP,
     INSERT_SESSION, CLIENT_SIGNED_UP, USER_BY_ID, USER_BY_USERNAME, SIGN_UP_BY_ID, PASSKEYS_OF_USER,
-    PASSKEY_BY_CREDENTIAL_ID, INSERT_PENDING_PASSKEY_UNDER_QUOTA, TAKE_PENDING_PASSKEY, LOCK_USER,
+    PASSKEY_BY_CREDENTIAL_ID, INSERT_PENDING_PASSKEY_UNDER_QUOTA, PENDING_PASSKEY_BY_ID, LOCK_USER,
     INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,
     SIGN_IN_BY_ID, SAVE_SIGN_IN_CHALLENGE, FAIL_SIGN_IN, CLOSE_SIGN_IN, COUNT_PASSKEY_USE,
     REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, LIVE_SESSIONS_OF_CLIENT, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,

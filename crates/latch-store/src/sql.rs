@@ -15,7 +15,7 @@ use sqlx::{AnyPool, Executor, Row};
 
 use crate::queries as q;
 use crate::rows::{self, Columns, to_json};
-use crate::{AuditEvent, AuditQuery, Store, StoreError, StoreResult, StoredSigningKey};
+use crate::{AuditEvent, AuditQuery, NewClient, Store, StoreError, StoreResult, StoredSigningKey};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -165,6 +165,18 @@ async fn replace_other_sessions<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>
     Ok(())
 }
 
+async fn insert_client<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(exec: E, new: NewClient<'_>) -> StoreResult<()> {
+    sqlx::query(q::INSERT_CLIENT)
+        .bind(&new.client.id)
+        .bind(new.token_hash)
+        .bind(new.client.created_at)
+        .bind(new.client.updated_at)
+        .bind(new.client.last_active_session_id.as_deref())
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
 async fn insert_audit<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(exec: E, e: &AuditEvent) -> StoreResult<()> {
     sqlx::query(q::INSERT_AUDIT_EVENT)
         .bind(e.at)
@@ -185,15 +197,7 @@ async fn insert_audit<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(exec: E, 
 #[async_trait]
 impl Store for SqlStore {
     async fn create_client(&self, client: &Client, token_hash: &[u8]) -> StoreResult<()> {
-        sqlx::query(q::INSERT_CLIENT)
-            .bind(&client.id)
-            .bind(token_hash)
-            .bind(client.created_at)
-            .bind(client.updated_at)
-            .bind(client.last_active_session_id.as_deref())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        insert_client(&self.pool, NewClient { client, token_hash }).await
     }
 
     async fn client_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Client>> {
@@ -214,8 +218,18 @@ impl Store for SqlStore {
         }
     }
 
-    async fn sign_up(&self, user: &User, sign_up: &SignUp, session: &Session) -> StoreResult<()> {
+    async fn sign_up(
+        &self,
+        new_client: Option<NewClient<'_>>,
+        user: &User,
+        sign_up: &SignUp,
+        session: &Session,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
+        if let Some(new) = new_client {
+            insert_client(&mut *tx, new).await?;
+        }
         let inserted = sqlx::query(q::INSERT_USER)
             .bind(&user.id)
             .bind(&user.username)
@@ -247,6 +261,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await?;
         replace_other_sessions(&mut *tx, session, session.created_at).await?;
+        insert_audit(&mut *tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -296,14 +311,24 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn take_pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<Option<PendingPasskey>> {
-        let row = sqlx::query(q::TAKE_PENDING_PASSKEY).bind(id).bind(user_id).fetch_optional(&self.pool).await?;
+    async fn pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<Option<PendingPasskey>> {
+        let row = sqlx::query(q::PENDING_PASSKEY_BY_ID).bind(id).bind(user_id).fetch_optional(&self.pool).await?;
         row.as_ref().map(rows::pending_passkey).transpose()
     }
 
-    async fn insert_passkey(&self, p: &Passkey, max_passkeys: u32) -> StoreResult<()> {
+    async fn spend_pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool> {
+        let spent = sqlx::query(q::DELETE_PENDING_PASSKEY).bind(id).bind(user_id).execute(&self.pool).await?;
+        Ok(spent.rows_affected() == 1)
+    }
+
+    async fn save_verified_passkey(&self, p: &Passkey, max_passkeys: u32, audit: &AuditEvent) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(q::LOCK_USER).bind(&p.user_id).execute(&mut *tx).await?;
+        let spent = sqlx::query(q::DELETE_PENDING_PASSKEY).bind(&p.id).bind(&p.user_id).execute(&mut *tx).await?;
+        if spent.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
         let result = sqlx::query(q::INSERT_PASSKEY_UNDER_QUOTA)
             .bind(&p.id)
             .bind(&p.user_id)
@@ -326,8 +351,9 @@ impl Store for SqlStore {
             Err(e) => Err(e.into()),
             Ok(r) if r.rows_affected() == 0 => Err(StoreError::QuotaExceeded),
             Ok(_) => {
+                insert_audit(&mut *tx, audit).await?;
                 tx.commit().await?;
-                Ok(())
+                Ok(true)
             }
         }
     }

@@ -32,7 +32,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, Params, Row};
 
 use crate::queries as q;
 use crate::rows::{self, Columns, to_json};
-use crate::{AuditEvent, AuditQuery, ClientSnapshot, SessionView, Store, StoreError, StoreResult, StoredSigningKey};
+use crate::{AuditEvent, AuditQuery, ClientSnapshot, NewClient, SessionView, Store, StoreError, StoreResult, StoredSigningKey};
 
 /// How long a statement waits for another process's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -247,6 +247,12 @@ fn insert_session(conn: &Connection, s: &Session) -> StoreResult<()> {
     Ok(())
 }
 
+fn insert_client(conn: &Connection, new: NewClient<'_>) -> StoreResult<()> {
+    let c = new.client;
+    run(conn, q::INSERT_CLIENT, rusqlite::params![c.id, new.token_hash, c.created_at, c.updated_at, c.last_active_session_id])?;
+    Ok(())
+}
+
 fn insert_audit(conn: &Connection, e: &AuditEvent) -> StoreResult<()> {
     run(
         conn,
@@ -270,14 +276,7 @@ fn insert_audit(conn: &Connection, e: &AuditEvent) -> StoreResult<()> {
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_client(&self, client: &Client, token_hash: &[u8]) -> StoreResult<()> {
-        let params = rusqlite::params![
-            client.id,
-            token_hash,
-            client.created_at,
-            client.updated_at,
-            client.last_active_session_id
-        ];
-        self.write(|tx, _| run(tx, q::INSERT_CLIENT, params).map(drop))
+        self.write(|tx, _| insert_client(tx, NewClient { client, token_hash }))
     }
 
     async fn client_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Client>> {
@@ -322,8 +321,18 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn sign_up(&self, user: &User, sign_up: &SignUp, session: &Session) -> StoreResult<()> {
+    async fn sign_up(
+        &self,
+        new_client: Option<NewClient<'_>>,
+        user: &User,
+        sign_up: &SignUp,
+        session: &Session,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
         self.write(|tx, _| {
+            if let Some(new) = new_client {
+                insert_client(tx, new)?;
+            }
             let inserted = run(
                 tx,
                 q::INSERT_USER,
@@ -359,7 +368,7 @@ impl Store for SqliteStore {
                 rusqlite::params![session.id, sign_up.id, session.created_at, session.client_id],
             )?;
             run(tx, q::REPLACE_OTHER_SESSIONS, rusqlite::params![session.created_at, session.client_id, session.id])?;
-            Ok(())
+            insert_audit(tx, audit)
         })
     }
 
@@ -409,13 +418,21 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn take_pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<Option<PendingPasskey>> {
-        self.write(|tx, _| one(tx, q::TAKE_PENDING_PASSKEY, [id, user_id], |r| rows::pending_passkey(r)))
+    async fn pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<Option<PendingPasskey>> {
+        self.read(|c| one(c, q::PENDING_PASSKEY_BY_ID, [id, user_id], |r| rows::pending_passkey(r)))
     }
 
-    async fn insert_passkey(&self, p: &Passkey, max_passkeys: u32) -> StoreResult<()> {
+    async fn spend_pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool> {
+        Ok(self.write(|tx, _| run(tx, q::DELETE_PENDING_PASSKEY, [id, user_id]))? == 1)
+    }
+
+    async fn save_verified_passkey(&self, p: &Passkey, max_passkeys: u32, audit: &AuditEvent) -> StoreResult<bool> {
         let credential = to_json(&p.credential)?;
-        let inserted = self.write(|tx, _| {
+        self.write(|tx, decision| {
+            if run(tx, q::DELETE_PENDING_PASSKEY, [&p.id, &p.user_id])? != 1 {
+                *decision = Decision::Rollback;
+                return Ok(false);
+            }
             let inserted = run(
                 tx,
                 q::INSERT_PASSKEY_UNDER_QUOTA,
@@ -437,14 +454,13 @@ impl Store for SqliteStore {
                 ],
             );
             match inserted {
-                Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("passkey")),
-                other => other,
-            }
-        })?;
-        if inserted == 0 {
-            return Err(StoreError::QuotaExceeded);
-        }
-        Ok(())
+                Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict("passkey")),
+                Ok(0) => return Err(StoreError::QuotaExceeded),
+                other => other?,
+            };
+            insert_audit(tx, audit)?;
+            Ok(true)
+        })
     }
 
     async fn rename_passkey(&self, user_id: &str, id: &str, name: &str, now: Millis) -> StoreResult<Option<Passkey>> {

@@ -10,6 +10,7 @@ use axum::response::Response;
 use latch_core::ceremony::PasskeyOwner;
 use latch_core::ids::{IdKind, looks_like, new_id};
 use latch_core::model::{Passkey, PendingPasskey, SessionStatus, normalize_passkey_name};
+use latch_store::AuditEvent;
 
 use crate::audit::{self, Subject};
 use crate::context::{Caller, SignedIn, signed_in};
@@ -80,8 +81,11 @@ pub async fn attempt_verification(
         return Err(ApiError::not_found("passkey"));
     }
     let subject = subject_of(&me, &id);
-    let verified = verify_registration(&state, &me, &id, credential_json).await;
-    let passkey = audit::outcome(&state, &caller, "passkey.create", subject, verified).await?;
+    // A verified passkey's audit line is written in the transaction that stores it; only a
+    // refusal is recorded here.
+    let audit_line = audit::line(&caller, "passkey.create", subject.clone(), None);
+    let verified = verify_registration(&state, &me, &id, credential_json, &audit_line).await;
+    let passkey = audit::refusal(&state, &caller, "passkey.create", subject, verified).await?;
     reply::envelope(&state, &caller, &me.handle, json::passkey(&passkey)).await
 }
 
@@ -94,12 +98,42 @@ fn subject_of(me: &SignedIn, passkey_id: &str) -> Subject {
     }
 }
 
-async fn verify_registration(state: &AppState, me: &SignedIn, id: &str, credential_json: &str) -> ApiResult<Passkey> {
+/// Verifies the answer against the pending registration as read; the write that records the
+/// outcome spends it (storing the passkey, or deleting the pending registration on a
+/// failure), so each registration challenge is answered once at most.
+async fn verify_registration(
+    state: &AppState,
+    me: &SignedIn,
+    id: &str,
+    credential_json: &str,
+    audit_line: &AuditEvent,
+) -> ApiResult<Passkey> {
     let store = state.store();
-    let pending = store
-        .take_pending_passkey(&me.user.id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("passkey"))?;
+    let pending = store.pending_passkey(&me.user.id, id).await?.ok_or_else(|| ApiError::not_found("passkey"))?;
+    let saved = match verified_passkey(state, me, &pending, credential_json) {
+        Ok(passkey) => store
+            .save_verified_passkey(&passkey, state.settings().max_passkeys_per_user, audit_line)
+            .await
+            .map(|saved| saved.then_some(passkey)),
+        Err(refused) => {
+            store.spend_pending_passkey(&me.user.id, id).await?;
+            return Err(refused);
+        }
+    };
+    match saved {
+        Ok(Some(passkey)) => Ok(passkey),
+        // A concurrent answer spent the registration first.
+        Ok(None) => Err(ApiError::not_found("passkey")),
+        // Over the quota or a known credential: nothing was stored, and the answer still
+        // spends the registration.
+        Err(e) => {
+            store.spend_pending_passkey(&me.user.id, id).await?;
+            Err(ApiError::from(e))
+        }
+    }
+}
+
+fn verified_passkey(state: &AppState, me: &SignedIn, pending: &PendingPasskey, credential_json: &str) -> ApiResult<Passkey> {
     let now = now_ms();
     if pending.client_id != me.handle.client.id {
         return Err(ApiError::not_found("passkey"));
@@ -111,7 +145,7 @@ async fn verify_registration(state: &AppState, me: &SignedIn, id: &str, credenti
         .rp()
         .finish_registration(credential_json, &pending.state, pending.origin.as_deref())
         .map_err(ApiError::from)?;
-    let passkey = Passkey {
+    Ok(Passkey {
         id: pending.id.clone(),
         user_id: me.user.id.clone(),
         credential_id: verified.credential_id,
@@ -124,9 +158,7 @@ async fn verify_registration(state: &AppState, me: &SignedIn, id: &str, credenti
         created_at: now,
         updated_at: now,
         last_used_at: None,
-    };
-    store.insert_passkey(&passkey, state.settings().max_passkeys_per_user).await?;
-    Ok(passkey)
+    })
 }
 
 pub async fn update_passkey(

@@ -93,13 +93,8 @@ pub async fn attempt_first_factor(
     let mut subject = Subject { client_id: Some(handle.client.id.clone()), ..Subject::default() };
     // A completed sign-in's audit line is written in its own transaction; only a refused or
     // failed attempt is recorded here.
-    let done = match attempt(&state, &caller, &handle, &id, credential_json, &mut subject).await {
-        Ok(done) => done,
-        Err(e) => {
-            audit::record(&state, &caller, "sign_in", subject, Some(&e)).await;
-            return Err(e);
-        }
-    };
+    let attempted = attempt(&state, &caller, &handle, &id, credential_json, &mut subject).await;
+    let done = audit::refusal(&state, &caller, "sign_in", subject, attempted).await?;
     reply::envelope(&state, &caller, &handle, json::sign_in(&done)).await
 }
 

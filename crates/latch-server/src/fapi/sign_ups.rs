@@ -8,7 +8,7 @@ use latch_core::model::{SignUp, User, username_is_valid};
 use uuid::Uuid;
 
 use crate::audit::{self, Subject};
-use crate::context::{Caller, client_or_create, existing_client};
+use crate::context::{Caller, client_or_new, existing_client};
 use crate::limits;
 use crate::error::{ApiError, ApiResult};
 use crate::fapi::sign_ins::{new_session, refuse_if_signed_in};
@@ -25,7 +25,7 @@ pub async fn create(State(state): State<AppState>, caller: Caller, form: FormFie
         ));
     }
     limits::sign_up(&state, caller.ip.as_deref()).await?;
-    let handle = client_or_create(&state, &caller).await?;
+    let handle = client_or_new(&state, &caller).await?;
     refuse_if_signed_in(&state, &handle.client).await?;
     let now = now_ms();
     let user = User {
@@ -51,8 +51,11 @@ pub async fn create(State(state): State<AppState>, caller: Caller, form: FormFie
         client_id: Some(handle.client.id.clone()),
         ..Subject::default()
     };
-    let stored = state.store().sign_up(&user, &sign_up, &session).await.map_err(ApiError::from);
-    audit::outcome(&state, &caller, "sign_up", subject, stored).await?;
+    // The success line is written with the sign-up (and the new client) in one transaction;
+    // only a refusal is recorded here.
+    let audit_line = audit::line(&caller, "sign_up", subject.clone(), None);
+    let stored = state.store().sign_up(handle.unsaved(), &user, &sign_up, &session, &audit_line).await;
+    audit::refusal(&state, &caller, "sign_up", subject, stored.map_err(ApiError::from)).await?;
     reply::envelope(&state, &caller, &handle, json::sign_up(&sign_up)).await
 }
 
