@@ -240,29 +240,29 @@ pub async fn user_with_passkeys(state: &AppState, u: &User) -> ApiResult<Value> 
 
 /// A session with its user, read afresh (for a session that is no longer in the client's
 /// live set, e.g. one just removed).
-pub async fn session_with_user(state: &AppState, s: &Session) -> ApiResult<Value> {
+pub async fn session_with_user(state: &AppState, s: &Session, azp: Option<&str>) -> ApiResult<Value> {
     let user = state.store().user(&s.user_id).await?;
     let passkeys = match &user {
         Some(u) => state.store().passkeys_of(&u.id).await?,
         None => Vec::new(),
     };
-    session_view(state, &SessionView { session: s.clone(), user, passkeys }, now_ms())
+    session_view(state, &SessionView { session: s.clone(), user, passkeys }, now_ms(), azp)
 }
 
 /// A session as the client JSON shows it; a live one carries a token (see [`session`]).
-pub fn session_view(state: &AppState, view: &SessionView, now: Millis) -> ApiResult<Value> {
+pub fn session_view(state: &AppState, view: &SessionView, now: Millis, azp: Option<&str>) -> ApiResult<Value> {
     let user_json = view.user.as_ref().map_or(Value::Null, |u| user(u, &view.passkeys));
     let s = &view.session;
-    let token = if s.is_live(now) { Some(crate::fapi::sessions::sign_token(state, s, None)?) } else { None };
+    let token = if s.is_live(now) { Some(crate::fapi::sessions::sign_token(state, s, azp)?) } else { None };
     Ok(session(s, user_json, now, token))
 }
 
 /// The whole client, as piggybacked on every FAPI answer: the SDK's only way to learn
 /// about new sessions and the current user's passkeys.
-pub fn client(state: &AppState, snapshot: &ClientSnapshot, now: Millis) -> ApiResult<Value> {
+pub fn client(state: &AppState, snapshot: &ClientSnapshot, now: Millis, azp: Option<&str>) -> ApiResult<Value> {
     let c = &snapshot.client;
     let live: Vec<&SessionView> = snapshot.sessions.iter().filter(|v| v.session.is_live(now)).collect();
-    let sessions_json = live.iter().map(|v| session_view(state, v, now)).collect::<ApiResult<Vec<_>>>()?;
+    let sessions_json = live.iter().map(|v| session_view(state, v, now, azp)).collect::<ApiResult<Vec<_>>>()?;
     let last_active = c.last_active_session_id.as_ref().filter(|id| live.iter().any(|v| &v.session.id == *id));
     Ok(json!({
         "object": "client",

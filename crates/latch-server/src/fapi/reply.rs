@@ -28,7 +28,7 @@ pub fn envelope_of(
     response: Value,
 ) -> ApiResult<Response> {
     let client = match snapshot {
-        Some(snapshot) => json::client(state, snapshot, now_ms())?,
+        Some(snapshot) => json::client(state, snapshot, now_ms(), caller.origin.as_deref())?,
         None => Value::Null,
     };
     Ok(with_client_token(caller, handle, (StatusCode::OK, axum::Json(json!({ "response": response, "client": client }))).into_response()))

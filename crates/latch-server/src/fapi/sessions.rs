@@ -16,7 +16,7 @@ use crate::tokens::SessionClaims;
 pub async fn get_client(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     match find_client(&state, &caller).await? {
         None => Ok(reply::plain(json!({ "response": null, "client": null }))),
-        Some(c) => client_as_response(&state, &c.id).await,
+        Some(c) => client_as_response(&state, &caller, &c.id).await,
     }
 }
 
@@ -26,13 +26,13 @@ pub async fn end_all(State(state): State<AppState>, caller: Caller) -> ApiResult
     let subject = Subject { client_id: Some(handle.client.id.clone()), ..Subject::default() };
     let audit_line = audit::line(&caller, "sign_out", subject, None);
     state.store().end_client_sessions(&handle.client.id, SessionStatus::Ended, now_ms(), Some(&audit_line)).await?;
-    client_as_response(&state, &handle.client.id).await
+    client_as_response(&state, &caller, &handle.client.id).await
 }
 
 /// `GET /client` and sign-out answer with the client as both `response` and `client`.
-async fn client_as_response(state: &AppState, client_id: &str) -> ApiResult<Response> {
+async fn client_as_response(state: &AppState, caller: &Caller, client_id: &str) -> ApiResult<Response> {
     let snapshot = state.store().client_snapshot(client_id).await?.ok_or_else(ApiError::signed_out)?;
-    let client_json = json::client(state, &snapshot, now_ms())?;
+    let client_json = json::client(state, &snapshot, now_ms(), caller.origin.as_deref())?;
     Ok(reply::plain(json!({ "response": client_json.clone(), "client": client_json })))
 }
 
@@ -45,9 +45,12 @@ pub async fn touch(State(state): State<AppState>, caller: Caller, Path(id): Path
     let snapshot = state.store().client_snapshot(&handle.client.id).await?;
     let touched = snapshot.as_ref().and_then(|s| s.sessions.iter().find(|v| v.session.id == session.id));
     let body = match touched {
-        Some(view) => json::session_view(&state, view, now)?,
+        Some(view) => json::session_view(&state, view, now, caller.origin.as_deref())?,
         // Ended between the touch and the read: show it as it is now.
-        None => json::session_with_user(&state, &state.store().session(&session.id).await?.unwrap_or(session)).await?,
+        None => {
+            let session = state.store().session(&session.id).await?.unwrap_or(session);
+            json::session_with_user(&state, &session, caller.origin.as_deref()).await?
+        }
     };
     reply::envelope_of(&state, &caller, &handle, snapshot.as_ref(), body)
 }
@@ -63,7 +66,7 @@ pub async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Pat
     };
     audit::record(&state, &caller, "sign_out", subject, None).await;
     let session = state.store().session(&session.id).await?.unwrap_or(session);
-    let body = json::session_with_user(&state, &session).await?;
+    let body = json::session_with_user(&state, &session, caller.origin.as_deref()).await?;
     reply::envelope(&state, &caller, &handle, body).await
 }
 
@@ -90,8 +93,7 @@ pub fn sign_token(state: &AppState, session: &Session, azp: Option<&str>) -> Api
         sts: session.status_at(now).as_str(),
         v: 2,
     };
-    let signed = if azp.is_none() { state.inner.tokens.sign_reusable(&claims) } else { state.inner.tokens.sign(&claims) };
-    signed.map_err(|e| {
+    state.inner.tokens.sign_reusable(&claims).map_err(|e| {
         tracing::error!(error = %e, "token signing failed");
         ApiError::internal()
     })
