@@ -704,6 +704,7 @@ mod tests {
             include_str!("../migrations/sqlite/0001_initial.sql"),
             include_str!("../migrations/sqlite/0002_audit_and_limits.sql"),
             include_str!("../migrations/sqlite/0003_live_sessions_index.sql"),
+            include_str!("../migrations/sqlite/0004_audit_without_autoincrement.sql"),
         ] {
             conn.execute_batch(migration).unwrap();
         }
