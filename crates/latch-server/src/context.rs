@@ -118,16 +118,6 @@ impl ClientHandle {
     }
 }
 
-/// The caller's client, creating one on first contact.
-pub async fn client_or_create(state: &AppState, caller: &Caller) -> ApiResult<ClientHandle> {
-    let mut handle = client_or_new(state, caller).await?;
-    if let Some(new) = handle.unsaved() {
-        state.store().create_client(new.client, new.token_hash).await?;
-        handle.unsaved_token_hash = None;
-    }
-    Ok(handle)
-}
-
 /// The caller's client, or a new one that is not stored yet: the handler stores it with its
 /// own first write ([`ClientHandle::unsaved`]), in one transaction, and a refused request
 /// leaves no client behind.

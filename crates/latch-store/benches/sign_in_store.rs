@@ -24,7 +24,7 @@ use latch_core::model::{
 };
 use latch_core::origins::OriginPattern;
 use latch_core::webauthn::{AuthenticationState, Credential};
-use latch_store::{AuditEvent, SqlStore, SqliteStore, Store};
+use latch_store::{AuditEvent, NewClient, SqlStore, SqliteStore, Store};
 use uuid::Uuid;
 
 /// A credential as webauthn-rs serialises it (an ES256 passkey, `none` attestation).
@@ -57,7 +57,6 @@ async fn world(dir: &std::path::Path, rusqlite: bool) -> World {
     let t = now();
     let client = Client { id: new_id(IdKind::Client), created_at: t, updated_at: t, last_active_session_id: None };
     let token_hash = vec![42u8; 32];
-    store.create_client(&client, &token_hash).await.unwrap();
     let user = User {
         id: new_id(IdKind::User),
         username: "alice".into(),
@@ -76,7 +75,7 @@ async fn world(dir: &std::path::Path, rusqlite: bool) -> World {
         created_at: t,
     };
     let signed_up = AuditEvent { at: t, event: "sign_up".into(), outcome: "success".into(), ..AuditEvent::default() };
-    store.sign_up(None, &user, &sign_up, &session, &signed_up).await.unwrap();
+    store.sign_up(Some(NewClient { client: &client, token_hash: &token_hash }), &user, &sign_up, &session, &signed_up).await.unwrap();
     store.end_client_sessions(&client.id, SessionStatus::Ended, t, None).await.unwrap();
     let credential: Credential = serde_json::from_str(CREDENTIAL).unwrap();
     let passkey = Passkey {
@@ -190,7 +189,7 @@ async fn full_sign_in(w: &World) {
     // POST /client/sign_ins
     s.client_by_token(&w.token_hash).await.unwrap().unwrap();
     let sign_in = new_sign_in(w, t);
-    s.create_sign_in(&sign_in).await.unwrap();
+    s.create_sign_in(None, &sign_in).await.unwrap();
     envelope(w).await;
     // POST …/attempt_first_factor (verification happens between the reads and complete,
     // which spends the challenge)
@@ -220,7 +219,7 @@ async fn essential_writes(w: &World) {
     let s = &w.store;
     let t = now();
     let sign_in = new_sign_in(w, t);
-    s.create_sign_in(&sign_in).await.unwrap();
+    s.create_sign_in(None, &sign_in).await.unwrap();
     let done = completion(w, &sign_in, t);
     assert!(s.complete_sign_in(&done, &audit("sign_in", w, &done.session.id)).await.unwrap());
     s.end_client_sessions(&w.client.id, SessionStatus::Ended, t, None).await.unwrap();

@@ -115,8 +115,8 @@ pub struct AuditQuery {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    // Clients: one per browser (or native app install).
-    async fn create_client(&self, client: &Client, token_hash: &[u8]) -> StoreResult<()>;
+    // Clients: one per browser (or native app install), stored by the first write that
+    // needs one (`NewClient` in `create_sign_in` and `sign_up`).
     async fn client_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Client>>;
     async fn client(&self, id: &str) -> StoreResult<Option<Client>>;
     /// The client's current sign-in and sign-up ids, for the client JSON.
@@ -180,7 +180,8 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool>;
 
     // Sign-ins.
-    async fn create_sign_in(&self, sign_in: &SignIn) -> StoreResult<()>;
+    /// The sign-in, with the client if it is new, in one transaction.
+    async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<()>;
     async fn sign_in(&self, client_id: &str, id: &str) -> StoreResult<Option<SignIn>>;
     /// Replaces the sign-in's passkey challenge (prepare_first_factor).
     async fn save_sign_in_challenge(&self, sign_in: &SignIn) -> StoreResult<()>;

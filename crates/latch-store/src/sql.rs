@@ -196,10 +196,6 @@ async fn insert_audit<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(exec: E, 
 
 #[async_trait]
 impl Store for SqlStore {
-    async fn create_client(&self, client: &Client, token_hash: &[u8]) -> StoreResult<()> {
-        insert_client(&self.pool, NewClient { client, token_hash }).await
-    }
-
     async fn client_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Client>> {
         let row = sqlx::query(q::CLIENT_BY_TOKEN).bind(token_hash).fetch_optional(&self.pool).await?;
         row.as_ref().map(rows::client).transpose()
@@ -378,8 +374,11 @@ impl Store for SqlStore {
         Ok(pending.rows_affected() > 0)
     }
 
-    async fn create_sign_in(&self, s: &SignIn) -> StoreResult<()> {
+    async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, s: &SignIn) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
+        if let Some(new) = new_client {
+            insert_client(&mut *tx, new).await?;
+        }
         let ch = s.challenge.as_ref();
         sqlx::query(q::INSERT_SIGN_IN)
             .bind(&s.id)

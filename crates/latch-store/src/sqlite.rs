@@ -275,10 +275,6 @@ fn insert_audit(conn: &Connection, e: &AuditEvent) -> StoreResult<()> {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn create_client(&self, client: &Client, token_hash: &[u8]) -> StoreResult<()> {
-        self.write(|tx, _| insert_client(tx, NewClient { client, token_hash }))
-    }
-
     async fn client_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Client>> {
         self.read(|c| one(c, q::CLIENT_BY_TOKEN, [token_hash], |r| rows::client(r)))
     }
@@ -477,10 +473,13 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn create_sign_in(&self, s: &SignIn) -> StoreResult<()> {
+    async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, s: &SignIn) -> StoreResult<()> {
         let ch = s.challenge.as_ref();
         let state = ch.and_then(|c| c.state.as_ref()).map(to_json).transpose()?;
         self.write(|tx, _| {
+            if let Some(new) = new_client {
+                insert_client(tx, new)?;
+            }
             run(
                 tx,
                 q::INSERT_SIGN_IN,

@@ -380,9 +380,32 @@ async fn taken_username_is_refused_with_form_identifier_exists() {
     let s = scene().await;
     let f = Fapi::new(&s.server);
     let before = s.snapshot(&[]).await;
-    f.sign_up("alice").await.assert_error(422, "form_identifier_exists");
+    let r = f.sign_up("alice").await;
+    r.assert_error(422, "form_identifier_exists");
     assert!(f.session_id().is_none());
+    // A new browser's client is stored by the sign-up itself: refused, there is none, and
+    // no cookie names one.
+    assert!(r.header("set-cookie").is_empty(), "{:?}", r.header("set-cookie"));
+    assert!(f.client_cookie().is_none());
     s.snapshot(&[]).await.assert_same(&before);
+    // The same browser's next sign-up makes its client then.
+    let ok = f.sign_up("alice2").await.ok();
+    assert!(f.client_cookie().is_some(), "{:?}", ok.header("set-cookie"));
+    assert!(f.session_id().is_some());
+}
+
+#[tokio::test]
+async fn a_refused_first_sign_in_sets_no_cookie() {
+    let s = scene().await;
+    let f = Fapi::new(&s.server);
+    let r = f.post("/client/sign_ins", &[("identifier", "nobody-here")]).await;
+    r.assert_error(422, "form_identifier_not_found");
+    assert!(r.header("set-cookie").is_empty(), "{:?}", r.header("set-cookie"));
+    assert!(f.client_cookie().is_none());
+    // A sign-in that is created stores the client with it and hands out its cookie.
+    let (sign_in_id, _) = f.start_sign_in().await;
+    assert!(sign_in_id.starts_with("sia_"), "{sign_in_id}");
+    assert!(f.client_cookie().is_some());
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ use latch_core::model::{
 };
 
 use crate::audit::{self, Subject};
-use crate::context::{Caller, ClientHandle, client_or_create, existing_client};
+use crate::context::{Caller, ClientHandle, client_or_new, existing_client};
 use crate::limits;
 use crate::error::{ApiError, ApiResult};
 use crate::fapi::{json, reply};
@@ -28,7 +28,7 @@ use crate::state::{AppState, ms, now_ms};
 pub async fn create(State(state): State<AppState>, caller: Caller, form: FormFields) -> ApiResult<Response> {
     let wants_passkey = form.passkey_strategy(false)?;
     let identifier = form.get("identifier")?.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-    let handle = client_or_create(&state, &caller).await?;
+    let handle = client_or_new(&state, &caller).await?;
     limits::sign_in(&state, caller.ip.as_deref(), Some(&handle.client.id)).await?;
     refuse_if_signed_in(&state, &handle.client).await?;
 
@@ -51,7 +51,7 @@ pub async fn create(State(state): State<AppState>, caller: Caller, form: FormFie
         updated_at: now,
         abandon_at: now + ms(state.settings().challenge_ttl).max(ms(std::time::Duration::from_secs(24 * 3600))),
     };
-    state.store().create_sign_in(&sign_in).await?;
+    state.store().create_sign_in(handle.unsaved(), &sign_in).await?;
     reply::envelope(&state, &caller, &handle, json::sign_in(&sign_in)).await
 }
 
