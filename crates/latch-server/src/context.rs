@@ -132,6 +132,7 @@ pub async fn client_or_new(state: &AppState, caller: &Caller) -> ApiResult<Clien
     Ok(ClientHandle { client, new_token: Some(token), unsaved_token_hash })
 }
 
+/// The caller's client, which must exist.
 pub async fn existing_client(state: &AppState, caller: &Caller) -> ApiResult<ClientHandle> {
     match find_client(state, caller).await? {
         Some(client) => Ok(ClientHandle::existing(client)),

@@ -110,27 +110,19 @@ async fn verify_registration(
 ) -> ApiResult<Passkey> {
     let store = state.store();
     let pending = store.pending_passkey(&me.user.id, id).await?.ok_or_else(|| ApiError::not_found("passkey"))?;
-    let saved = match verified_passkey(state, me, &pending, credential_json) {
-        Ok(passkey) => store
-            .save_verified_passkey(&passkey, state.settings().max_passkeys_per_user, audit_line)
-            .await
-            .map(|saved| saved.then_some(passkey)),
-        Err(refused) => {
-            store.spend_pending_passkey(&me.user.id, id).await?;
-            return Err(refused);
-        }
+    let refused = match verified_passkey(state, me, &pending, credential_json) {
+        Ok(passkey) => match store.save_verified_passkey(&passkey, state.settings().max_passkeys_per_user, audit_line).await {
+            Ok(true) => return Ok(passkey),
+            // A concurrent answer spent the registration first.
+            Ok(false) => ApiError::not_found("passkey"),
+            Err(e) => ApiError::from(e),
+        },
+        Err(refused) => refused,
     };
-    match saved {
-        Ok(Some(passkey)) => Ok(passkey),
-        // A concurrent answer spent the registration first.
-        Ok(None) => Err(ApiError::not_found("passkey")),
-        // Over the quota or a known credential: nothing was stored, and the answer still
-        // spends the registration.
-        Err(e) => {
-            store.spend_pending_passkey(&me.user.id, id).await?;
-            Err(ApiError::from(e))
-        }
-    }
+    // Refused, over the quota or a known credential: nothing was stored, and the answer
+    // still spends the registration.
+    store.spend_pending_passkey(&me.user.id, id).await?;
+    Err(refused)
 }
 
 fn verified_passkey(state: &AppState, me: &SignedIn, pending: &PendingPasskey, credential_json: &str) -> ApiResult<Passkey> {

@@ -114,11 +114,10 @@ async fn attempt(
     // The challenge is verified as read here and spent by the write that records the outcome
     // (`fail_sign_in` or `complete_sign_in`), which matches only while it is unanswered: one
     // write transaction per attempt, and still one answer per challenge.
-    let challenge = match &sign_in.challenge {
-        Some(c) if c.attempts == 0 && sign_in.status == SignInStatus::NeedsFirstFactor => c,
-        _ => return Err(challenge_spent()),
+    let unanswered = sign_in.challenge.as_ref().filter(|c| c.attempts == 0 && sign_in.status == SignInStatus::NeedsFirstFactor);
+    let Some((challenge, challenge_state)) = unanswered.and_then(|c| Some((c, c.state.as_ref()?))) else {
+        return Err(challenge_spent());
     };
-    let Some(challenge_state) = challenge.state.as_ref() else { return Err(challenge_spent()) };
     let store = state.store();
     let passkey = store
         .passkey_by_credential_id(assertion.raw_id.as_ref())
