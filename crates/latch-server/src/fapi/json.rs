@@ -145,6 +145,7 @@ pub fn user(u: &User, passkeys: &[Passkey]) -> Value {
 pub fn session(s: &Session, user_json: Value, now: Millis, last_active_token: Option<String>) -> Value {
     let tasks: Option<Vec<Value>> =
         (!s.tasks.is_empty()).then(|| s.tasks.iter().map(|k| json!({ "key": k })).collect());
+    let identifier = user_json.get("username").cloned().unwrap_or(Value::Null);
     json!({
         "object": "session",
         "id": s.id,
@@ -155,9 +156,9 @@ pub fn session(s: &Session, user_json: Value, now: Millis, last_active_token: Op
         "last_active_organization_id": null,
         "actor": null,
         "factor_verification_age": null,
-        "user": user_json.clone(),
+        "user": user_json,
         "public_user_data": {
-            "identifier": user_json.get("username").cloned().unwrap_or(Value::Null),
+            "identifier": identifier,
             "user_id": s.user_id,
             "first_name": null,
             "last_name": null,
