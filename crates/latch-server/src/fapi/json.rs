@@ -6,6 +6,8 @@ use latch_core::model::{
 };
 use latch_core::settings::InstanceSettings;
 use latch_store::{ClientSnapshot, SessionView};
+use serde::Serialize;
+use serde::ser::SerializeMap;
 use serde_json::{Value, json};
 
 use crate::error::ApiResult;
@@ -62,24 +64,28 @@ pub fn environment(settings: &InstanceSettings) -> Value {
 }
 
 pub fn passkey(p: &Passkey) -> Value {
-    json!({
-        "object": "passkey",
-        "id": p.id,
-        "name": p.name,
-        "last_used_at": p.last_used_at,
-        "created_at": p.created_at,
-        "updated_at": p.updated_at,
-        "verification": {
-            "object": "verification",
-            "status": "verified",
-            "strategy": "passkey",
-            "nonce": null,
-            "attempts": null,
-            "expire_at": null,
-            "error": null,
-            "external_verification_redirect_url": null,
+    to_value(passkey_json(p))
+}
+
+fn passkey_json(p: &Passkey) -> PasskeyJson<'_> {
+    PasskeyJson {
+        object: "passkey",
+        id: &p.id,
+        name: &p.name,
+        last_used_at: p.last_used_at,
+        created_at: p.created_at,
+        updated_at: p.updated_at,
+        verification: VerifiedJson {
+            object: "verification",
+            status: "verified",
+            strategy: "passkey",
+            nonce: NULL,
+            attempts: NULL,
+            expire_at: NULL,
+            error: NULL,
+            external_verification_redirect_url: NULL,
         },
-    })
+    }
 }
 
 pub fn pending_passkey(p: &PendingPasskey) -> Value {
@@ -108,70 +114,72 @@ pub fn deleted(object: &str, id: &str) -> Value {
 }
 
 pub fn user(u: &User, passkeys: &[Passkey]) -> Value {
-    json!({
-        "object": "user",
-        "id": u.id,
-        "username": u.username,
-        "first_name": null,
-        "last_name": null,
-        "image_url": "",
-        "has_image": false,
-        "primary_email_address_id": null,
-        "primary_phone_number_id": null,
-        "primary_web3_wallet_id": null,
-        "email_addresses": [],
-        "phone_numbers": [],
-        "web3_wallets": [],
-        "external_accounts": [],
-        "enterprise_accounts": [],
-        "passkeys": passkeys.iter().map(passkey).collect::<Vec<_>>(),
-        "saml_accounts": [],
-        "organization_memberships": [],
-        "password_enabled": false,
-        "two_factor_enabled": false,
-        "totp_enabled": false,
-        "backup_code_enabled": false,
-        "create_organization_enabled": false,
-        "delete_self_enabled": false,
-        "public_metadata": {},
-        "unsafe_metadata": {},
-        "external_id": null,
-        "last_sign_in_at": u.last_sign_in_at,
-        "created_at": u.created_at,
-        "updated_at": u.updated_at,
-    })
+    to_value(user_json(u, passkeys))
 }
 
-pub fn session(s: &Session, user_json: Value, now: Millis, last_active_token: Option<String>) -> Value {
-    let tasks: Option<Vec<Value>> =
-        (!s.tasks.is_empty()).then(|| s.tasks.iter().map(|k| json!({ "key": k })).collect());
-    let identifier = user_json.get("username").cloned().unwrap_or(Value::Null);
-    json!({
-        "object": "session",
-        "id": s.id,
-        "status": s.status_at(now).as_str(),
-        "expire_at": s.expire_at,
-        "abandon_at": s.expire_at,
-        "last_active_at": s.last_active_at,
-        "last_active_organization_id": null,
-        "actor": null,
-        "factor_verification_age": null,
-        "user": user_json,
-        "public_user_data": {
-            "identifier": identifier,
-            "user_id": s.user_id,
-            "first_name": null,
-            "last_name": null,
-            "image_url": "",
-            "has_image": false,
+fn user_json<'a>(u: &'a User, passkeys: &'a [Passkey]) -> UserJson<'a> {
+    UserJson {
+        object: "user",
+        id: &u.id,
+        username: &u.username,
+        first_name: NULL,
+        last_name: NULL,
+        image_url: "",
+        has_image: false,
+        primary_email_address_id: NULL,
+        primary_phone_number_id: NULL,
+        primary_web3_wallet_id: NULL,
+        email_addresses: NONE,
+        phone_numbers: NONE,
+        web3_wallets: NONE,
+        external_accounts: NONE,
+        enterprise_accounts: NONE,
+        passkeys: passkeys.iter().map(passkey_json).collect(),
+        saml_accounts: NONE,
+        organization_memberships: NONE,
+        password_enabled: false,
+        two_factor_enabled: false,
+        totp_enabled: false,
+        backup_code_enabled: false,
+        create_organization_enabled: false,
+        delete_self_enabled: false,
+        public_metadata: EmptyObject,
+        unsafe_metadata: EmptyObject,
+        external_id: NULL,
+        last_sign_in_at: u.last_sign_in_at,
+        created_at: u.created_at,
+        updated_at: u.updated_at,
+    }
+}
+
+fn session_json<'a>(s: &'a Session, user: Option<UserJson<'a>>, now: Millis, last_active_token: Option<String>) -> SessionJson<'a> {
+    let identifier = user.as_ref().map(|u| u.username);
+    SessionJson {
+        object: "session",
+        id: &s.id,
+        status: s.status_at(now).as_str(),
+        expire_at: s.expire_at,
+        abandon_at: s.expire_at,
+        last_active_at: s.last_active_at,
+        last_active_organization_id: NULL,
+        actor: NULL,
+        factor_verification_age: NULL,
+        user,
+        public_user_data: PublicUserDataJson {
+            identifier,
+            user_id: &s.user_id,
+            first_name: NULL,
+            last_name: NULL,
+            image_url: "",
+            has_image: false,
         },
         // clerk-js rebuilds its auth state from this on every client refresh: a live session
         // without a token makes @clerk/react's useAuth throw.
-        "last_active_token": last_active_token.map(|jwt| json!({ "object": "token", "jwt": jwt })),
-        "tasks": tasks,
-        "created_at": s.created_at,
-        "updated_at": s.updated_at,
-    })
+        last_active_token: last_active_token.map(|jwt| TokenJson { object: "token", jwt }),
+        tasks: (!s.tasks.is_empty()).then(|| s.tasks.iter().map(|key| TaskJson { key }).collect()),
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+    }
 }
 
 pub fn sign_in(s: &SignIn) -> Value {
@@ -250,32 +258,170 @@ pub async fn session_with_user(state: &AppState, s: &Session, azp: Option<&str>)
     session_view(state, &SessionView { session: s.clone(), user, passkeys }, now_ms(), azp)
 }
 
-/// A session as the client JSON shows it; a live one carries a token (see [`session`]).
+/// A session as the client JSON shows it; a live one carries a token.
 pub fn session_view(state: &AppState, view: &SessionView, now: Millis, azp: Option<&str>) -> ApiResult<Value> {
-    let user_json = view.user.as_ref().map_or(Value::Null, |u| user(u, &view.passkeys));
+    Ok(to_value(session_view_json(state, view, now, azp)?))
+}
+
+fn session_view_json<'a>(state: &AppState, view: &'a SessionView, now: Millis, azp: Option<&str>) -> ApiResult<SessionJson<'a>> {
     let s = &view.session;
     let token = if s.is_live(now) { Some(crate::fapi::sessions::sign_token(state, s, azp)?) } else { None };
-    Ok(session(s, user_json, now, token))
+    let user = view.user.as_ref().map(|u| user_json(u, &view.passkeys));
+    Ok(session_json(s, user, now, token))
 }
 
 /// The whole client, as piggybacked on every FAPI answer: the SDK's only way to learn
-/// about new sessions and the current user's passkeys.
-pub fn client(state: &AppState, snapshot: &ClientSnapshot, now: Millis, azp: Option<&str>) -> ApiResult<Value> {
+/// about new sessions and the current user's passkeys. Typed rather than a `Value` tree:
+/// it is built and serialised for every answer (BENCHMARKS.md).
+pub fn client<'a>(state: &AppState, snapshot: &'a ClientSnapshot, now: Millis, azp: Option<&str>) -> ApiResult<ClientJson<'a>> {
     let c = &snapshot.client;
     let live: Vec<&SessionView> = snapshot.sessions.iter().filter(|v| v.session.is_live(now)).collect();
-    let sessions_json = live.iter().map(|v| session_view(state, v, now, azp)).collect::<ApiResult<Vec<_>>>()?;
-    let last_active = c.last_active_session_id.as_ref().filter(|id| live.iter().any(|v| &v.session.id == *id));
-    Ok(json!({
-        "object": "client",
-        "id": c.id,
-        "sessions": sessions_json,
-        "sign_in": snapshot.sign_in.as_ref().map(sign_in),
-        "sign_up": snapshot.sign_up.as_ref().map(sign_up),
-        "last_active_session_id": last_active,
-        "last_authentication_strategy": null,
-        "cookie_expires_at": null,
-        "captcha_bypass": false,
-        "created_at": c.created_at,
-        "updated_at": c.updated_at,
-    }))
+    let sessions = live.iter().map(|v| session_view_json(state, v, now, azp)).collect::<ApiResult<Vec<_>>>()?;
+    let last_active = c.last_active_session_id.as_deref().filter(|id| live.iter().any(|v| v.session.id == *id));
+    Ok(ClientJson {
+        object: "client",
+        id: &c.id,
+        sessions,
+        sign_in: snapshot.sign_in.as_ref().map(sign_in),
+        sign_up: snapshot.sign_up.as_ref().map(sign_up),
+        last_active_session_id: last_active,
+        last_authentication_strategy: NULL,
+        cookie_expires_at: NULL,
+        captcha_bypass: false,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    })
+}
+
+fn to_value(json: impl Serialize) -> Value {
+    // These shapes hold only strings, numbers, booleans and nulls: serialising them to a
+    // `Value` cannot fail.
+    serde_json::to_value(json).unwrap_or(Value::Null)
+}
+
+/// `null` in a typed shape.
+type Null = Option<()>;
+const NULL: Null = None;
+/// `[]` in a typed shape.
+const NONE: [(); 0] = [];
+
+/// `{}` in a typed shape.
+struct EmptyObject;
+
+impl Serialize for EmptyObject {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_map(Some(0))?.end()
+    }
+}
+
+#[derive(Serialize)]
+pub struct ClientJson<'a> {
+    object: &'static str,
+    id: &'a str,
+    sessions: Vec<SessionJson<'a>>,
+    sign_in: Option<Value>,
+    sign_up: Option<Value>,
+    last_active_session_id: Option<&'a str>,
+    last_authentication_strategy: Null,
+    cookie_expires_at: Null,
+    captcha_bypass: bool,
+    created_at: Millis,
+    updated_at: Millis,
+}
+
+#[derive(Serialize)]
+struct SessionJson<'a> {
+    object: &'static str,
+    id: &'a str,
+    status: &'static str,
+    expire_at: Millis,
+    abandon_at: Millis,
+    last_active_at: Millis,
+    last_active_organization_id: Null,
+    actor: Null,
+    factor_verification_age: Null,
+    user: Option<UserJson<'a>>,
+    public_user_data: PublicUserDataJson<'a>,
+    last_active_token: Option<TokenJson>,
+    tasks: Option<Vec<TaskJson<'a>>>,
+    created_at: Millis,
+    updated_at: Millis,
+}
+
+#[derive(Serialize)]
+struct PublicUserDataJson<'a> {
+    identifier: Option<&'a str>,
+    user_id: &'a str,
+    first_name: Null,
+    last_name: Null,
+    image_url: &'static str,
+    has_image: bool,
+}
+
+#[derive(Serialize)]
+struct TokenJson {
+    object: &'static str,
+    jwt: String,
+}
+
+#[derive(Serialize)]
+struct TaskJson<'a> {
+    key: &'a str,
+}
+
+#[derive(Serialize)]
+struct UserJson<'a> {
+    object: &'static str,
+    id: &'a str,
+    username: &'a str,
+    first_name: Null,
+    last_name: Null,
+    image_url: &'static str,
+    has_image: bool,
+    primary_email_address_id: Null,
+    primary_phone_number_id: Null,
+    primary_web3_wallet_id: Null,
+    email_addresses: [(); 0],
+    phone_numbers: [(); 0],
+    web3_wallets: [(); 0],
+    external_accounts: [(); 0],
+    enterprise_accounts: [(); 0],
+    passkeys: Vec<PasskeyJson<'a>>,
+    saml_accounts: [(); 0],
+    organization_memberships: [(); 0],
+    password_enabled: bool,
+    two_factor_enabled: bool,
+    totp_enabled: bool,
+    backup_code_enabled: bool,
+    create_organization_enabled: bool,
+    delete_self_enabled: bool,
+    public_metadata: EmptyObject,
+    unsafe_metadata: EmptyObject,
+    external_id: Null,
+    last_sign_in_at: Option<Millis>,
+    created_at: Millis,
+    updated_at: Millis,
+}
+
+#[derive(Serialize)]
+struct PasskeyJson<'a> {
+    object: &'static str,
+    id: &'a str,
+    name: &'a str,
+    last_used_at: Option<Millis>,
+    created_at: Millis,
+    updated_at: Millis,
+    verification: VerifiedJson,
+}
+
+#[derive(Serialize)]
+struct VerifiedJson {
+    object: &'static str,
+    status: &'static str,
+    strategy: &'static str,
+    nonce: Null,
+    attempts: Null,
+    expire_at: Null,
+    error: Null,
+    external_verification_redirect_url: Null,
 }

@@ -2,7 +2,8 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::context::{CLIENT_COOKIE, Caller, ClientHandle};
 use crate::error::ApiResult;
@@ -27,11 +28,16 @@ pub fn envelope_of(
     snapshot: Option<&ClientSnapshot>,
     response: Value,
 ) -> ApiResult<Response> {
-    let client = match snapshot {
-        Some(snapshot) => json::client(state, snapshot, now_ms(), caller.origin.as_deref())?,
-        None => Value::Null,
-    };
-    Ok(with_client_token(caller, handle, (StatusCode::OK, axum::Json(json!({ "response": response, "client": client }))).into_response()))
+    let client = snapshot.map(|snapshot| json::client(state, snapshot, now_ms(), caller.origin.as_deref())).transpose()?;
+    let answer = Envelope { response, client };
+    Ok(with_client_token(caller, handle, (StatusCode::OK, axum::Json(answer)).into_response()))
+}
+
+/// `{response, client}`, serialised straight from its parts.
+#[derive(Serialize)]
+pub struct Envelope<R, C> {
+    pub response: R,
+    pub client: C,
 }
 
 /// Hands a newly created client's token to the caller: a cookie for browsers, the
@@ -56,6 +62,6 @@ pub fn with_client_token(caller: &Caller, handle: &ClientHandle, mut response: R
     response
 }
 
-pub fn plain(value: Value) -> Response {
-    (StatusCode::OK, axum::Json(value)).into_response()
+pub fn plain(body: impl Serialize) -> Response {
+    (StatusCode::OK, axum::Json(body)).into_response()
 }

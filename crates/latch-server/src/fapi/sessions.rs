@@ -33,7 +33,7 @@ pub async fn end_all(State(state): State<AppState>, caller: Caller) -> ApiResult
 async fn client_as_response(state: &AppState, caller: &Caller, client_id: &str) -> ApiResult<Response> {
     let snapshot = state.store().client_snapshot(client_id).await?.ok_or_else(ApiError::signed_out)?;
     let client_json = json::client(state, &snapshot, now_ms(), caller.origin.as_deref())?;
-    Ok(reply::plain(json!({ "response": client_json.clone(), "client": client_json })))
+    Ok(reply::plain(reply::Envelope { response: &client_json, client: &client_json }))
 }
 
 pub async fn touch(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
