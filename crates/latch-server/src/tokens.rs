@@ -5,6 +5,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::DecodePrivateKey;
+use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, rust_crypto};
+use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use latch_core::model::Millis;
 use latch_store::{Store, StoreResult, StoredSigningKey};
@@ -12,7 +16,7 @@ use openssl::pkey::PKey;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 #[derive(Clone)]
 pub struct TokenSigner {
@@ -51,6 +55,7 @@ pub struct SessionClaims<'a> {
 impl TokenSigner {
     /// Loads the signing key from storage, creating it on first start.
     pub async fn load_or_create(store: &dyn Store, now: Millis) -> StoreResult<Self> {
+        install_key_caching_provider();
         let mut keys = store.signing_keys().await?;
         if keys.is_empty() {
             keys = store.init_signing_key(&generate_key(now)).await?;
@@ -116,6 +121,48 @@ impl TokenSigner {
     }
 }
 
+/// jsonwebtoken asks its process-wide `CryptoProvider` for a signer on every `encode`, and
+/// the stock RustCrypto one parses the PKCS#8 key and derives its public key each time, a
+/// scalar multiplication that was almost half a token's cost (BENCHMARKS.md). This provider
+/// is the stock one except that it keeps the Ed25519 key it parsed last. Installed once,
+/// before the first token; should another provider be in place already, tokens are the same,
+/// only slower.
+fn install_key_caching_provider() {
+    static PROVIDER: OnceLock<CryptoProvider> = OnceLock::new();
+    let provider = PROVIDER.get_or_init(|| CryptoProvider { signer_factory: signer_for, ..rust_crypto::DEFAULT_PROVIDER.clone() });
+    let _ = provider.install_default();
+}
+
+fn signer_for(algorithm: &Algorithm, key: &EncodingKey) -> jsonwebtoken::errors::Result<Box<dyn JwtSigner>> {
+    if *algorithm != Algorithm::EdDSA {
+        return (rust_crypto::DEFAULT_PROVIDER.signer_factory)(algorithm, key);
+    }
+    static LAST_KEY: Mutex<Option<(Vec<u8>, SigningKey)>> = Mutex::new(None);
+    let mut last = LAST_KEY.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((der, parsed)) = last.as_ref()
+        && der.as_slice() == key.as_bytes()
+    {
+        return Ok(Box::new(Ed25519Signer(parsed.clone())));
+    }
+    let parsed = SigningKey::from_pkcs8_der(key.as_bytes()).map_err(|_| ErrorKind::InvalidEddsaKey)?;
+    *last = Some((key.as_bytes().to_vec(), parsed.clone()));
+    Ok(Box::new(Ed25519Signer(parsed)))
+}
+
+struct Ed25519Signer(SigningKey);
+
+impl signature::Signer<Vec<u8>> for Ed25519Signer {
+    fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, signature::Error> {
+        Ok(ed25519_dalek::Signer::sign(&self.0, message).to_bytes().to_vec())
+    }
+}
+
+impl JwtSigner for Ed25519Signer {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::EdDSA
+    }
+}
+
 fn generate_key(now: Millis) -> StoredSigningKey {
     // OpenSSL is already linked for webauthn-rs; an Ed25519 key from it cannot fail on a
     // sane system, so failure here is a broken install and worth a panic at start-up.
@@ -131,6 +178,7 @@ mod tests {
     use super::*;
 
     fn signer() -> TokenSigner {
+        install_key_caching_provider();
         let key = generate_key(0);
         TokenSigner {
             kid: key.kid.clone(),
@@ -142,6 +190,19 @@ mod tests {
 
     fn claims(iat: i64, ttl: i64, azp: Option<&'static str>) -> SessionClaims<'static> {
         SessionClaims { sid: "sess_a", sub: "user_a", iat, nbf: iat - 5, exp: iat + ttl, iss: "latch", azp, sts: "active", v: 2 }
+    }
+
+    #[test]
+    fn the_key_caching_signer_signs_as_the_stock_one() {
+        let key = EncodingKey::from_ed_der(&generate_key(0).private_pkcs8);
+        let stock = (rust_crypto::DEFAULT_PROVIDER.signer_factory)(&Algorithm::EdDSA, &key).unwrap();
+        for _ in 0..2 {
+            let cached = signer_for(&Algorithm::EdDSA, &key).unwrap();
+            assert_eq!(cached.try_sign(b"header.claims").unwrap(), stock.try_sign(b"header.claims").unwrap());
+        }
+        let other = EncodingKey::from_ed_der(&generate_key(0).private_pkcs8);
+        let stock_other = (rust_crypto::DEFAULT_PROVIDER.signer_factory)(&Algorithm::EdDSA, &other).unwrap();
+        assert_eq!(signer_for(&Algorithm::EdDSA, &other).unwrap().try_sign(b"m").unwrap(), stock_other.try_sign(b"m").unwrap());
     }
 
     #[test]
