@@ -250,6 +250,21 @@ pub struct SignInCompletion {
     pub now: Millis,
 }
 
+/// A failed answer to a sign-in's challenge, as recorded: the twin of [`SignInCompletion`].
+#[derive(Debug, Clone, Copy)]
+pub struct SignInFailure<'a> {
+    pub sign_in_id: &'a str,
+    pub client_id: &'a str,
+    /// The request options of the challenge that was answered: failing spends exactly that
+    /// challenge.
+    pub challenge_options: &'a str,
+    /// `Expired` or `Failed`.
+    pub status: VerificationStatus,
+    /// The FAPI error code shown in the verification JSON.
+    pub error_code: &'a str,
+    pub now: Millis,
+}
+
 /// Usernames are identifiers people type: 3–64 ASCII letters, digits, `_`, `-`, `.`.
 pub fn username_is_valid(username: &str) -> bool {
     let len = username.chars().count();

@@ -72,7 +72,7 @@ impl TokenSigner {
         })
     }
 
-    pub fn sign(&self, claims: &SessionClaims<'_>) -> Result<String, jsonwebtoken::errors::Error> {
+    fn sign(&self, claims: &SessionClaims<'_>) -> Result<String, jsonwebtoken::errors::Error> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.key)

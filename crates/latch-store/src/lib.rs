@@ -12,7 +12,7 @@ mod sqlite;
 
 use async_trait::async_trait;
 use latch_core::model::{
-    Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignUp, User,
+    Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignInFailure, SignUp, User,
 };
 
 pub use sql::{SqlStore, SCHEMA_VERSION};
@@ -188,15 +188,7 @@ pub trait Store: Send + Sync + 'static {
     /// Spends the sign-in's challenge on a failed answer (`status` expired or failed) and
     /// records why. False, changing nothing, when the challenge (named by its request
     /// options) was already spent or replaced: each challenge is answered once at most.
-    async fn fail_sign_in(
-        &self,
-        client_id: &str,
-        id: &str,
-        challenge_options: &str,
-        status: &str,
-        error_code: &str,
-        now: Millis,
-    ) -> StoreResult<bool>;
+    async fn fail_sign_in(&self, failure: &SignInFailure<'_>) -> StoreResult<bool>;
     /// Spends the verified challenge and writes the passkey counter, session, sign-in status,
     /// client and the `audit` line in one transaction. Returns false (and changes nothing)
     /// when the challenge was already spent or replaced, or the passkey was used concurrently

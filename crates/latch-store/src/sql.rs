@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use latch_core::model::{
-    Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignUp, User,
+    Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignInFailure, SignUp, User,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
@@ -426,22 +426,14 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn fail_sign_in(
-        &self,
-        client_id: &str,
-        id: &str,
-        challenge_options: &str,
-        status: &str,
-        error_code: &str,
-        now: Millis,
-    ) -> StoreResult<bool> {
+    async fn fail_sign_in(&self, f: &SignInFailure<'_>) -> StoreResult<bool> {
         let failed = sqlx::query(q::FAIL_SIGN_IN)
-            .bind(status)
-            .bind(error_code)
-            .bind(now)
-            .bind(id)
-            .bind(client_id)
-            .bind(challenge_options)
+            .bind(f.status.as_str())
+            .bind(f.error_code)
+            .bind(f.now)
+            .bind(f.sign_in_id)
+            .bind(f.client_id)
+            .bind(f.challenge_options)
             .execute(&self.pool)
             .await?;
         Ok(failed.rows_affected() == 1)

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use latch_core::model::{
-    Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignUp, User,
+    Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignInFailure, SignUp, User,
 };
 use rusqlite::{Connection, ErrorCode, OpenFlags, Params, Row};
 
@@ -534,16 +534,9 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn fail_sign_in(
-        &self,
-        client_id: &str,
-        id: &str,
-        challenge_options: &str,
-        status: &str,
-        error_code: &str,
-        now: Millis,
-    ) -> StoreResult<bool> {
-        let params = rusqlite::params![status, error_code, now, id, client_id, challenge_options];
+    async fn fail_sign_in(&self, f: &SignInFailure<'_>) -> StoreResult<bool> {
+        let params =
+            rusqlite::params![f.status.as_str(), f.error_code, f.now, f.sign_in_id, f.client_id, f.challenge_options];
         Ok(self.write(|tx, _| run(tx, q::FAIL_SIGN_IN, params))? == 1)
     }
 

@@ -14,7 +14,7 @@ use axum::response::Response;
 use latch_core::ceremony::{self, CeremonyError};
 use latch_core::ids::{IdKind, looks_like, new_id};
 use latch_core::model::{
-    Client, PasskeyChallenge, Session, SessionStatus, SignIn, SignInCompletion, SignInStatus, User, VerificationStatus,
+    Client, PasskeyChallenge, Session, SessionStatus, SignIn, SignInCompletion, SignInFailure, SignInStatus, User, VerificationStatus,
 };
 
 use crate::audit::{self, Subject};
@@ -193,10 +193,15 @@ async fn spend_on_failure(
     error: ApiError,
     now: i64,
 ) -> ApiError {
-    let recorded = state
-        .store()
-        .fail_sign_in(&sign_in.client_id, &sign_in.id, &challenge.options_json, status.as_str(), error.code, now)
-        .await;
+    let failure = SignInFailure {
+        sign_in_id: &sign_in.id,
+        client_id: &sign_in.client_id,
+        challenge_options: &challenge.options_json,
+        status,
+        error_code: error.code,
+        now,
+    };
+    let recorded = state.store().fail_sign_in(&failure).await;
     match recorded {
         // Spent here, or already by a concurrent answer: either way this one failed.
         Ok(_) => error,
