@@ -45,11 +45,10 @@ impl IdKind {
     }
 }
 
-pub fn new_id(kind: IdKind) -> String {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    new_id_at(kind, millis)
+/// A new id of `kind`, created at `now` (ms since the epoch; the caller's clock, like every
+/// time the core sees).
+pub fn new_id(kind: IdKind, now: crate::model::Millis) -> String {
+    new_id_at(kind, u64::try_from(now).unwrap_or(0))
 }
 
 fn new_id_at(kind: IdKind, millis: u64) -> String {
@@ -94,8 +93,8 @@ mod tests {
 
     #[test]
     fn ids_carry_their_kind_and_are_distinct() {
-        let a = new_id(IdKind::Passkey);
-        let b = new_id(IdKind::Passkey);
+        let a = new_id(IdKind::Passkey, 1_764_000_000_000);
+        let b = new_id(IdKind::Passkey, 1_764_000_000_000);
         assert!(a.starts_with("pkey_"));
         assert_ne!(a, b);
         assert!(looks_like(IdKind::Passkey, &a));

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::ids::{IdKind, new_id};
 use webauthn_rs_core::proto::{AuthenticationState, Credential, RegistrationState};
 
 pub type Millis = i64;
@@ -265,6 +267,145 @@ pub struct SignInFailure<'a> {
     pub now: Millis,
 }
 
+/// What an instance decides about the sessions it starts.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy<'a> {
+    /// Tasks a new session must finish (Clerk's session tasks): while any remain it is
+    /// `pending`, not `active`.
+    pub tasks: &'a [String],
+    /// How long a session lives.
+    pub ttl: Millis,
+}
+
+impl Session {
+    /// A new session for `user_id` on `client_id`: `pending` while the policy names tasks,
+    /// else `active`.
+    pub fn start(policy: &SessionPolicy<'_>, client_id: &str, user_id: &str, now: Millis) -> Session {
+        Session {
+            id: new_id(IdKind::Session, now),
+            client_id: client_id.to_string(),
+            user_id: user_id.to_string(),
+            status: if policy.tasks.is_empty() { SessionStatus::Active } else { SessionStatus::Pending },
+            tasks: policy.tasks.to_vec(),
+            created_at: now,
+            updated_at: now,
+            last_active_at: now,
+            expire_at: now.saturating_add(policy.ttl),
+        }
+    }
+}
+
+impl PasskeyChallenge {
+    /// A fresh challenge: `options_json` goes to the browser, `state` stays here.
+    pub fn issue(options_json: String, state: AuthenticationState, origin: Option<String>, now: Millis, ttl: Millis) -> Self {
+        PasskeyChallenge {
+            status: VerificationStatus::Unverified,
+            options_json,
+            state: Some(state),
+            origin,
+            attempts: 0,
+            expire_at: now.saturating_add(ttl),
+            error_code: None,
+        }
+    }
+
+    /// Open: issued and not answered yet. A challenge is answered once at most, whatever
+    /// the outcome; only an open one shows its options or is verified. (The store's
+    /// conditional writes hold the same rule against concurrent answers.)
+    pub fn is_open(&self) -> bool {
+        self.state.is_some() && self.attempts == 0
+    }
+
+    pub fn has_expired(&self, now: Millis) -> bool {
+        now >= self.expire_at
+    }
+}
+
+/// How long an unfinished sign-in is kept at least (the challenge lifetime, if longer).
+const SIGN_IN_ABANDON_AFTER: Millis = 24 * 3600 * 1000;
+
+impl SignIn {
+    /// A new sign-in, identifier-first when `user_id` is set, with a challenge when the
+    /// caller asked for the passkey strategy. It needs a first factor once it names a user
+    /// or holds a challenge; an identifier otherwise.
+    pub fn start(
+        client_id: &str,
+        identifier: Option<String>,
+        user_id: Option<String>,
+        challenge: Option<PasskeyChallenge>,
+        now: Millis,
+        challenge_ttl: Millis,
+    ) -> SignIn {
+        let status = if user_id.is_some() || challenge.is_some() {
+            SignInStatus::NeedsFirstFactor
+        } else {
+            SignInStatus::NeedsIdentifier
+        };
+        SignIn {
+            id: new_id(IdKind::SignIn, now),
+            client_id: client_id.to_string(),
+            status,
+            identifier,
+            user_id,
+            challenge,
+            created_session_id: None,
+            created_at: now,
+            updated_at: now,
+            abandon_at: now.saturating_add(challenge_ttl.max(SIGN_IN_ABANDON_AFTER)),
+        }
+    }
+
+    /// `prepare_first_factor`: a new challenge replaces the previous one, which can no
+    /// longer be answered. None when the sign-in is already complete.
+    pub fn with_new_challenge(mut self, challenge: PasskeyChallenge, now: Millis) -> Option<SignIn> {
+        if self.status == SignInStatus::Complete {
+            return None;
+        }
+        self.challenge = Some(challenge);
+        self.status = SignInStatus::NeedsFirstFactor;
+        self.updated_at = now;
+        Some(self)
+    }
+
+    /// The challenge an answer may still be verified against, with its ceremony state.
+    pub fn open_challenge(&self) -> Option<(&PasskeyChallenge, &AuthenticationState)> {
+        if self.status != SignInStatus::NeedsFirstFactor {
+            return None;
+        }
+        let challenge = self.challenge.as_ref().filter(|c| c.is_open())?;
+        Some((challenge, challenge.state.as_ref()?))
+    }
+
+    /// The sign-in once `session` was created from an answer to its open challenge: what
+    /// [`SignInCompletion`] records.
+    pub fn complete(mut self, user_id: &str, session_id: &str, now: Millis) -> SignIn {
+        self.status = SignInStatus::Complete;
+        self.user_id = Some(user_id.to_string());
+        self.created_session_id = Some(session_id.to_string());
+        self.updated_at = now;
+        if let Some(challenge) = self.challenge.as_mut() {
+            challenge.status = VerificationStatus::Verified;
+            challenge.state = None;
+            challenge.attempts += 1;
+        }
+        self
+    }
+
+    /// A failed answer to the open challenge (`status` expired or failed), as recorded: it
+    /// spends the challenge. None when no challenge is open.
+    pub fn fail<'a>(&'a self, status: VerificationStatus, error_code: &'a str, now: Millis) -> Option<SignInFailure<'a>> {
+        let (challenge, _) = self.open_challenge()?;
+        Some(SignInFailure {
+            sign_in_id: &self.id,
+            client_id: &self.client_id,
+            challenge_options: &challenge.options_json,
+            status,
+            error_code,
+            now,
+        })
+    }
+}
+
 /// Usernames are identifiers people type: 3–64 ASCII letters, digits, `_`, `-`, `.`.
 pub fn username_is_valid(username: &str) -> bool {
     let len = username.chars().count();
@@ -308,6 +449,69 @@ mod tests {
     }
 
     use super::*;
+
+    fn authentication_state() -> AuthenticationState {
+        // An identifier-less challenge, as the relying party issues it: its state is opaque
+        // data here.
+        let rp = crate::ceremony::RelyingParty::new(
+            "localhost",
+            "Latch",
+            vec![crate::origins::OriginPattern::parse("http://localhost:8080").unwrap()],
+            std::time::Duration::from_secs(300),
+            crate::ceremony::UvPolicy::Required,
+        );
+        rp.begin_authentication(Vec::new()).unwrap().1
+    }
+
+    fn open_sign_in() -> SignIn {
+        let challenge = PasskeyChallenge::issue("{}".into(), authentication_state(), None, 1_000, 300_000);
+        SignIn::start("client_a", None, None, Some(challenge), 1_000, 300_000)
+    }
+
+    #[test]
+    fn a_sign_in_with_a_challenge_needs_its_first_factor_and_is_open_once() {
+        let sign_in = open_sign_in();
+        assert_eq!(sign_in.status, SignInStatus::NeedsFirstFactor);
+        assert!(sign_in.open_challenge().is_some());
+        assert!(sign_in.abandon_at >= 1_000 + 24 * 3600 * 1000, "kept a day at least");
+        let done = sign_in.complete("user_a", "sess_a", 2_000);
+        assert_eq!(done.status, SignInStatus::Complete);
+        assert_eq!(done.created_session_id.as_deref(), Some("sess_a"));
+        assert!(done.open_challenge().is_none(), "a completed sign-in's challenge is spent");
+        assert!(done.fail(VerificationStatus::Failed, "verification_failed", 3_000).is_none());
+        assert!(done.clone().with_new_challenge(open_sign_in().challenge.unwrap(), 3_000).is_none());
+    }
+
+    #[test]
+    fn an_answered_challenge_is_no_longer_open() {
+        let mut sign_in = open_sign_in();
+        assert!(sign_in.fail(VerificationStatus::Failed, "verification_failed", 2_000).is_some());
+        if let Some(c) = sign_in.challenge.as_mut() {
+            c.attempts = 1;
+        }
+        assert!(sign_in.open_challenge().is_none());
+        assert!(sign_in.fail(VerificationStatus::Failed, "verification_failed", 2_000).is_none());
+        let renewed = sign_in.with_new_challenge(open_sign_in().challenge.unwrap(), 3_000).unwrap();
+        assert!(renewed.open_challenge().is_some(), "prepare_first_factor opens a new challenge");
+    }
+
+    #[test]
+    fn a_sign_in_without_identifier_or_challenge_needs_an_identifier() {
+        let sign_in = SignIn::start("client_a", None, None, None, 1_000, 300_000);
+        assert_eq!(sign_in.status, SignInStatus::NeedsIdentifier);
+        assert!(sign_in.open_challenge().is_none());
+    }
+
+    #[test]
+    fn a_session_is_pending_while_the_policy_names_tasks() {
+        let tasks = vec!["choose-organization".to_string()];
+        let pending = Session::start(&SessionPolicy { tasks: &tasks, ttl: 60_000 }, "client_a", "user_a", 1_000);
+        assert_eq!(pending.status, SessionStatus::Pending);
+        assert_eq!(pending.expire_at, 61_000);
+        let active = Session::start(&SessionPolicy { tasks: &[], ttl: 60_000 }, "client_a", "user_a", 1_000);
+        assert_eq!(active.status, SessionStatus::Active);
+        assert!(active.id.starts_with("sess_") && active.id != pending.id);
+    }
 
     #[test]
     fn usernames_are_bounded_and_plain() {

@@ -1,174 +1,95 @@
 //! Errors as FAPI speaks them: `{"errors":[{code,message,long_message,meta}],"clerk_trace_id"}`.
 //!
-//! Every failure a handler can meet becomes an [`ApiError`] with a 4xx status and a Clerk
-//! code; a 5xx is reserved for faults of Latch itself (a database down), and even then the
-//! body keeps the same shape.
+//! Which Clerk error a refusal becomes is decided in one table,
+//! [`latch_flows::Refusal::clerk`]; this module only writes it out. A 5xx is reserved for
+//! faults of Latch itself (a database down), and even then the body keeps the same shape and
+//! tells nothing of the cause: the cause travels in the response's extensions to
+//! [`log_server_faults`], the one place that logs it.
 
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use latch_core::ceremony::CeremonyError;
 use latch_core::ids::{IdKind, new_id};
-use latch_store::StoreError;
+use latch_flows::{ClerkError, Refusal};
 use serde_json::{Value, json};
 
+use crate::state::now_ms;
+
+/// A refusal on its way to the client.
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    pub long_message: String,
-    pub param_name: Option<String>,
-    /// Seconds, for 429 answers.
-    pub retry_after: Option<u64>,
+    pub refusal: Refusal,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>, long_message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            long_message: long_message.into(),
-            param_name: None,
-            retry_after: None,
-        }
+    pub fn not_found(what: &'static str) -> Self {
+        Refusal::NotFound(what).into()
     }
 
-    pub fn param(mut self, name: &str) -> Self {
-        self.param_name = Some(name.to_string());
-        self
+    pub fn clerk(&self) -> ClerkError {
+        self.refusal.clerk()
     }
 
-    pub fn param_missing(name: &str) -> Self {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "form_param_missing",
-            format!("{name} must be included."),
-            format!("{name} must be included."),
-        )
-        .param(name)
-    }
-
-    pub fn param_invalid(name: &str, why: impl Into<String>) -> Self {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "form_param_format_invalid",
-            format!("{name} is invalid."),
-            why,
-        )
-        .param(name)
-    }
-
-    pub fn not_found(what: &str) -> Self {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "resource_not_found",
-            "Resource not found",
-            format!("No {what} was found with this id."),
-        )
-    }
-
-    pub fn signed_out() -> Self {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "signed_out",
-            "Signed out",
-            "You are signed out. Sign in to continue.",
-        )
-    }
-
-    pub fn origin_invalid() -> Self {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "origin_invalid",
-            "Origin not allowed",
-            "This request came from an origin that is not allowed to use this Latch instance.",
-        )
-    }
-
-    pub fn internal() -> Self {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_clerk_error",
-            "Something went wrong",
-            "Latch could not complete this request. Please try again.",
-        )
-    }
-
-    pub fn body(&self) -> Value {
+    fn body(shown: &ClerkError) -> Value {
         json!({
             "errors": [{
-                "code": self.code,
-                "message": self.message,
-                "long_message": self.long_message,
-                "meta": match &self.param_name {
+                "code": shown.code,
+                "message": shown.message,
+                "long_message": shown.long_message,
+                "meta": match &shown.param {
                     Some(p) => json!({ "param_name": p }),
                     None => json!({}),
                 },
             }],
-            "clerk_trace_id": new_id(IdKind::Trace),
+            "clerk_trace_id": new_id(IdKind::Trace, now_ms()),
         })
     }
 }
 
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        ApiError { refusal }
+    }
+}
+
+impl From<latch_store::StoreError> for ApiError {
+    fn from(e: latch_store::StoreError) -> Self {
+        Refusal::from(e).into()
+    }
+}
+
+/// The cause of a 5xx, for [`log_server_faults`] only.
+#[derive(Debug, Clone)]
+struct Fault(String);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, axum::Json(self.body())).into_response();
-        if let Some(secs) = self.retry_after {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        let shown = self.clerk();
+        let status = StatusCode::from_u16(shown.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, axum::Json(ApiError::body(&shown))).into_response();
+        if let Some(secs) = shown.retry_after_secs
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        if let Refusal::Internal(cause) = self.refusal {
+            response.extensions_mut().insert(Fault(cause));
         }
         response
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::QuotaExceeded => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "passkey_quota_exceeded",
-                "Passkey limit reached",
-                "You have reached the maximum number of passkeys. Delete one before adding another.",
-            ),
-            StoreError::Conflict("username") => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "form_identifier_exists",
-                "That username is taken. Please try another.",
-                "That username is taken. Please try another.",
-            )
-            .param("username"),
-            StoreError::Conflict(_) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "passkey_already_registered",
-                "This passkey is already registered",
-                "This passkey is already registered to an account.",
-            ),
-            other => {
-                tracing::error!(error = %other, "storage failure");
-                ApiError::internal()
-            }
-        }
+/// Logs every answer of 500 or more, with its cause when a flow gave one.
+pub async fn log_server_faults(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let response = next.run(req).await;
+    if response.status().is_server_error() {
+        let cause = response.extensions().get::<Fault>().map_or("", |f| f.0.as_str());
+        tracing::error!(%method, %path, status = response.status().as_u16(), cause, "server fault");
     }
-}
-
-impl From<CeremonyError> for ApiError {
-    fn from(e: CeremonyError) -> Self {
-        match e {
-            CeremonyError::Malformed(why) => ApiError::param_invalid(
-                "public_key_credential",
-                format!("The passkey response could not be read: {why}"),
-            ),
-            CeremonyError::AlreadyRegistered => ApiError::from(StoreError::Conflict("passkey")),
-            other => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "verification_failed",
-                "Passkey verification failed",
-                format!("The passkey could not be verified: {other}."),
-            ),
-        }
-    }
+    response
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;

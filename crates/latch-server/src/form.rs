@@ -5,7 +5,7 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use futures_util::StreamExt;
 
 use crate::MAX_BODY_BYTES;
@@ -13,6 +13,8 @@ use crate::MAX_BODY_BYTES;
 /// How much of an oversized body is read (and thrown away) before answering 413.
 const DRAIN_LIMIT_BYTES: usize = 16 * 1024 * 1024;
 use percent_encoding::percent_decode;
+
+use latch_flows::Refusal;
 
 use crate::error::ApiError;
 
@@ -38,7 +40,7 @@ impl FormFields {
 
     fn parse_json(body: &[u8]) -> Result<Self, ApiError> {
         let value: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
-            .map_err(|e| ApiError::param_invalid("body", format!("The request body is not a JSON object: {e}")))?;
+            .map_err(|e| invalid("body", format!("The request body is not a JSON object: {e}")))?;
         let fields = value
             .into_iter()
             .map(|(k, v)| match v {
@@ -55,7 +57,7 @@ impl FormFields {
         let mut found = self.fields.iter().filter(|(k, _)| k == name);
         let first = found.next().map(|(_, v)| v.as_str());
         if found.next().is_some() {
-            return Err(ApiError::param_invalid(name, format!("{name} was sent more than once.")));
+            return Err(invalid(name, format!("{name} was sent more than once.")));
         }
         Ok(first)
     }
@@ -64,7 +66,7 @@ impl FormFields {
     pub fn require(&self, name: &str) -> Result<&str, ApiError> {
         match self.get(name)? {
             Some(v) if !v.trim().is_empty() => Ok(v),
-            _ => Err(ApiError::param_missing(name)),
+            _ => Err(Refusal::ParamMissing(name.to_string()).into()),
         }
     }
 
@@ -72,9 +74,9 @@ impl FormFields {
     pub fn passkey_strategy(&self, required: bool) -> Result<bool, ApiError> {
         match self.get("strategy")? {
             None | Some("") if !required => Ok(false),
-            None | Some("") => Err(ApiError::param_missing("strategy")),
+            None | Some("") => Err(Refusal::ParamMissing("strategy".into()).into()),
             Some("passkey") => Ok(true),
-            Some(other) => Err(ApiError::param_invalid(
+            Some(other) => Err(invalid(
                 "strategy",
                 format!("The strategy {other:?} is not supported; Latch signs in with passkeys only."),
             )),
@@ -87,7 +89,7 @@ fn decode_component(raw: &[u8]) -> Result<String, ApiError> {
     percent_decode(&plus_as_space)
         .decode_utf8()
         .map(|s| s.into_owned())
-        .map_err(|_| ApiError::param_invalid("body", "The request body is not valid UTF-8."))
+        .map_err(|_| invalid("body", "The request body is not valid UTF-8."))
 }
 
 impl<S: Send + Sync> FromRequest<S> for FormFields {
@@ -117,7 +119,7 @@ async fn read_limited(body: Body) -> Result<Bytes, ApiError> {
     let mut buf = Vec::new();
     let mut seen = 0usize;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| ApiError::param_invalid("body", "The request body could not be read."))?;
+        let chunk = chunk.map_err(|_| invalid("body", "The request body could not be read."))?;
         seen += chunk.len();
         if seen > DRAIN_LIMIT_BYTES {
             break;
@@ -133,14 +135,12 @@ async fn read_limited(body: Body) -> Result<Bytes, ApiError> {
 }
 
 pub fn body_too_large() -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "request_body_too_large",
-        "Request body too large",
-        "The request body is larger than Latch accepts.",
-    )
+    Refusal::BodyTooLarge.into()
 }
 
+fn invalid(param: &str, why: impl Into<String>) -> ApiError {
+    Refusal::ParamInvalid { param: param.to_string(), why: why.into() }.into()
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,13 +157,13 @@ mod tests {
     #[test]
     fn refuses_duplicates_and_bad_utf8() {
         let f = FormFields::parse_urlencoded(b"name=a&name=b").unwrap();
-        assert_eq!(f.get("name").unwrap_err().code, "form_param_format_invalid");
+        assert_eq!(f.get("name").unwrap_err().clerk().code, "form_param_format_invalid");
         assert!(FormFields::parse_urlencoded(b"name=%FF%FE").is_err());
     }
 
     #[test]
     fn blank_required_fields_are_missing() {
         let f = FormFields::parse_urlencoded(b"name=+++").unwrap();
-        assert_eq!(f.require("name").unwrap_err().code, "form_param_missing");
+        assert_eq!(f.require("name").unwrap_err().clerk().code, "form_param_missing");
     }
 }

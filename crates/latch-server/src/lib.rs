@@ -2,20 +2,16 @@
 //! and the development page.
 //!
 //! Invariant: only this crate knows HTTP and FAPI's JSON. It turns requests into calls on
-//! `latch-core` (verification) and `latch-store` (persistence) and their results into FAPI
-//! answers.
+//! `latch-flows` (one flow per user action) and their outcomes into FAPI answers.
 
-mod audit;
 mod context;
 mod dev_page;
 mod error;
 mod fapi;
 pub mod form;
-mod limits;
 mod listener;
 mod portal;
 mod state;
-mod tokens;
 
 use std::time::Duration;
 
@@ -31,7 +27,7 @@ use tower_http::timeout::TimeoutLayer;
 pub use error::ApiError;
 pub use listener::serve;
 pub use state::{AppState, now_ms};
-pub use tokens::TokenSigner;
+pub use latch_flows::TokenSigner;
 
 /// Request bodies larger than this are refused with 413: a registration credential is a
 /// few KiB; nothing in FAPI needs more.
@@ -61,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors(&state))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(axum::middleware::from_fn(error::log_server_faults))
         .with_state(state)
 }
 
@@ -78,7 +75,7 @@ fn cors(state: &AppState) -> CorsLayer {
 }
 
 async fn jwks(State(state): State<AppState>) -> Response {
-    axum::Json(state.inner.tokens.jwks()).into_response()
+    axum::Json(state.tokens.jwks()).into_response()
 }
 
 /// WebAuthn Related Origin Requests: the exact origins allowed to use this RP ID (browsers

@@ -55,10 +55,10 @@ async fn world(dir: &std::path::Path, rusqlite: bool) -> World {
         Box::new(migrated)
     };
     let t = now();
-    let client = Client { id: new_id(IdKind::Client), created_at: t, updated_at: t, last_active_session_id: None };
+    let client = Client { id: new_id(IdKind::Client, now()), created_at: t, updated_at: t, last_active_session_id: None };
     let token_hash = vec![42u8; 32];
     let user = User {
-        id: new_id(IdKind::User),
+        id: new_id(IdKind::User, now()),
         username: "alice".into(),
         webauthn_handle: Uuid::new_v4(),
         created_at: t,
@@ -67,7 +67,7 @@ async fn world(dir: &std::path::Path, rusqlite: bool) -> World {
     };
     let session = session_for(&client, &user, t);
     let sign_up = SignUp {
-        id: new_id(IdKind::SignUp),
+        id: new_id(IdKind::SignUp, now()),
         client_id: client.id.clone(),
         username: user.username.clone(),
         created_user_id: user.id.clone(),
@@ -79,7 +79,7 @@ async fn world(dir: &std::path::Path, rusqlite: bool) -> World {
     store.end_client_sessions(&client.id, SessionStatus::Ended, t, None).await.unwrap();
     let credential: Credential = serde_json::from_str(CREDENTIAL).unwrap();
     let passkey = Passkey {
-        id: new_id(IdKind::Passkey),
+        id: new_id(IdKind::Passkey, now()),
         user_id: user.id.clone(),
         credential_id: credential.cred_id.to_vec(),
         name: "iCloud Keychain".into(),
@@ -115,7 +115,7 @@ async fn world(dir: &std::path::Path, rusqlite: bool) -> World {
 
 fn session_for(client: &Client, user: &User, t: i64) -> Session {
     Session {
-        id: new_id(IdKind::Session),
+        id: new_id(IdKind::Session, now()),
         client_id: client.id.clone(),
         user_id: user.id.clone(),
         status: SessionStatus::Active,
@@ -129,7 +129,7 @@ fn session_for(client: &Client, user: &User, t: i64) -> Session {
 
 fn new_sign_in(w: &World, t: i64) -> SignIn {
     SignIn {
-        id: new_id(IdKind::SignIn),
+        id: new_id(IdKind::SignIn, now()),
         client_id: w.client.id.clone(),
         status: SignInStatus::NeedsFirstFactor,
         identifier: None,

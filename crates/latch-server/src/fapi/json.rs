@@ -1,17 +1,17 @@
-//! FAPI's JSON shapes (fapi.md §4): snake_case, timestamps in ms, `null` where clerk-js
-//! expects a default. Only this module knows them.
+//! FAPI's JSON shapes (docs/protocol.md §5): snake_case, timestamps in ms, `null` where
+//! clerk-js expects a default. Only this module knows them.
+//!
+//! Rendering is pure: it turns what a flow returned (records, and tokens the flow already
+//! signed) into JSON, and reads nothing.
 
-use latch_core::model::{
-    Millis, Passkey, PendingPasskey, Session, SignIn, SignInStatus, SignUp, User,
-};
+use latch_core::model::{Millis, Passkey, PasskeyChallenge, PendingPasskey, Session, SignIn, SignInStatus, SignUp, User};
 use latch_core::settings::InstanceSettings;
-use latch_store::{ClientSnapshot, SessionView};
+use latch_flows::passkeys::{Deleted, UserWithPasskeys};
+use latch_flows::{ClientView, ShownSession};
+use latch_store::SessionView;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use serde_json::{Value, json};
-
-use crate::error::ApiResult;
-use crate::state::{AppState, now_ms};
 
 pub fn environment(settings: &InstanceSettings) -> Value {
     json!({
@@ -75,46 +75,34 @@ fn passkey_json(p: &Passkey) -> PasskeyJson<'_> {
         last_used_at: p.last_used_at,
         created_at: p.created_at,
         updated_at: p.updated_at,
-        verification: VerifiedJson {
-            object: "verification",
-            status: "verified",
-            strategy: "passkey",
-            nonce: NULL,
-            attempts: NULL,
-            expire_at: NULL,
-            error: NULL,
-            external_verification_redirect_url: NULL,
-        },
+        verification: VerificationJson::verified(),
     }
 }
 
 pub fn pending_passkey(p: &PendingPasskey) -> Value {
-    json!({
-        "object": "passkey",
-        "id": p.id,
-        "name": null,
-        "last_used_at": null,
-        "created_at": p.created_at,
-        "updated_at": p.created_at,
-        "verification": {
-            "object": "verification",
-            "status": "unverified",
-            "strategy": "passkey",
-            "nonce": p.options_json,
-            "attempts": 0,
-            "expire_at": p.expire_at,
-            "error": null,
-            "external_verification_redirect_url": null,
+    to_value(PendingPasskeyJson {
+        object: "passkey",
+        id: &p.id,
+        name: NULL,
+        last_used_at: NULL,
+        created_at: p.created_at,
+        updated_at: p.created_at,
+        verification: VerificationJson {
+            status: "unverified",
+            nonce: Some(&p.options_json),
+            attempts: Some(0),
+            expire_at: Some(p.expire_at),
+            ..VerificationJson::verified()
         },
     })
 }
 
-pub fn deleted(object: &str, id: &str) -> Value {
-    json!({ "object": object, "id": id, "deleted": true })
+pub fn deleted(d: &Deleted) -> Value {
+    json!({ "object": d.object, "id": d.id, "deleted": true })
 }
 
-pub fn user(u: &User, passkeys: &[Passkey]) -> Value {
-    to_value(user_json(u, passkeys))
+pub fn user(u: &UserWithPasskeys) -> Value {
+    to_value(user_json(&u.user, &u.passkeys))
 }
 
 fn user_json<'a>(u: &'a User, passkeys: &'a [Passkey]) -> UserJson<'a> {
@@ -152,7 +140,7 @@ fn user_json<'a>(u: &'a User, passkeys: &'a [Passkey]) -> UserJson<'a> {
     }
 }
 
-fn session_json<'a>(s: &'a Session, user: Option<UserJson<'a>>, now: Millis, last_active_token: Option<String>) -> SessionJson<'a> {
+fn session_json<'a>(s: &'a Session, user: Option<UserJson<'a>>, now: Millis, last_active_token: Option<&'a str>) -> SessionJson<'a> {
     let identifier = user.as_ref().map(|u| u.username);
     SessionJson {
         object: "session",
@@ -183,19 +171,7 @@ fn session_json<'a>(s: &'a Session, user: Option<UserJson<'a>>, now: Millis, las
 }
 
 pub fn sign_in(s: &SignIn) -> Value {
-    let verification = s.challenge.as_ref().map(|c| {
-        json!({
-            "object": "verification",
-            "status": c.status.as_str(),
-            "strategy": "passkey",
-            // The options stay visible only while they can still be answered.
-            "nonce": if c.state.is_some() && c.attempts == 0 { Value::String(c.options_json.clone()) } else { Value::Null },
-            "attempts": c.attempts,
-            "expire_at": c.expire_at,
-            "error": c.error_code.as_ref().map(|code| json!({ "code": code, "message": code, "long_message": code })),
-            "external_verification_redirect_url": null,
-        })
-    });
+    let verification = s.challenge.as_ref().map(challenge_json);
     json!({
         "object": "sign_in",
         "id": s.id,
@@ -241,56 +217,53 @@ pub fn sign_up(s: &SignUp) -> Value {
     })
 }
 
-/// A user with their passkeys, as `/me` shows them.
-pub async fn user_with_passkeys(state: &AppState, u: &User) -> ApiResult<Value> {
-    let passkeys = state.store().passkeys_of(&u.id).await?;
-    Ok(user(u, &passkeys))
+/// One session, as `touch` and `remove` answer with it: a live one as the client view
+/// shows it (its token included), a gone one without a token.
+pub fn session(shown: &ShownSession, client: Option<&ClientView>) -> Value {
+    match shown {
+        ShownSession::Live { id } => match client.and_then(|c| c.session(id)) {
+            Some(live) => to_value(session_view_json(&live.view, client.map_or(0, |c| c.now), Some(&live.token))),
+            None => Value::Null,
+        },
+        ShownSession::Gone { view, now } => to_value(session_view_json(view, *now, None)),
+    }
 }
 
-/// A session with its user, read afresh (for a session that is no longer in the client's
-/// live set, e.g. one just removed).
-pub async fn session_with_user(state: &AppState, s: &Session, azp: Option<&str>) -> ApiResult<Value> {
-    let user = state.store().user(&s.user_id).await?;
-    let passkeys = match &user {
-        Some(u) => state.store().passkeys_of(&u.id).await?,
-        None => Vec::new(),
-    };
-    session_view(state, &SessionView { session: s.clone(), user, passkeys }, now_ms(), azp)
-}
-
-/// A session as the client JSON shows it; a live one carries a token.
-pub fn session_view(state: &AppState, view: &SessionView, now: Millis, azp: Option<&str>) -> ApiResult<Value> {
-    Ok(to_value(session_view_json(state, view, now, azp)?))
-}
-
-fn session_view_json<'a>(state: &AppState, view: &'a SessionView, now: Millis, azp: Option<&str>) -> ApiResult<SessionJson<'a>> {
-    let s = &view.session;
-    let token = if s.is_live(now) { Some(crate::fapi::sessions::sign_token(state, s, azp)?) } else { None };
+fn session_view_json<'a>(view: &'a SessionView, now: Millis, token: Option<&'a str>) -> SessionJson<'a> {
     let user = view.user.as_ref().map(|u| user_json(u, &view.passkeys));
-    Ok(session_json(s, user, now, token))
+    session_json(&view.session, user, now, token)
+}
+
+fn challenge_json(c: &PasskeyChallenge) -> VerificationJson<'_> {
+    VerificationJson {
+        status: c.status.as_str(),
+        // The options stay visible only while they can still be answered.
+        nonce: c.is_open().then_some(c.options_json.as_str()),
+        attempts: Some(c.attempts),
+        expire_at: Some(c.expire_at),
+        error: c.error_code.as_deref().map(|code| ErrorJson { code, message: code, long_message: code }),
+        ..VerificationJson::verified()
+    }
 }
 
 /// The whole client, as piggybacked on every FAPI answer: the SDK's only way to learn
 /// about new sessions and the current user's passkeys. Typed rather than a `Value` tree:
 /// it is built and serialised for every answer (BENCHMARKS.md).
-pub fn client<'a>(state: &AppState, snapshot: &'a ClientSnapshot, now: Millis, azp: Option<&str>) -> ApiResult<ClientJson<'a>> {
-    let c = &snapshot.client;
-    let live: Vec<&SessionView> = snapshot.sessions.iter().filter(|v| v.session.is_live(now)).collect();
-    let sessions = live.iter().map(|v| session_view_json(state, v, now, azp)).collect::<ApiResult<Vec<_>>>()?;
-    let last_active = c.last_active_session_id.as_deref().filter(|id| live.iter().any(|v| v.session.id == *id));
-    Ok(ClientJson {
+pub fn client(view: &ClientView) -> ClientJson<'_> {
+    let c = &view.client;
+    ClientJson {
         object: "client",
         id: &c.id,
-        sessions,
-        sign_in: snapshot.sign_in.as_ref().map(sign_in),
-        sign_up: snapshot.sign_up.as_ref().map(sign_up),
-        last_active_session_id: last_active,
+        sessions: view.sessions.iter().map(|s| session_view_json(&s.view, view.now, Some(&s.token))).collect(),
+        sign_in: view.sign_in.as_ref().map(sign_in),
+        sign_up: view.sign_up.as_ref().map(sign_up),
+        last_active_session_id: view.last_active_session_id(),
         last_authentication_strategy: NULL,
         cookie_expires_at: NULL,
         captcha_bypass: false,
         created_at: c.created_at,
         updated_at: c.updated_at,
-    })
+    }
 }
 
 fn to_value(json: impl Serialize) -> Value {
@@ -342,7 +315,7 @@ struct SessionJson<'a> {
     factor_verification_age: Null,
     user: Option<UserJson<'a>>,
     public_user_data: PublicUserDataJson<'a>,
-    last_active_token: Option<TokenJson>,
+    last_active_token: Option<TokenJson<'a>>,
     tasks: Option<Vec<TaskJson<'a>>>,
     created_at: Millis,
     updated_at: Millis,
@@ -359,9 +332,9 @@ struct PublicUserDataJson<'a> {
 }
 
 #[derive(Serialize)]
-struct TokenJson {
+struct TokenJson<'a> {
     object: &'static str,
-    jwt: String,
+    jwt: &'a str,
 }
 
 #[derive(Serialize)]
@@ -411,17 +384,53 @@ struct PasskeyJson<'a> {
     last_used_at: Option<Millis>,
     created_at: Millis,
     updated_at: Millis,
-    verification: VerifiedJson,
+    verification: VerificationJson<'static>,
 }
 
+/// FAPI's verification object, for a passkey (verified or pending) and a sign-in's first factor.
 #[derive(Serialize)]
-struct VerifiedJson {
+struct VerificationJson<'a> {
     object: &'static str,
     status: &'static str,
     strategy: &'static str,
-    nonce: Null,
-    attempts: Null,
-    expire_at: Null,
-    error: Null,
+    nonce: Option<&'a str>,
+    attempts: Option<u32>,
+    expire_at: Option<Millis>,
+    error: Option<ErrorJson<'a>>,
     external_verification_redirect_url: Null,
+}
+
+impl VerificationJson<'_> {
+    /// A verified passkey's: nothing left to answer.
+    fn verified() -> Self {
+        VerificationJson {
+            object: "verification",
+            status: "verified",
+            strategy: "passkey",
+            nonce: None,
+            attempts: None,
+            expire_at: None,
+            error: None,
+            external_verification_redirect_url: NULL,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorJson<'a> {
+    code: &'a str,
+    message: &'a str,
+    long_message: &'a str,
+}
+
+/// A passkey whose registration is not verified yet.
+#[derive(Serialize)]
+struct PendingPasskeyJson<'a> {
+    object: &'static str,
+    id: &'a str,
+    name: Null,
+    last_used_at: Null,
+    created_at: Millis,
+    updated_at: Millis,
+    verification: VerificationJson<'a>,
 }

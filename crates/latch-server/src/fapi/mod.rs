@@ -1,6 +1,7 @@
-//! Clerk's Frontend API, the subset clerk-js uses for passkeys (see docs in `fapi.md`).
+//! Clerk's Frontend API, the subset clerk-js uses for passkeys (docs/protocol.md).
 //!
-//! Only this module (and [`crate::error`]) knows FAPI's paths and JSON.
+//! Only this module knows FAPI's paths and JSON. A handler extracts its inputs, calls one
+//! flow of `latch_flows`, and renders the outcome with [`json`] inside the [`reply`] envelope.
 
 mod json;
 mod me;
@@ -59,7 +60,7 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// clerk-js sends PATCH and DELETE as `POST ?_method=…` (fapi.md §1); route them as meant.
+/// clerk-js sends PATCH and DELETE as `POST ?_method=…` (docs/protocol.md §2.2); route them as meant.
 pub fn apply_method_override(mut req: Request) -> Request {
     if req.method() == Method::POST {
         let wanted = req.uri().query().and_then(|q| {
@@ -94,7 +95,7 @@ pub async fn require_allowed_origin(State(state): State<AppState>, req: Request,
                 .is_some_and(|s| s == "cross-site"),
         };
         if foreign {
-            return ApiError::origin_invalid().into_response();
+            return ApiError::from(latch_flows::Refusal::OriginInvalid).into_response();
         }
     }
     next.run(req).await

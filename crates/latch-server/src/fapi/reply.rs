@@ -1,36 +1,28 @@
-//! The FAPI envelope: `{response, client}`, with the client cookie set on first contact.
+//! The FAPI envelope: `{response, client}`, with the client token handed over on first contact.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use latch_flows::{Answer, ClientView};
 use serde::Serialize;
-use serde_json::Value;
 
-use crate::context::{CLIENT_COOKIE, Caller, ClientHandle};
-use crate::error::ApiResult;
+use crate::context::{CLIENT_COOKIE, Caller};
 use crate::fapi::json;
-use crate::state::{AppState, now_ms};
-use latch_store::ClientSnapshot;
 
 const CLIENT_COOKIE_MAX_AGE_SECS: u64 = 365 * 24 * 3600;
 
-/// `{response, client}` where `client` is the client as it is *now* (after the handler's
-/// writes), so clerk-js sees new sessions and passkeys at once.
-pub async fn envelope(state: &AppState, caller: &Caller, handle: &ClientHandle, response: Value) -> ApiResult<Response> {
-    let snapshot = state.store().client_snapshot(&handle.client.id).await?;
-    envelope_of(state, caller, handle, snapshot.as_ref(), response)
+/// `{response, client}` where `client` is the client as it is *after* the action, so
+/// clerk-js sees new sessions and passkeys at once.
+pub fn envelope<T, R: Serialize>(caller: &Caller, answer: Answer<T>, render: impl FnOnce(&T, Option<&ClientView>) -> R) -> Response {
+    let response = render(&answer.response, answer.client.as_ref());
+    let client = answer.client.as_ref().map(json::client);
+    let body = Envelope { response, client };
+    let reply = (StatusCode::OK, axum::Json(body)).into_response();
+    with_client_token(caller, answer.new_client_token.as_deref(), reply)
 }
 
-/// [`envelope`] around a snapshot the handler already read (to build `response` from it).
-pub fn envelope_of(
-    state: &AppState,
-    caller: &Caller,
-    handle: &ClientHandle,
-    snapshot: Option<&ClientSnapshot>,
-    response: Value,
-) -> ApiResult<Response> {
-    let client = snapshot.map(|snapshot| json::client(state, snapshot, now_ms(), caller.origin.as_deref())).transpose()?;
-    let answer = Envelope { response, client };
-    Ok(with_client_token(caller, handle, (StatusCode::OK, axum::Json(answer)).into_response()))
+/// The response alone, for answers that render without the client.
+pub fn only<T, R>(render: impl Fn(&T) -> R) -> impl FnOnce(&T, Option<&ClientView>) -> R {
+    move |response, _| render(response)
 }
 
 /// `{response, client}`, serialised straight from its parts.
@@ -42,8 +34,8 @@ pub struct Envelope<R, C> {
 
 /// Hands a newly created client's token to the caller: a cookie for browsers, the
 /// `authorization` header for native apps.
-pub fn with_client_token(caller: &Caller, handle: &ClientHandle, mut response: Response) -> Response {
-    if let Some(token) = &handle.new_token {
+fn with_client_token(caller: &Caller, new_token: Option<&str>, mut response: Response) -> Response {
+    if let Some(token) = new_token {
         let headers = response.headers_mut();
         if caller.native {
             if let Ok(v) = HeaderValue::from_str(token) {

@@ -10,8 +10,11 @@ use ed25519_dalek::pkcs8::DecodePrivateKey;
 use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, rust_crypto};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use latch_core::model::Millis;
+use latch_core::model::{Millis, Session};
 use latch_store::{Store, StoreResult, StoredSigningKey};
+
+use crate::Latch;
+use crate::refusal::{FlowResult, Refusal};
 use openssl::pkey::PKey;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -119,6 +122,24 @@ impl TokenSigner {
             .collect();
         json!({ "keys": keys })
     }
+}
+
+/// The session JWT for `session` at `now`, valid for the instance's token lifetime, naming
+/// the page it was issued to (`azp`). Signed here, before anything renders it.
+pub fn session_token(latch: &Latch, session: &Session, azp: Option<&str>, now: Millis) -> FlowResult<String> {
+    let now_secs = now / 1000;
+    let claims = SessionClaims {
+        sid: &session.id,
+        sub: &session.user_id,
+        iat: now_secs,
+        nbf: now_secs - 5,
+        exp: now_secs + i64::try_from(latch.settings().token_ttl.as_secs()).unwrap_or(60),
+        iss: &latch.issuer,
+        azp,
+        sts: session.status_at(now).as_str(),
+        v: 2,
+    };
+    latch.tokens.sign_reusable(&claims).map_err(|e| Refusal::Internal(format!("token signing: {e}")))
 }
 
 /// jsonwebtoken asks its process-wide `CryptoProvider` for a signer on every `encode`, and

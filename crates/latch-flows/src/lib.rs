@@ -1,0 +1,102 @@
+//! What a user can do with Latch: one flow per action, the layer between HTTP and the store.
+//!
+//! A flow takes the instance ([`Latch`]: its settings, relying party, store and token
+//! signer), the [`Requester`](requester::Requester), the action's own inputs and `now`, and
+//! returns a domain outcome ([`Answer`]) or a [`Refusal`]. It decides, in this order: who is
+//! asking, whether the rate limits allow it, what the domain rules of `latch-core` say, what
+//! the ceremony verdict is (`latch_core::ceremony`), and which single store call records the
+//! outcome — with its audit line in the same transaction where the action has one. It knows
+//! nothing of HTTP, cookies or JSON: the server crate extracts a request, calls one flow, and
+//! renders what comes back.
+//!
+//! - [`sign_up`]: a username, a user, a first session.
+//! - [`sign_in`]: start, prepare a new challenge, attempt with a passkey.
+//! - [`passkeys`]: the signed-in user, and creating, verifying, renaming, deleting a passkey.
+//! - [`sessions`]: the client, touch, token, remove one session, sign out.
+//! - [`view`]: the client as an answer shows it, tokens signed before rendering.
+//! - [`refusal`]: why Latch says no, and the one table of Clerk error codes.
+//!
+//! Invariant: a flow's `now` is the only clock; ids and expiry are derived from it.
+
+pub mod audit;
+mod limits;
+pub mod passkeys;
+pub mod refusal;
+pub mod requester;
+pub mod sessions;
+pub mod sign_in;
+pub mod sign_up;
+pub mod tokens;
+pub mod view;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use latch_core::ceremony::RelyingParty;
+use latch_core::model::{Millis, SessionPolicy};
+use latch_core::settings::InstanceSettings;
+use latch_store::Store;
+
+pub use refusal::{ClerkError, FlowResult, Refusal};
+pub use requester::Requester;
+pub use tokens::TokenSigner;
+pub use view::{ClientView, LiveSession, ShownSession};
+
+/// One Latch instance: what every flow needs besides its request.
+pub struct Latch {
+    pub settings: InstanceSettings,
+    pub rp: RelyingParty,
+    pub store: Arc<dyn Store>,
+    pub tokens: TokenSigner,
+    /// The issuer of session tokens: Latch's own public URL.
+    pub issuer: String,
+}
+
+impl Latch {
+    pub fn new(settings: InstanceSettings, store: Arc<dyn Store>, tokens: TokenSigner, issuer: String) -> Self {
+        let rp = settings.relying_party();
+        Latch { settings, rp, store, tokens, issuer }
+    }
+
+    pub fn settings(&self) -> &InstanceSettings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    pub fn rp(&self) -> &RelyingParty {
+        &self.rp
+    }
+
+    fn session_policy(&self) -> SessionPolicy<'_> {
+        SessionPolicy { tasks: &self.settings.session_tasks, ttl: ms(self.settings.session_ttl) }
+    }
+}
+
+/// What an action answers: its own result, the requester's client as it is afterwards,
+/// and the token of a client this request created (to hand to the requester).
+#[derive(Debug)]
+pub struct Answer<T> {
+    pub response: T,
+    pub client: Option<ClientView>,
+    pub new_client_token: Option<String>,
+}
+
+/// The answer of an action on `handle`'s client: its result and the client as it is now.
+async fn answer<T>(
+    latch: &Latch,
+    requester: &Requester,
+    handle: requester::ClientHandle,
+    response: T,
+    now: Millis,
+) -> FlowResult<Answer<T>> {
+    let client = view::client_view(latch, &handle.client.id, requester.origin.as_deref(), now).await?;
+    Ok(Answer { response, client, new_client_token: handle.new_token })
+}
+
+/// A duration in the unit FAPI and the store speak.
+pub fn ms(d: Duration) -> Millis {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}

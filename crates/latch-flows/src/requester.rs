@@ -1,0 +1,115 @@
+//! Who is asking, as the flows see it: the client (a browser or an app install) named by its
+//! token, and the signed-in session and user behind it.
+//!
+//! The HTTP layer reads the token from the `__client` cookie or the `Authorization` header
+//! ([`Requester`] knows neither); only a SHA-256 of a token is ever stored, so a database
+//! leak does not hand out live clients.
+
+use latch_core::ids::{IdKind, new_id, new_secret};
+use latch_core::model::{Client, Millis, Session, User};
+use latch_store::NewClient;
+use sha2::{Digest, Sha256};
+
+use crate::Latch;
+use crate::refusal::{FlowResult, Refusal};
+
+/// What a request says about its sender.
+#[derive(Debug, Clone, Default)]
+pub struct Requester {
+    /// The client token, if the request carried one.
+    pub token: Option<String>,
+    /// The page's origin: a ceremony is bound to it, and tokens name it as `azp`.
+    pub origin: Option<String>,
+    /// The session a `/me` request names (`_clerk_session_id`), if any.
+    pub session_hint: Option<String>,
+    /// For rate limits and the audit trail.
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+pub fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// The requester's client, if its token names one.
+pub async fn find_client(latch: &Latch, requester: &Requester) -> FlowResult<Option<Client>> {
+    match &requester.token {
+        None => Ok(None),
+        Some(token) => Ok(latch.store().client_by_token(&token_hash(token)).await?),
+    }
+}
+
+/// A client and, when this request created it, the token to hand to the requester.
+pub struct ClientHandle {
+    pub client: Client,
+    pub new_token: Option<String>,
+    /// The new token's hash while the new client is not stored yet ([`client_or_new`]).
+    unsaved_token_hash: Option<Vec<u8>>,
+}
+
+impl ClientHandle {
+    fn existing(client: Client) -> Self {
+        ClientHandle { client, new_token: None, unsaved_token_hash: None }
+    }
+
+    /// The client, if this request made it and nothing has stored it yet.
+    pub fn unsaved(&self) -> Option<NewClient<'_>> {
+        self.unsaved_token_hash.as_deref().map(|token_hash| NewClient { client: &self.client, token_hash })
+    }
+}
+
+/// The requester's client, or a new one that is not stored yet: the flow stores it with its
+/// own first write ([`ClientHandle::unsaved`]), in one transaction, so a refused request
+/// leaves no client behind.
+pub async fn client_or_new(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<ClientHandle> {
+    if let Some(client) = find_client(latch, requester).await? {
+        return Ok(ClientHandle::existing(client));
+    }
+    let client = Client { id: new_id(IdKind::Client, now), created_at: now, updated_at: now, last_active_session_id: None };
+    let token = new_secret();
+    let unsaved_token_hash = Some(token_hash(&token));
+    Ok(ClientHandle { client, new_token: Some(token), unsaved_token_hash })
+}
+
+/// The requester's client, which must exist.
+pub async fn existing_client(latch: &Latch, requester: &Requester) -> FlowResult<ClientHandle> {
+    match find_client(latch, requester).await? {
+        Some(client) => Ok(ClientHandle::existing(client)),
+        None => Err(Refusal::SignedOut),
+    }
+}
+
+/// The signed-in user: the session the request names, else the client's last active
+/// session. It must be live and belong to this client.
+pub struct SignedIn {
+    pub handle: ClientHandle,
+    pub session: Session,
+    pub user: User,
+}
+
+pub async fn signed_in(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<SignedIn> {
+    let handle = existing_client(latch, requester).await?;
+    let session_id = requester
+        .session_hint
+        .clone()
+        .or_else(|| handle.client.last_active_session_id.clone())
+        .ok_or(Refusal::SignedOut)?;
+    let session = latch.store().session(&session_id).await?.ok_or(Refusal::SignedOut)?;
+    if session.client_id != handle.client.id || !session.is_live(now) {
+        return Err(Refusal::SignedOut);
+    }
+    let user = latch.store().user(&session.user_id).await?.ok_or(Refusal::SignedOut)?;
+    Ok(SignedIn { handle, session, user })
+}
+
+/// Single-session mode: a signed-in client must sign out before signing in or up again. The
+/// client's last active session is its only live one (sign-in and sign-up set it, sign-out
+/// clears it), so a signed-out client costs no query here.
+pub async fn refuse_if_signed_in(latch: &Latch, client: &Client, now: Millis) -> FlowResult<()> {
+    let Some(session_id) = &client.last_active_session_id else { return Ok(()) };
+    let live = latch.store().session(session_id).await?.is_some_and(|s| s.is_live(now));
+    if live {
+        return Err(Refusal::SessionExists);
+    }
+    Ok(())
+}

@@ -1,0 +1,187 @@
+//! Signing in with a passkey: start a sign-in (discoverable, or identifier-first), prepare a
+//! new challenge, attempt with an assertion.
+//!
+//! The order of checks in an attempt is deliberate: everything that can be refused without
+//! spending the challenge (malformed credential, wrong sign-in, a challenge already answered,
+//! unknown passkey) is refused first and changes nothing; then the assertion is verified
+//! against the challenge as read, and the one write that records the outcome also spends the
+//! challenge, conditionally on its being unanswered still. So a challenge is answered once at
+//! most, whether that answer verifies or not, and an attempt's outcome is one write.
+
+use latch_core::ceremony;
+use latch_core::ids::{IdKind, looks_like};
+use latch_core::model::{Millis, PasskeyChallenge, Session, SignIn, SignInCompletion, SignInStatus, User, VerificationStatus};
+
+use crate::audit::{self, Subject};
+use crate::refusal::{FlowResult, Refusal};
+use crate::requester::{ClientHandle, Requester, client_or_new, existing_client, refuse_if_signed_in};
+use crate::{Answer, Latch, answer, limits, ms};
+
+/// `POST /client/sign_ins`: a new sign-in on the requester's client (a new client if it has
+/// none), naming a user by `identifier` or not, with a challenge if `wants_passkey`.
+pub async fn start(
+    latch: &Latch,
+    requester: &Requester,
+    wants_passkey: bool,
+    identifier: Option<String>,
+    now: Millis,
+) -> FlowResult<Answer<SignIn>> {
+    let handle = client_or_new(latch, requester, now).await?;
+    limits::sign_in(latch, requester.ip.as_deref(), Some(&handle.client.id), now).await?;
+    refuse_if_signed_in(latch, &handle.client, now).await?;
+    let user = match &identifier {
+        None => None,
+        Some(name) => Some(latch.store().user_by_username(name).await?.ok_or(Refusal::IdentifierNotFound)?),
+    };
+    let challenge = match wants_passkey {
+        true => Some(new_challenge(latch, user.as_ref(), requester, now).await?),
+        false => None,
+    };
+    let challenge_ttl = ms(latch.settings().challenge_ttl);
+    let sign_in = SignIn::start(&handle.client.id, identifier, user.map(|u| u.id), challenge, now, challenge_ttl);
+    latch.store().create_sign_in(handle.unsaved(), &sign_in).await?;
+    answer(latch, requester, handle, sign_in, now).await
+}
+
+/// `prepare_first_factor`: a fresh challenge for sign-in `id`; the previous one can no longer
+/// be answered.
+pub async fn prepare(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<Answer<SignIn>> {
+    let handle = existing_client(latch, requester).await?;
+    limits::sign_in(latch, requester.ip.as_deref(), Some(&handle.client.id), now).await?;
+    let sign_in = load(latch, &handle.client.id, id).await?;
+    if sign_in.status == SignInStatus::Complete {
+        return Err(Refusal::SignInAlreadyComplete);
+    }
+    let user = match &sign_in.user_id {
+        Some(user_id) => latch.store().user(user_id).await?,
+        None => None,
+    };
+    let challenge = new_challenge(latch, user.as_ref(), requester, now).await?;
+    let sign_in = sign_in.with_new_challenge(challenge, now).ok_or(Refusal::SignInAlreadyComplete)?;
+    latch.store().save_sign_in_challenge(&sign_in).await?;
+    answer(latch, requester, handle, sign_in, now).await
+}
+
+/// `attempt_first_factor`: answers sign-in `id`'s challenge with the assertion in
+/// `credential_json`. On success the sign-in is complete and its session is the client's.
+pub async fn attempt(
+    latch: &Latch,
+    requester: &Requester,
+    id: &str,
+    credential_json: &str,
+    now: Millis,
+) -> FlowResult<Answer<SignIn>> {
+    let handle = existing_client(latch, requester).await?;
+    limits::sign_in(latch, requester.ip.as_deref(), Some(&handle.client.id), now).await?;
+    let mut subject = Subject { client_id: Some(handle.client.id.clone()), ..Subject::default() };
+    // A completed sign-in's audit line is written in its own transaction; only a refused or
+    // failed attempt is recorded here.
+    let attempted = verify_and_record(latch, requester, &handle, id, credential_json, &mut subject, now).await;
+    let done = audit::refusal(latch, requester, "sign_in", subject, attempted, now).await?;
+    answer(latch, requester, handle, done, now).await
+}
+
+async fn verify_and_record(
+    latch: &Latch,
+    requester: &Requester,
+    handle: &ClientHandle,
+    id: &str,
+    credential_json: &str,
+    subject: &mut Subject,
+    now: Millis,
+) -> FlowResult<SignIn> {
+    let assertion = ceremony::parse_assertion(credential_json)?;
+    let sign_in = load(latch, &handle.client.id, id).await?;
+    if sign_in.status == SignInStatus::Complete {
+        return Err(Refusal::SignInAlreadyComplete);
+    }
+    let Some((challenge, challenge_state)) = sign_in.open_challenge() else {
+        return Err(Refusal::ChallengeSpent);
+    };
+    let store = latch.store();
+    let passkey = store.passkey_by_credential_id(assertion.raw_id.as_ref()).await?.ok_or(Refusal::PasskeyNotRegistered)?;
+    subject.passkey_id = Some(passkey.id.clone());
+    subject.user_id = Some(passkey.user_id.clone());
+    // Identifier-first: the passkey must belong to the user who was named.
+    if sign_in.user_id.as_ref().is_some_and(|u| *u != passkey.user_id) {
+        return Err(Refusal::PasskeyOfAnotherUser);
+    }
+    let owner = store.user(&passkey.user_id).await?.ok_or(Refusal::PasskeyNotRegistered)?;
+    // Two sign-ins started on one signed-out client: once one completes, the other is
+    // refused here, before its challenge is spent. (Should both complete at the same
+    // instant, complete_sign_in lets the later replace the earlier.)
+    refuse_if_signed_in(latch, &handle.client, now).await?;
+
+    if challenge.has_expired(now) {
+        return Err(spend_on_failure(latch, &sign_in, VerificationStatus::Expired, Refusal::VerificationExpired, now).await);
+    }
+    let verified = latch.rp().finish_authentication(
+        &assertion,
+        challenge_state,
+        &passkey.credential,
+        owner.webauthn_handle,
+        challenge.origin.as_deref(),
+    );
+    let verified = match verified {
+        Ok(verified) => verified,
+        Err(e) => return Err(spend_on_failure(latch, &sign_in, VerificationStatus::Failed, e.into(), now).await),
+    };
+
+    let session = Session::start(&latch.session_policy(), &handle.client.id, &owner.id, now);
+    subject.session_id = Some(session.id.clone());
+    let completion = SignInCompletion {
+        sign_in_id: sign_in.id.clone(),
+        challenge_options: challenge.options_json.clone(),
+        passkey_id: passkey.id.clone(),
+        previous_sign_count: passkey.sign_count,
+        updated_credential: verified.credential,
+        session,
+        now,
+    };
+    let audit_line = audit::line(requester, "sign_in", subject.clone(), None, now);
+    if !store.complete_sign_in(&completion, &audit_line).await? {
+        // Another answer spent this challenge, or another sign-in used this passkey, since
+        // they were read.
+        return Err(Refusal::UsedConcurrently);
+    }
+    Ok(sign_in.complete(&owner.id, &completion.session.id, now))
+}
+
+/// Records a failed answer, spending the challenge, and gives back the refusal to answer
+/// with (a store failure replaces it).
+async fn spend_on_failure(latch: &Latch, sign_in: &SignIn, status: VerificationStatus, refusal: Refusal, now: Millis) -> Refusal {
+    let Some(failure) = sign_in.fail(status, refusal.code(), now) else { return Refusal::ChallengeSpent };
+    match latch.store().fail_sign_in(&failure).await {
+        // Spent here, or already by a concurrent answer: either way this one failed.
+        Ok(_) => refusal,
+        Err(e) => e.into(),
+    }
+}
+
+/// A challenge for `user`'s passkeys, or for any discoverable passkey when no user is named.
+async fn new_challenge(latch: &Latch, user: Option<&User>, requester: &Requester, now: Millis) -> FlowResult<PasskeyChallenge> {
+    if !latch.settings().passkeys_enabled {
+        return Err(Refusal::PasskeysDisabled);
+    }
+    let allowed = match user {
+        None => Vec::new(),
+        Some(user) => {
+            let passkeys = latch.store().passkeys_of(&user.id).await?;
+            if passkeys.is_empty() {
+                return Err(Refusal::NoPasskeyForUser);
+            }
+            passkeys.into_iter().map(|p| p.credential).collect()
+        }
+    };
+    let (options, state) = latch.rp().begin_authentication(allowed)?;
+    let options_json =
+        serde_json::to_string(&options).map_err(|e| Refusal::Internal(format!("request options: {e}")))?;
+    Ok(PasskeyChallenge::issue(options_json, state, requester.origin.clone(), now, ms(latch.settings().challenge_ttl)))
+}
+
+async fn load(latch: &Latch, client_id: &str, id: &str) -> FlowResult<SignIn> {
+    if !looks_like(IdKind::SignIn, id) {
+        return Err(Refusal::NotFound("sign-in"));
+    }
+    latch.store().sign_in(client_id, id).await?.ok_or(Refusal::NotFound("sign-in"))
+}
