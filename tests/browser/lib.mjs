@@ -24,7 +24,7 @@ export function launchBrowser(args = []) {
     executablePath: CHROMIUM,
     headless: true,
     // Under automation (navigator.webdriver === true) clerk-js refuses passkeys with
-    // passkey_not_supported before any request (fapi.md §7).
+    // passkey_not_supported before any request (docs/protocol.md §11).
     ignoreDefaultArgs: ['--enable-automation'],
     args: [
       '--disable-blink-features=AutomationControlled',

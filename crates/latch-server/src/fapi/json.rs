@@ -28,8 +28,8 @@ pub fn environment(settings: &InstanceSettings) -> Value {
         "display_config": {
             "object": "display_config",
             "id": "display_config_latch",
-            // clerk-js takes the instance type from the publishable key (`pk_live_`, fapi.md
-            // §2); answering "development" would switch it to dev-browser handling.
+            // clerk-js takes the instance type from the publishable key (`pk_live_`,
+            // docs/protocol.md §2.1); answering "development" would switch it to dev-browser handling.
             "instance_environment_type": "production",
             "application_name": settings.application_name,
             "captcha_heartbeat": false,
