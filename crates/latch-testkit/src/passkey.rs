@@ -11,9 +11,9 @@
 
 use std::{future::Future, pin::Pin};
 
-use passkey_crypto::coset::{Label, iana, iana::EnumI64};
 use passkey_authenticator::{Authenticator, UiHint, UserCheck, UserValidationMethod};
 use passkey_client::{Client, DefaultClientData};
+use passkey_crypto::coset::{Label, iana, iana::EnumI64};
 use passkey_crypto::rust_crypto::RustCryptoBackend;
 use passkey_types::{
     Passkey,

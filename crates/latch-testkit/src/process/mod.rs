@@ -22,10 +22,11 @@ use std::{
 
 use url::Url;
 
-/// The `latch` executable to test. Cargo (and nextest) name it in `CARGO_BIN_EXE_latch` for
-/// the tests of the `latch` package; tests of other packages find it where Cargo puts every
-/// binary of the workspace, the folder above the test's own `deps/`
-/// (`cargo build --workspace` or `cargo test --workspace` builds it).
+/// The `latch` executable to test: the one the test runner names in `CARGO_BIN_EXE_latch` at
+/// run time (nextest and recent Cargo do, for the tests of the `latch` package), else the one
+/// where Cargo puts every binary of the workspace, the folder above the test's own `deps/`
+/// (`cargo build --workspace` and `cargo nextest run --workspace` build it). A library cannot
+/// use `env!("CARGO_BIN_EXE_latch")`: Cargo sets it only when compiling `latch`'s own tests.
 pub fn latch_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("CARGO_BIN_EXE_latch") {
         return PathBuf::from(path);
