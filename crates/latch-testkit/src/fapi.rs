@@ -306,10 +306,9 @@ impl Fapi {
                 && req.path.starts_with("/v1/")
                 && !fapi_path.starts_with("/client")
                 && !fapi_path.starts_with("/waitlist")
+                && let Some(sid) = self.session_id()
             {
-                if let Some(sid) = self.session_id() {
-                    q.append_pair("_clerk_session_id", &sid);
-                }
+                q.append_pair("_clerk_session_id", &sid);
             }
         }
         if url.query() == Some("") {
@@ -381,10 +380,10 @@ impl Fapi {
         let r = self
             .post("/client/sign_ups", &[("username", username), ("locale", "en-US"), ("timezone", "UTC")])
             .await;
-        if r.status == 200 {
-            if let Some(sid) = r.resp()["created_session_id"].as_str() {
-                self.set_session(Some(sid.to_string()));
-            }
+        if r.status == 200
+            && let Some(sid) = r.resp()["created_session_id"].as_str()
+        {
+            self.set_session(Some(sid.to_string()));
         }
         r
     }
@@ -465,10 +464,11 @@ impl Fapi {
                 &[("strategy", "passkey"), ("public_key_credential", credential_json)],
             )
             .await;
-        if r.status == 200 && r.resp()["status"] == "complete" {
-            if let Some(sid) = r.resp()["created_session_id"].as_str() {
-                self.set_session(Some(sid.to_string()));
-            }
+        if r.status == 200
+            && r.resp()["status"] == "complete"
+            && let Some(sid) = r.resp()["created_session_id"].as_str()
+        {
+            self.set_session(Some(sid.to_string()));
         }
         r
     }

@@ -305,10 +305,10 @@ impl SoftAuthenticator {
         if !allow.is_empty() {
             return self.passkeys.iter().find(|p| allow.iter().any(|id| id == p.credential_id.as_slice())).cloned();
         }
-        if let Some(pref) = &self.preferred {
-            if let Some(p) = self.passkeys.iter().find(|p| p.credential_id.as_slice() == pref.as_slice()) {
-                return Some(p.clone());
-            }
+        if let Some(pref) = &self.preferred
+            && let Some(p) = self.passkeys.iter().find(|p| p.credential_id.as_slice() == pref.as_slice())
+        {
+            return Some(p.clone());
         }
         self.passkeys.last().cloned()
     }

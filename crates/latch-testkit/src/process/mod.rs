@@ -143,10 +143,10 @@ impl Drop for LatchProcess {
     fn drop(&mut self) {
         let crashed = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
         self.kill();
-        if let Some(status) = crashed {
-            if !std::thread::panicking() {
-                panic!("latch exited on its own during the test ({status}):\n{}", self.logs());
-            }
+        if let Some(status) = crashed
+            && !std::thread::panicking()
+        {
+            panic!("latch exited on its own during the test ({status}):\n{}", self.logs());
         }
     }
 }
@@ -183,10 +183,10 @@ fn spawn(dir: &Path, port: u16, extra: &[String], log_path: &Path) -> (Child, St
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
             let _ = writeln!(log_out, "{line}");
-            if let Some(rest) = line.trim().strip_prefix("latch listening on ") {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(rest.trim().to_string());
-                }
+            if let Some(rest) = line.trim().strip_prefix("latch listening on ")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(rest.trim().to_string());
             }
         }
     });
