@@ -1,6 +1,7 @@
 //! Shared pieces of Latch's fuzz targets: a relying party with one real registration and one
-//! real sign-in ceremony begun on it, a well-formed answer to each (hand-built bytes signed
-//! with a fixed P-256 key, no authenticator library involved), and the structured edits
+//! real sign-in ceremony begun on it, a well-formed answer to each (built byte by byte and
+//! signed with a fixed P-256 key by the test kit's forging authenticator,
+//! `latch_testkit::webauthn`, with its one CBOR writer), and the structured edits
 //! (`arbitrary`) that the fuzzer applies to those answers before they go through
 //! `RelyingParty::finish_registration` / `finish_authentication`, exactly as the server
 //! calls them.
@@ -19,14 +20,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latch_core::ceremony::{PasskeyOwner, RelyingParty, UvPolicy};
 use latch_core::origins::OriginPattern;
 use latch_core::webauthn::{AuthenticationState, Credential, CredentialID, RegistrationState};
-use openssl::bn::{BigNum, BigNumContext};
-use openssl::ec::{EcGroup, EcKey, EcPoint, PointConversionForm};
-use openssl::ecdsa::EcdsaSig;
-use openssl::nid::Nid;
-use openssl::pkey::Private;
-use openssl::sha::sha256;
+use latch_testkit::webauthn::{EMPTY_MAP, Es256Key, attested_auth_data, auth_data, sha256};
 use serde_json::{Value, json};
 use uuid::Uuid;
+
+pub use latch_testkit::webauthn::{AssertionParts, RegistrationParts, client_data_json as client_data};
 
 pub const RP_ID: &str = "latch.example";
 pub const ORIGIN: &str = "https://latch.example";
@@ -39,18 +37,14 @@ pub const CRED_ID: [u8; 16] = [0xc1, 0xed, 0x1d, 0x00, 1, 2, 3, 4, 5, 6, 7, 8, 9
 pub const EXCLUDED_ID: [u8; 16] = [0xee; 16];
 pub const OWNER: Uuid = Uuid::from_bytes([0x0f; 16]);
 /// Apple's AAGUID, so that a successful registration also reaches the AAGUID name lookup.
-pub const AAGUID: [u8; 16] = [
-    0xfb, 0xfc, 0x30, 0x07, 0x15, 0x4e, 0x4e, 0xcc, 0x8c, 0x0b, 0x6e, 0x02, 0x05, 0x57, 0xd7, 0xbd,
-];
+pub const AAGUID: [u8; 16] = latch_testkit::webauthn::APPLE_AAGUID;
 
-pub const UP: u8 = 0x01;
-pub const UV: u8 = 0x04;
-pub const AT: u8 = 0x40;
+pub use latch_testkit::webauthn::{FLAG_AT as AT, FLAG_UP as UP, FLAG_UV as UV};
 
 /// The fixed world every target runs in.
 pub struct Fixture {
     pub rp: RelyingParty,
-    pub key: EcKey<Private>,
+    pub key: Es256Key,
     pub reg_state: RegistrationState,
     pub auth_state: AuthenticationState,
     /// The credential as stored after the baseline registration verified.
@@ -80,8 +74,10 @@ fn build_fixture() -> Fixture {
         Duration::from_secs(300),
         UvPolicy::Required,
     );
-    let key = fixed_key();
-    let cose_key = cose_es256(&key);
+    // A fixed scalar (RFC 6979's P-256 test key), so that inputs replay across processes.
+    let key = Es256Key::from_scalar_hex("c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721")
+        .expect("the fixed scalar is a P-256 key");
+    let cose_key = key.cose_public_key();
     let owner = PasskeyOwner { handle: OWNER, name: "alice", display_name: "alice" };
     let (_, reg_state) = rp
         .begin_registration(&owner, vec![CredentialID::from(EXCLUDED_ID.to_vec())])
@@ -124,176 +120,24 @@ fn with_challenge<T: serde::Serialize + serde::de::DeserializeOwned>(state: &T, 
     serde_json::from_value(v).expect("ceremony state deserialises")
 }
 
-fn fixed_key() -> EcKey<Private> {
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
-    let d = BigNum::from_hex_str("c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721").unwrap();
-    let mut ctx = BigNumContext::new().unwrap();
-    let mut public = EcPoint::new(&group).unwrap();
-    public.mul_generator2(&group, &d, &mut ctx).unwrap();
-    EcKey::from_private_components(&group, &d, &public).unwrap()
-}
-
-/// COSE_Key {1:2 (EC2), 3:-7 (ES256), -1:1 (P-256), -2:x, -3:y}.
-fn cose_es256(key: &EcKey<Private>) -> Vec<u8> {
-    let mut ctx = BigNumContext::new().unwrap();
-    let point = key.public_key().to_bytes(key.group(), PointConversionForm::UNCOMPRESSED, &mut ctx).unwrap();
-    let (x, y) = (&point[1..33], &point[33..65]);
-    let mut v = vec![0xa5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20];
-    v.extend_from_slice(x);
-    v.extend_from_slice(&[0x22, 0x58, 0x20]);
-    v.extend_from_slice(y);
-    v
-}
-
 /// DER ECDSA-SHA256 over `auth_data || SHA-256(client_data_json)`, as an authenticator signs.
-pub fn sign(key: &EcKey<Private>, auth_data: &[u8], client_data_json: &[u8]) -> Vec<u8> {
-    let mut msg = auth_data.to_vec();
-    msg.extend_from_slice(&sha256(client_data_json));
-    EcdsaSig::sign(&sha256(&msg), key).unwrap().to_der().unwrap()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Minimal CBOR writer
-// ---------------------------------------------------------------------------------------------
-
-pub fn cbor_head(out: &mut Vec<u8>, major: u8, len: u64) {
-    let m = major << 5;
-    if len < 24 {
-        out.push(m | len as u8);
-    } else if len < 0x100 {
-        out.extend([m | 24, len as u8]);
-    } else if len < 0x1_0000 {
-        out.push(m | 25);
-        out.extend((len as u16).to_be_bytes());
-    } else {
-        out.push(m | 26);
-        out.extend((len as u32).to_be_bytes());
-    }
-}
-
-pub fn cbor_text(out: &mut Vec<u8>, s: &str) {
-    cbor_head(out, 3, s.len() as u64);
-    out.extend_from_slice(s.as_bytes());
-}
-
-pub fn cbor_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    cbor_head(out, 2, b.len() as u64);
-    out.extend_from_slice(b);
+pub fn sign(key: &Es256Key, auth_data: &[u8], client_data_json: &[u8]) -> Vec<u8> {
+    key.sign(auth_data, client_data_json)
 }
 
 // ---------------------------------------------------------------------------------------------
 // The well-formed answers
 // ---------------------------------------------------------------------------------------------
 
-/// A registration credential taken apart: every piece can be edited before it is assembled.
-#[derive(Debug, Clone)]
-pub struct RegistrationParts {
-    pub id: String,
-    pub raw_id: Vec<u8>,
-    pub typ: String,
-    pub client_data_json: Vec<u8>,
-    pub fmt: String,
-    /// CBOR of the attestation statement (`{}` for `none`).
-    pub att_stmt: Vec<u8>,
-    pub auth_data: Vec<u8>,
-    /// When set, used verbatim instead of assembling fmt/attStmt/authData.
-    pub attestation_object: Option<Vec<u8>>,
-    pub transports: Vec<String>,
-}
-
-impl RegistrationParts {
-    pub fn attestation_object(&self) -> Vec<u8> {
-        if let Some(raw) = &self.attestation_object {
-            return raw.clone();
-        }
-        let mut v = vec![];
-        cbor_head(&mut v, 5, 3);
-        cbor_text(&mut v, "fmt");
-        cbor_text(&mut v, &self.fmt);
-        cbor_text(&mut v, "attStmt");
-        v.extend_from_slice(&self.att_stmt);
-        cbor_text(&mut v, "authData");
-        cbor_bytes(&mut v, &self.auth_data);
-        v
-    }
-
-    pub fn to_value(&self) -> Value {
-        json!({
-            "id": self.id,
-            "rawId": URL_SAFE_NO_PAD.encode(&self.raw_id),
-            "type": self.typ,
-            "authenticatorAttachment": "platform",
-            "response": {
-                "clientDataJSON": URL_SAFE_NO_PAD.encode(&self.client_data_json),
-                "attestationObject": URL_SAFE_NO_PAD.encode(self.attestation_object()),
-                "transports": self.transports,
-            }
-        })
-    }
-
-    /// The credential JSON as clerk-js posts it in `public_key_credential`.
-    pub fn json(&self) -> String {
-        self.to_value().to_string()
-    }
-}
-
-/// An assertion taken apart.
-#[derive(Debug, Clone)]
-pub struct AssertionParts {
-    pub id: String,
-    pub raw_id: Vec<u8>,
-    pub typ: String,
-    pub client_data_json: Vec<u8>,
-    pub auth_data: Vec<u8>,
-    pub signature: Vec<u8>,
-    pub user_handle: Option<Vec<u8>>,
-}
-
-impl AssertionParts {
-    pub fn to_value(&self) -> Value {
-        json!({
-            "id": self.id,
-            "rawId": URL_SAFE_NO_PAD.encode(&self.raw_id),
-            "type": self.typ,
-            "authenticatorAttachment": "platform",
-            "response": {
-                "clientDataJSON": URL_SAFE_NO_PAD.encode(&self.client_data_json),
-                "authenticatorData": URL_SAFE_NO_PAD.encode(&self.auth_data),
-                "signature": URL_SAFE_NO_PAD.encode(&self.signature),
-                "userHandle": self.user_handle.as_ref().map(|h| URL_SAFE_NO_PAD.encode(h)),
-            }
-        })
-    }
-
-    pub fn json(&self) -> String {
-        self.to_value().to_string()
-    }
-}
-
-pub fn client_data(typ: &str, challenge: &[u8], origin: &str) -> Vec<u8> {
-    // Key order and spacing as Chromium writes it.
-    format!(
-        r#"{{"type":"{typ}","challenge":"{}","origin":"{origin}","crossOrigin":false}}"#,
-        URL_SAFE_NO_PAD.encode(challenge)
-    )
-    .into_bytes()
-}
-
 fn registration_parts(cose_key: &[u8]) -> RegistrationParts {
-    let mut auth_data = sha256(RP_ID.as_bytes()).to_vec();
-    auth_data.push(UP | UV | AT);
-    auth_data.extend_from_slice(&0u32.to_be_bytes());
-    auth_data.extend_from_slice(&AAGUID);
-    auth_data.extend_from_slice(&(CRED_ID.len() as u16).to_be_bytes());
-    auth_data.extend_from_slice(&CRED_ID);
-    auth_data.extend_from_slice(cose_key);
+    let auth_data = attested_auth_data(RP_ID, UP | UV | AT, 0, &AAGUID, &CRED_ID, cose_key);
     RegistrationParts {
         id: URL_SAFE_NO_PAD.encode(CRED_ID),
         raw_id: CRED_ID.to_vec(),
         typ: "public-key".into(),
         client_data_json: client_data("webauthn.create", &REG_CHALLENGE, ORIGIN),
         fmt: "none".into(),
-        att_stmt: vec![0xa0],
+        att_stmt: EMPTY_MAP.to_vec(),
         auth_data,
         attestation_object: None,
         transports: vec!["internal".into(), "hybrid".into()],
@@ -308,10 +152,7 @@ impl Fixture {
 
     /// authenticatorData of an assertion: rpIdHash | flags | counter.
     pub fn assertion_auth_data(flags: u8, counter: u32) -> Vec<u8> {
-        let mut auth_data = sha256(RP_ID.as_bytes()).to_vec();
-        auth_data.push(flags);
-        auth_data.extend_from_slice(&counter.to_be_bytes());
-        auth_data
+        auth_data(RP_ID, flags, counter)
     }
 
     /// An assertion that verifies against `auth_state` and `stored` from [`ORIGIN`].
@@ -320,7 +161,7 @@ impl Fixture {
     }
 }
 
-fn assertion_parts(key: &EcKey<Private>) -> AssertionParts {
+fn assertion_parts(key: &Es256Key) -> AssertionParts {
     let client_data_json = client_data("webauthn.get", &AUTH_CHALLENGE, ORIGIN);
     let auth_data = Fixture::assertion_auth_data(UP | UV, 1);
     let signature = sign(key, &auth_data, &client_data_json);

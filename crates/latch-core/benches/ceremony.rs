@@ -7,37 +7,23 @@
 //! * `openssl_ecdsa_p256_verify`: the bare signature check through OpenSSL on the same
 //!   bytes, the crypto ceiling the issue compares against.
 //!
-//! The credential is made by a minimal software authenticator below (OpenSSL P-256,
-//! `none` attestation), registered through `RelyingParty::finish_registration`.
+//! The credential is made by the test kit's forging authenticator (OpenSSL P-256, `none`
+//! attestation), registered through `RelyingParty::finish_registration`.
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
 use latch_core::ceremony::{PasskeyOwner, RelyingParty, UvPolicy, parse_assertion};
 use latch_core::origins::OriginPattern;
 use latch_core::webauthn::{AuthenticationState, Credential};
-use openssl::bn::{BigNum, BigNumContext};
-use openssl::ec::{EcGroup, EcKey};
+use latch_testkit::webauthn::{Authenticator, decode_b64u, sha256};
 use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
-use serde_cbor_2::Value as Cbor;
 use serde_json::Value;
 use uuid::Uuid;
 
 const ORIGIN: &str = "http://localhost:8080";
-
-fn b64(b: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(b)
-}
-
-fn client_data(kind: &str, challenge: &str) -> Vec<u8> {
-    let challenge = b64(&URL_SAFE_NO_PAD.decode(challenge).unwrap());
-    format!(r#"{{"type":"{kind}","challenge":"{challenge}","origin":"{ORIGIN}","crossOrigin":false}}"#).into_bytes()
-}
 
 struct Fixture {
     rp: RelyingParty,
@@ -56,72 +42,22 @@ fn fixture() -> Fixture {
     let rp = RelyingParty::new("localhost", "Latch", vec![origin], Duration::from_secs(300), UvPolicy::Required);
     let handle = Uuid::new_v4();
     let owner = PasskeyOwner { handle, name: "alice", display_name: "alice" };
+    let auth = Authenticator::new(ORIGIN, "localhost");
 
-    // Registration with a fresh P-256 key and `none` attestation.
+    // Registration: a synced platform passkey, `none` attestation.
     let (options, reg_state) = rp.begin_registration(&owner, vec![]).unwrap();
-    let options: Value = serde_json::to_value(&options).unwrap();
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
-    let ec = EcKey::generate(&group).unwrap();
-    let (mut x, mut y) = (BigNum::new().unwrap(), BigNum::new().unwrap());
-    ec.public_key().affine_coordinates(&group, &mut x, &mut y, &mut BigNumContext::new().unwrap()).unwrap();
-    let cose = Cbor::Map(
-        [
-            (Cbor::Integer(1), Cbor::Integer(2)),
-            (Cbor::Integer(3), Cbor::Integer(-7)),
-            (Cbor::Integer(-1), Cbor::Integer(1)),
-            (Cbor::Integer(-2), Cbor::Bytes(x.to_vec_padded(32).unwrap())),
-            (Cbor::Integer(-3), Cbor::Bytes(y.to_vec_padded(32).unwrap())),
-        ]
-        .into_iter()
-        .collect(),
-    );
-    let cred_id = [7u8; 16];
-    let rp_hash = openssl::sha::sha256(b"localhost");
-    let mut auth_data = rp_hash.to_vec();
-    auth_data.push(0x01 | 0x04 | 0x08 | 0x10 | 0x40);
-    auth_data.extend_from_slice(&0u32.to_be_bytes());
-    auth_data.extend_from_slice(&[0u8; 16]);
-    auth_data.extend_from_slice(&(cred_id.len() as u16).to_be_bytes());
-    auth_data.extend_from_slice(&cred_id);
-    auth_data.extend_from_slice(&serde_cbor_2::to_vec(&cose).unwrap());
-    let att = Cbor::Map(
-        [
-            (Cbor::Text("fmt".into()), Cbor::Text("none".into())),
-            (Cbor::Text("attStmt".into()), Cbor::Map(Default::default())),
-            (Cbor::Text("authData".into()), Cbor::Bytes(auth_data)),
-        ]
-        .into_iter()
-        .collect(),
-    );
-    let cd = client_data("webauthn.create", options["challenge"].as_str().unwrap());
-    let reg_json = serde_json::json!({
-        "id": b64(&cred_id), "rawId": b64(&cred_id), "type": "public-key",
-        "response": { "clientDataJSON": b64(&cd), "attestationObject": b64(&serde_cbor_2::to_vec(&att).unwrap()),
-                      "transports": ["internal"] },
-    })
-    .to_string();
+    let (passkey, reg_json) = auth.register(&serde_json::to_string(&options).unwrap(), b"ceremony bench").unwrap();
     let credential = rp.finish_registration(&reg_json, &reg_state, Some(ORIGIN)).unwrap().credential;
 
     // One discoverable assertion, precomputed.
     let (request, state) = rp.begin_authentication(vec![]).unwrap();
-    let request: Value = serde_json::to_value(&request).unwrap();
-    let cd = client_data("webauthn.get", request["challenge"].as_str().unwrap());
-    let mut ad = rp_hash.to_vec();
-    ad.push(0x01 | 0x04 | 0x08 | 0x10);
-    ad.extend_from_slice(&0u32.to_be_bytes());
-    let key = PKey::from_ec_key(ec).unwrap();
-    let mut signed = ad.clone();
-    signed.extend_from_slice(&openssl::sha::sha256(&cd));
-    let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), &key).unwrap();
-    signer.update(&signed).unwrap();
-    let signature = signer.sign_to_vec().unwrap();
-    let assertion_json = serde_json::json!({
-        "id": b64(&cred_id), "rawId": b64(&cred_id), "type": "public-key", "authenticatorAttachment": "platform",
-        "response": { "clientDataJSON": b64(&cd), "authenticatorData": b64(&ad), "signature": b64(&signature),
-                      "userHandle": b64(handle.as_bytes()) },
-    })
-    .to_string();
-    Fixture { rp, handle, credential, state, assertion_json, key, signed, signature }
+    let assertion_json = auth.assert(&passkey, &serde_json::to_string(&request).unwrap()).unwrap();
+    let response = &serde_json::from_str::<Value>(&assertion_json).unwrap()["response"];
+    let field = |name: &str| decode_b64u(response[name].as_str().unwrap()).unwrap();
+    let mut signed = field("authenticatorData");
+    signed.extend_from_slice(&sha256(&field("clientDataJSON")));
+    let signature = field("signature");
+    Fixture { rp, handle, credential, state, assertion_json, key: passkey.key.pkey(), signed, signature }
 }
 
 fn benches(c: &mut Criterion) {

@@ -3,7 +3,6 @@
 //! `latch serve` runs the server; `latch migrate` prepares a database without serving.
 
 mod audit;
-mod bench;
 mod config;
 mod serve;
 
@@ -28,8 +27,6 @@ enum Command {
     Migrate(config::ServeArgs),
     /// Read the audit trail (newest first).
     Audit(audit::AuditArgs),
-    /// Load a running Latch: populate users with passkeys, then measure sign-ins and registrations.
-    Bench(bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -57,7 +54,6 @@ fn run() -> anyhow::Result<()> {
             Command::Serve(args) => serve::serve(args).await,
             Command::Migrate(args) => serve::migrate(args).await,
             Command::Audit(args) => audit::run(args).await,
-            Command::Bench(args) => bench::run(args).await,
         }
     })
 }

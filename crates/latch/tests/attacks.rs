@@ -5,11 +5,8 @@
 //! Where the contract leaves more than one answer open, the test lists every (status, code)
 //! pair it accepts; each pair is a 4xx with a Clerk code.
 
-mod support;
-
+use latch_testkit::{cbor, fapi::*, jwt::verify_jwt, passkey::*, process::*, scene::*, webauthn::*};
 use serde_json::{Value, json};
-use support::*;
-
 
 // =============================================================================================
 // Replay and challenge reuse
@@ -382,7 +379,7 @@ async fn tampered_authenticator_data_is_rejected() {
 async fn assertion_signed_by_another_users_key_is_rejected() {
     let mut s = scene().await;
     let (bob, _, bcred) = Person::with_passkey(&s.server, "bob").await;
-    let bob_key = bob.auth.passkey(&bcred);
+    let bob_key = bob.auth.signing_key(&bcred);
     let (id, req) = s.alice.fapi.start_sign_in().await;
     let a = s.alice.auth.forge(&req, |f| f.signer = Some(bob_key)).await;
     s.refused(&id, &a.json(), FAILED).await;
@@ -586,13 +583,13 @@ async fn registration_claiming_packed_attestation_without_a_statement_is_rejecte
     let (id, o) = pending_registration(&s).await;
     let mut reg = s.alice.auth.register(&o).await;
     let mut att = vec![];
-    cbor_head(&mut att, 5, 3);
-    cbor_text(&mut att, "fmt");
-    cbor_text(&mut att, "packed");
-    cbor_text(&mut att, "attStmt");
-    cbor_head(&mut att, 5, 0);
-    cbor_text(&mut att, "authData");
-    cbor_bytes(&mut att, &reg.auth_data);
+    cbor::head(&mut att, 5, 3);
+    cbor::text(&mut att, "fmt");
+    cbor::text(&mut att, "packed");
+    cbor::text(&mut att, "attStmt");
+    cbor::head(&mut att, 5, 0);
+    cbor::text(&mut att, "authData");
+    cbor::bytes(&mut att, &reg.auth_data);
     reg.attestation_object = att;
     refused_registration(&s, &id, &reg, FORMAT_OR_FAILED).await;
 }

@@ -2,10 +2,8 @@
 //! duplicated form fields, unknown ids. Each case: a clear 4xx with a Clerk code, nothing
 //! stored changes, never a 5xx (the harness fails any 5xx), and the server keeps running.
 
-mod support;
-
+use latch_testkit::{cbor, fapi::*, passkey::*, process::*, scene::*, webauthn::*};
 use serde_json::{Value, json};
-use support::*;
 
 /// A sign-in started in alice's signed-out browser, plus a valid assertion for it to corrupt.
 async fn sign_in_and_assertion(s: &mut Scene) -> (String, Assertion) {
@@ -225,13 +223,13 @@ async fn attestation_object_that_is_not_cbor_is_refused() {
 async fn attestation_object_claiming_a_huge_byte_string_is_refused() {
     let mut s = scene().await;
     let mut att = vec![];
-    cbor_head(&mut att, 5, 3);
-    cbor_text(&mut att, "fmt");
-    cbor_text(&mut att, "none");
-    cbor_text(&mut att, "attStmt");
-    cbor_head(&mut att, 5, 0);
-    cbor_text(&mut att, "authData");
-    cbor_head(&mut att, 2, u64::MAX); // a byte string of 2^64-1 bytes follows... 4 do.
+    cbor::head(&mut att, 5, 3);
+    cbor::text(&mut att, "fmt");
+    cbor::text(&mut att, "none");
+    cbor::text(&mut att, "attStmt");
+    cbor::head(&mut att, 5, 0);
+    cbor::text(&mut att, "authData");
+    cbor::head(&mut att, 2, u64::MAX); // a byte string of 2^64-1 bytes follows... 4 do.
     att.extend_from_slice(&[0, 0, 0, 0]);
     refused_attestation(&mut s, att).await;
 }
@@ -240,9 +238,9 @@ async fn attestation_object_claiming_a_huge_byte_string_is_refused() {
 async fn attestation_object_claiming_a_huge_map_is_refused() {
     let mut s = scene().await;
     let mut att = vec![];
-    cbor_head(&mut att, 5, u64::MAX >> 1);
-    cbor_text(&mut att, "fmt");
-    cbor_text(&mut att, "none");
+    cbor::head(&mut att, 5, u64::MAX >> 1);
+    cbor::text(&mut att, "fmt");
+    cbor::text(&mut att, "none");
     refused_attestation(&mut s, att).await;
 }
 

@@ -21,17 +21,13 @@
 //! * the sign-in in flight: either the sign-in is `complete` and its session is live and
 //!   usable, or it is not complete and the client has no session.
 
-mod support;
-#[path = "support/kill.rs"]
-mod kill;
-
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use latch_testkit::{fapi::*, jwt::verify_jwt, passkey::*, process::*, process::kill};
 use serde_json::Value;
-use support::*;
 
 /// Concurrent browsers in the stream.
 const WORKERS: usize = 6;

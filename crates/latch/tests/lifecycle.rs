@@ -3,10 +3,8 @@
 //! the deleted passkey no longer signs in. Plus identifier-first sign-in, restarts, two users,
 //! and the per-user passkey quota.
 
-mod support;
-
+use latch_testkit::{fapi::*, jwt::verify_jwt, passkey::*, process::*, scene::*, webauthn::*};
 use serde_json::Value;
-use support::*;
 
 fn is_ms_timestamp(v: &Value) -> bool {
     // Epoch milliseconds (fapi.md pitfall 1): after 2020-01-01 and not in seconds.

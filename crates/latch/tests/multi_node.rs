@@ -4,9 +4,7 @@
 //! Runs on both backends: on PostgreSQL (`LATCH_TEST_BACKEND=postgres`) the nodes share a
 //! database of their own; on SQLite they share one database file.
 
-mod support;
-
-use support::*;
+use latch_testkit::{fapi::*, jwt::verify_jwt, passkey::*, process::*};
 
 /// The app's origin, as both nodes are configured to allow it (a load balancer in front).
 const APP_ORIGIN: &str = "http://localhost:5555";

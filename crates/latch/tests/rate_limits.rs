@@ -1,9 +1,7 @@
 //! Rate limits (issue 7): 429 `too_many_requests` with `Retry-After`, nothing stored by a
 //! refused request, and one budget shared by every node on the database.
 
-mod support;
-
-use support::*;
+use latch_testkit::{fapi::*, process::*, scene::*};
 
 fn assert_limited(r: &Reply) {
     r.assert_error(429, "too_many_requests");

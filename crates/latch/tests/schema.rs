@@ -1,12 +1,10 @@
 //! Schema handling (issue 5): `latch migrate` applies migrations alone, and `latch serve`
 //! refuses a database whose schema is newer than it understands. Runs on both backends.
 
-mod support;
-
 use std::process::Command;
 
 use latch_store::{SCHEMA_VERSION, SqlStore};
-use support::*;
+use latch_testkit::process::*;
 
 fn latch(args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_latch"));

@@ -1,7 +1,9 @@
-//! `latch bench`: a load generator for a running Latch, over its real HTTP API.
+//! `latch-bench`: a load generator for a running Latch, over its real HTTP API.
+//!
+//!     latch-bench --url http://127.0.0.1:8080 --users 1000 --concurrency 16 --duration 10
 //!
 //! 1. Populate: `--users` new users, each with one passkey, registered concurrently over FAPI
-//!    by fast software authenticators (real ES256 through OpenSSL), with a progress bar.
+//!    by the test kit's software authenticator (real ES256 through OpenSSL), with a progress bar.
 //! 2. Sign-in (`--scenario sign-in|both`): for `--duration` seconds, `--concurrency` workers,
 //!    each a browser with its own keep-alive connection and cookie jar, run the discoverable
 //!    sign-in as clerk-js does (create → attempt_first_factor → touch → tokens) and sign out.
@@ -11,7 +13,6 @@
 //! The report: ceremonies per second, p50/p90/p99/max per step, errors by FAPI code, server
 //! CPU per ceremony, peak RSS and database size (through /proc, see [`server`]).
 
-mod authenticator;
 mod driver;
 mod http;
 mod report;
@@ -23,10 +24,10 @@ use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use clap::{Args, ValueEnum};
+use clap::{Parser, ValueEnum};
+use latch_testkit::webauthn::{Authenticator, SoftPasskey};
 use url::Url;
 
-use authenticator::{SoftAuthenticator, SoftPasskey};
 use driver::{Ctx, Plan};
 use http::{Tab, Target};
 use report::{DbFile, Machine, Phase, Report, ServerInfo};
@@ -39,7 +40,15 @@ pub enum Scenario {
     Both,
 }
 
-#[derive(Debug, Clone, Args)]
+/// The load generator allocates as the server does (many small, short-lived strings and JSON
+/// values per request); mimalloc keeps its own CPU per ceremony, which the report shows,
+/// comparable with the figures in BENCHMARKS.md, measured when it ran inside `latch`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Load a running Latch: populate users with passkeys, then measure sign-ins and registrations.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "latch-bench", version)]
 pub struct BenchArgs {
     /// The Latch to load, e.g. http://127.0.0.1:8080 (http only).
     #[arg(long)]
@@ -79,7 +88,24 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
-pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    let args = BenchArgs::parse();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(run(args)));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The chain of causes, without a backtrace: these are messages for people.
+            eprintln!("latch-bench: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.passkeys_per_user == 0 {
         bail!("--passkeys-per-user must be at least 1");
     }
@@ -91,7 +117,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let url = Url::parse(&args.url).with_context(|| format!("--url {:?} is not a URL", args.url))?;
     if url.scheme() != "http" {
-        bail!("--url must be http:// (latch bench speaks plain HTTP/1.1)");
+        bail!("--url must be http:// (latch-bench speaks plain HTTP/1.1)");
     }
     let host = url.host_str().context("--url has no host")?.to_string();
     let port = url.port_or_known_default().context("--url has no port")?;
@@ -122,7 +148,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     let pid = args.server_pid.or_else(|| server::find_listener(port));
     let run_id = format!("b{:08x}", rand::random::<u32>());
-    let ctx = Arc::new(Ctx { target, auth: SoftAuthenticator::new(&origin, &rp_id)?, run_id });
+    let ctx = Arc::new(Ctx { target, auth: Authenticator::new(&origin, &rp_id), run_id });
     let wants_sign_in = matches!(args.scenario, Scenario::SignIn | Scenario::Both);
     let wants_register = matches!(args.scenario, Scenario::Register | Scenario::Both);
     let interval =

@@ -15,14 +15,15 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::authenticator::{SoftAuthenticator, SoftPasskey};
-use super::http::{Failure, Tab, Target, form};
-use super::stats::{Recorder, Step};
+use latch_testkit::webauthn::{Authenticator, SoftPasskey};
+
+use crate::http::{Failure, Tab, Target, form};
+use crate::stats::{Recorder, Step};
 
 /// What every worker shares.
 pub struct Ctx {
     pub target: Arc<Target>,
-    pub auth: SoftAuthenticator,
+    pub auth: Authenticator,
     /// Prefix that keeps usernames unique across runs against the same database.
     pub run_id: String,
 }
@@ -74,7 +75,7 @@ fn parse<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, Failure> {
     })
 }
 
-fn client_side(e: anyhow::Error) -> Failure {
+fn client_side(e: latch_testkit::webauthn::Error) -> Failure {
     Failure { key: "authenticator".into(), detail: format!("{e:#}") }
 }
 
@@ -96,14 +97,16 @@ pub async fn register(
     }
     tab.session_id = sign_up.response.created_session_id;
     let mut made = Vec::with_capacity(passkeys);
-    for _ in 0..passkeys.max(1) {
-        made.push(create_passkey(tab, ctx, rec).await?);
+    for k in 0..passkeys.max(1) {
+        // The key and credential id follow from the username: a run can be replayed.
+        let seed = format!("{username}/{k}");
+        made.push(create_passkey(tab, ctx, seed.as_bytes(), rec).await?);
     }
     Ok(made)
 }
 
 /// `user.createPasskey()`: `POST /me/passkeys`, the authenticator, `attempt_verification`.
-async fn create_passkey(tab: &mut Tab, ctx: &Ctx, rec: &mut Recorder) -> Result<SoftPasskey, Failure> {
+async fn create_passkey(tab: &mut Tab, ctx: &Ctx, seed: &[u8], rec: &mut Recorder) -> Result<SoftPasskey, Failure> {
     let (bytes, took) = tab.post("/me/passkeys", "", "").await?;
     rec.record(Step::PasskeyCreate, took);
     let pending: Envelope<PasskeyJson> = parse(&bytes, "passkey creation")?;
@@ -114,7 +117,7 @@ async fn create_passkey(tab: &mut Tab, ctx: &Ctx, rec: &mut Recorder) -> Result<
         .ok_or_else(|| Failure::unexpected("passkey without verification.nonce"))?;
 
     let started = Instant::now();
-    let (passkey, credential) = ctx.auth.register(&nonce).map_err(client_side)?;
+    let (passkey, credential) = ctx.auth.register(&nonce, seed).map_err(client_side)?;
     rec.record(Step::Authenticator, started.elapsed());
 
     let path = format!("/me/passkeys/{}/attempt_verification", pending.response.id);

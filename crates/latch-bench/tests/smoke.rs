@@ -1,12 +1,13 @@
-//! `latch bench` runs a small load against a real `latch serve` without errors.
+//! `latch-bench` runs a small load against a real `latch serve` without errors.
 //! No timing assertions: the figures live in BENCHMARKS.md.
-
-mod support;
+//!
+//! The server is the `latch` binary of the same build (the test kit finds it beside this
+//! test; `cargo build --workspace` and `cargo nextest run --workspace` build it).
 
 use std::process::Command;
 
+use latch_testkit::process::LatchProcess;
 use serde_json::Value;
-use support::LatchProcess;
 
 #[test]
 fn bench_runs_a_small_load_without_errors() {
@@ -19,14 +20,14 @@ fn bench_runs_a_small_load_without_errors() {
         "--rate-limit-passkeys-per-hour",
         "0",
     ]);
-    let out = Command::new(env!("CARGO_BIN_EXE_latch"))
-        .args(["bench", "--url", &server.base, "--users", "20", "--concurrency", "4", "--duration", "2", "--json"])
+    let out = Command::new(env!("CARGO_BIN_EXE_latch-bench"))
+        .args(["--url", &server.base, "--users", "20", "--concurrency", "4", "--duration", "2", "--json"])
         .env_remove("LATCH_LOG")
         .output()
-        .expect("run latch bench");
+        .expect("run latch-bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "latch bench failed: {}\nstdout: {stdout}\nstderr: {stderr}", out.status);
+    assert!(out.status.success(), "latch-bench failed: {}\nstdout: {stdout}\nstderr: {stderr}", out.status);
     let report: Value = serde_json::from_str(stdout.trim())
         .unwrap_or_else(|e| panic!("--json prints one JSON object ({e}):\n{stdout}\nstderr: {stderr}"));
 

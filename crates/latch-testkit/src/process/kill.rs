@@ -5,8 +5,6 @@
 //! server is found by its command line (`latch serve … --data-dir DIR`, DIR unique to the
 //! process) in `/proc`, and killed with `kill -s KILL`: nothing gets flushed on the way out.
 //! `LatchProcess::restart` then reaps it and starts a new server on the same data dir.
-//!
-//! Included by the tests that need it with `#[path = "support/kill.rs"] mod kill;`.
 
 use std::path::Path;
 use std::process::Command;

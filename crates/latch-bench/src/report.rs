@@ -1,10 +1,10 @@
-//! What `latch bench` prints: a table for people, one JSON object with `--json`.
+//! What `latch-bench` prints: a table for people, one JSON object with `--json`.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::stats::{Recorder, Summary};
+use crate::stats::{Recorder, Summary};
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -159,7 +159,7 @@ fn print_phase(title: &str, what: &str, p: &Phase) {
 
 pub fn print_text(r: &Report) {
     println!(
-        "latch bench: {} (origin {}), {} users, {} workers, {} s per phase{}",
+        "latch-bench: {} (origin {}), {} users, {} workers, {} s per phase{}",
         r.url,
         r.origin,
         r.users,
