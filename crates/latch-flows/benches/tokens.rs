@@ -1,11 +1,9 @@
-//! Session token signing (`cargo bench -p latch-store --bench tokens`).
+//! Session token signing (`cargo bench -p latch-flows --bench tokens`).
 //!
-//! `latch_server::TokenSigner::sign` takes the server's crate-private claims type, so this
-//! bench makes the same call it makes: `jsonwebtoken::encode` with an EdDSA header carrying
-//! the `kid`, the claims Latch puts in a session token, and an `EncodingKey` from the
-//! stored PKCS#8 Ed25519 key (the workspace's jsonwebtoken, `rust_crypto` backend). It lives
-//! here rather than in latch-server to avoid building that crate's browser-test
-//! dev-dependencies in release mode.
+//! `session_token_sign` is a stock `jsonwebtoken::encode` with an EdDSA header carrying the
+//! `kid`, the claims Latch puts in a session token, and an `EncodingKey` from a PKCS#8
+//! Ed25519 key: the cost `tokens.rs` pays per token it does not reuse, less the key parsing
+//! its signer factory caches (the stock provider is measured here, so this is an upper bound).
 //!
 //! `openssl_ed25519_sign` signs the same signing input with OpenSSL, for comparison.
 
