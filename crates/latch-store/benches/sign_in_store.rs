@@ -1,7 +1,7 @@
 //! The storage side of one discoverable sign-in, on SQLite in a temporary folder
-//! (`cargo bench -p latch-store`), through both stores: `sqlite` is `SqliteStore` (rusqlite,
-//! what `latch serve` uses), `sqlx` is `SqlStore` on the same file (what served SQLite
-//! before; it still serves PostgreSQL).
+//! (`cargo bench -p latch-store`), through `SqliteStore` as `latch serve` opens it
+//! (`latch_store::open`). (Until session 4 a `sqlx/…` variant measured sqlx's SQLite driver
+//! on the same file; no store runs SQLite through sqlx any more.)
 //!
 //! * `sign_in_calls_as_the_handlers_make_them`: the `Store` calls the FAPI handlers make for
 //!   create → attempt_first_factor → touch → tokens → sign out (one client signing in and
@@ -24,7 +24,7 @@ use latch_core::model::{
 };
 use latch_core::origins::OriginPattern;
 use latch_core::webauthn::{AuthenticationState, Credential};
-use latch_store::{AuditEvent, NewClient, SqlStore, SqliteStore, Store};
+use latch_store::{AuditEvent, NewClient, Store};
 use uuid::Uuid;
 
 /// A credential as webauthn-rs serialises it (an ES256 passkey, `none` attestation).
@@ -35,7 +35,7 @@ fn now() -> i64 {
 }
 
 struct World {
-    store: Box<dyn Store>,
+    store: std::sync::Arc<dyn Store>,
     client: Client,
     token_hash: Vec<u8>,
     user: User,
@@ -44,16 +44,10 @@ struct World {
     state: AuthenticationState,
 }
 
-async fn world(dir: &std::path::Path, rusqlite: bool) -> World {
+async fn world(dir: &std::path::Path) -> World {
     let url = format!("sqlite://{}", dir.join("latch.db").display());
-    let migrated = SqlStore::connect(&url).await.unwrap();
-    migrated.migrate().await.unwrap();
-    let store: Box<dyn Store> = if rusqlite {
-        migrated.pool().close().await;
-        Box::new(SqliteStore::open_url(&url).unwrap())
-    } else {
-        Box::new(migrated)
-    };
+    latch_store::migrate(&url).await.unwrap();
+    let store = latch_store::open(&url).await.unwrap();
     let t = now();
     let client = Client { id: new_id(IdKind::Client), created_at: t, updated_at: t, last_active_session_id: None };
     let token_hash = vec![42u8; 32];
@@ -227,9 +221,9 @@ async fn essential_writes(w: &World) {
 
 fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    for (name, rusqlite) in [("sqlite", true), ("sqlx", false)] {
+    for name in ["sqlite"] {
         let dir = tempfile::Builder::new().prefix("latch-bench-").tempdir().unwrap();
-        let w = rt.block_on(world(dir.path(), rusqlite));
+        let w = rt.block_on(world(dir.path()));
         c.bench_function(&format!("{name}/sign_in_calls_as_the_handlers_make_them"), |b| {
             b.to_async(&rt).iter(|| full_sign_in(&w))
         });

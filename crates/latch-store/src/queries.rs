@@ -119,6 +119,17 @@ pub const LIVE_SESSIONS_OF_CLIENT: &str = concat!(
     session_columns!(),
     " FROM sessions WHERE client_id = $1 AND status IN ('active', 'pending') ORDER BY created_at, id"
 );
+/// The users of a client's live sessions, for its snapshot: one statement however many
+/// sessions (each would be a round trip on PostgreSQL).
+pub const USERS_OF_LIVE_SESSIONS: &str = "SELECT * FROM users WHERE id IN \
+     (SELECT user_id FROM sessions WHERE client_id = $1 AND status IN ('active', 'pending'))";
+/// Their passkeys, in [`PASSKEYS_OF_USER`]'s order.
+pub const PASSKEYS_OF_LIVE_SESSIONS: &str = concat!(
+    "SELECT ",
+    passkey_columns!(),
+    " FROM passkeys WHERE user_id IN \
+     (SELECT user_id FROM sessions WHERE client_id = $1 AND status IN ('active', 'pending')) ORDER BY created_at, id"
+);
 pub const SESSION_BY_ID: &str = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = $1");
 pub const TOUCH_SESSION: &str = "UPDATE sessions SET last_active_at = $1, updated_at = $2 WHERE id = $3";
 pub const END_SESSION: &str = "UPDATE sessions SET status = $1, updated_at = $2 \
@@ -170,7 +181,7 @@ pub const ALL: &[&str] = &[
     PASSKEY_BY_CREDENTIAL_ID, INSERT_PENDING_PASSKEY_UNDER_QUOTA, PENDING_PASSKEY_BY_ID, LOCK_USER,
     INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,
     SIGN_IN_BY_ID, SAVE_SIGN_IN_CHALLENGE, FAIL_SIGN_IN, CLOSE_SIGN_IN, COUNT_PASSKEY_USE,
-    REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, LIVE_SESSIONS_OF_CLIENT, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
+    REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, LIVE_SESSIONS_OF_CLIENT, USERS_OF_LIVE_SESSIONS, PASSKEYS_OF_LIVE_SESSIONS, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
     END_CLIENT_SESSIONS, CLIENT_SIGNED_OUT, SIGNING_KEYS, INSERT_FIRST_SIGNING_KEY, INSERT_AUDIT_EVENT, AUDIT_EVENTS,
     HIT_RATE_LIMIT, HIT_RATE_LIMITS, PURGE_PENDING_PASSKEYS, PURGE_SIGN_INS, PURGE_RATE_LIMITS,
 ];

@@ -1,6 +1,7 @@
-//! Reading records out of result rows, shared by both drivers: sqlx's `AnyRow` (PostgreSQL,
-//! and SQLite for migrations and tools) and rusqlite's `Row` (SQLite while serving). Each
-//! driver only says how to read one column; what the columns mean lives here once.
+//! Reading records out of result rows, shared by both drivers: sqlx's `PgRow` (PostgreSQL)
+//! and rusqlite's `Row` (SQLite). Each driver only says how to read one column; what the
+//! columns mean lives here once. Operations see rows as `&dyn Columns`, so one mapping
+//! function serves both without being generic over them.
 
 use latch_core::model::{
     Client, Passkey, PasskeyChallenge, PendingPasskey, Session, SessionStatus, SignIn, SignInStatus, SignUp,
@@ -21,7 +22,7 @@ pub(crate) trait Columns {
     fn opt_blob(&self, col: &str) -> StoreResult<Option<Vec<u8>>>;
 }
 
-impl Columns for sqlx::any::AnyRow {
+impl Columns for sqlx::postgres::PgRow {
     fn text(&self, col: &str) -> StoreResult<String> {
         Ok(sqlx::Row::try_get(self, col)?)
     }
@@ -79,7 +80,7 @@ pub(crate) fn authentication_state(json: &str) -> StoreResult<AuthenticationStat
     serde_json::from_str(json).map_err(corrupt("authentication state"))
 }
 
-pub(crate) fn user(row: &impl Columns) -> StoreResult<User> {
+pub(crate) fn user(row: &dyn Columns) -> StoreResult<User> {
     Ok(User {
         id: row.text("id")?,
         username: row.text("username")?,
@@ -90,7 +91,7 @@ pub(crate) fn user(row: &impl Columns) -> StoreResult<User> {
     })
 }
 
-pub(crate) fn passkey(row: &impl Columns) -> StoreResult<Passkey> {
+pub(crate) fn passkey(row: &dyn Columns) -> StoreResult<Passkey> {
     let credential: Credential =
         serde_json::from_str(&row.text("credential")?).map_err(corrupt("passkey credential"))?;
     Ok(Passkey {
@@ -110,7 +111,7 @@ pub(crate) fn passkey(row: &impl Columns) -> StoreResult<Passkey> {
     })
 }
 
-pub(crate) fn pending_passkey(row: &impl Columns) -> StoreResult<PendingPasskey> {
+pub(crate) fn pending_passkey(row: &dyn Columns) -> StoreResult<PendingPasskey> {
     let state: RegistrationState =
         serde_json::from_str(&row.text("state")?).map_err(corrupt("registration state"))?;
     Ok(PendingPasskey {
@@ -125,7 +126,7 @@ pub(crate) fn pending_passkey(row: &impl Columns) -> StoreResult<PendingPasskey>
     })
 }
 
-pub(crate) fn client(row: &impl Columns) -> StoreResult<Client> {
+pub(crate) fn client(row: &dyn Columns) -> StoreResult<Client> {
     Ok(Client {
         id: row.text("id")?,
         created_at: row.int("created_at")?,
@@ -134,7 +135,7 @@ pub(crate) fn client(row: &impl Columns) -> StoreResult<Client> {
     })
 }
 
-pub(crate) fn session(row: &impl Columns) -> StoreResult<Session> {
+pub(crate) fn session(row: &dyn Columns) -> StoreResult<Session> {
     let status = row.text("status")?;
     Ok(Session {
         id: row.text("id")?,
@@ -150,7 +151,7 @@ pub(crate) fn session(row: &impl Columns) -> StoreResult<Session> {
     })
 }
 
-pub(crate) fn sign_in(row: &impl Columns) -> StoreResult<SignIn> {
+pub(crate) fn sign_in(row: &dyn Columns) -> StoreResult<SignIn> {
     let status = row.text("status")?;
     let challenge = match row.opt_text("ch_status")? {
         None => None,
@@ -180,7 +181,7 @@ pub(crate) fn sign_in(row: &impl Columns) -> StoreResult<SignIn> {
     })
 }
 
-pub(crate) fn sign_up(row: &impl Columns) -> StoreResult<SignUp> {
+pub(crate) fn sign_up(row: &dyn Columns) -> StoreResult<SignUp> {
     Ok(SignUp {
         id: row.text("id")?,
         client_id: row.text("client_id")?,
@@ -191,7 +192,7 @@ pub(crate) fn sign_up(row: &impl Columns) -> StoreResult<SignUp> {
     })
 }
 
-pub(crate) fn signing_key(row: &impl Columns) -> StoreResult<StoredSigningKey> {
+pub(crate) fn signing_key(row: &dyn Columns) -> StoreResult<StoredSigningKey> {
     Ok(StoredSigningKey {
         kid: row.text("kid")?,
         private_pkcs8: row.blob("private_pkcs8")?,
@@ -200,7 +201,7 @@ pub(crate) fn signing_key(row: &impl Columns) -> StoreResult<StoredSigningKey> {
     })
 }
 
-pub(crate) fn audit_event(row: &impl Columns) -> StoreResult<AuditEvent> {
+pub(crate) fn audit_event(row: &dyn Columns) -> StoreResult<AuditEvent> {
     Ok(AuditEvent {
         id: row.int("id")?,
         at: row.int("at")?,
