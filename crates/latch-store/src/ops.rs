@@ -75,37 +75,35 @@ pub(crate) async fn client_attempts<E: Exec>(tx: &mut E, client_id: &str) -> Sto
     Ok(found.unwrap_or((None, None)))
 }
 
-/// One statement per table, whatever the number of sessions: on PostgreSQL each statement
-/// is a round trip.
+/// Three statements whatever the number of sessions (two with none): on PostgreSQL each
+/// statement is a round trip.
 pub(crate) async fn client_snapshot<E: Exec>(tx: &mut E, client_id: &str) -> StoreResult<Option<ClientSnapshot>> {
     let found = tx
-        .one(q::CLIENT_WITH_ATTEMPTS, binds![client_id], |row| {
-            Ok((rows::client(row)?, row.opt_text("sign_in_id")?, row.opt_text("sign_up_id")?))
+        .one(q::CLIENT_WITH_ATTEMPTS_JOINED, binds![client_id], |row| {
+            Ok((rows::client(row)?, rows::joined(row, "si_", rows::sign_in)?, rows::joined(row, "su_", rows::sign_up)?))
         })
         .await?;
-    let Some((client, sign_in_id, sign_up_id)) = found else { return Ok(None) };
-    let live = tx.all(q::LIVE_SESSIONS_OF_CLIENT, binds![client_id], rows::session).await?;
-    let mut sessions = Vec::with_capacity(live.len());
-    if !live.is_empty() {
-        let users = tx.all(q::USERS_OF_LIVE_SESSIONS, binds![client_id], rows::user).await?;
-        let passkeys = tx.all(q::PASSKEYS_OF_LIVE_SESSIONS, binds![client_id], rows::passkey).await?;
-        for session in live {
-            let user = users.iter().find(|u| u.id == session.user_id).cloned();
+    let Some((client, sign_in, sign_up)) = found else { return Ok(None) };
+    let live = tx
+        .all(q::LIVE_SESSIONS_WITH_USERS, binds![client_id], |row| {
+            Ok((rows::session(row)?, rows::joined(row, "u_", rows::user)?))
+        })
+        .await?;
+    let passkeys = if live.iter().any(|(_, user)| user.is_some()) {
+        tx.all(q::PASSKEYS_OF_LIVE_SESSIONS, binds![client_id], rows::passkey).await?
+    } else {
+        Vec::new()
+    };
+    let sessions = live
+        .into_iter()
+        .map(|(session, user)| {
             let passkeys = match &user {
                 Some(user) => passkeys.iter().filter(|p| p.user_id == user.id).cloned().collect(),
                 None => Vec::new(),
             };
-            sessions.push(SessionView { session, user, passkeys });
-        }
-    }
-    let sign_in = match sign_in_id {
-        Some(id) => tx.one(q::SIGN_IN_BY_ID, binds![&id, client_id], rows::sign_in).await?,
-        None => None,
-    };
-    let sign_up = match sign_up_id {
-        Some(id) => tx.one(q::SIGN_UP_BY_ID, binds![&id, client_id], rows::sign_up).await?,
-        None => None,
-    };
+            SessionView { session, user, passkeys }
+        })
+        .collect();
     Ok(Some(ClientSnapshot { client, sessions, sign_in, sign_up }))
 }
 

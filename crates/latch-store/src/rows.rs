@@ -64,6 +64,54 @@ impl Columns for rusqlite::Row<'_> {
     }
 }
 
+/// The columns of a joined table, named with a prefix (`si_id` for the sign-in's `id`), read
+/// under their own names, so that one mapping serves a table read alone or joined.
+pub(crate) struct Prefixed<'r> {
+    pub row: &'r dyn Columns,
+    pub prefix: &'static str,
+}
+
+impl Prefixed<'_> {
+    fn name(&self, col: &str) -> String {
+        [self.prefix, col].concat()
+    }
+}
+
+impl Columns for Prefixed<'_> {
+    fn text(&self, col: &str) -> StoreResult<String> {
+        self.row.text(&self.name(col))
+    }
+    fn opt_text(&self, col: &str) -> StoreResult<Option<String>> {
+        self.row.opt_text(&self.name(col))
+    }
+    fn int(&self, col: &str) -> StoreResult<i64> {
+        self.row.int(&self.name(col))
+    }
+    fn opt_int(&self, col: &str) -> StoreResult<Option<i64>> {
+        self.row.opt_int(&self.name(col))
+    }
+    fn blob(&self, col: &str) -> StoreResult<Vec<u8>> {
+        self.row.blob(&self.name(col))
+    }
+    fn opt_blob(&self, col: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.row.opt_blob(&self.name(col))
+    }
+}
+
+/// The joined record under `prefix`, or `None` when the outer join found none (its `id`
+/// is NULL).
+pub(crate) fn joined<T>(
+    row: &dyn Columns,
+    prefix: &'static str,
+    map: impl FnOnce(&dyn Columns) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    let joined = Prefixed { row, prefix };
+    match joined.opt_text("id")? {
+        Some(_) => Ok(Some(map(&joined)?)),
+        None => Ok(None),
+    }
+}
+
 fn corrupt(what: &str) -> impl Fn(serde_json::Error) -> StoreError + '_ {
     move |e| StoreError::Corrupt(format!("{what}: {e}"))
 }
