@@ -1,5 +1,8 @@
-//! The [`Store`] on SQLite while serving: one rusqlite connection, driven in place by the
-//! calling task under a mutex.
+//! The [`Store`](crate::Store) on SQLite: one rusqlite connection, driven in place by the
+//! calling task under a mutex. The operations themselves are `ops.rs`'s, shared with
+//! PostgreSQL; this file only runs their statements ([`SqliteExec`]) and their transactions
+//! ([`SqliteStore::with`]). rusqlite is synchronous, so an operation's future is finished
+//! by one poll, under the lock ([`drive`]).
 //!
 //! Why not sqlx, which the PostgreSQL store and the migrations use: sqlx runs each SQLite
 //! connection on a thread of its own and hands every statement over and back, two thread
