@@ -93,10 +93,9 @@ pub(crate) use binds;
 /// up front for any write (see `sqlite.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Access {
-    /// One reading statement.
+    /// One reading statement. (No operation needs several reads to agree: the one that
+    /// would, `client_snapshot`, is a single statement.)
     ReadOne,
-    /// Several reads that must see one snapshot.
-    Read,
     /// One writing statement.
     WriteOne,
     /// Several statements, all or nothing.

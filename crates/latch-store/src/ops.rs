@@ -75,36 +75,34 @@ pub(crate) async fn client_attempts<E: Exec>(tx: &mut E, client_id: &str) -> Sto
     Ok(found.unwrap_or((None, None)))
 }
 
-/// Three statements whatever the number of sessions (two with none): on PostgreSQL each
-/// statement is a round trip.
+/// One statement (see [`q::CLIENT_SNAPSHOT`]): its rows repeat the client and each session
+/// once per passkey, and are folded back into records here.
 pub(crate) async fn client_snapshot<E: Exec>(tx: &mut E, client_id: &str) -> StoreResult<Option<ClientSnapshot>> {
-    let found = tx
-        .one(q::CLIENT_WITH_ATTEMPTS_JOINED, binds![client_id], |row| {
-            Ok((rows::client(row)?, rows::joined(row, "si_", rows::sign_in)?, rows::joined(row, "su_", rows::sign_up)?))
-        })
-        .await?;
-    let Some((client, sign_in, sign_up)) = found else { return Ok(None) };
-    let live = tx
-        .all(q::LIVE_SESSIONS_WITH_USERS, binds![client_id], |row| {
-            Ok((rows::session(row)?, rows::joined(row, "u_", rows::user)?))
-        })
-        .await?;
-    let passkeys = if live.iter().any(|(_, user)| user.is_some()) {
-        tx.all(q::PASSKEYS_OF_LIVE_SESSIONS, binds![client_id], rows::passkey).await?
-    } else {
-        Vec::new()
-    };
-    let sessions = live
-        .into_iter()
-        .map(|(session, user)| {
-            let passkeys = match &user {
-                Some(user) => passkeys.iter().filter(|p| p.user_id == user.id).cloned().collect(),
-                None => Vec::new(),
-            };
-            SessionView { session, user, passkeys }
-        })
-        .collect();
-    Ok(Some(ClientSnapshot { client, sessions, sign_in, sign_up }))
+    let mut snapshot: Option<ClientSnapshot> = None;
+    tx.all(q::CLIENT_SNAPSHOT, binds![client_id], |row| {
+        let snapshot = match &mut snapshot {
+            Some(snapshot) => snapshot,
+            None => snapshot.insert(ClientSnapshot {
+                client: rows::client(row)?,
+                sessions: Vec::new(),
+                sign_in: rows::joined(row, "si_", rows::sign_in)?,
+                sign_up: rows::joined(row, "su_", rows::sign_up)?,
+            }),
+        };
+        let Some(session_id) = row.opt_text("s_id")? else { return Ok(()) };
+        let is_new = snapshot.sessions.last().is_none_or(|view| view.session.id != session_id);
+        if is_new {
+            let session = rows::session(&rows::Prefixed { row, prefix: "s_" })?;
+            let user = rows::joined(row, "u_", rows::user)?;
+            snapshot.sessions.push(SessionView { session, user, passkeys: Vec::new() });
+        }
+        if let (Some(view), Some(passkey)) = (snapshot.sessions.last_mut(), rows::joined(row, "p_", rows::passkey)?) {
+            view.passkeys.push(passkey);
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(snapshot)
 }
 
 // ---- users --------------------------------------------------------------------------------
@@ -487,7 +485,7 @@ macro_rules! impl_store {
                 $with!(self, Access::ReadOne, |tx| ops::client_attempts(tx, client_id))
             }
             async fn client_snapshot(&self, client_id: &str) -> StoreResult<Option<ClientSnapshot>> {
-                $with!(self, Access::Read, |tx| ops::client_snapshot(tx, client_id))
+                $with!(self, Access::ReadOne, |tx| ops::client_snapshot(tx, client_id))
             }
             async fn sign_up(
                 &self,

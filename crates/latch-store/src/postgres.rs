@@ -3,14 +3,14 @@
 //!
 //! Every statement is a network round trip, so what costs here is their number: a single
 //! statement runs without BEGIN and COMMIT (it is atomic, and sees one snapshot, by itself),
-//! and operations read one statement per table rather than one per row (`ops.rs`). sqlx
+//! and a client's snapshot, read for every FAPI answer, is one statement (`ops.rs`). sqlx
 //! prepares each statement once per connection and caches it, so a statement's round trip
 //! carries only its parameters.
 //!
 //! Isolation: writes run in READ COMMITTED, PostgreSQL's default; operations that must not
 //! interleave rely on conditional statements and row locks, which `ops.rs` documents per
-//! operation. Several reads that must agree (a client's snapshot) run in one READ ONLY
-//! REPEATABLE READ transaction, which reads one snapshot and never fails to serialise.
+//! operation. Reads that must agree (a client's snapshot) are one statement, which sees one
+//! snapshot without a transaction.
 
 use std::time::Duration;
 
@@ -51,7 +51,6 @@ impl PostgresStore {
     async fn begin(&self, access: Access) -> StoreResult<PgExec> {
         let held = match access {
             Access::ReadOne | Access::WriteOne => Held::Alone(self.pool.acquire().await?),
-            Access::Read => Held::InTransaction(self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?),
             Access::Write => Held::InTransaction(self.pool.begin().await?),
         };
         Ok(PgExec { held, roll_back: false })

@@ -117,10 +117,12 @@ pub const LIVE_SESSIONS_OF_CLIENT: &str = concat!(
     session_columns!(),
     " FROM sessions WHERE client_id = $1 AND status IN ('active', 'pending') ORDER BY created_at, id"
 );
-/// A client's snapshot, first part: the client with its current sign-in and sign-up (their
-/// columns prefixed `si_` and `su_`, NULL when there is none), in one statement; on
-/// PostgreSQL each statement is a round trip.
-pub const CLIENT_WITH_ATTEMPTS_JOINED: &str = "SELECT c.id, c.created_at, c.updated_at, c.last_active_session_id, \
+/// A client's whole snapshot in one statement, so that it reads one snapshot of the database
+/// without a transaction, in one round trip on PostgreSQL: the client with its current
+/// sign-in and sign-up (columns prefixed `si_`, `su_`), then its live sessions (`s_`), each
+/// with its user (`u_`) and the user's passkeys (`p_`), one row per passkey. Outer joins
+/// leave the prefixed `id` NULL where there is nothing.
+pub const CLIENT_SNAPSHOT: &str = "SELECT c.id, c.created_at, c.updated_at, c.last_active_session_id, \
      si.id AS si_id, si.client_id AS si_client_id, si.status AS si_status, si.identifier AS si_identifier, \
      si.user_id AS si_user_id, si.ch_status AS si_ch_status, si.ch_options AS si_ch_options, \
      si.ch_state AS si_ch_state, si.ch_origin AS si_ch_origin, si.ch_attempts AS si_ch_attempts, \
@@ -128,26 +130,24 @@ pub const CLIENT_WITH_ATTEMPTS_JOINED: &str = "SELECT c.id, c.created_at, c.upda
      si.created_at AS si_created_at, si.updated_at AS si_updated_at, si.abandon_at AS si_abandon_at, \
      su.id AS su_id, su.client_id AS su_client_id, su.username AS su_username, \
      su.created_user_id AS su_created_user_id, su.created_session_id AS su_created_session_id, \
-     su.created_at AS su_created_at \
+     su.created_at AS su_created_at, \
+     s.id AS s_id, s.client_id AS s_client_id, s.user_id AS s_user_id, s.status AS s_status, s.tasks AS s_tasks, \
+     s.created_at AS s_created_at, s.updated_at AS s_updated_at, s.last_active_at AS s_last_active_at, \
+     s.expire_at AS s_expire_at, \
+     u.id AS u_id, u.username AS u_username, u.webauthn_handle AS u_webauthn_handle, u.created_at AS u_created_at, \
+     u.updated_at AS u_updated_at, u.last_sign_in_at AS u_last_sign_in_at, \
+     p.id AS p_id, p.user_id AS p_user_id, p.credential_id AS p_credential_id, p.name AS p_name, p.aaguid AS p_aaguid, \
+     p.credential AS p_credential, p.sign_count AS p_sign_count, p.backup_eligible AS p_backup_eligible, \
+     p.backup_state AS p_backup_state, p.created_at AS p_created_at, p.updated_at AS p_updated_at, \
+     p.last_used_at AS p_last_used_at \
      FROM clients c \
      LEFT JOIN sign_ins si ON si.id = c.sign_in_id AND si.client_id = c.id \
      LEFT JOIN sign_ups su ON su.id = c.sign_up_id AND su.client_id = c.id \
-     WHERE c.id = $1";
-/// Second part: the client's live sessions, each with its user (columns prefixed `u_`, NULL
-/// if the user was deleted).
-pub const LIVE_SESSIONS_WITH_USERS: &str = "SELECT s.id, s.client_id, s.user_id, s.status, s.tasks, s.created_at, \
-     s.updated_at, s.last_active_at, s.expire_at, \
-     u.id AS u_id, u.username AS u_username, u.webauthn_handle AS u_webauthn_handle, u.created_at AS u_created_at, \
-     u.updated_at AS u_updated_at, u.last_sign_in_at AS u_last_sign_in_at \
-     FROM sessions s LEFT JOIN users u ON u.id = s.user_id \
-     WHERE s.client_id = $1 AND s.status IN ('active', 'pending') ORDER BY s.created_at, s.id";
-/// Third part: the passkeys of those users, in [`PASSKEYS_OF_USER`]'s order.
-pub const PASSKEYS_OF_LIVE_SESSIONS: &str = concat!(
-    "SELECT ",
-    passkey_columns!(),
-    " FROM passkeys WHERE user_id IN \
-     (SELECT user_id FROM sessions WHERE client_id = $1 AND status IN ('active', 'pending')) ORDER BY created_at, id"
-);
+     LEFT JOIN sessions s ON s.client_id = c.id AND s.status IN ('active', 'pending') \
+     LEFT JOIN users u ON u.id = s.user_id \
+     LEFT JOIN passkeys p ON p.user_id = u.id \
+     WHERE c.id = $1 \
+     ORDER BY s.created_at, s.id, p.created_at, p.id";
 pub const SESSION_BY_ID: &str = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = $1");
 pub const TOUCH_SESSION: &str = "UPDATE sessions SET last_active_at = $1, updated_at = $2 WHERE id = $3";
 pub const END_SESSION: &str = "UPDATE sessions SET status = $1, updated_at = $2 \
@@ -199,7 +199,7 @@ pub const ALL: &[&str] = &[
     PASSKEY_BY_CREDENTIAL_ID, INSERT_PENDING_PASSKEY_UNDER_QUOTA, PENDING_PASSKEY_BY_ID, LOCK_USER,
     INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,
     SIGN_IN_BY_ID, SAVE_SIGN_IN_CHALLENGE, FAIL_SIGN_IN, CLOSE_SIGN_IN, COUNT_PASSKEY_USE,
-    REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, LIVE_SESSIONS_OF_CLIENT, CLIENT_WITH_ATTEMPTS_JOINED, LIVE_SESSIONS_WITH_USERS, PASSKEYS_OF_LIVE_SESSIONS, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
+    REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, LIVE_SESSIONS_OF_CLIENT, CLIENT_SNAPSHOT, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
     END_CLIENT_SESSIONS, CLIENT_SIGNED_OUT, SIGNING_KEYS, INSERT_FIRST_SIGNING_KEY, INSERT_AUDIT_EVENT, AUDIT_EVENTS,
     HIT_RATE_LIMIT, HIT_RATE_LIMITS, PURGE_PENDING_PASSKEYS, PURGE_SIGN_INS, PURGE_RATE_LIMITS,
 ];

@@ -85,17 +85,14 @@ impl SqliteStore {
     }
 
     /// Runs `op` on the connection in the transaction `access` asks for: none for a single
-    /// read (a statement sees one snapshot by itself); a deferred one for several reads,
-    /// which also takes SQLite's read lock (an `fcntl` on the shared-memory file) once
-    /// instead of once per statement; and for writes, even single statements, IMMEDIATE,
-    /// which takes the write lock up front: a deferred transaction that reads first could
-    /// fail to upgrade when another process writes in between.
+    /// read (a statement sees one snapshot by itself); for writes, even single statements,
+    /// IMMEDIATE, which takes the write lock up front: a deferred transaction that reads
+    /// first could fail to upgrade when another process writes in between.
     fn with<T>(&self, access: Access, op: impl FnOnce(&mut SqliteExec<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let conn = self.lock();
         let mut exec = SqliteExec { conn: &conn, roll_back: false };
         let begin = match access {
             Access::ReadOne => return op(&mut exec),
-            Access::Read => "BEGIN",
             Access::WriteOne | Access::Write => "BEGIN IMMEDIATE",
         };
         // BEGIN and COMMIT go through the statement cache like everything else (rusqlite's
@@ -110,7 +107,7 @@ impl SqliteStore {
             }
             return Err(e.into());
         }
-        if end == "COMMIT" && access != Access::Read {
+        if end == "COMMIT" {
             self.checkpointer.wake();
         }
         out
