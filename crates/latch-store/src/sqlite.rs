@@ -22,6 +22,7 @@
 //! ext4 holds up the writer's next WAL write (it holds the connection): at 250 ms between
 //! checkpoints those stalls lasted 20–30 ms and set every run's p99 (BENCHMARKS.md).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -31,13 +32,29 @@ use latch_core::model::{
     Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignInFailure, SignUp, User,
 };
 use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
-use rusqlite::{Connection, ErrorCode, OpenFlags, params_from_iter};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Row, params_from_iter};
 
 use crate::exec::{Access, Bind, Exec, drive};
 use crate::ops;
 use crate::queries as q;
 use crate::rows::Columns;
 use crate::{AuditEvent, AuditQuery, ClientSnapshot, NewClient, StoreError, StoreResult, StoredSigningKey};
+
+/// The connection, and the column positions of its wide statements.
+struct Held {
+    conn: Connection,
+    wide: WideColumns,
+}
+
+/// Statements with more columns than this have their columns looked up by name in a sorted
+/// index rather than by rusqlite's scan over all names (which compares each name in turn,
+/// ignoring case): for the ~60 columns of `CLIENT_SNAPSHOT` the scans cost more than the
+/// statement itself.
+const WIDE: usize = 24;
+
+/// Per wide statement (keyed by the address of its text, a `'static` constant), its column
+/// names sorted, with their positions. A statement's columns are fixed by its text.
+type WideColumns = HashMap<usize, Vec<(String, usize)>>;
 
 /// How long a statement waits for another process's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,7 +66,7 @@ const CHECKPOINT_DELAY: Duration = Duration::from_millis(20);
 const AUTOCHECKPOINT_PAGES: u32 = 10_000;
 
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    conn: Mutex<Held>,
     checkpointer: Checkpointer,
 }
 
@@ -75,10 +92,10 @@ impl SqliteStore {
         conn.pragma_update(None, "cache_size", -16 * 1024)?;
         conn.set_prepared_statement_cache_capacity(q::ALL.len());
         let checkpointer = Checkpointer::spawn(path)?;
-        Ok(SqliteStore { conn: Mutex::new(conn), checkpointer })
+        Ok(SqliteStore { conn: Mutex::new(Held { conn, wide: HashMap::new() }), checkpointer })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    fn lock(&self) -> MutexGuard<'_, Held> {
         // A panic while holding the connection cannot leave a transaction open (rusqlite
         // rolls back on drop), so a poisoned lock is still a usable connection.
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -89,8 +106,10 @@ impl SqliteStore {
     /// IMMEDIATE, which takes the write lock up front: a deferred transaction that reads
     /// first could fail to upgrade when another process writes in between.
     fn with<T>(&self, access: Access, op: impl FnOnce(&mut SqliteExec<'_>) -> StoreResult<T>) -> StoreResult<T> {
-        let conn = self.lock();
-        let mut exec = SqliteExec { conn: &conn, roll_back: false };
+        let mut held = self.lock();
+        let Held { conn, wide } = &mut *held;
+        let conn = &*conn;
+        let mut exec = SqliteExec { conn, wide, roll_back: false };
         let begin = match access {
             Access::ReadOne => return op(&mut exec),
             Access::WriteOne | Access::Write => "BEGIN IMMEDIATE",
@@ -198,7 +217,58 @@ impl ToSql for Bind<'_> {
 /// connection's cache, prepared once per connection.
 pub(crate) struct SqliteExec<'c> {
     conn: &'c Connection,
+    wide: &'c mut WideColumns,
     roll_back: bool,
+}
+
+/// The sorted column index of `stmt` if it is a wide statement.
+fn wide_index<'w>(wide: &'w mut WideColumns, sql: &'static str, stmt: &rusqlite::Statement<'_>) -> Option<&'w [(String, usize)]> {
+    if stmt.column_count() <= WIDE {
+        return None;
+    }
+    let index = wide.entry(sql.as_ptr() as usize).or_insert_with(|| {
+            let mut names: Vec<(String, usize)> =
+                stmt.column_names().into_iter().enumerate().map(|(i, name)| (name.to_owned(), i)).collect();
+            names.sort_unstable();
+            names
+        });
+    Some(index)
+}
+
+/// A row of a wide statement, its columns found by binary search in the statement's index.
+struct Indexed<'r, 's> {
+    row: &'r Row<'s>,
+    index: &'r [(String, usize)],
+}
+
+impl Indexed<'_, '_> {
+    fn get<T: rusqlite::types::FromSql>(&self, col: &str) -> StoreResult<T> {
+        match self.index.binary_search_by(|(name, _)| name.as_str().cmp(col)) {
+            Ok(at) => Ok(self.row.get(self.index[at].1)?),
+            Err(_) => Err(StoreError::Sqlite(rusqlite::Error::InvalidColumnName(col.to_owned()))),
+        }
+    }
+}
+
+impl Columns for Indexed<'_, '_> {
+    fn text(&self, col: &str) -> StoreResult<String> {
+        self.get(col)
+    }
+    fn opt_text(&self, col: &str) -> StoreResult<Option<String>> {
+        self.get(col)
+    }
+    fn int(&self, col: &str) -> StoreResult<i64> {
+        self.get(col)
+    }
+    fn opt_int(&self, col: &str) -> StoreResult<Option<i64>> {
+        self.get(col)
+    }
+    fn blob(&self, col: &str) -> StoreResult<Vec<u8>> {
+        self.get(col)
+    }
+    fn opt_blob(&self, col: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.get(col)
+    }
 }
 
 impl Exec for SqliteExec<'_> {
@@ -225,10 +295,14 @@ impl Exec for SqliteExec<'_> {
         mut map: impl FnMut(&dyn Columns) -> StoreResult<T>,
     ) -> StoreResult<Vec<T>> {
         let mut stmt = self.conn.prepare_cached(sql)?;
+        let index = wide_index(self.wide, sql, &stmt);
         let mut found = stmt.query(params_from_iter(binds))?;
         let mut out = Vec::new();
         while let Some(row) = found.next()? {
-            out.push(map(row)?);
+            match index {
+                Some(index) => out.push(map(&Indexed { row, index })?),
+                None => out.push(map(row)?),
+            }
         }
         Ok(out)
     }
