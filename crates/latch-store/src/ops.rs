@@ -3,9 +3,10 @@
 //! Each function here is the whole of one [`Store`](crate::Store) method: the statements it
 //! runs, in order, and what their changed-row counts mean. It runs against an [`Exec`], a
 //! connection already inside the transaction the method needs; [`impl_store!`] binds each
-//! `Store` method to its function and to that transaction's [`Access`], and each driver
-//! (`sqlite.rs`, `postgres.rs`) invokes it once, so the two databases cannot drift apart:
-//! an operation is atomic on both or on neither.
+//! `Store` method to its function and to that transaction's
+//! [`Access`](crate::exec::Access), and each driver (`sqlite.rs`, `postgres.rs`) invokes it
+//! once, so the two databases cannot drift apart: an operation is atomic on both or on
+//! neither.
 //!
 //! A failed condition halfway through a write (a challenge already spent, a counter moved
 //! since verification) calls [`Exec::roll_back`] and returns `Ok(false)`: the operation
