@@ -221,17 +221,14 @@ async fn essential_writes(w: &World) {
 
 fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    for name in ["sqlite"] {
-        let dir = tempfile::Builder::new().prefix("latch-bench-").tempdir().unwrap();
-        let w = rt.block_on(world(dir.path()));
-        c.bench_function(&format!("{name}/sign_in_calls_as_the_handlers_make_them"), |b| {
-            b.to_async(&rt).iter(|| full_sign_in(&w))
-        });
-        c.bench_function(&format!("{name}/sign_in_essential_writes"), |b| b.to_async(&rt).iter(|| essential_writes(&w)));
-        c.bench_function(&format!("{name}/one_point_read"), |b| {
-            b.to_async(&rt).iter(|| async { w.store.client_by_token(&w.token_hash).await.unwrap().unwrap() })
-        });
-    }
+    let name = "sqlite";
+    let dir = tempfile::Builder::new().prefix("latch-bench-").tempdir().unwrap();
+    let w = rt.block_on(world(dir.path()));
+    c.bench_function(&format!("{name}/sign_in_calls_as_the_handlers_make_them"), |b| b.to_async(&rt).iter(|| full_sign_in(&w)));
+    c.bench_function(&format!("{name}/sign_in_essential_writes"), |b| b.to_async(&rt).iter(|| essential_writes(&w)));
+    c.bench_function(&format!("{name}/one_point_read"), |b| {
+        b.to_async(&rt).iter(|| async { w.store.client_by_token(&w.token_hash).await.unwrap().unwrap() })
+    });
 }
 
 criterion_group! {

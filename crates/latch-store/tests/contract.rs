@@ -451,7 +451,7 @@ async fn a_sign_in_completes_once(store: &dyn Store) {
     assert!(store.complete_sign_in(&replacing, &event("sign_in", T + 40)).await.unwrap());
     assert_eq!(store.session(&done.session.id).await.unwrap().unwrap().status, SessionStatus::Replaced);
     let live: Vec<String> = store.sessions_of_client(&w.client.id).await.unwrap().into_iter().map(|s| s.id).collect();
-    assert_eq!(live, [replacing.session.id.clone()]);
+    assert_eq!(live, [replacing.session.id.as_str()]);
 }
 
 async fn a_failed_answer_spends_the_challenge_once(store: &dyn Store) {
