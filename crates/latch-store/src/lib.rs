@@ -1,22 +1,72 @@
-//! Where Latch keeps its records: the [`Store`] trait and its SQL implementation.
+//! Where Latch keeps its records: the [`Store`] trait, on SQLite or PostgreSQL.
 //!
 //! Invariant: this crate knows SQL and nothing of HTTP or FAPI. Every operation that must be
 //! single-use or all-or-nothing (consuming a challenge, completing a sign-in, verifying a
 //! pending passkey) is one atomic call here, so that several Latch nodes on one database
 //! cannot interleave halfway.
+//!
+//! How it is built, from the bottom up:
+//!
+//! * `queries.rs`: the SQL text, one text for both databases.
+//! * `rows.rs`: what a result row means, one mapping for both.
+//! * `exec.rs`: the [`Exec`](exec::Exec) trait, "run this statement in my transaction",
+//!   the only thing each database's driver implements.
+//! * `ops.rs`: every store operation, once: its statements, their order, its transaction.
+//! * `sqlite.rs` ([`SqliteStore`], rusqlite, one connection driven in place) and
+//!   `postgres.rs` ([`PostgresStore`], sqlx, a pool): the drivers.
+//! * [`schema`]: sqlx's migrations for both.
+//!
+//! Callers need none of that: [`migrate`] brings a database's schema up to date and [`open`]
+//! returns the store for its URL.
 
+mod exec;
+mod ops;
+mod postgres;
 mod queries;
 mod rows;
-mod sql;
+pub mod schema;
 mod sqlite;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use latch_core::model::{
     Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignInFailure, SignUp, User,
 };
 
-pub use sql::{SqlStore, SCHEMA_VERSION};
+pub use postgres::PostgresStore;
+pub use schema::{SCHEMA_VERSION, Schema};
 pub use sqlite::SqliteStore;
+
+/// Brings the schema of the database at `url` (`sqlite://PATH` or `postgres://…`) up to this
+/// build's version; refuses one that is newer. Returns the version it is at. Safe when
+/// several nodes start at once.
+pub async fn migrate(url: &str) -> StoreResult<i64> {
+    let schema = Schema::connect(url).await?;
+    let migrated = schema.migrate().await;
+    let version = match migrated {
+        Ok(()) => schema.schema_version().await,
+        Err(e) => Err(e),
+    };
+    schema.pool().close().await;
+    version
+}
+
+/// The store for the database at `url` (`sqlite://PATH` or `postgres://…`), whose schema
+/// must not be newer than this build understands (run [`migrate`] first to serve).
+pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
+    let schema = Schema::connect(url).await?;
+    let checked = schema.check_schema_not_newer().await;
+    let sqlite = schema.is_sqlite();
+    // SQLite: the file is served by one rusqlite connection; sqlx's must not stay open beside it.
+    schema.pool().close().await;
+    checked?;
+    if sqlite {
+        Ok(Arc::new(SqliteStore::open_url(url)?))
+    } else {
+        Ok(Arc::new(PostgresStore::connect(url).await?))
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -121,30 +171,8 @@ pub trait Store: Send + Sync + 'static {
     async fn client(&self, id: &str) -> StoreResult<Option<Client>>;
     /// The client's current sign-in and sign-up ids, for the client JSON.
     async fn client_attempts(&self, client_id: &str) -> StoreResult<(Option<String>, Option<String>)>;
-    /// The client as FAPI shows it, in one call. This default composes the single reads;
-    /// a store can do better.
-    async fn client_snapshot(&self, client_id: &str) -> StoreResult<Option<ClientSnapshot>> {
-        let Some(client) = self.client(client_id).await? else { return Ok(None) };
-        let mut sessions = Vec::new();
-        for session in self.sessions_of_client(client_id).await? {
-            let user = self.user(&session.user_id).await?;
-            let passkeys = match &user {
-                Some(user) => self.passkeys_of(&user.id).await?,
-                None => Vec::new(),
-            };
-            sessions.push(SessionView { session, user, passkeys });
-        }
-        let (sign_in_id, sign_up_id) = self.client_attempts(client_id).await?;
-        let sign_in = match sign_in_id {
-            Some(id) => self.sign_in(client_id, &id).await?,
-            None => None,
-        };
-        let sign_up = match sign_up_id {
-            Some(id) => self.sign_up_record(client_id, &id).await?,
-            None => None,
-        };
-        Ok(Some(ClientSnapshot { client, sessions, sign_in, sign_up }))
-    }
+    /// The client as FAPI shows it, in one call and one snapshot.
+    async fn client_snapshot(&self, client_id: &str) -> StoreResult<Option<ClientSnapshot>>;
 
     // Users.
     /// Sign-up: the client if it is new, the user, the sign-up record, the first session and

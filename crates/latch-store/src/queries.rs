@@ -28,8 +28,6 @@ pub const INSERT_CLIENT: &str =
 pub const CLIENT_BY_TOKEN: &str =
     "SELECT id, created_at, updated_at, last_active_session_id FROM clients WHERE token_hash = $1";
 pub const CLIENT_BY_ID: &str = "SELECT id, created_at, updated_at, last_active_session_id FROM clients WHERE id = $1";
-pub const CLIENT_WITH_ATTEMPTS: &str =
-    "SELECT id, created_at, updated_at, last_active_session_id, sign_in_id, sign_up_id FROM clients WHERE id = $1";
 pub const CLIENT_ATTEMPTS: &str = "SELECT sign_in_id, sign_up_id FROM clients WHERE id = $1";
 pub const SET_ACTIVE_SESSION: &str = "UPDATE clients SET last_active_session_id = $1, updated_at = $2 WHERE id = $3";
 
@@ -119,6 +117,37 @@ pub const LIVE_SESSIONS_OF_CLIENT: &str = concat!(
     session_columns!(),
     " FROM sessions WHERE client_id = $1 AND status IN ('active', 'pending') ORDER BY created_at, id"
 );
+/// A client's whole snapshot in one statement, so that it reads one snapshot of the database
+/// without a transaction, in one round trip on PostgreSQL: the client with its current
+/// sign-in and sign-up (columns prefixed `si_`, `su_`), then its live sessions (`s_`), each
+/// with its user (`u_`) and the user's passkeys (`p_`), one row per passkey. Outer joins
+/// leave the prefixed `id` NULL where there is nothing.
+pub const CLIENT_SNAPSHOT: &str = "SELECT c.id, c.created_at, c.updated_at, c.last_active_session_id, \
+     si.id AS si_id, si.client_id AS si_client_id, si.status AS si_status, si.identifier AS si_identifier, \
+     si.user_id AS si_user_id, si.ch_status AS si_ch_status, si.ch_options AS si_ch_options, \
+     si.ch_state AS si_ch_state, si.ch_origin AS si_ch_origin, si.ch_attempts AS si_ch_attempts, \
+     si.ch_expire_at AS si_ch_expire_at, si.ch_error AS si_ch_error, si.created_session_id AS si_created_session_id, \
+     si.created_at AS si_created_at, si.updated_at AS si_updated_at, si.abandon_at AS si_abandon_at, \
+     su.id AS su_id, su.client_id AS su_client_id, su.username AS su_username, \
+     su.created_user_id AS su_created_user_id, su.created_session_id AS su_created_session_id, \
+     su.created_at AS su_created_at, \
+     s.id AS s_id, s.client_id AS s_client_id, s.user_id AS s_user_id, s.status AS s_status, s.tasks AS s_tasks, \
+     s.created_at AS s_created_at, s.updated_at AS s_updated_at, s.last_active_at AS s_last_active_at, \
+     s.expire_at AS s_expire_at, \
+     u.id AS u_id, u.username AS u_username, u.webauthn_handle AS u_webauthn_handle, u.created_at AS u_created_at, \
+     u.updated_at AS u_updated_at, u.last_sign_in_at AS u_last_sign_in_at, \
+     p.id AS p_id, p.user_id AS p_user_id, p.credential_id AS p_credential_id, p.name AS p_name, p.aaguid AS p_aaguid, \
+     p.credential AS p_credential, p.sign_count AS p_sign_count, p.backup_eligible AS p_backup_eligible, \
+     p.backup_state AS p_backup_state, p.created_at AS p_created_at, p.updated_at AS p_updated_at, \
+     p.last_used_at AS p_last_used_at \
+     FROM clients c \
+     LEFT JOIN sign_ins si ON si.id = c.sign_in_id AND si.client_id = c.id \
+     LEFT JOIN sign_ups su ON su.id = c.sign_up_id AND su.client_id = c.id \
+     LEFT JOIN sessions s ON s.client_id = c.id AND s.status IN ('active', 'pending') \
+     LEFT JOIN users u ON u.id = s.user_id \
+     LEFT JOIN passkeys p ON p.user_id = u.id \
+     WHERE c.id = $1 \
+     ORDER BY s.created_at, s.id, p.created_at, p.id";
 pub const SESSION_BY_ID: &str = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = $1");
 pub const TOUCH_SESSION: &str = "UPDATE sessions SET last_active_at = $1, updated_at = $2 WHERE id = $3";
 pub const END_SESSION: &str = "UPDATE sessions SET status = $1, updated_at = $2 \
@@ -165,12 +194,12 @@ pub const PURGE_RATE_LIMITS: &str = "DELETE FROM rate_limits WHERE window_start 
 /// Every statement: the SQLite store caches them all prepared, and a test checks their
 /// parameter numbering.
 pub const ALL: &[&str] = &[
-    INSERT_CLIENT, CLIENT_BY_TOKEN, CLIENT_BY_ID, CLIENT_WITH_ATTEMPTS, CLIENT_ATTEMPTS, SET_ACTIVE_SESSION, INSERT_USER, INSERT_SIGN_UP,
+    INSERT_CLIENT, CLIENT_BY_TOKEN, CLIENT_BY_ID, CLIENT_ATTEMPTS, SET_ACTIVE_SESSION, INSERT_USER, INSERT_SIGN_UP,
     INSERT_SESSION, CLIENT_SIGNED_UP, USER_BY_ID, USER_BY_USERNAME, SIGN_UP_BY_ID, PASSKEYS_OF_USER,
     PASSKEY_BY_CREDENTIAL_ID, INSERT_PENDING_PASSKEY_UNDER_QUOTA, PENDING_PASSKEY_BY_ID, LOCK_USER,
     INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,
     SIGN_IN_BY_ID, SAVE_SIGN_IN_CHALLENGE, FAIL_SIGN_IN, CLOSE_SIGN_IN, COUNT_PASSKEY_USE,
-    REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, LIVE_SESSIONS_OF_CLIENT, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
+    REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, LIVE_SESSIONS_OF_CLIENT, CLIENT_SNAPSHOT, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
     END_CLIENT_SESSIONS, CLIENT_SIGNED_OUT, SIGNING_KEYS, INSERT_FIRST_SIGNING_KEY, INSERT_AUDIT_EVENT, AUDIT_EVENTS,
     HIT_RATE_LIMIT, HIT_RATE_LIMITS, PURGE_PENDING_PASSKEYS, PURGE_SIGN_INS, PURGE_RATE_LIMITS,
 ];

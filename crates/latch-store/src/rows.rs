@@ -1,6 +1,7 @@
-//! Reading records out of result rows, shared by both drivers: sqlx's `AnyRow` (PostgreSQL,
-//! and SQLite for migrations and tools) and rusqlite's `Row` (SQLite while serving). Each
-//! driver only says how to read one column; what the columns mean lives here once.
+//! Reading records out of result rows, shared by both drivers: sqlx's `PgRow` (PostgreSQL)
+//! and rusqlite's `Row` (SQLite). Each driver only says how to read one column; what the
+//! columns mean lives here once. Operations see rows as `&dyn Columns`, so one mapping
+//! function serves both without being generic over them.
 
 use latch_core::model::{
     Client, Passkey, PasskeyChallenge, PendingPasskey, Session, SessionStatus, SignIn, SignInStatus, SignUp,
@@ -21,7 +22,7 @@ pub(crate) trait Columns {
     fn opt_blob(&self, col: &str) -> StoreResult<Option<Vec<u8>>>;
 }
 
-impl Columns for sqlx::any::AnyRow {
+impl Columns for sqlx::postgres::PgRow {
     fn text(&self, col: &str) -> StoreResult<String> {
         Ok(sqlx::Row::try_get(self, col)?)
     }
@@ -63,6 +64,68 @@ impl Columns for rusqlite::Row<'_> {
     }
 }
 
+/// The columns of a joined table, named with a prefix (`si_id` for the sign-in's `id`), read
+/// under their own names, so that one mapping serves a table read alone or joined.
+pub(crate) struct Prefixed<'r> {
+    pub row: &'r dyn Columns,
+    pub prefix: &'static str,
+}
+
+impl Prefixed<'_> {
+    /// Reads `col` under its prefixed name, spelled on the stack: a snapshot reads some 50
+    /// prefixed columns per row, on SQLite's hot path.
+    fn read<T>(&self, col: &str, read: impl FnOnce(&dyn Columns, &str) -> StoreResult<T>) -> StoreResult<T> {
+        let mut buf = [0u8; 64];
+        let (prefix, col_bytes) = (self.prefix.as_bytes(), col.as_bytes());
+        let len = prefix.len() + col_bytes.len();
+        if len > buf.len() {
+            return read(self.row, &[self.prefix, col].concat());
+        }
+        buf[..prefix.len()].copy_from_slice(prefix);
+        buf[prefix.len()..len].copy_from_slice(col_bytes);
+        match std::str::from_utf8(&buf[..len]) {
+            Ok(name) => read(self.row, name),
+            // Unreachable (two str joined), but no reason to panic over it.
+            Err(_) => read(self.row, &[self.prefix, col].concat()),
+        }
+    }
+}
+
+impl Columns for Prefixed<'_> {
+    fn text(&self, col: &str) -> StoreResult<String> {
+        self.read(col, |row, name| row.text(name))
+    }
+    fn opt_text(&self, col: &str) -> StoreResult<Option<String>> {
+        self.read(col, |row, name| row.opt_text(name))
+    }
+    fn int(&self, col: &str) -> StoreResult<i64> {
+        self.read(col, |row, name| row.int(name))
+    }
+    fn opt_int(&self, col: &str) -> StoreResult<Option<i64>> {
+        self.read(col, |row, name| row.opt_int(name))
+    }
+    fn blob(&self, col: &str) -> StoreResult<Vec<u8>> {
+        self.read(col, |row, name| row.blob(name))
+    }
+    fn opt_blob(&self, col: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.read(col, |row, name| row.opt_blob(name))
+    }
+}
+
+/// The joined record under `prefix`, or `None` when the outer join found none (its `id`
+/// is NULL).
+pub(crate) fn joined<T>(
+    row: &dyn Columns,
+    prefix: &'static str,
+    map: impl FnOnce(&dyn Columns) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    let joined = Prefixed { row, prefix };
+    match joined.opt_text("id")? {
+        Some(_) => Ok(Some(map(&joined)?)),
+        None => Ok(None),
+    }
+}
+
 fn corrupt(what: &str) -> impl Fn(serde_json::Error) -> StoreError + '_ {
     move |e| StoreError::Corrupt(format!("{what}: {e}"))
 }
@@ -79,7 +142,7 @@ pub(crate) fn authentication_state(json: &str) -> StoreResult<AuthenticationStat
     serde_json::from_str(json).map_err(corrupt("authentication state"))
 }
 
-pub(crate) fn user(row: &impl Columns) -> StoreResult<User> {
+pub(crate) fn user(row: &dyn Columns) -> StoreResult<User> {
     Ok(User {
         id: row.text("id")?,
         username: row.text("username")?,
@@ -90,7 +153,7 @@ pub(crate) fn user(row: &impl Columns) -> StoreResult<User> {
     })
 }
 
-pub(crate) fn passkey(row: &impl Columns) -> StoreResult<Passkey> {
+pub(crate) fn passkey(row: &dyn Columns) -> StoreResult<Passkey> {
     let credential: Credential =
         serde_json::from_str(&row.text("credential")?).map_err(corrupt("passkey credential"))?;
     Ok(Passkey {
@@ -110,7 +173,7 @@ pub(crate) fn passkey(row: &impl Columns) -> StoreResult<Passkey> {
     })
 }
 
-pub(crate) fn pending_passkey(row: &impl Columns) -> StoreResult<PendingPasskey> {
+pub(crate) fn pending_passkey(row: &dyn Columns) -> StoreResult<PendingPasskey> {
     let state: RegistrationState =
         serde_json::from_str(&row.text("state")?).map_err(corrupt("registration state"))?;
     Ok(PendingPasskey {
@@ -125,7 +188,7 @@ pub(crate) fn pending_passkey(row: &impl Columns) -> StoreResult<PendingPasskey>
     })
 }
 
-pub(crate) fn client(row: &impl Columns) -> StoreResult<Client> {
+pub(crate) fn client(row: &dyn Columns) -> StoreResult<Client> {
     Ok(Client {
         id: row.text("id")?,
         created_at: row.int("created_at")?,
@@ -134,7 +197,7 @@ pub(crate) fn client(row: &impl Columns) -> StoreResult<Client> {
     })
 }
 
-pub(crate) fn session(row: &impl Columns) -> StoreResult<Session> {
+pub(crate) fn session(row: &dyn Columns) -> StoreResult<Session> {
     let status = row.text("status")?;
     Ok(Session {
         id: row.text("id")?,
@@ -150,7 +213,7 @@ pub(crate) fn session(row: &impl Columns) -> StoreResult<Session> {
     })
 }
 
-pub(crate) fn sign_in(row: &impl Columns) -> StoreResult<SignIn> {
+pub(crate) fn sign_in(row: &dyn Columns) -> StoreResult<SignIn> {
     let status = row.text("status")?;
     let challenge = match row.opt_text("ch_status")? {
         None => None,
@@ -180,7 +243,7 @@ pub(crate) fn sign_in(row: &impl Columns) -> StoreResult<SignIn> {
     })
 }
 
-pub(crate) fn sign_up(row: &impl Columns) -> StoreResult<SignUp> {
+pub(crate) fn sign_up(row: &dyn Columns) -> StoreResult<SignUp> {
     Ok(SignUp {
         id: row.text("id")?,
         client_id: row.text("client_id")?,
@@ -191,7 +254,7 @@ pub(crate) fn sign_up(row: &impl Columns) -> StoreResult<SignUp> {
     })
 }
 
-pub(crate) fn signing_key(row: &impl Columns) -> StoreResult<StoredSigningKey> {
+pub(crate) fn signing_key(row: &dyn Columns) -> StoreResult<StoredSigningKey> {
     Ok(StoredSigningKey {
         kid: row.text("kid")?,
         private_pkcs8: row.blob("private_pkcs8")?,
@@ -200,7 +263,7 @@ pub(crate) fn signing_key(row: &impl Columns) -> StoreResult<StoredSigningKey> {
     })
 }
 
-pub(crate) fn audit_event(row: &impl Columns) -> StoreResult<AuditEvent> {
+pub(crate) fn audit_event(row: &dyn Columns) -> StoreResult<AuditEvent> {
     Ok(AuditEvent {
         id: row.int("id")?,
         at: row.int("at")?,

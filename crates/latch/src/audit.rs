@@ -1,7 +1,7 @@
 //! `latch audit`: read the audit trail, filtered by user and time.
 
 use clap::Args;
-use latch_store::{AuditQuery, Store};
+use latch_store::AuditQuery;
 
 use crate::config::ServeArgs;
 use crate::serve::open_store;
@@ -46,7 +46,6 @@ fn format_time(ms: i64) -> String {
 pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
     let resolved = args.server.resolve()?;
     let store = open_store(&resolved).await?;
-    store.check_schema_not_newer().await?;
     let query = AuditQuery {
         user_id: args.user.clone(),
         since: args.since.as_deref().map(parse_time).transpose()?,

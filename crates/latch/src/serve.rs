@@ -5,42 +5,32 @@ use std::time::Duration;
 
 use anyhow::Context;
 use latch_server::{AppState, TokenSigner, now_ms};
-use latch_store::{SqlStore, SqliteStore, Store};
+use latch_store::Store;
 
 use crate::config::{Resolved, ServeArgs};
 
-pub async fn open_store(resolved: &Resolved) -> anyhow::Result<SqlStore> {
-    if resolved.database_url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&resolved.data_dir)
-            .with_context(|| format!("cannot create the data folder {}", resolved.data_dir.display()))?;
-    }
-    SqlStore::connect(&resolved.database_url)
+/// The store for the configured database, whose schema must not be newer than this build.
+pub async fn open_store(resolved: &Resolved) -> anyhow::Result<Arc<dyn Store>> {
+    latch_store::open(&resolved.database_url)
         .await
         .with_context(|| format!("cannot open the database {}", redact(&resolved.database_url)))
 }
 
 pub async fn migrate(args: ServeArgs) -> anyhow::Result<()> {
     let resolved = args.resolve()?;
-    let store = open_store(&resolved).await?;
-    store.migrate().await?;
-    println!("database {} is at schema version {}", redact(&resolved.database_url), store.schema_version().await?);
+    let version = latch_store::migrate(&resolved.database_url)
+        .await
+        .with_context(|| format!("cannot migrate the database {}", redact(&resolved.database_url)))?;
+    println!("database {} is at schema version {version}", redact(&resolved.database_url));
     Ok(())
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let resolved = args.resolve()?;
+    latch_store::migrate(&resolved.database_url)
+        .await
+        .with_context(|| format!("cannot migrate the database {}", redact(&resolved.database_url)))?;
     let store = open_store(&resolved).await?;
-    store.migrate().await?;
-    let store: Arc<dyn Store> = if store.is_sqlite() {
-        // sqlx migrated the file; serving drives it directly (latch_store::SqliteStore).
-        store.pool().close().await;
-        Arc::new(
-            SqliteStore::open_url(&resolved.database_url)
-                .with_context(|| format!("cannot open the database {}", resolved.database_url))?,
-        )
-    } else {
-        Arc::new(store)
-    };
 
     let listener = tokio::net::TcpListener::bind((resolved.bind.as_str(), resolved.port))
         .await

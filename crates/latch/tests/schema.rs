@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use latch_store::{SCHEMA_VERSION, SqlStore};
+use latch_store::{SCHEMA_VERSION, Schema};
 use latch_testkit::process::*;
 
 fn latch(args: &[&str]) -> std::process::Output {
@@ -33,7 +33,7 @@ async fn migrate_alone_then_serve_refuses_a_newer_schema() {
         String::from_utf8_lossy(&out.stdout)
     );
 
-    let store = SqlStore::connect(&url).await.expect("open the test database");
+    let store = Schema::connect(&url).await.expect("open the test database");
     let future = SCHEMA_VERSION + 1;
     let insert = if store.is_sqlite() {
         format!("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES ({future}, 'from a newer latch', 1, x'00', 0)")

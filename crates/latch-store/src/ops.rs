@@ -1,0 +1,605 @@
+//! Every store operation, written once for both databases.
+//!
+//! Each function here is the whole of one [`Store`](crate::Store) method: the statements it
+//! runs, in order, and what their changed-row counts mean. It runs against an [`Exec`], a
+//! connection already inside the transaction the method needs; [`impl_store!`] binds each
+//! `Store` method to its function and to that transaction's
+//! [`Access`](crate::exec::Access), and each driver (`sqlite.rs`, `postgres.rs`) invokes it
+//! once, so the two databases cannot drift apart: an operation is atomic on both or on
+//! neither.
+//!
+//! A failed condition halfway through a write (a challenge already spent, a counter moved
+//! since verification) calls [`Exec::roll_back`] and returns `Ok(false)`: the operation
+//! changes nothing, and the caller learns why from the return value, not from an error.
+
+use latch_core::model::{
+    Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignInFailure, SignUp, User,
+};
+
+use crate::exec::{Exec, binds};
+use crate::queries as q;
+use crate::rows::{self, to_json};
+use crate::{AuditEvent, AuditQuery, ClientSnapshot, NewClient, SessionView, StoreError, StoreResult, StoredSigningKey};
+
+// ---- pieces several operations share ------------------------------------------------------
+
+async fn insert_client<E: Exec>(tx: &mut E, new: NewClient<'_>) -> StoreResult<()> {
+    let c = new.client;
+    tx.run(q::INSERT_CLIENT, binds![&c.id, new.token_hash, c.created_at, c.updated_at, &c.last_active_session_id]).await?;
+    Ok(())
+}
+
+async fn insert_session<E: Exec>(tx: &mut E, s: &Session) -> StoreResult<()> {
+    let tasks = to_json(&s.tasks)?;
+    tx.run(
+        q::INSERT_SESSION,
+        binds![&s.id, &s.client_id, &s.user_id, s.status.as_str(), &tasks, s.created_at, s.updated_at, s.last_active_at, s.expire_at],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn insert_audit<E: Exec>(tx: &mut E, e: &AuditEvent) -> StoreResult<()> {
+    tx.run(
+        q::INSERT_AUDIT_EVENT,
+        binds![
+            e.at,
+            &e.event,
+            &e.outcome,
+            &e.user_id,
+            &e.session_id,
+            &e.passkey_id,
+            &e.client_id,
+            &e.client_ip,
+            &e.user_agent,
+            &e.error_code
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+// ---- clients ------------------------------------------------------------------------------
+
+pub(crate) async fn client_by_token<E: Exec>(tx: &mut E, token_hash: &[u8]) -> StoreResult<Option<Client>> {
+    tx.one(q::CLIENT_BY_TOKEN, binds![token_hash], rows::client).await
+}
+
+pub(crate) async fn client<E: Exec>(tx: &mut E, id: &str) -> StoreResult<Option<Client>> {
+    tx.one(q::CLIENT_BY_ID, binds![id], rows::client).await
+}
+
+pub(crate) async fn client_attempts<E: Exec>(tx: &mut E, client_id: &str) -> StoreResult<(Option<String>, Option<String>)> {
+    let found = tx
+        .one(q::CLIENT_ATTEMPTS, binds![client_id], |row| Ok((row.opt_text("sign_in_id")?, row.opt_text("sign_up_id")?)))
+        .await?;
+    Ok(found.unwrap_or((None, None)))
+}
+
+/// One statement (see [`q::CLIENT_SNAPSHOT`]): its rows repeat the client and each session
+/// once per passkey, and are folded back into records here.
+pub(crate) async fn client_snapshot<E: Exec>(tx: &mut E, client_id: &str) -> StoreResult<Option<ClientSnapshot>> {
+    let mut snapshot: Option<ClientSnapshot> = None;
+    tx.all(q::CLIENT_SNAPSHOT, binds![client_id], |row| {
+        let snapshot = match &mut snapshot {
+            Some(snapshot) => snapshot,
+            None => snapshot.insert(ClientSnapshot {
+                client: rows::client(row)?,
+                sessions: Vec::new(),
+                sign_in: rows::joined(row, "si_", rows::sign_in)?,
+                sign_up: rows::joined(row, "su_", rows::sign_up)?,
+            }),
+        };
+        let Some(session_id) = row.opt_text("s_id")? else { return Ok(()) };
+        let is_new = snapshot.sessions.last().is_none_or(|view| view.session.id != session_id);
+        if is_new {
+            let session = rows::session(&rows::Prefixed { row, prefix: "s_" })?;
+            let user = rows::joined(row, "u_", rows::user)?;
+            snapshot.sessions.push(SessionView { session, user, passkeys: Vec::new() });
+        }
+        if let (Some(view), Some(passkey)) = (snapshot.sessions.last_mut(), rows::joined(row, "p_", rows::passkey)?) {
+            view.passkeys.push(passkey);
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(snapshot)
+}
+
+// ---- users --------------------------------------------------------------------------------
+
+pub(crate) async fn sign_up<E: Exec>(
+    tx: &mut E,
+    new_client: Option<NewClient<'_>>,
+    user: &User,
+    sign_up: &SignUp,
+    session: &Session,
+    audit: &AuditEvent,
+) -> StoreResult<()> {
+    if let Some(new) = new_client {
+        insert_client(tx, new).await?;
+    }
+    let inserted = tx
+        .run(
+            q::INSERT_USER,
+            binds![
+                &user.id,
+                &user.username,
+                user.webauthn_handle.as_bytes().as_slice(),
+                user.created_at,
+                user.updated_at,
+                user.last_sign_in_at
+            ],
+        )
+        .await;
+    match inserted {
+        Err(e) if E::is_unique_violation(&e) => return Err(StoreError::Conflict("username")),
+        other => other?,
+    };
+    tx.run(
+        q::INSERT_SIGN_UP,
+        binds![
+            &sign_up.id,
+            &sign_up.client_id,
+            &sign_up.username,
+            &sign_up.created_user_id,
+            &sign_up.created_session_id,
+            sign_up.created_at
+        ],
+    )
+    .await?;
+    insert_session(tx, session).await?;
+    tx.run(q::CLIENT_SIGNED_UP, binds![&session.id, &sign_up.id, session.created_at, &session.client_id]).await?;
+    tx.run(q::REPLACE_OTHER_SESSIONS, binds![session.created_at, &session.client_id, &session.id]).await?;
+    insert_audit(tx, audit).await
+}
+
+pub(crate) async fn user<E: Exec>(tx: &mut E, id: &str) -> StoreResult<Option<User>> {
+    tx.one(q::USER_BY_ID, binds![id], rows::user).await
+}
+
+pub(crate) async fn user_by_username<E: Exec>(tx: &mut E, username: &str) -> StoreResult<Option<User>> {
+    tx.one(q::USER_BY_USERNAME, binds![username], rows::user).await
+}
+
+pub(crate) async fn sign_up_record<E: Exec>(tx: &mut E, client_id: &str, id: &str) -> StoreResult<Option<SignUp>> {
+    tx.one(q::SIGN_UP_BY_ID, binds![id, client_id], rows::sign_up).await
+}
+
+// ---- passkeys -----------------------------------------------------------------------------
+
+pub(crate) async fn passkeys_of<E: Exec>(tx: &mut E, user_id: &str) -> StoreResult<Vec<Passkey>> {
+    tx.all(q::PASSKEYS_OF_USER, binds![user_id], rows::passkey).await
+}
+
+pub(crate) async fn passkey_by_credential_id<E: Exec>(tx: &mut E, credential_id: &[u8]) -> StoreResult<Option<Passkey>> {
+    tx.one(q::PASSKEY_BY_CREDENTIAL_ID, binds![credential_id], rows::passkey).await
+}
+
+pub(crate) async fn create_pending_passkey<E: Exec>(tx: &mut E, p: &PendingPasskey, max_passkeys: u32) -> StoreResult<()> {
+    let state = to_json(&p.state)?;
+    let inserted = tx
+        .run(
+            q::INSERT_PENDING_PASSKEY_UNDER_QUOTA,
+            binds![
+                &p.id,
+                &p.user_id,
+                &p.client_id,
+                &p.options_json,
+                &state,
+                &p.origin,
+                p.created_at,
+                p.expire_at,
+                &p.user_id,
+                i64::from(max_passkeys)
+            ],
+        )
+        .await?;
+    if inserted == 0 {
+        return Err(StoreError::QuotaExceeded);
+    }
+    Ok(())
+}
+
+pub(crate) async fn pending_passkey<E: Exec>(tx: &mut E, user_id: &str, id: &str) -> StoreResult<Option<PendingPasskey>> {
+    tx.one(q::PENDING_PASSKEY_BY_ID, binds![id, user_id], rows::pending_passkey).await
+}
+
+pub(crate) async fn spend_pending_passkey<E: Exec>(tx: &mut E, user_id: &str, id: &str) -> StoreResult<bool> {
+    Ok(tx.run(q::DELETE_PENDING_PASSKEY, binds![id, user_id]).await? == 1)
+}
+
+pub(crate) async fn save_verified_passkey<E: Exec>(
+    tx: &mut E,
+    p: &Passkey,
+    max_passkeys: u32,
+    audit: &AuditEvent,
+) -> StoreResult<bool> {
+    let credential = to_json(&p.credential)?;
+    if !E::SERIALISES_WRITERS {
+        // Under READ COMMITTED two registrations of one user could both count room under
+        // the quota; the user's row lock orders them.
+        tx.run(q::LOCK_USER, binds![&p.user_id]).await?;
+    }
+    if tx.run(q::DELETE_PENDING_PASSKEY, binds![&p.id, &p.user_id]).await? != 1 {
+        tx.roll_back();
+        return Ok(false);
+    }
+    let aaguid = p.aaguid.map(|a| *a.as_bytes());
+    let inserted = tx
+        .run(
+            q::INSERT_PASSKEY_UNDER_QUOTA,
+            binds![
+                &p.id,
+                &p.user_id,
+                &p.credential_id,
+                &p.name,
+                aaguid.as_ref().map(|a| a.as_slice()),
+                &credential,
+                i64::from(p.sign_count),
+                i64::from(p.backup_eligible),
+                i64::from(p.backup_state),
+                p.created_at,
+                p.updated_at,
+                p.last_used_at,
+                &p.user_id,
+                i64::from(max_passkeys)
+            ],
+        )
+        .await;
+    match inserted {
+        Err(e) if E::is_unique_violation(&e) => return Err(StoreError::Conflict("passkey")),
+        Ok(0) => return Err(StoreError::QuotaExceeded),
+        other => other?,
+    };
+    insert_audit(tx, audit).await?;
+    Ok(true)
+}
+
+pub(crate) async fn rename_passkey<E: Exec>(
+    tx: &mut E,
+    user_id: &str,
+    id: &str,
+    name: &str,
+    now: Millis,
+) -> StoreResult<Option<Passkey>> {
+    tx.one(q::RENAME_PASSKEY, binds![name, now, id, user_id], rows::passkey).await
+}
+
+pub(crate) async fn delete_passkey<E: Exec>(tx: &mut E, user_id: &str, id: &str) -> StoreResult<bool> {
+    if tx.run(q::DELETE_PASSKEY, binds![id, user_id]).await? > 0 {
+        return Ok(true);
+    }
+    Ok(tx.run(q::DELETE_PENDING_PASSKEY, binds![id, user_id]).await? > 0)
+}
+
+// ---- sign-ins -----------------------------------------------------------------------------
+
+pub(crate) async fn create_sign_in<E: Exec>(tx: &mut E, new_client: Option<NewClient<'_>>, s: &SignIn) -> StoreResult<()> {
+    let ch = s.challenge.as_ref();
+    let state = ch.and_then(|c| c.state.as_ref()).map(to_json).transpose()?;
+    if let Some(new) = new_client {
+        insert_client(tx, new).await?;
+    }
+    tx.run(
+        q::INSERT_SIGN_IN,
+        binds![
+            &s.id,
+            &s.client_id,
+            s.status.as_str(),
+            &s.identifier,
+            &s.user_id,
+            ch.map(|c| c.status.as_str()),
+            ch.map(|c| c.options_json.as_str()),
+            &state,
+            ch.and_then(|c| c.origin.as_deref()),
+            i64::from(ch.map_or(0, |c| c.attempts)),
+            ch.map(|c| c.expire_at),
+            ch.and_then(|c| c.error_code.as_deref()),
+            &s.created_session_id,
+            s.created_at,
+            s.updated_at,
+            s.abandon_at
+        ],
+    )
+    .await?;
+    tx.run(q::CLIENT_SIGN_IN, binds![&s.id, s.created_at, &s.client_id]).await?;
+    Ok(())
+}
+
+pub(crate) async fn sign_in<E: Exec>(tx: &mut E, client_id: &str, id: &str) -> StoreResult<Option<SignIn>> {
+    tx.one(q::SIGN_IN_BY_ID, binds![id, client_id], rows::sign_in).await
+}
+
+pub(crate) async fn save_sign_in_challenge<E: Exec>(tx: &mut E, s: &SignIn) -> StoreResult<()> {
+    let ch = s.challenge.as_ref();
+    let state = ch.and_then(|c| c.state.as_ref()).map(to_json).transpose()?;
+    tx.run(
+        q::SAVE_SIGN_IN_CHALLENGE,
+        binds![
+            s.status.as_str(),
+            ch.map(|c| c.status.as_str()),
+            ch.map(|c| c.options_json.as_str()),
+            &state,
+            ch.and_then(|c| c.origin.as_deref()),
+            ch.map(|c| c.expire_at),
+            s.updated_at,
+            &s.id,
+            &s.client_id
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn fail_sign_in<E: Exec>(tx: &mut E, f: &SignInFailure<'_>) -> StoreResult<bool> {
+    let failed = tx
+        .run(
+            q::FAIL_SIGN_IN,
+            binds![f.status.as_str(), f.error_code, f.now, f.sign_in_id, f.client_id, f.challenge_options],
+        )
+        .await?;
+    Ok(failed == 1)
+}
+
+pub(crate) async fn complete_sign_in<E: Exec>(tx: &mut E, c: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool> {
+    let credential = to_json(&c.updated_credential)?;
+    let s = &c.session;
+    let closed =
+        tx.run(q::CLOSE_SIGN_IN, binds![&s.user_id, &s.id, c.now, &c.sign_in_id, &s.client_id, &c.challenge_options]).await?;
+    if closed != 1 {
+        tx.roll_back();
+        return Ok(false);
+    }
+    let counted = tx
+        .run(
+            q::COUNT_PASSKEY_USE,
+            binds![
+                &credential,
+                i64::from(c.updated_credential.counter),
+                i64::from(c.updated_credential.backup_eligible),
+                i64::from(c.updated_credential.backup_state),
+                c.now,
+                c.now,
+                &c.passkey_id,
+                i64::from(c.previous_sign_count)
+            ],
+        )
+        .await?;
+    if counted != 1 {
+        tx.roll_back();
+        return Ok(false);
+    }
+    insert_session(tx, s).await?;
+    tx.run(q::SET_ACTIVE_SESSION, binds![&s.id, c.now, &s.client_id]).await?;
+    tx.run(q::REPLACE_OTHER_SESSIONS, binds![c.now, &s.client_id, &s.id]).await?;
+    tx.run(q::USER_SIGNED_IN, binds![c.now, c.now, &s.user_id]).await?;
+    insert_audit(tx, audit).await?;
+    Ok(true)
+}
+
+// ---- sessions -----------------------------------------------------------------------------
+
+pub(crate) async fn sessions_of_client<E: Exec>(tx: &mut E, client_id: &str) -> StoreResult<Vec<Session>> {
+    tx.all(q::LIVE_SESSIONS_OF_CLIENT, binds![client_id], rows::session).await
+}
+
+pub(crate) async fn session<E: Exec>(tx: &mut E, id: &str) -> StoreResult<Option<Session>> {
+    tx.one(q::SESSION_BY_ID, binds![id], rows::session).await
+}
+
+pub(crate) async fn touch_session<E: Exec>(tx: &mut E, client_id: &str, id: &str, now: Millis) -> StoreResult<()> {
+    tx.run(q::TOUCH_SESSION, binds![now, now, id]).await?;
+    tx.run(q::SET_ACTIVE_SESSION, binds![id, now, client_id]).await?;
+    Ok(())
+}
+
+pub(crate) async fn end_session<E: Exec>(
+    tx: &mut E,
+    client_id: &str,
+    id: &str,
+    status: SessionStatus,
+    now: Millis,
+) -> StoreResult<bool> {
+    let ended = tx.run(q::END_SESSION, binds![status.as_str(), now, id, client_id]).await?;
+    tx.run(q::CLIENT_SIGNED_OUT_OF, binds![now, client_id, id]).await?;
+    Ok(ended > 0)
+}
+
+pub(crate) async fn end_client_sessions<E: Exec>(
+    tx: &mut E,
+    client_id: &str,
+    status: SessionStatus,
+    now: Millis,
+    audit: Option<&AuditEvent>,
+) -> StoreResult<Vec<Session>> {
+    let ended = tx.all(q::END_CLIENT_SESSIONS, binds![status.as_str(), now, client_id], rows::session).await?;
+    tx.run(q::CLIENT_SIGNED_OUT, binds![now, client_id]).await?;
+    if let Some(template) = audit {
+        for session in &ended {
+            insert_audit(tx, &template.for_session(session)).await?;
+        }
+    }
+    Ok(ended)
+}
+
+// ---- signing keys, audit, rate limits, purge ----------------------------------------------
+
+pub(crate) async fn signing_keys<E: Exec>(tx: &mut E) -> StoreResult<Vec<StoredSigningKey>> {
+    tx.all(q::SIGNING_KEYS, binds![], rows::signing_key).await
+}
+
+pub(crate) async fn init_signing_key<E: Exec>(tx: &mut E, key: &StoredSigningKey) -> StoreResult<Vec<StoredSigningKey>> {
+    tx.run(q::INSERT_FIRST_SIGNING_KEY, binds![&key.kid, &key.private_pkcs8, &key.public_raw, key.created_at]).await?;
+    tx.all(q::SIGNING_KEYS, binds![], rows::signing_key).await
+}
+
+pub(crate) async fn record_audit<E: Exec>(tx: &mut E, e: &AuditEvent) -> StoreResult<()> {
+    insert_audit(tx, e).await
+}
+
+pub(crate) async fn audit_events<E: Exec>(tx: &mut E, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
+    let user = query.user_id.as_deref();
+    tx.all(
+        q::AUDIT_EVENTS,
+        binds![user, user, query.since, query.since, query.until, query.until, i64::from(query.limit.max(1))],
+        rows::audit_event,
+    )
+    .await
+}
+
+pub(crate) async fn hit_rate_limit<E: Exec>(tx: &mut E, key: &str, window_start: Millis) -> StoreResult<u64> {
+    let hits = tx.one(q::HIT_RATE_LIMIT, binds![key, window_start, window_start, window_start], |row| row.int("hits")).await?;
+    Ok(hits.and_then(|h| u64::try_from(h).ok()).unwrap_or(0))
+}
+
+pub(crate) async fn hit_rate_limits<E: Exec>(tx: &mut E, keys: [&str; 2], window_start: Millis) -> StoreResult<[u64; 2]> {
+    let counted = tx
+        .all(q::HIT_RATE_LIMITS, binds![keys[0], window_start, keys[1], window_start], |row| {
+            Ok((row.text("key")?, row.int("hits")?))
+        })
+        .await?;
+    Ok(crate::hits_in_order(keys, &counted))
+}
+
+pub(crate) async fn purge_expired<E: Exec>(tx: &mut E, now: Millis) -> StoreResult<u64> {
+    let pending = tx.run(q::PURGE_PENDING_PASSKEYS, binds![crate::purgeable_pending_before(now)]).await?;
+    let sign_ins = tx.run(q::PURGE_SIGN_INS, binds![now]).await?;
+    let windows = tx.run(q::PURGE_RATE_LIMITS, binds![crate::oldest_rate_limit_window(now)]).await?;
+    Ok(pending + sign_ins + windows)
+}
+
+/// `impl Store for $store` with every method bound to its operation above and to the
+/// transaction it needs. `$with!(self, access, |tx| operation)` is the driver's way to run
+/// an operation in such a transaction; it must evaluate to the operation's result.
+macro_rules! impl_store {
+    ($store:ty, $with:ident) => {
+        #[async_trait::async_trait]
+        impl $crate::Store for $store {
+            async fn client_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Client>> {
+                $with!(self, Access::ReadOne, |tx| ops::client_by_token(tx, token_hash))
+            }
+            async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
+                $with!(self, Access::ReadOne, |tx| ops::client(tx, id))
+            }
+            async fn client_attempts(&self, client_id: &str) -> StoreResult<(Option<String>, Option<String>)> {
+                $with!(self, Access::ReadOne, |tx| ops::client_attempts(tx, client_id))
+            }
+            async fn client_snapshot(&self, client_id: &str) -> StoreResult<Option<ClientSnapshot>> {
+                $with!(self, Access::ReadOne, |tx| ops::client_snapshot(tx, client_id))
+            }
+            async fn sign_up(
+                &self,
+                new_client: Option<NewClient<'_>>,
+                user: &User,
+                sign_up: &SignUp,
+                session: &Session,
+                audit: &AuditEvent,
+            ) -> StoreResult<()> {
+                $with!(self, Access::Write, |tx| ops::sign_up(tx, new_client, user, sign_up, session, audit))
+            }
+            async fn user(&self, id: &str) -> StoreResult<Option<User>> {
+                $with!(self, Access::ReadOne, |tx| ops::user(tx, id))
+            }
+            async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+                $with!(self, Access::ReadOne, |tx| ops::user_by_username(tx, username))
+            }
+            async fn sign_up_record(&self, client_id: &str, id: &str) -> StoreResult<Option<SignUp>> {
+                $with!(self, Access::ReadOne, |tx| ops::sign_up_record(tx, client_id, id))
+            }
+            async fn passkeys_of(&self, user_id: &str) -> StoreResult<Vec<Passkey>> {
+                $with!(self, Access::ReadOne, |tx| ops::passkeys_of(tx, user_id))
+            }
+            async fn passkey_by_credential_id(&self, credential_id: &[u8]) -> StoreResult<Option<Passkey>> {
+                $with!(self, Access::ReadOne, |tx| ops::passkey_by_credential_id(tx, credential_id))
+            }
+            async fn create_pending_passkey(&self, pending: &PendingPasskey, max_passkeys: u32) -> StoreResult<()> {
+                $with!(self, Access::WriteOne, |tx| ops::create_pending_passkey(tx, pending, max_passkeys))
+            }
+            async fn pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<Option<PendingPasskey>> {
+                $with!(self, Access::ReadOne, |tx| ops::pending_passkey(tx, user_id, id))
+            }
+            async fn spend_pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool> {
+                $with!(self, Access::WriteOne, |tx| ops::spend_pending_passkey(tx, user_id, id))
+            }
+            async fn save_verified_passkey(
+                &self,
+                passkey: &Passkey,
+                max_passkeys: u32,
+                audit: &AuditEvent,
+            ) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::save_verified_passkey(tx, passkey, max_passkeys, audit))
+            }
+            async fn rename_passkey(
+                &self,
+                user_id: &str,
+                id: &str,
+                name: &str,
+                now: Millis,
+            ) -> StoreResult<Option<Passkey>> {
+                $with!(self, Access::WriteOne, |tx| ops::rename_passkey(tx, user_id, id, name, now))
+            }
+            async fn delete_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::delete_passkey(tx, user_id, id))
+            }
+            async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<()> {
+                $with!(self, Access::Write, |tx| ops::create_sign_in(tx, new_client, sign_in))
+            }
+            async fn sign_in(&self, client_id: &str, id: &str) -> StoreResult<Option<SignIn>> {
+                $with!(self, Access::ReadOne, |tx| ops::sign_in(tx, client_id, id))
+            }
+            async fn save_sign_in_challenge(&self, sign_in: &SignIn) -> StoreResult<()> {
+                $with!(self, Access::WriteOne, |tx| ops::save_sign_in_challenge(tx, sign_in))
+            }
+            async fn fail_sign_in(&self, failure: &SignInFailure<'_>) -> StoreResult<bool> {
+                $with!(self, Access::WriteOne, |tx| ops::fail_sign_in(tx, failure))
+            }
+            async fn complete_sign_in(&self, completion: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::complete_sign_in(tx, completion, audit))
+            }
+            async fn sessions_of_client(&self, client_id: &str) -> StoreResult<Vec<Session>> {
+                $with!(self, Access::ReadOne, |tx| ops::sessions_of_client(tx, client_id))
+            }
+            async fn session(&self, id: &str) -> StoreResult<Option<Session>> {
+                $with!(self, Access::ReadOne, |tx| ops::session(tx, id))
+            }
+            async fn touch_session(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<()> {
+                $with!(self, Access::Write, |tx| ops::touch_session(tx, client_id, id, now))
+            }
+            async fn end_session(&self, client_id: &str, id: &str, status: SessionStatus, now: Millis) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::end_session(tx, client_id, id, status, now))
+            }
+            async fn end_client_sessions(
+                &self,
+                client_id: &str,
+                status: SessionStatus,
+                now: Millis,
+                audit: Option<&AuditEvent>,
+            ) -> StoreResult<Vec<Session>> {
+                $with!(self, Access::Write, |tx| ops::end_client_sessions(tx, client_id, status, now, audit))
+            }
+            async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>> {
+                $with!(self, Access::ReadOne, |tx| ops::signing_keys(tx))
+            }
+            async fn init_signing_key(&self, key: &StoredSigningKey) -> StoreResult<Vec<StoredSigningKey>> {
+                $with!(self, Access::Write, |tx| ops::init_signing_key(tx, key))
+            }
+            async fn record_audit(&self, event: &AuditEvent) -> StoreResult<()> {
+                $with!(self, Access::WriteOne, |tx| ops::record_audit(tx, event))
+            }
+            async fn audit_events(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
+                $with!(self, Access::ReadOne, |tx| ops::audit_events(tx, query))
+            }
+            async fn hit_rate_limit(&self, key: &str, window_start: Millis) -> StoreResult<u64> {
+                $with!(self, Access::WriteOne, |tx| ops::hit_rate_limit(tx, key, window_start))
+            }
+            async fn hit_rate_limits(&self, keys: [&str; 2], window_start: Millis) -> StoreResult<[u64; 2]> {
+                $with!(self, Access::WriteOne, |tx| ops::hit_rate_limits(tx, keys, window_start))
+            }
+            async fn purge_expired(&self, now: Millis) -> StoreResult<u64> {
+                $with!(self, Access::Write, |tx| ops::purge_expired(tx, now))
+            }
+        }
+    };
+}
+pub(crate) use impl_store;
