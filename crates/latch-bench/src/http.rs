@@ -1,5 +1,5 @@
 //! One simulated browser tab: a keep-alive HTTP/1.1 connection and its own cookie jar,
-//! speaking FAPI as clerk-js does on the wire (fapi.md §1): SDK query parameters on every
+//! speaking FAPI as clerk-js does on the wire (docs/protocol.md §2): SDK query parameters on every
 //! call, form bodies, `_method` override, the `Origin` header, `_clerk_session_id` on
 //! non-`/client` paths.
 //!

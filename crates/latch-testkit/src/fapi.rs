@@ -1,4 +1,4 @@
-//! Clerk's Frontend API as clerk-js 6.40.0 speaks it on the wire (fapi.md §1): query params
+//! Clerk's Frontend API as clerk-js 6.40.0 speaks it on the wire (docs/protocol.md §2): query params
 //! on every call, form bodies, the `_method` override, the `__client` cookie, the `Origin`
 //! header, `_clerk_session_id` on non-`/client` paths.
 //!
@@ -43,7 +43,7 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
-/// A nonce is a JSON string holding JSON options (fapi.md §5); accept an object too.
+/// A nonce is a JSON string holding JSON options (docs/protocol.md §7.1); accept an object too.
 pub fn parse_nonce(nonce: &Value) -> Value {
     match nonce {
         Value::String(s) => serde_json::from_str(s)

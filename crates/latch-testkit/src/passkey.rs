@@ -1,6 +1,6 @@
 //! The independent authenticator of the black-box suite: 1Password's passkey-rs
 //! (passkey-client + passkey-authenticator), a separate codebase from the verifier, turning
-//! the server's nonces into credential JSON exactly as clerk-js posts it (fapi.md §5). The
+//! the server's nonces into credential JSON exactly as clerk-js posts it (docs/protocol.md §7.2). The
 //! happy paths run it untouched.
 //!
 //! Forging starts from its real output: [`SoftAuthenticator::forge`] opens a real assertion
@@ -57,7 +57,7 @@ impl UserValidationMethod for AlwaysYes {
     }
 }
 
-/// A registration credential as clerk-js posts it (fapi.md §5). Fields are public so tests can
+/// A registration credential as clerk-js posts it (docs/protocol.md §7.2). Fields are public so tests can
 /// corrupt them; [`Registration::json`] serialises whatever they hold.
 #[derive(Debug, Clone)]
 pub struct Registration {
@@ -113,7 +113,7 @@ impl Registration {
     }
 }
 
-/// An assertion as clerk-js posts it (fapi.md §5).
+/// An assertion as clerk-js posts it (docs/protocol.md §7.2).
 #[derive(Debug, Clone)]
 pub struct Assertion {
     pub id: Vec<u8>,

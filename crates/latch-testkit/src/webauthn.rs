@@ -243,7 +243,7 @@ pub fn attestation_object_none(auth_data: &[u8]) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 
 /// A registration credential taken apart: every piece can be edited (or made invalid) before
-/// it is assembled into the JSON clerk-js posts as `public_key_credential` (fapi.md §5).
+/// it is assembled into the JSON clerk-js posts as `public_key_credential` (docs/protocol.md §7.2).
 #[derive(Debug, Clone)]
 pub struct RegistrationParts {
     /// The `id` text, normally base64url of `raw_id`; a string so that it can be anything.

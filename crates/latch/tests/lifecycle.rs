@@ -7,7 +7,7 @@ use latch_testkit::{fapi::*, jwt::verify_jwt, passkey::*, process::*, scene::*, 
 use serde_json::Value;
 
 fn is_ms_timestamp(v: &Value) -> bool {
-    // Epoch milliseconds (fapi.md pitfall 1): after 2020-01-01 and not in seconds.
+    // Epoch milliseconds (docs/protocol.md §1): after 2020-01-01 and not in seconds.
     v.as_i64().is_some_and(|n| n > 1_577_836_800_000)
 }
 
@@ -76,7 +76,7 @@ async fn full_passkey_lifecycle_over_fapi() {
         "nothing to exclude yet: {options}"
     );
 
-    // The pending passkey is not listed (fapi.md §7).
+    // The pending passkey is not listed (docs/protocol.md §5.5).
     assert!(fapi.passkeys().await.is_empty(), "unverified passkeys stay out of user.passkeys");
 
     let reg = auth.register(&options).await;
@@ -89,7 +89,7 @@ async fn full_passkey_lifecycle_over_fapi() {
         "default name comes from the AAGUID table, got {default_name:?}"
     );
     assert!(is_ms_timestamp(&r.resp()["created_at"]));
-    // The piggybacked client is the only refresh path for user.passkeys (fapi.md §1).
+    // The piggybacked client is the only refresh path for user.passkeys (docs/protocol.md §3).
     let piggy = r.client()["sessions"][0]["user"]["passkeys"].as_array().cloned().unwrap_or_default();
     assert_eq!(passkey_ids(&piggy), vec![pk_id.clone()], "client piggyback lists the new passkey: {}", r.text);
 
@@ -100,7 +100,7 @@ async fn full_passkey_lifecycle_over_fapi() {
     assert!(listed["last_used_at"].is_null(), "never used yet: {listed}");
     assert!(
         listed["verification"].is_null() || listed["verification"]["nonce"].is_null(),
-        "listed passkeys carry no nonce (fapi.md §4): {listed}"
+        "listed passkeys carry no nonce (docs/protocol.md §5.5): {listed}"
     );
 
     // --- sign out --------------------------------------------------------------------------
@@ -397,7 +397,7 @@ async fn discoverable_sign_in_accepts_a_missing_user_handle() {
 
 #[tokio::test]
 async fn sign_in_accepts_a_null_authenticator_attachment() {
-    // fapi.md §5: authenticatorAttachment may be null or absent.
+    // docs/protocol.md §7.2: authenticatorAttachment may be null or absent.
     let server = LatchProcess::start();
     let (mut alice, _, _) = Person::with_passkey(&server, "alice").await;
     alice.fapi.sign_out().await.ok();
@@ -423,7 +423,7 @@ async fn registration_accepts_an_absent_authenticator_attachment() {
 
 #[tokio::test]
 async fn cancelled_registration_is_deleted_with_a_deleted_object() {
-    // The SDK deletes the never-verified passkey when create() is cancelled (fapi.md §7).
+    // The SDK deletes the never-verified passkey when create() is cancelled (docs/protocol.md §6.6).
     let server = LatchProcess::start();
     let alice = Person::sign_up(&server, "alice").await;
     let (id, _) = alice.fapi.start_registration().await;
