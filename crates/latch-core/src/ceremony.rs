@@ -290,10 +290,10 @@ impl RelyingParty {
         origin: Option<&str>,
     ) -> Result<VerifiedAssertion, CeremonyError> {
         check_envelope(&assertion.id, assertion.raw_id.as_ref(), assertion.response.client_data_json.as_ref())?;
-        if let Some(handle) = assertion.get_user_unique_id() {
-            if handle != owner_handle.as_bytes() {
-                return Err(CeremonyError::UserHandleMismatch);
-            }
+        if let Some(handle) = assertion.get_user_unique_id()
+            && handle != owner_handle.as_bytes()
+        {
+            return Err(CeremonyError::UserHandleMismatch);
         }
         let core = self.core_bound_to(origin)?;
         let result = core.authenticate_single_credential(assertion, state, stored)?;

@@ -87,12 +87,12 @@ impl TokenSigner {
     pub fn sign_reusable(&self, claims: &SessionClaims<'_>) -> Result<String, jsonwebtoken::errors::Error> {
         let key = format!("{}:{}:{}", claims.sid, claims.sts, claims.azp.unwrap_or(""));
         let lifetime = (claims.exp - claims.iat) as f64;
-        if let Ok(recent) = self.recent.lock() {
-            if let Some((jwt, exp)) = recent.get(&key) {
-                let remaining = *exp - claims.iat;
-                if remaining as f64 > lifetime * REUSE_WHILE_REMAINING && remaining >= REUSE_WHILE_SECS_REMAIN {
-                    return Ok(jwt.clone());
-                }
+        if let Ok(recent) = self.recent.lock()
+            && let Some((jwt, exp)) = recent.get(&key)
+        {
+            let remaining = *exp - claims.iat;
+            if remaining as f64 > lifetime * REUSE_WHILE_REMAINING && remaining >= REUSE_WHILE_SECS_REMAIN {
+                return Ok(jwt.clone());
             }
         }
         let jwt = self.sign(claims)?;

@@ -62,7 +62,7 @@ pub enum ShownSession {
     /// Live: shown as the client view shows it, token included.
     Live { id: String },
     /// No longer live: no token.
-    Gone { view: SessionView, now: Millis },
+    Gone { view: Box<SessionView>, now: Millis },
 }
 
 /// `session` with its user and their passkeys, read afresh.
@@ -72,5 +72,5 @@ pub(crate) async fn gone_session(latch: &Latch, session: Session, now: Millis) -
         Some(u) => latch.store().passkeys_of(&u.id).await?,
         None => Vec::new(),
     };
-    Ok(ShownSession::Gone { view: SessionView { session, user, passkeys }, now })
+    Ok(ShownSession::Gone { view: Box::new(SessionView { session, user, passkeys }), now })
 }
