@@ -128,6 +128,17 @@ pub struct AuditEvent {
     pub error_code: Option<String>,
 }
 
+/// A requester's client with the session its request names, as
+/// [`Store::client_and_session`] reads them.
+#[derive(Debug, Clone)]
+pub struct ClientSession {
+    pub client: Client,
+    /// `None` when there is no such session of this client.
+    pub session: Option<Session>,
+    /// The session's user; `None` without a session, or if the user was deleted under it.
+    pub user: Option<User>,
+}
+
 /// Everything FAPI's client JSON shows, read in one store call: the client, its live
 /// sessions (status active or pending; the caller checks expiry), each with its user and
 /// the user's passkeys, and the client's current sign-in and sign-up.
@@ -168,6 +179,11 @@ pub trait Store: Send + Sync + 'static {
     // Clients: one per browser (or native app install), stored by the first write that
     // needs one (`NewClient` in `create_sign_in` and `sign_up`).
     async fn client_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Client>>;
+    /// The client whose token hashes to `token_hash`, with the session `session_id` names (the
+    /// client's last active session when `None`) and that session's user, in one call and
+    /// one snapshot. The session is given only if it belongs to that client; it may have
+    /// ended or expired (the caller checks).
+    async fn client_and_session(&self, token_hash: &[u8], session_id: Option<&str>) -> StoreResult<Option<ClientSession>>;
     async fn client(&self, id: &str) -> StoreResult<Option<Client>>;
     /// The client's current sign-in and sign-up ids, for the client JSON.
     async fn client_attempts(&self, client_id: &str) -> StoreResult<(Option<String>, Option<String>)>;

@@ -19,7 +19,7 @@ use latch_core::model::{
 use crate::exec::{Exec, binds};
 use crate::queries as q;
 use crate::rows::{self, to_json};
-use crate::{AuditEvent, AuditQuery, ClientSnapshot, NewClient, SessionView, StoreError, StoreResult, StoredSigningKey};
+use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SessionView, StoreError, StoreResult, StoredSigningKey};
 
 // ---- pieces several operations share ------------------------------------------------------
 
@@ -63,6 +63,22 @@ async fn insert_audit<E: Exec>(tx: &mut E, e: &AuditEvent) -> StoreResult<()> {
 
 pub(crate) async fn client_by_token<E: Exec>(tx: &mut E, token_hash: &[u8]) -> StoreResult<Option<Client>> {
     tx.one(q::CLIENT_BY_TOKEN, binds![token_hash], rows::client).await
+}
+
+/// One statement (see [`q::CLIENT_AND_SESSION`]); the token hash is unique, so one row at most.
+pub(crate) async fn client_and_session<E: Exec>(
+    tx: &mut E,
+    token_hash: &[u8],
+    session_id: Option<&str>,
+) -> StoreResult<Option<ClientSession>> {
+    tx.one(q::CLIENT_AND_SESSION, binds![session_id, token_hash], |row| {
+        Ok(ClientSession {
+            client: rows::client(row)?,
+            session: rows::joined(row, "s_", rows::session)?,
+            user: rows::joined(row, "u_", rows::user)?,
+        })
+    })
+    .await
 }
 
 pub(crate) async fn client<E: Exec>(tx: &mut E, id: &str) -> StoreResult<Option<Client>> {
@@ -478,6 +494,13 @@ macro_rules! impl_store {
         impl $crate::Store for $store {
             async fn client_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Client>> {
                 $with!(self, Access::ReadOne, |tx| ops::client_by_token(tx, token_hash))
+            }
+            async fn client_and_session(
+                &self,
+                token_hash: &[u8],
+                session_id: Option<&str>,
+            ) -> StoreResult<Option<ClientSession>> {
+                $with!(self, Access::ReadOne, |tx| ops::client_and_session(tx, token_hash, session_id))
             }
             async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
                 $with!(self, Access::ReadOne, |tx| ops::client(tx, id))

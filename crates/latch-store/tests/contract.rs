@@ -100,6 +100,7 @@ macro_rules! contract {
 contract!(
     sign_up_stores_everything_or_nothing,
     client_snapshot_reads_the_client_as_fapi_shows_it,
+    a_client_and_its_session_are_read_together,
     passkey_registration_is_single_use_and_under_quota,
     rename_and_delete_passkeys,
     a_sign_in_completes_once,
@@ -349,6 +350,45 @@ async fn client_snapshot_reads_the_client_as_fapi_shows_it(store: &dyn Store) {
     let shown = snapshot.sign_in.expect("the client's current sign-in");
     assert_eq!((shown.id.as_str(), shown.status), (attempt.id.as_str(), SignInStatus::Complete));
     assert!(snapshot.sign_up.is_none());
+}
+
+async fn a_client_and_its_session_are_read_together(store: &dyn Store) {
+    let mut signed_up = Vec::new();
+    for name in ["ivan", "judy"] {
+        let (client, token_hash) = new_client();
+        let user = new_user(name);
+        let session = new_session(&client, &user, T);
+        let record = sign_up_of(&client, &user, &session);
+        let new_client = Some(NewClient { client: &client, token_hash: &token_hash });
+        store.sign_up(new_client, &user, &record, &session, &event("sign_up", T)).await.unwrap();
+        signed_up.push((client, token_hash, user, session));
+    }
+    let [(ivans, ivans_token, ivan, ivans_session), (_, _, _, judys_session)] = &signed_up[..] else { unreachable!() };
+
+    // Named, or the client's last active session when none is named: with its user.
+    for named in [Some(ivans_session.id.as_str()), None] {
+        let found = store.client_and_session(ivans_token, named).await.unwrap().unwrap();
+        assert_eq!(found.client.id, ivans.id);
+        assert_eq!(found.client.last_active_session_id.as_deref(), Some(ivans_session.id.as_str()));
+        assert_eq!(found.session.as_ref().map(|s| s.id.as_str()), Some(ivans_session.id.as_str()));
+        assert_eq!(found.session.map(|s| s.status), Some(SessionStatus::Active));
+        assert_eq!(found.user.map(|u| (u.id, u.username)), Some((ivan.id.clone(), "ivan".to_owned())));
+    }
+    // Another client's session, or none: the client alone.
+    for named in [Some(judys_session.id.as_str()), Some("sess_missing")] {
+        let found = store.client_and_session(ivans_token, named).await.unwrap().unwrap();
+        assert_eq!(found.client.id, ivans.id);
+        assert!(found.session.is_none() && found.user.is_none(), "{named:?}");
+    }
+    // An ended session is still read (the caller tells live from ended); once signed out, the
+    // client has no last active session.
+    store.end_client_sessions(&ivans.id, SessionStatus::Ended, T + 1, None).await.unwrap();
+    let ended = store.client_and_session(ivans_token, Some(&ivans_session.id)).await.unwrap().unwrap();
+    assert_eq!(ended.session.map(|s| s.status), Some(SessionStatus::Ended));
+    let signed_out = store.client_and_session(ivans_token, None).await.unwrap().unwrap();
+    assert!(signed_out.session.is_none() && signed_out.user.is_none());
+    // An unknown token: nothing.
+    assert!(store.client_and_session(&[0u8; 32], None).await.unwrap().is_none());
 }
 
 async fn passkey_registration_is_single_use_and_under_quota(store: &dyn Store) {
