@@ -139,6 +139,17 @@ pub struct ClientSession {
     pub user: Option<User>,
 }
 
+/// A sign-in with the passkey an assertion names and that passkey's owner, as
+/// [`Store::sign_in_attempt`] reads them.
+#[derive(Debug, Clone)]
+pub struct SignInAttempt {
+    pub sign_in: SignIn,
+    /// `None` when no passkey has the credential id.
+    pub passkey: Option<Passkey>,
+    /// The passkey's owner; `None` without a passkey, or if the owner is missing.
+    pub owner: Option<User>,
+}
+
 /// Everything FAPI's client JSON shows, read in one store call: the client, its live
 /// sessions (status active or pending; the caller checks expiry), each with its user and
 /// the user's passkeys, and the client's current sign-in and sign-up.
@@ -207,7 +218,6 @@ pub trait Store: Send + Sync + 'static {
 
     // Passkeys.
     async fn passkeys_of(&self, user_id: &str) -> StoreResult<Vec<Passkey>>;
-    async fn passkey_by_credential_id(&self, credential_id: &[u8]) -> StoreResult<Option<Passkey>>;
     async fn create_pending_passkey(&self, pending: &PendingPasskey, max_passkeys: u32) -> StoreResult<()>;
     /// The user's pending passkey, left in place (verification reads it, the outcome spends it).
     async fn pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<Option<PendingPasskey>>;
@@ -227,6 +237,9 @@ pub trait Store: Send + Sync + 'static {
     /// The sign-in, with the client if it is new, in one transaction.
     async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<()>;
     async fn sign_in(&self, client_id: &str, id: &str) -> StoreResult<Option<SignIn>>;
+    /// What answering sign-in `id`'s challenge needs, in one call and one snapshot: the
+    /// sign-in (if it is this client's), the passkey with `credential_id` and its owner.
+    async fn sign_in_attempt(&self, client_id: &str, id: &str, credential_id: &[u8]) -> StoreResult<Option<SignInAttempt>>;
     /// Replaces the sign-in's passkey challenge (prepare_first_factor).
     async fn save_sign_in_challenge(&self, sign_in: &SignIn) -> StoreResult<()>;
     /// Spends the sign-in's challenge on a failed answer (`status` expired or failed) and

@@ -19,7 +19,7 @@ use latch_core::model::{
 use crate::exec::{Exec, binds};
 use crate::queries as q;
 use crate::rows::{self, to_json};
-use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SessionView, StoreError, StoreResult, StoredSigningKey};
+use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SessionView, SignInAttempt, StoreError, StoreResult, StoredSigningKey};
 
 // ---- pieces several operations share ------------------------------------------------------
 
@@ -188,10 +188,6 @@ pub(crate) async fn passkeys_of<E: Exec>(tx: &mut E, user_id: &str) -> StoreResu
     tx.all(q::PASSKEYS_OF_USER, binds![user_id], rows::passkey).await
 }
 
-pub(crate) async fn passkey_by_credential_id<E: Exec>(tx: &mut E, credential_id: &[u8]) -> StoreResult<Option<Passkey>> {
-    tx.one(q::PASSKEY_BY_CREDENTIAL_ID, binds![credential_id], rows::passkey).await
-}
-
 pub(crate) async fn create_pending_passkey<E: Exec>(tx: &mut E, p: &PendingPasskey, max_passkeys: u32) -> StoreResult<()> {
     let state = to_json(&p.state)?;
     let inserted = tx
@@ -325,6 +321,24 @@ pub(crate) async fn create_sign_in<E: Exec>(tx: &mut E, new_client: Option<NewCl
 
 pub(crate) async fn sign_in<E: Exec>(tx: &mut E, client_id: &str, id: &str) -> StoreResult<Option<SignIn>> {
     tx.one(q::SIGN_IN_BY_ID, binds![id, client_id], rows::sign_in).await
+}
+
+/// One statement (see [`q::SIGN_IN_ATTEMPT`]); sign-in id and credential id are unique, so
+/// one row at most.
+pub(crate) async fn sign_in_attempt<E: Exec>(
+    tx: &mut E,
+    client_id: &str,
+    id: &str,
+    credential_id: &[u8],
+) -> StoreResult<Option<SignInAttempt>> {
+    tx.one(q::SIGN_IN_ATTEMPT, binds![credential_id, id, client_id], |row| {
+        Ok(SignInAttempt {
+            sign_in: rows::sign_in(row)?,
+            passkey: rows::joined(row, "p_", rows::passkey)?,
+            owner: rows::joined(row, "u_", rows::user)?,
+        })
+    })
+    .await
 }
 
 pub(crate) async fn save_sign_in_challenge<E: Exec>(tx: &mut E, s: &SignIn) -> StoreResult<()> {
@@ -533,9 +547,6 @@ macro_rules! impl_store {
             async fn passkeys_of(&self, user_id: &str) -> StoreResult<Vec<Passkey>> {
                 $with!(self, Access::ReadOne, |tx| ops::passkeys_of(tx, user_id))
             }
-            async fn passkey_by_credential_id(&self, credential_id: &[u8]) -> StoreResult<Option<Passkey>> {
-                $with!(self, Access::ReadOne, |tx| ops::passkey_by_credential_id(tx, credential_id))
-            }
             async fn create_pending_passkey(&self, pending: &PendingPasskey, max_passkeys: u32) -> StoreResult<()> {
                 $with!(self, Access::WriteOne, |tx| ops::create_pending_passkey(tx, pending, max_passkeys))
             }
@@ -570,6 +581,14 @@ macro_rules! impl_store {
             }
             async fn sign_in(&self, client_id: &str, id: &str) -> StoreResult<Option<SignIn>> {
                 $with!(self, Access::ReadOne, |tx| ops::sign_in(tx, client_id, id))
+            }
+            async fn sign_in_attempt(
+                &self,
+                client_id: &str,
+                id: &str,
+                credential_id: &[u8],
+            ) -> StoreResult<Option<SignInAttempt>> {
+                $with!(self, Access::ReadOne, |tx| ops::sign_in_attempt(tx, client_id, id, credential_id))
             }
             async fn save_sign_in_challenge(&self, sign_in: &SignIn) -> StoreResult<()> {
                 $with!(self, Access::WriteOne, |tx| ops::save_sign_in_challenge(tx, sign_in))
