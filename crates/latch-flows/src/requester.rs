@@ -7,7 +7,7 @@
 
 use latch_core::ids::{IdKind, new_id, new_secret};
 use latch_core::model::{Client, Millis, Session, User};
-use latch_store::NewClient;
+use latch_store::{ClientSession, NewClient};
 use sha2::{Digest, Sha256};
 
 use crate::Latch;
@@ -48,7 +48,7 @@ pub struct ClientHandle {
 }
 
 impl ClientHandle {
-    fn existing(client: Client) -> Self {
+    pub(crate) fn existing(client: Client) -> Self {
         ClientHandle { client, new_token: None, unsaved_token_hash: None }
     }
 
@@ -88,18 +88,29 @@ pub struct SignedIn {
 }
 
 pub async fn signed_in(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<SignedIn> {
-    let handle = existing_client(latch, requester).await?;
-    let session_id = requester
-        .session_hint
-        .clone()
-        .or_else(|| handle.client.last_active_session_id.clone())
-        .ok_or(Refusal::SignedOut)?;
-    let session = latch.store().session(&session_id).await?.ok_or(Refusal::SignedOut)?;
-    if session.client_id != handle.client.id || !session.is_live(now) {
+    // One store call for the client, the session and its user (one round trip, not three).
+    let found = client_and_session(latch, requester, requester.session_hint.as_deref()).await?;
+    let ClientSession { client, session, user } = found.ok_or(Refusal::SignedOut)?;
+    // No session named and none active, another client's, or missing: all signed out.
+    let session = session.ok_or(Refusal::SignedOut)?;
+    if !session.is_live(now) {
         return Err(Refusal::SignedOut);
     }
-    let user = latch.store().user(&session.user_id).await?.ok_or(Refusal::SignedOut)?;
-    Ok(SignedIn { handle, session, user })
+    let user = user.ok_or(Refusal::SignedOut)?;
+    Ok(SignedIn { handle: ClientHandle::existing(client), session, user })
+}
+
+/// The requester's client with session `session_id` (its last active one when `None`), if
+/// its token names a client: see [`Store::client_and_session`](latch_store::Store::client_and_session).
+pub(crate) async fn client_and_session(
+    latch: &Latch,
+    requester: &Requester,
+    session_id: Option<&str>,
+) -> FlowResult<Option<ClientSession>> {
+    match &requester.token {
+        None => Ok(None),
+        Some(token) => Ok(latch.store().client_and_session(&token_hash(token), session_id).await?),
+    }
 }
 
 /// Single-session mode: a signed-in client must sign out before signing in or up again. The

@@ -5,7 +5,7 @@ use latch_core::model::{Millis, Session, SessionStatus};
 
 use crate::audit::{self, Subject};
 use crate::refusal::{FlowResult, Refusal};
-use crate::requester::{ClientHandle, Requester, existing_client, find_client};
+use crate::requester::{ClientHandle, Requester, client_and_session, existing_client, find_client};
 use crate::tokens::session_token;
 use crate::view::{ClientView, ShownSession, client_view, gone_session};
 use crate::{Answer, Latch, answer};
@@ -73,18 +73,15 @@ pub async fn token(latch: &Latch, requester: &Requester, id: &str, now: Millis) 
 /// A live session of the requester's client. A session that exists but has ended is
 /// `SignedOut`, which tells clerk-js to refetch the client and sign out locally.
 async fn live_session(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<(ClientHandle, Session)> {
-    let handle = existing_client(latch, requester).await?;
+    // The client and the session in one store call; the store joins the session only if it
+    // is this client's. The refusals keep their order: no client first, then the session.
+    let found = client_and_session(latch, requester, Some(id)).await?.ok_or(Refusal::SignedOut)?;
     if !looks_like(IdKind::Session, id) {
         return Err(Refusal::NotFound("session"));
     }
-    let session = latch
-        .store()
-        .session(id)
-        .await?
-        .filter(|s| s.client_id == handle.client.id)
-        .ok_or(Refusal::NotFound("session"))?;
+    let session = found.session.ok_or(Refusal::NotFound("session"))?;
     if !session.is_live(now) {
         return Err(Refusal::SignedOut);
     }
-    Ok((handle, session))
+    Ok((ClientHandle::existing(found.client), session))
 }

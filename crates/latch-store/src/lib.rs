@@ -128,6 +128,28 @@ pub struct AuditEvent {
     pub error_code: Option<String>,
 }
 
+/// A requester's client with the session its request names, as
+/// [`Store::client_and_session`] reads them.
+#[derive(Debug, Clone)]
+pub struct ClientSession {
+    pub client: Client,
+    /// `None` when there is no such session of this client.
+    pub session: Option<Session>,
+    /// The session's user; `None` without a session, or if the user was deleted under it.
+    pub user: Option<User>,
+}
+
+/// A sign-in with the passkey an assertion names and that passkey's owner, as
+/// [`Store::sign_in_attempt`] reads them.
+#[derive(Debug, Clone)]
+pub struct SignInAttempt {
+    pub sign_in: SignIn,
+    /// `None` when no passkey has the credential id.
+    pub passkey: Option<Passkey>,
+    /// The passkey's owner; `None` without a passkey, or if the owner is missing.
+    pub owner: Option<User>,
+}
+
 /// Everything FAPI's client JSON shows, read in one store call: the client, its live
 /// sessions (status active or pending; the caller checks expiry), each with its user and
 /// the user's passkeys, and the client's current sign-in and sign-up.
@@ -168,6 +190,11 @@ pub trait Store: Send + Sync + 'static {
     // Clients: one per browser (or native app install), stored by the first write that
     // needs one (`NewClient` in `create_sign_in` and `sign_up`).
     async fn client_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Client>>;
+    /// The client whose token hashes to `token_hash`, with the session `session_id` names (the
+    /// client's last active session when `None`) and that session's user, in one call and
+    /// one snapshot. The session is given only if it belongs to that client; it may have
+    /// ended or expired (the caller checks).
+    async fn client_and_session(&self, token_hash: &[u8], session_id: Option<&str>) -> StoreResult<Option<ClientSession>>;
     async fn client(&self, id: &str) -> StoreResult<Option<Client>>;
     /// The client's current sign-in and sign-up ids, for the client JSON.
     async fn client_attempts(&self, client_id: &str) -> StoreResult<(Option<String>, Option<String>)>;
@@ -191,7 +218,6 @@ pub trait Store: Send + Sync + 'static {
 
     // Passkeys.
     async fn passkeys_of(&self, user_id: &str) -> StoreResult<Vec<Passkey>>;
-    async fn passkey_by_credential_id(&self, credential_id: &[u8]) -> StoreResult<Option<Passkey>>;
     async fn create_pending_passkey(&self, pending: &PendingPasskey, max_passkeys: u32) -> StoreResult<()>;
     /// The user's pending passkey, left in place (verification reads it, the outcome spends it).
     async fn pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<Option<PendingPasskey>>;
@@ -211,6 +237,9 @@ pub trait Store: Send + Sync + 'static {
     /// The sign-in, with the client if it is new, in one transaction.
     async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<()>;
     async fn sign_in(&self, client_id: &str, id: &str) -> StoreResult<Option<SignIn>>;
+    /// What answering sign-in `id`'s challenge needs, in one call and one snapshot: the
+    /// sign-in (if it is this client's), the passkey with `credential_id` and its owner.
+    async fn sign_in_attempt(&self, client_id: &str, id: &str, credential_id: &[u8]) -> StoreResult<Option<SignInAttempt>>;
     /// Replaces the sign-in's passkey challenge (prepare_first_factor).
     async fn save_sign_in_challenge(&self, sign_in: &SignIn) -> StoreResult<()>;
     /// Spends the sign-in's challenge on a failed answer (`status` expired or failed) and

@@ -19,7 +19,7 @@ use latch_core::model::{
 use crate::exec::{Exec, binds};
 use crate::queries as q;
 use crate::rows::{self, to_json};
-use crate::{AuditEvent, AuditQuery, ClientSnapshot, NewClient, SessionView, StoreError, StoreResult, StoredSigningKey};
+use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SessionView, SignInAttempt, StoreError, StoreResult, StoredSigningKey};
 
 // ---- pieces several operations share ------------------------------------------------------
 
@@ -63,6 +63,22 @@ async fn insert_audit<E: Exec>(tx: &mut E, e: &AuditEvent) -> StoreResult<()> {
 
 pub(crate) async fn client_by_token<E: Exec>(tx: &mut E, token_hash: &[u8]) -> StoreResult<Option<Client>> {
     tx.one(q::CLIENT_BY_TOKEN, binds![token_hash], rows::client).await
+}
+
+/// One statement (see [`q::CLIENT_AND_SESSION`]); the token hash is unique, so one row at most.
+pub(crate) async fn client_and_session<E: Exec>(
+    tx: &mut E,
+    token_hash: &[u8],
+    session_id: Option<&str>,
+) -> StoreResult<Option<ClientSession>> {
+    tx.one(q::CLIENT_AND_SESSION, binds![session_id, token_hash], |row| {
+        Ok(ClientSession {
+            client: rows::client(row)?,
+            session: rows::joined(row, "s_", rows::session)?,
+            user: rows::joined(row, "u_", rows::user)?,
+        })
+    })
+    .await
 }
 
 pub(crate) async fn client<E: Exec>(tx: &mut E, id: &str) -> StoreResult<Option<Client>> {
@@ -170,10 +186,6 @@ pub(crate) async fn sign_up_record<E: Exec>(tx: &mut E, client_id: &str, id: &st
 
 pub(crate) async fn passkeys_of<E: Exec>(tx: &mut E, user_id: &str) -> StoreResult<Vec<Passkey>> {
     tx.all(q::PASSKEYS_OF_USER, binds![user_id], rows::passkey).await
-}
-
-pub(crate) async fn passkey_by_credential_id<E: Exec>(tx: &mut E, credential_id: &[u8]) -> StoreResult<Option<Passkey>> {
-    tx.one(q::PASSKEY_BY_CREDENTIAL_ID, binds![credential_id], rows::passkey).await
 }
 
 pub(crate) async fn create_pending_passkey<E: Exec>(tx: &mut E, p: &PendingPasskey, max_passkeys: u32) -> StoreResult<()> {
@@ -309,6 +321,24 @@ pub(crate) async fn create_sign_in<E: Exec>(tx: &mut E, new_client: Option<NewCl
 
 pub(crate) async fn sign_in<E: Exec>(tx: &mut E, client_id: &str, id: &str) -> StoreResult<Option<SignIn>> {
     tx.one(q::SIGN_IN_BY_ID, binds![id, client_id], rows::sign_in).await
+}
+
+/// One statement (see [`q::SIGN_IN_ATTEMPT`]); sign-in id and credential id are unique, so
+/// one row at most.
+pub(crate) async fn sign_in_attempt<E: Exec>(
+    tx: &mut E,
+    client_id: &str,
+    id: &str,
+    credential_id: &[u8],
+) -> StoreResult<Option<SignInAttempt>> {
+    tx.one(q::SIGN_IN_ATTEMPT, binds![credential_id, id, client_id], |row| {
+        Ok(SignInAttempt {
+            sign_in: rows::sign_in(row)?,
+            passkey: rows::joined(row, "p_", rows::passkey)?,
+            owner: rows::joined(row, "u_", rows::user)?,
+        })
+    })
+    .await
 }
 
 pub(crate) async fn save_sign_in_challenge<E: Exec>(tx: &mut E, s: &SignIn) -> StoreResult<()> {
@@ -479,6 +509,13 @@ macro_rules! impl_store {
             async fn client_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Client>> {
                 $with!(self, Access::ReadOne, |tx| ops::client_by_token(tx, token_hash))
             }
+            async fn client_and_session(
+                &self,
+                token_hash: &[u8],
+                session_id: Option<&str>,
+            ) -> StoreResult<Option<ClientSession>> {
+                $with!(self, Access::ReadOne, |tx| ops::client_and_session(tx, token_hash, session_id))
+            }
             async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
                 $with!(self, Access::ReadOne, |tx| ops::client(tx, id))
             }
@@ -509,9 +546,6 @@ macro_rules! impl_store {
             }
             async fn passkeys_of(&self, user_id: &str) -> StoreResult<Vec<Passkey>> {
                 $with!(self, Access::ReadOne, |tx| ops::passkeys_of(tx, user_id))
-            }
-            async fn passkey_by_credential_id(&self, credential_id: &[u8]) -> StoreResult<Option<Passkey>> {
-                $with!(self, Access::ReadOne, |tx| ops::passkey_by_credential_id(tx, credential_id))
             }
             async fn create_pending_passkey(&self, pending: &PendingPasskey, max_passkeys: u32) -> StoreResult<()> {
                 $with!(self, Access::WriteOne, |tx| ops::create_pending_passkey(tx, pending, max_passkeys))
@@ -547,6 +581,14 @@ macro_rules! impl_store {
             }
             async fn sign_in(&self, client_id: &str, id: &str) -> StoreResult<Option<SignIn>> {
                 $with!(self, Access::ReadOne, |tx| ops::sign_in(tx, client_id, id))
+            }
+            async fn sign_in_attempt(
+                &self,
+                client_id: &str,
+                id: &str,
+                credential_id: &[u8],
+            ) -> StoreResult<Option<SignInAttempt>> {
+                $with!(self, Access::ReadOne, |tx| ops::sign_in_attempt(tx, client_id, id, credential_id))
             }
             async fn save_sign_in_challenge(&self, sign_in: &SignIn) -> StoreResult<()> {
                 $with!(self, Access::WriteOne, |tx| ops::save_sign_in_challenge(tx, sign_in))

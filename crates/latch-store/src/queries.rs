@@ -49,8 +49,6 @@ pub const SIGN_UP_BY_ID: &str = "SELECT * FROM sign_ups WHERE id = $1 AND client
 
 pub const PASSKEYS_OF_USER: &str =
     concat!("SELECT ", passkey_columns!(), " FROM passkeys WHERE user_id = $1 ORDER BY created_at, id");
-pub const PASSKEY_BY_CREDENTIAL_ID: &str =
-    concat!("SELECT ", passkey_columns!(), " FROM passkeys WHERE credential_id = $1");
 /// Conditional on the quota in one statement, so two concurrent requests cannot both squeeze
 /// under it.
 pub const INSERT_PENDING_PASSKEY_UNDER_QUOTA: &str =
@@ -83,6 +81,23 @@ pub const INSERT_SIGN_IN: &str = concat!(
 pub const CLIENT_SIGN_IN: &str = "UPDATE clients SET sign_in_id = $1, updated_at = $2 WHERE id = $3";
 pub const SIGN_IN_BY_ID: &str =
     concat!("SELECT ", sign_in_columns!(), " FROM sign_ins WHERE id = $1 AND client_id = $2");
+/// What an attempt to answer a sign-in's challenge reads, in one statement (one round trip on
+/// PostgreSQL for three point reads): the sign-in (unprefixed columns), the passkey the
+/// assertion names by credential id (`p_`) and that passkey's owner (`u_`), both outer-joined
+/// so the caller refuses in its own order.
+pub const SIGN_IN_ATTEMPT: &str = "SELECT si.id, si.client_id, si.status, si.identifier, si.user_id, si.ch_status, \
+     si.ch_options, si.ch_state, si.ch_origin, si.ch_attempts, si.ch_expire_at, si.ch_error, si.created_session_id, \
+     si.created_at, si.updated_at, si.abandon_at, \
+     p.id AS p_id, p.user_id AS p_user_id, p.credential_id AS p_credential_id, p.name AS p_name, p.aaguid AS p_aaguid, \
+     p.credential AS p_credential, p.sign_count AS p_sign_count, p.backup_eligible AS p_backup_eligible, \
+     p.backup_state AS p_backup_state, p.created_at AS p_created_at, p.updated_at AS p_updated_at, \
+     p.last_used_at AS p_last_used_at, \
+     u.id AS u_id, u.username AS u_username, u.webauthn_handle AS u_webauthn_handle, u.created_at AS u_created_at, \
+     u.updated_at AS u_updated_at, u.last_sign_in_at AS u_last_sign_in_at \
+     FROM sign_ins si \
+     LEFT JOIN passkeys p ON p.credential_id = $1 \
+     LEFT JOIN users u ON u.id = p.user_id \
+     WHERE si.id = $2 AND si.client_id = $3";
 pub const SAVE_SIGN_IN_CHALLENGE: &str =
     "UPDATE sign_ins SET status = $1, ch_status = $2, ch_options = $3, ch_state = $4, ch_origin = $5, \
      ch_attempts = 0, ch_expire_at = $6, ch_error = NULL, updated_at = $7 \
@@ -148,6 +163,20 @@ pub const CLIENT_SNAPSHOT: &str = "SELECT c.id, c.created_at, c.updated_at, c.la
      LEFT JOIN passkeys p ON p.user_id = u.id \
      WHERE c.id = $1 \
      ORDER BY s.created_at, s.id, p.created_at, p.id";
+/// The client a token names with the session a request names (the client's last active one
+/// when `$1` is NULL) and its user, in one statement: one round trip on PostgreSQL for what
+/// were two or three point reads. The session is joined only if it is that client's, so
+/// "sessions are keyed by client" holds in SQL. Columns as in [`CLIENT_SNAPSHOT`].
+pub const CLIENT_AND_SESSION: &str = "SELECT c.id, c.created_at, c.updated_at, c.last_active_session_id, \
+     s.id AS s_id, s.client_id AS s_client_id, s.user_id AS s_user_id, s.status AS s_status, s.tasks AS s_tasks, \
+     s.created_at AS s_created_at, s.updated_at AS s_updated_at, s.last_active_at AS s_last_active_at, \
+     s.expire_at AS s_expire_at, \
+     u.id AS u_id, u.username AS u_username, u.webauthn_handle AS u_webauthn_handle, u.created_at AS u_created_at, \
+     u.updated_at AS u_updated_at, u.last_sign_in_at AS u_last_sign_in_at \
+     FROM clients c \
+     LEFT JOIN sessions s ON s.id = COALESCE($1, c.last_active_session_id) AND s.client_id = c.id \
+     LEFT JOIN users u ON u.id = s.user_id \
+     WHERE c.token_hash = $2";
 pub const SESSION_BY_ID: &str = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = $1");
 pub const TOUCH_SESSION: &str = "UPDATE sessions SET last_active_at = $1, updated_at = $2 WHERE id = $3";
 pub const END_SESSION: &str = "UPDATE sessions SET status = $1, updated_at = $2 \
@@ -196,10 +225,10 @@ pub const PURGE_RATE_LIMITS: &str = "DELETE FROM rate_limits WHERE window_start 
 pub const ALL: &[&str] = &[
     INSERT_CLIENT, CLIENT_BY_TOKEN, CLIENT_BY_ID, CLIENT_ATTEMPTS, SET_ACTIVE_SESSION, INSERT_USER, INSERT_SIGN_UP,
     INSERT_SESSION, CLIENT_SIGNED_UP, USER_BY_ID, USER_BY_USERNAME, SIGN_UP_BY_ID, PASSKEYS_OF_USER,
-    PASSKEY_BY_CREDENTIAL_ID, INSERT_PENDING_PASSKEY_UNDER_QUOTA, PENDING_PASSKEY_BY_ID, LOCK_USER,
+    INSERT_PENDING_PASSKEY_UNDER_QUOTA, PENDING_PASSKEY_BY_ID, LOCK_USER,
     INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,
-    SIGN_IN_BY_ID, SAVE_SIGN_IN_CHALLENGE, FAIL_SIGN_IN, CLOSE_SIGN_IN, COUNT_PASSKEY_USE,
-    REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, LIVE_SESSIONS_OF_CLIENT, CLIENT_SNAPSHOT, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
+    SIGN_IN_BY_ID, SIGN_IN_ATTEMPT, SAVE_SIGN_IN_CHALLENGE, FAIL_SIGN_IN, CLOSE_SIGN_IN, COUNT_PASSKEY_USE,
+    REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, LIVE_SESSIONS_OF_CLIENT, CLIENT_SNAPSHOT, CLIENT_AND_SESSION, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
     END_CLIENT_SESSIONS, CLIENT_SIGNED_OUT, SIGNING_KEYS, INSERT_FIRST_SIGNING_KEY, INSERT_AUDIT_EVENT, AUDIT_EVENTS,
     HIT_RATE_LIMIT, HIT_RATE_LIMITS, PURGE_PENDING_PASSKEYS, PURGE_SIGN_INS, PURGE_RATE_LIMITS,
 ];

@@ -100,9 +100,11 @@ macro_rules! contract {
 contract!(
     sign_up_stores_everything_or_nothing,
     client_snapshot_reads_the_client_as_fapi_shows_it,
+    a_client_and_its_session_are_read_together,
     passkey_registration_is_single_use_and_under_quota,
     rename_and_delete_passkeys,
     a_sign_in_completes_once,
+    an_attempt_reads_the_sign_in_passkey_and_owner_together,
     a_failed_answer_spends_the_challenge_once,
     a_moved_counter_stops_completion,
     sessions_touch_and_end,
@@ -351,10 +353,49 @@ async fn client_snapshot_reads_the_client_as_fapi_shows_it(store: &dyn Store) {
     assert!(snapshot.sign_up.is_none());
 }
 
+async fn a_client_and_its_session_are_read_together(store: &dyn Store) {
+    let mut signed_up = Vec::new();
+    for name in ["ivan", "judy"] {
+        let (client, token_hash) = new_client();
+        let user = new_user(name);
+        let session = new_session(&client, &user, T);
+        let record = sign_up_of(&client, &user, &session);
+        let new_client = Some(NewClient { client: &client, token_hash: &token_hash });
+        store.sign_up(new_client, &user, &record, &session, &event("sign_up", T)).await.unwrap();
+        signed_up.push((client, token_hash, user, session));
+    }
+    let [(ivans, ivans_token, ivan, ivans_session), (_, _, _, judys_session)] = &signed_up[..] else { unreachable!() };
+
+    // Named, or the client's last active session when none is named: with its user.
+    for named in [Some(ivans_session.id.as_str()), None] {
+        let found = store.client_and_session(ivans_token, named).await.unwrap().unwrap();
+        assert_eq!(found.client.id, ivans.id);
+        assert_eq!(found.client.last_active_session_id.as_deref(), Some(ivans_session.id.as_str()));
+        assert_eq!(found.session.as_ref().map(|s| s.id.as_str()), Some(ivans_session.id.as_str()));
+        assert_eq!(found.session.map(|s| s.status), Some(SessionStatus::Active));
+        assert_eq!(found.user.map(|u| (u.id, u.username)), Some((ivan.id.clone(), "ivan".to_owned())));
+    }
+    // Another client's session, or none: the client alone.
+    for named in [Some(judys_session.id.as_str()), Some("sess_missing")] {
+        let found = store.client_and_session(ivans_token, named).await.unwrap().unwrap();
+        assert_eq!(found.client.id, ivans.id);
+        assert!(found.session.is_none() && found.user.is_none(), "{named:?}");
+    }
+    // An ended session is still read (the caller tells live from ended); once signed out, the
+    // client has no last active session.
+    store.end_client_sessions(&ivans.id, SessionStatus::Ended, T + 1, None).await.unwrap();
+    let ended = store.client_and_session(ivans_token, Some(&ivans_session.id)).await.unwrap().unwrap();
+    assert_eq!(ended.session.map(|s| s.status), Some(SessionStatus::Ended));
+    let signed_out = store.client_and_session(ivans_token, None).await.unwrap().unwrap();
+    assert!(signed_out.session.is_none() && signed_out.user.is_none());
+    // An unknown token: nothing.
+    assert!(store.client_and_session(&[0u8; 32], None).await.unwrap().is_none());
+}
+
 async fn passkey_registration_is_single_use_and_under_quota(store: &dyn Store) {
     let w = world(store, "carol").await;
     assert_eq!(store.passkeys_of(&w.user.id).await.unwrap().len(), 1);
-    let found = store.passkey_by_credential_id(&w.passkey.credential_id).await.unwrap().unwrap();
+    let found = store.passkeys_of(&w.user.id).await.unwrap().remove(0);
     assert_eq!((found.id.as_str(), found.aaguid, found.backup_eligible, found.backup_state), (w.passkey.id.as_str(), w.passkey.aaguid, true, false));
     // The pending registration was spent by saving it.
     assert!(!store.save_verified_passkey(&w.passkey, 10, &event("passkey.create", T)).await.unwrap());
@@ -438,7 +479,7 @@ async fn a_sign_in_completes_once(store: &dyn Store) {
     assert_eq!(complete.created_session_id.as_deref(), Some(done.session.id.as_str()));
     assert_eq!(complete.user_id.as_deref(), Some(w.user.id.as_str()));
     assert_eq!(store.user(&w.user.id).await.unwrap().unwrap().last_sign_in_at, Some(T + 30));
-    let counted = store.passkey_by_credential_id(&w.passkey.credential_id).await.unwrap().unwrap();
+    let counted = store.passkeys_of(&w.user.id).await.unwrap().remove(0);
     assert_eq!((counted.sign_count, counted.last_used_at), (1, Some(T + 30)));
     assert_eq!(store.client(&w.client.id).await.unwrap().unwrap().last_active_session_id, Some(done.session.id.clone()));
     let audited = store.audit_events(&AuditQuery { limit: 1, ..AuditQuery::default() }).await.unwrap();
@@ -452,6 +493,29 @@ async fn a_sign_in_completes_once(store: &dyn Store) {
     assert_eq!(store.session(&done.session.id).await.unwrap().unwrap().status, SessionStatus::Replaced);
     let live: Vec<String> = store.sessions_of_client(&w.client.id).await.unwrap().into_iter().map(|s| s.id).collect();
     assert_eq!(live, [replacing.session.id.as_str()]);
+}
+
+async fn an_attempt_reads_the_sign_in_passkey_and_owner_together(store: &dyn Store) {
+    let w = world(store, "kim").await;
+    let attempt = new_sign_in(&w.client, r#"{"challenge":"together"}"#);
+    store.create_sign_in(None, &attempt).await.unwrap();
+
+    let read = store.sign_in_attempt(&w.client.id, &attempt.id, &w.passkey.credential_id).await.unwrap().unwrap();
+    assert_eq!((read.sign_in.id.as_str(), read.sign_in.status), (attempt.id.as_str(), SignInStatus::NeedsFirstFactor));
+    let challenge = read.sign_in.challenge.unwrap();
+    assert_eq!((challenge.options_json.as_str(), challenge.attempts, challenge.state.is_some()), (r#"{"challenge":"together"}"#, 0, true));
+    let passkey = read.passkey.unwrap();
+    assert_eq!((passkey.id.as_str(), passkey.user_id.as_str(), passkey.sign_count), (w.passkey.id.as_str(), w.user.id.as_str(), 0));
+    let owner = read.owner.unwrap();
+    assert_eq!((owner.id.as_str(), owner.webauthn_handle), (w.user.id.as_str(), w.user.webauthn_handle));
+
+    // An unknown credential: the sign-in alone.
+    let unknown = store.sign_in_attempt(&w.client.id, &attempt.id, b"no such credential").await.unwrap().unwrap();
+    assert_eq!(unknown.sign_in.id, attempt.id);
+    assert!(unknown.passkey.is_none() && unknown.owner.is_none());
+    // Another client's sign-in, or a missing one: nothing, whatever the credential.
+    assert!(store.sign_in_attempt("client_other", &attempt.id, &w.passkey.credential_id).await.unwrap().is_none());
+    assert!(store.sign_in_attempt(&w.client.id, "sia_missing", &w.passkey.credential_id).await.unwrap().is_none());
 }
 
 async fn a_failed_answer_spends_the_challenge_once(store: &dyn Store) {
@@ -474,7 +538,7 @@ async fn a_failed_answer_spends_the_challenge_once(store: &dyn Store) {
     assert_eq!((failed.status, failed.attempts, failed.error_code.as_deref()), (VerificationStatus::Failed, 1, Some("verification_failed")));
     assert!(failed.state.is_none());
     assert!(!store.complete_sign_in(&completion(&w, &attempt, 0, T + 2), &event("sign_in", T + 2)).await.unwrap());
-    assert_eq!(store.passkey_by_credential_id(&w.passkey.credential_id).await.unwrap().unwrap().sign_count, 0);
+    assert_eq!(store.passkeys_of(&w.user.id).await.unwrap()[0].sign_count, 0);
 }
 
 async fn a_moved_counter_stops_completion(store: &dyn Store) {
