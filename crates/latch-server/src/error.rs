@@ -53,12 +53,6 @@ impl From<Refusal> for ApiError {
     }
 }
 
-impl From<latch_store::StoreError> for ApiError {
-    fn from(e: latch_store::StoreError) -> Self {
-        Refusal::from(e).into()
-    }
-}
-
 /// The cause of a 5xx, for [`log_server_faults`] only.
 #[derive(Debug, Clone)]
 struct Fault(String);

@@ -134,7 +134,7 @@ async fn read_limited(body: Body) -> Result<Bytes, ApiError> {
     Ok(Bytes::from(buf))
 }
 
-pub fn body_too_large() -> ApiError {
+fn body_too_large() -> ApiError {
     Refusal::BodyTooLarge.into()
 }
 
