@@ -44,12 +44,12 @@ pub use view::{ClientView, LiveSession, ShownSession};
 
 /// One Latch instance: what every flow needs besides its request.
 pub struct Latch {
-    pub settings: InstanceSettings,
-    pub rp: RelyingParty,
-    pub store: Arc<dyn Store>,
-    pub tokens: TokenSigner,
+    settings: InstanceSettings,
+    rp: RelyingParty,
+    store: Arc<dyn Store>,
+    tokens: TokenSigner,
     /// The issuer of session tokens: Latch's own public URL.
-    pub issuer: String,
+    issuer: String,
 }
 
 impl Latch {
@@ -68,6 +68,11 @@ impl Latch {
 
     pub fn rp(&self) -> &RelyingParty {
         &self.rp
+    }
+
+    /// The signer, for the JWKS it publishes.
+    pub fn tokens(&self) -> &TokenSigner {
+        &self.tokens
     }
 
     fn session_policy(&self) -> SessionPolicy<'_> {

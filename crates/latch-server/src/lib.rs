@@ -75,7 +75,7 @@ fn cors(state: &AppState) -> CorsLayer {
 }
 
 async fn jwks(State(state): State<AppState>) -> Response {
-    axum::Json(state.tokens.jwks()).into_response()
+    axum::Json(state.tokens().jwks()).into_response()
 }
 
 /// WebAuthn Related Origin Requests: the exact origins allowed to use this RP ID (browsers
