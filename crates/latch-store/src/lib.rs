@@ -195,9 +195,6 @@ pub trait Store: Send + Sync + 'static {
     /// one snapshot. The session is given only if it belongs to that client; it may have
     /// ended or expired (the caller checks).
     async fn client_and_session(&self, token_hash: &[u8], session_id: Option<&str>) -> StoreResult<Option<ClientSession>>;
-    async fn client(&self, id: &str) -> StoreResult<Option<Client>>;
-    /// The client's current sign-in and sign-up ids, for the client JSON.
-    async fn client_attempts(&self, client_id: &str) -> StoreResult<(Option<String>, Option<String>)>;
     /// The client as FAPI shows it, in one call and one snapshot.
     async fn client_snapshot(&self, client_id: &str) -> StoreResult<Option<ClientSnapshot>>;
 
@@ -253,7 +250,6 @@ pub trait Store: Send + Sync + 'static {
     async fn complete_sign_in(&self, completion: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool>;
 
     // Sessions.
-    async fn sessions_of_client(&self, client_id: &str) -> StoreResult<Vec<Session>>;
     async fn session(&self, id: &str) -> StoreResult<Option<Session>>;
     /// Marks the session active now and makes it the client's active one.
     async fn touch_session(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<()>;

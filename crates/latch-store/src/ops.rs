@@ -81,17 +81,6 @@ pub(crate) async fn client_and_session<E: Exec>(
     .await
 }
 
-pub(crate) async fn client<E: Exec>(tx: &mut E, id: &str) -> StoreResult<Option<Client>> {
-    tx.one(q::CLIENT_BY_ID, binds![id], rows::client).await
-}
-
-pub(crate) async fn client_attempts<E: Exec>(tx: &mut E, client_id: &str) -> StoreResult<(Option<String>, Option<String>)> {
-    let found = tx
-        .one(q::CLIENT_ATTEMPTS, binds![client_id], |row| Ok((row.opt_text("sign_in_id")?, row.opt_text("sign_up_id")?)))
-        .await?;
-    Ok(found.unwrap_or((None, None)))
-}
-
 /// One statement (see [`q::CLIENT_SNAPSHOT`]): its rows repeat the client and each session
 /// once per passkey, and are folded back into records here.
 pub(crate) async fn client_snapshot<E: Exec>(tx: &mut E, client_id: &str) -> StoreResult<Option<ClientSnapshot>> {
@@ -410,10 +399,6 @@ pub(crate) async fn complete_sign_in<E: Exec>(tx: &mut E, c: &SignInCompletion, 
 
 // ---- sessions -----------------------------------------------------------------------------
 
-pub(crate) async fn sessions_of_client<E: Exec>(tx: &mut E, client_id: &str) -> StoreResult<Vec<Session>> {
-    tx.all(q::LIVE_SESSIONS_OF_CLIENT, binds![client_id], rows::session).await
-}
-
 pub(crate) async fn session<E: Exec>(tx: &mut E, id: &str) -> StoreResult<Option<Session>> {
     tx.one(q::SESSION_BY_ID, binds![id], rows::session).await
 }
@@ -516,12 +501,6 @@ macro_rules! impl_store {
             ) -> StoreResult<Option<ClientSession>> {
                 $with!(self, Access::ReadOne, |tx| ops::client_and_session(tx, token_hash, session_id))
             }
-            async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
-                $with!(self, Access::ReadOne, |tx| ops::client(tx, id))
-            }
-            async fn client_attempts(&self, client_id: &str) -> StoreResult<(Option<String>, Option<String>)> {
-                $with!(self, Access::ReadOne, |tx| ops::client_attempts(tx, client_id))
-            }
             async fn client_snapshot(&self, client_id: &str) -> StoreResult<Option<ClientSnapshot>> {
                 $with!(self, Access::ReadOne, |tx| ops::client_snapshot(tx, client_id))
             }
@@ -598,9 +577,6 @@ macro_rules! impl_store {
             }
             async fn complete_sign_in(&self, completion: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool> {
                 $with!(self, Access::Write, |tx| ops::complete_sign_in(tx, completion, audit))
-            }
-            async fn sessions_of_client(&self, client_id: &str) -> StoreResult<Vec<Session>> {
-                $with!(self, Access::ReadOne, |tx| ops::sessions_of_client(tx, client_id))
             }
             async fn session(&self, id: &str) -> StoreResult<Option<Session>> {
                 $with!(self, Access::ReadOne, |tx| ops::session(tx, id))

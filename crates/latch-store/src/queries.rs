@@ -27,8 +27,6 @@ pub const INSERT_CLIENT: &str =
     "INSERT INTO clients (id, token_hash, created_at, updated_at, last_active_session_id) VALUES ($1, $2, $3, $4, $5)";
 pub const CLIENT_BY_TOKEN: &str =
     "SELECT id, created_at, updated_at, last_active_session_id FROM clients WHERE token_hash = $1";
-pub const CLIENT_BY_ID: &str = "SELECT id, created_at, updated_at, last_active_session_id FROM clients WHERE id = $1";
-pub const CLIENT_ATTEMPTS: &str = "SELECT sign_in_id, sign_up_id FROM clients WHERE id = $1";
 pub const SET_ACTIVE_SESSION: &str = "UPDATE clients SET last_active_session_id = $1, updated_at = $2 WHERE id = $3";
 
 pub const INSERT_USER: &str = "INSERT INTO users (id, username, webauthn_handle, created_at, updated_at, last_sign_in_at) \
@@ -127,11 +125,6 @@ pub const REPLACE_OTHER_SESSIONS: &str = "UPDATE sessions SET status = 'replaced
      WHERE client_id = $2 AND id <> $3 AND status IN ('active', 'pending')";
 pub const USER_SIGNED_IN: &str = "UPDATE users SET last_sign_in_at = $1, updated_at = $2 WHERE id = $3";
 
-pub const LIVE_SESSIONS_OF_CLIENT: &str = concat!(
-    "SELECT ",
-    session_columns!(),
-    " FROM sessions WHERE client_id = $1 AND status IN ('active', 'pending') ORDER BY created_at, id"
-);
 /// A client's whole snapshot in one statement, so that it reads one snapshot of the database
 /// without a transaction, in one round trip on PostgreSQL: the client with its current
 /// sign-in and sign-up (columns prefixed `si_`, `su_`), then its live sessions (`s_`), each
@@ -223,12 +216,12 @@ pub const PURGE_RATE_LIMITS: &str = "DELETE FROM rate_limits WHERE window_start 
 /// Every statement: the SQLite store caches them all prepared, and a test checks their
 /// parameter numbering.
 pub const ALL: &[&str] = &[
-    INSERT_CLIENT, CLIENT_BY_TOKEN, CLIENT_BY_ID, CLIENT_ATTEMPTS, SET_ACTIVE_SESSION, INSERT_USER, INSERT_SIGN_UP,
+    INSERT_CLIENT, CLIENT_BY_TOKEN, SET_ACTIVE_SESSION, INSERT_USER, INSERT_SIGN_UP,
     INSERT_SESSION, CLIENT_SIGNED_UP, USER_BY_ID, USER_BY_USERNAME, SIGN_UP_BY_ID, PASSKEYS_OF_USER,
     INSERT_PENDING_PASSKEY_UNDER_QUOTA, PENDING_PASSKEY_BY_ID, LOCK_USER,
     INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,
     SIGN_IN_BY_ID, SIGN_IN_ATTEMPT, SAVE_SIGN_IN_CHALLENGE, FAIL_SIGN_IN, CLOSE_SIGN_IN, COUNT_PASSKEY_USE,
-    REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, LIVE_SESSIONS_OF_CLIENT, CLIENT_SNAPSHOT, CLIENT_AND_SESSION, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
+    REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, CLIENT_SNAPSHOT, CLIENT_AND_SESSION, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
     END_CLIENT_SESSIONS, CLIENT_SIGNED_OUT, SIGNING_KEYS, INSERT_FIRST_SIGNING_KEY, INSERT_AUDIT_EVENT, AUDIT_EVENTS,
     HIT_RATE_LIMIT, HIT_RATE_LIMITS, PURGE_PENDING_PASSKEYS, PURGE_SIGN_INS, PURGE_RATE_LIMITS,
 ];

@@ -285,16 +285,16 @@ async fn sign_up_stores_everything_or_nothing(store: &dyn Store) {
         .unwrap();
 
     assert_eq!(store.client_by_token(&token_hash).await.unwrap().unwrap().id, client.id);
-    let stored = store.client(&client.id).await.unwrap().unwrap();
+    let stored = stored_client(store, &client.id).await.unwrap();
     assert_eq!(stored.last_active_session_id.as_deref(), Some(first.id.as_str()));
-    assert_eq!(store.client_attempts(&client.id).await.unwrap(), (None, Some(record.id.clone())));
+    assert_eq!(attempts(store, &client.id).await, (None, Some(record.id.clone())));
     assert_eq!(store.user(&alice.id).await.unwrap().unwrap().username, "alice");
     let by_name = store.user_by_username("alice").await.unwrap().unwrap();
     assert_eq!((by_name.id.as_str(), by_name.webauthn_handle), (alice.id.as_str(), alice.webauthn_handle));
     assert_eq!(store.sign_up_record(&client.id, &record.id).await.unwrap().unwrap().created_session_id, first.id);
     assert!(store.sign_up_record("client_other", &record.id).await.unwrap().is_none());
     assert_eq!(store.session(&first.id).await.unwrap().unwrap().status, SessionStatus::Active);
-    assert_eq!(store.sessions_of_client(&client.id).await.unwrap().len(), 1);
+    assert_eq!(live_sessions(store, &client.id).await.len(), 1);
     let audit = store.audit_events(&AuditQuery { limit: 10, ..AuditQuery::default() }).await.unwrap();
     assert_eq!(audit.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(), ["sign_up"]);
 
@@ -317,8 +317,26 @@ async fn sign_up_stores_everything_or_nothing(store: &dyn Store) {
     assert!(store.session(&second.id).await.unwrap().is_none());
     assert_eq!(store.audit_events(&AuditQuery { limit: 10, ..AuditQuery::default() }).await.unwrap().len(), 1);
     assert!(store.user("user_missing").await.unwrap().is_none());
-    assert!(store.client("client_missing").await.unwrap().is_none());
-    assert_eq!(store.client_attempts("client_missing").await.unwrap(), (None, None));
+    assert!(stored_client(store, "client_missing").await.is_none());
+    assert_eq!(attempts(store, "client_missing").await, (None, None));
+}
+
+/// The client as stored, read through the snapshot FAPI answers are built from.
+async fn stored_client(store: &dyn Store, id: &str) -> Option<Client> {
+    store.client_snapshot(id).await.unwrap().map(|s| s.client)
+}
+
+/// The client's current sign-in and sign-up ids, as its snapshot shows them.
+async fn attempts(store: &dyn Store, client_id: &str) -> (Option<String>, Option<String>) {
+    match store.client_snapshot(client_id).await.unwrap() {
+        Some(s) => (s.sign_in.map(|x| x.id), s.sign_up.map(|x| x.id)),
+        None => (None, None),
+    }
+}
+
+/// The client's live sessions, as its snapshot shows them.
+async fn live_sessions(store: &dyn Store, client_id: &str) -> Vec<Session> {
+    store.client_snapshot(client_id).await.unwrap().map_or_else(Vec::new, |s| s.sessions.into_iter().map(|v| v.session).collect())
 }
 
 async fn client_snapshot_reads_the_client_as_fapi_shows_it(store: &dyn Store) {
@@ -444,7 +462,7 @@ async fn a_sign_in_completes_once(store: &dyn Store) {
     let first = new_sign_in(&fresh, r#"{"challenge":"first"}"#);
     store.create_sign_in(Some(NewClient { client: &fresh, token_hash: &fresh_token }), &first).await.unwrap();
     assert_eq!(store.client_by_token(&fresh_token).await.unwrap().unwrap().id, fresh.id);
-    assert_eq!(store.client_attempts(&fresh.id).await.unwrap(), (Some(first.id.clone()), None));
+    assert_eq!(attempts(store, &fresh.id).await, (Some(first.id.clone()), None));
     let read = store.sign_in(&fresh.id, &first.id).await.unwrap().unwrap();
     let challenge = read.challenge.unwrap();
     assert_eq!((challenge.options_json.as_str(), challenge.attempts, challenge.state.is_some()), (r#"{"challenge":"first"}"#, 0, true));
@@ -481,7 +499,7 @@ async fn a_sign_in_completes_once(store: &dyn Store) {
     assert_eq!(store.user(&w.user.id).await.unwrap().unwrap().last_sign_in_at, Some(T + 30));
     let counted = store.passkeys_of(&w.user.id).await.unwrap().remove(0);
     assert_eq!((counted.sign_count, counted.last_used_at), (1, Some(T + 30)));
-    assert_eq!(store.client(&w.client.id).await.unwrap().unwrap().last_active_session_id, Some(done.session.id.clone()));
+    assert_eq!(stored_client(store, &w.client.id).await.unwrap().last_active_session_id, Some(done.session.id.clone()));
     let audited = store.audit_events(&AuditQuery { limit: 1, ..AuditQuery::default() }).await.unwrap();
     assert_eq!((audited[0].event.as_str(), audited[0].at), ("sign_in", T + 30));
 
@@ -491,7 +509,7 @@ async fn a_sign_in_completes_once(store: &dyn Store) {
     let replacing = completion(&w, &next, 1, T + 40);
     assert!(store.complete_sign_in(&replacing, &event("sign_in", T + 40)).await.unwrap());
     assert_eq!(store.session(&done.session.id).await.unwrap().unwrap().status, SessionStatus::Replaced);
-    let live: Vec<String> = store.sessions_of_client(&w.client.id).await.unwrap().into_iter().map(|s| s.id).collect();
+    let live: Vec<String> = live_sessions(store, &w.client.id).await.into_iter().map(|s| s.id).collect();
     assert_eq!(live, [replacing.session.id.as_str()]);
 }
 
@@ -569,10 +587,10 @@ async fn sessions_touch_and_end(store: &dyn Store) {
     assert!(store.end_session(&w.client.id, sid, SessionStatus::Removed, T + 200).await.unwrap());
     assert!(!store.end_session(&w.client.id, sid, SessionStatus::Removed, T + 201).await.unwrap(), "ends once");
     assert_eq!(store.session(sid).await.unwrap().unwrap().status, SessionStatus::Removed);
-    let client = store.client(&w.client.id).await.unwrap().unwrap();
+    let client = stored_client(store, &w.client.id).await.unwrap();
     assert_eq!(client.last_active_session_id, None);
-    assert_eq!(store.client_attempts(&w.client.id).await.unwrap(), (None, None));
-    assert!(store.sessions_of_client(&w.client.id).await.unwrap().is_empty());
+    assert_eq!(attempts(store, &w.client.id).await, (None, None));
+    assert!(live_sessions(store, &w.client.id).await.is_empty());
 }
 
 async fn ending_a_clients_sessions_audits_each(store: &dyn Store) {
@@ -592,7 +610,7 @@ async fn ending_a_clients_sessions_audits_each(store: &dyn Store) {
     assert_eq!(sign_outs[0].session_id.as_deref(), Some(done.session.id.as_str()));
     assert_eq!(sign_outs[0].user_id.as_deref(), Some(w.user.id.as_str()));
     assert_eq!(sign_outs[0].client_id.as_deref(), Some(w.client.id.as_str()));
-    assert_eq!(store.client(&w.client.id).await.unwrap().unwrap().last_active_session_id, None);
+    assert_eq!(stored_client(store, &w.client.id).await.unwrap().last_active_session_id, None);
 }
 
 async fn audit_events_filter_and_order(store: &dyn Store) {
