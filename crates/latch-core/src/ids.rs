@@ -28,6 +28,10 @@ pub enum IdKind {
     SignUp,
     Environment,
     Trace,
+    /// A Backend API secret key's record (the key itself is `sk_live_…`, never an id).
+    SecretKey,
+    /// A sign-in token: a ticket an operator or the app's server issues for one user.
+    SignInToken,
 }
 
 impl IdKind {
@@ -41,6 +45,8 @@ impl IdKind {
             IdKind::SignUp => "sua",
             IdKind::Environment => "env",
             IdKind::Trace => "trace",
+            IdKind::SecretKey => "ak",
+            IdKind::SignInToken => "sit",
         }
     }
 }

@@ -6,6 +6,7 @@
 //! testable with plain values.
 
 pub mod aaguid;
+pub mod backend;
 pub mod ceremony;
 pub mod ids;
 pub mod model;

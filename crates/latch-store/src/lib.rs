@@ -30,6 +30,7 @@ mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+pub use latch_core::backend::{MetadataPatch, SecretKey, SignInToken, UserMetadata};
 use latch_core::model::{
     Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignInFailure, SignUp, User,
 };
@@ -94,9 +95,45 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Debug, Clone)]
 pub struct StoredSigningKey {
     pub kid: String,
+    /// The JWS algorithm it signs with: `RS256` or `EdDSA`.
+    pub alg: String,
     pub private_pkcs8: Vec<u8>,
+    /// Ed25519: the raw 32-byte key; RSA: the SubjectPublicKeyInfo DER.
     pub public_raw: Vec<u8>,
     pub created_at: Millis,
+    /// When a rotation replaced it; it stays published while its tokens may live.
+    pub retired_at: Option<Millis>,
+}
+
+/// Which users a Backend API listing shows, newest first unless `oldest_first`.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// Part of a username or a user id (case-insensitive).
+    pub search: Option<String>,
+    pub oldest_first: bool,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// Which sessions a Backend API listing shows (all filters combine with AND), newest first.
+#[derive(Debug, Clone, Default)]
+pub struct SessionQuery {
+    pub user_id: Option<String>,
+    pub client_id: Option<String>,
+    pub status: Option<String>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// A ticket sign-in's outcome, written at once by [`Store::redeem_sign_in_token`]: the token
+/// spent, the client if new, the sign-in (complete) and its session.
+#[derive(Debug, Clone)]
+pub struct TicketRedemption<'a> {
+    pub token_id: &'a str,
+    pub new_client: Option<NewClient<'a>>,
+    pub sign_in: &'a SignIn,
+    pub session: &'a Session,
+    pub now: Millis,
 }
 
 /// A client not stored yet: the write that first needs it stores it in its own transaction,
@@ -271,6 +308,54 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts the key only if there is none yet; returns the keys afterwards, so concurrent
     /// first starts agree on one key.
     async fn init_signing_key(&self, key: &StoredSigningKey) -> StoreResult<Vec<StoredSigningKey>>;
+
+    /// Retires every live key of the new key's algorithm and adds the new one, which signs
+    /// from now on; returns the keys afterwards.
+    async fn rotate_signing_key(&self, key: &StoredSigningKey, now: Millis) -> StoreResult<Vec<StoredSigningKey>>;
+
+    // Backend API secret keys: only their hashes.
+    async fn create_secret_key(&self, key: &SecretKey, audit: &AuditEvent) -> StoreResult<()>;
+    /// Every key, revoked ones too, oldest first.
+    async fn secret_keys(&self) -> StoreResult<Vec<SecretKey>>;
+    /// The unrevoked key with this hash.
+    async fn live_secret_key(&self, key_hash: &[u8]) -> StoreResult<Option<SecretKey>>;
+    /// Revokes key `id`; false when there is no such unrevoked key.
+    async fn revoke_secret_key(&self, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool>;
+
+    // The Backend API's users and sessions.
+    async fn users_page(&self, query: &UserQuery) -> StoreResult<Vec<User>>;
+    async fn count_users(&self, search: Option<&str>) -> StoreResult<u64>;
+    /// The user's metadata (empty objects when none was ever written).
+    async fn user_metadata(&self, user_id: &str) -> StoreResult<UserMetadata>;
+    /// Merges `patch` into the user's metadata under the user's row lock (no lost update) and
+    /// writes the `audit` line; None, changing nothing, when there is no such user.
+    async fn update_user_metadata(
+        &self,
+        user_id: &str,
+        patch: &MetadataPatch,
+        now: Millis,
+        audit: &AuditEvent,
+    ) -> StoreResult<Option<UserMetadata>>;
+    /// Deletes the user, their passkeys, pending registrations, tickets and metadata, and
+    /// ends their live sessions (`removed`), with the `audit` line; false when there was none.
+    async fn delete_user(&self, user_id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool>;
+    /// One page of sessions and the total that match.
+    async fn sessions_page(&self, query: &SessionQuery) -> StoreResult<(Vec<Session>, u64)>;
+    /// Revokes live session `id` (its client sees it ended) with the `audit` line; None when
+    /// it was not live.
+    async fn revoke_session(&self, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<Option<Session>>;
+    /// Deletes passkey `id` of the user with the `audit` line; false when there was none.
+    async fn delete_user_passkey(&self, user_id: &str, id: &str, audit: &AuditEvent) -> StoreResult<bool>;
+
+    // Sign-in tokens.
+    async fn create_sign_in_token(&self, token: &SignInToken, audit: &AuditEvent) -> StoreResult<()>;
+    async fn sign_in_token_by_hash(&self, token_hash: &[u8]) -> StoreResult<Option<SignInToken>>;
+    /// Revokes a pending token; the token as it is afterwards, None when there is none.
+    async fn revoke_sign_in_token(&self, id: &str, now: Millis) -> StoreResult<Option<SignInToken>>;
+    /// Spends the token (conditionally: still pending, unexpired, this session's user) and
+    /// writes the client if new, the complete sign-in, the session and the `audit` line, in
+    /// one transaction. False, changing nothing, when the token was spent meanwhile.
+    async fn redeem_sign_in_token(&self, redemption: &TicketRedemption<'_>, audit: &AuditEvent) -> StoreResult<bool>;
 
     async fn record_audit(&self, event: &AuditEvent) -> StoreResult<()>;
     /// Newest first.

@@ -12,6 +12,7 @@
 //! since verification) calls [`Exec::roll_back`] and returns `Ok(false)`: the operation
 //! changes nothing, and the caller learns why from the return value, not from an error.
 
+use latch_core::backend::{MetadataPatch, SecretKey, SignInToken, UserMetadata};
 use latch_core::model::{
     Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignInFailure, SignUp, User,
 };
@@ -19,7 +20,10 @@ use latch_core::model::{
 use crate::exec::{Exec, binds};
 use crate::queries as q;
 use crate::rows::{self, to_json};
-use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SessionView, SignInAttempt, StoreError, StoreResult, StoredSigningKey};
+use crate::{
+    AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SessionQuery, SessionView, SignInAttempt, StoreError,
+    StoreResult, StoredSigningKey, TicketRedemption, UserQuery,
+};
 
 // ---- pieces several operations share ------------------------------------------------------
 
@@ -445,8 +449,169 @@ pub(crate) async fn signing_keys<E: Exec>(tx: &mut E) -> StoreResult<Vec<StoredS
 }
 
 pub(crate) async fn init_signing_key<E: Exec>(tx: &mut E, key: &StoredSigningKey) -> StoreResult<Vec<StoredSigningKey>> {
-    tx.run(q::INSERT_FIRST_SIGNING_KEY, binds![&key.kid, &key.private_pkcs8, &key.public_raw, key.created_at]).await?;
+    tx.run(
+        q::INSERT_FIRST_SIGNING_KEY,
+        binds![&key.kid, &key.alg, &key.private_pkcs8, &key.public_raw, key.created_at, &key.alg],
+    )
+    .await?;
     tx.all(q::SIGNING_KEYS, binds![], rows::signing_key).await
+}
+
+pub(crate) async fn rotate_signing_key<E: Exec>(
+    tx: &mut E,
+    key: &StoredSigningKey,
+    now: Millis,
+) -> StoreResult<Vec<StoredSigningKey>> {
+    tx.run(q::RETIRE_SIGNING_KEYS, binds![now, &key.alg]).await?;
+    tx.run(q::INSERT_SIGNING_KEY, binds![&key.kid, &key.alg, &key.private_pkcs8, &key.public_raw, key.created_at]).await?;
+    tx.all(q::SIGNING_KEYS, binds![], rows::signing_key).await
+}
+
+// ---- Backend API: secret keys, users, sessions, sign-in tokens ----------------------------
+
+pub(crate) async fn create_secret_key<E: Exec>(tx: &mut E, k: &SecretKey, audit: &AuditEvent) -> StoreResult<()> {
+    tx.run(q::INSERT_SECRET_KEY, binds![&k.id, &k.key_hash, &k.hint, &k.label, k.created_at, k.revoked_at]).await?;
+    insert_audit(tx, audit).await
+}
+
+pub(crate) async fn secret_keys<E: Exec>(tx: &mut E) -> StoreResult<Vec<SecretKey>> {
+    tx.all(q::SECRET_KEYS, binds![], rows::secret_key).await
+}
+
+pub(crate) async fn live_secret_key<E: Exec>(tx: &mut E, key_hash: &[u8]) -> StoreResult<Option<SecretKey>> {
+    tx.one(q::LIVE_SECRET_KEY, binds![key_hash], rows::secret_key).await
+}
+
+pub(crate) async fn revoke_secret_key<E: Exec>(tx: &mut E, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool> {
+    if tx.run(q::REVOKE_SECRET_KEY, binds![now, id]).await? != 1 {
+        tx.roll_back();
+        return Ok(false);
+    }
+    insert_audit(tx, audit).await?;
+    Ok(true)
+}
+
+/// The `LIKE` pattern for a search: lower case, its own `%` and `_` escaped.
+fn like_pattern(search: &str) -> String {
+    let escaped = search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+pub(crate) async fn users_page<E: Exec>(tx: &mut E, query: &UserQuery) -> StoreResult<Vec<User>> {
+    let pattern = query.search.as_deref().map(like_pattern);
+    let sql = if query.oldest_first { q::USERS_OLDEST_FIRST } else { q::USERS_NEWEST_FIRST };
+    let (limit, offset) = (i64::from(query.limit), i64::from(query.offset));
+    tx.all(sql, binds![pattern.as_deref(), pattern.as_deref(), pattern.as_deref(), limit, offset], rows::user).await
+}
+
+pub(crate) async fn count_users<E: Exec>(tx: &mut E, search: Option<&str>) -> StoreResult<u64> {
+    let pattern = search.map(like_pattern);
+    let n = tx.one(q::COUNT_USERS, binds![pattern.as_deref(), pattern.as_deref(), pattern.as_deref()], |row| row.int("n")).await?;
+    Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+}
+
+pub(crate) async fn user_metadata<E: Exec>(tx: &mut E, user_id: &str) -> StoreResult<UserMetadata> {
+    Ok(tx.one(q::USER_METADATA, binds![user_id], rows::user_metadata).await?.unwrap_or_default())
+}
+
+pub(crate) async fn update_user_metadata<E: Exec>(
+    tx: &mut E,
+    user_id: &str,
+    patch: &MetadataPatch,
+    now: Millis,
+    audit: &AuditEvent,
+) -> StoreResult<Option<UserMetadata>> {
+    // The user's row lock orders concurrent updates (PostgreSQL); the read below then sees
+    // the previous update's result, so a merge never loses one.
+    if tx.run(q::USER_UPDATED, binds![now, user_id]).await? != 1 {
+        tx.roll_back();
+        return Ok(None);
+    }
+    let mut metadata = tx.one(q::USER_METADATA, binds![user_id], rows::user_metadata).await?.unwrap_or_default();
+    patch.apply(&mut metadata);
+    let (public, private, unsafe_) = (to_json(&metadata.public)?, to_json(&metadata.private)?, to_json(&metadata.unsafe_)?);
+    tx.run(q::UPSERT_USER_METADATA, binds![user_id, &public, &private, &unsafe_, now]).await?;
+    insert_audit(tx, audit).await?;
+    Ok(Some(metadata))
+}
+
+pub(crate) async fn delete_user<E: Exec>(tx: &mut E, user_id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool> {
+    tx.run(q::CLIENTS_FORGET_USER, binds![now, user_id, user_id]).await?;
+    tx.all(q::REMOVE_USER_SESSIONS, binds![now, user_id], rows::session).await?;
+    tx.run(q::DELETE_PENDING_PASSKEYS_OF_USER, binds![user_id]).await?;
+    tx.run(q::DELETE_PASSKEYS_OF_USER, binds![user_id]).await?;
+    tx.run(q::DELETE_SIGN_IN_TOKENS_OF_USER, binds![user_id]).await?;
+    tx.run(q::DELETE_USER_METADATA, binds![user_id]).await?;
+    if tx.run(q::DELETE_USER, binds![user_id]).await? != 1 {
+        tx.roll_back();
+        return Ok(false);
+    }
+    insert_audit(tx, audit).await?;
+    Ok(true)
+}
+
+pub(crate) async fn sessions_page<E: Exec>(tx: &mut E, query: &SessionQuery) -> StoreResult<(Vec<Session>, u64)> {
+    let (user, client, status) = (query.user_id.as_deref(), query.client_id.as_deref(), query.status.as_deref());
+    let (limit, offset) = (i64::from(query.limit), i64::from(query.offset));
+    let page =
+        tx.all(q::SESSIONS_PAGE, binds![user, user, client, client, status, status, limit, offset], rows::session).await?;
+    let total =
+        tx.one(q::COUNT_SESSIONS, binds![user, user, client, client, status, status], |row| row.int("n")).await?;
+    Ok((page, total.and_then(|n| u64::try_from(n).ok()).unwrap_or(0)))
+}
+
+pub(crate) async fn revoke_session<E: Exec>(tx: &mut E, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<Option<Session>> {
+    let Some(session) = tx.one(q::REVOKE_SESSION, binds![now, id], rows::session).await? else {
+        tx.roll_back();
+        return Ok(None);
+    };
+    tx.run(q::CLIENT_FORGETS_SESSION, binds![now, &session.client_id, &session.id]).await?;
+    insert_audit(tx, &audit.for_session(&session)).await?;
+    Ok(Some(session))
+}
+
+pub(crate) async fn delete_user_passkey<E: Exec>(tx: &mut E, user_id: &str, id: &str, audit: &AuditEvent) -> StoreResult<bool> {
+    if tx.run(q::DELETE_PASSKEY, binds![id, user_id]).await? != 1 {
+        tx.roll_back();
+        return Ok(false);
+    }
+    insert_audit(tx, audit).await?;
+    Ok(true)
+}
+
+pub(crate) async fn create_sign_in_token<E: Exec>(tx: &mut E, t: &SignInToken, audit: &AuditEvent) -> StoreResult<()> {
+    tx.run(
+        q::INSERT_SIGN_IN_TOKEN,
+        binds![&t.id, &t.user_id, &t.token_hash, t.status.as_str(), t.created_at, t.updated_at, t.expire_at],
+    )
+    .await?;
+    insert_audit(tx, audit).await
+}
+
+pub(crate) async fn sign_in_token_by_hash<E: Exec>(tx: &mut E, token_hash: &[u8]) -> StoreResult<Option<SignInToken>> {
+    tx.one(q::SIGN_IN_TOKEN_BY_HASH, binds![token_hash], rows::sign_in_token).await
+}
+
+pub(crate) async fn revoke_sign_in_token<E: Exec>(tx: &mut E, id: &str, now: Millis) -> StoreResult<Option<SignInToken>> {
+    if let Some(revoked) = tx.one(q::REVOKE_SIGN_IN_TOKEN, binds![now, id], rows::sign_in_token).await? {
+        return Ok(Some(revoked));
+    }
+    tx.one(q::SIGN_IN_TOKEN_BY_ID, binds![id], rows::sign_in_token).await
+}
+
+pub(crate) async fn redeem_sign_in_token<E: Exec>(tx: &mut E, r: &TicketRedemption<'_>, audit: &AuditEvent) -> StoreResult<bool> {
+    let s = r.session;
+    if tx.run(q::REDEEM_SIGN_IN_TOKEN, binds![r.now, r.token_id, &s.user_id, r.now]).await? != 1 {
+        tx.roll_back();
+        return Ok(false);
+    }
+    create_sign_in(tx, r.new_client, r.sign_in).await?;
+    insert_session(tx, s).await?;
+    tx.run(q::SET_ACTIVE_SESSION, binds![&s.id, r.now, &s.client_id]).await?;
+    tx.run(q::REPLACE_OTHER_SESSIONS, binds![r.now, &s.client_id, &s.id]).await?;
+    tx.run(q::USER_SIGNED_IN, binds![r.now, r.now, &s.user_id]).await?;
+    insert_audit(tx, audit).await?;
+    Ok(true)
 }
 
 pub(crate) async fn record_audit<E: Exec>(tx: &mut E, e: &AuditEvent) -> StoreResult<()> {
@@ -601,6 +766,64 @@ macro_rules! impl_store {
             }
             async fn init_signing_key(&self, key: &StoredSigningKey) -> StoreResult<Vec<StoredSigningKey>> {
                 $with!(self, Access::Write, |tx| ops::init_signing_key(tx, key))
+            }
+            async fn rotate_signing_key(&self, key: &StoredSigningKey, now: Millis) -> StoreResult<Vec<StoredSigningKey>> {
+                $with!(self, Access::Write, |tx| ops::rotate_signing_key(tx, key, now))
+            }
+            async fn create_secret_key(&self, key: &SecretKey, audit: &AuditEvent) -> StoreResult<()> {
+                $with!(self, Access::Write, |tx| ops::create_secret_key(tx, key, audit))
+            }
+            async fn secret_keys(&self) -> StoreResult<Vec<SecretKey>> {
+                $with!(self, Access::ReadOne, |tx| ops::secret_keys(tx))
+            }
+            async fn live_secret_key(&self, key_hash: &[u8]) -> StoreResult<Option<SecretKey>> {
+                $with!(self, Access::ReadOne, |tx| ops::live_secret_key(tx, key_hash))
+            }
+            async fn revoke_secret_key(&self, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::revoke_secret_key(tx, id, now, audit))
+            }
+            async fn users_page(&self, query: &UserQuery) -> StoreResult<Vec<User>> {
+                $with!(self, Access::ReadOne, |tx| ops::users_page(tx, query))
+            }
+            async fn count_users(&self, search: Option<&str>) -> StoreResult<u64> {
+                $with!(self, Access::ReadOne, |tx| ops::count_users(tx, search))
+            }
+            async fn user_metadata(&self, user_id: &str) -> StoreResult<UserMetadata> {
+                $with!(self, Access::ReadOne, |tx| ops::user_metadata(tx, user_id))
+            }
+            async fn update_user_metadata(
+                &self,
+                user_id: &str,
+                patch: &MetadataPatch,
+                now: Millis,
+                audit: &AuditEvent,
+            ) -> StoreResult<Option<UserMetadata>> {
+                $with!(self, Access::Write, |tx| ops::update_user_metadata(tx, user_id, patch, now, audit))
+            }
+            async fn delete_user(&self, user_id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::delete_user(tx, user_id, now, audit))
+            }
+            async fn sessions_page(&self, query: &SessionQuery) -> StoreResult<(Vec<Session>, u64)> {
+                // Two reads that should agree: a write transaction's snapshot holds them together.
+                $with!(self, Access::Write, |tx| ops::sessions_page(tx, query))
+            }
+            async fn revoke_session(&self, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<Option<Session>> {
+                $with!(self, Access::Write, |tx| ops::revoke_session(tx, id, now, audit))
+            }
+            async fn delete_user_passkey(&self, user_id: &str, id: &str, audit: &AuditEvent) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::delete_user_passkey(tx, user_id, id, audit))
+            }
+            async fn create_sign_in_token(&self, token: &SignInToken, audit: &AuditEvent) -> StoreResult<()> {
+                $with!(self, Access::Write, |tx| ops::create_sign_in_token(tx, token, audit))
+            }
+            async fn sign_in_token_by_hash(&self, token_hash: &[u8]) -> StoreResult<Option<SignInToken>> {
+                $with!(self, Access::ReadOne, |tx| ops::sign_in_token_by_hash(tx, token_hash))
+            }
+            async fn revoke_sign_in_token(&self, id: &str, now: Millis) -> StoreResult<Option<SignInToken>> {
+                $with!(self, Access::Write, |tx| ops::revoke_sign_in_token(tx, id, now))
+            }
+            async fn redeem_sign_in_token(&self, redemption: &TicketRedemption<'_>, audit: &AuditEvent) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::redeem_sign_in_token(tx, redemption, audit))
             }
             async fn record_audit(&self, event: &AuditEvent) -> StoreResult<()> {
                 $with!(self, Access::WriteOne, |tx| ops::record_audit(tx, event))

@@ -184,10 +184,81 @@ pub const END_CLIENT_SESSIONS: &str = concat!(
 pub const CLIENT_SIGNED_OUT: &str =
     "UPDATE clients SET last_active_session_id = NULL, sign_in_id = NULL, sign_up_id = NULL, updated_at = $1 WHERE id = $2";
 
-pub const SIGNING_KEYS: &str =
-    "SELECT kid, private_pkcs8, public_raw, created_at FROM signing_keys ORDER BY created_at, kid";
-pub const INSERT_FIRST_SIGNING_KEY: &str = "INSERT INTO signing_keys (kid, private_pkcs8, public_raw, created_at) \
-     SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)";
+pub const SIGNING_KEYS: &str = "SELECT kid, alg, private_pkcs8, public_raw, created_at, retired_at FROM signing_keys \
+     ORDER BY created_at, kid";
+/// The first live key of its algorithm: concurrent first starts keep one (or, racing on
+/// PostgreSQL, both, and every node then signs with the same newest).
+pub const INSERT_FIRST_SIGNING_KEY: &str = "INSERT INTO signing_keys (kid, alg, private_pkcs8, public_raw, created_at) \
+     SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE alg = $6 AND retired_at IS NULL)";
+pub const RETIRE_SIGNING_KEYS: &str = "UPDATE signing_keys SET retired_at = $1 WHERE alg = $2 AND retired_at IS NULL";
+pub const INSERT_SIGNING_KEY: &str =
+    "INSERT INTO signing_keys (kid, alg, private_pkcs8, public_raw, created_at) VALUES ($1, $2, $3, $4, $5)";
+
+pub const INSERT_SECRET_KEY: &str =
+    "INSERT INTO secret_keys (id, key_hash, hint, label, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)";
+pub const SECRET_KEYS: &str =
+    "SELECT id, key_hash, hint, label, created_at, revoked_at FROM secret_keys ORDER BY created_at, id";
+pub const LIVE_SECRET_KEY: &str = "SELECT id, key_hash, hint, label, created_at, revoked_at FROM secret_keys \
+     WHERE key_hash = $1 AND revoked_at IS NULL";
+pub const REVOKE_SECRET_KEY: &str = "UPDATE secret_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
+
+/// `$1` NULL lists everyone; else a lower-case `LIKE` pattern on username or id.
+pub const USERS_NEWEST_FIRST: &str = "SELECT * FROM users \
+     WHERE ($1 IS NULL OR LOWER(username) LIKE $2 ESCAPE '\\' OR LOWER(id) LIKE $3 ESCAPE '\\') \
+     ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5";
+pub const USERS_OLDEST_FIRST: &str = "SELECT * FROM users \
+     WHERE ($1 IS NULL OR LOWER(username) LIKE $2 ESCAPE '\\' OR LOWER(id) LIKE $3 ESCAPE '\\') \
+     ORDER BY created_at, id LIMIT $4 OFFSET $5";
+pub const COUNT_USERS: &str = "SELECT COUNT(*) AS n FROM users \
+     WHERE ($1 IS NULL OR LOWER(username) LIKE $2 ESCAPE '\\' OR LOWER(id) LIKE $3 ESCAPE '\\')";
+pub const USER_METADATA: &str = "SELECT public, private, unsafe FROM user_metadata WHERE user_id = $1";
+pub const UPSERT_USER_METADATA: &str = "INSERT INTO user_metadata (user_id, public, private, unsafe, updated_at) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id) DO UPDATE SET \
+     public = excluded.public, private = excluded.private, unsafe = excluded.unsafe, updated_at = excluded.updated_at";
+pub const USER_UPDATED: &str = "UPDATE users SET updated_at = $1 WHERE id = $2";
+/// A deleted user's live sessions end; their clients forget them as their active one.
+pub const REMOVE_USER_SESSIONS: &str = concat!(
+    "UPDATE sessions SET status = 'removed', updated_at = $1 WHERE user_id = $2 AND status IN ('active', 'pending') RETURNING ",
+    session_columns!()
+);
+pub const CLIENTS_FORGET_USER: &str = "UPDATE clients SET last_active_session_id = NULL, updated_at = $1 \
+     WHERE id IN (SELECT client_id FROM sessions WHERE user_id = $2) \
+     AND last_active_session_id IN (SELECT id FROM sessions WHERE user_id = $3)";
+pub const DELETE_PENDING_PASSKEYS_OF_USER: &str = "DELETE FROM pending_passkeys WHERE user_id = $1";
+pub const DELETE_PASSKEYS_OF_USER: &str = "DELETE FROM passkeys WHERE user_id = $1";
+pub const DELETE_SIGN_IN_TOKENS_OF_USER: &str = "DELETE FROM sign_in_tokens WHERE user_id = $1";
+pub const DELETE_USER_METADATA: &str = "DELETE FROM user_metadata WHERE user_id = $1";
+pub const DELETE_USER: &str = "DELETE FROM users WHERE id = $1";
+
+/// Absent filters bind as NULL and match everything (each filter is bound twice).
+pub const SESSIONS_PAGE: &str = concat!(
+    "SELECT ",
+    session_columns!(),
+    " FROM sessions WHERE ($1 IS NULL OR user_id = $2) AND ($3 IS NULL OR client_id = $4) AND ($5 IS NULL OR status = $6) \
+     ORDER BY created_at DESC, id DESC LIMIT $7 OFFSET $8"
+);
+pub const COUNT_SESSIONS: &str = "SELECT COUNT(*) AS n FROM sessions \
+     WHERE ($1 IS NULL OR user_id = $2) AND ($3 IS NULL OR client_id = $4) AND ($5 IS NULL OR status = $6)";
+pub const REVOKE_SESSION: &str = concat!(
+    "UPDATE sessions SET status = 'revoked', updated_at = $1 WHERE id = $2 AND status IN ('active', 'pending') RETURNING ",
+    session_columns!()
+);
+pub const CLIENT_FORGETS_SESSION: &str =
+    "UPDATE clients SET last_active_session_id = NULL, updated_at = $1 WHERE id = $2 AND last_active_session_id = $3";
+
+pub const INSERT_SIGN_IN_TOKEN: &str = "INSERT INTO sign_in_tokens (id, user_id, token_hash, status, created_at, updated_at, expire_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub const SIGN_IN_TOKEN_BY_HASH: &str = "SELECT id, user_id, token_hash, status, created_at, updated_at, expire_at \
+     FROM sign_in_tokens WHERE token_hash = $1";
+pub const REVOKE_SIGN_IN_TOKEN: &str = "UPDATE sign_in_tokens SET status = 'revoked', updated_at = $1 \
+     WHERE id = $2 AND status = 'pending' \
+     RETURNING id, user_id, token_hash, status, created_at, updated_at, expire_at";
+pub const SIGN_IN_TOKEN_BY_ID: &str = "SELECT id, user_id, token_hash, status, created_at, updated_at, expire_at \
+     FROM sign_in_tokens WHERE id = $1";
+/// Spends a ticket: only the redemption that flips it from pending, before it expires, for
+/// the user its session names, changes the row (`SignInToken::is_redeemable`'s rule).
+pub const REDEEM_SIGN_IN_TOKEN: &str = "UPDATE sign_in_tokens SET status = 'accepted', updated_at = $1 \
+     WHERE id = $2 AND user_id = $3 AND status = 'pending' AND expire_at > $4";
 
 pub const INSERT_AUDIT_EVENT: &str = "INSERT INTO audit_events \
      (at, event, outcome, user_id, session_id, passkey_id, client_id, client_ip, user_agent, error_code) \
@@ -222,6 +293,12 @@ pub const ALL: &[&str] = &[
     INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,
     SIGN_IN_BY_ID, SIGN_IN_ATTEMPT, SAVE_SIGN_IN_CHALLENGE, FAIL_SIGN_IN, CLOSE_SIGN_IN, COUNT_PASSKEY_USE,
     REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, CLIENT_SNAPSHOT, CLIENT_AND_SESSION, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
-    END_CLIENT_SESSIONS, CLIENT_SIGNED_OUT, SIGNING_KEYS, INSERT_FIRST_SIGNING_KEY, INSERT_AUDIT_EVENT, AUDIT_EVENTS,
+    END_CLIENT_SESSIONS, CLIENT_SIGNED_OUT, SIGNING_KEYS, INSERT_FIRST_SIGNING_KEY, RETIRE_SIGNING_KEYS, INSERT_SIGNING_KEY,
+    INSERT_SECRET_KEY, SECRET_KEYS, LIVE_SECRET_KEY, REVOKE_SECRET_KEY, USERS_NEWEST_FIRST, USERS_OLDEST_FIRST,
+    COUNT_USERS, USER_METADATA, UPSERT_USER_METADATA, USER_UPDATED, REMOVE_USER_SESSIONS, CLIENTS_FORGET_USER,
+    DELETE_PENDING_PASSKEYS_OF_USER, DELETE_PASSKEYS_OF_USER, DELETE_SIGN_IN_TOKENS_OF_USER, DELETE_USER_METADATA,
+    DELETE_USER, SESSIONS_PAGE, COUNT_SESSIONS, REVOKE_SESSION, CLIENT_FORGETS_SESSION, INSERT_SIGN_IN_TOKEN,
+    SIGN_IN_TOKEN_BY_HASH, REVOKE_SIGN_IN_TOKEN, SIGN_IN_TOKEN_BY_ID, REDEEM_SIGN_IN_TOKEN,
+    INSERT_AUDIT_EVENT, AUDIT_EVENTS,
     HIT_RATE_LIMIT, HIT_RATE_LIMITS, PURGE_PENDING_PASSKEYS, PURGE_SIGN_INS, PURGE_RATE_LIMITS,
 ];

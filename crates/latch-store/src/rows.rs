@@ -10,6 +10,8 @@ use latch_core::model::{
 use latch_core::webauthn::{AuthenticationState, Credential, RegistrationState};
 use uuid::Uuid;
 
+use latch_core::backend::{SecretKey, SignInToken, TicketStatus, UserMetadata};
+
 use crate::{AuditEvent, StoreError, StoreResult, StoredSigningKey};
 
 /// One result row, read by column name. Integers are i64 and flags 0/1 in both dialects.
@@ -257,10 +259,43 @@ pub(crate) fn sign_up(row: &dyn Columns) -> StoreResult<SignUp> {
 pub(crate) fn signing_key(row: &dyn Columns) -> StoreResult<StoredSigningKey> {
     Ok(StoredSigningKey {
         kid: row.text("kid")?,
+        alg: row.text("alg")?,
         private_pkcs8: row.blob("private_pkcs8")?,
         public_raw: row.blob("public_raw")?,
         created_at: row.int("created_at")?,
+        retired_at: row.opt_int("retired_at")?,
     })
+}
+
+pub(crate) fn secret_key(row: &dyn Columns) -> StoreResult<SecretKey> {
+    Ok(SecretKey {
+        id: row.text("id")?,
+        key_hash: row.blob("key_hash")?,
+        hint: row.text("hint")?,
+        label: row.text("label")?,
+        created_at: row.int("created_at")?,
+        revoked_at: row.opt_int("revoked_at")?,
+    })
+}
+
+pub(crate) fn sign_in_token(row: &dyn Columns) -> StoreResult<SignInToken> {
+    let status = row.text("status")?;
+    Ok(SignInToken {
+        id: row.text("id")?,
+        user_id: row.text("user_id")?,
+        token_hash: row.blob("token_hash")?,
+        status: TicketStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("sign-in token status {status:?}")))?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+        expire_at: row.int("expire_at")?,
+    })
+}
+
+pub(crate) fn user_metadata(row: &dyn Columns) -> StoreResult<UserMetadata> {
+    let read = |col: &str| -> StoreResult<serde_json::Value> {
+        serde_json::from_str(&row.text(col)?).map_err(corrupt("user metadata"))
+    };
+    Ok(UserMetadata { public: read("public")?, private: read("private")?, unsafe_: read("unsafe")? })
 }
 
 pub(crate) fn audit_event(row: &dyn Columns) -> StoreResult<AuditEvent> {

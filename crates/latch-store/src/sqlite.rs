@@ -38,7 +38,11 @@ use crate::exec::{Access, Bind, Exec, drive};
 use crate::ops;
 use crate::queries as q;
 use crate::rows::Columns;
-use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SignInAttempt, StoreError, StoreResult, StoredSigningKey};
+use crate::{
+    AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SessionQuery, SignInAttempt, StoreError, StoreResult,
+    StoredSigningKey, TicketRedemption, UserQuery,
+};
+use latch_core::backend::{MetadataPatch, SecretKey, SignInToken, UserMetadata};
 
 /// The connection, and the column positions of its wide statements.
 struct Held {
@@ -348,6 +352,7 @@ mod tests {
             include_str!("../migrations/sqlite/0002_audit_and_limits.sql"),
             include_str!("../migrations/sqlite/0003_live_sessions_index.sql"),
             include_str!("../migrations/sqlite/0004_audit_without_autoincrement.sql"),
+            include_str!("../migrations/sqlite/0006_backend_api.sql"),
         ] {
             conn.execute_batch(migration).unwrap();
         }
@@ -359,8 +364,13 @@ mod tests {
                 plan.push(row.get(3).unwrap());
             }
             // Nothing a request runs may scan a table: only the background purge, the
-            // operator's audit query (newest first, limited) and the start-up key read do.
-            let may_scan = [q::AUDIT_EVENTS, q::SIGNING_KEYS, q::INSERT_FIRST_SIGNING_KEY, q::PURGE_PENDING_PASSKEYS, q::PURGE_RATE_LIMITS];
+            // operator's audit query (newest first, limited), the key reads and rotation, and
+            // the Backend API's listings (searches and counts over every user or session).
+            let may_scan = [
+                q::AUDIT_EVENTS, q::SIGNING_KEYS, q::INSERT_FIRST_SIGNING_KEY, q::RETIRE_SIGNING_KEYS, q::PURGE_PENDING_PASSKEYS,
+                q::PURGE_RATE_LIMITS, q::SECRET_KEYS, q::USERS_NEWEST_FIRST, q::USERS_OLDEST_FIRST, q::COUNT_USERS,
+                q::SESSIONS_PAGE, q::COUNT_SESSIONS,
+            ];
             let scans = plan.iter().any(|step| step.starts_with("SCAN") && step != "SCAN CONSTANT ROW" && !step.ends_with("VALUES CLAUSE"));
             assert!(!scans || may_scan.contains(sql), "{sql}: {plan:?}");
             let stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{e}: {sql}"));

@@ -645,9 +645,11 @@ async fn the_first_signing_key_wins(store: &dyn Store) {
     assert!(store.signing_keys().await.unwrap().is_empty());
     let key = |kid: &str, at: i64| StoredSigningKey {
         kid: kid.into(),
+        alg: "RS256".into(),
         private_pkcs8: vec![1, 2, 3],
         public_raw: vec![4, 5, 6],
         created_at: at,
+        retired_at: None,
     };
     let first = store.init_signing_key(&key("kid-1", T)).await.unwrap();
     assert_eq!(first.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), ["kid-1"]);
@@ -655,6 +657,12 @@ async fn the_first_signing_key_wins(store: &dyn Store) {
     assert_eq!(second.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), ["kid-1"], "a second start keeps the first key");
     let stored = store.signing_keys().await.unwrap();
     assert_eq!((stored[0].private_pkcs8.as_slice(), stored[0].public_raw.as_slice(), stored[0].created_at), (&[1u8, 2, 3][..], &[4u8, 5, 6][..], T));
+    // Another algorithm gets its own first key; a rotation retires the live key of its own.
+    let ed = store.init_signing_key(&StoredSigningKey { alg: "EdDSA".into(), ..key("kid-ed", T + 2) }).await.unwrap();
+    assert_eq!(ed.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), ["kid-1", "kid-ed"]);
+    let rotated = store.rotate_signing_key(&key("kid-3", T + 3), T + 3).await.unwrap();
+    let retired: Vec<_> = rotated.iter().map(|k| (k.kid.as_str(), k.retired_at)).collect();
+    assert_eq!(retired, [("kid-1", Some(T + 3)), ("kid-ed", None), ("kid-3", None)]);
 }
 
 async fn purge_deletes_only_what_is_dead(store: &dyn Store) {
