@@ -278,7 +278,7 @@ export async function fapi(page, method, p, body) {
 
 const b64url = (s) => Buffer.from(s, 'base64url')
 
-/** Verify a compact JWS against Latch's JWKS (EdDSA / Ed25519). Returns {header, claims}. */
+/** Verify a compact JWS against Latch's JWKS (RS256 by default, or EdDSA). Returns {header, claims}. */
 export async function verifyJwt(jwt) {
   const parts = jwt.split('.')
   if (parts.length !== 3) throw new Error(`not a compact JWS: ${jwt}`)
@@ -289,9 +289,11 @@ export async function verifyJwt(jwt) {
   const jwks = await res.json()
   const jwk = (jwks.keys ?? []).find((k) => k.kid === header.kid)
   if (!jwk) throw new Error(`no JWKS key with kid ${header.kid} in ${JSON.stringify(jwks)}`)
-  if (header.alg !== 'EdDSA' && header.alg !== 'Ed25519') throw new Error(`unexpected alg ${header.alg}`)
+  if (header.alg !== 'RS256' && header.alg !== 'EdDSA') throw new Error(`unexpected alg ${header.alg}`)
+  if (jwk.alg !== header.alg) throw new Error(`the JWK for ${header.kid} is ${jwk.alg}, the token ${header.alg}`)
   const key = crypto.createPublicKey({ key: jwk, format: 'jwk' })
-  const ok = crypto.verify(null, Buffer.from(`${parts[0]}.${parts[1]}`), key, b64url(parts[2]))
+  const digest = header.alg === 'RS256' ? 'sha256' : null
+  const ok = crypto.verify(digest, Buffer.from(`${parts[0]}.${parts[1]}`), key, b64url(parts[2]))
   if (!ok) throw new Error('JWT signature does not verify against the JWKS')
   return { header, claims }
 }

@@ -1,68 +1,66 @@
-//! Session token signing (`cargo bench -p latch-flows --bench tokens`).
+//! Session token signing (`cargo bench -p latch-flows --bench tokens`), as `tokens.rs` signs
+//! when it cannot reuse a token: `TokenSigner::sign_reusable` with a new session id each
+//! time, so nothing is reused, through the key-caching signer.
 //!
-//! `session_token_sign` is a stock `jsonwebtoken::encode` with an EdDSA header carrying the
-//! `kid`, the claims Latch puts in a session token, and an `EncodingKey` from a PKCS#8
-//! Ed25519 key: the cost `tokens.rs` pays per token it does not reuse, less the key parsing
-//! its signer factory caches (the stock provider is measured here, so this is an upper bound).
-//!
-//! `openssl_ed25519_sign` signs the same signing input with OpenSSL, for comparison.
+//! `session_token/RS256` (RSA-2048, the default) against `session_token/EdDSA` (Ed25519):
+//! their ratio is what choosing RS256 costs per token signed.
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde::Serialize;
-
-#[derive(Serialize)]
-struct SessionClaims<'a> {
-    sid: &'a str,
-    sub: &'a str,
-    iat: i64,
-    nbf: i64,
-    exp: i64,
-    iss: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    azp: Option<&'a str>,
-    sts: &'a str,
-    v: u8,
-}
+use latch_flows::TokenSigner;
+use latch_flows::tokens::{SessionClaims, SigningAlgorithm};
 
 fn benches(c: &mut Criterion) {
-    let key = openssl::pkey::PKey::generate_ed25519().unwrap();
-    let pkcs8 = key.private_key_to_pkcs8().unwrap();
-    let encoding = EncodingKey::from_ed_der(&pkcs8);
-    let kid = "ins_0123456789abcdef".to_string();
-    let claims = SessionClaims {
-        sid: "sess_2pQ8mZ4kR7tY1wX9vB3nC6dF0gH",
-        sub: "user_2pQ8mZ4kR7tY1wX9vB3nC6dF0gJ",
-        iat: 1_764_000_000,
-        nbf: 1_763_999_995,
-        exp: 1_764_000_060,
-        iss: "http://localhost:8080",
-        azp: Some("http://localhost:8080"),
-        sts: "active",
-        v: 2,
-    };
-    c.bench_function("session_token_sign (jsonwebtoken EdDSA)", |b| {
-        b.iter(|| {
-            let mut header = Header::new(Algorithm::EdDSA);
-            header.kid = Some(kid.clone());
-            jsonwebtoken::encode(&header, black_box(&claims), &encoding).unwrap()
-        })
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::Builder::new()
+        .prefix("latch-tokens-bench-")
+        .tempdir()
+        .expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("latch.db").display());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let store = rt.block_on(async {
+        latch_store::migrate(&url).await.expect("migrate");
+        latch_store::open(&url).await.expect("open")
     });
-    let jwt = {
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(kid.clone());
-        jsonwebtoken::encode(&header, &claims, &encoding).unwrap()
-    };
-    let signing_input = jwt.rsplit_once('.').unwrap().0.as_bytes().to_vec();
-    c.bench_function("openssl_ed25519_sign", |b| {
-        b.iter(|| {
-            let mut signer = openssl::sign::Signer::new_without_digest(&key).unwrap();
-            signer.sign_oneshot_to_vec(black_box(&signing_input)).unwrap()
-        })
-    });
+    for algorithm in [SigningAlgorithm::EdDsa, SigningAlgorithm::Rs256] {
+        let tokens = rt
+            .block_on(TokenSigner::load_or_create(
+                store.as_ref(),
+                algorithm,
+                Duration::from_secs(60),
+                now,
+            ))
+            .expect("signing key");
+        let n = AtomicU64::new(0);
+        c.bench_function(&format!("session_token/{}", algorithm.as_str()), |b| {
+            b.iter(|| {
+                let sid = format!(
+                    "sess_2pQ8mZ4kR7tY1wX9vB3n{}",
+                    n.fetch_add(1, Ordering::Relaxed)
+                );
+                let claims = SessionClaims {
+                    sid: &sid,
+                    sub: "user_2pQ8mZ4kR7tY1wX9vB3nC6dF0gJ",
+                    iat: 1_764_000_000,
+                    nbf: 1_763_999_995,
+                    exp: 1_764_000_060,
+                    iss: "http://localhost:8080",
+                    azp: Some("http://localhost:8080"),
+                    sts: "active",
+                    v: 2,
+                };
+                tokens.sign_reusable(black_box(&claims)).expect("signed")
+            })
+        });
+    }
 }
 
 criterion_group! {

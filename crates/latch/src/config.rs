@@ -8,9 +8,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use latch_core::ceremony::UvPolicy;
-use latch_core::settings::InstanceSettings;
-use serde::Deserialize;
 use latch_core::origins::OriginPattern;
+use latch_core::settings::InstanceSettings;
+use latch_server::SigningAlgorithm;
+use serde::Deserialize;
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -37,7 +38,11 @@ pub struct ServeArgs {
     pub origins: Vec<String>,
     /// An origin on another domain allowed to use the RP ID (WebAuthn Related Origin
     /// Requests; repeat, or comma-separate in LATCH_RELATED_ORIGINS).
-    #[arg(long = "related-origin", env = "LATCH_RELATED_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "related-origin",
+        env = "LATCH_RELATED_ORIGINS",
+        value_delimiter = ','
+    )]
     pub related_origins: Vec<String>,
     /// Latch's own public URL, the `iss` of session tokens.
     #[arg(long, env = "LATCH_ISSUER")]
@@ -57,8 +62,15 @@ pub struct ServeArgs {
     pub session_ttl_secs: Option<u64>,
     #[arg(long, env = "LATCH_TOKEN_TTL_SECS")]
     pub token_ttl_secs: Option<u64>,
+    /// Session-token signature: RS256 (default; what Clerk's server SDKs accept) or EdDSA.
+    #[arg(long, env = "LATCH_TOKEN_ALGORITHM", value_parser = parse_token_algorithm)]
+    pub token_algorithm: Option<SigningAlgorithm>,
     /// A task every new session must complete (it stays `pending`), e.g. choose-organization.
-    #[arg(long = "session-task", env = "LATCH_SESSION_TASKS", value_delimiter = ',')]
+    #[arg(
+        long = "session-task",
+        env = "LATCH_SESSION_TASKS",
+        value_delimiter = ','
+    )]
     pub session_tasks: Vec<String>,
     /// Production mode: no dev page, https origins only.
     #[arg(long, env = "LATCH_PRODUCTION")]
@@ -85,12 +97,18 @@ pub struct ServeArgs {
     pub trust_forwarded_for: bool,
 }
 
+fn parse_token_algorithm(s: &str) -> Result<SigningAlgorithm, String> {
+    SigningAlgorithm::parse(s).ok_or_else(|| format!("{s:?} is not one of RS256, EdDSA"))
+}
+
 fn parse_uv(s: &str) -> Result<UvPolicy, String> {
     match s {
         "required" => Ok(UvPolicy::Required),
         "preferred" => Ok(UvPolicy::Preferred),
         "discouraged" => Ok(UvPolicy::Discouraged),
-        other => Err(format!("{other:?} is not one of required, preferred, discouraged")),
+        other => Err(format!(
+            "{other:?} is not one of required, preferred, discouraged"
+        )),
     }
 }
 
@@ -114,6 +132,7 @@ pub struct FileConfig {
     pub challenge_ttl_secs: Option<u64>,
     pub session_ttl_secs: Option<u64>,
     pub token_ttl_secs: Option<u64>,
+    pub token_algorithm: Option<String>,
     #[serde(default)]
     pub session_tasks: Vec<String>,
     pub production: Option<bool>,
@@ -137,6 +156,7 @@ pub struct Resolved {
     pub settings_for_port: SettingsTemplate,
     pub issuer: Option<String>,
     pub max_connections: usize,
+    pub token_algorithm: SigningAlgorithm,
 }
 
 /// Settings whose origins may depend on the port actually bound (with `--port 0`).
@@ -153,7 +173,8 @@ impl SettingsTemplate {
         if !self.origins_given {
             s.origins = InstanceSettings::dev(port).origins;
         }
-        s.validate().map_err(|why| anyhow::anyhow!("invalid configuration: {why}"))?;
+        s.validate()
+            .map_err(|why| anyhow::anyhow!("invalid configuration: {why}"))?;
         Ok(s)
     }
 }
@@ -165,7 +186,11 @@ impl ServeArgs {
             None => FileConfig::default(),
         };
         let port = self.port.or(file.port).unwrap_or(8080);
-        let data_dir = self.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(".latch"));
+        let data_dir = self
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(".latch"));
         let database_url = match self.database_url.clone().or(file.database_url) {
             Some(url) => url,
             None => format!("sqlite://{}", data_dir.join("latch.db").display()),
@@ -177,12 +202,20 @@ impl ServeArgs {
         if let Some(v) = self.rp_id.clone().or(file.rp_id) {
             settings.rp_id = v;
         }
-        let origins = if self.origins.is_empty() { file.origins } else { self.origins.clone() };
+        let origins = if self.origins.is_empty() {
+            file.origins
+        } else {
+            self.origins.clone()
+        };
         let origins_given = !origins.is_empty();
         if origins_given {
             settings.origins = parse_origins(&origins)?;
         }
-        let related = if self.related_origins.is_empty() { file.related_origins } else { self.related_origins.clone() };
+        let related = if self.related_origins.is_empty() {
+            file.related_origins
+        } else {
+            self.related_origins.clone()
+        };
         settings.related_origins = parse_origins(&related)?;
         if let Some(v) = self.application_name.clone().or(file.application_name) {
             settings.application_name = v;
@@ -202,7 +235,11 @@ impl ServeArgs {
         if let Some(v) = self.token_ttl_secs.or(file.token_ttl_secs) {
             settings.token_ttl = Duration::from_secs(v);
         }
-        let tasks = if self.session_tasks.is_empty() { file.session_tasks } else { self.session_tasks.clone() };
+        let tasks = if self.session_tasks.is_empty() {
+            file.session_tasks
+        } else {
+            self.session_tasks.clone()
+        };
         settings.session_tasks = tasks.into_iter().filter(|t| !t.trim().is_empty()).collect();
         if let Some(v) = file.allow_autofill {
             settings.allow_autofill = v;
@@ -213,29 +250,57 @@ impl ServeArgs {
         if let Some(v) = file.passkeys_enabled {
             settings.passkeys_enabled = v;
         }
-        if let Some(v) = self.rate_limit_ip_per_minute.or(file.rate_limit_ip_per_minute) {
+        if let Some(v) = self
+            .rate_limit_ip_per_minute
+            .or(file.rate_limit_ip_per_minute)
+        {
             settings.rate_limits.per_ip_per_minute = v;
         }
-        if let Some(v) = self.rate_limit_client_per_minute.or(file.rate_limit_client_per_minute) {
+        if let Some(v) = self
+            .rate_limit_client_per_minute
+            .or(file.rate_limit_client_per_minute)
+        {
             settings.rate_limits.per_client_per_minute = v;
         }
-        if let Some(v) = self.rate_limit_passkeys_per_hour.or(file.rate_limit_passkeys_per_hour) {
+        if let Some(v) = self
+            .rate_limit_passkeys_per_hour
+            .or(file.rate_limit_passkeys_per_hour)
+        {
             settings.rate_limits.passkey_creations_per_user_per_hour = v;
         }
-        settings.trust_forwarded_for = self.trust_forwarded_for || file.trust_forwarded_for.unwrap_or(false);
+        settings.trust_forwarded_for =
+            self.trust_forwarded_for || file.trust_forwarded_for.unwrap_or(false);
         if settings.token_ttl < Duration::from_secs(30) {
-            bail!("token_ttl_secs must be at least 30: clerk-js refreshes tokens 17 seconds before they expire");
+            bail!(
+                "token_ttl_secs must be at least 30: clerk-js refreshes tokens 17 seconds before they expire"
+            );
         }
         if settings.max_passkeys_per_user == 0 {
             bail!("max_passkeys_per_user must be at least 1");
         }
+        let token_algorithm = match (self.token_algorithm, file.token_algorithm.as_deref()) {
+            (Some(alg), _) => alg,
+            (None, Some(text)) => parse_token_algorithm(text).map_err(anyhow::Error::msg)?,
+            (None, None) => SigningAlgorithm::default(),
+        };
         Ok(Resolved {
-            bind: self.bind.clone().or(file.bind).unwrap_or_else(|| "127.0.0.1".into()),
+            bind: self
+                .bind
+                .clone()
+                .or(file.bind)
+                .unwrap_or_else(|| "127.0.0.1".into()),
             port,
             database_url,
-            settings_for_port: SettingsTemplate { settings, origins_given },
+            settings_for_port: SettingsTemplate {
+                settings,
+                origins_given,
+            },
             issuer: self.issuer.clone().or(file.issuer),
-            max_connections: self.max_connections.or(file.max_connections).unwrap_or(4096),
+            max_connections: self
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(4096),
+            token_algorithm,
         })
     }
 }
@@ -249,6 +314,7 @@ fn parse_origins(texts: &[String]) -> anyhow::Result<Vec<OriginPattern>> {
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))
 }

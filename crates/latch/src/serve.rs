@@ -13,15 +13,28 @@ use crate::config::{Resolved, ServeArgs};
 pub async fn open_store(resolved: &Resolved) -> anyhow::Result<Arc<dyn Store>> {
     latch_store::open(&resolved.database_url)
         .await
-        .with_context(|| format!("cannot open the database {}", redact(&resolved.database_url)))
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                redact(&resolved.database_url)
+            )
+        })
 }
 
 pub async fn migrate(args: ServeArgs) -> anyhow::Result<()> {
     let resolved = args.resolve()?;
     let version = latch_store::migrate(&resolved.database_url)
         .await
-        .with_context(|| format!("cannot migrate the database {}", redact(&resolved.database_url)))?;
-    println!("database {} is at schema version {version}", redact(&resolved.database_url));
+        .with_context(|| {
+            format!(
+                "cannot migrate the database {}",
+                redact(&resolved.database_url)
+            )
+        })?;
+    println!(
+        "database {} is at schema version {version}",
+        redact(&resolved.database_url)
+    );
     Ok(())
 }
 
@@ -29,7 +42,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let resolved = args.resolve()?;
     latch_store::migrate(&resolved.database_url)
         .await
-        .with_context(|| format!("cannot migrate the database {}", redact(&resolved.database_url)))?;
+        .with_context(|| {
+            format!(
+                "cannot migrate the database {}",
+                redact(&resolved.database_url)
+            )
+        })?;
     let store = open_store(&resolved).await?;
 
     let listener = tokio::net::TcpListener::bind((resolved.bind.as_str(), resolved.port))
@@ -37,8 +55,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}:{}", resolved.bind, resolved.port))?;
     let addr = listener.local_addr()?;
     let settings = resolved.settings_for_port.for_port(addr.port())?;
-    let issuer = resolved.issuer.clone().unwrap_or_else(|| format!("http://localhost:{}", addr.port()));
-    let tokens = TokenSigner::load_or_create(store.as_ref(), now_ms()).await?;
+    let issuer = resolved
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://localhost:{}", addr.port()));
+    let tokens = TokenSigner::load_or_create(
+        store.as_ref(),
+        resolved.token_algorithm,
+        settings.token_ttl,
+        now_ms(),
+    )
+    .await?;
 
     tracing::info!(
         rp_id = %settings.rp_id,
@@ -47,8 +74,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         dev_mode = settings.dev_mode,
         "starting"
     );
-    let state = AppState::new(settings, store.clone(), tokens, issuer);
-    spawn_purger(store);
+    let state = AppState::new(settings, store.clone(), tokens.clone(), issuer);
+    spawn_purger(store, tokens);
 
     // Tests and scripts wait for this exact line.
     println!("latch listening on http://{addr}");
@@ -56,14 +83,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Expired ceremonies and abandoned sign-ins are deleted in the background.
-fn spawn_purger(store: Arc<dyn Store>) {
+/// Expired ceremonies and abandoned sign-ins are deleted in the background, and the signing
+/// keys reread (a rotation elsewhere reaches this node within a minute).
+fn spawn_purger(store: Arc<dyn Store>, tokens: TokenSigner) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
             if let Err(e) = store.purge_expired(now_ms()).await {
                 tracing::warn!(error = %e, "purging expired ceremonies failed");
+            }
+            if let Err(e) = tokens.refresh(store.as_ref()).await {
+                tracing::warn!(error = %e, "rereading the signing keys failed");
             }
         }
     });
