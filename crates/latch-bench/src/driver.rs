@@ -71,18 +71,12 @@ struct TokenJson {
 
 fn parse<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, Failure> {
     serde_json::from_slice(bytes).map_err(|e| {
-        Failure::unexpected(format!(
-            "{what}: {e}: {}",
-            String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
-        ))
+        Failure::unexpected(format!("{what}: {e}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(300)])))
     })
 }
 
 fn client_side(e: latch_testkit::webauthn::Error) -> Failure {
-    Failure {
-        key: "authenticator".into(),
-        detail: format!("{e:#}"),
-    }
+    Failure { key: "authenticator".into(), detail: format!("{e:#}") }
 }
 
 /// Sign up `username` in a fresh browser profile and create `passkeys` passkeys (at least one).
@@ -94,19 +88,12 @@ pub async fn register(
     rec: &mut Recorder,
 ) -> Result<Vec<SoftPasskey>, Failure> {
     tab.clear_cookies();
-    let body = form(&[
-        ("username", username),
-        ("locale", "en-US"),
-        ("timezone", "UTC"),
-    ]);
+    let body = form(&[("username", username), ("locale", "en-US"), ("timezone", "UTC")]);
     let (bytes, took) = tab.post("/client/sign_ups", "", &body).await?;
     rec.record(Step::SignUp, took);
     let sign_up: Envelope<SignUpJson> = parse(&bytes, "sign-up")?;
     if sign_up.response.status != "complete" {
-        return Err(Failure::unexpected(format!(
-            "sign-up status {}",
-            sign_up.response.status
-        )));
+        return Err(Failure::unexpected(format!("sign-up status {}", sign_up.response.status)));
     }
     tab.session_id = sign_up.response.created_session_id;
     let mut made = Vec::with_capacity(passkeys);
@@ -119,12 +106,7 @@ pub async fn register(
 }
 
 /// `user.createPasskey()`: `POST /me/passkeys`, the authenticator, `attempt_verification`.
-async fn create_passkey(
-    tab: &mut Tab,
-    ctx: &Ctx,
-    seed: &[u8],
-    rec: &mut Recorder,
-) -> Result<SoftPasskey, Failure> {
+async fn create_passkey(tab: &mut Tab, ctx: &Ctx, seed: &[u8], rec: &mut Recorder) -> Result<SoftPasskey, Failure> {
     let (bytes, took) = tab.post("/me/passkeys", "", "").await?;
     rec.record(Step::PasskeyCreate, took);
     let pending: Envelope<PasskeyJson> = parse(&bytes, "passkey creation")?;
@@ -139,10 +121,7 @@ async fn create_passkey(
     rec.record(Step::Authenticator, started.elapsed());
 
     let path = format!("/me/passkeys/{}/attempt_verification", pending.response.id);
-    let body = form(&[
-        ("strategy", "passkey"),
-        ("public_key_credential", &credential),
-    ]);
+    let body = form(&[("strategy", "passkey"), ("public_key_credential", &credential)]);
     let (bytes, took) = tab.post(&path, "", &body).await?;
     rec.record(Step::PasskeyAttempt, took);
     let verified: Envelope<PasskeyJson> = parse(&bytes, "passkey verification")?;
@@ -153,19 +132,8 @@ async fn create_passkey(
 }
 
 /// One discoverable sign-in through `finalize()` (touch + token). Leaves the tab signed in.
-pub async fn sign_in(
-    tab: &mut Tab,
-    ctx: &Ctx,
-    passkey: &SoftPasskey,
-    rec: &mut Recorder,
-) -> Result<(), Failure> {
-    let (bytes, took) = tab
-        .post(
-            "/client/sign_ins",
-            "",
-            "strategy=passkey&locale=en-US&timezone=UTC",
-        )
-        .await?;
+pub async fn sign_in(tab: &mut Tab, ctx: &Ctx, passkey: &SoftPasskey, rec: &mut Recorder) -> Result<(), Failure> {
+    let (bytes, took) = tab.post("/client/sign_ins", "", "strategy=passkey&locale=en-US&timezone=UTC").await?;
     rec.record(Step::SignInCreate, took);
     let created: Envelope<SignInJson> = parse(&bytes, "sign-in")?;
     let nonce = created
@@ -178,52 +146,26 @@ pub async fn sign_in(
     let credential = ctx.auth.assert(passkey, &nonce).map_err(client_side)?;
     rec.record(Step::Authenticator, started.elapsed());
 
-    let path = format!(
-        "/client/sign_ins/{}/attempt_first_factor",
-        created.response.id
-    );
-    let body = form(&[
-        ("strategy", "passkey"),
-        ("public_key_credential", &credential),
-    ]);
+    let path = format!("/client/sign_ins/{}/attempt_first_factor", created.response.id);
+    let body = form(&[("strategy", "passkey"), ("public_key_credential", &credential)]);
     let (bytes, took) = tab.post(&path, "", &body).await?;
     rec.record(Step::SignInAttempt, took);
     let done: Envelope<SignInJson> = parse(&bytes, "sign-in attempt")?;
     if done.response.status != "complete" {
-        return Err(Failure::unexpected(format!(
-            "sign-in status {}",
-            done.response.status
-        )));
+        return Err(Failure::unexpected(format!("sign-in status {}", done.response.status)));
     }
-    let sid = done
-        .response
-        .created_session_id
-        .ok_or_else(|| Failure::unexpected("no created_session_id"))?;
+    let sid = done.response.created_session_id.ok_or_else(|| Failure::unexpected("no created_session_id"))?;
     tab.session_id = Some(sid.clone());
 
-    let (bytes, took) = tab
-        .post(
-            &format!("/client/sessions/{sid}/touch"),
-            "",
-            "active_organization_id=&intent=select_session",
-        )
-        .await?;
+    let (bytes, took) =
+        tab.post(&format!("/client/sessions/{sid}/touch"), "", "active_organization_id=&intent=select_session").await?;
     rec.record(Step::Touch, took);
     let session: Envelope<SessionJson> = parse(&bytes, "touch")?;
     if session.response.status != "active" {
-        return Err(Failure::unexpected(format!(
-            "session status {}",
-            session.response.status
-        )));
+        return Err(Failure::unexpected(format!("session status {}", session.response.status)));
     }
 
-    let (bytes, took) = tab
-        .post(
-            &format!("/client/sessions/{sid}/tokens"),
-            "",
-            "organization_id=",
-        )
-        .await?;
+    let (bytes, took) = tab.post(&format!("/client/sessions/{sid}/tokens"), "", "organization_id=").await?;
     rec.record(Step::Token, took);
     let token: TokenJson = parse(&bytes, "token")?;
     if token.jwt.split('.').filter(|p| !p.is_empty()).count() != 3 {
@@ -267,11 +209,7 @@ fn failed(tab: &mut Tab, rec: &mut Recorder, f: Failure) {
 }
 
 /// Repeat sign-ins with the passkeys this worker owns, round robin, until the deadline.
-pub async fn sign_in_worker(
-    ctx: Arc<Ctx>,
-    passkeys: Vec<Arc<SoftPasskey>>,
-    plan: Plan,
-) -> (Recorder, u64) {
+pub async fn sign_in_worker(ctx: Arc<Ctx>, passkeys: Vec<Arc<SoftPasskey>>, plan: Plan) -> (Recorder, u64) {
     let mut tab = Tab::new(ctx.target.clone());
     let mut rec = Recorder::default();
     let mut next = Instant::now();

@@ -43,17 +43,11 @@ pub struct Failure {
 
 impl Failure {
     pub fn unexpected(detail: impl Into<String>) -> Self {
-        Failure {
-            key: "unexpected_response".into(),
-            detail: detail.into(),
-        }
+        Failure { key: "unexpected_response".into(), detail: detail.into() }
     }
 
     fn transport(e: impl std::fmt::Display) -> Self {
-        Failure {
-            key: "transport".into(),
-            detail: e.to_string(),
-        }
+        Failure { key: "transport".into(), detail: e.to_string() }
     }
 }
 
@@ -81,14 +75,7 @@ pub struct Tab {
 
 impl Tab {
     pub fn new(target: std::sync::Arc<Target>) -> Self {
-        Tab {
-            target,
-            sender: None,
-            cookies: Vec::new(),
-            cookie_header: String::new(),
-            session_id: None,
-            connects: 0,
-        }
+        Tab { target, sender: None, cookies: Vec::new(), cookie_header: String::new(), session_id: None, connects: 0 }
     }
 
     /// A new browser profile on the same connection: no cookies, no session.
@@ -99,13 +86,10 @@ impl Tab {
     }
 
     async fn connect(&mut self) -> Result<(), Failure> {
-        let stream = TcpStream::connect(self.target.addr)
-            .await
-            .map_err(Failure::transport)?;
+        let stream = TcpStream::connect(self.target.addr).await.map_err(Failure::transport)?;
         stream.set_nodelay(true).map_err(Failure::transport)?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(Failure::transport)?;
+        let (sender, conn) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(Failure::transport)?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -116,34 +100,19 @@ impl Tab {
 
     fn store_cookie(&mut self, set_cookie: &str) {
         let pair = set_cookie.split(';').next().unwrap_or("");
-        let Some((name, value)) = pair.split_once('=') else {
-            return;
-        };
+        let Some((name, value)) = pair.split_once('=') else { return };
         let (name, value) = (name.trim(), value.trim());
-        let expired = set_cookie
-            .split(';')
-            .skip(1)
-            .any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
+        let expired = set_cookie.split(';').skip(1).any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
         self.cookies.retain(|(n, _)| n != name);
         if !expired && !value.is_empty() {
             self.cookies.push((name.to_string(), value.to_string()));
         }
-        self.cookie_header = self
-            .cookies
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        self.cookie_header = self.cookies.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ");
     }
 
     /// `POST /v1{path}` with a form body; `extra_query` is appended after the SDK parameters.
     /// Returns the body of a 2xx reply and the round-trip time (request written → body read).
-    pub async fn post(
-        &mut self,
-        path: &str,
-        extra_query: &str,
-        form: &str,
-    ) -> Result<(Bytes, Duration), Failure> {
+    pub async fn post(&mut self, path: &str, extra_query: &str, form: &str) -> Result<(Bytes, Duration), Failure> {
         let mut uri = format!("/v1{path}?{SDK_QUERY}");
         if !extra_query.is_empty() {
             uri.push('&');
@@ -170,9 +139,7 @@ impl Tab {
             if !self.cookie_header.is_empty() {
                 req = req.header(COOKIE, self.cookie_header.as_str());
             }
-            let req = req
-                .body(Full::new(body.clone()))
-                .map_err(|e| Failure::unexpected(e.to_string()))?;
+            let req = req.body(Full::new(body.clone())).map_err(|e| Failure::unexpected(e.to_string()))?;
             let sender = self.sender.as_mut().expect("connected");
             let started = Instant::now();
             let sent = async {
@@ -183,10 +150,7 @@ impl Tab {
             let response = match sent {
                 Ok(r) => r,
                 // A keep-alive connection the server closed between requests: reopen once.
-                Err(e)
-                    if !retried
-                        && (e.is_canceled() || e.is_closed() || e.is_incomplete_message()) =>
-                {
+                Err(e) if !retried && (e.is_canceled() || e.is_closed() || e.is_incomplete_message()) => {
                     self.sender = None;
                     retried = true;
                     continue;
@@ -212,11 +176,7 @@ impl Tab {
                     .unwrap_or_else(|| format!("http_{}", parts.status.as_u16()));
                 return Err(Failure {
                     key: code,
-                    detail: format!(
-                        "{} on POST {path}: {}",
-                        parts.status,
-                        String::from_utf8_lossy(&bytes)
-                    ),
+                    detail: format!("{} on POST {path}: {}", parts.status, String::from_utf8_lossy(&bytes)),
                 });
             }
             return Ok((bytes, elapsed));
@@ -239,17 +199,9 @@ impl Tab {
         sender.ready().await.map_err(Failure::transport)?;
         let response = sender.send_request(req).await.map_err(Failure::transport)?;
         let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(Failure::transport)?
-            .to_bytes();
+        let bytes = response.into_body().collect().await.map_err(Failure::transport)?.to_bytes();
         if !status.is_success() {
-            return Err(Failure {
-                key: format!("http_{}", status.as_u16()),
-                detail: String::from_utf8_lossy(&bytes).into(),
-            });
+            return Err(Failure { key: format!("http_{}", status.as_u16()), detail: String::from_utf8_lossy(&bytes).into() });
         }
         Ok(bytes)
     }

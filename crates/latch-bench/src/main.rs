@@ -115,8 +115,7 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.duration.is_nan() || args.duration <= 0.0 {
         bail!("--duration must be positive");
     }
-    let url =
-        Url::parse(&args.url).with_context(|| format!("--url {:?} is not a URL", args.url))?;
+    let url = Url::parse(&args.url).with_context(|| format!("--url {:?} is not a URL", args.url))?;
     if url.scheme() != "http" {
         bail!("--url must be http:// (latch-bench speaks plain HTTP/1.1)");
     }
@@ -127,10 +126,7 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot resolve {host}"))?
         .next()
         .with_context(|| format!("{host} has no address"))?;
-    let origin = args
-        .origin
-        .clone()
-        .unwrap_or_else(|| format!("http://localhost:{port}"));
+    let origin = args.origin.clone().unwrap_or_else(|| format!("http://localhost:{port}"));
     let origin_host = Url::parse(&origin)
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
@@ -144,32 +140,22 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     // Is it there, and is it Latch?
     let mut probe = Tab::new(target.clone());
-    probe.get("/environment").await.map_err(|f| {
-        anyhow::anyhow!(
-            "{} does not answer GET /v1/environment: {} {}",
-            args.url,
-            f.key,
-            f.detail
-        )
-    })?;
+    probe
+        .get("/environment")
+        .await
+        .map_err(|f| anyhow::anyhow!("{} does not answer GET /v1/environment: {} {}", args.url, f.key, f.detail))?;
     drop(probe);
 
     let pid = args.server_pid.or_else(|| server::find_listener(port));
     let run_id = format!("b{:08x}", rand::random::<u32>());
-    let ctx = Arc::new(Ctx {
-        target,
-        auth: Authenticator::new(&origin, &rp_id),
-        run_id,
-    });
+    let ctx = Arc::new(Ctx { target, auth: Authenticator::new(&origin, &rp_id), run_id });
     let wants_sign_in = matches!(args.scenario, Scenario::SignIn | Scenario::Both);
     let wants_register = matches!(args.scenario, Scenario::Register | Scenario::Both);
     let interval =
         (args.rate > 0.0).then(|| Duration::from_secs_f64(args.concurrency as f64 / args.rate));
 
     let db_bytes = |pid: Option<u32>| {
-        pid.map(server::database_files)
-            .filter(|f| !f.is_empty())
-            .map(|f| f.iter().map(|(_, b)| b).sum::<u64>())
+        pid.map(server::database_files).filter(|f| !f.is_empty()).map(|f| f.iter().map(|(_, b)| b).sum::<u64>())
     };
 
     // ---- populate ----------------------------------------------------------------------------
@@ -180,20 +166,11 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
         if args.users == 0 {
             bail!("the sign-in scenario needs --users of at least 1");
         }
-        let workers = args
-            .populate_concurrency
-            .unwrap_or(args.concurrency)
-            .clamp(1, args.users);
-        let progress = if args.json {
-            indicatif::ProgressBar::hidden()
-        } else {
-            indicatif::ProgressBar::new(args.users as u64)
-        };
+        let workers = args.populate_concurrency.unwrap_or(args.concurrency).clamp(1, args.users);
+        let progress = if args.json { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(args.users as u64) };
         progress.set_style(
-            indicatif::ProgressStyle::with_template(
-                "populating {bar:40} {pos}/{len} users, {per_sec}, eta {eta}",
-            )
-            .expect("valid template"),
+            indicatif::ProgressStyle::with_template("populating {bar:40} {pos}/{len} users, {per_sec}, eta {eta}")
+                .expect("valid template"),
         );
         let db_before = db_bytes(pid);
         let meter = Meter::start(pid);
@@ -201,13 +178,7 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 let (ctx, next, progress) = (ctx.clone(), next.clone(), progress.clone());
-                tokio::spawn(driver::populate_worker(
-                    ctx,
-                    next,
-                    args.users,
-                    args.passkeys_per_user,
-                    progress,
-                ))
+                tokio::spawn(driver::populate_worker(ctx, next, args.users, args.passkeys_per_user, progress))
             })
             .collect();
         let mut rec = Recorder::default();
@@ -221,11 +192,7 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let phase = meter.finish(&rec, workers as u64);
         made.sort_by_key(|(i, _)| *i);
         let users_made = made.len();
-        passkeys = made
-            .into_iter()
-            .flat_map(|(_, p)| p)
-            .map(Arc::new)
-            .collect();
+        passkeys = made.into_iter().flat_map(|(_, p)| p).map(Arc::new).collect();
         if let (Some(before), Some(after)) = (db_before, db_bytes(pid))
             && users_made > 0
         {
@@ -250,22 +217,13 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let shares: Vec<Vec<Arc<SoftPasskey>>> = (0..c)
             .map(|w| {
                 let mine: Vec<_> = passkeys.iter().skip(w).step_by(c).cloned().collect();
-                if mine.is_empty() {
-                    vec![passkeys[w % passkeys.len()].clone()]
-                } else {
-                    mine
-                }
+                if mine.is_empty() { vec![passkeys[w % passkeys.len()].clone()] } else { mine }
             })
             .collect();
         let meter = Meter::start(pid);
-        let plan = Plan {
-            deadline: Instant::now() + Duration::from_secs_f64(args.duration),
-            interval,
-        };
-        let handles: Vec<_> = shares
-            .into_iter()
-            .map(|mine| tokio::spawn(driver::sign_in_worker(ctx.clone(), mine, plan)))
-            .collect();
+        let plan = Plan { deadline: Instant::now() + Duration::from_secs_f64(args.duration), interval };
+        let handles: Vec<_> =
+            shares.into_iter().map(|mine| tokio::spawn(driver::sign_in_worker(ctx.clone(), mine, plan))).collect();
         let mut rec = Recorder::default();
         let mut connections = 0;
         for h in handles {
@@ -280,13 +238,9 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut register = None;
     if wants_register {
         let meter = Meter::start(pid);
-        let plan = Plan {
-            deadline: Instant::now() + Duration::from_secs_f64(args.duration),
-            interval,
-        };
-        let handles: Vec<_> = (0..args.concurrency)
-            .map(|w| tokio::spawn(driver::register_worker(ctx.clone(), w, plan)))
-            .collect();
+        let plan = Plan { deadline: Instant::now() + Duration::from_secs_f64(args.duration), interval };
+        let handles: Vec<_> =
+            (0..args.concurrency).map(|w| tokio::spawn(driver::register_worker(ctx.clone(), w, plan))).collect();
         let mut rec = Recorder::default();
         let mut connections = 0;
         for h in handles {
@@ -304,20 +258,10 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
         peak_rss_kb: pid.and_then(server::peak_rss_kb),
         rss_kb: pid.and_then(server::rss_kb),
         db_bytes: (!files.is_empty()).then(|| files.iter().map(|(_, b)| b).sum()),
-        db_files: files
-            .into_iter()
-            .map(|(p, bytes)| DbFile {
-                path: p.display().to_string(),
-                bytes,
-            })
-            .collect(),
+        db_files: files.into_iter().map(|(p, bytes)| DbFile { path: p.display().to_string(), bytes }).collect(),
         db_bytes_per_populated_user: db_per_user,
     };
-    let errors_total = [&populate, &sign_in, &register]
-        .iter()
-        .filter_map(|p| p.as_ref())
-        .map(|p| p.error_total)
-        .sum();
+    let errors_total = [&populate, &sign_in, &register].iter().filter_map(|p| p.as_ref()).map(|p| p.error_total).sum();
     let report = Report {
         url: args.url.clone(),
         origin,
@@ -366,10 +310,7 @@ impl Meter {
             .server_cpu
             .zip(self.pid.and_then(|p| server::cpu_secs(&p.to_string())))
             .map(|(a, b)| b - a);
-        let bench_cpu = self
-            .bench_cpu
-            .zip(server::cpu_secs("self"))
-            .map(|(a, b)| b - a);
+        let bench_cpu = self.bench_cpu.zip(server::cpu_secs("self")).map(|(a, b)| b - a);
         Phase::new(rec, elapsed, server_cpu, bench_cpu, connections)
     }
 }

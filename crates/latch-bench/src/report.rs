@@ -40,12 +40,7 @@ impl Machine {
                 .and_then(|l| l.split_once(':'))
                 .map(|(_, v)| v.trim().to_string())
         });
-        Machine {
-            nproc: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
-            cpu_model,
-        }
+        Machine { nproc: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), cpu_model }
     }
 }
 
@@ -76,13 +71,7 @@ pub struct Phase {
 }
 
 impl Phase {
-    pub fn new(
-        rec: &Recorder,
-        elapsed_secs: f64,
-        server_cpu: Option<f64>,
-        bench_cpu: Option<f64>,
-        connections: u64,
-    ) -> Self {
+    pub fn new(rec: &Recorder, elapsed_secs: f64, server_cpu: Option<f64>, bench_cpu: Option<f64>, connections: u64) -> Self {
         let round = |x: f64, d: f64| (x * d).round() / d;
         Phase {
             completed: rec.completed,
@@ -91,11 +80,7 @@ impl Phase {
             error_total: rec.error_total(),
             errors: rec.errors.clone(),
             error_samples: rec.error_samples.clone(),
-            steps: rec
-                .summaries()
-                .into_iter()
-                .map(|(s, sum)| (s.name().to_string(), sum))
-                .collect(),
+            steps: rec.summaries().into_iter().map(|(s, sum)| (s.name().to_string(), sum)).collect(),
             server_cpu_secs: server_cpu.map(|c| round(c, 100.0)),
             server_cpu_us_per_op: server_cpu
                 .filter(|_| rec.completed > 0)
@@ -144,24 +129,15 @@ const ORDER: [&str; 10] = [
 
 fn print_phase(title: &str, what: &str, p: &Phase) {
     println!();
-    println!(
-        "{title}: {} {what} in {:.2} s = {:.1}/s, {} errors",
-        p.completed, p.elapsed_secs, p.per_sec, p.error_total
-    );
+    println!("{title}: {} {what} in {:.2} s = {:.1}/s, {} errors", p.completed, p.elapsed_secs, p.per_sec, p.error_total);
     if let (Some(cpu), Some(per)) = (p.server_cpu_secs, p.server_cpu_us_per_op) {
-        print!(
-            "  server CPU {cpu:.2} s ({per:.0} µs per {what_one})",
-            what_one = what.trim_end_matches('s')
-        );
+        print!("  server CPU {cpu:.2} s ({per:.0} µs per {what_one})", what_one = what.trim_end_matches('s'));
         if let Some(b) = p.bench_cpu_secs {
             print!(", generator CPU {b:.2} s");
         }
         println!();
     }
-    println!(
-        "  {:<32} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "step (ms)", "count", "mean", "p50", "p90", "p99", "max"
-    );
+    println!("  {:<32} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}", "step (ms)", "count", "mean", "p50", "p90", "p99", "max");
     for name in ORDER {
         if let Some(s) = p.steps.get(name) {
             println!(
@@ -171,10 +147,7 @@ fn print_phase(title: &str, what: &str, p: &Phase) {
         }
     }
     for (code, n) in &p.errors {
-        println!(
-            "  error {code}: {n}  e.g. {}",
-            p.error_samples.get(code).map(String::as_str).unwrap_or("")
-        );
+        println!("  error {code}: {n}  e.g. {}", p.error_samples.get(code).map(String::as_str).unwrap_or(""));
     }
     if p.errors.contains_key("too_many_requests") {
         println!(
@@ -192,9 +165,7 @@ pub fn print_text(r: &Report) {
         r.users,
         r.concurrency,
         r.duration_secs,
-        r.rate_per_sec
-            .map(|x| format!(", paced at {x}/s"))
-            .unwrap_or_default()
+        r.rate_per_sec.map(|x| format!(", paced at {x}/s")).unwrap_or_default()
     );
     println!(
         "machine: {} CPUs, {}",
@@ -213,15 +184,8 @@ pub fn print_text(r: &Report) {
     println!();
     match r.server.pid {
         Some(pid) => {
-            let kb = |x: Option<u64>| {
-                x.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
-                    .unwrap_or("?".into())
-            };
-            println!(
-                "server pid {pid}: peak RSS {} (VmHWM), RSS now {}",
-                kb(r.server.peak_rss_kb),
-                kb(r.server.rss_kb)
-            );
+            let kb = |x: Option<u64>| x.map(|k| format!("{:.1} MiB", k as f64 / 1024.0)).unwrap_or("?".into());
+            println!("server pid {pid}: peak RSS {} (VmHWM), RSS now {}", kb(r.server.peak_rss_kb), kb(r.server.rss_kb));
             if let Some(b) = r.server.db_bytes {
                 print!("database {:.1} MiB", b as f64 / 1_048_576.0);
                 if let Some(per) = r.server.db_bytes_per_populated_user {

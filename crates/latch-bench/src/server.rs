@@ -18,19 +18,14 @@ const USER_HZ: f64 = 100.0;
 pub fn find_listener(port: u16) -> Option<u32> {
     let mut inodes = Vec::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else {
-            continue;
-        };
+        let Ok(text) = std::fs::read_to_string(table) else { continue };
         for line in text.lines().skip(1) {
             let f: Vec<&str> = line.split_whitespace().collect();
             // sl local_address rem_address st tx:rx tr:tm retrnsmt uid timeout inode
             if f.len() < 10 || f[3] != "0A" {
                 continue;
             }
-            let local_port = f[1]
-                .rsplit(':')
-                .next()
-                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            let local_port = f[1].rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
             if local_port == Some(port) {
                 inodes.push(format!("socket:[{}]", f[9]));
             }
@@ -40,16 +35,8 @@ pub fn find_listener(port: u16) -> Option<u32> {
         return None;
     }
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
-            continue;
-        };
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else { continue };
         for fd in fds.flatten() {
             if let Ok(link) = std::fs::read_link(fd.path())
                 && inodes.iter().any(|i| Path::new(i) == link)
@@ -64,12 +51,7 @@ pub fn find_listener(port: u16) -> Option<u32> {
 fn status_kb(pid: u32, field: &str) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = text.lines().find(|l| l.starts_with(field))?;
-    line[field.len()..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
+    line[field.len()..].trim().trim_end_matches("kB").trim().parse().ok()
 }
 
 /// `VmHWM`: peak resident set size, KiB.
@@ -97,17 +79,11 @@ pub fn cpu_secs(pid: &str) -> Option<f64> {
 /// SQLite files the process has open: (path, bytes).
 pub fn database_files(pid: u32) -> Vec<(PathBuf, u64)> {
     let mut out: Vec<(PathBuf, u64)> = Vec::new();
-    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return out;
-    };
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return out };
     for fd in fds.flatten() {
-        let Ok(link) = std::fs::read_link(fd.path()) else {
-            continue;
-        };
+        let Ok(link) = std::fs::read_link(fd.path()) else { continue };
         let name = link.to_string_lossy();
-        if (name.ends_with(".db") || name.ends_with(".db-wal"))
-            && !out.iter().any(|(p, _)| *p == link)
-        {
+        if (name.ends_with(".db") || name.ends_with(".db-wal")) && !out.iter().any(|(p, _)| *p == link) {
             let size = std::fs::metadata(&link).map(|m| m.len()).unwrap_or(0);
             out.push((link, size));
         }

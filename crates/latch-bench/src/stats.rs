@@ -91,9 +91,7 @@ impl Recorder {
 
     pub fn error(&mut self, key: &str, detail: &str) {
         *self.errors.entry(key.to_string()).or_default() += 1;
-        self.error_samples
-            .entry(key.to_string())
-            .or_insert_with(|| detail.chars().take(300).collect());
+        self.error_samples.entry(key.to_string()).or_insert_with(|| detail.chars().take(300).collect());
     }
 
     pub fn merge(&mut self, other: &Recorder) {
@@ -104,9 +102,7 @@ impl Recorder {
             *self.errors.entry(k.clone()).or_default() += n;
         }
         for (k, v) in &other.error_samples {
-            self.error_samples
-                .entry(k.clone())
-                .or_insert_with(|| v.clone());
+            self.error_samples.entry(k.clone()).or_insert_with(|| v.clone());
         }
         self.completed += other.completed;
     }

@@ -39,78 +39,41 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let origin = OriginPattern::Exact(url::Url::parse(ORIGIN).unwrap());
-    let rp = RelyingParty::new(
-        "localhost",
-        "Latch",
-        vec![origin],
-        Duration::from_secs(300),
-        UvPolicy::Required,
-    );
+    let rp = RelyingParty::new("localhost", "Latch", vec![origin], Duration::from_secs(300), UvPolicy::Required);
     let handle = Uuid::new_v4();
-    let owner = PasskeyOwner {
-        handle,
-        name: "alice",
-        display_name: "alice",
-    };
+    let owner = PasskeyOwner { handle, name: "alice", display_name: "alice" };
     let auth = Authenticator::new(ORIGIN, "localhost");
 
     // Registration: a synced platform passkey, `none` attestation.
     let (options, reg_state) = rp.begin_registration(&owner, vec![]).unwrap();
-    let (passkey, reg_json) = auth
-        .register(&serde_json::to_string(&options).unwrap(), b"ceremony bench")
-        .unwrap();
-    let credential = rp
-        .finish_registration(&reg_json, &reg_state, Some(ORIGIN))
-        .unwrap()
-        .credential;
+    let (passkey, reg_json) = auth.register(&serde_json::to_string(&options).unwrap(), b"ceremony bench").unwrap();
+    let credential = rp.finish_registration(&reg_json, &reg_state, Some(ORIGIN)).unwrap().credential;
 
     // One discoverable assertion, precomputed.
     let (request, state) = rp.begin_authentication(vec![]).unwrap();
-    let assertion_json = auth
-        .assert(&passkey, &serde_json::to_string(&request).unwrap())
-        .unwrap();
+    let assertion_json = auth.assert(&passkey, &serde_json::to_string(&request).unwrap()).unwrap();
     let response = &serde_json::from_str::<Value>(&assertion_json).unwrap()["response"];
     let field = |name: &str| decode_b64u(response[name].as_str().unwrap()).unwrap();
     let mut signed = field("authenticatorData");
     signed.extend_from_slice(&sha256(&field("clientDataJSON")));
     let signature = field("signature");
-    Fixture {
-        rp,
-        handle,
-        credential,
-        state,
-        assertion_json,
-        key: passkey.key.pkey(),
-        signed,
-        signature,
-    }
+    Fixture { rp, handle, credential, state, assertion_json, key: passkey.key.pkey(), signed, signature }
 }
 
 fn benches(c: &mut Criterion) {
     let f = fixture();
     let assertion = parse_assertion(&f.assertion_json).unwrap();
     // The fixture must verify, or the numbers mean nothing.
-    f.rp.finish_authentication(&assertion, &f.state, &f.credential, f.handle, Some(ORIGIN))
-        .unwrap();
+    f.rp.finish_authentication(&assertion, &f.state, &f.credential, f.handle, Some(ORIGIN)).unwrap();
 
     c.bench_function("finish_authentication", |b| {
         b.iter(|| {
-            f.rp.finish_authentication(
-                black_box(&assertion),
-                &f.state,
-                &f.credential,
-                f.handle,
-                Some(ORIGIN),
-            )
-            .unwrap()
+            f.rp.finish_authentication(black_box(&assertion), &f.state, &f.credential, f.handle, Some(ORIGIN))
+                .unwrap()
         })
     });
-    c.bench_function("parse_assertion", |b| {
-        b.iter(|| parse_assertion(black_box(&f.assertion_json)).unwrap())
-    });
-    c.bench_function("begin_authentication", |b| {
-        b.iter(|| f.rp.begin_authentication(vec![]).unwrap())
-    });
+    c.bench_function("parse_assertion", |b| b.iter(|| parse_assertion(black_box(&f.assertion_json)).unwrap()));
+    c.bench_function("begin_authentication", |b| b.iter(|| f.rp.begin_authentication(vec![]).unwrap()));
     let state_json = serde_json::to_string(&f.state).unwrap();
     c.bench_function("authentication_state_serde_roundtrip", |b| {
         b.iter(|| {

@@ -72,10 +72,7 @@ mod tests {
         auth_data[AAGUID_OFFSET..AAGUID_OFFSET + 16].copy_from_slice(&[7u8; 16]);
         assert_eq!(aaguid_from_auth_data(&auth_data), None);
         auth_data[32] = FLAG_ATTESTED_CREDENTIAL_DATA | 0x01;
-        assert_eq!(
-            aaguid_from_auth_data(&auth_data),
-            Some(Uuid::from_bytes([7u8; 16]))
-        );
+        assert_eq!(aaguid_from_auth_data(&auth_data), Some(Uuid::from_bytes([7u8; 16])));
         assert_eq!(aaguid_from_auth_data(&auth_data[..40]), None);
     }
 }

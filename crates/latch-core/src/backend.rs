@@ -30,14 +30,7 @@ impl SecretKey {
     /// A new secret key: the record to store and the key to show the operator, once.
     pub fn issue(label: &str, hash: impl Fn(&str) -> Vec<u8>, now: Millis) -> (SecretKey, String) {
         let key = format!("{SECRET_KEY_PREFIX}{}", new_secret());
-        let hint = key
-            .chars()
-            .rev()
-            .take(4)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
+        let hint = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
         let record = SecretKey {
             id: new_id(IdKind::SecretKey, now),
             key_hash: hash(&key),
@@ -56,10 +49,7 @@ impl SecretKey {
 /// `https://<host>`.
 pub fn publishable_key(host: &str) -> String {
     use base64::Engine;
-    format!(
-        "pk_live_{}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{host}$"))
-    )
+    format!("pk_live_{}", base64::engine::general_purpose::STANDARD.encode(format!("{host}$")))
 }
 
 /// How a sign-in token stands.
@@ -107,12 +97,7 @@ pub const MAX_TICKET_LIFETIME_SECS: i64 = 30 * 24 * 3600;
 impl SignInToken {
     /// A new token for `user_id`, valid `lifetime_secs`: the record and the ticket to hand
     /// out, once.
-    pub fn issue(
-        user_id: &str,
-        lifetime_secs: i64,
-        hash: impl Fn(&str) -> Vec<u8>,
-        now: Millis,
-    ) -> (SignInToken, String) {
+    pub fn issue(user_id: &str, lifetime_secs: i64, hash: impl Fn(&str) -> Vec<u8>, now: Millis) -> (SignInToken, String) {
         let ticket = new_secret();
         let record = SignInToken {
             id: new_id(IdKind::SignInToken, now),
@@ -144,11 +129,7 @@ pub struct UserMetadata {
 
 impl Default for UserMetadata {
     fn default() -> Self {
-        UserMetadata {
-            public: Value::Object(Map::new()),
-            private: Value::Object(Map::new()),
-            unsafe_: Value::Object(Map::new()),
-        }
+        UserMetadata { public: Value::Object(Map::new()), private: Value::Object(Map::new()), unsafe_: Value::Object(Map::new()) }
     }
 }
 
@@ -162,11 +143,7 @@ pub struct MetadataPatch {
 
 impl MetadataPatch {
     pub fn apply(&self, to: &mut UserMetadata) {
-        for (patch, stored) in [
-            (&self.public, &mut to.public),
-            (&self.private, &mut to.private),
-            (&self.unsafe_, &mut to.unsafe_),
-        ] {
+        for (patch, stored) in [(&self.public, &mut to.public), (&self.private, &mut to.private), (&self.unsafe_, &mut to.unsafe_)] {
             if let Some(patch) = patch {
                 merge_metadata(stored, patch);
             }
@@ -198,12 +175,9 @@ pub fn merge_metadata(into: &mut Value, patch: &Value) {
 /// A new value as stored: nulls inside new objects delete nothing, so they are dropped.
 fn without_nulls(value: &Value) -> Value {
     match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), without_nulls(v)))
-                .collect(),
-        ),
+        Value::Object(map) => {
+            Value::Object(map.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), without_nulls(v))).collect())
+        }
         other => other.clone(),
     }
 }
@@ -215,31 +189,17 @@ mod tests {
 
     #[test]
     fn metadata_merges_deeply_and_null_deletes() {
-        let mut stored =
-            json!({"plan": "free", "prefs": {"theme": "dark", "lang": "en"}, "gone": 1});
-        merge_metadata(
-            &mut stored,
-            &json!({"prefs": {"lang": "fr", "tz": null, "new": {"a": null, "b": 2}}, "gone": null, "n": 3}),
-        );
-        assert_eq!(
-            stored,
-            json!({"plan": "free", "prefs": {"theme": "dark", "lang": "fr", "new": {"b": 2}}, "n": 3})
-        );
+        let mut stored = json!({"plan": "free", "prefs": {"theme": "dark", "lang": "en"}, "gone": 1});
+        merge_metadata(&mut stored, &json!({"prefs": {"lang": "fr", "tz": null, "new": {"a": null, "b": 2}}, "gone": null, "n": 3}));
+        assert_eq!(stored, json!({"plan": "free", "prefs": {"theme": "dark", "lang": "fr", "new": {"b": 2}}, "n": 3}));
         merge_metadata(&mut stored, &json!({"prefs": "flat"}));
-        assert_eq!(
-            stored["prefs"],
-            json!("flat"),
-            "a non-object replaces an object"
-        );
+        assert_eq!(stored["prefs"], json!("flat"), "a non-object replaces an object");
     }
 
     #[test]
     fn publishable_key_is_base64_of_host_and_dollar() {
         // backend.md §1.2's example.
-        assert_eq!(
-            publishable_key("latch.example.com"),
-            "pk_live_bGF0Y2guZXhhbXBsZS5jb20k"
-        );
+        assert_eq!(publishable_key("latch.example.com"), "pk_live_bGF0Y2guZXhhbXBsZS5jb20k");
     }
 
     #[test]
@@ -248,13 +208,7 @@ mod tests {
         assert_eq!(token.token_hash, ticket.as_bytes());
         assert!(token.is_redeemable(60_999));
         assert!(!token.is_redeemable(61_000));
-        assert!(
-            !SignInToken {
-                status: TicketStatus::Accepted,
-                ..token
-            }
-            .is_redeemable(2_000)
-        );
+        assert!(!SignInToken { status: TicketStatus::Accepted, ..token }.is_redeemable(2_000));
     }
 
     #[test]

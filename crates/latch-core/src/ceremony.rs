@@ -169,14 +169,7 @@ impl RelyingParty {
     fn core_for(rp_id: &str, rp_name: &str, origins: Vec<Url>, timeout: Duration) -> WebauthnCore {
         // Exact origins only: subdomains and ports must be listed, so that an operator's
         // list is the whole truth about who may run a ceremony.
-        WebauthnCore::new_unsafe_experts_only(
-            rp_name,
-            rp_id,
-            origins,
-            timeout,
-            Some(false),
-            Some(false),
-        )
+        WebauthnCore::new_unsafe_experts_only(rp_name, rp_id, origins, timeout, Some(false), Some(false))
     }
 
     pub fn rp_id(&self) -> &str {
@@ -198,19 +191,11 @@ impl RelyingParty {
         match origin {
             None => Ok(self.core.clone()),
             Some(o) => {
-                let url = Url::parse(o)
-                    .map_err(|_| CeremonyError::Rejected("unparsable origin".into()))?;
+                let url = Url::parse(o).map_err(|_| CeremonyError::Rejected("unparsable origin".into()))?;
                 if !self.is_allowed_origin(o) {
-                    return Err(CeremonyError::Rejected(
-                        "the origin is not allowed for this relying party".into(),
-                    ));
+                    return Err(CeremonyError::Rejected("the origin is not allowed for this relying party".into()));
                 }
-                Ok(Self::core_for(
-                    &self.rp_id,
-                    &self.rp_name,
-                    vec![url],
-                    self.timeout,
-                ))
+                Ok(Self::core_for(&self.rp_id, &self.rp_name, vec![url], self.timeout))
             }
         }
     }
@@ -224,28 +209,16 @@ impl RelyingParty {
     ) -> Result<(PublicKeyCredentialCreationOptions, RegistrationState), CeremonyError> {
         let builder = self
             .core
-            .new_challenge_register_builder(
-                owner.handle.as_bytes(),
-                owner.name,
-                owner.display_name,
-            )?
+            .new_challenge_register_builder(owner.handle.as_bytes(), owner.name, owner.display_name)?
             .attestation(webauthn_rs_core::proto::AttestationConveyancePreference::None)
             // Only what webauthn-rs-core 0.6.2 can verify at sign-in: it cannot verify P-521
             // (ES512), PSS keys or Ed25519 (EdDSA) signatures, so offering those would let an
             // authenticator create a passkey that could never sign in.
-            .credential_algorithms(vec![
-                COSEAlgorithm::ES256,
-                COSEAlgorithm::ES384,
-                COSEAlgorithm::RS256,
-            ])
+            .credential_algorithms(vec![COSEAlgorithm::ES256, COSEAlgorithm::ES384, COSEAlgorithm::RS256])
             // Discoverable sign-in only finds resident credentials.
             .require_resident_key(true)
             .user_verification_policy(self.uv.to_webauthn())
-            .exclude_credentials(if existing.is_empty() {
-                None
-            } else {
-                Some(existing)
-            });
+            .exclude_credentials(if existing.is_empty() { None } else { Some(existing) });
         let (challenge, state) = self.core.generate_challenge_register(builder)?;
         Ok((challenge.public_key, state))
     }
@@ -258,29 +231,21 @@ impl RelyingParty {
         origin: Option<&str>,
     ) -> Result<VerifiedRegistration, CeremonyError> {
         let credential = parse_registration(credential_json)?;
-        check_envelope(
-            &credential.id,
-            credential.raw_id.as_ref(),
-            credential.response.client_data_json.as_ref(),
-        )?;
+        check_envelope(&credential.id, credential.raw_id.as_ref(), credential.response.client_data_json.as_ref())?;
         let core = self.core_bound_to(origin)?;
-        let verified = core
-            .register_credential(&credential, state, None)
-            .map_err(|e| match e {
-                // webauthn-rs reports a returned excluded credential with this variant.
-                WebauthnError::CredentialAlteredAlgFromRequest
-                    if state_excludes(state, credential.raw_id.as_ref()) =>
-                {
-                    CeremonyError::AlreadyRegistered
-                }
-                other => other.into(),
-            })?;
+        let verified = core.register_credential(&credential, state, None).map_err(|e| match e {
+            // webauthn-rs reports a returned excluded credential with this variant.
+            WebauthnError::CredentialAlteredAlgFromRequest
+                if state_excludes(state, credential.raw_id.as_ref()) =>
+            {
+                CeremonyError::AlreadyRegistered
+            }
+            other => other.into(),
+        })?;
         // webauthn-rs takes the credential from authData and never looks at rawId, nor at
         // what follows the parts of authData it reads. Latch wants both exact.
         if verified.cred_id.as_slice() != credential.raw_id.as_slice() {
-            return Err(CeremonyError::Rejected(
-                "rawId is not the credential id the authenticator attested".into(),
-            ));
+            return Err(CeremonyError::Rejected("rawId is not the credential id the authenticator attested".into()));
         }
         let auth_data = attested_auth_data(&credential)
             .ok_or_else(|| CeremonyError::Malformed("attestationObject has no authData".into()))?;
@@ -324,11 +289,7 @@ impl RelyingParty {
         owner_handle: Uuid,
         origin: Option<&str>,
     ) -> Result<VerifiedAssertion, CeremonyError> {
-        check_envelope(
-            &assertion.id,
-            assertion.raw_id.as_ref(),
-            assertion.response.client_data_json.as_ref(),
-        )?;
+        check_envelope(&assertion.id, assertion.raw_id.as_ref(), assertion.response.client_data_json.as_ref())?;
         if let Some(handle) = assertion.get_user_unique_id()
             && handle != owner_handle.as_bytes()
         {
@@ -402,27 +363,15 @@ fn check_json_depth(json: &str) -> Result<(), CeremonyError> {
 /// client data must not describe a ceremony run inside a cross-origin iframe: webauthn-rs
 /// refuses that at registration but not at authentication, and Latch allows neither.
 fn check_envelope(id: &str, raw_id: &[u8], client_data_json: &[u8]) -> Result<(), CeremonyError> {
-    if URL_SAFE_NO_PAD
-        .decode(id.trim_end_matches('='))
-        .ok()
-        .as_deref()
-        != Some(raw_id)
-    {
-        return Err(CeremonyError::Rejected(
-            "the credential id does not match rawId".into(),
-        ));
+    if URL_SAFE_NO_PAD.decode(id.trim_end_matches('=')).ok().as_deref() != Some(raw_id) {
+        return Err(CeremonyError::Rejected("the credential id does not match rawId".into()));
     }
-    let client_data: serde_json::Value = serde_json::from_slice(client_data_json)
-        .map_err(|e| CeremonyError::Malformed(format!("clientDataJSON: {e}")))?;
-    if client_data
-        .get("crossOrigin")
-        .and_then(serde_json::Value::as_bool)
-        == Some(true)
+    let client_data: serde_json::Value =
+        serde_json::from_slice(client_data_json).map_err(|e| CeremonyError::Malformed(format!("clientDataJSON: {e}")))?;
+    if client_data.get("crossOrigin").and_then(serde_json::Value::as_bool) == Some(true)
         || client_data.get("topOrigin").is_some_and(|t| !t.is_null())
     {
-        return Err(CeremonyError::Rejected(
-            "cross-origin ceremonies are not allowed".into(),
-        ));
+        return Err(CeremonyError::Rejected("cross-origin ceremonies are not allowed".into()));
     }
     Ok(())
 }
@@ -433,10 +382,7 @@ fn state_excludes(state: &RegistrationState, raw_id: &[u8]) -> bool {
         .ok()
         .and_then(|v| v.get("exclude_credentials").cloned())
         .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
-        .is_some_and(|ids| {
-            ids.iter()
-                .any(|id| URL_SAFE_NO_PAD.decode(id).is_ok_and(|b| b == raw_id))
-        })
+        .is_some_and(|ids| ids.iter().any(|id| URL_SAFE_NO_PAD.decode(id).is_ok_and(|b| b == raw_id)))
 }
 
 fn attested_auth_data(credential: &RegisterPublicKeyCredential) -> Option<Vec<u8>> {
@@ -476,10 +422,7 @@ fn check_auth_data_length(auth_data: &[u8]) -> Result<(), CeremonyError> {
     })()
     .ok_or_else(|| CeremonyError::Malformed("authenticator data is truncated".into()))?;
     if !rest.is_empty() {
-        return Err(CeremonyError::Malformed(format!(
-            "authenticator data has {} trailing bytes",
-            rest.len()
-        )));
+        return Err(CeremonyError::Malformed(format!("authenticator data has {} trailing bytes", rest.len())));
     }
     Ok(())
 }
@@ -510,21 +453,12 @@ mod tests {
         assert_eq!(check_auth_data_length(&auth_data), Ok(()));
         let mut trailing = auth_data.clone();
         trailing.push(0);
-        assert!(matches!(
-            check_auth_data_length(&trailing),
-            Err(CeremonyError::Malformed(_))
-        ));
+        assert!(matches!(check_auth_data_length(&trailing), Err(CeremonyError::Malformed(_))));
         let truncated = &auth_data[..auth_data.len() - 1];
-        assert!(matches!(
-            check_auth_data_length(truncated),
-            Err(CeremonyError::Malformed(_))
-        ));
+        assert!(matches!(check_auth_data_length(truncated), Err(CeremonyError::Malformed(_))));
         // Without ED the extensions map is itself trailing data.
         let mut no_ed = auth_data.clone();
         no_ed[32] = 0x41;
-        assert!(matches!(
-            check_auth_data_length(&no_ed),
-            Err(CeremonyError::Malformed(_))
-        ));
+        assert!(matches!(check_auth_data_length(&no_ed), Err(CeremonyError::Malformed(_))));
     }
 }

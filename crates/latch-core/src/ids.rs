@@ -80,10 +80,7 @@ fn new_id_at(kind: IdKind, millis: u64) -> String {
 /// True when `id` could have come from [`new_id`] for `kind`. Used to answer malformed ids
 /// with "not found" before touching storage.
 pub fn looks_like(kind: IdKind, id: &str) -> bool {
-    match id
-        .strip_prefix(kind.prefix())
-        .and_then(|rest| rest.strip_prefix('_'))
-    {
+    match id.strip_prefix(kind.prefix()).and_then(|rest| rest.strip_prefix('_')) {
         Some(rest) => rest.len() == ID_LEN && rest.bytes().all(|b| b.is_ascii_alphanumeric()),
         None => false,
     }
@@ -117,10 +114,7 @@ mod tests {
         let earlier = new_id_at(IdKind::Session, 1_764_000_000_000);
         let later = new_id_at(IdKind::Session, 1_764_000_000_001);
         let much_later = new_id_at(IdKind::Session, 4_000_000_000_000);
-        assert!(
-            earlier < later && later < much_later,
-            "{earlier} {later} {much_later}"
-        );
+        assert!(earlier < later && later < much_later, "{earlier} {later} {much_later}");
         assert!(looks_like(IdKind::Session, &much_later));
     }
 }

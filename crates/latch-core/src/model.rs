@@ -119,19 +119,14 @@ impl Session {
     /// The status as of `now`: a live session past its expiry is expired.
     pub fn status_at(&self, now: Millis) -> SessionStatus {
         match self.status {
-            SessionStatus::Active | SessionStatus::Pending if now >= self.expire_at => {
-                SessionStatus::Expired
-            }
+            SessionStatus::Active | SessionStatus::Pending if now >= self.expire_at => SessionStatus::Expired,
             s => s,
         }
     }
 
     /// Active or pending, and not expired: the session can be used.
     pub fn is_live(&self, now: Millis) -> bool {
-        matches!(
-            self.status_at(now),
-            SessionStatus::Active | SessionStatus::Pending
-        )
+        matches!(self.status_at(now), SessionStatus::Active | SessionStatus::Pending)
     }
 
     /// Whether a touch at `now` has anything to write: the session is not yet its client's
@@ -139,8 +134,7 @@ impl Session {
     /// touches right after every sign-in (`finalize`) and again on focus; recording each of
     /// those to the millisecond would cost a write transaction for nothing.
     pub fn touch_changes_anything(&self, client_active_session: Option<&str>, now: Millis) -> bool {
-        client_active_session != Some(self.id.as_str())
-            || now - self.last_active_at >= ACTIVITY_RESOLUTION
+        client_active_session != Some(self.id.as_str()) || now - self.last_active_at >= ACTIVITY_RESOLUTION
     }
 }
 
@@ -286,21 +280,12 @@ pub struct SessionPolicy<'a> {
 impl Session {
     /// A new session for `user_id` on `client_id`: `pending` while the policy names tasks,
     /// else `active`.
-    pub fn start(
-        policy: &SessionPolicy<'_>,
-        client_id: &str,
-        user_id: &str,
-        now: Millis,
-    ) -> Session {
+    pub fn start(policy: &SessionPolicy<'_>, client_id: &str, user_id: &str, now: Millis) -> Session {
         Session {
             id: new_id(IdKind::Session, now),
             client_id: client_id.to_string(),
             user_id: user_id.to_string(),
-            status: if policy.tasks.is_empty() {
-                SessionStatus::Active
-            } else {
-                SessionStatus::Pending
-            },
+            status: if policy.tasks.is_empty() { SessionStatus::Active } else { SessionStatus::Pending },
             tasks: policy.tasks.to_vec(),
             created_at: now,
             updated_at: now,
@@ -312,13 +297,7 @@ impl Session {
 
 impl PasskeyChallenge {
     /// A fresh challenge: `options_json` goes to the browser, `state` stays here.
-    pub fn issue(
-        options_json: String,
-        state: AuthenticationState,
-        origin: Option<String>,
-        now: Millis,
-        ttl: Millis,
-    ) -> Self {
+    pub fn issue(options_json: String, state: AuthenticationState, origin: Option<String>, now: Millis, ttl: Millis) -> Self {
         PasskeyChallenge {
             status: VerificationStatus::Unverified,
             options_json,
@@ -378,11 +357,7 @@ impl SignIn {
 
     /// `prepare_first_factor`: a new challenge replaces the previous one, which can no
     /// longer be answered. None when the sign-in is already complete.
-    pub fn with_new_challenge(
-        mut self,
-        challenge: PasskeyChallenge,
-        now: Millis,
-    ) -> Option<SignIn> {
+    pub fn with_new_challenge(mut self, challenge: PasskeyChallenge, now: Millis) -> Option<SignIn> {
         if self.status == SignInStatus::Complete {
             return None;
         }
@@ -418,12 +393,7 @@ impl SignIn {
 
     /// A failed answer to the open challenge (`status` expired or failed), as recorded: it
     /// spends the challenge. None when no challenge is open.
-    pub fn fail<'a>(
-        &'a self,
-        status: VerificationStatus,
-        error_code: &'a str,
-        now: Millis,
-    ) -> Option<SignInFailure<'a>> {
+    pub fn fail<'a>(&'a self, status: VerificationStatus, error_code: &'a str, now: Millis) -> Option<SignInFailure<'a>> {
         let (challenge, _) = self.open_challenge()?;
         Some(SignInFailure {
             sign_in_id: &self.id,
@@ -494,8 +464,7 @@ mod tests {
     }
 
     fn open_sign_in() -> SignIn {
-        let challenge =
-            PasskeyChallenge::issue("{}".into(), authentication_state(), None, 1_000, 300_000);
+        let challenge = PasskeyChallenge::issue("{}".into(), authentication_state(), None, 1_000, 300_000);
         SignIn::start("client_a", None, None, Some(challenge), 1_000, 300_000)
     }
 
@@ -504,52 +473,26 @@ mod tests {
         let sign_in = open_sign_in();
         assert_eq!(sign_in.status, SignInStatus::NeedsFirstFactor);
         assert!(sign_in.open_challenge().is_some());
-        assert!(
-            sign_in.abandon_at >= 1_000 + 24 * 3600 * 1000,
-            "kept a day at least"
-        );
+        assert!(sign_in.abandon_at >= 1_000 + 24 * 3600 * 1000, "kept a day at least");
         let done = sign_in.complete("user_a", "sess_a", 2_000);
         assert_eq!(done.status, SignInStatus::Complete);
         assert_eq!(done.created_session_id.as_deref(), Some("sess_a"));
-        assert!(
-            done.open_challenge().is_none(),
-            "a completed sign-in's challenge is spent"
-        );
-        assert!(
-            done.fail(VerificationStatus::Failed, "verification_failed", 3_000)
-                .is_none()
-        );
-        assert!(
-            done.clone()
-                .with_new_challenge(open_sign_in().challenge.unwrap(), 3_000)
-                .is_none()
-        );
+        assert!(done.open_challenge().is_none(), "a completed sign-in's challenge is spent");
+        assert!(done.fail(VerificationStatus::Failed, "verification_failed", 3_000).is_none());
+        assert!(done.clone().with_new_challenge(open_sign_in().challenge.unwrap(), 3_000).is_none());
     }
 
     #[test]
     fn an_answered_challenge_is_no_longer_open() {
         let mut sign_in = open_sign_in();
-        assert!(
-            sign_in
-                .fail(VerificationStatus::Failed, "verification_failed", 2_000)
-                .is_some()
-        );
+        assert!(sign_in.fail(VerificationStatus::Failed, "verification_failed", 2_000).is_some());
         if let Some(c) = sign_in.challenge.as_mut() {
             c.attempts = 1;
         }
         assert!(sign_in.open_challenge().is_none());
-        assert!(
-            sign_in
-                .fail(VerificationStatus::Failed, "verification_failed", 2_000)
-                .is_none()
-        );
-        let renewed = sign_in
-            .with_new_challenge(open_sign_in().challenge.unwrap(), 3_000)
-            .unwrap();
-        assert!(
-            renewed.open_challenge().is_some(),
-            "prepare_first_factor opens a new challenge"
-        );
+        assert!(sign_in.fail(VerificationStatus::Failed, "verification_failed", 2_000).is_none());
+        let renewed = sign_in.with_new_challenge(open_sign_in().challenge.unwrap(), 3_000).unwrap();
+        assert!(renewed.open_challenge().is_some(), "prepare_first_factor opens a new challenge");
     }
 
     #[test]
@@ -562,26 +505,10 @@ mod tests {
     #[test]
     fn a_session_is_pending_while_the_policy_names_tasks() {
         let tasks = vec!["choose-organization".to_string()];
-        let pending = Session::start(
-            &SessionPolicy {
-                tasks: &tasks,
-                ttl: 60_000,
-            },
-            "client_a",
-            "user_a",
-            1_000,
-        );
+        let pending = Session::start(&SessionPolicy { tasks: &tasks, ttl: 60_000 }, "client_a", "user_a", 1_000);
         assert_eq!(pending.status, SessionStatus::Pending);
         assert_eq!(pending.expire_at, 61_000);
-        let active = Session::start(
-            &SessionPolicy {
-                tasks: &[],
-                ttl: 60_000,
-            },
-            "client_a",
-            "user_a",
-            1_000,
-        );
+        let active = Session::start(&SessionPolicy { tasks: &[], ttl: 60_000 }, "client_a", "user_a", 1_000);
         assert_eq!(active.status, SessionStatus::Active);
         assert!(active.id.starts_with("sess_") && active.id != pending.id);
     }
@@ -598,10 +525,7 @@ mod tests {
 
     #[test]
     fn passkey_names_are_trimmed_and_bounded() {
-        assert_eq!(
-            normalize_passkey_name("  Work laptop "),
-            Some("Work laptop".into())
-        );
+        assert_eq!(normalize_passkey_name("  Work laptop "), Some("Work laptop".into()));
         assert_eq!(normalize_passkey_name("   "), None);
         assert_eq!(normalize_passkey_name("a\u{0}b"), None);
         assert_eq!(normalize_passkey_name(&"n".repeat(101)), None);

@@ -20,9 +20,7 @@ impl WildcardOrigin {
     pub fn matches(&self, origin: &Url) -> bool {
         origin.scheme() == self.scheme
             && origin.port() == self.port
-            && origin.host_str().is_some_and(|h| {
-                h.len() > self.parent.len() && h.ends_with(&format!(".{}", self.parent))
-            })
+            && origin.host_str().is_some_and(|h| h.len() > self.parent.len() && h.ends_with(&format!(".{}", self.parent)))
     }
 }
 
@@ -60,8 +58,7 @@ impl OriginPattern {
                 port: probe.port(),
             }));
         }
-        let url =
-            Url::parse(text).map_err(|e| format!("origin {text:?} is not a valid origin: {e}"))?;
+        let url = Url::parse(text).map_err(|e| format!("origin {text:?} is not a valid origin: {e}"))?;
         check_origin_shape(text, &url)?;
         Ok(OriginPattern::Exact(url))
     }
@@ -104,24 +101,15 @@ fn check_origin_shape(text: &str, url: &Url) -> Result<(), String> {
     if url.host_str().is_none() {
         return Err(format!("origin {text:?} has no host"));
     }
-    if url.path() != "/"
-        || url.query().is_some()
-        || url.fragment().is_some()
-        || !url.username().is_empty()
-    {
-        return Err(format!(
-            "origin {text:?} must be scheme://host[:port] only, without a path"
-        ));
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(format!("origin {text:?} must be scheme://host[:port] only, without a path"));
     }
     Ok(())
 }
 
 /// `host` is `rp_id` or a subdomain of it: the browser's rule for using RP ID `rp_id`.
 pub fn host_is_within(host: &str, rp_id: &str) -> bool {
-    host == rp_id
-        || (host.len() > rp_id.len()
-            && host.ends_with(rp_id)
-            && host.as_bytes()[host.len() - rp_id.len() - 1] == b'.')
+    host == rp_id || (host.len() > rp_id.len() && host.ends_with(rp_id) && host.as_bytes()[host.len() - rp_id.len() - 1] == b'.')
 }
 
 fn is_localhost(host: &str) -> bool {
@@ -132,11 +120,7 @@ fn is_localhost(host: &str) -> bool {
 /// label (`example` for `shop.example.co.uk`). Chromium accepts at most five distinct ones.
 pub fn registrable_label(host: &str) -> String {
     let registrable = psl::domain_str(host).unwrap_or(host);
-    registrable
-        .split('.')
-        .next()
-        .unwrap_or(registrable)
-        .to_string()
+    registrable.split('.').next().unwrap_or(registrable).to_string()
 }
 
 /// Browsers honour at most this many distinct registrable labels in `/.well-known/webauthn`.
@@ -157,15 +141,10 @@ pub fn validate(
         ));
     }
     if rp_id != rp_id.to_ascii_lowercase() {
-        return Err(format!(
-            "rp_id {rp_id:?} must be lowercase: use {:?}",
-            rp_id.to_ascii_lowercase()
-        ));
+        return Err(format!("rp_id {rp_id:?} must be lowercase: use {:?}", rp_id.to_ascii_lowercase()));
     }
     if rp_id.parse::<std::net::IpAddr>().is_ok() {
-        return Err(format!(
-            "rp_id {rp_id:?} is an IP address; WebAuthn needs a domain name (use localhost in development)"
-        ));
+        return Err(format!("rp_id {rp_id:?} is an IP address; WebAuthn needs a domain name (use localhost in development)"));
     }
     if rp_id == "localhost" {
         if !dev_mode {
@@ -194,9 +173,7 @@ pub fn validate(
     for origin in related {
         check_scheme(origin, dev_mode)?;
         if matches!(origin, OriginPattern::Wildcard(_)) {
-            return Err(format!(
-                "related origin {origin} cannot be a wildcard: browsers match related origins exactly"
-            ));
+            return Err(format!("related origin {origin} cannot be a wildcard: browsers match related origins exactly"));
         }
     }
     let mut labels: Vec<String> = related
@@ -236,39 +213,20 @@ mod tests {
 
     #[test]
     fn origins_on_the_rp_id_and_its_subdomains_are_accepted() {
-        let origins = [
-            p("https://example.com"),
-            p("https://accounts.example.com"),
-            p("https://*.example.com"),
-        ];
+        let origins = [p("https://example.com"), p("https://accounts.example.com"), p("https://*.example.com")];
         assert_eq!(validate("example.com", &origins, &[], false), Ok(()));
     }
 
     #[test]
     fn an_origin_on_another_domain_must_be_a_related_origin() {
-        let err =
-            validate("example.com", &[p("https://example-admin.com")], &[], false).unwrap_err();
+        let err = validate("example.com", &[p("https://example-admin.com")], &[], false).unwrap_err();
         assert!(err.contains("related_origins"), "{err}");
-        assert_eq!(
-            validate(
-                "example.com",
-                &[p("https://example.com")],
-                &[p("https://example-admin.com")],
-                false
-            ),
-            Ok(())
-        );
+        assert_eq!(validate("example.com", &[p("https://example.com")], &[p("https://example-admin.com")], false), Ok(()));
     }
 
     #[test]
     fn sibling_subdomains_are_not_within_each_other() {
-        let err = validate(
-            "staging1.example.com",
-            &[p("https://staging2.example.com")],
-            &[],
-            false,
-        )
-        .unwrap_err();
+        let err = validate("staging1.example.com", &[p("https://staging2.example.com")], &[], false).unwrap_err();
         assert!(err.contains("not on rp_id"), "{err}");
         assert!(!host_is_within("notexample.com", "example.com"));
     }
@@ -285,36 +243,18 @@ mod tests {
     fn plain_http_needs_dev_mode_or_localhost() {
         let err = validate("example.com", &[p("http://example.com")], &[], false).unwrap_err();
         assert!(err.contains("https"), "{err}");
-        assert_eq!(
-            validate("example.com", &[p("http://example.com")], &[], true),
-            Ok(())
-        );
-        assert_eq!(
-            validate("localhost", &[p("http://localhost:8080")], &[], true),
-            Ok(())
-        );
+        assert_eq!(validate("example.com", &[p("http://example.com")], &[], true), Ok(()));
+        assert_eq!(validate("localhost", &[p("http://localhost:8080")], &[], true), Ok(()));
         let err = validate("localhost", &[p("http://localhost:8080")], &[], false).unwrap_err();
         assert!(err.contains("development only"), "{err}");
     }
 
     #[test]
     fn too_many_related_domains_are_refused() {
-        let related: Vec<_> = ["a", "b", "c", "d", "e", "f"]
-            .iter()
-            .map(|l| p(&format!("https://{l}-shop.com")))
-            .collect();
-        let err =
-            validate("example.com", &[p("https://example.com")], &related, false).unwrap_err();
+        let related: Vec<_> = ["a", "b", "c", "d", "e", "f"].iter().map(|l| p(&format!("https://{l}-shop.com"))).collect();
+        let err = validate("example.com", &[p("https://example.com")], &related, false).unwrap_err();
         assert!(err.contains("at most 5"), "{err}");
-        assert_eq!(
-            validate(
-                "example.com",
-                &[p("https://example.com")],
-                &related[..5],
-                false
-            ),
-            Ok(())
-        );
+        assert_eq!(validate("example.com", &[p("https://example.com")], &related[..5], false), Ok(()));
     }
 
     #[test]
@@ -329,20 +269,8 @@ mod tests {
 
     #[test]
     fn malformed_origins_say_what_is_wrong() {
-        assert!(
-            OriginPattern::parse("example.com")
-                .unwrap_err()
-                .contains("scheme")
-        );
-        assert!(
-            OriginPattern::parse("https://example.com/app")
-                .unwrap_err()
-                .contains("path")
-        );
-        assert!(
-            OriginPattern::parse("ftp://example.com")
-                .unwrap_err()
-                .contains("http")
-        );
+        assert!(OriginPattern::parse("example.com").unwrap_err().contains("scheme"));
+        assert!(OriginPattern::parse("https://example.com/app").unwrap_err().contains("path"));
+        assert!(OriginPattern::parse("ftp://example.com").unwrap_err().contains("http"));
     }
 }

@@ -52,19 +52,14 @@ pub struct RateLimits {
 
 impl Default for RateLimits {
     fn default() -> Self {
-        RateLimits {
-            per_ip_per_minute: 600,
-            per_client_per_minute: 120,
-            passkey_creations_per_user_per_hour: 60,
-        }
+        RateLimits { per_ip_per_minute: 600, per_client_per_minute: 120, passkey_creations_per_user_per_hour: 60 }
     }
 }
 
 impl InstanceSettings {
     /// Development defaults for a Latch listening on `port` of localhost.
     pub fn dev(port: u16) -> Self {
-        let origin =
-            Url::parse(&format!("http://localhost:{port}")).expect("a localhost URL parses");
+        let origin = Url::parse(&format!("http://localhost:{port}")).expect("a localhost URL parses");
         let origin = OriginPattern::Exact(origin);
         InstanceSettings {
             application_name: "Latch".into(),
@@ -89,23 +84,14 @@ impl InstanceSettings {
 
     /// Refuses settings browsers would reject, saying what to change.
     pub fn validate(&self) -> Result<(), String> {
-        origins::validate(
-            &self.rp_id,
-            &self.origins,
-            &self.related_origins,
-            self.dev_mode,
-        )
+        origins::validate(&self.rp_id, &self.origins, &self.related_origins, self.dev_mode)
     }
 
     pub fn relying_party(&self) -> RelyingParty {
         RelyingParty::new(
             &self.rp_id,
             &self.application_name,
-            self.origins
-                .iter()
-                .chain(&self.related_origins)
-                .cloned()
-                .collect(),
+            self.origins.iter().chain(&self.related_origins).cloned().collect(),
             self.challenge_ttl,
             self.user_verification,
         )

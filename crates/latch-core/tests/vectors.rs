@@ -38,9 +38,8 @@ use serde_cbor_2::Value as Cbor;
 use serde_json::Value as Json;
 use uuid::Uuid;
 use webauthn_rs_core::proto::{
-    AttestationFormat, COSEAlgorithm, COSEEC2Key, COSEKey, COSEKeyType, COSEOKPKey, COSERSAKey,
-    Credential, ECDSACurve, EDDSACurve, ParsedAttestation, RegisteredExtensions,
-    UserVerificationPolicy,
+    AttestationFormat, COSEAlgorithm, COSEEC2Key, COSEKey, COSEKeyType, COSEOKPKey, COSERSAKey, Credential,
+    ECDSACurve, EDDSACurve, ParsedAttestation, RegisteredExtensions, UserVerificationPolicy,
 };
 
 /// Vectors on which Latch's verdict differs from the vector's `expect`, and why. Every entry
@@ -202,10 +201,7 @@ struct Vector {
 impl Vector {
     /// The verdicts this vector allows: `expect`, or `expect_alternatives` when present.
     fn allowed(&self) -> Vec<bool> {
-        let names = self
-            .expect_alternatives
-            .clone()
-            .unwrap_or_else(|| vec![self.expect.clone()]);
+        let names = self.expect_alternatives.clone().unwrap_or_else(|| vec![self.expect.clone()]);
         names
             .iter()
             .map(|n| match n.as_str() {
@@ -228,10 +224,7 @@ impl Vector {
     }
 
     fn flag(&self, name: &str) -> bool {
-        self.authenticator_flags
-            .as_ref()
-            .and_then(|f| f.get(name).copied())
-            .unwrap_or(false)
+        self.authenticator_flags.as_ref().and_then(|f| f.get(name).copied()).unwrap_or(false)
     }
 }
 
@@ -269,36 +262,23 @@ fn vectors_dir() -> PathBuf {
 
 fn load(dir: &std::path::Path, file: &str) -> Vec<Vector> {
     let path = dir.join(file);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
 }
 
 fn b64(s: &str) -> Vec<u8> {
-    URL_SAFE_NO_PAD
-        .decode(s.trim_end_matches('='))
-        .unwrap_or_else(|e| panic!("vector base64 {s:?}: {e}"))
+    URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).unwrap_or_else(|e| panic!("vector base64 {s:?}: {e}"))
 }
 
 fn relying_party(v: &Vector) -> RelyingParty {
-    let origin =
-        OriginPattern::parse(&v.origin).unwrap_or_else(|e| panic!("vector {}: origin: {e}", v.id));
-    RelyingParty::new(
-        &v.rp_id,
-        "Latch test vectors",
-        vec![origin],
-        Duration::from_secs(300),
-        v.uv(),
-    )
+    let origin = OriginPattern::parse(&v.origin).unwrap_or_else(|e| panic!("vector {}: origin: {e}", v.id));
+    RelyingParty::new(&v.rp_id, "Latch test vectors", vec![origin], Duration::from_secs(300), v.uv())
 }
 
 /// The state's serde form with the vector's challenge put in: the vector answers a challenge
 /// that someone else issued. This is the documented persistence form of the state.
 fn with_challenge(mut state: Json, v: &Vector) -> Json {
-    assert!(
-        state.get("challenge").is_some_and(Json::is_string),
-        "state has no challenge field: {state}"
-    );
+    assert!(state.get("challenge").is_some_and(Json::is_string), "state has no challenge field: {state}");
     // Round-trip through bytes so a malformed vector challenge fails here, not later.
     state["challenge"] = Json::String(URL_SAFE_NO_PAD.encode(b64(&v.challenge_b64url)));
     state
@@ -307,9 +287,7 @@ fn with_challenge(mut state: Json, v: &Vector) -> Json {
 /// A COSE_Key read independently of webauthn-rs (no validation), in webauthn-rs's stored
 /// form. An error when webauthn-rs has no representation for it (e.g. Ed448's alg -53).
 fn cose_key(bytes: &[u8]) -> Result<COSEKey, String> {
-    let Cbor::Map(map) =
-        serde_cbor_2::from_slice::<Cbor>(bytes).map_err(|e| format!("COSE_Key CBOR: {e}"))?
-    else {
+    let Cbor::Map(map) = serde_cbor_2::from_slice::<Cbor>(bytes).map_err(|e| format!("COSE_Key CBOR: {e}"))? else {
         return Err("COSE_Key is not a map".into());
     };
     let int = |k: i128| match map.get(&Cbor::Integer(k)) {
@@ -321,8 +299,7 @@ fn cose_key(bytes: &[u8]) -> Result<COSEKey, String> {
         other => Err(format!("COSE_Key label {k}: {other:?}")),
     };
     let alg = int(3)?;
-    let type_ = COSEAlgorithm::try_from(alg)
-        .map_err(|()| format!("COSE alg {alg} has no webauthn-rs COSEAlgorithm"))?;
+    let type_ = COSEAlgorithm::try_from(alg).map_err(|()| format!("COSE alg {alg} has no webauthn-rs COSEAlgorithm"))?;
     let key = match int(1)? {
         1 => COSEKeyType::EC_OKP(COSEOKPKey {
             curve: match int(-1)? {
@@ -344,9 +321,7 @@ fn cose_key(bytes: &[u8]) -> Result<COSEKey, String> {
         }),
         3 => COSEKeyType::RSA(COSERSAKey {
             n: bytes(-1)?,
-            e: bytes(-2)?
-                .try_into()
-                .map_err(|e: Vec<u8>| format!("RSA exponent of {} bytes", e.len()))?,
+            e: bytes(-2)?.try_into().map_err(|e: Vec<u8>| format!("RSA exponent of {} bytes", e.len()))?,
         }),
         kty => return Err(format!("COSE kty {kty}")),
     };
@@ -356,18 +331,9 @@ fn cose_key(bytes: &[u8]) -> Result<COSEKey, String> {
 fn registration(v: &Vector, registered: &mut HashMap<String, Credential>) -> Outcome {
     let mut setup = Vec::new();
     let rp = relying_party(v);
-    let owner = PasskeyOwner {
-        handle: OWNER,
-        name: "vector",
-        display_name: "Test vector",
-    };
-    let (_, state) = rp
-        .begin_registration(&owner, Vec::new())
-        .expect("begin_registration");
-    let state = with_challenge(
-        serde_json::to_value(&state).expect("RegistrationState serialises"),
-        v,
-    );
+    let owner = PasskeyOwner { handle: OWNER, name: "vector", display_name: "Test vector" };
+    let (_, state) = rp.begin_registration(&owner, Vec::new()).expect("begin_registration");
+    let state = with_challenge(serde_json::to_value(&state).expect("RegistrationState serialises"), v);
 
     // The algorithm list stays Latch's own. Widening it to the vector's algorithm would test
     // a request Latch never makes, and can accept what Latch must not: a P-521 credential
@@ -376,64 +342,40 @@ fn registration(v: &Vector, registered: &mut HashMap<String, Credential>) -> Out
         let offered = COSEAlgorithm::try_from(i128::from(alg))
             .ok()
             .and_then(|a| serde_json::to_value(a).ok())
-            .is_some_and(|a| {
-                state["credential_algorithms"]
-                    .as_array()
-                    .is_some_and(|l| l.contains(&a))
-            });
+            .is_some_and(|a| state["credential_algorithms"].as_array().is_some_and(|l| l.contains(&a)));
         if !offered {
             setup.push(format!("alg {alg} not offered by Latch"));
         }
     }
-    let state =
-        serde_json::from_value(state).expect("RegistrationState deserialises after the swap");
+    let state = serde_json::from_value(state).expect("RegistrationState deserialises after the swap");
 
     let response = serde_json::to_string(&v.response).expect("response serialises");
-    let (accepted, error, problem) =
-        match rp.finish_registration(&response, &state, Some(&v.origin)) {
-            Err(e) => (false, e.to_string(), None),
-            Ok(reg) => {
-                let mut problems = Vec::new();
-                if let Some(id) = &v.credential_id_b64url
-                    && (reg.credential_id != b64(id) || reg.credential.cred_id != b64(id))
-                {
-                    problems.push(format!(
-                        "credential id {} != {id}",
-                        URL_SAFE_NO_PAD.encode(&reg.credential_id)
-                    ));
-                }
-                if let Some(pk) = &v.credential_public_key_cose_b64url {
-                    match cose_key(&b64(pk)) {
-                        Ok(expected) if expected == reg.credential.cred => {}
-                        Ok(expected) => problems.push(format!(
-                            "public key {:?} != {:?}",
-                            reg.credential.cred, expected
-                        )),
-                        Err(e) => problems.push(format!("vector public key unreadable: {e}")),
-                    }
-                }
-                if let Some(count) = v.sign_count
-                    && reg.sign_count != count
-                {
-                    problems.push(format!("sign count {} != {count}", reg.sign_count));
-                }
-                registered.insert(v.id.clone(), reg.credential);
-                (
-                    true,
-                    String::new(),
-                    (!problems.is_empty()).then(|| problems.join("; ")),
-                )
+    let (accepted, error, problem) = match rp.finish_registration(&response, &state, Some(&v.origin)) {
+        Err(e) => (false, e.to_string(), None),
+        Ok(reg) => {
+            let mut problems = Vec::new();
+            if let Some(id) = &v.credential_id_b64url
+                && (reg.credential_id != b64(id) || reg.credential.cred_id != b64(id))
+            {
+                problems.push(format!("credential id {} != {id}", URL_SAFE_NO_PAD.encode(&reg.credential_id)));
             }
-        };
-    Outcome {
-        id: v.id.clone(),
-        flow: "reg",
-        expect: v.expect.clone(),
-        accepted,
-        error,
-        setup,
-        problem,
-    }
+            if let Some(pk) = &v.credential_public_key_cose_b64url {
+                match cose_key(&b64(pk)) {
+                    Ok(expected) if expected == reg.credential.cred => {}
+                    Ok(expected) => problems.push(format!("public key {:?} != {:?}", reg.credential.cred, expected)),
+                    Err(e) => problems.push(format!("vector public key unreadable: {e}")),
+                }
+            }
+            if let Some(count) = v.sign_count
+                && reg.sign_count != count
+            {
+                problems.push(format!("sign count {} != {count}", reg.sign_count));
+            }
+            registered.insert(v.id.clone(), reg.credential);
+            (true, String::new(), (!problems.is_empty()).then(|| problems.join("; ")))
+        }
+    };
+    Outcome { id: v.id.clone(), flow: "reg", expect: v.expect.clone(), accepted, error, setup, problem }
 }
 
 /// The credential Latch would have stored for the paired registration; when Latch refused
@@ -445,17 +387,11 @@ fn stored_credential(
     registered: &HashMap<String, Credential>,
     setup: &mut Vec<String>,
 ) -> Result<Credential, String> {
-    let key_b64 = v
-        .credential_public_key_cose_b64url
-        .as_deref()
-        .ok_or("vector has no credential public key")?;
+    let key_b64 = v.credential_public_key_cose_b64url.as_deref().ok_or("vector has no credential public key")?;
     let mut credential = match registered.get(&reg.id) {
         Some(c) => c.clone(),
         None => {
-            let id = v
-                .credential_id_b64url
-                .as_deref()
-                .ok_or("vector has no credential id")?;
+            let id = v.credential_id_b64url.as_deref().ok_or("vector has no credential id")?;
             let built = Credential {
                 cred_id: b64(id),
                 cred: cose_key(&b64(key_b64))?,
@@ -482,65 +418,39 @@ fn stored_credential(
         setup.push("stored key from vector (differs from registration)".into());
         credential.cred = cose_key(&b64(key_b64))?;
     }
-    credential.counter = v
-        .stored_sign_count
-        .ok_or("vector has no stored_sign_count")?;
+    credential.counter = v.stored_sign_count.ok_or("vector has no stored_sign_count")?;
     Ok(credential)
 }
 
-fn authentication(
-    v: &Vector,
-    regs: &HashMap<&str, &Vector>,
-    registered: &HashMap<String, Credential>,
-) -> Outcome {
+fn authentication(v: &Vector, regs: &HashMap<&str, &Vector>, registered: &HashMap<String, Credential>) -> Outcome {
     let mut setup = Vec::new();
-    let reg_id = v
-        .registration_vector_id
-        .as_deref()
-        .expect("authentication vector names its registration");
-    let reg = regs
-        .get(reg_id)
-        .unwrap_or_else(|| panic!("vector {}: registration {reg_id} not found", v.id));
-    let outcome =
-        |accepted: bool, error: String, setup: Vec<String>, problem: Option<String>| Outcome {
-            id: v.id.clone(),
-            flow: "auth",
-            expect: v.expect.clone(),
-            accepted,
-            error,
-            setup,
-            problem,
-        };
+    let reg_id = v.registration_vector_id.as_deref().expect("authentication vector names its registration");
+    let reg = regs.get(reg_id).unwrap_or_else(|| panic!("vector {}: registration {reg_id} not found", v.id));
+    let outcome = |accepted: bool, error: String, setup: Vec<String>, problem: Option<String>| Outcome {
+        id: v.id.clone(),
+        flow: "auth",
+        expect: v.expect.clone(),
+        accepted,
+        error,
+        setup,
+        problem,
+    };
     let stored = match stored_credential(v, reg, registered, &mut setup) {
         Ok(c) => c,
-        Err(e) => {
-            return outcome(
-                false,
-                format!("no stored credential possible: {e}"),
-                setup,
-                None,
-            );
-        }
+        Err(e) => return outcome(false, format!("no stored credential possible: {e}"), setup, None),
     };
 
     let rp = relying_party(v);
-    let (_, state) = rp
-        .begin_authentication(vec![stored.clone()])
-        .expect("begin_authentication");
-    let state = with_challenge(
-        serde_json::to_value(&state).expect("AuthenticationState serialises"),
-        v,
-    );
-    let state =
-        serde_json::from_value(state).expect("AuthenticationState deserialises after the swap");
+    let (_, state) = rp.begin_authentication(vec![stored.clone()]).expect("begin_authentication");
+    let state = with_challenge(serde_json::to_value(&state).expect("AuthenticationState serialises"), v);
+    let state = serde_json::from_value(state).expect("AuthenticationState deserialises after the swap");
 
     let response = serde_json::to_string(&v.response).expect("response serialises");
     // As the server does: parse, then verify against the stored credential. The vectors'
     // userHandle is null, so the owner handle is not compared (finish_authentication only
     // checks a handle that is present).
-    let result = parse_assertion(&response).and_then(|assertion| {
-        rp.finish_authentication(&assertion, &state, &stored, OWNER, Some(&v.origin))
-    });
+    let result = parse_assertion(&response)
+        .and_then(|assertion| rp.finish_authentication(&assertion, &state, &stored, OWNER, Some(&v.origin)));
     match result {
         Err(e) => outcome(false, e.to_string(), setup, None),
         Ok(verified) => {
@@ -552,17 +462,9 @@ fn authentication(
                 }
             }
             if verified.user_verified != v.flag("UV") {
-                problems.push(format!(
-                    "user_verified {} != UV flag",
-                    verified.user_verified
-                ));
+                problems.push(format!("user_verified {} != UV flag", verified.user_verified));
             }
-            outcome(
-                true,
-                String::new(),
-                setup,
-                (!problems.is_empty()).then(|| problems.join("; ")),
-            )
+            outcome(true, String::new(), setup, (!problems.is_empty()).then(|| problems.join("; ")))
         }
     }
 }
@@ -572,11 +474,7 @@ fn shared_vectors_reach_their_expected_verdicts() {
     let dir = vectors_dir();
     let reg_vectors = load(&dir, "registration.json");
     let auth_vectors = load(&dir, "authentication.json");
-    assert!(
-        !reg_vectors.is_empty() && !auth_vectors.is_empty(),
-        "empty vector files in {}",
-        dir.display()
-    );
+    assert!(!reg_vectors.is_empty() && !auth_vectors.is_empty(), "empty vector files in {}", dir.display());
 
     let mut registered = HashMap::new();
     let mut outcomes: Vec<(Outcome, &Vector)> = Vec::new();
@@ -589,26 +487,16 @@ fn shared_vectors_reach_their_expected_verdicts() {
     }
 
     let overrides: HashMap<&str, &str> = KNOWN_DIFFERENCES.iter().copied().collect();
-    assert_eq!(
-        overrides.len(),
-        KNOWN_DIFFERENCES.len(),
-        "duplicate ids in KNOWN_DIFFERENCES"
-    );
+    assert_eq!(overrides.len(), KNOWN_DIFFERENCES.len(), "duplicate ids in KNOWN_DIFFERENCES");
     let mut disagreements = Vec::new();
     for (id, _) in KNOWN_DIFFERENCES {
         if !outcomes.iter().any(|(o, _)| o.id == *id) {
-            disagreements.push(format!(
-                "{id}: listed in KNOWN_DIFFERENCES but no such vector"
-            ));
+            disagreements.push(format!("{id}: listed in KNOWN_DIFFERENCES but no such vector"));
         }
     }
 
     let mut table = String::new();
-    let _ = writeln!(
-        table,
-        "{:<60} {:<5} {:<8} {:<8} {:<9} error / notes",
-        "vector", "flow", "expect", "got", "verdict"
-    );
+    let _ = writeln!(table, "{:<60} {:<5} {:<8} {:<8} {:<9} error / notes", "vector", "flow", "expect", "got", "verdict");
     // Per flow: [valid accepted, valid total, invalid rejected, invalid total].
     let mut counts: BTreeMap<&str, [usize; 4]> = BTreeMap::new();
     for (o, v) in &outcomes {
@@ -623,11 +511,7 @@ fn shared_vectors_reach_their_expected_verdicts() {
                     "{}: expected {}, Latch says {got}{}",
                     o.id,
                     v.expect,
-                    if o.error.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", o.error)
-                    }
+                    if o.error.is_empty() { String::new() } else { format!(" ({})", o.error) }
                 ));
                 "MISMATCH"
             }
@@ -656,10 +540,7 @@ fn shared_vectors_reach_their_expected_verdicts() {
             notes.push(format!("mutation: {r}"));
         }
         if v.expect_alternatives.is_some() {
-            notes.push(format!(
-                "alternatives {:?}",
-                v.expect_alternatives.as_deref().unwrap_or_default()
-            ));
+            notes.push(format!("alternatives {:?}", v.expect_alternatives.as_deref().unwrap_or_default()));
         }
         if let Some(p) = &o.problem {
             notes.push(format!("PROBLEM: {p}"));
@@ -678,10 +559,7 @@ fn shared_vectors_reach_their_expected_verdicts() {
     }
     let _ = writeln!(table, "\nvectors from {}", dir.display());
     for (flow, [va, vt, ir, it]) in &counts {
-        let _ = writeln!(
-            table,
-            "{flow:<5} {va}/{vt} valid accepted, {ir}/{it} invalid rejected"
-        );
+        let _ = writeln!(table, "{flow:<5} {va}/{vt} valid accepted, {ir}/{it} invalid rejected");
     }
     let _ = writeln!(table, "{} known differences:", KNOWN_DIFFERENCES.len());
     for (id, why) in KNOWN_DIFFERENCES {

@@ -20,45 +20,24 @@ pub struct Subject {
 }
 
 /// The audit line for an action, for a store call to write in the action's own transaction.
-pub fn line(
-    requester: &Requester,
-    event: &str,
-    subject: Subject,
-    failure: Option<&Refusal>,
-    now: Millis,
-) -> AuditEvent {
+pub fn line(requester: &Requester, event: &str, subject: Subject, failure: Option<&Refusal>, now: Millis) -> AuditEvent {
     AuditEvent {
         id: 0,
         at: now,
         event: event.to_string(),
-        outcome: if failure.is_some() {
-            "failure"
-        } else {
-            "success"
-        }
-        .to_string(),
+        outcome: if failure.is_some() { "failure" } else { "success" }.to_string(),
         user_id: subject.user_id,
         session_id: subject.session_id,
         passkey_id: subject.passkey_id,
         client_id: subject.client_id,
         client_ip: requester.ip.clone(),
-        user_agent: requester
-            .user_agent
-            .as_deref()
-            .map(|ua| ua.chars().take(512).collect()),
+        user_agent: requester.user_agent.as_deref().map(|ua| ua.chars().take(512).collect()),
         error_code: failure.map(|e| e.code().to_string()),
     }
 }
 
 /// Writes a line on its own, after an action that has no transaction to carry it.
-pub async fn record(
-    latch: &Latch,
-    requester: &Requester,
-    event: &str,
-    subject: Subject,
-    failure: Option<&Refusal>,
-    now: Millis,
-) {
+pub async fn record(latch: &Latch, requester: &Requester, event: &str, subject: Subject, failure: Option<&Refusal>, now: Millis) {
     let entry = line(requester, event, subject, failure, now);
     // The action already happened; a lost audit line is logged loudly rather than turning
     // a completed action into an error for the user.

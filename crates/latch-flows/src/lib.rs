@@ -53,20 +53,9 @@ pub struct Latch {
 }
 
 impl Latch {
-    pub fn new(
-        settings: InstanceSettings,
-        store: Arc<dyn Store>,
-        tokens: TokenSigner,
-        issuer: String,
-    ) -> Self {
+    pub fn new(settings: InstanceSettings, store: Arc<dyn Store>, tokens: TokenSigner, issuer: String) -> Self {
         let rp = settings.relying_party();
-        Latch {
-            settings,
-            rp,
-            store,
-            tokens,
-            issuer,
-        }
+        Latch { settings, rp, store, tokens, issuer }
     }
 
     pub fn settings(&self) -> &InstanceSettings {
@@ -87,10 +76,7 @@ impl Latch {
     }
 
     fn session_policy(&self) -> SessionPolicy<'_> {
-        SessionPolicy {
-            tasks: &self.settings.session_tasks,
-            ttl: ms(self.settings.session_ttl),
-        }
+        SessionPolicy { tasks: &self.settings.session_tasks, ttl: ms(self.settings.session_ttl) }
     }
 }
 
@@ -111,13 +97,8 @@ async fn answer<T>(
     response: T,
     now: Millis,
 ) -> FlowResult<Answer<T>> {
-    let client =
-        view::client_view(latch, &handle.client.id, requester.origin.as_deref(), now).await?;
-    Ok(Answer {
-        response,
-        client,
-        new_client_token: handle.new_token,
-    })
+    let client = view::client_view(latch, &handle.client.id, requester.origin.as_deref(), now).await?;
+    Ok(Answer { response, client, new_client_token: handle.new_token })
 }
 
 /// A duration in the unit FAPI and the store speak.

@@ -15,28 +15,16 @@ fn window_start(now: Millis, window: Millis) -> Millis {
 
 fn too_many(now: Millis, window_start: Millis, window: Millis) -> Refusal {
     let retry_after_ms = window_start + window - now;
-    Refusal::TooManyRequests {
-        retry_after_secs: u64::try_from(retry_after_ms.div_euclid(1000) + 1).unwrap_or(1),
-    }
+    Refusal::TooManyRequests { retry_after_secs: u64::try_from(retry_after_ms.div_euclid(1000) + 1).unwrap_or(1) }
 }
 
 /// Counts a hit on `scope:subject` and refuses it when the window's budget is spent.
-async fn check(
-    latch: &Latch,
-    scope: &str,
-    subject: &str,
-    limit: u32,
-    window: Millis,
-    now: Millis,
-) -> FlowResult<()> {
+async fn check(latch: &Latch, scope: &str, subject: &str, limit: u32, window: Millis, now: Millis) -> FlowResult<()> {
     if limit == 0 {
         return Ok(());
     }
     let start = window_start(now, window);
-    let hits = latch
-        .store()
-        .hit_rate_limit(&format!("{scope}:{subject}"), start)
-        .await?;
+    let hits = latch.store().hit_rate_limit(&format!("{scope}:{subject}"), start).await?;
     if hits > u64::from(limit) {
         return Err(too_many(now, start, window));
     }
@@ -44,53 +32,25 @@ async fn check(
 }
 
 /// Sign-in creation and attempts: per client IP and per client, counted in one statement.
-pub async fn sign_in(
-    latch: &Latch,
-    ip: Option<&str>,
-    client_id: Option<&str>,
-    now: Millis,
-) -> FlowResult<()> {
+pub async fn sign_in(latch: &Latch, ip: Option<&str>, client_id: Option<&str>, now: Millis) -> FlowResult<()> {
     let limits = latch.settings().rate_limits;
     match (ip, client_id) {
-        (Some(ip), Some(client_id))
-            if limits.per_ip_per_minute > 0 && limits.per_client_per_minute > 0 =>
-        {
+        (Some(ip), Some(client_id)) if limits.per_ip_per_minute > 0 && limits.per_client_per_minute > 0 => {
             let start = window_start(now, MINUTE);
             let ip_key = format!("sign_in:ip:{ip}");
             let client_key = format!("sign_in:client:{client_id}");
-            let [ip_hits, client_hits] = latch
-                .store()
-                .hit_rate_limits([&ip_key, &client_key], start)
-                .await?;
-            if ip_hits > u64::from(limits.per_ip_per_minute)
-                || client_hits > u64::from(limits.per_client_per_minute)
-            {
+            let [ip_hits, client_hits] = latch.store().hit_rate_limits([&ip_key, &client_key], start).await?;
+            if ip_hits > u64::from(limits.per_ip_per_minute) || client_hits > u64::from(limits.per_client_per_minute) {
                 return Err(too_many(now, start, MINUTE));
             }
             Ok(())
         }
         _ => {
             if let Some(ip) = ip {
-                check(
-                    latch,
-                    "sign_in:ip",
-                    ip,
-                    limits.per_ip_per_minute,
-                    MINUTE,
-                    now,
-                )
-                .await?;
+                check(latch, "sign_in:ip", ip, limits.per_ip_per_minute, MINUTE, now).await?;
             }
             if let Some(client_id) = client_id {
-                check(
-                    latch,
-                    "sign_in:client",
-                    client_id,
-                    limits.per_client_per_minute,
-                    MINUTE,
-                    now,
-                )
-                .await?;
+                check(latch, "sign_in:client", client_id, limits.per_client_per_minute, MINUTE, now).await?;
             }
             Ok(())
         }
@@ -100,26 +60,13 @@ pub async fn sign_in(
 /// Sign-ups: per client IP.
 pub async fn sign_up(latch: &Latch, ip: Option<&str>, now: Millis) -> FlowResult<()> {
     match ip {
-        Some(ip) => {
-            check(
-                latch,
-                "sign_up:ip",
-                ip,
-                latch.settings().rate_limits.per_ip_per_minute,
-                MINUTE,
-                now,
-            )
-            .await
-        }
+        Some(ip) => check(latch, "sign_up:ip", ip, latch.settings().rate_limits.per_ip_per_minute, MINUTE, now).await,
         None => Ok(()),
     }
 }
 
 /// Passkey creation: per user.
 pub async fn passkey_creation(latch: &Latch, user_id: &str, now: Millis) -> FlowResult<()> {
-    let limit = latch
-        .settings()
-        .rate_limits
-        .passkey_creations_per_user_per_hour;
+    let limit = latch.settings().rate_limits.passkey_creations_per_user_per_hour;
     check(latch, "passkey_create:user", user_id, limit, HOUR, now).await
 }

@@ -7,9 +7,7 @@
 
 use latch_core::ceremony::{self, PasskeyOwner};
 use latch_core::ids::{IdKind, looks_like, new_id};
-use latch_core::model::{
-    Millis, Passkey, PendingPasskey, SessionStatus, User, normalize_passkey_name,
-};
+use latch_core::model::{Millis, Passkey, PendingPasskey, SessionStatus, User, normalize_passkey_name};
 use latch_store::AuditEvent;
 
 use crate::audit::{self, Subject};
@@ -32,24 +30,10 @@ pub struct Deleted {
 }
 
 /// `GET /me`.
-pub async fn me(
-    latch: &Latch,
-    requester: &Requester,
-    now: Millis,
-) -> FlowResult<Answer<UserWithPasskeys>> {
+pub async fn me(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<Answer<UserWithPasskeys>> {
     let me = signed_in(latch, requester, now).await?;
     let passkeys = latch.store().passkeys_of(&me.user.id).await?;
-    answer(
-        latch,
-        requester,
-        me.handle,
-        UserWithPasskeys {
-            user: me.user,
-            passkeys,
-        },
-        now,
-    )
-    .await
+    answer(latch, requester, me.handle, UserWithPasskeys { user: me.user, passkeys }, now).await
 }
 
 async fn active_user(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<SignedIn> {
@@ -61,11 +45,7 @@ async fn active_user(latch: &Latch, requester: &Requester, now: Millis) -> FlowR
 }
 
 /// `POST /me/passkeys`: begins a registration; its options go back as the verification nonce.
-pub async fn begin(
-    latch: &Latch,
-    requester: &Requester,
-    now: Millis,
-) -> FlowResult<Answer<PendingPasskey>> {
+pub async fn begin(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<Answer<PendingPasskey>> {
     let me = active_user(latch, requester, now).await?;
     limits::passkey_creation(latch, &me.user.id, now).await?;
     let max_passkeys = latch.settings().max_passkeys_per_user;
@@ -73,18 +53,11 @@ pub async fn begin(
     if existing.len() >= max_passkeys as usize {
         return Err(Refusal::PasskeyQuotaExceeded);
     }
-    let owner = PasskeyOwner {
-        handle: me.user.webauthn_handle,
-        name: &me.user.username,
-        display_name: &me.user.username,
-    };
-    let exclude = existing
-        .iter()
-        .map(|p| p.credential.cred_id.clone())
-        .collect();
+    let owner = PasskeyOwner { handle: me.user.webauthn_handle, name: &me.user.username, display_name: &me.user.username };
+    let exclude = existing.iter().map(|p| p.credential.cred_id.clone()).collect();
     let (options, state) = latch.rp().begin_registration(&owner, exclude)?;
-    let options_json = serde_json::to_string(&options)
-        .map_err(|e| Refusal::Internal(format!("creation options: {e}")))?;
+    let options_json =
+        serde_json::to_string(&options).map_err(|e| Refusal::Internal(format!("creation options: {e}")))?;
     let pending = PendingPasskey {
         id: new_id(IdKind::Passkey, now),
         user_id: me.user.id.clone(),
@@ -95,10 +68,7 @@ pub async fn begin(
         created_at: now,
         expire_at: now.saturating_add(ms(latch.settings().challenge_ttl)),
     };
-    latch
-        .store()
-        .create_pending_passkey(&pending, max_passkeys)
-        .await?;
+    latch.store().create_pending_passkey(&pending, max_passkeys).await?;
     answer(latch, requester, me.handle, pending, now).await
 }
 
@@ -122,8 +92,7 @@ pub async fn verify(
     // refusal is recorded here.
     let audit_line = audit::line(requester, "passkey.create", subject.clone(), None, now);
     let verified = verify_and_record(latch, &me, id, credential_json, &audit_line, now).await;
-    let passkey =
-        audit::refusal(latch, requester, "passkey.create", subject, verified, now).await?;
+    let passkey = audit::refusal(latch, requester, "passkey.create", subject, verified, now).await?;
     answer(latch, requester, me.handle, passkey, now).await
 }
 
@@ -148,15 +117,9 @@ async fn verify_and_record(
     now: Millis,
 ) -> FlowResult<Passkey> {
     let store = latch.store();
-    let pending = store
-        .pending_passkey(&me.user.id, id)
-        .await?
-        .ok_or(Refusal::NotFound("passkey"))?;
+    let pending = store.pending_passkey(&me.user.id, id).await?.ok_or(Refusal::NotFound("passkey"))?;
     let refused = match verified_passkey(latch, me, &pending, credential_json, now) {
-        Ok(passkey) => match store
-            .save_verified_passkey(&passkey, latch.settings().max_passkeys_per_user, audit_line)
-            .await
-        {
+        Ok(passkey) => match store.save_verified_passkey(&passkey, latch.settings().max_passkeys_per_user, audit_line).await {
             Ok(true) => return Ok(passkey),
             // A concurrent answer spent the registration first.
             Ok(false) => Refusal::NotFound("passkey"),
@@ -170,24 +133,14 @@ async fn verify_and_record(
     Err(refused)
 }
 
-fn verified_passkey(
-    latch: &Latch,
-    me: &SignedIn,
-    pending: &PendingPasskey,
-    credential_json: &str,
-    now: Millis,
-) -> FlowResult<Passkey> {
+fn verified_passkey(latch: &Latch, me: &SignedIn, pending: &PendingPasskey, credential_json: &str, now: Millis) -> FlowResult<Passkey> {
     if pending.client_id != me.handle.client.id {
         return Err(Refusal::NotFound("passkey"));
     }
     if now >= pending.expire_at {
         return Err(Refusal::VerificationExpired);
     }
-    let verified = latch.rp().finish_registration(
-        credential_json,
-        &pending.state,
-        pending.origin.as_deref(),
-    )?;
+    let verified = latch.rp().finish_registration(credential_json, &pending.state, pending.origin.as_deref())?;
     Ok(Passkey {
         id: pending.id.clone(),
         user_id: me.user.id.clone(),
@@ -205,58 +158,25 @@ fn verified_passkey(
 }
 
 /// `PATCH /me/passkeys/{id}`: a new name.
-pub async fn rename(
-    latch: &Latch,
-    requester: &Requester,
-    id: &str,
-    name: &str,
-    now: Millis,
-) -> FlowResult<Answer<Passkey>> {
+pub async fn rename(latch: &Latch, requester: &Requester, id: &str, name: &str, now: Millis) -> FlowResult<Answer<Passkey>> {
     let name = normalize_passkey_name(name).ok_or(Refusal::PasskeyNameInvalid)?;
     let me = active_user(latch, requester, now).await?;
     if !looks_like(IdKind::Passkey, id) {
         return Err(Refusal::NotFound("passkey"));
     }
-    let passkey = latch
-        .store()
-        .rename_passkey(&me.user.id, id, &name, now)
-        .await?
-        .ok_or(Refusal::NotFound("passkey"))?;
-    audit::record(
-        latch,
-        requester,
-        "passkey.rename",
-        subject_of(&me, id),
-        None,
-        now,
-    )
-    .await;
+    let passkey =
+        latch.store().rename_passkey(&me.user.id, id, &name, now).await?.ok_or(Refusal::NotFound("passkey"))?;
+    audit::record(latch, requester, "passkey.rename", subject_of(&me, id), None, now).await;
     answer(latch, requester, me.handle, passkey, now).await
 }
 
 /// `DELETE /me/passkeys/{id}`.
-pub async fn delete(
-    latch: &Latch,
-    requester: &Requester,
-    id: &str,
-    now: Millis,
-) -> FlowResult<Answer<Deleted>> {
+pub async fn delete(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<Answer<Deleted>> {
     let me = active_user(latch, requester, now).await?;
     if !looks_like(IdKind::Passkey, id) || !latch.store().delete_passkey(&me.user.id, id).await? {
         return Err(Refusal::NotFound("passkey"));
     }
-    audit::record(
-        latch,
-        requester,
-        "passkey.delete",
-        subject_of(&me, id),
-        None,
-        now,
-    )
-    .await;
-    let deleted = Deleted {
-        object: "passkey",
-        id: id.to_string(),
-    };
+    audit::record(latch, requester, "passkey.delete", subject_of(&me, id), None, now).await;
+    let deleted = Deleted { object: "passkey", id: id.to_string() };
     answer(latch, requester, me.handle, deleted, now).await
 }

@@ -109,20 +109,15 @@ impl Refusal {
     /// The error table.
     pub fn clerk(&self) -> ClerkError {
         use Refusal as R;
-        let unprocessable =
-            |code, message: &str, long: &str| ClerkError::new(422, code, message, long);
+        let unprocessable = |code, message: &str, long: &str| ClerkError::new(422, code, message, long);
         match self {
             R::ParamMissing(name) => {
                 let says = format!("{name} must be included.");
                 ClerkError::new(422, "form_param_missing", &says, &says).param(name)
             }
-            R::ParamInvalid { param, why } => ClerkError::new(
-                422,
-                "form_param_format_invalid",
-                &format!("{param} is invalid."),
-                why,
-            )
-            .param(param),
+            R::ParamInvalid { param, why } => {
+                ClerkError::new(422, "form_param_format_invalid", &format!("{param} is invalid."), why).param(param)
+            }
             R::UsernameInvalid => R::ParamInvalid {
                 param: "username".into(),
                 why: "Usernames are 3 to 64 characters: letters, digits, '_', '-' and '.'.".into(),
@@ -144,14 +139,12 @@ impl Refusal {
                 "Passkey verification failed",
                 &format!("The passkey could not be verified: {other}."),
             ),
-            R::PasskeyOfAnotherUser => R::Ceremony(CeremonyError::Rejected(
-                "the passkey does not belong to this user".into(),
-            ))
-            .clerk(),
-            R::UsedConcurrently => R::Ceremony(CeremonyError::Rejected(
-                "the passkey was used concurrently; try again".into(),
-            ))
-            .clerk(),
+            R::PasskeyOfAnotherUser => {
+                R::Ceremony(CeremonyError::Rejected("the passkey does not belong to this user".into())).clerk()
+            }
+            R::UsedConcurrently => {
+                R::Ceremony(CeremonyError::Rejected("the passkey was used concurrently; try again".into())).clerk()
+            }
             R::BodyTooLarge => ClerkError::new(
                 413,
                 "request_body_too_large",
@@ -180,12 +173,7 @@ impl Refusal {
                 error.retry_after_secs = Some(*retry_after_secs);
                 error
             }
-            R::SignedOut => ClerkError::new(
-                401,
-                "signed_out",
-                "Signed out",
-                "You are signed out. Sign in to continue.",
-            ),
+            R::SignedOut => ClerkError::new(401, "signed_out", "Signed out", "You are signed out. Sign in to continue."),
             R::SessionExists => ClerkError::new(
                 400,
                 "session_exists",
@@ -204,12 +192,10 @@ impl Refusal {
                 "That username is taken. Please try another.",
             )
             .param("username"),
-            R::IdentifierNotFound => unprocessable(
-                "form_identifier_not_found",
-                "Couldn't find your account.",
-                "Couldn't find your account.",
-            )
-            .param("identifier"),
+            R::IdentifierNotFound => {
+                unprocessable("form_identifier_not_found", "Couldn't find your account.", "Couldn't find your account.")
+                    .param("identifier")
+            }
             R::PasskeysDisabled => unprocessable(
                 "strategy_for_user_invalid",
                 "Passkeys are disabled",
@@ -310,9 +296,7 @@ mod tests {
             Refusal::SignedOut,
             Refusal::Ceremony(CeremonyError::CounterRegression),
             Refusal::UsedConcurrently,
-            Refusal::TooManyRequests {
-                retry_after_secs: 3,
-            },
+            Refusal::TooManyRequests { retry_after_secs: 3 },
         ];
         for refusal in refusals {
             let status = refusal.clerk().status;
@@ -329,17 +313,8 @@ mod tests {
 
     #[test]
     fn store_conflicts_are_domain_refusals() {
-        assert_eq!(
-            Refusal::from(StoreError::Conflict("username")).code(),
-            "form_identifier_exists"
-        );
-        assert_eq!(
-            Refusal::from(StoreError::Conflict("credential")).code(),
-            "passkey_already_registered"
-        );
-        assert_eq!(
-            Refusal::from(StoreError::QuotaExceeded).code(),
-            "passkey_quota_exceeded"
-        );
+        assert_eq!(Refusal::from(StoreError::Conflict("username")).code(), "form_identifier_exists");
+        assert_eq!(Refusal::from(StoreError::Conflict("credential")).code(), "passkey_already_registered");
+        assert_eq!(Refusal::from(StoreError::QuotaExceeded).code(), "passkey_quota_exceeded");
     }
 }

@@ -49,48 +49,26 @@ pub struct ClientHandle {
 
 impl ClientHandle {
     pub(crate) fn existing(client: Client) -> Self {
-        ClientHandle {
-            client,
-            new_token: None,
-            unsaved_token_hash: None,
-        }
+        ClientHandle { client, new_token: None, unsaved_token_hash: None }
     }
 
     /// The client, if this request made it and nothing has stored it yet.
     pub fn unsaved(&self) -> Option<NewClient<'_>> {
-        self.unsaved_token_hash
-            .as_deref()
-            .map(|token_hash| NewClient {
-                client: &self.client,
-                token_hash,
-            })
+        self.unsaved_token_hash.as_deref().map(|token_hash| NewClient { client: &self.client, token_hash })
     }
 }
 
 /// The requester's client, or a new one that is not stored yet: the flow stores it with its
 /// own first write ([`ClientHandle::unsaved`]), in one transaction, so a refused request
 /// leaves no client behind.
-pub async fn client_or_new(
-    latch: &Latch,
-    requester: &Requester,
-    now: Millis,
-) -> FlowResult<ClientHandle> {
+pub async fn client_or_new(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<ClientHandle> {
     if let Some(client) = find_client(latch, requester).await? {
         return Ok(ClientHandle::existing(client));
     }
-    let client = Client {
-        id: new_id(IdKind::Client, now),
-        created_at: now,
-        updated_at: now,
-        last_active_session_id: None,
-    };
+    let client = Client { id: new_id(IdKind::Client, now), created_at: now, updated_at: now, last_active_session_id: None };
     let token = new_secret();
     let unsaved_token_hash = Some(token_hash(&token));
-    Ok(ClientHandle {
-        client,
-        new_token: Some(token),
-        unsaved_token_hash,
-    })
+    Ok(ClientHandle { client, new_token: Some(token), unsaved_token_hash })
 }
 
 /// The requester's client, which must exist.
@@ -112,22 +90,14 @@ pub struct SignedIn {
 pub async fn signed_in(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<SignedIn> {
     // One store call for the client, the session and its user (one round trip, not three).
     let found = client_and_session(latch, requester, requester.session_hint.as_deref()).await?;
-    let ClientSession {
-        client,
-        session,
-        user,
-    } = found.ok_or(Refusal::SignedOut)?;
+    let ClientSession { client, session, user } = found.ok_or(Refusal::SignedOut)?;
     // No session named and none active, another client's, or missing: all signed out.
     let session = session.ok_or(Refusal::SignedOut)?;
     if !session.is_live(now) {
         return Err(Refusal::SignedOut);
     }
     let user = user.ok_or(Refusal::SignedOut)?;
-    Ok(SignedIn {
-        handle: ClientHandle::existing(client),
-        session,
-        user,
-    })
+    Ok(SignedIn { handle: ClientHandle::existing(client), session, user })
 }
 
 /// The requester's client with session `session_id` (its last active one when `None`), if
@@ -139,10 +109,7 @@ pub(crate) async fn client_and_session(
 ) -> FlowResult<Option<ClientSession>> {
     match &requester.token {
         None => Ok(None),
-        Some(token) => Ok(latch
-            .store()
-            .client_and_session(&token_hash(token), session_id)
-            .await?),
+        Some(token) => Ok(latch.store().client_and_session(&token_hash(token), session_id).await?),
     }
 }
 
@@ -150,14 +117,8 @@ pub(crate) async fn client_and_session(
 /// client's last active session is its only live one (sign-in and sign-up set it, sign-out
 /// clears it), so a signed-out client costs no query here.
 pub async fn refuse_if_signed_in(latch: &Latch, client: &Client, now: Millis) -> FlowResult<()> {
-    let Some(session_id) = &client.last_active_session_id else {
-        return Ok(());
-    };
-    let live = latch
-        .store()
-        .session(session_id)
-        .await?
-        .is_some_and(|s| s.is_live(now));
+    let Some(session_id) = &client.last_active_session_id else { return Ok(()) };
+    let live = latch.store().session(session_id).await?.is_some_and(|s| s.is_live(now));
     if live {
         return Err(Refusal::SessionExists);
     }

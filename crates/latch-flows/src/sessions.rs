@@ -11,11 +11,7 @@ use crate::view::{ClientView, ShownSession, client_view, gone_session};
 use crate::{Answer, Latch, answer};
 
 /// `GET /client`: the requester's client, or None when it has none.
-pub async fn client(
-    latch: &Latch,
-    requester: &Requester,
-    now: Millis,
-) -> FlowResult<Option<ClientView>> {
+pub async fn client(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<Option<ClientView>> {
     match find_client(latch, requester).await? {
         None => Ok(None),
         Some(client) => Ok(Some(view_of(latch, requester, &client.id, now).await?)),
@@ -26,65 +22,25 @@ pub async fn client(
 /// audit line, in one transaction.
 pub async fn sign_out(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<ClientView> {
     let handle = existing_client(latch, requester).await?;
-    let subject = Subject {
-        client_id: Some(handle.client.id.clone()),
-        ..Subject::default()
-    };
+    let subject = Subject { client_id: Some(handle.client.id.clone()), ..Subject::default() };
     let audit_line = audit::line(requester, "sign_out", subject, None, now);
-    latch
-        .store()
-        .end_client_sessions(
-            &handle.client.id,
-            SessionStatus::Ended,
-            now,
-            Some(&audit_line),
-        )
-        .await?;
+    latch.store().end_client_sessions(&handle.client.id, SessionStatus::Ended, now, Some(&audit_line)).await?;
     view_of(latch, requester, &handle.client.id, now).await
 }
 
-async fn view_of(
-    latch: &Latch,
-    requester: &Requester,
-    client_id: &str,
-    now: Millis,
-) -> FlowResult<ClientView> {
-    client_view(latch, client_id, requester.origin.as_deref(), now)
-        .await?
-        .ok_or(Refusal::SignedOut)
+async fn view_of(latch: &Latch, requester: &Requester, client_id: &str, now: Millis) -> FlowResult<ClientView> {
+    client_view(latch, client_id, requester.origin.as_deref(), now).await?.ok_or(Refusal::SignedOut)
 }
 
 /// `touch`: session `id` becomes the client's active one and records activity — a write only
 /// when that changes something (`Session::touch_changes_anything`).
-pub async fn touch(
-    latch: &Latch,
-    requester: &Requester,
-    id: &str,
-    now: Millis,
-) -> FlowResult<Answer<ShownSession>> {
+pub async fn touch(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<Answer<ShownSession>> {
     let (handle, session) = live_session(latch, requester, id, now).await?;
     if session.touch_changes_anything(handle.client.last_active_session_id.as_deref(), now) {
-        latch
-            .store()
-            .touch_session(&handle.client.id, &session.id, now)
-            .await?;
+        latch.store().touch_session(&handle.client.id, &session.id, now).await?;
     }
-    let mut done = answer(
-        latch,
-        requester,
-        handle,
-        ShownSession::Live {
-            id: session.id.clone(),
-        },
-        now,
-    )
-    .await?;
-    if done
-        .client
-        .as_ref()
-        .and_then(|c| c.session(&session.id))
-        .is_none()
-    {
+    let mut done = answer(latch, requester, handle, ShownSession::Live { id: session.id.clone() }, now).await?;
+    if done.client.as_ref().and_then(|c| c.session(&session.id)).is_none() {
         // Ended between the touch and the read: show it as it is now.
         let session = latch.store().session(&session.id).await?.unwrap_or(session);
         done.response = gone_session(latch, session, now).await?;
@@ -93,17 +49,9 @@ pub async fn touch(
 }
 
 /// `remove`: ends session `id` of the client.
-pub async fn remove(
-    latch: &Latch,
-    requester: &Requester,
-    id: &str,
-    now: Millis,
-) -> FlowResult<Answer<ShownSession>> {
+pub async fn remove(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<Answer<ShownSession>> {
     let (handle, session) = live_session(latch, requester, id, now).await?;
-    latch
-        .store()
-        .end_session(&handle.client.id, &session.id, SessionStatus::Removed, now)
-        .await?;
+    latch.store().end_session(&handle.client.id, &session.id, SessionStatus::Removed, now).await?;
     let subject = Subject {
         user_id: Some(session.user_id.clone()),
         session_id: Some(session.id.clone()),
@@ -117,29 +65,17 @@ pub async fn remove(
 }
 
 /// `tokens`: a JWT for live session `id`, naming the requester's origin as `azp`.
-pub async fn token(
-    latch: &Latch,
-    requester: &Requester,
-    id: &str,
-    now: Millis,
-) -> FlowResult<String> {
+pub async fn token(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<String> {
     let (_handle, session) = live_session(latch, requester, id, now).await?;
     session_token(latch, &session, requester.origin.as_deref(), now)
 }
 
 /// A live session of the requester's client. A session that exists but has ended is
 /// `SignedOut`, which tells clerk-js to refetch the client and sign out locally.
-async fn live_session(
-    latch: &Latch,
-    requester: &Requester,
-    id: &str,
-    now: Millis,
-) -> FlowResult<(ClientHandle, Session)> {
+async fn live_session(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<(ClientHandle, Session)> {
     // The client and the session in one store call; the store joins the session only if it
     // is this client's. The refusals keep their order: no client first, then the session.
-    let found = client_and_session(latch, requester, Some(id))
-        .await?
-        .ok_or(Refusal::SignedOut)?;
+    let found = client_and_session(latch, requester, Some(id)).await?.ok_or(Refusal::SignedOut)?;
     if !looks_like(IdKind::Session, id) {
         return Err(Refusal::NotFound("session"));
     }

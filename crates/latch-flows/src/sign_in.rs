@@ -10,17 +10,12 @@
 
 use latch_core::ceremony;
 use latch_core::ids::{IdKind, looks_like};
-use latch_core::model::{
-    Millis, PasskeyChallenge, Session, SignIn, SignInCompletion, SignInStatus, User,
-    VerificationStatus,
-};
+use latch_core::model::{Millis, PasskeyChallenge, Session, SignIn, SignInCompletion, SignInStatus, User, VerificationStatus};
 use latch_store::SignInAttempt;
 
 use crate::audit::{self, Subject};
 use crate::refusal::{FlowResult, Refusal};
-use crate::requester::{
-    ClientHandle, Requester, client_or_new, existing_client, refuse_if_signed_in,
-};
+use crate::requester::{ClientHandle, Requester, client_or_new, existing_client, refuse_if_signed_in};
 use crate::{Answer, Latch, answer, limits, ms};
 
 /// `POST /client/sign_ins`: a new sign-in on the requester's client (a new client if it has
@@ -37,42 +32,21 @@ pub async fn start(
     refuse_if_signed_in(latch, &handle.client, now).await?;
     let user = match &identifier {
         None => None,
-        Some(name) => Some(
-            latch
-                .store()
-                .user_by_username(name)
-                .await?
-                .ok_or(Refusal::IdentifierNotFound)?,
-        ),
+        Some(name) => Some(latch.store().user_by_username(name).await?.ok_or(Refusal::IdentifierNotFound)?),
     };
     let challenge = match wants_passkey {
         true => Some(new_challenge(latch, user.as_ref(), requester, now).await?),
         false => None,
     };
     let challenge_ttl = ms(latch.settings().challenge_ttl);
-    let sign_in = SignIn::start(
-        &handle.client.id,
-        identifier,
-        user.map(|u| u.id),
-        challenge,
-        now,
-        challenge_ttl,
-    );
-    latch
-        .store()
-        .create_sign_in(handle.unsaved(), &sign_in)
-        .await?;
+    let sign_in = SignIn::start(&handle.client.id, identifier, user.map(|u| u.id), challenge, now, challenge_ttl);
+    latch.store().create_sign_in(handle.unsaved(), &sign_in).await?;
     answer(latch, requester, handle, sign_in, now).await
 }
 
 /// `prepare_first_factor`: a fresh challenge for sign-in `id`; the previous one can no longer
 /// be answered.
-pub async fn prepare(
-    latch: &Latch,
-    requester: &Requester,
-    id: &str,
-    now: Millis,
-) -> FlowResult<Answer<SignIn>> {
+pub async fn prepare(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<Answer<SignIn>> {
     let handle = existing_client(latch, requester).await?;
     limits::sign_in(latch, requester.ip.as_deref(), Some(&handle.client.id), now).await?;
     let sign_in = load(latch, &handle.client.id, id).await?;
@@ -84,9 +58,7 @@ pub async fn prepare(
         None => None,
     };
     let challenge = new_challenge(latch, user.as_ref(), requester, now).await?;
-    let sign_in = sign_in
-        .with_new_challenge(challenge, now)
-        .ok_or(Refusal::SignInAlreadyComplete)?;
+    let sign_in = sign_in.with_new_challenge(challenge, now).ok_or(Refusal::SignInAlreadyComplete)?;
     latch.store().save_sign_in_challenge(&sign_in).await?;
     answer(latch, requester, handle, sign_in, now).await
 }
@@ -102,22 +74,10 @@ pub async fn attempt(
 ) -> FlowResult<Answer<SignIn>> {
     let handle = existing_client(latch, requester).await?;
     limits::sign_in(latch, requester.ip.as_deref(), Some(&handle.client.id), now).await?;
-    let mut subject = Subject {
-        client_id: Some(handle.client.id.clone()),
-        ..Subject::default()
-    };
+    let mut subject = Subject { client_id: Some(handle.client.id.clone()), ..Subject::default() };
     // A completed sign-in's audit line is written in its own transaction; only a refused or
     // failed attempt is recorded here.
-    let attempted = verify_and_record(
-        latch,
-        requester,
-        &handle,
-        id,
-        credential_json,
-        &mut subject,
-        now,
-    )
-    .await;
+    let attempted = verify_and_record(latch, requester, &handle, id, credential_json, &mut subject, now).await;
     let done = audit::refusal(latch, requester, "sign_in", subject, attempted, now).await?;
     answer(latch, requester, handle, done, now).await
 }
@@ -138,11 +98,7 @@ async fn verify_and_record(
     let store = latch.store();
     // The sign-in, the passkey and its owner in one store call (one round trip, not three);
     // what is missing is refused below in the same order as if read one by one.
-    let SignInAttempt {
-        sign_in,
-        passkey,
-        owner,
-    } = store
+    let SignInAttempt { sign_in, passkey, owner } = store
         .sign_in_attempt(&handle.client.id, id, assertion.raw_id.as_ref())
         .await?
         .ok_or(Refusal::NotFound("sign-in"))?;
@@ -156,11 +112,7 @@ async fn verify_and_record(
     subject.passkey_id = Some(passkey.id.clone());
     subject.user_id = Some(passkey.user_id.clone());
     // Identifier-first: the passkey must belong to the user who was named.
-    if sign_in
-        .user_id
-        .as_ref()
-        .is_some_and(|u| *u != passkey.user_id)
-    {
+    if sign_in.user_id.as_ref().is_some_and(|u| *u != passkey.user_id) {
         return Err(Refusal::PasskeyOfAnotherUser);
     }
     let owner = owner.ok_or(Refusal::PasskeyNotRegistered)?;
@@ -170,14 +122,7 @@ async fn verify_and_record(
     refuse_if_signed_in(latch, &handle.client, now).await?;
 
     if challenge.has_expired(now) {
-        return Err(spend_on_failure(
-            latch,
-            &sign_in,
-            VerificationStatus::Expired,
-            Refusal::VerificationExpired,
-            now,
-        )
-        .await);
+        return Err(spend_on_failure(latch, &sign_in, VerificationStatus::Expired, Refusal::VerificationExpired, now).await);
     }
     let verified = latch.rp().finish_authentication(
         &assertion,
@@ -188,16 +133,7 @@ async fn verify_and_record(
     );
     let verified = match verified {
         Ok(verified) => verified,
-        Err(e) => {
-            return Err(spend_on_failure(
-                latch,
-                &sign_in,
-                VerificationStatus::Failed,
-                e.into(),
-                now,
-            )
-            .await);
-        }
+        Err(e) => return Err(spend_on_failure(latch, &sign_in, VerificationStatus::Failed, e.into(), now).await),
     };
 
     let session = Session::start(&latch.session_policy(), &handle.client.id, &owner.id, now);
@@ -222,16 +158,8 @@ async fn verify_and_record(
 
 /// Records a failed answer, spending the challenge, and gives back the refusal to answer
 /// with (a store failure replaces it).
-async fn spend_on_failure(
-    latch: &Latch,
-    sign_in: &SignIn,
-    status: VerificationStatus,
-    refusal: Refusal,
-    now: Millis,
-) -> Refusal {
-    let Some(failure) = sign_in.fail(status, refusal.code(), now) else {
-        return Refusal::ChallengeSpent;
-    };
+async fn spend_on_failure(latch: &Latch, sign_in: &SignIn, status: VerificationStatus, refusal: Refusal, now: Millis) -> Refusal {
+    let Some(failure) = sign_in.fail(status, refusal.code(), now) else { return Refusal::ChallengeSpent };
     match latch.store().fail_sign_in(&failure).await {
         // Spent here, or already by a concurrent answer: either way this one failed.
         Ok(_) => refusal,
@@ -240,12 +168,7 @@ async fn spend_on_failure(
 }
 
 /// A challenge for `user`'s passkeys, or for any discoverable passkey when no user is named.
-async fn new_challenge(
-    latch: &Latch,
-    user: Option<&User>,
-    requester: &Requester,
-    now: Millis,
-) -> FlowResult<PasskeyChallenge> {
+async fn new_challenge(latch: &Latch, user: Option<&User>, requester: &Requester, now: Millis) -> FlowResult<PasskeyChallenge> {
     if !latch.settings().passkeys_enabled {
         return Err(Refusal::PasskeysDisabled);
     }
@@ -260,24 +183,14 @@ async fn new_challenge(
         }
     };
     let (options, state) = latch.rp().begin_authentication(allowed)?;
-    let options_json = serde_json::to_string(&options)
-        .map_err(|e| Refusal::Internal(format!("request options: {e}")))?;
-    Ok(PasskeyChallenge::issue(
-        options_json,
-        state,
-        requester.origin.clone(),
-        now,
-        ms(latch.settings().challenge_ttl),
-    ))
+    let options_json =
+        serde_json::to_string(&options).map_err(|e| Refusal::Internal(format!("request options: {e}")))?;
+    Ok(PasskeyChallenge::issue(options_json, state, requester.origin.clone(), now, ms(latch.settings().challenge_ttl)))
 }
 
 async fn load(latch: &Latch, client_id: &str, id: &str) -> FlowResult<SignIn> {
     if !looks_like(IdKind::SignIn, id) {
         return Err(Refusal::NotFound("sign-in"));
     }
-    latch
-        .store()
-        .sign_in(client_id, id)
-        .await?
-        .ok_or(Refusal::NotFound("sign-in"))
+    latch.store().sign_in(client_id, id).await?.ok_or(Refusal::NotFound("sign-in"))
 }

@@ -11,12 +11,7 @@ use crate::requester::{Requester, client_or_new, existing_client, refuse_if_sign
 use crate::{Answer, Latch, answer, limits};
 
 /// `POST /client/sign_ups`: a new user named `username` (already trimmed), signed in at once.
-pub async fn sign_up(
-    latch: &Latch,
-    requester: &Requester,
-    username: &str,
-    now: Millis,
-) -> FlowResult<Answer<SignUp>> {
+pub async fn sign_up(latch: &Latch, requester: &Requester, username: &str, now: Millis) -> FlowResult<Answer<SignUp>> {
     if !username_is_valid(username) {
         return Err(Refusal::UsernameInvalid);
     }
@@ -49,37 +44,17 @@ pub async fn sign_up(
     // The success line is written with the sign-up (and the new client) in one transaction;
     // only a refusal is recorded here.
     let audit_line = audit::line(requester, "sign_up", subject.clone(), None, now);
-    let stored = latch
-        .store()
-        .sign_up(handle.unsaved(), &user, &sign_up, &session, &audit_line)
-        .await;
-    audit::refusal(
-        latch,
-        requester,
-        "sign_up",
-        subject,
-        stored.map_err(Refusal::from),
-        now,
-    )
-    .await?;
+    let stored = latch.store().sign_up(handle.unsaved(), &user, &sign_up, &session, &audit_line).await;
+    audit::refusal(latch, requester, "sign_up", subject, stored.map_err(Refusal::from), now).await?;
     answer(latch, requester, handle, sign_up, now).await
 }
 
 /// `GET /client/sign_ups/{id}`: one of the client's sign-ups.
-pub async fn get(
-    latch: &Latch,
-    requester: &Requester,
-    id: &str,
-    now: Millis,
-) -> FlowResult<Answer<SignUp>> {
+pub async fn get(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<Answer<SignUp>> {
     let handle = existing_client(latch, requester).await?;
     if !looks_like(IdKind::SignUp, id) {
         return Err(Refusal::NotFound("sign-up"));
     }
-    let sign_up = latch
-        .store()
-        .sign_up_record(&handle.client.id, id)
-        .await?
-        .ok_or(Refusal::NotFound("sign-up"))?;
+    let sign_up = latch.store().sign_up_record(&handle.client.id, id).await?.ok_or(Refusal::NotFound("sign-up"))?;
     answer(latch, requester, handle, sign_up, now).await
 }

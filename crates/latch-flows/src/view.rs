@@ -36,10 +36,7 @@ impl ClientView {
     /// The client's last active session, if it is still live.
     pub fn last_active_session_id(&self) -> Option<&str> {
         let id = self.client.last_active_session_id.as_deref()?;
-        self.sessions
-            .iter()
-            .any(|s| s.view.session.id == id)
-            .then_some(id)
+        self.sessions.iter().any(|s| s.view.session.id == id).then_some(id)
     }
 
     pub fn session(&self, id: &str) -> Option<&LiveSession> {
@@ -48,31 +45,14 @@ impl ClientView {
 }
 
 /// The client `client_id` as it is now, tokens naming `azp`; None if there is no such client.
-pub async fn client_view(
-    latch: &Latch,
-    client_id: &str,
-    azp: Option<&str>,
-    now: Millis,
-) -> FlowResult<Option<ClientView>> {
-    let Some(snapshot) = latch.store().client_snapshot(client_id).await? else {
-        return Ok(None);
-    };
+pub async fn client_view(latch: &Latch, client_id: &str, azp: Option<&str>, now: Millis) -> FlowResult<Option<ClientView>> {
+    let Some(snapshot) = latch.store().client_snapshot(client_id).await? else { return Ok(None) };
     let mut sessions = Vec::with_capacity(snapshot.sessions.len());
-    for view in snapshot
-        .sessions
-        .into_iter()
-        .filter(|v| v.session.is_live(now))
-    {
+    for view in snapshot.sessions.into_iter().filter(|v| v.session.is_live(now)) {
         let token = session_token(latch, &view.session, azp, now)?;
         sessions.push(LiveSession { view, token });
     }
-    Ok(Some(ClientView {
-        client: snapshot.client,
-        sessions,
-        sign_in: snapshot.sign_in,
-        sign_up: snapshot.sign_up,
-        now,
-    }))
+    Ok(Some(ClientView { client: snapshot.client, sessions, sign_in: snapshot.sign_in, sign_up: snapshot.sign_up, now }))
 }
 
 /// One session as an answer shows it: one of the client's live sessions, or a session that
@@ -86,22 +66,11 @@ pub enum ShownSession {
 }
 
 /// `session` with its user and their passkeys, read afresh.
-pub(crate) async fn gone_session(
-    latch: &Latch,
-    session: Session,
-    now: Millis,
-) -> FlowResult<ShownSession> {
+pub(crate) async fn gone_session(latch: &Latch, session: Session, now: Millis) -> FlowResult<ShownSession> {
     let user = latch.store().user(&session.user_id).await?;
     let passkeys = match &user {
         Some(u) => latch.store().passkeys_of(&u.id).await?,
         None => Vec::new(),
     };
-    Ok(ShownSession::Gone {
-        view: Box::new(SessionView {
-            session,
-            user,
-            passkeys,
-        }),
-        now,
-    })
+    Ok(ShownSession::Gone { view: Box::new(SessionView { session, user, passkeys }), now })
 }

@@ -27,27 +27,15 @@ impl Caller {
         let query: Vec<(String, String)> = parts
             .uri
             .query()
-            .map(|q| {
-                url::form_urlencoded::parse(q.as_bytes())
-                    .into_owned()
-                    .collect()
-            })
+            .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
             .unwrap_or_default();
-        let query_value = |name: &str| {
-            query
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        };
+        let query_value = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let native = query_value("_is_native").is_some_and(|v| v == "1" || v == "true");
         let headers = &parts.headers;
         let token = if native {
             bearer(headers)
         } else {
-            CookieJar::from_headers(headers)
-                .get(CLIENT_COOKIE)
-                .map(|c| c.value().to_string())
-                .or_else(|| bearer(headers))
+            CookieJar::from_headers(headers).get(CLIENT_COOKIE).map(|c| c.value().to_string()).or_else(|| bearer(headers))
         };
         let origin = header_str(headers, header::ORIGIN).filter(|o| o != "null");
         let secure = origin.as_deref().is_some_and(|o| o.starts_with("https://"))
@@ -59,11 +47,7 @@ impl Caller {
             ip: client_ip(parts, trust_forwarded_for),
             user_agent: header_str(headers, header::USER_AGENT),
         };
-        Caller {
-            requester,
-            native,
-            secure,
-        }
+        Caller { requester, native, secure }
     }
 }
 
@@ -85,10 +69,7 @@ fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> Option<String> {
 }
 
 fn header_str(headers: &HeaderMap, name: impl axum::http::header::AsHeaderName) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
@@ -96,3 +77,4 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
     let token = value.strip_prefix("Bearer ").unwrap_or(&value).trim();
     (!token.is_empty()).then(|| token.to_string())
 }
+

@@ -3,9 +3,9 @@
 //! Plain HTML and one small script, embedded in the binary: nothing to build.
 
 use axum::Router;
-use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use axum::extract::State;
 use axum::routing::get;
 
 use crate::state::AppState;
@@ -20,23 +20,11 @@ pub fn router() -> Router<AppState> {
         .route("/", get(page))
         .route(
             "/dev.js",
-            get(|| async {
-                (
-                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-                    SCRIPT,
-                )
-                    .into_response()
-            }),
+            get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], SCRIPT).into_response() }),
         )
         .route(
             "/fapi.js",
-            get(|| async {
-                (
-                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-                    FAPI_SCRIPT,
-                )
-                    .into_response()
-            }),
+            get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], FAPI_SCRIPT).into_response() }),
         )
 }
 

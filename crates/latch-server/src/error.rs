@@ -60,8 +60,7 @@ struct Fault(String);
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let shown = self.clerk();
-        let status =
-            StatusCode::from_u16(shown.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(shown.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(ApiError::body(&shown))).into_response();
         if let Some(secs) = shown.retry_after_secs
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
@@ -81,10 +80,7 @@ pub async fn log_server_faults(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let response = next.run(req).await;
     if response.status().is_server_error() {
-        let cause = response
-            .extensions()
-            .get::<Fault>()
-            .map_or("", |f| f.0.as_str());
+        let cause = response.extensions().get::<Fault>().map_or("", |f| f.0.as_str());
         tracing::error!(%method, %path, status = response.status().as_u16(), cause, "server fault");
     }
     response

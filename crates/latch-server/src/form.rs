@@ -40,12 +40,7 @@ impl FormFields {
 
     fn parse_json(body: &[u8]) -> Result<Self, ApiError> {
         let value: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
-            .map_err(|e| {
-                invalid(
-                    "body",
-                    format!("The request body is not a JSON object: {e}"),
-                )
-            })?;
+            .map_err(|e| invalid("body", format!("The request body is not a JSON object: {e}")))?;
         let fields = value
             .into_iter()
             .map(|(k, v)| match v {
@@ -83,19 +78,14 @@ impl FormFields {
             Some("passkey") => Ok(true),
             Some(other) => Err(invalid(
                 "strategy",
-                format!(
-                    "The strategy {other:?} is not supported; Latch signs in with passkeys only."
-                ),
+                format!("The strategy {other:?} is not supported; Latch signs in with passkeys only."),
             )),
         }
     }
 }
 
 fn decode_component(raw: &[u8]) -> Result<String, ApiError> {
-    let plus_as_space: Vec<u8> = raw
-        .iter()
-        .map(|b| if *b == b'+' { b' ' } else { *b })
-        .collect();
+    let plus_as_space: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
     percent_decode(&plus_as_space)
         .decode_utf8()
         .map(|s| s.into_owned())
@@ -149,11 +139,7 @@ fn body_too_large() -> ApiError {
 }
 
 fn invalid(param: &str, why: impl Into<String>) -> ApiError {
-    Refusal::ParamInvalid {
-        param: param.to_string(),
-        why: why.into(),
-    }
-    .into()
+    Refusal::ParamInvalid { param: param.to_string(), why: why.into() }.into()
 }
 #[cfg(test)]
 mod tests {
@@ -161,15 +147,9 @@ mod tests {
 
     #[test]
     fn decodes_what_clerk_js_sends() {
-        let f = FormFields::parse_urlencoded(
-            b"strategy=passkey&public_key_credential=%7B%22id%22%3A%22a%2Bb%22%7D&name=My+key",
-        )
-        .unwrap();
+        let f = FormFields::parse_urlencoded(b"strategy=passkey&public_key_credential=%7B%22id%22%3A%22a%2Bb%22%7D&name=My+key").unwrap();
         assert_eq!(f.get("strategy").unwrap(), Some("passkey"));
-        assert_eq!(
-            f.get("public_key_credential").unwrap(),
-            Some("{\"id\":\"a+b\"}")
-        );
+        assert_eq!(f.get("public_key_credential").unwrap(), Some("{\"id\":\"a+b\"}"));
         assert_eq!(f.get("name").unwrap(), Some("My key"));
         assert_eq!(f.get("absent").unwrap(), None);
     }
@@ -177,19 +157,13 @@ mod tests {
     #[test]
     fn refuses_duplicates_and_bad_utf8() {
         let f = FormFields::parse_urlencoded(b"name=a&name=b").unwrap();
-        assert_eq!(
-            f.get("name").unwrap_err().clerk().code,
-            "form_param_format_invalid"
-        );
+        assert_eq!(f.get("name").unwrap_err().clerk().code, "form_param_format_invalid");
         assert!(FormFields::parse_urlencoded(b"name=%FF%FE").is_err());
     }
 
     #[test]
     fn blank_required_fields_are_missing() {
         let f = FormFields::parse_urlencoded(b"name=+++").unwrap();
-        assert_eq!(
-            f.require("name").unwrap_err().clerk().code,
-            "form_param_missing"
-        );
+        assert_eq!(f.require("name").unwrap_err().clerk().code, "form_param_missing");
     }
 }

@@ -25,29 +25,23 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 pub use error::ApiError;
-pub use latch_flows::TokenSigner;
-pub use latch_flows::tokens::SigningAlgorithm;
 pub use listener::serve;
 pub use state::{AppState, now_ms};
+pub use latch_flows::tokens::SigningAlgorithm;
+pub use latch_flows::TokenSigner;
 
 /// Request bodies larger than this are refused with 413: a registration credential is a
 /// few KiB; nothing in FAPI needs more.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The whole application, `_method` override included, ready for `axum::serve`.
-pub fn service(
-    state: AppState,
-) -> tower::util::MapRequest<Router, fn(axum::extract::Request) -> axum::extract::Request> {
-    let override_method: fn(axum::extract::Request) -> axum::extract::Request =
-        fapi::apply_method_override;
+pub fn service(state: AppState) -> tower::util::MapRequest<Router, fn(axum::extract::Request) -> axum::extract::Request> {
+    let override_method: fn(axum::extract::Request) -> axum::extract::Request = fapi::apply_method_override;
     tower::util::MapRequestLayer::new(override_method).layer(router(state))
 }
 
 pub fn router(state: AppState) -> Router {
-    let fapi = fapi::router().layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        fapi::require_allowed_origin,
-    ));
+    let fapi = fapi::router().layer(axum::middleware::from_fn_with_state(state.clone(), fapi::require_allowed_origin));
     let mut app = Router::new()
         .nest("/v1", fapi)
         .route("/.well-known/jwks.json", get(jwks))
@@ -63,10 +57,7 @@ pub fn router(state: AppState) -> Router {
     app.fallback(|| async { ApiError::not_found("page") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors(&state))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(axum::middleware::from_fn(error::log_server_faults))
         .with_state(state)
 }
@@ -78,19 +69,9 @@ fn cors(state: &AppState) -> CorsLayer {
             origin.to_str().is_ok_and(|o| rp.is_allowed_origin(o))
         }))
         .allow_credentials(true)
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PATCH,
-            Method::PUT,
-            Method::DELETE,
-        ])
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::PUT, Method::DELETE])
         .allow_headers(tower_http::cors::AllowHeaders::mirror_request())
-        .expose_headers([
-            header::RETRY_AFTER,
-            header::AUTHORIZATION,
-            HeaderName::from_static("x-clerk-trace-id"),
-        ])
+        .expose_headers([header::RETRY_AFTER, header::AUTHORIZATION, HeaderName::from_static("x-clerk-trace-id")])
         .max_age(Duration::from_secs(600))
 }
 

@@ -49,74 +49,31 @@ impl Page {
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/portal", get(|| async { Redirect::to("/portal/account") }))
-        .route(
-            "/portal/",
-            get(|| async { Redirect::to("/portal/account") }),
-        )
-        .route(
-            "/portal/sign-in",
-            get(|s: State<AppState>| page(s, Page::SignIn)),
-        )
-        .route(
-            "/portal/sign-up",
-            get(|s: State<AppState>| page(s, Page::SignUp)),
-        )
-        .route(
-            "/portal/account",
-            get(|s: State<AppState>| page(s, Page::Account)),
-        )
-        .route(
-            "/portal/portal.js",
-            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
-        )
-        .route(
-            "/portal/fapi.js",
-            get(|| async {
-                asset(
-                    "text/javascript; charset=utf-8",
-                    crate::dev_page::FAPI_SCRIPT,
-                )
-            }),
-        )
-        .route(
-            "/portal/portal.css",
-            get(|| async { asset("text/css; charset=utf-8", STYLE) }),
-        )
+        .route("/portal/", get(|| async { Redirect::to("/portal/account") }))
+        .route("/portal/sign-in", get(|s: State<AppState>| page(s, Page::SignIn)))
+        .route("/portal/sign-up", get(|s: State<AppState>| page(s, Page::SignUp)))
+        .route("/portal/account", get(|s: State<AppState>| page(s, Page::Account)))
+        .route("/portal/portal.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
+        .route("/portal/fapi.js", get(|| async { asset("text/javascript; charset=utf-8", crate::dev_page::FAPI_SCRIPT) }))
+        .route("/portal/portal.css", get(|| async { asset("text/css; charset=utf-8", STYLE) }))
 }
 
 async fn page(State(state): State<AppState>, which: Page) -> Response {
     let settings = state.settings();
-    let html = render(
-        which,
-        &settings.application_name,
-        &settings.rp_id,
-        settings.dev_mode,
-    );
+    let html = render(which, &settings.application_name, &settings.rp_id, settings.dev_mode);
     let mut res = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
     let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
     let mut res = ([(header::CONTENT_TYPE, content_type)], body).into_response();
-    res.headers_mut().insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    res.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     res
 }
 
@@ -124,11 +81,7 @@ fn render(which: Page, app_name: &str, rp_id: &str, dev_mode: bool) -> String {
     let (kind, title, content) = which.parts();
     let app = escape(app_name);
     let rp = escape(rp_id);
-    let warning = if dev_mode {
-        DEV_WARNING.replace("{{rp_id}}", &rp)
-    } else {
-        String::new()
-    };
+    let warning = if dev_mode { DEV_WARNING.replace("{{rp_id}}", &rp) } else { String::new() };
     // Placeholders are filled outside-in, and operator text (already escaped) last, so that an
     // application name containing `{{…}}` cannot inject a template.
     LAYOUT
@@ -174,12 +127,7 @@ mod tests {
 
     #[test]
     fn operator_text_is_escaped() {
-        let html = render(
-            Page::SignIn,
-            "<script>{{rp_id}}</script>",
-            "example.com",
-            true,
-        );
+        let html = render(Page::SignIn, "<script>{{rp_id}}</script>", "example.com", true);
         assert!(!html.contains("<script>{{"), "{html}");
         assert!(html.contains("&lt;script&gt;&#123;&#123;rp_id}}"), "{html}");
     }
@@ -188,10 +136,7 @@ mod tests {
     fn the_dev_warning_names_the_rp_id() {
         let html = render(Page::Account, "Acme", "example.test", true);
         let warning = &html[html.find("dev-warning").unwrap()..html.find("</section>").unwrap()];
-        assert!(
-            warning.contains("<strong id=\"dev-rp-id\">example.test</strong>"),
-            "{warning}"
-        );
+        assert!(warning.contains("<strong id=\"dev-rp-id\">example.test</strong>"), "{warning}");
         assert!(warning.contains("not on another host"), "{warning}");
     }
 }

@@ -15,15 +15,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(
-        settings: InstanceSettings,
-        store: Arc<dyn Store>,
-        tokens: TokenSigner,
-        issuer: String,
-    ) -> Self {
-        AppState {
-            latch: Arc::new(Latch::new(settings, store, tokens, issuer)),
-        }
+    pub fn new(settings: InstanceSettings, store: Arc<dyn Store>, tokens: TokenSigner, issuer: String) -> Self {
+        AppState { latch: Arc::new(Latch::new(settings, store, tokens, issuer)) }
     }
 }
 

@@ -144,8 +144,6 @@ pub(crate) fn drive<T>(op: impl Future<Output = StoreResult<T>>) -> StoreResult<
     let mut cx = Context::from_waker(Waker::noop());
     match pin!(op).poll(&mut cx) {
         Poll::Ready(out) => out,
-        Poll::Pending => Err(StoreError::Corrupt(
-            "a SQLite operation waited, which the store cannot drive".into(),
-        )),
+        Poll::Pending => Err(StoreError::Corrupt("a SQLite operation waited, which the store cannot drive".into())),
     }
 }

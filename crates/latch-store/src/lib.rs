@@ -32,8 +32,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 pub use latch_core::backend::{MetadataPatch, SecretKey, SignInToken, UserMetadata};
 use latch_core::model::{
-    Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion,
-    SignInFailure, SignUp, User,
+    Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignInFailure, SignUp, User,
 };
 
 pub use postgres::PostgresStore;
@@ -82,9 +81,7 @@ pub enum StoreError {
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     /// The database's schema is newer than this build understands.
-    #[error(
-        "the database schema is at version {found}, newer than this Latch understands ({supported}); upgrade Latch"
-    )]
+    #[error("the database schema is at version {found}, newer than this Latch understands ({supported}); upgrade Latch")]
     SchemaTooNew { found: i64, supported: i64 },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -212,11 +209,7 @@ pub struct SessionView {
 impl AuditEvent {
     /// This line, about one session of its user.
     pub fn for_session(&self, session: &Session) -> AuditEvent {
-        AuditEvent {
-            user_id: Some(session.user_id.clone()),
-            session_id: Some(session.id.clone()),
-            ..self.clone()
-        }
+        AuditEvent { user_id: Some(session.user_id.clone()), session_id: Some(session.id.clone()), ..self.clone() }
     }
 }
 
@@ -238,11 +231,7 @@ pub trait Store: Send + Sync + 'static {
     /// client's last active session when `None`) and that session's user, in one call and
     /// one snapshot. The session is given only if it belongs to that client; it may have
     /// ended or expired (the caller checks).
-    async fn client_and_session(
-        &self,
-        token_hash: &[u8],
-        session_id: Option<&str>,
-    ) -> StoreResult<Option<ClientSession>>;
+    async fn client_and_session(&self, token_hash: &[u8], session_id: Option<&str>) -> StoreResult<Option<ClientSession>>;
     /// The client as FAPI shows it, in one call and one snapshot.
     async fn client_snapshot(&self, client_id: &str) -> StoreResult<Option<ClientSnapshot>>;
 
@@ -263,14 +252,9 @@ pub trait Store: Send + Sync + 'static {
 
     // Passkeys.
     async fn passkeys_of(&self, user_id: &str) -> StoreResult<Vec<Passkey>>;
-    async fn create_pending_passkey(
-        &self,
-        pending: &PendingPasskey,
-        max_passkeys: u32,
-    ) -> StoreResult<()>;
+    async fn create_pending_passkey(&self, pending: &PendingPasskey, max_passkeys: u32) -> StoreResult<()>;
     /// The user's pending passkey, left in place (verification reads it, the outcome spends it).
-    async fn pending_passkey(&self, user_id: &str, id: &str)
-    -> StoreResult<Option<PendingPasskey>>;
+    async fn pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<Option<PendingPasskey>>;
     /// Removes the pending passkey, spending its challenge on a failed answer; false when it
     /// was already gone.
     async fn spend_pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool>;
@@ -278,38 +262,18 @@ pub trait Store: Send + Sync + 'static {
     /// `audit` line, in one transaction. False, changing nothing, when the pending
     /// registration was spent meanwhile; an error, changing nothing, when the user is at the
     /// quota or the credential is known.
-    async fn save_verified_passkey(
-        &self,
-        passkey: &Passkey,
-        max_passkeys: u32,
-        audit: &AuditEvent,
-    ) -> StoreResult<bool>;
-    async fn rename_passkey(
-        &self,
-        user_id: &str,
-        id: &str,
-        name: &str,
-        now: Millis,
-    ) -> StoreResult<Option<Passkey>>;
+    async fn save_verified_passkey(&self, passkey: &Passkey, max_passkeys: u32, audit: &AuditEvent) -> StoreResult<bool>;
+    async fn rename_passkey(&self, user_id: &str, id: &str, name: &str, now: Millis) -> StoreResult<Option<Passkey>>;
     /// Deletes a verified or pending passkey of this user; false when there was none.
     async fn delete_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool>;
 
     // Sign-ins.
     /// The sign-in, with the client if it is new, in one transaction.
-    async fn create_sign_in(
-        &self,
-        new_client: Option<NewClient<'_>>,
-        sign_in: &SignIn,
-    ) -> StoreResult<()>;
+    async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<()>;
     async fn sign_in(&self, client_id: &str, id: &str) -> StoreResult<Option<SignIn>>;
     /// What answering sign-in `id`'s challenge needs, in one call and one snapshot: the
     /// sign-in (if it is this client's), the passkey with `credential_id` and its owner.
-    async fn sign_in_attempt(
-        &self,
-        client_id: &str,
-        id: &str,
-        credential_id: &[u8],
-    ) -> StoreResult<Option<SignInAttempt>>;
+    async fn sign_in_attempt(&self, client_id: &str, id: &str, credential_id: &[u8]) -> StoreResult<Option<SignInAttempt>>;
     /// Replaces the sign-in's passkey challenge (prepare_first_factor).
     async fn save_sign_in_challenge(&self, sign_in: &SignIn) -> StoreResult<()>;
     /// Spends the sign-in's challenge on a failed answer (`status` expired or failed) and
@@ -320,24 +284,14 @@ pub trait Store: Send + Sync + 'static {
     /// client and the `audit` line in one transaction. Returns false (and changes nothing)
     /// when the challenge was already spent or replaced, or the passkey was used concurrently
     /// since verification read it.
-    async fn complete_sign_in(
-        &self,
-        completion: &SignInCompletion,
-        audit: &AuditEvent,
-    ) -> StoreResult<bool>;
+    async fn complete_sign_in(&self, completion: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool>;
 
     // Sessions.
     async fn session(&self, id: &str) -> StoreResult<Option<Session>>;
     /// Marks the session active now and makes it the client's active one.
     async fn touch_session(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<()>;
     /// Ends one live session of the client; false when it was not live.
-    async fn end_session(
-        &self,
-        client_id: &str,
-        id: &str,
-        status: SessionStatus,
-        now: Millis,
-    ) -> StoreResult<bool>;
+    async fn end_session(&self, client_id: &str, id: &str, status: SessionStatus, now: Millis) -> StoreResult<bool>;
     /// Ends every live session of the client and returns them. With `audit`, one line per
     /// ended session is written in the same transaction: the template with the session's
     /// user and id filled in.
@@ -357,11 +311,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Retires every live key of the new key's algorithm and adds the new one, which signs
     /// from now on; returns the keys afterwards.
-    async fn rotate_signing_key(
-        &self,
-        key: &StoredSigningKey,
-        now: Millis,
-    ) -> StoreResult<Vec<StoredSigningKey>>;
+    async fn rotate_signing_key(&self, key: &StoredSigningKey, now: Millis) -> StoreResult<Vec<StoredSigningKey>>;
 
     // Backend API secret keys: only their hashes.
     async fn create_secret_key(&self, key: &SecretKey, audit: &AuditEvent) -> StoreResult<()>;
@@ -370,12 +320,7 @@ pub trait Store: Send + Sync + 'static {
     /// The unrevoked key with this hash.
     async fn live_secret_key(&self, key_hash: &[u8]) -> StoreResult<Option<SecretKey>>;
     /// Revokes key `id`; false when there is no such unrevoked key.
-    async fn revoke_secret_key(
-        &self,
-        id: &str,
-        now: Millis,
-        audit: &AuditEvent,
-    ) -> StoreResult<bool>;
+    async fn revoke_secret_key(&self, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool>;
 
     // The Backend API's users and sessions.
     async fn users_page(&self, query: &UserQuery) -> StoreResult<Vec<User>>;
@@ -393,48 +338,24 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<UserMetadata>>;
     /// Deletes the user, their passkeys, pending registrations, tickets and metadata, and
     /// ends their live sessions (`removed`), with the `audit` line; false when there was none.
-    async fn delete_user(
-        &self,
-        user_id: &str,
-        now: Millis,
-        audit: &AuditEvent,
-    ) -> StoreResult<bool>;
+    async fn delete_user(&self, user_id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool>;
     /// One page of sessions and the total that match.
     async fn sessions_page(&self, query: &SessionQuery) -> StoreResult<(Vec<Session>, u64)>;
     /// Revokes live session `id` (its client sees it ended) with the `audit` line; None when
     /// it was not live.
-    async fn revoke_session(
-        &self,
-        id: &str,
-        now: Millis,
-        audit: &AuditEvent,
-    ) -> StoreResult<Option<Session>>;
+    async fn revoke_session(&self, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<Option<Session>>;
     /// Deletes passkey `id` of the user with the `audit` line; false when there was none.
-    async fn delete_user_passkey(
-        &self,
-        user_id: &str,
-        id: &str,
-        audit: &AuditEvent,
-    ) -> StoreResult<bool>;
+    async fn delete_user_passkey(&self, user_id: &str, id: &str, audit: &AuditEvent) -> StoreResult<bool>;
 
     // Sign-in tokens.
-    async fn create_sign_in_token(
-        &self,
-        token: &SignInToken,
-        audit: &AuditEvent,
-    ) -> StoreResult<()>;
+    async fn create_sign_in_token(&self, token: &SignInToken, audit: &AuditEvent) -> StoreResult<()>;
     async fn sign_in_token_by_hash(&self, token_hash: &[u8]) -> StoreResult<Option<SignInToken>>;
     /// Revokes a pending token; the token as it is afterwards, None when there is none.
-    async fn revoke_sign_in_token(&self, id: &str, now: Millis)
-    -> StoreResult<Option<SignInToken>>;
+    async fn revoke_sign_in_token(&self, id: &str, now: Millis) -> StoreResult<Option<SignInToken>>;
     /// Spends the token (conditionally: still pending, unexpired, this session's user) and
     /// writes the client if new, the complete sign-in, the session and the `audit` line, in
     /// one transaction. False, changing nothing, when the token was spent meanwhile.
-    async fn redeem_sign_in_token(
-        &self,
-        redemption: &TicketRedemption<'_>,
-        audit: &AuditEvent,
-    ) -> StoreResult<bool>;
+    async fn redeem_sign_in_token(&self, redemption: &TicketRedemption<'_>, audit: &AuditEvent) -> StoreResult<bool>;
 
     async fn record_audit(&self, event: &AuditEvent) -> StoreResult<()>;
     /// Newest first.
@@ -445,8 +366,7 @@ pub trait Store: Send + Sync + 'static {
     async fn hit_rate_limit(&self, key: &str, window_start: Millis) -> StoreResult<u64>;
     /// [`hit_rate_limit`](Store::hit_rate_limit) on two keys in one statement (the hot path
     /// counts per IP and per client together); returns both counts, in order.
-    async fn hit_rate_limits(&self, keys: [&str; 2], window_start: Millis)
-    -> StoreResult<[u64; 2]>;
+    async fn hit_rate_limits(&self, keys: [&str; 2], window_start: Millis) -> StoreResult<[u64; 2]>;
 
     /// Deletes ceremonies and sign-ins that can no longer be completed.
     async fn purge_expired(&self, now: Millis) -> StoreResult<u64>;

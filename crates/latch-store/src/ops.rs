@@ -14,33 +14,22 @@
 
 use latch_core::backend::{MetadataPatch, SecretKey, SignInToken, UserMetadata};
 use latch_core::model::{
-    Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion,
-    SignInFailure, SignUp, User,
+    Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignInFailure, SignUp, User,
 };
 
 use crate::exec::{Exec, binds};
 use crate::queries as q;
 use crate::rows::{self, to_json};
 use crate::{
-    AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SessionQuery, SessionView,
-    SignInAttempt, StoreError, StoreResult, StoredSigningKey, TicketRedemption, UserQuery,
+    AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SessionQuery, SessionView, SignInAttempt, StoreError,
+    StoreResult, StoredSigningKey, TicketRedemption, UserQuery,
 };
 
 // ---- pieces several operations share ------------------------------------------------------
 
 async fn insert_client<E: Exec>(tx: &mut E, new: NewClient<'_>) -> StoreResult<()> {
     let c = new.client;
-    tx.run(
-        q::INSERT_CLIENT,
-        binds![
-            &c.id,
-            new.token_hash,
-            c.created_at,
-            c.updated_at,
-            &c.last_active_session_id
-        ],
-    )
-    .await?;
+    tx.run(q::INSERT_CLIENT, binds![&c.id, new.token_hash, c.created_at, c.updated_at, &c.last_active_session_id]).await?;
     Ok(())
 }
 
@@ -48,17 +37,7 @@ async fn insert_session<E: Exec>(tx: &mut E, s: &Session) -> StoreResult<()> {
     let tasks = to_json(&s.tasks)?;
     tx.run(
         q::INSERT_SESSION,
-        binds![
-            &s.id,
-            &s.client_id,
-            &s.user_id,
-            s.status.as_str(),
-            &tasks,
-            s.created_at,
-            s.updated_at,
-            s.last_active_at,
-            s.expire_at
-        ],
+        binds![&s.id, &s.client_id, &s.user_id, s.status.as_str(), &tasks, s.created_at, s.updated_at, s.last_active_at, s.expire_at],
     )
     .await?;
     Ok(())
@@ -86,12 +65,8 @@ async fn insert_audit<E: Exec>(tx: &mut E, e: &AuditEvent) -> StoreResult<()> {
 
 // ---- clients ------------------------------------------------------------------------------
 
-pub(crate) async fn client_by_token<E: Exec>(
-    tx: &mut E,
-    token_hash: &[u8],
-) -> StoreResult<Option<Client>> {
-    tx.one(q::CLIENT_BY_TOKEN, binds![token_hash], rows::client)
-        .await
+pub(crate) async fn client_by_token<E: Exec>(tx: &mut E, token_hash: &[u8]) -> StoreResult<Option<Client>> {
+    tx.one(q::CLIENT_BY_TOKEN, binds![token_hash], rows::client).await
 }
 
 /// One statement (see [`q::CLIENT_AND_SESSION`]); the token hash is unique, so one row at most.
@@ -100,26 +75,19 @@ pub(crate) async fn client_and_session<E: Exec>(
     token_hash: &[u8],
     session_id: Option<&str>,
 ) -> StoreResult<Option<ClientSession>> {
-    tx.one(
-        q::CLIENT_AND_SESSION,
-        binds![session_id, token_hash],
-        |row| {
-            Ok(ClientSession {
-                client: rows::client(row)?,
-                session: rows::joined(row, "s_", rows::session)?,
-                user: rows::joined(row, "u_", rows::user)?,
-            })
-        },
-    )
+    tx.one(q::CLIENT_AND_SESSION, binds![session_id, token_hash], |row| {
+        Ok(ClientSession {
+            client: rows::client(row)?,
+            session: rows::joined(row, "s_", rows::session)?,
+            user: rows::joined(row, "u_", rows::user)?,
+        })
+    })
     .await
 }
 
 /// One statement (see [`q::CLIENT_SNAPSHOT`]): its rows repeat the client and each session
 /// once per passkey, and are folded back into records here.
-pub(crate) async fn client_snapshot<E: Exec>(
-    tx: &mut E,
-    client_id: &str,
-) -> StoreResult<Option<ClientSnapshot>> {
+pub(crate) async fn client_snapshot<E: Exec>(tx: &mut E, client_id: &str) -> StoreResult<Option<ClientSnapshot>> {
     let mut snapshot: Option<ClientSnapshot> = None;
     tx.all(q::CLIENT_SNAPSHOT, binds![client_id], |row| {
         let snapshot = match &mut snapshot {
@@ -131,26 +99,14 @@ pub(crate) async fn client_snapshot<E: Exec>(
                 sign_up: rows::joined(row, "su_", rows::sign_up)?,
             }),
         };
-        let Some(session_id) = row.opt_text("s_id")? else {
-            return Ok(());
-        };
-        let is_new = snapshot
-            .sessions
-            .last()
-            .is_none_or(|view| view.session.id != session_id);
+        let Some(session_id) = row.opt_text("s_id")? else { return Ok(()) };
+        let is_new = snapshot.sessions.last().is_none_or(|view| view.session.id != session_id);
         if is_new {
             let session = rows::session(&rows::Prefixed { row, prefix: "s_" })?;
             let user = rows::joined(row, "u_", rows::user)?;
-            snapshot.sessions.push(SessionView {
-                session,
-                user,
-                passkeys: Vec::new(),
-            });
+            snapshot.sessions.push(SessionView { session, user, passkeys: Vec::new() });
         }
-        if let (Some(view), Some(passkey)) = (
-            snapshot.sessions.last_mut(),
-            rows::joined(row, "p_", rows::passkey)?,
-        ) {
+        if let (Some(view), Some(passkey)) = (snapshot.sessions.last_mut(), rows::joined(row, "p_", rows::passkey)?) {
             view.passkeys.push(passkey);
         }
         Ok(())
@@ -202,21 +158,8 @@ pub(crate) async fn sign_up<E: Exec>(
     )
     .await?;
     insert_session(tx, session).await?;
-    tx.run(
-        q::CLIENT_SIGNED_UP,
-        binds![
-            &session.id,
-            &sign_up.id,
-            session.created_at,
-            &session.client_id
-        ],
-    )
-    .await?;
-    tx.run(
-        q::REPLACE_OTHER_SESSIONS,
-        binds![session.created_at, &session.client_id, &session.id],
-    )
-    .await?;
+    tx.run(q::CLIENT_SIGNED_UP, binds![&session.id, &sign_up.id, session.created_at, &session.client_id]).await?;
+    tx.run(q::REPLACE_OTHER_SESSIONS, binds![session.created_at, &session.client_id, &session.id]).await?;
     insert_audit(tx, audit).await
 }
 
@@ -224,35 +167,21 @@ pub(crate) async fn user<E: Exec>(tx: &mut E, id: &str) -> StoreResult<Option<Us
     tx.one(q::USER_BY_ID, binds![id], rows::user).await
 }
 
-pub(crate) async fn user_by_username<E: Exec>(
-    tx: &mut E,
-    username: &str,
-) -> StoreResult<Option<User>> {
-    tx.one(q::USER_BY_USERNAME, binds![username], rows::user)
-        .await
+pub(crate) async fn user_by_username<E: Exec>(tx: &mut E, username: &str) -> StoreResult<Option<User>> {
+    tx.one(q::USER_BY_USERNAME, binds![username], rows::user).await
 }
 
-pub(crate) async fn sign_up_record<E: Exec>(
-    tx: &mut E,
-    client_id: &str,
-    id: &str,
-) -> StoreResult<Option<SignUp>> {
-    tx.one(q::SIGN_UP_BY_ID, binds![id, client_id], rows::sign_up)
-        .await
+pub(crate) async fn sign_up_record<E: Exec>(tx: &mut E, client_id: &str, id: &str) -> StoreResult<Option<SignUp>> {
+    tx.one(q::SIGN_UP_BY_ID, binds![id, client_id], rows::sign_up).await
 }
 
 // ---- passkeys -----------------------------------------------------------------------------
 
 pub(crate) async fn passkeys_of<E: Exec>(tx: &mut E, user_id: &str) -> StoreResult<Vec<Passkey>> {
-    tx.all(q::PASSKEYS_OF_USER, binds![user_id], rows::passkey)
-        .await
+    tx.all(q::PASSKEYS_OF_USER, binds![user_id], rows::passkey).await
 }
 
-pub(crate) async fn create_pending_passkey<E: Exec>(
-    tx: &mut E,
-    p: &PendingPasskey,
-    max_passkeys: u32,
-) -> StoreResult<()> {
+pub(crate) async fn create_pending_passkey<E: Exec>(tx: &mut E, p: &PendingPasskey, max_passkeys: u32) -> StoreResult<()> {
     let state = to_json(&p.state)?;
     let inserted = tx
         .run(
@@ -277,28 +206,12 @@ pub(crate) async fn create_pending_passkey<E: Exec>(
     Ok(())
 }
 
-pub(crate) async fn pending_passkey<E: Exec>(
-    tx: &mut E,
-    user_id: &str,
-    id: &str,
-) -> StoreResult<Option<PendingPasskey>> {
-    tx.one(
-        q::PENDING_PASSKEY_BY_ID,
-        binds![id, user_id],
-        rows::pending_passkey,
-    )
-    .await
+pub(crate) async fn pending_passkey<E: Exec>(tx: &mut E, user_id: &str, id: &str) -> StoreResult<Option<PendingPasskey>> {
+    tx.one(q::PENDING_PASSKEY_BY_ID, binds![id, user_id], rows::pending_passkey).await
 }
 
-pub(crate) async fn spend_pending_passkey<E: Exec>(
-    tx: &mut E,
-    user_id: &str,
-    id: &str,
-) -> StoreResult<bool> {
-    Ok(tx
-        .run(q::DELETE_PENDING_PASSKEY, binds![id, user_id])
-        .await?
-        == 1)
+pub(crate) async fn spend_pending_passkey<E: Exec>(tx: &mut E, user_id: &str, id: &str) -> StoreResult<bool> {
+    Ok(tx.run(q::DELETE_PENDING_PASSKEY, binds![id, user_id]).await? == 1)
 }
 
 pub(crate) async fn save_verified_passkey<E: Exec>(
@@ -313,11 +226,7 @@ pub(crate) async fn save_verified_passkey<E: Exec>(
         // the quota; the user's row lock orders them.
         tx.run(q::LOCK_USER, binds![&p.user_id]).await?;
     }
-    if tx
-        .run(q::DELETE_PENDING_PASSKEY, binds![&p.id, &p.user_id])
-        .await?
-        != 1
-    {
+    if tx.run(q::DELETE_PENDING_PASSKEY, binds![&p.id, &p.user_id]).await? != 1 {
         tx.roll_back();
         return Ok(false);
     }
@@ -359,35 +268,19 @@ pub(crate) async fn rename_passkey<E: Exec>(
     name: &str,
     now: Millis,
 ) -> StoreResult<Option<Passkey>> {
-    tx.one(
-        q::RENAME_PASSKEY,
-        binds![name, now, id, user_id],
-        rows::passkey,
-    )
-    .await
+    tx.one(q::RENAME_PASSKEY, binds![name, now, id, user_id], rows::passkey).await
 }
 
-pub(crate) async fn delete_passkey<E: Exec>(
-    tx: &mut E,
-    user_id: &str,
-    id: &str,
-) -> StoreResult<bool> {
+pub(crate) async fn delete_passkey<E: Exec>(tx: &mut E, user_id: &str, id: &str) -> StoreResult<bool> {
     if tx.run(q::DELETE_PASSKEY, binds![id, user_id]).await? > 0 {
         return Ok(true);
     }
-    Ok(tx
-        .run(q::DELETE_PENDING_PASSKEY, binds![id, user_id])
-        .await?
-        > 0)
+    Ok(tx.run(q::DELETE_PENDING_PASSKEY, binds![id, user_id]).await? > 0)
 }
 
 // ---- sign-ins -----------------------------------------------------------------------------
 
-pub(crate) async fn create_sign_in<E: Exec>(
-    tx: &mut E,
-    new_client: Option<NewClient<'_>>,
-    s: &SignIn,
-) -> StoreResult<()> {
+pub(crate) async fn create_sign_in<E: Exec>(tx: &mut E, new_client: Option<NewClient<'_>>, s: &SignIn) -> StoreResult<()> {
     let ch = s.challenge.as_ref();
     let state = ch.and_then(|c| c.state.as_ref()).map(to_json).transpose()?;
     if let Some(new) = new_client {
@@ -415,18 +308,12 @@ pub(crate) async fn create_sign_in<E: Exec>(
         ],
     )
     .await?;
-    tx.run(q::CLIENT_SIGN_IN, binds![&s.id, s.created_at, &s.client_id])
-        .await?;
+    tx.run(q::CLIENT_SIGN_IN, binds![&s.id, s.created_at, &s.client_id]).await?;
     Ok(())
 }
 
-pub(crate) async fn sign_in<E: Exec>(
-    tx: &mut E,
-    client_id: &str,
-    id: &str,
-) -> StoreResult<Option<SignIn>> {
-    tx.one(q::SIGN_IN_BY_ID, binds![id, client_id], rows::sign_in)
-        .await
+pub(crate) async fn sign_in<E: Exec>(tx: &mut E, client_id: &str, id: &str) -> StoreResult<Option<SignIn>> {
+    tx.one(q::SIGN_IN_BY_ID, binds![id, client_id], rows::sign_in).await
 }
 
 /// One statement (see [`q::SIGN_IN_ATTEMPT`]); sign-in id and credential id are unique, so
@@ -437,17 +324,13 @@ pub(crate) async fn sign_in_attempt<E: Exec>(
     id: &str,
     credential_id: &[u8],
 ) -> StoreResult<Option<SignInAttempt>> {
-    tx.one(
-        q::SIGN_IN_ATTEMPT,
-        binds![credential_id, id, client_id],
-        |row| {
-            Ok(SignInAttempt {
-                sign_in: rows::sign_in(row)?,
-                passkey: rows::joined(row, "p_", rows::passkey)?,
-                owner: rows::joined(row, "u_", rows::user)?,
-            })
-        },
-    )
+    tx.one(q::SIGN_IN_ATTEMPT, binds![credential_id, id, client_id], |row| {
+        Ok(SignInAttempt {
+            sign_in: rows::sign_in(row)?,
+            passkey: rows::joined(row, "p_", rows::passkey)?,
+            owner: rows::joined(row, "u_", rows::user)?,
+        })
+    })
     .await
 }
 
@@ -476,39 +359,17 @@ pub(crate) async fn fail_sign_in<E: Exec>(tx: &mut E, f: &SignInFailure<'_>) -> 
     let failed = tx
         .run(
             q::FAIL_SIGN_IN,
-            binds![
-                f.status.as_str(),
-                f.error_code,
-                f.now,
-                f.sign_in_id,
-                f.client_id,
-                f.challenge_options
-            ],
+            binds![f.status.as_str(), f.error_code, f.now, f.sign_in_id, f.client_id, f.challenge_options],
         )
         .await?;
     Ok(failed == 1)
 }
 
-pub(crate) async fn complete_sign_in<E: Exec>(
-    tx: &mut E,
-    c: &SignInCompletion,
-    audit: &AuditEvent,
-) -> StoreResult<bool> {
+pub(crate) async fn complete_sign_in<E: Exec>(tx: &mut E, c: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool> {
     let credential = to_json(&c.updated_credential)?;
     let s = &c.session;
-    let closed = tx
-        .run(
-            q::CLOSE_SIGN_IN,
-            binds![
-                &s.user_id,
-                &s.id,
-                c.now,
-                &c.sign_in_id,
-                &s.client_id,
-                &c.challenge_options
-            ],
-        )
-        .await?;
+    let closed =
+        tx.run(q::CLOSE_SIGN_IN, binds![&s.user_id, &s.id, c.now, &c.sign_in_id, &s.client_id, &c.challenge_options]).await?;
     if closed != 1 {
         tx.roll_back();
         return Ok(false);
@@ -533,15 +394,9 @@ pub(crate) async fn complete_sign_in<E: Exec>(
         return Ok(false);
     }
     insert_session(tx, s).await?;
-    tx.run(q::SET_ACTIVE_SESSION, binds![&s.id, c.now, &s.client_id])
-        .await?;
-    tx.run(
-        q::REPLACE_OTHER_SESSIONS,
-        binds![c.now, &s.client_id, &s.id],
-    )
-    .await?;
-    tx.run(q::USER_SIGNED_IN, binds![c.now, c.now, &s.user_id])
-        .await?;
+    tx.run(q::SET_ACTIVE_SESSION, binds![&s.id, c.now, &s.client_id]).await?;
+    tx.run(q::REPLACE_OTHER_SESSIONS, binds![c.now, &s.client_id, &s.id]).await?;
+    tx.run(q::USER_SIGNED_IN, binds![c.now, c.now, &s.user_id]).await?;
     insert_audit(tx, audit).await?;
     Ok(true)
 }
@@ -552,15 +407,9 @@ pub(crate) async fn session<E: Exec>(tx: &mut E, id: &str) -> StoreResult<Option
     tx.one(q::SESSION_BY_ID, binds![id], rows::session).await
 }
 
-pub(crate) async fn touch_session<E: Exec>(
-    tx: &mut E,
-    client_id: &str,
-    id: &str,
-    now: Millis,
-) -> StoreResult<()> {
+pub(crate) async fn touch_session<E: Exec>(tx: &mut E, client_id: &str, id: &str, now: Millis) -> StoreResult<()> {
     tx.run(q::TOUCH_SESSION, binds![now, now, id]).await?;
-    tx.run(q::SET_ACTIVE_SESSION, binds![id, now, client_id])
-        .await?;
+    tx.run(q::SET_ACTIVE_SESSION, binds![id, now, client_id]).await?;
     Ok(())
 }
 
@@ -571,11 +420,8 @@ pub(crate) async fn end_session<E: Exec>(
     status: SessionStatus,
     now: Millis,
 ) -> StoreResult<bool> {
-    let ended = tx
-        .run(q::END_SESSION, binds![status.as_str(), now, id, client_id])
-        .await?;
-    tx.run(q::CLIENT_SIGNED_OUT_OF, binds![now, client_id, id])
-        .await?;
+    let ended = tx.run(q::END_SESSION, binds![status.as_str(), now, id, client_id]).await?;
+    tx.run(q::CLIENT_SIGNED_OUT_OF, binds![now, client_id, id]).await?;
     Ok(ended > 0)
 }
 
@@ -586,13 +432,7 @@ pub(crate) async fn end_client_sessions<E: Exec>(
     now: Millis,
     audit: Option<&AuditEvent>,
 ) -> StoreResult<Vec<Session>> {
-    let ended = tx
-        .all(
-            q::END_CLIENT_SESSIONS,
-            binds![status.as_str(), now, client_id],
-            rows::session,
-        )
-        .await?;
+    let ended = tx.all(q::END_CLIENT_SESSIONS, binds![status.as_str(), now, client_id], rows::session).await?;
     tx.run(q::CLIENT_SIGNED_OUT, binds![now, client_id]).await?;
     if let Some(template) = audit {
         for session in &ended {
@@ -608,20 +448,10 @@ pub(crate) async fn signing_keys<E: Exec>(tx: &mut E) -> StoreResult<Vec<StoredS
     tx.all(q::SIGNING_KEYS, binds![], rows::signing_key).await
 }
 
-pub(crate) async fn init_signing_key<E: Exec>(
-    tx: &mut E,
-    key: &StoredSigningKey,
-) -> StoreResult<Vec<StoredSigningKey>> {
+pub(crate) async fn init_signing_key<E: Exec>(tx: &mut E, key: &StoredSigningKey) -> StoreResult<Vec<StoredSigningKey>> {
     tx.run(
         q::INSERT_FIRST_SIGNING_KEY,
-        binds![
-            &key.kid,
-            &key.alg,
-            &key.private_pkcs8,
-            &key.public_raw,
-            key.created_at,
-            &key.alg
-        ],
+        binds![&key.kid, &key.alg, &key.private_pkcs8, &key.public_raw, key.created_at, &key.alg],
     )
     .await?;
     tx.all(q::SIGNING_KEYS, binds![], rows::signing_key).await
@@ -632,41 +462,15 @@ pub(crate) async fn rotate_signing_key<E: Exec>(
     key: &StoredSigningKey,
     now: Millis,
 ) -> StoreResult<Vec<StoredSigningKey>> {
-    tx.run(q::RETIRE_SIGNING_KEYS, binds![now, &key.alg])
-        .await?;
-    tx.run(
-        q::INSERT_SIGNING_KEY,
-        binds![
-            &key.kid,
-            &key.alg,
-            &key.private_pkcs8,
-            &key.public_raw,
-            key.created_at
-        ],
-    )
-    .await?;
+    tx.run(q::RETIRE_SIGNING_KEYS, binds![now, &key.alg]).await?;
+    tx.run(q::INSERT_SIGNING_KEY, binds![&key.kid, &key.alg, &key.private_pkcs8, &key.public_raw, key.created_at]).await?;
     tx.all(q::SIGNING_KEYS, binds![], rows::signing_key).await
 }
 
 // ---- Backend API: secret keys, users, sessions, sign-in tokens ----------------------------
 
-pub(crate) async fn create_secret_key<E: Exec>(
-    tx: &mut E,
-    k: &SecretKey,
-    audit: &AuditEvent,
-) -> StoreResult<()> {
-    tx.run(
-        q::INSERT_SECRET_KEY,
-        binds![
-            &k.id,
-            &k.key_hash,
-            &k.hint,
-            &k.label,
-            k.created_at,
-            k.revoked_at
-        ],
-    )
-    .await?;
+pub(crate) async fn create_secret_key<E: Exec>(tx: &mut E, k: &SecretKey, audit: &AuditEvent) -> StoreResult<()> {
+    tx.run(q::INSERT_SECRET_KEY, binds![&k.id, &k.key_hash, &k.hint, &k.label, k.created_at, k.revoked_at]).await?;
     insert_audit(tx, audit).await
 }
 
@@ -674,20 +478,11 @@ pub(crate) async fn secret_keys<E: Exec>(tx: &mut E) -> StoreResult<Vec<SecretKe
     tx.all(q::SECRET_KEYS, binds![], rows::secret_key).await
 }
 
-pub(crate) async fn live_secret_key<E: Exec>(
-    tx: &mut E,
-    key_hash: &[u8],
-) -> StoreResult<Option<SecretKey>> {
-    tx.one(q::LIVE_SECRET_KEY, binds![key_hash], rows::secret_key)
-        .await
+pub(crate) async fn live_secret_key<E: Exec>(tx: &mut E, key_hash: &[u8]) -> StoreResult<Option<SecretKey>> {
+    tx.one(q::LIVE_SECRET_KEY, binds![key_hash], rows::secret_key).await
 }
 
-pub(crate) async fn revoke_secret_key<E: Exec>(
-    tx: &mut E,
-    id: &str,
-    now: Millis,
-    audit: &AuditEvent,
-) -> StoreResult<bool> {
+pub(crate) async fn revoke_secret_key<E: Exec>(tx: &mut E, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool> {
     if tx.run(q::REVOKE_SECRET_KEY, binds![now, id]).await? != 1 {
         tx.roll_back();
         return Ok(false);
@@ -698,53 +493,25 @@ pub(crate) async fn revoke_secret_key<E: Exec>(
 
 /// The `LIKE` pattern for a search: lower case, its own `%` and `_` escaped.
 fn like_pattern(search: &str) -> String {
-    let escaped = search
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
+    let escaped = search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
 }
 
 pub(crate) async fn users_page<E: Exec>(tx: &mut E, query: &UserQuery) -> StoreResult<Vec<User>> {
     let pattern = query.search.as_deref().map(like_pattern);
-    let sql = if query.oldest_first {
-        q::USERS_OLDEST_FIRST
-    } else {
-        q::USERS_NEWEST_FIRST
-    };
+    let sql = if query.oldest_first { q::USERS_OLDEST_FIRST } else { q::USERS_NEWEST_FIRST };
     let (limit, offset) = (i64::from(query.limit), i64::from(query.offset));
-    tx.all(
-        sql,
-        binds![
-            pattern.as_deref(),
-            pattern.as_deref(),
-            pattern.as_deref(),
-            limit,
-            offset
-        ],
-        rows::user,
-    )
-    .await
+    tx.all(sql, binds![pattern.as_deref(), pattern.as_deref(), pattern.as_deref(), limit, offset], rows::user).await
 }
 
 pub(crate) async fn count_users<E: Exec>(tx: &mut E, search: Option<&str>) -> StoreResult<u64> {
     let pattern = search.map(like_pattern);
-    let n = tx
-        .one(
-            q::COUNT_USERS,
-            binds![pattern.as_deref(), pattern.as_deref(), pattern.as_deref()],
-            |row| row.int("n"),
-        )
-        .await?;
+    let n = tx.one(q::COUNT_USERS, binds![pattern.as_deref(), pattern.as_deref(), pattern.as_deref()], |row| row.int("n")).await?;
     Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
 }
 
 pub(crate) async fn user_metadata<E: Exec>(tx: &mut E, user_id: &str) -> StoreResult<UserMetadata> {
-    Ok(tx
-        .one(q::USER_METADATA, binds![user_id], rows::user_metadata)
-        .await?
-        .unwrap_or_default())
+    Ok(tx.one(q::USER_METADATA, binds![user_id], rows::user_metadata).await?.unwrap_or_default())
 }
 
 pub(crate) async fn update_user_metadata<E: Exec>(
@@ -760,40 +527,20 @@ pub(crate) async fn update_user_metadata<E: Exec>(
         tx.roll_back();
         return Ok(None);
     }
-    let mut metadata = tx
-        .one(q::USER_METADATA, binds![user_id], rows::user_metadata)
-        .await?
-        .unwrap_or_default();
+    let mut metadata = tx.one(q::USER_METADATA, binds![user_id], rows::user_metadata).await?.unwrap_or_default();
     patch.apply(&mut metadata);
-    let (public, private, unsafe_) = (
-        to_json(&metadata.public)?,
-        to_json(&metadata.private)?,
-        to_json(&metadata.unsafe_)?,
-    );
-    tx.run(
-        q::UPSERT_USER_METADATA,
-        binds![user_id, &public, &private, &unsafe_, now],
-    )
-    .await?;
+    let (public, private, unsafe_) = (to_json(&metadata.public)?, to_json(&metadata.private)?, to_json(&metadata.unsafe_)?);
+    tx.run(q::UPSERT_USER_METADATA, binds![user_id, &public, &private, &unsafe_, now]).await?;
     insert_audit(tx, audit).await?;
     Ok(Some(metadata))
 }
 
-pub(crate) async fn delete_user<E: Exec>(
-    tx: &mut E,
-    user_id: &str,
-    now: Millis,
-    audit: &AuditEvent,
-) -> StoreResult<bool> {
-    tx.run(q::CLIENTS_FORGET_USER, binds![now, user_id, user_id])
-        .await?;
-    tx.all(q::REMOVE_USER_SESSIONS, binds![now, user_id], rows::session)
-        .await?;
-    tx.run(q::DELETE_PENDING_PASSKEYS_OF_USER, binds![user_id])
-        .await?;
+pub(crate) async fn delete_user<E: Exec>(tx: &mut E, user_id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool> {
+    tx.run(q::CLIENTS_FORGET_USER, binds![now, user_id, user_id]).await?;
+    tx.all(q::REMOVE_USER_SESSIONS, binds![now, user_id], rows::session).await?;
+    tx.run(q::DELETE_PENDING_PASSKEYS_OF_USER, binds![user_id]).await?;
     tx.run(q::DELETE_PASSKEYS_OF_USER, binds![user_id]).await?;
-    tx.run(q::DELETE_SIGN_IN_TOKENS_OF_USER, binds![user_id])
-        .await?;
+    tx.run(q::DELETE_SIGN_IN_TOKENS_OF_USER, binds![user_id]).await?;
     tx.run(q::DELETE_USER_METADATA, binds![user_id]).await?;
     if tx.run(q::DELETE_USER, binds![user_id]).await? != 1 {
         tx.roll_back();
@@ -803,61 +550,27 @@ pub(crate) async fn delete_user<E: Exec>(
     Ok(true)
 }
 
-pub(crate) async fn sessions_page<E: Exec>(
-    tx: &mut E,
-    query: &SessionQuery,
-) -> StoreResult<(Vec<Session>, u64)> {
-    let (user, client, status) = (
-        query.user_id.as_deref(),
-        query.client_id.as_deref(),
-        query.status.as_deref(),
-    );
+pub(crate) async fn sessions_page<E: Exec>(tx: &mut E, query: &SessionQuery) -> StoreResult<(Vec<Session>, u64)> {
+    let (user, client, status) = (query.user_id.as_deref(), query.client_id.as_deref(), query.status.as_deref());
     let (limit, offset) = (i64::from(query.limit), i64::from(query.offset));
-    let page = tx
-        .all(
-            q::SESSIONS_PAGE,
-            binds![user, user, client, client, status, status, limit, offset],
-            rows::session,
-        )
-        .await?;
-    let total = tx
-        .one(
-            q::COUNT_SESSIONS,
-            binds![user, user, client, client, status, status],
-            |row| row.int("n"),
-        )
-        .await?;
+    let page =
+        tx.all(q::SESSIONS_PAGE, binds![user, user, client, client, status, status, limit, offset], rows::session).await?;
+    let total =
+        tx.one(q::COUNT_SESSIONS, binds![user, user, client, client, status, status], |row| row.int("n")).await?;
     Ok((page, total.and_then(|n| u64::try_from(n).ok()).unwrap_or(0)))
 }
 
-pub(crate) async fn revoke_session<E: Exec>(
-    tx: &mut E,
-    id: &str,
-    now: Millis,
-    audit: &AuditEvent,
-) -> StoreResult<Option<Session>> {
-    let Some(session) = tx
-        .one(q::REVOKE_SESSION, binds![now, id], rows::session)
-        .await?
-    else {
+pub(crate) async fn revoke_session<E: Exec>(tx: &mut E, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<Option<Session>> {
+    let Some(session) = tx.one(q::REVOKE_SESSION, binds![now, id], rows::session).await? else {
         tx.roll_back();
         return Ok(None);
     };
-    tx.run(
-        q::CLIENT_FORGETS_SESSION,
-        binds![now, &session.client_id, &session.id],
-    )
-    .await?;
+    tx.run(q::CLIENT_FORGETS_SESSION, binds![now, &session.client_id, &session.id]).await?;
     insert_audit(tx, &audit.for_session(&session)).await?;
     Ok(Some(session))
 }
 
-pub(crate) async fn delete_user_passkey<E: Exec>(
-    tx: &mut E,
-    user_id: &str,
-    id: &str,
-    audit: &AuditEvent,
-) -> StoreResult<bool> {
+pub(crate) async fn delete_user_passkey<E: Exec>(tx: &mut E, user_id: &str, id: &str, audit: &AuditEvent) -> StoreResult<bool> {
     if tx.run(q::DELETE_PASSKEY, binds![id, user_id]).await? != 1 {
         tx.roll_back();
         return Ok(false);
@@ -866,86 +579,37 @@ pub(crate) async fn delete_user_passkey<E: Exec>(
     Ok(true)
 }
 
-pub(crate) async fn create_sign_in_token<E: Exec>(
-    tx: &mut E,
-    t: &SignInToken,
-    audit: &AuditEvent,
-) -> StoreResult<()> {
+pub(crate) async fn create_sign_in_token<E: Exec>(tx: &mut E, t: &SignInToken, audit: &AuditEvent) -> StoreResult<()> {
     tx.run(
         q::INSERT_SIGN_IN_TOKEN,
-        binds![
-            &t.id,
-            &t.user_id,
-            &t.token_hash,
-            t.status.as_str(),
-            t.created_at,
-            t.updated_at,
-            t.expire_at
-        ],
+        binds![&t.id, &t.user_id, &t.token_hash, t.status.as_str(), t.created_at, t.updated_at, t.expire_at],
     )
     .await?;
     insert_audit(tx, audit).await
 }
 
-pub(crate) async fn sign_in_token_by_hash<E: Exec>(
-    tx: &mut E,
-    token_hash: &[u8],
-) -> StoreResult<Option<SignInToken>> {
-    tx.one(
-        q::SIGN_IN_TOKEN_BY_HASH,
-        binds![token_hash],
-        rows::sign_in_token,
-    )
-    .await
+pub(crate) async fn sign_in_token_by_hash<E: Exec>(tx: &mut E, token_hash: &[u8]) -> StoreResult<Option<SignInToken>> {
+    tx.one(q::SIGN_IN_TOKEN_BY_HASH, binds![token_hash], rows::sign_in_token).await
 }
 
-pub(crate) async fn revoke_sign_in_token<E: Exec>(
-    tx: &mut E,
-    id: &str,
-    now: Millis,
-) -> StoreResult<Option<SignInToken>> {
-    if let Some(revoked) = tx
-        .one(
-            q::REVOKE_SIGN_IN_TOKEN,
-            binds![now, id],
-            rows::sign_in_token,
-        )
-        .await?
-    {
+pub(crate) async fn revoke_sign_in_token<E: Exec>(tx: &mut E, id: &str, now: Millis) -> StoreResult<Option<SignInToken>> {
+    if let Some(revoked) = tx.one(q::REVOKE_SIGN_IN_TOKEN, binds![now, id], rows::sign_in_token).await? {
         return Ok(Some(revoked));
     }
-    tx.one(q::SIGN_IN_TOKEN_BY_ID, binds![id], rows::sign_in_token)
-        .await
+    tx.one(q::SIGN_IN_TOKEN_BY_ID, binds![id], rows::sign_in_token).await
 }
 
-pub(crate) async fn redeem_sign_in_token<E: Exec>(
-    tx: &mut E,
-    r: &TicketRedemption<'_>,
-    audit: &AuditEvent,
-) -> StoreResult<bool> {
+pub(crate) async fn redeem_sign_in_token<E: Exec>(tx: &mut E, r: &TicketRedemption<'_>, audit: &AuditEvent) -> StoreResult<bool> {
     let s = r.session;
-    if tx
-        .run(
-            q::REDEEM_SIGN_IN_TOKEN,
-            binds![r.now, r.token_id, &s.user_id, r.now],
-        )
-        .await?
-        != 1
-    {
+    if tx.run(q::REDEEM_SIGN_IN_TOKEN, binds![r.now, r.token_id, &s.user_id, r.now]).await? != 1 {
         tx.roll_back();
         return Ok(false);
     }
     create_sign_in(tx, r.new_client, r.sign_in).await?;
     insert_session(tx, s).await?;
-    tx.run(q::SET_ACTIVE_SESSION, binds![&s.id, r.now, &s.client_id])
-        .await?;
-    tx.run(
-        q::REPLACE_OTHER_SESSIONS,
-        binds![r.now, &s.client_id, &s.id],
-    )
-    .await?;
-    tx.run(q::USER_SIGNED_IN, binds![r.now, r.now, &s.user_id])
-        .await?;
+    tx.run(q::SET_ACTIVE_SESSION, binds![&s.id, r.now, &s.client_id]).await?;
+    tx.run(q::REPLACE_OTHER_SESSIONS, binds![r.now, &s.client_id, &s.id]).await?;
+    tx.run(q::USER_SIGNED_IN, binds![r.now, r.now, &s.user_id]).await?;
     insert_audit(tx, audit).await?;
     Ok(true)
 }
@@ -954,71 +618,34 @@ pub(crate) async fn record_audit<E: Exec>(tx: &mut E, e: &AuditEvent) -> StoreRe
     insert_audit(tx, e).await
 }
 
-pub(crate) async fn audit_events<E: Exec>(
-    tx: &mut E,
-    query: &AuditQuery,
-) -> StoreResult<Vec<AuditEvent>> {
+pub(crate) async fn audit_events<E: Exec>(tx: &mut E, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
     let user = query.user_id.as_deref();
     tx.all(
         q::AUDIT_EVENTS,
-        binds![
-            user,
-            user,
-            query.since,
-            query.since,
-            query.until,
-            query.until,
-            i64::from(query.limit.max(1))
-        ],
+        binds![user, user, query.since, query.since, query.until, query.until, i64::from(query.limit.max(1))],
         rows::audit_event,
     )
     .await
 }
 
-pub(crate) async fn hit_rate_limit<E: Exec>(
-    tx: &mut E,
-    key: &str,
-    window_start: Millis,
-) -> StoreResult<u64> {
-    let hits = tx
-        .one(
-            q::HIT_RATE_LIMIT,
-            binds![key, window_start, window_start, window_start],
-            |row| row.int("hits"),
-        )
-        .await?;
+pub(crate) async fn hit_rate_limit<E: Exec>(tx: &mut E, key: &str, window_start: Millis) -> StoreResult<u64> {
+    let hits = tx.one(q::HIT_RATE_LIMIT, binds![key, window_start, window_start, window_start], |row| row.int("hits")).await?;
     Ok(hits.and_then(|h| u64::try_from(h).ok()).unwrap_or(0))
 }
 
-pub(crate) async fn hit_rate_limits<E: Exec>(
-    tx: &mut E,
-    keys: [&str; 2],
-    window_start: Millis,
-) -> StoreResult<[u64; 2]> {
+pub(crate) async fn hit_rate_limits<E: Exec>(tx: &mut E, keys: [&str; 2], window_start: Millis) -> StoreResult<[u64; 2]> {
     let counted = tx
-        .all(
-            q::HIT_RATE_LIMITS,
-            binds![keys[0], window_start, keys[1], window_start],
-            |row| Ok((row.text("key")?, row.int("hits")?)),
-        )
+        .all(q::HIT_RATE_LIMITS, binds![keys[0], window_start, keys[1], window_start], |row| {
+            Ok((row.text("key")?, row.int("hits")?))
+        })
         .await?;
     Ok(crate::hits_in_order(keys, &counted))
 }
 
 pub(crate) async fn purge_expired<E: Exec>(tx: &mut E, now: Millis) -> StoreResult<u64> {
-    let pending = tx
-        .run(
-            q::PURGE_PENDING_PASSKEYS,
-            binds![crate::purgeable_pending_before(now)],
-        )
-        .await?;
+    let pending = tx.run(q::PURGE_PENDING_PASSKEYS, binds![crate::purgeable_pending_before(now)]).await?;
     let sign_ins = tx.run(q::PURGE_SIGN_INS, binds![now]).await?;
-    let windows = tx
-        .run(
-            q::PURGE_RATE_LIMITS,
-            binds![crate::oldest_rate_limit_window(now)],
-        )
-        .await?;
+    let windows = tx.run(q::PURGE_RATE_LIMITS, binds![crate::oldest_rate_limit_window(now)]).await?;
     Ok(pending + sign_ins + windows)
 }
 
@@ -1030,26 +657,17 @@ macro_rules! impl_store {
         #[async_trait::async_trait]
         impl $crate::Store for $store {
             async fn client_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Client>> {
-                $with!(self, Access::ReadOne, |tx| ops::client_by_token(
-                    tx, token_hash
-                ))
+                $with!(self, Access::ReadOne, |tx| ops::client_by_token(tx, token_hash))
             }
             async fn client_and_session(
                 &self,
                 token_hash: &[u8],
                 session_id: Option<&str>,
             ) -> StoreResult<Option<ClientSession>> {
-                $with!(self, Access::ReadOne, |tx| ops::client_and_session(
-                    tx, token_hash, session_id
-                ))
+                $with!(self, Access::ReadOne, |tx| ops::client_and_session(tx, token_hash, session_id))
             }
-            async fn client_snapshot(
-                &self,
-                client_id: &str,
-            ) -> StoreResult<Option<ClientSnapshot>> {
-                $with!(self, Access::ReadOne, |tx| ops::client_snapshot(
-                    tx, client_id
-                ))
+            async fn client_snapshot(&self, client_id: &str) -> StoreResult<Option<ClientSnapshot>> {
+                $with!(self, Access::ReadOne, |tx| ops::client_snapshot(tx, client_id))
             }
             async fn sign_up(
                 &self,
@@ -1059,54 +677,28 @@ macro_rules! impl_store {
                 session: &Session,
                 audit: &AuditEvent,
             ) -> StoreResult<()> {
-                $with!(self, Access::Write, |tx| ops::sign_up(
-                    tx, new_client, user, sign_up, session, audit
-                ))
+                $with!(self, Access::Write, |tx| ops::sign_up(tx, new_client, user, sign_up, session, audit))
             }
             async fn user(&self, id: &str) -> StoreResult<Option<User>> {
                 $with!(self, Access::ReadOne, |tx| ops::user(tx, id))
             }
             async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
-                $with!(self, Access::ReadOne, |tx| ops::user_by_username(
-                    tx, username
-                ))
+                $with!(self, Access::ReadOne, |tx| ops::user_by_username(tx, username))
             }
-            async fn sign_up_record(
-                &self,
-                client_id: &str,
-                id: &str,
-            ) -> StoreResult<Option<SignUp>> {
-                $with!(self, Access::ReadOne, |tx| ops::sign_up_record(
-                    tx, client_id, id
-                ))
+            async fn sign_up_record(&self, client_id: &str, id: &str) -> StoreResult<Option<SignUp>> {
+                $with!(self, Access::ReadOne, |tx| ops::sign_up_record(tx, client_id, id))
             }
             async fn passkeys_of(&self, user_id: &str) -> StoreResult<Vec<Passkey>> {
                 $with!(self, Access::ReadOne, |tx| ops::passkeys_of(tx, user_id))
             }
-            async fn create_pending_passkey(
-                &self,
-                pending: &PendingPasskey,
-                max_passkeys: u32,
-            ) -> StoreResult<()> {
-                $with!(self, Access::WriteOne, |tx| ops::create_pending_passkey(
-                    tx,
-                    pending,
-                    max_passkeys
-                ))
+            async fn create_pending_passkey(&self, pending: &PendingPasskey, max_passkeys: u32) -> StoreResult<()> {
+                $with!(self, Access::WriteOne, |tx| ops::create_pending_passkey(tx, pending, max_passkeys))
             }
-            async fn pending_passkey(
-                &self,
-                user_id: &str,
-                id: &str,
-            ) -> StoreResult<Option<PendingPasskey>> {
-                $with!(self, Access::ReadOne, |tx| ops::pending_passkey(
-                    tx, user_id, id
-                ))
+            async fn pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<Option<PendingPasskey>> {
+                $with!(self, Access::ReadOne, |tx| ops::pending_passkey(tx, user_id, id))
             }
             async fn spend_pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool> {
-                $with!(self, Access::WriteOne, |tx| ops::spend_pending_passkey(
-                    tx, user_id, id
-                ))
+                $with!(self, Access::WriteOne, |tx| ops::spend_pending_passkey(tx, user_id, id))
             }
             async fn save_verified_passkey(
                 &self,
@@ -1114,12 +706,7 @@ macro_rules! impl_store {
                 max_passkeys: u32,
                 audit: &AuditEvent,
             ) -> StoreResult<bool> {
-                $with!(self, Access::Write, |tx| ops::save_verified_passkey(
-                    tx,
-                    passkey,
-                    max_passkeys,
-                    audit
-                ))
+                $with!(self, Access::Write, |tx| ops::save_verified_passkey(tx, passkey, max_passkeys, audit))
             }
             async fn rename_passkey(
                 &self,
@@ -1128,23 +715,13 @@ macro_rules! impl_store {
                 name: &str,
                 now: Millis,
             ) -> StoreResult<Option<Passkey>> {
-                $with!(self, Access::WriteOne, |tx| ops::rename_passkey(
-                    tx, user_id, id, name, now
-                ))
+                $with!(self, Access::WriteOne, |tx| ops::rename_passkey(tx, user_id, id, name, now))
             }
             async fn delete_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool> {
-                $with!(self, Access::Write, |tx| ops::delete_passkey(
-                    tx, user_id, id
-                ))
+                $with!(self, Access::Write, |tx| ops::delete_passkey(tx, user_id, id))
             }
-            async fn create_sign_in(
-                &self,
-                new_client: Option<NewClient<'_>>,
-                sign_in: &SignIn,
-            ) -> StoreResult<()> {
-                $with!(self, Access::Write, |tx| ops::create_sign_in(
-                    tx, new_client, sign_in
-                ))
+            async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<()> {
+                $with!(self, Access::Write, |tx| ops::create_sign_in(tx, new_client, sign_in))
             }
             async fn sign_in(&self, client_id: &str, id: &str) -> StoreResult<Option<SignIn>> {
                 $with!(self, Access::ReadOne, |tx| ops::sign_in(tx, client_id, id))
@@ -1155,53 +732,25 @@ macro_rules! impl_store {
                 id: &str,
                 credential_id: &[u8],
             ) -> StoreResult<Option<SignInAttempt>> {
-                $with!(self, Access::ReadOne, |tx| ops::sign_in_attempt(
-                    tx,
-                    client_id,
-                    id,
-                    credential_id
-                ))
+                $with!(self, Access::ReadOne, |tx| ops::sign_in_attempt(tx, client_id, id, credential_id))
             }
             async fn save_sign_in_challenge(&self, sign_in: &SignIn) -> StoreResult<()> {
-                $with!(self, Access::WriteOne, |tx| ops::save_sign_in_challenge(
-                    tx, sign_in
-                ))
+                $with!(self, Access::WriteOne, |tx| ops::save_sign_in_challenge(tx, sign_in))
             }
             async fn fail_sign_in(&self, failure: &SignInFailure<'_>) -> StoreResult<bool> {
                 $with!(self, Access::WriteOne, |tx| ops::fail_sign_in(tx, failure))
             }
-            async fn complete_sign_in(
-                &self,
-                completion: &SignInCompletion,
-                audit: &AuditEvent,
-            ) -> StoreResult<bool> {
-                $with!(self, Access::Write, |tx| ops::complete_sign_in(
-                    tx, completion, audit
-                ))
+            async fn complete_sign_in(&self, completion: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::complete_sign_in(tx, completion, audit))
             }
             async fn session(&self, id: &str) -> StoreResult<Option<Session>> {
                 $with!(self, Access::ReadOne, |tx| ops::session(tx, id))
             }
-            async fn touch_session(
-                &self,
-                client_id: &str,
-                id: &str,
-                now: Millis,
-            ) -> StoreResult<()> {
-                $with!(self, Access::Write, |tx| ops::touch_session(
-                    tx, client_id, id, now
-                ))
+            async fn touch_session(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<()> {
+                $with!(self, Access::Write, |tx| ops::touch_session(tx, client_id, id, now))
             }
-            async fn end_session(
-                &self,
-                client_id: &str,
-                id: &str,
-                status: SessionStatus,
-                now: Millis,
-            ) -> StoreResult<bool> {
-                $with!(self, Access::Write, |tx| ops::end_session(
-                    tx, client_id, id, status, now
-                ))
+            async fn end_session(&self, client_id: &str, id: &str, status: SessionStatus, now: Millis) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::end_session(tx, client_id, id, status, now))
             }
             async fn end_client_sessions(
                 &self,
@@ -1210,54 +759,28 @@ macro_rules! impl_store {
                 now: Millis,
                 audit: Option<&AuditEvent>,
             ) -> StoreResult<Vec<Session>> {
-                $with!(self, Access::Write, |tx| ops::end_client_sessions(
-                    tx, client_id, status, now, audit
-                ))
+                $with!(self, Access::Write, |tx| ops::end_client_sessions(tx, client_id, status, now, audit))
             }
             async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>> {
                 $with!(self, Access::ReadOne, |tx| ops::signing_keys(tx))
             }
-            async fn init_signing_key(
-                &self,
-                key: &StoredSigningKey,
-            ) -> StoreResult<Vec<StoredSigningKey>> {
+            async fn init_signing_key(&self, key: &StoredSigningKey) -> StoreResult<Vec<StoredSigningKey>> {
                 $with!(self, Access::Write, |tx| ops::init_signing_key(tx, key))
             }
-            async fn rotate_signing_key(
-                &self,
-                key: &StoredSigningKey,
-                now: Millis,
-            ) -> StoreResult<Vec<StoredSigningKey>> {
-                $with!(self, Access::Write, |tx| ops::rotate_signing_key(
-                    tx, key, now
-                ))
+            async fn rotate_signing_key(&self, key: &StoredSigningKey, now: Millis) -> StoreResult<Vec<StoredSigningKey>> {
+                $with!(self, Access::Write, |tx| ops::rotate_signing_key(tx, key, now))
             }
-            async fn create_secret_key(
-                &self,
-                key: &SecretKey,
-                audit: &AuditEvent,
-            ) -> StoreResult<()> {
-                $with!(self, Access::Write, |tx| ops::create_secret_key(
-                    tx, key, audit
-                ))
+            async fn create_secret_key(&self, key: &SecretKey, audit: &AuditEvent) -> StoreResult<()> {
+                $with!(self, Access::Write, |tx| ops::create_secret_key(tx, key, audit))
             }
             async fn secret_keys(&self) -> StoreResult<Vec<SecretKey>> {
                 $with!(self, Access::ReadOne, |tx| ops::secret_keys(tx))
             }
             async fn live_secret_key(&self, key_hash: &[u8]) -> StoreResult<Option<SecretKey>> {
-                $with!(self, Access::ReadOne, |tx| ops::live_secret_key(
-                    tx, key_hash
-                ))
+                $with!(self, Access::ReadOne, |tx| ops::live_secret_key(tx, key_hash))
             }
-            async fn revoke_secret_key(
-                &self,
-                id: &str,
-                now: Millis,
-                audit: &AuditEvent,
-            ) -> StoreResult<bool> {
-                $with!(self, Access::Write, |tx| ops::revoke_secret_key(
-                    tx, id, now, audit
-                ))
+            async fn revoke_secret_key(&self, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::revoke_secret_key(tx, id, now, audit))
             }
             async fn users_page(&self, query: &UserQuery) -> StoreResult<Vec<User>> {
                 $with!(self, Access::ReadOne, |tx| ops::users_page(tx, query))
@@ -1275,81 +798,32 @@ macro_rules! impl_store {
                 now: Millis,
                 audit: &AuditEvent,
             ) -> StoreResult<Option<UserMetadata>> {
-                $with!(self, Access::Write, |tx| ops::update_user_metadata(
-                    tx, user_id, patch, now, audit
-                ))
+                $with!(self, Access::Write, |tx| ops::update_user_metadata(tx, user_id, patch, now, audit))
             }
-            async fn delete_user(
-                &self,
-                user_id: &str,
-                now: Millis,
-                audit: &AuditEvent,
-            ) -> StoreResult<bool> {
-                $with!(self, Access::Write, |tx| ops::delete_user(
-                    tx, user_id, now, audit
-                ))
+            async fn delete_user(&self, user_id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::delete_user(tx, user_id, now, audit))
             }
-            async fn sessions_page(
-                &self,
-                query: &SessionQuery,
-            ) -> StoreResult<(Vec<Session>, u64)> {
+            async fn sessions_page(&self, query: &SessionQuery) -> StoreResult<(Vec<Session>, u64)> {
                 // Two reads that should agree: a write transaction's snapshot holds them together.
                 $with!(self, Access::Write, |tx| ops::sessions_page(tx, query))
             }
-            async fn revoke_session(
-                &self,
-                id: &str,
-                now: Millis,
-                audit: &AuditEvent,
-            ) -> StoreResult<Option<Session>> {
-                $with!(self, Access::Write, |tx| ops::revoke_session(
-                    tx, id, now, audit
-                ))
+            async fn revoke_session(&self, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<Option<Session>> {
+                $with!(self, Access::Write, |tx| ops::revoke_session(tx, id, now, audit))
             }
-            async fn delete_user_passkey(
-                &self,
-                user_id: &str,
-                id: &str,
-                audit: &AuditEvent,
-            ) -> StoreResult<bool> {
-                $with!(self, Access::Write, |tx| ops::delete_user_passkey(
-                    tx, user_id, id, audit
-                ))
+            async fn delete_user_passkey(&self, user_id: &str, id: &str, audit: &AuditEvent) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::delete_user_passkey(tx, user_id, id, audit))
             }
-            async fn create_sign_in_token(
-                &self,
-                token: &SignInToken,
-                audit: &AuditEvent,
-            ) -> StoreResult<()> {
-                $with!(self, Access::Write, |tx| ops::create_sign_in_token(
-                    tx, token, audit
-                ))
+            async fn create_sign_in_token(&self, token: &SignInToken, audit: &AuditEvent) -> StoreResult<()> {
+                $with!(self, Access::Write, |tx| ops::create_sign_in_token(tx, token, audit))
             }
-            async fn sign_in_token_by_hash(
-                &self,
-                token_hash: &[u8],
-            ) -> StoreResult<Option<SignInToken>> {
-                $with!(self, Access::ReadOne, |tx| ops::sign_in_token_by_hash(
-                    tx, token_hash
-                ))
+            async fn sign_in_token_by_hash(&self, token_hash: &[u8]) -> StoreResult<Option<SignInToken>> {
+                $with!(self, Access::ReadOne, |tx| ops::sign_in_token_by_hash(tx, token_hash))
             }
-            async fn revoke_sign_in_token(
-                &self,
-                id: &str,
-                now: Millis,
-            ) -> StoreResult<Option<SignInToken>> {
-                $with!(self, Access::Write, |tx| ops::revoke_sign_in_token(
-                    tx, id, now
-                ))
+            async fn revoke_sign_in_token(&self, id: &str, now: Millis) -> StoreResult<Option<SignInToken>> {
+                $with!(self, Access::Write, |tx| ops::revoke_sign_in_token(tx, id, now))
             }
-            async fn redeem_sign_in_token(
-                &self,
-                redemption: &TicketRedemption<'_>,
-                audit: &AuditEvent,
-            ) -> StoreResult<bool> {
-                $with!(self, Access::Write, |tx| ops::redeem_sign_in_token(
-                    tx, redemption, audit
-                ))
+            async fn redeem_sign_in_token(&self, redemption: &TicketRedemption<'_>, audit: &AuditEvent) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::redeem_sign_in_token(tx, redemption, audit))
             }
             async fn record_audit(&self, event: &AuditEvent) -> StoreResult<()> {
                 $with!(self, Access::WriteOne, |tx| ops::record_audit(tx, event))
@@ -1358,22 +832,10 @@ macro_rules! impl_store {
                 $with!(self, Access::ReadOne, |tx| ops::audit_events(tx, query))
             }
             async fn hit_rate_limit(&self, key: &str, window_start: Millis) -> StoreResult<u64> {
-                $with!(self, Access::WriteOne, |tx| ops::hit_rate_limit(
-                    tx,
-                    key,
-                    window_start
-                ))
+                $with!(self, Access::WriteOne, |tx| ops::hit_rate_limit(tx, key, window_start))
             }
-            async fn hit_rate_limits(
-                &self,
-                keys: [&str; 2],
-                window_start: Millis,
-            ) -> StoreResult<[u64; 2]> {
-                $with!(self, Access::WriteOne, |tx| ops::hit_rate_limits(
-                    tx,
-                    keys,
-                    window_start
-                ))
+            async fn hit_rate_limits(&self, keys: [&str; 2], window_start: Millis) -> StoreResult<[u64; 2]> {
+                $with!(self, Access::WriteOne, |tx| ops::hit_rate_limits(tx, keys, window_start))
             }
             async fn purge_expired(&self, now: Millis) -> StoreResult<u64> {
                 $with!(self, Access::Write, |tx| ops::purge_expired(tx, now))

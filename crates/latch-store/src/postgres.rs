@@ -15,8 +15,7 @@
 use std::time::Duration;
 
 use latch_core::model::{
-    Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion,
-    SignInFailure, SignUp, User,
+    Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignInFailure, SignUp, User,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgPoolOptions};
@@ -26,8 +25,8 @@ use crate::exec::{Access, Bind, Exec};
 use crate::ops;
 use crate::rows::Columns;
 use crate::{
-    AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SessionQuery, SignInAttempt,
-    StoreError, StoreResult, StoredSigningKey, TicketRedemption, UserQuery,
+    AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SessionQuery, SignInAttempt, StoreError, StoreResult,
+    StoredSigningKey, TicketRedemption, UserQuery,
 };
 use latch_core::backend::{MetadataPatch, SecretKey, SignInToken, UserMetadata};
 
@@ -58,10 +57,7 @@ impl PostgresStore {
             Access::ReadOne | Access::WriteOne => Held::Alone(self.pool.acquire().await?),
             Access::Write => Held::InTransaction(self.pool.begin().await?),
         };
-        Ok(PgExec {
-            held,
-            roll_back: false,
-        })
+        Ok(PgExec { held, roll_back: false })
     }
 }
 
@@ -86,14 +82,8 @@ impl PgExec {
 
     /// Ends the transaction: COMMIT when the operation succeeded and did not roll back.
     async fn finish<T>(self, out: StoreResult<T>) -> StoreResult<T> {
-        let Held::InTransaction(tx) = self.held else {
-            return out;
-        };
-        let ended = if out.is_ok() && !self.roll_back {
-            tx.commit().await
-        } else {
-            tx.rollback().await
-        };
+        let Held::InTransaction(tx) = self.held else { return out };
+        let ended = if out.is_ok() && !self.roll_back { tx.commit().await } else { tx.rollback().await };
         match (out, ended) {
             (Ok(value), Ok(())) => Ok(value),
             // The operation's own failure says more than a failed rollback after it.
@@ -103,10 +93,7 @@ impl PgExec {
     }
 }
 
-fn query(
-    sql: &'static str,
-    binds: &[Bind<'_>],
-) -> sqlx::query::Query<'static, Postgres, PgArguments> {
+fn query(sql: &'static str, binds: &[Bind<'_>]) -> sqlx::query::Query<'static, Postgres, PgArguments> {
     let mut query = sqlx::query(sql);
     for bind in binds {
         query = match *bind {
@@ -145,10 +132,7 @@ impl Exec for PgExec {
     }
 
     async fn run(&mut self, sql: &'static str, binds: &[Bind<'_>]) -> StoreResult<u64> {
-        Ok(query(sql, binds)
-            .execute(self.conn())
-            .await?
-            .rows_affected())
+        Ok(query(sql, binds).execute(self.conn()).await?.rows_affected())
     }
 
     fn roll_back(&mut self) {

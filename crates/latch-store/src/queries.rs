@@ -23,15 +23,16 @@ macro_rules! sign_in_columns {
     };
 }
 
-pub const INSERT_CLIENT: &str = "INSERT INTO clients (id, token_hash, created_at, updated_at, last_active_session_id) VALUES ($1, $2, $3, $4, $5)";
+pub const INSERT_CLIENT: &str =
+    "INSERT INTO clients (id, token_hash, created_at, updated_at, last_active_session_id) VALUES ($1, $2, $3, $4, $5)";
 pub const CLIENT_BY_TOKEN: &str =
     "SELECT id, created_at, updated_at, last_active_session_id FROM clients WHERE token_hash = $1";
-pub const SET_ACTIVE_SESSION: &str =
-    "UPDATE clients SET last_active_session_id = $1, updated_at = $2 WHERE id = $3";
+pub const SET_ACTIVE_SESSION: &str = "UPDATE clients SET last_active_session_id = $1, updated_at = $2 WHERE id = $3";
 
 pub const INSERT_USER: &str = "INSERT INTO users (id, username, webauthn_handle, created_at, updated_at, last_sign_in_at) \
      VALUES ($1, $2, $3, $4, $5, $6)";
-pub const INSERT_SIGN_UP: &str = "INSERT INTO sign_ups (id, client_id, username, created_user_id, created_session_id, created_at) \
+pub const INSERT_SIGN_UP: &str =
+    "INSERT INTO sign_ups (id, client_id, username, created_user_id, created_session_id, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6)";
 pub const INSERT_SESSION: &str = concat!(
     "INSERT INTO sessions (",
@@ -44,14 +45,12 @@ pub const USER_BY_ID: &str = "SELECT * FROM users WHERE id = $1";
 pub const USER_BY_USERNAME: &str = "SELECT * FROM users WHERE username = $1";
 pub const SIGN_UP_BY_ID: &str = "SELECT * FROM sign_ups WHERE id = $1 AND client_id = $2";
 
-pub const PASSKEYS_OF_USER: &str = concat!(
-    "SELECT ",
-    passkey_columns!(),
-    " FROM passkeys WHERE user_id = $1 ORDER BY created_at, id"
-);
+pub const PASSKEYS_OF_USER: &str =
+    concat!("SELECT ", passkey_columns!(), " FROM passkeys WHERE user_id = $1 ORDER BY created_at, id");
 /// Conditional on the quota in one statement, so two concurrent requests cannot both squeeze
 /// under it.
-pub const INSERT_PENDING_PASSKEY_UNDER_QUOTA: &str = "INSERT INTO pending_passkeys (id, user_id, client_id, options_json, state, origin, created_at, expire_at) \
+pub const INSERT_PENDING_PASSKEY_UNDER_QUOTA: &str =
+    "INSERT INTO pending_passkeys (id, user_id, client_id, options_json, state, origin, created_at, expire_at) \
      SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
      WHERE (SELECT COUNT(*) FROM passkeys WHERE user_id = $9) < $10";
 pub const PENDING_PASSKEY_BY_ID: &str = "SELECT id, user_id, client_id, options_json, state, origin, created_at, expire_at \
@@ -70,21 +69,16 @@ pub const RENAME_PASSKEY: &str = concat!(
     passkey_columns!()
 );
 pub const DELETE_PASSKEY: &str = "DELETE FROM passkeys WHERE id = $1 AND user_id = $2";
-pub const DELETE_PENDING_PASSKEY: &str =
-    "DELETE FROM pending_passkeys WHERE id = $1 AND user_id = $2";
+pub const DELETE_PENDING_PASSKEY: &str = "DELETE FROM pending_passkeys WHERE id = $1 AND user_id = $2";
 
 pub const INSERT_SIGN_IN: &str = concat!(
     "INSERT INTO sign_ins (",
     sign_in_columns!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
 );
-pub const CLIENT_SIGN_IN: &str =
-    "UPDATE clients SET sign_in_id = $1, updated_at = $2 WHERE id = $3";
-pub const SIGN_IN_BY_ID: &str = concat!(
-    "SELECT ",
-    sign_in_columns!(),
-    " FROM sign_ins WHERE id = $1 AND client_id = $2"
-);
+pub const CLIENT_SIGN_IN: &str = "UPDATE clients SET sign_in_id = $1, updated_at = $2 WHERE id = $3";
+pub const SIGN_IN_BY_ID: &str =
+    concat!("SELECT ", sign_in_columns!(), " FROM sign_ins WHERE id = $1 AND client_id = $2");
 /// What an attempt to answer a sign-in's challenge reads, in one statement (one round trip on
 /// PostgreSQL for three point reads): the sign-in (unprefixed columns), the passkey the
 /// assertion names by credential id (`p_`) and that passkey's owner (`u_`), both outer-joined
@@ -102,7 +96,8 @@ pub const SIGN_IN_ATTEMPT: &str = "SELECT si.id, si.client_id, si.status, si.ide
      LEFT JOIN passkeys p ON p.credential_id = $1 \
      LEFT JOIN users u ON u.id = p.user_id \
      WHERE si.id = $2 AND si.client_id = $3";
-pub const SAVE_SIGN_IN_CHALLENGE: &str = "UPDATE sign_ins SET status = $1, ch_status = $2, ch_options = $3, ch_state = $4, ch_origin = $5, \
+pub const SAVE_SIGN_IN_CHALLENGE: &str =
+    "UPDATE sign_ins SET status = $1, ch_status = $2, ch_options = $3, ch_state = $4, ch_origin = $5, \
      ch_attempts = 0, ch_expire_at = $6, ch_error = NULL, updated_at = $7 \
      WHERE id = $8 AND client_id = $9 AND status <> 'complete'";
 /// Spends the challenge on a failed answer: only the attempt that flips ch_attempts from 0 to
@@ -128,8 +123,7 @@ pub const COUNT_PASSKEY_USE: &str = "UPDATE passkeys SET credential = $1, sign_c
 /// PostgreSQL, so the second of two racing transactions sees the first one's session.
 pub const REPLACE_OTHER_SESSIONS: &str = "UPDATE sessions SET status = 'replaced', updated_at = $1 \
      WHERE client_id = $2 AND id <> $3 AND status IN ('active', 'pending')";
-pub const USER_SIGNED_IN: &str =
-    "UPDATE users SET last_sign_in_at = $1, updated_at = $2 WHERE id = $3";
+pub const USER_SIGNED_IN: &str = "UPDATE users SET last_sign_in_at = $1, updated_at = $2 WHERE id = $3";
 
 /// A client's whole snapshot in one statement, so that it reads one snapshot of the database
 /// without a transaction, in one round trip on PostgreSQL: the client with its current
@@ -176,22 +170,19 @@ pub const CLIENT_AND_SESSION: &str = "SELECT c.id, c.created_at, c.updated_at, c
      LEFT JOIN sessions s ON s.id = COALESCE($1, c.last_active_session_id) AND s.client_id = c.id \
      LEFT JOIN users u ON u.id = s.user_id \
      WHERE c.token_hash = $2";
-pub const SESSION_BY_ID: &str = concat!(
-    "SELECT ",
-    session_columns!(),
-    " FROM sessions WHERE id = $1"
-);
-pub const TOUCH_SESSION: &str =
-    "UPDATE sessions SET last_active_at = $1, updated_at = $2 WHERE id = $3";
+pub const SESSION_BY_ID: &str = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = $1");
+pub const TOUCH_SESSION: &str = "UPDATE sessions SET last_active_at = $1, updated_at = $2 WHERE id = $3";
 pub const END_SESSION: &str = "UPDATE sessions SET status = $1, updated_at = $2 \
      WHERE id = $3 AND client_id = $4 AND status IN ('active', 'pending')";
-pub const CLIENT_SIGNED_OUT_OF: &str = "UPDATE clients SET last_active_session_id = NULL, sign_in_id = NULL, sign_up_id = NULL, updated_at = $1 \
+pub const CLIENT_SIGNED_OUT_OF: &str =
+    "UPDATE clients SET last_active_session_id = NULL, sign_in_id = NULL, sign_up_id = NULL, updated_at = $1 \
      WHERE id = $2 AND last_active_session_id = $3";
 pub const END_CLIENT_SESSIONS: &str = concat!(
     "UPDATE sessions SET status = $1, updated_at = $2 WHERE client_id = $3 AND status IN ('active', 'pending') RETURNING ",
     session_columns!()
 );
-pub const CLIENT_SIGNED_OUT: &str = "UPDATE clients SET last_active_session_id = NULL, sign_in_id = NULL, sign_up_id = NULL, updated_at = $1 WHERE id = $2";
+pub const CLIENT_SIGNED_OUT: &str =
+    "UPDATE clients SET last_active_session_id = NULL, sign_in_id = NULL, sign_up_id = NULL, updated_at = $1 WHERE id = $2";
 
 pub const SIGNING_KEYS: &str = "SELECT kid, alg, private_pkcs8, public_raw, created_at, retired_at FROM signing_keys \
      ORDER BY created_at, kid";
@@ -199,16 +190,17 @@ pub const SIGNING_KEYS: &str = "SELECT kid, alg, private_pkcs8, public_raw, crea
 /// PostgreSQL, both, and every node then signs with the same newest).
 pub const INSERT_FIRST_SIGNING_KEY: &str = "INSERT INTO signing_keys (kid, alg, private_pkcs8, public_raw, created_at) \
      SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE alg = $6 AND retired_at IS NULL)";
-pub const RETIRE_SIGNING_KEYS: &str =
-    "UPDATE signing_keys SET retired_at = $1 WHERE alg = $2 AND retired_at IS NULL";
-pub const INSERT_SIGNING_KEY: &str = "INSERT INTO signing_keys (kid, alg, private_pkcs8, public_raw, created_at) VALUES ($1, $2, $3, $4, $5)";
+pub const RETIRE_SIGNING_KEYS: &str = "UPDATE signing_keys SET retired_at = $1 WHERE alg = $2 AND retired_at IS NULL";
+pub const INSERT_SIGNING_KEY: &str =
+    "INSERT INTO signing_keys (kid, alg, private_pkcs8, public_raw, created_at) VALUES ($1, $2, $3, $4, $5)";
 
-pub const INSERT_SECRET_KEY: &str = "INSERT INTO secret_keys (id, key_hash, hint, label, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)";
-pub const SECRET_KEYS: &str = "SELECT id, key_hash, hint, label, created_at, revoked_at FROM secret_keys ORDER BY created_at, id";
+pub const INSERT_SECRET_KEY: &str =
+    "INSERT INTO secret_keys (id, key_hash, hint, label, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)";
+pub const SECRET_KEYS: &str =
+    "SELECT id, key_hash, hint, label, created_at, revoked_at FROM secret_keys ORDER BY created_at, id";
 pub const LIVE_SECRET_KEY: &str = "SELECT id, key_hash, hint, label, created_at, revoked_at FROM secret_keys \
      WHERE key_hash = $1 AND revoked_at IS NULL";
-pub const REVOKE_SECRET_KEY: &str =
-    "UPDATE secret_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
+pub const REVOKE_SECRET_KEY: &str = "UPDATE secret_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
 
 /// `$1` NULL lists everyone; else a lower-case `LIKE` pattern on username or id.
 pub const USERS_NEWEST_FIRST: &str = "SELECT * FROM users \
@@ -219,8 +211,7 @@ pub const USERS_OLDEST_FIRST: &str = "SELECT * FROM users \
      ORDER BY created_at, id LIMIT $4 OFFSET $5";
 pub const COUNT_USERS: &str = "SELECT COUNT(*) AS n FROM users \
      WHERE ($1 IS NULL OR LOWER(username) LIKE $2 ESCAPE '\\' OR LOWER(id) LIKE $3 ESCAPE '\\')";
-pub const USER_METADATA: &str =
-    "SELECT public, private, unsafe FROM user_metadata WHERE user_id = $1";
+pub const USER_METADATA: &str = "SELECT public, private, unsafe FROM user_metadata WHERE user_id = $1";
 pub const UPSERT_USER_METADATA: &str = "INSERT INTO user_metadata (user_id, public, private, unsafe, updated_at) \
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id) DO UPDATE SET \
      public = excluded.public, private = excluded.private, unsafe = excluded.unsafe, updated_at = excluded.updated_at";
@@ -252,7 +243,8 @@ pub const REVOKE_SESSION: &str = concat!(
     "UPDATE sessions SET status = 'revoked', updated_at = $1 WHERE id = $2 AND status IN ('active', 'pending') RETURNING ",
     session_columns!()
 );
-pub const CLIENT_FORGETS_SESSION: &str = "UPDATE clients SET last_active_session_id = NULL, updated_at = $1 WHERE id = $2 AND last_active_session_id = $3";
+pub const CLIENT_FORGETS_SESSION: &str =
+    "UPDATE clients SET last_active_session_id = NULL, updated_at = $1 WHERE id = $2 AND last_active_session_id = $3";
 
 pub const INSERT_SIGN_IN_TOKEN: &str = "INSERT INTO sign_in_tokens (id, user_id, token_hash, status, created_at, updated_at, expire_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -289,84 +281,24 @@ pub const HIT_RATE_LIMITS: &str = "INSERT INTO rate_limits (key, window_start, h
      RETURNING key, hits";
 
 pub const PURGE_PENDING_PASSKEYS: &str = "DELETE FROM pending_passkeys WHERE expire_at < $1";
-pub const PURGE_SIGN_INS: &str =
-    "DELETE FROM sign_ins WHERE abandon_at < $1 AND status <> 'complete'";
+pub const PURGE_SIGN_INS: &str = "DELETE FROM sign_ins WHERE abandon_at < $1 AND status <> 'complete'";
 pub const PURGE_RATE_LIMITS: &str = "DELETE FROM rate_limits WHERE window_start < $1";
 
 /// Every statement: the SQLite store caches them all prepared, and a test checks their
 /// parameter numbering.
 pub const ALL: &[&str] = &[
-    INSERT_CLIENT,
-    CLIENT_BY_TOKEN,
-    SET_ACTIVE_SESSION,
-    INSERT_USER,
-    INSERT_SIGN_UP,
-    INSERT_SESSION,
-    CLIENT_SIGNED_UP,
-    USER_BY_ID,
-    USER_BY_USERNAME,
-    SIGN_UP_BY_ID,
-    PASSKEYS_OF_USER,
-    INSERT_PENDING_PASSKEY_UNDER_QUOTA,
-    PENDING_PASSKEY_BY_ID,
-    LOCK_USER,
-    INSERT_PASSKEY_UNDER_QUOTA,
-    RENAME_PASSKEY,
-    DELETE_PASSKEY,
-    DELETE_PENDING_PASSKEY,
-    INSERT_SIGN_IN,
-    CLIENT_SIGN_IN,
-    SIGN_IN_BY_ID,
-    SIGN_IN_ATTEMPT,
-    SAVE_SIGN_IN_CHALLENGE,
-    FAIL_SIGN_IN,
-    CLOSE_SIGN_IN,
-    COUNT_PASSKEY_USE,
-    REPLACE_OTHER_SESSIONS,
-    USER_SIGNED_IN,
-    CLIENT_SNAPSHOT,
-    CLIENT_AND_SESSION,
-    SESSION_BY_ID,
-    TOUCH_SESSION,
-    END_SESSION,
-    CLIENT_SIGNED_OUT_OF,
-    END_CLIENT_SESSIONS,
-    CLIENT_SIGNED_OUT,
-    SIGNING_KEYS,
-    INSERT_FIRST_SIGNING_KEY,
-    RETIRE_SIGNING_KEYS,
-    INSERT_SIGNING_KEY,
-    INSERT_SECRET_KEY,
-    SECRET_KEYS,
-    LIVE_SECRET_KEY,
-    REVOKE_SECRET_KEY,
-    USERS_NEWEST_FIRST,
-    USERS_OLDEST_FIRST,
-    COUNT_USERS,
-    USER_METADATA,
-    UPSERT_USER_METADATA,
-    USER_UPDATED,
-    REMOVE_USER_SESSIONS,
-    CLIENTS_FORGET_USER,
-    DELETE_PENDING_PASSKEYS_OF_USER,
-    DELETE_PASSKEYS_OF_USER,
-    DELETE_SIGN_IN_TOKENS_OF_USER,
-    DELETE_USER_METADATA,
-    DELETE_USER,
-    SESSIONS_PAGE,
-    COUNT_SESSIONS,
-    REVOKE_SESSION,
-    CLIENT_FORGETS_SESSION,
-    INSERT_SIGN_IN_TOKEN,
-    SIGN_IN_TOKEN_BY_HASH,
-    REVOKE_SIGN_IN_TOKEN,
-    SIGN_IN_TOKEN_BY_ID,
-    REDEEM_SIGN_IN_TOKEN,
-    INSERT_AUDIT_EVENT,
-    AUDIT_EVENTS,
-    HIT_RATE_LIMIT,
-    HIT_RATE_LIMITS,
-    PURGE_PENDING_PASSKEYS,
-    PURGE_SIGN_INS,
-    PURGE_RATE_LIMITS,
+    INSERT_CLIENT, CLIENT_BY_TOKEN, SET_ACTIVE_SESSION, INSERT_USER, INSERT_SIGN_UP,
+    INSERT_SESSION, CLIENT_SIGNED_UP, USER_BY_ID, USER_BY_USERNAME, SIGN_UP_BY_ID, PASSKEYS_OF_USER,
+    INSERT_PENDING_PASSKEY_UNDER_QUOTA, PENDING_PASSKEY_BY_ID, LOCK_USER,
+    INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,
+    SIGN_IN_BY_ID, SIGN_IN_ATTEMPT, SAVE_SIGN_IN_CHALLENGE, FAIL_SIGN_IN, CLOSE_SIGN_IN, COUNT_PASSKEY_USE,
+    REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, CLIENT_SNAPSHOT, CLIENT_AND_SESSION, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
+    END_CLIENT_SESSIONS, CLIENT_SIGNED_OUT, SIGNING_KEYS, INSERT_FIRST_SIGNING_KEY, RETIRE_SIGNING_KEYS, INSERT_SIGNING_KEY,
+    INSERT_SECRET_KEY, SECRET_KEYS, LIVE_SECRET_KEY, REVOKE_SECRET_KEY, USERS_NEWEST_FIRST, USERS_OLDEST_FIRST,
+    COUNT_USERS, USER_METADATA, UPSERT_USER_METADATA, USER_UPDATED, REMOVE_USER_SESSIONS, CLIENTS_FORGET_USER,
+    DELETE_PENDING_PASSKEYS_OF_USER, DELETE_PASSKEYS_OF_USER, DELETE_SIGN_IN_TOKENS_OF_USER, DELETE_USER_METADATA,
+    DELETE_USER, SESSIONS_PAGE, COUNT_SESSIONS, REVOKE_SESSION, CLIENT_FORGETS_SESSION, INSERT_SIGN_IN_TOKEN,
+    SIGN_IN_TOKEN_BY_HASH, REVOKE_SIGN_IN_TOKEN, SIGN_IN_TOKEN_BY_ID, REDEEM_SIGN_IN_TOKEN,
+    INSERT_AUDIT_EVENT, AUDIT_EVENTS,
+    HIT_RATE_LIMIT, HIT_RATE_LIMITS, PURGE_PENDING_PASSKEYS, PURGE_SIGN_INS, PURGE_RATE_LIMITS,
 ];

@@ -4,8 +4,8 @@
 //! function serves both without being generic over them.
 
 use latch_core::model::{
-    Client, Passkey, PasskeyChallenge, PendingPasskey, Session, SessionStatus, SignIn,
-    SignInStatus, SignUp, User, VerificationStatus,
+    Client, Passkey, PasskeyChallenge, PendingPasskey, Session, SessionStatus, SignIn, SignInStatus, SignUp,
+    User, VerificationStatus,
 };
 use latch_core::webauthn::{AuthenticationState, Credential, RegistrationState};
 use uuid::Uuid;
@@ -76,11 +76,7 @@ pub(crate) struct Prefixed<'r> {
 impl Prefixed<'_> {
     /// Reads `col` under its prefixed name, spelled on the stack: a snapshot reads some 50
     /// prefixed columns per row, on SQLite's hot path.
-    fn read<T>(
-        &self,
-        col: &str,
-        read: impl FnOnce(&dyn Columns, &str) -> StoreResult<T>,
-    ) -> StoreResult<T> {
+    fn read<T>(&self, col: &str, read: impl FnOnce(&dyn Columns, &str) -> StoreResult<T>) -> StoreResult<T> {
         let mut buf = [0u8; 64];
         let (prefix, col_bytes) = (self.prefix.as_bytes(), col.as_bytes());
         let len = prefix.len() + col_bytes.len();
@@ -167,10 +163,7 @@ pub(crate) fn passkey(row: &dyn Columns) -> StoreResult<Passkey> {
         user_id: row.text("user_id")?,
         credential_id: row.blob("credential_id")?,
         name: row.text("name")?,
-        aaguid: row
-            .opt_blob("aaguid")?
-            .map(|a| uuid_from(&a, "aaguid"))
-            .transpose()?,
+        aaguid: row.opt_blob("aaguid")?.map(|a| uuid_from(&a, "aaguid")).transpose()?,
         credential,
         sign_count: u32::try_from(row.int("sign_count")?)
             .map_err(|e| StoreError::Corrupt(format!("sign_count: {e}")))?,
@@ -230,11 +223,7 @@ pub(crate) fn sign_in(row: &dyn Columns) -> StoreResult<SignIn> {
             status: VerificationStatus::parse(&ch_status)
                 .ok_or_else(|| StoreError::Corrupt(format!("verification status {ch_status:?}")))?,
             options_json: row.opt_text("ch_options")?.unwrap_or_default(),
-            state: row
-                .opt_text("ch_state")?
-                .as_deref()
-                .map(authentication_state)
-                .transpose()?,
+            state: row.opt_text("ch_state")?.as_deref().map(authentication_state).transpose()?,
             origin: row.opt_text("ch_origin")?,
             attempts: u32::try_from(row.int("ch_attempts")?).unwrap_or(u32::MAX),
             expire_at: row.opt_int("ch_expire_at")?.unwrap_or(0),
@@ -295,8 +284,7 @@ pub(crate) fn sign_in_token(row: &dyn Columns) -> StoreResult<SignInToken> {
         id: row.text("id")?,
         user_id: row.text("user_id")?,
         token_hash: row.blob("token_hash")?,
-        status: TicketStatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("sign-in token status {status:?}")))?,
+        status: TicketStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("sign-in token status {status:?}")))?,
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,
         expire_at: row.int("expire_at")?,
@@ -307,11 +295,7 @@ pub(crate) fn user_metadata(row: &dyn Columns) -> StoreResult<UserMetadata> {
     let read = |col: &str| -> StoreResult<serde_json::Value> {
         serde_json::from_str(&row.text(col)?).map_err(corrupt("user metadata"))
     };
-    Ok(UserMetadata {
-        public: read("public")?,
-        private: read("private")?,
-        unsafe_: read("unsafe")?,
-    })
+    Ok(UserMetadata { public: read("public")?, private: read("private")?, unsafe_: read("unsafe")? })
 }
 
 pub(crate) fn audit_event(row: &dyn Columns) -> StoreResult<AuditEvent> {

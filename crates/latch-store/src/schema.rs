@@ -43,8 +43,7 @@ impl Schema {
             Dialect::Postgres
         } else {
             return Err(StoreError::Database(sqlx::Error::Configuration(
-                format!("unsupported database URL {url:?}: use sqlite://PATH or postgres://…")
-                    .into(),
+                format!("unsupported database URL {url:?}: use sqlite://PATH or postgres://…").into(),
             )));
         };
         if dialect == Dialect::Sqlite {
@@ -96,12 +95,10 @@ impl Schema {
         if exists.is_none() {
             return Ok(0);
         }
-        let row = sqlx::query(
-            "SELECT COALESCE(MAX(version), 0) AS v FROM _sqlx_migrations WHERE success = $1",
-        )
-        .bind(true)
-        .fetch_one(&self.pool)
-        .await?;
+        let row = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM _sqlx_migrations WHERE success = $1")
+            .bind(true)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(row.try_get::<i64, _>("v")?)
     }
 
@@ -120,10 +117,7 @@ impl Schema {
     pub async fn check_schema_not_newer(&self) -> StoreResult<()> {
         let found = self.schema_version().await?;
         if found > SCHEMA_VERSION {
-            return Err(StoreError::SchemaTooNew {
-                found,
-                supported: SCHEMA_VERSION,
-            });
+            return Err(StoreError::SchemaTooNew { found, supported: SCHEMA_VERSION });
         }
         Ok(())
     }
@@ -147,13 +141,11 @@ impl Schema {
 fn create_folder_of(url: &str) -> StoreResult<()> {
     let path = crate::sqlite::path_of(url)?;
     match path.parent() {
-        Some(folder) if !folder.as_os_str().is_empty() => {
-            std::fs::create_dir_all(folder).map_err(|e| {
-                StoreError::Database(sqlx::Error::Configuration(
-                    format!("cannot create the folder {}: {e}", folder.display()).into(),
-                ))
-            })
-        }
+        Some(folder) if !folder.as_os_str().is_empty() => std::fs::create_dir_all(folder).map_err(|e| {
+            StoreError::Database(sqlx::Error::Configuration(
+                format!("cannot create the folder {}: {e}", folder.display()).into(),
+            ))
+        }),
         _ => Ok(()),
     }
 }

@@ -29,8 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use latch_core::model::{
-    Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion,
-    SignInFailure, SignUp, User,
+    Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignInFailure, SignUp, User,
 };
 use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags, Row, params_from_iter};
@@ -40,8 +39,8 @@ use crate::ops;
 use crate::queries as q;
 use crate::rows::Columns;
 use crate::{
-    AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SessionQuery, SignInAttempt,
-    StoreError, StoreResult, StoredSigningKey, TicketRedemption, UserQuery,
+    AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SessionQuery, SignInAttempt, StoreError, StoreResult,
+    StoredSigningKey, TicketRedemption, UserQuery,
 };
 use latch_core::backend::{MetadataPatch, SecretKey, SignInToken, UserMetadata};
 
@@ -97,40 +96,24 @@ impl SqliteStore {
         conn.pragma_update(None, "cache_size", -16 * 1024)?;
         conn.set_prepared_statement_cache_capacity(q::ALL.len());
         let checkpointer = Checkpointer::spawn(path)?;
-        Ok(SqliteStore {
-            conn: Mutex::new(Held {
-                conn,
-                wide: HashMap::new(),
-            }),
-            checkpointer,
-        })
+        Ok(SqliteStore { conn: Mutex::new(Held { conn, wide: HashMap::new() }), checkpointer })
     }
 
     fn lock(&self) -> MutexGuard<'_, Held> {
         // A panic while holding the connection cannot leave a transaction open (rusqlite
         // rolls back on drop), so a poisoned lock is still a usable connection.
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `op` on the connection in the transaction `access` asks for: none for a single
     /// read (a statement sees one snapshot by itself); for writes, even single statements,
     /// IMMEDIATE, which takes the write lock up front: a deferred transaction that reads
     /// first could fail to upgrade when another process writes in between.
-    fn with<T>(
-        &self,
-        access: Access,
-        op: impl FnOnce(&mut SqliteExec<'_>) -> StoreResult<T>,
-    ) -> StoreResult<T> {
+    fn with<T>(&self, access: Access, op: impl FnOnce(&mut SqliteExec<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let mut held = self.lock();
         let Held { conn, wide } = &mut *held;
         let conn = &*conn;
-        let mut exec = SqliteExec {
-            conn,
-            wide,
-            roll_back: false,
-        };
+        let mut exec = SqliteExec { conn, wide, roll_back: false };
         let begin = match access {
             Access::ReadOne => return op(&mut exec),
             Access::WriteOne | Access::Write => "BEGIN IMMEDIATE",
@@ -139,15 +122,8 @@ impl SqliteStore {
         // own `Transaction` would parse them anew each time).
         conn.prepare_cached(begin)?.execute([])?;
         let out = op(&mut exec);
-        let end = if out.is_ok() && !exec.roll_back {
-            "COMMIT"
-        } else {
-            "ROLLBACK"
-        };
-        if let Err(e) = conn
-            .prepare_cached(end)
-            .and_then(|mut stmt| stmt.execute([]))
-        {
+        let end = if out.is_ok() && !exec.roll_back { "COMMIT" } else { "ROLLBACK" };
+        if let Err(e) = conn.prepare_cached(end).and_then(|mut stmt| stmt.execute([])) {
             // Whatever the failure, leave no transaction open on the shared connection.
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
@@ -180,32 +156,24 @@ impl Checkpointer {
         let conn = connect(path)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
-        let spawned = std::thread::Builder::new()
-            .name("latch-sqlite-checkpoint".into())
-            .spawn(move || {
-                loop {
-                    // Woken by a commit (or by a wake that came before we parked: park returns at once).
-                    std::thread::park();
-                    if stopped.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    // Let the commits of the next few ms join this checkpoint.
-                    std::thread::sleep(CHECKPOINT_DELAY);
-                    // PASSIVE never waits for, nor blocks, readers and the writer.
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
-                        tracing::warn!(error = %e, "SQLite checkpoint failed");
-                    }
+        let spawned = std::thread::Builder::new().name("latch-sqlite-checkpoint".into()).spawn(move || {
+            loop {
+                // Woken by a commit (or by a wake that came before we parked: park returns at once).
+                std::thread::park();
+                if stopped.load(Ordering::Relaxed) {
+                    return;
                 }
-            });
+                // Let the commits of the next few ms join this checkpoint.
+                std::thread::sleep(CHECKPOINT_DELAY);
+                // PASSIVE never waits for, nor blocks, readers and the writer.
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "SQLite checkpoint failed");
+                }
+            }
+        });
         match spawned {
-            Ok(handle) => Ok(Checkpointer {
-                thread: handle.thread().clone(),
-                stop,
-            }),
-            Err(e) => Err(StoreError::Corrupt(format!(
-                "cannot start the checkpoint thread: {e}"
-            ))),
+            Ok(handle) => Ok(Checkpointer { thread: handle.thread().clone(), stop }),
+            Err(e) => Err(StoreError::Corrupt(format!("cannot start the checkpoint thread: {e}"))),
         }
     }
 
@@ -217,12 +185,8 @@ impl Checkpointer {
 }
 
 pub(crate) fn path_of(url: &str) -> StoreResult<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"));
-    let path = rest
-        .map(|r| r.split('?').next().unwrap_or(r))
-        .filter(|p| !p.is_empty() && !p.starts_with(":memory:"));
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"));
+    let path = rest.map(|r| r.split('?').next().unwrap_or(r)).filter(|p| !p.is_empty() && !p.starts_with(":memory:"));
     match path {
         Some(p) => Ok(PathBuf::from(p)),
         None => Err(StoreError::Database(sqlx::Error::Configuration(
@@ -232,9 +196,7 @@ pub(crate) fn path_of(url: &str) -> StoreResult<PathBuf> {
 }
 
 fn connect(path: &Path) -> StoreResult<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     Ok(conn)
@@ -264,24 +226,16 @@ pub(crate) struct SqliteExec<'c> {
 }
 
 /// The sorted column index of `stmt` if it is a wide statement.
-fn wide_index<'w>(
-    wide: &'w mut WideColumns,
-    sql: &'static str,
-    stmt: &rusqlite::Statement<'_>,
-) -> Option<&'w [(String, usize)]> {
+fn wide_index<'w>(wide: &'w mut WideColumns, sql: &'static str, stmt: &rusqlite::Statement<'_>) -> Option<&'w [(String, usize)]> {
     if stmt.column_count() <= WIDE {
         return None;
     }
     let index = wide.entry(sql.as_ptr() as usize).or_insert_with(|| {
-        let mut names: Vec<(String, usize)> = stmt
-            .column_names()
-            .into_iter()
-            .enumerate()
-            .map(|(i, name)| (name.to_owned(), i))
-            .collect();
-        names.sort_unstable();
-        names
-    });
+            let mut names: Vec<(String, usize)> =
+                stmt.column_names().into_iter().enumerate().map(|(i, name)| (name.to_owned(), i)).collect();
+            names.sort_unstable();
+            names
+        });
     Some(index)
 }
 
@@ -293,14 +247,9 @@ struct Indexed<'r, 's> {
 
 impl Indexed<'_, '_> {
     fn get<T: rusqlite::types::FromSql>(&self, col: &str) -> StoreResult<T> {
-        match self
-            .index
-            .binary_search_by(|(name, _)| name.as_str().cmp(col))
-        {
+        match self.index.binary_search_by(|(name, _)| name.as_str().cmp(col)) {
             Ok(at) => Ok(self.row.get(self.index[at].1)?),
-            Err(_) => Err(StoreError::Sqlite(rusqlite::Error::InvalidColumnName(
-                col.to_owned(),
-            ))),
+            Err(_) => Err(StoreError::Sqlite(rusqlite::Error::InvalidColumnName(col.to_owned()))),
         }
     }
 }
@@ -363,10 +312,7 @@ impl Exec for SqliteExec<'_> {
     }
 
     async fn run(&mut self, sql: &'static str, binds: &[Bind<'_>]) -> StoreResult<u64> {
-        let changed = self
-            .conn
-            .prepare_cached(sql)?
-            .execute(params_from_iter(binds))?;
+        let changed = self.conn.prepare_cached(sql)?.execute(params_from_iter(binds))?;
         Ok(changed as u64)
     }
 
@@ -421,32 +367,15 @@ mod tests {
             // operator's audit query (newest first, limited), the key reads and rotation, and
             // the Backend API's listings (searches and counts over every user or session).
             let may_scan = [
-                q::AUDIT_EVENTS,
-                q::SIGNING_KEYS,
-                q::INSERT_FIRST_SIGNING_KEY,
-                q::RETIRE_SIGNING_KEYS,
-                q::PURGE_PENDING_PASSKEYS,
-                q::PURGE_RATE_LIMITS,
-                q::SECRET_KEYS,
-                q::USERS_NEWEST_FIRST,
-                q::USERS_OLDEST_FIRST,
-                q::COUNT_USERS,
-                q::SESSIONS_PAGE,
-                q::COUNT_SESSIONS,
+                q::AUDIT_EVENTS, q::SIGNING_KEYS, q::INSERT_FIRST_SIGNING_KEY, q::RETIRE_SIGNING_KEYS, q::PURGE_PENDING_PASSKEYS,
+                q::PURGE_RATE_LIMITS, q::SECRET_KEYS, q::USERS_NEWEST_FIRST, q::USERS_OLDEST_FIRST, q::COUNT_USERS,
+                q::SESSIONS_PAGE, q::COUNT_SESSIONS,
             ];
-            let scans = plan.iter().any(|step| {
-                step.starts_with("SCAN")
-                    && step != "SCAN CONSTANT ROW"
-                    && !step.ends_with("VALUES CLAUSE")
-            });
+            let scans = plan.iter().any(|step| step.starts_with("SCAN") && step != "SCAN CONSTANT ROW" && !step.ends_with("VALUES CLAUSE"));
             assert!(!scans || may_scan.contains(sql), "{sql}: {plan:?}");
             let stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{e}: {sql}"));
             for i in 1..=stmt.parameter_count() {
-                assert_eq!(
-                    stmt.parameter_name(i),
-                    Some(format!("${i}").as_str()),
-                    "{sql}"
-                );
+                assert_eq!(stmt.parameter_name(i), Some(format!("${i}").as_str()), "{sql}");
             }
         }
         std::fs::remove_dir_all(dir).unwrap();

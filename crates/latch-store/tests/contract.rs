@@ -10,8 +10,8 @@ use std::time::Duration;
 use latch_core::ceremony::{PasskeyOwner, RelyingParty, UvPolicy};
 use latch_core::ids::{IdKind, new_id};
 use latch_core::model::{
-    Client, Passkey, PasskeyChallenge, PendingPasskey, Session, SessionStatus, SignIn,
-    SignInCompletion, SignInFailure, SignInStatus, SignUp, User, VerificationStatus,
+    Client, Passkey, PasskeyChallenge, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignInFailure,
+    SignInStatus, SignUp, User, VerificationStatus,
 };
 use latch_core::origins::OriginPattern;
 use latch_core::webauthn::{AuthenticationState, Credential, RegistrationState};
@@ -35,18 +35,11 @@ struct Db {
 
 impl Db {
     async fn sqlite() -> Db {
-        let dir = tempfile::Builder::new()
-            .prefix("latch-contract-")
-            .tempdir()
-            .expect("a temporary folder");
+        let dir = tempfile::Builder::new().prefix("latch-contract-").tempdir().expect("a temporary folder");
         let url = format!("sqlite://{}", dir.path().join("latch.db").display());
         latch_store::migrate(&url).await.expect("migrate SQLite");
         let store = latch_store::open(&url).await.expect("open SQLite");
-        Db {
-            store,
-            _dir: Some(dir),
-            schema: None,
-        }
+        Db { store, _dir: Some(dir), schema: None }
     }
 
     async fn postgres() -> Db {
@@ -58,40 +51,21 @@ impl Db {
             )
         };
         let schema = format!("contract_{}", Uuid::new_v4().simple());
-        let pool = sqlx::PgPool::connect(&admin)
-            .await
-            .expect("connect to LATCH_TEST_POSTGRES_URL");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .execute(&pool)
-            .await
-            .expect("create a schema");
+        let pool = sqlx::PgPool::connect(&admin).await.expect("connect to LATCH_TEST_POSTGRES_URL");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pool).await.expect("create a schema");
         pool.close().await;
         let mut url = url::Url::parse(&admin).expect("LATCH_TEST_POSTGRES_URL is a URL");
-        url.query_pairs_mut()
-            .append_pair("options", &format!("-c search_path={schema}"));
-        latch_store::migrate(url.as_str())
-            .await
-            .expect("migrate PostgreSQL");
-        let store = latch_store::open(url.as_str())
-            .await
-            .expect("open PostgreSQL");
-        Db {
-            store,
-            _dir: None,
-            schema: Some((admin, schema)),
-        }
+        url.query_pairs_mut().append_pair("options", &format!("-c search_path={schema}"));
+        latch_store::migrate(url.as_str()).await.expect("migrate PostgreSQL");
+        let store = latch_store::open(url.as_str()).await.expect("open PostgreSQL");
+        Db { store, _dir: None, schema: Some((admin, schema)) }
     }
 
     async fn done(self) {
         if let Some((admin, schema)) = self.schema {
             drop(self.store);
-            let pool = sqlx::PgPool::connect(&admin)
-                .await
-                .expect("connect to LATCH_TEST_POSTGRES_URL");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                .execute(&pool)
-                .await
-                .expect("drop the schema");
+            let pool = sqlx::PgPool::connect(&admin).await.expect("connect to LATCH_TEST_POSTGRES_URL");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&pool).await.expect("drop the schema");
             pool.close().await;
         }
     }
@@ -144,12 +118,7 @@ contract!(
 // ---- records ------------------------------------------------------------------------------
 
 fn new_client() -> (Client, Vec<u8>) {
-    let client = Client {
-        id: new_id(IdKind::Client, T),
-        created_at: T,
-        updated_at: T,
-        last_active_session_id: None,
-    };
+    let client = Client { id: new_id(IdKind::Client, T), created_at: T, updated_at: T, last_active_session_id: None };
     let token_hash = Uuid::new_v4().as_bytes().to_vec();
     (client, token_hash)
 }
@@ -191,42 +160,21 @@ fn sign_up_of(client: &Client, user: &User, session: &Session) -> SignUp {
 }
 
 fn event(name: &str, at: i64) -> AuditEvent {
-    AuditEvent {
-        at,
-        event: name.into(),
-        outcome: "success".into(),
-        ..AuditEvent::default()
-    }
+    AuditEvent { at, event: name.into(), outcome: "success".into(), ..AuditEvent::default() }
 }
 
 fn relying_party() -> RelyingParty {
     let origin = OriginPattern::Exact(url::Url::parse("http://localhost:8080").expect("an origin"));
-    RelyingParty::new(
-        "localhost",
-        "Latch",
-        vec![origin],
-        Duration::from_secs(300),
-        UvPolicy::Required,
-    )
+    RelyingParty::new("localhost", "Latch", vec![origin], Duration::from_secs(300), UvPolicy::Required)
 }
 
 fn registration_state(user: &User) -> RegistrationState {
-    let owner = PasskeyOwner {
-        handle: user.webauthn_handle,
-        name: &user.username,
-        display_name: &user.username,
-    };
-    relying_party()
-        .begin_registration(&owner, vec![])
-        .expect("begin registration")
-        .1
+    let owner = PasskeyOwner { handle: user.webauthn_handle, name: &user.username, display_name: &user.username };
+    relying_party().begin_registration(&owner, vec![]).expect("begin registration").1
 }
 
 fn authentication_state() -> AuthenticationState {
-    relying_party()
-        .begin_authentication(vec![])
-        .expect("begin authentication")
-        .1
+    relying_party().begin_authentication(vec![]).expect("begin authentication").1
 }
 
 fn credential() -> Credential {
@@ -299,39 +247,15 @@ async fn world(store: &dyn Store, name: &str) -> World {
     let first = new_session(&client, &user, T);
     let signed_up = sign_up_of(&client, &user, &first);
     store
-        .sign_up(
-            Some(NewClient {
-                client: &client,
-                token_hash: &token_hash,
-            }),
-            &user,
-            &signed_up,
-            &first,
-            &event("sign_up", T),
-        )
+        .sign_up(Some(NewClient { client: &client, token_hash: &token_hash }), &user, &signed_up, &first, &event("sign_up", T))
         .await
         .expect("sign up");
-    store
-        .end_client_sessions(&client.id, SessionStatus::Ended, T, None)
-        .await
-        .expect("sign out");
+    store.end_client_sessions(&client.id, SessionStatus::Ended, T, None).await.expect("sign out");
     let id = new_id(IdKind::Passkey, T);
-    store
-        .create_pending_passkey(&new_pending(&user, &client, &id, T + 300_000), 10)
-        .await
-        .expect("pending passkey");
+    store.create_pending_passkey(&new_pending(&user, &client, &id, T + 300_000), 10).await.expect("pending passkey");
     let passkey = new_passkey(&user, &id, Uuid::new_v4().as_bytes());
-    assert!(
-        store
-            .save_verified_passkey(&passkey, 10, &event("passkey.create", T))
-            .await
-            .expect("save passkey")
-    );
-    World {
-        client,
-        user,
-        passkey,
-    }
+    assert!(store.save_verified_passkey(&passkey, 10, &event("passkey.create", T)).await.expect("save passkey"));
+    World { client, user, passkey }
 }
 
 fn completion(w: &World, sign_in: &SignIn, previous_sign_count: u32, at: i64) -> SignInCompletion {
@@ -339,11 +263,7 @@ fn completion(w: &World, sign_in: &SignIn, previous_sign_count: u32, at: i64) ->
     updated_credential.counter = previous_sign_count + 1;
     SignInCompletion {
         sign_in_id: sign_in.id.clone(),
-        challenge_options: sign_in
-            .challenge
-            .as_ref()
-            .map(|c| c.options_json.clone())
-            .unwrap_or_default(),
+        challenge_options: sign_in.challenge.as_ref().map(|c| c.options_json.clone()).unwrap_or_default(),
         passkey_id: w.passkey.id.clone(),
         previous_sign_count,
         updated_credential,
@@ -360,78 +280,23 @@ async fn sign_up_stores_everything_or_nothing(store: &dyn Store) {
     let first = new_session(&client, &alice, T);
     let record = sign_up_of(&client, &alice, &first);
     store
-        .sign_up(
-            Some(NewClient {
-                client: &client,
-                token_hash: &token_hash,
-            }),
-            &alice,
-            &record,
-            &first,
-            &event("sign_up", T),
-        )
+        .sign_up(Some(NewClient { client: &client, token_hash: &token_hash }), &alice, &record, &first, &event("sign_up", T))
         .await
         .unwrap();
 
-    assert_eq!(
-        store
-            .client_by_token(&token_hash)
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-        client.id
-    );
+    assert_eq!(store.client_by_token(&token_hash).await.unwrap().unwrap().id, client.id);
     let stored = stored_client(store, &client.id).await.unwrap();
-    assert_eq!(
-        stored.last_active_session_id.as_deref(),
-        Some(first.id.as_str())
-    );
-    assert_eq!(
-        attempts(store, &client.id).await,
-        (None, Some(record.id.clone()))
-    );
-    assert_eq!(
-        store.user(&alice.id).await.unwrap().unwrap().username,
-        "alice"
-    );
+    assert_eq!(stored.last_active_session_id.as_deref(), Some(first.id.as_str()));
+    assert_eq!(attempts(store, &client.id).await, (None, Some(record.id.clone())));
+    assert_eq!(store.user(&alice.id).await.unwrap().unwrap().username, "alice");
     let by_name = store.user_by_username("alice").await.unwrap().unwrap();
-    assert_eq!(
-        (by_name.id.as_str(), by_name.webauthn_handle),
-        (alice.id.as_str(), alice.webauthn_handle)
-    );
-    assert_eq!(
-        store
-            .sign_up_record(&client.id, &record.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .created_session_id,
-        first.id
-    );
-    assert!(
-        store
-            .sign_up_record("client_other", &record.id)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert_eq!(
-        store.session(&first.id).await.unwrap().unwrap().status,
-        SessionStatus::Active
-    );
+    assert_eq!((by_name.id.as_str(), by_name.webauthn_handle), (alice.id.as_str(), alice.webauthn_handle));
+    assert_eq!(store.sign_up_record(&client.id, &record.id).await.unwrap().unwrap().created_session_id, first.id);
+    assert!(store.sign_up_record("client_other", &record.id).await.unwrap().is_none());
+    assert_eq!(store.session(&first.id).await.unwrap().unwrap().status, SessionStatus::Active);
     assert_eq!(live_sessions(store, &client.id).await.len(), 1);
-    let audit = store
-        .audit_events(&AuditQuery {
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        audit.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(),
-        ["sign_up"]
-    );
+    let audit = store.audit_events(&AuditQuery { limit: 10, ..AuditQuery::default() }).await.unwrap();
+    assert_eq!(audit.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(), ["sign_up"]);
 
     // The same username from another, new client: a conflict, and nothing of it is stored,
     // not even the client.
@@ -440,33 +305,17 @@ async fn sign_up_stores_everything_or_nothing(store: &dyn Store) {
     let second = new_session(&other, &again, T);
     let refused = store
         .sign_up(
-            Some(NewClient {
-                client: &other,
-                token_hash: &other_token,
-            }),
+            Some(NewClient { client: &other, token_hash: &other_token }),
             &again,
             &sign_up_of(&other, &again, &second),
             &second,
             &event("sign_up", T),
         )
         .await;
-    assert!(
-        matches!(refused, Err(StoreError::Conflict("username"))),
-        "{refused:?}"
-    );
+    assert!(matches!(refused, Err(StoreError::Conflict("username"))), "{refused:?}");
     assert!(store.client_by_token(&other_token).await.unwrap().is_none());
     assert!(store.session(&second.id).await.unwrap().is_none());
-    assert_eq!(
-        store
-            .audit_events(&AuditQuery {
-                limit: 10,
-                ..AuditQuery::default()
-            })
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(store.audit_events(&AuditQuery { limit: 10, ..AuditQuery::default() }).await.unwrap().len(), 1);
     assert!(store.user("user_missing").await.unwrap().is_none());
     assert!(stored_client(store, "client_missing").await.is_none());
     assert_eq!(attempts(store, "client_missing").await, (None, None));
@@ -487,75 +336,38 @@ async fn attempts(store: &dyn Store, client_id: &str) -> (Option<String>, Option
 
 /// The client's live sessions, as its snapshot shows them.
 async fn live_sessions(store: &dyn Store, client_id: &str) -> Vec<Session> {
-    store
-        .client_snapshot(client_id)
-        .await
-        .unwrap()
-        .map_or_else(Vec::new, |s| {
-            s.sessions.into_iter().map(|v| v.session).collect()
-        })
+    store.client_snapshot(client_id).await.unwrap().map_or_else(Vec::new, |s| s.sessions.into_iter().map(|v| v.session).collect())
 }
 
 async fn client_snapshot_reads_the_client_as_fapi_shows_it(store: &dyn Store) {
-    assert!(
-        store
-            .client_snapshot("client_missing")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.client_snapshot("client_missing").await.unwrap().is_none());
     let w = world(store, "bob").await;
     let signed_out = store.client_snapshot(&w.client.id).await.unwrap().unwrap();
     assert!(signed_out.sessions.is_empty());
-    assert!(
-        signed_out.sign_in.is_none(),
-        "signing out clears the client's attempts"
-    );
+    assert!(signed_out.sign_in.is_none(), "signing out clears the client's attempts");
 
     // A second passkey, so the snapshot shows the user's passkeys in order.
     let second = new_id(IdKind::Passkey, T);
-    store
-        .create_pending_passkey(&new_pending(&w.user, &w.client, &second, T + 300_000), 10)
-        .await
-        .unwrap();
+    store.create_pending_passkey(&new_pending(&w.user, &w.client, &second, T + 300_000), 10).await.unwrap();
     let mut later = new_passkey(&w.user, &second, b"second credential");
     later.created_at = T + 1;
-    assert!(
-        store
-            .save_verified_passkey(&later, 10, &event("passkey.create", T))
-            .await
-            .unwrap()
-    );
+    assert!(store.save_verified_passkey(&later, 10, &event("passkey.create", T)).await.unwrap());
 
     let attempt = new_sign_in(&w.client, r#"{"challenge":"snapshot"}"#);
     store.create_sign_in(None, &attempt).await.unwrap();
     let done = completion(&w, &attempt, 0, T + 10);
-    assert!(
-        store
-            .complete_sign_in(&done, &event("sign_in", T + 10))
-            .await
-            .unwrap()
-    );
+    assert!(store.complete_sign_in(&done, &event("sign_in", T + 10)).await.unwrap());
 
     let snapshot = store.client_snapshot(&w.client.id).await.unwrap().unwrap();
-    assert_eq!(
-        snapshot.client.last_active_session_id.as_deref(),
-        Some(done.session.id.as_str())
-    );
+    assert_eq!(snapshot.client.last_active_session_id.as_deref(), Some(done.session.id.as_str()));
     assert_eq!(snapshot.sessions.len(), 1);
     let view = &snapshot.sessions[0];
     assert_eq!(view.session.id, done.session.id);
-    assert_eq!(
-        view.user.as_ref().map(|u| u.id.as_str()),
-        Some(w.user.id.as_str())
-    );
+    assert_eq!(view.user.as_ref().map(|u| u.id.as_str()), Some(w.user.id.as_str()));
     let ids: Vec<&str> = view.passkeys.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(ids, [w.passkey.id.as_str(), second.as_str()]);
     let shown = snapshot.sign_in.expect("the client's current sign-in");
-    assert_eq!(
-        (shown.id.as_str(), shown.status),
-        (attempt.id.as_str(), SignInStatus::Complete)
-    );
+    assert_eq!((shown.id.as_str(), shown.status), (attempt.id.as_str(), SignInStatus::Complete));
     assert!(snapshot.sign_up.is_none());
 }
 
@@ -566,291 +378,95 @@ async fn a_client_and_its_session_are_read_together(store: &dyn Store) {
         let user = new_user(name);
         let session = new_session(&client, &user, T);
         let record = sign_up_of(&client, &user, &session);
-        let new_client = Some(NewClient {
-            client: &client,
-            token_hash: &token_hash,
-        });
-        store
-            .sign_up(new_client, &user, &record, &session, &event("sign_up", T))
-            .await
-            .unwrap();
+        let new_client = Some(NewClient { client: &client, token_hash: &token_hash });
+        store.sign_up(new_client, &user, &record, &session, &event("sign_up", T)).await.unwrap();
         signed_up.push((client, token_hash, user, session));
     }
-    let [
-        (ivans, ivans_token, ivan, ivans_session),
-        (_, _, _, judys_session),
-    ] = &signed_up[..]
-    else {
-        unreachable!()
-    };
+    let [(ivans, ivans_token, ivan, ivans_session), (_, _, _, judys_session)] = &signed_up[..] else { unreachable!() };
 
     // Named, or the client's last active session when none is named: with its user.
     for named in [Some(ivans_session.id.as_str()), None] {
-        let found = store
-            .client_and_session(ivans_token, named)
-            .await
-            .unwrap()
-            .unwrap();
+        let found = store.client_and_session(ivans_token, named).await.unwrap().unwrap();
         assert_eq!(found.client.id, ivans.id);
-        assert_eq!(
-            found.client.last_active_session_id.as_deref(),
-            Some(ivans_session.id.as_str())
-        );
-        assert_eq!(
-            found.session.as_ref().map(|s| s.id.as_str()),
-            Some(ivans_session.id.as_str())
-        );
+        assert_eq!(found.client.last_active_session_id.as_deref(), Some(ivans_session.id.as_str()));
+        assert_eq!(found.session.as_ref().map(|s| s.id.as_str()), Some(ivans_session.id.as_str()));
         assert_eq!(found.session.map(|s| s.status), Some(SessionStatus::Active));
-        assert_eq!(
-            found.user.map(|u| (u.id, u.username)),
-            Some((ivan.id.clone(), "ivan".to_owned()))
-        );
+        assert_eq!(found.user.map(|u| (u.id, u.username)), Some((ivan.id.clone(), "ivan".to_owned())));
     }
     // Another client's session, or none: the client alone.
     for named in [Some(judys_session.id.as_str()), Some("sess_missing")] {
-        let found = store
-            .client_and_session(ivans_token, named)
-            .await
-            .unwrap()
-            .unwrap();
+        let found = store.client_and_session(ivans_token, named).await.unwrap().unwrap();
         assert_eq!(found.client.id, ivans.id);
         assert!(found.session.is_none() && found.user.is_none(), "{named:?}");
     }
     // An ended session is still read (the caller tells live from ended); once signed out, the
     // client has no last active session.
-    store
-        .end_client_sessions(&ivans.id, SessionStatus::Ended, T + 1, None)
-        .await
-        .unwrap();
-    let ended = store
-        .client_and_session(ivans_token, Some(&ivans_session.id))
-        .await
-        .unwrap()
-        .unwrap();
+    store.end_client_sessions(&ivans.id, SessionStatus::Ended, T + 1, None).await.unwrap();
+    let ended = store.client_and_session(ivans_token, Some(&ivans_session.id)).await.unwrap().unwrap();
     assert_eq!(ended.session.map(|s| s.status), Some(SessionStatus::Ended));
-    let signed_out = store
-        .client_and_session(ivans_token, None)
-        .await
-        .unwrap()
-        .unwrap();
+    let signed_out = store.client_and_session(ivans_token, None).await.unwrap().unwrap();
     assert!(signed_out.session.is_none() && signed_out.user.is_none());
     // An unknown token: nothing.
-    assert!(
-        store
-            .client_and_session(&[0u8; 32], None)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.client_and_session(&[0u8; 32], None).await.unwrap().is_none());
 }
 
 async fn passkey_registration_is_single_use_and_under_quota(store: &dyn Store) {
     let w = world(store, "carol").await;
     assert_eq!(store.passkeys_of(&w.user.id).await.unwrap().len(), 1);
     let found = store.passkeys_of(&w.user.id).await.unwrap().remove(0);
-    assert_eq!(
-        (
-            found.id.as_str(),
-            found.aaguid,
-            found.backup_eligible,
-            found.backup_state
-        ),
-        (w.passkey.id.as_str(), w.passkey.aaguid, true, false)
-    );
+    assert_eq!((found.id.as_str(), found.aaguid, found.backup_eligible, found.backup_state), (w.passkey.id.as_str(), w.passkey.aaguid, true, false));
     // The pending registration was spent by saving it.
-    assert!(
-        !store
-            .save_verified_passkey(&w.passkey, 10, &event("passkey.create", T))
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .pending_passkey(&w.user.id, &w.passkey.id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!store.save_verified_passkey(&w.passkey, 10, &event("passkey.create", T)).await.unwrap());
+    assert!(store.pending_passkey(&w.user.id, &w.passkey.id).await.unwrap().is_none());
 
     // At the quota: no new pending registration, and none saved past it.
-    let refused = store
-        .create_pending_passkey(
-            &new_pending(&w.user, &w.client, &new_id(IdKind::Passkey, T), T + 300_000),
-            1,
-        )
-        .await;
-    assert!(
-        matches!(refused, Err(StoreError::QuotaExceeded)),
-        "{refused:?}"
-    );
+    let refused = store.create_pending_passkey(&new_pending(&w.user, &w.client, &new_id(IdKind::Passkey, T), T + 300_000), 1).await;
+    assert!(matches!(refused, Err(StoreError::QuotaExceeded)), "{refused:?}");
     let id = new_id(IdKind::Passkey, T);
-    store
-        .create_pending_passkey(&new_pending(&w.user, &w.client, &id, T + 300_000), 2)
-        .await
-        .unwrap();
-    let read = store
-        .pending_passkey(&w.user.id, &id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (read.client_id.as_str(), read.origin.as_deref()),
-        (w.client.id.as_str(), Some("http://localhost:8080"))
-    );
-    assert!(
-        store
-            .pending_passkey("user_other", &id)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let over = store
-        .save_verified_passkey(
-            &new_passkey(&w.user, &id, b"over quota"),
-            1,
-            &event("passkey.create", T),
-        )
-        .await;
+    store.create_pending_passkey(&new_pending(&w.user, &w.client, &id, T + 300_000), 2).await.unwrap();
+    let read = store.pending_passkey(&w.user.id, &id).await.unwrap().unwrap();
+    assert_eq!((read.client_id.as_str(), read.origin.as_deref()), (w.client.id.as_str(), Some("http://localhost:8080")));
+    assert!(store.pending_passkey("user_other", &id).await.unwrap().is_none());
+    let over = store.save_verified_passkey(&new_passkey(&w.user, &id, b"over quota"), 1, &event("passkey.create", T)).await;
     assert!(matches!(over, Err(StoreError::QuotaExceeded)), "{over:?}");
     // A known credential: a conflict, and the pending registration is still there.
-    let known = store
-        .save_verified_passkey(
-            &new_passkey(&w.user, &id, &w.passkey.credential_id),
-            10,
-            &event("passkey.create", T),
-        )
-        .await;
-    assert!(
-        matches!(known, Err(StoreError::Conflict("passkey"))),
-        "{known:?}"
-    );
-    assert!(
-        store
-            .pending_passkey(&w.user.id, &id)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    let known = store.save_verified_passkey(&new_passkey(&w.user, &id, &w.passkey.credential_id), 10, &event("passkey.create", T)).await;
+    assert!(matches!(known, Err(StoreError::Conflict("passkey"))), "{known:?}");
+    assert!(store.pending_passkey(&w.user.id, &id).await.unwrap().is_some());
     // A failed answer spends it, once.
     assert!(store.spend_pending_passkey(&w.user.id, &id).await.unwrap());
     assert!(!store.spend_pending_passkey(&w.user.id, &id).await.unwrap());
-    assert!(
-        !store
-            .save_verified_passkey(
-                &new_passkey(&w.user, &id, b"late"),
-                10,
-                &event("passkey.create", T)
-            )
-            .await
-            .unwrap()
-    );
+    assert!(!store.save_verified_passkey(&new_passkey(&w.user, &id, b"late"), 10, &event("passkey.create", T)).await.unwrap());
     assert_eq!(store.passkeys_of(&w.user.id).await.unwrap().len(), 1);
 }
 
 async fn rename_and_delete_passkeys(store: &dyn Store) {
     let w = world(store, "dave").await;
-    let renamed = store
-        .rename_passkey(&w.user.id, &w.passkey.id, "YubiKey", T + 5)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (renamed.name.as_str(), renamed.updated_at),
-        ("YubiKey", T + 5)
-    );
-    assert!(
-        store
-            .rename_passkey("user_other", &w.passkey.id, "x", T)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let renamed = store.rename_passkey(&w.user.id, &w.passkey.id, "YubiKey", T + 5).await.unwrap().unwrap();
+    assert_eq!((renamed.name.as_str(), renamed.updated_at), ("YubiKey", T + 5));
+    assert!(store.rename_passkey("user_other", &w.passkey.id, "x", T).await.unwrap().is_none());
 
     let pending_id = new_id(IdKind::Passkey, T);
-    store
-        .create_pending_passkey(
-            &new_pending(&w.user, &w.client, &pending_id, T + 300_000),
-            10,
-        )
-        .await
-        .unwrap();
-    assert!(
-        !store
-            .delete_passkey("user_other", &w.passkey.id)
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .delete_passkey(&w.user.id, &w.passkey.id)
-            .await
-            .unwrap()
-    );
-    assert!(
-        store.delete_passkey(&w.user.id, &pending_id).await.unwrap(),
-        "a pending passkey is deleted too"
-    );
-    assert!(
-        !store
-            .delete_passkey(&w.user.id, &w.passkey.id)
-            .await
-            .unwrap()
-    );
+    store.create_pending_passkey(&new_pending(&w.user, &w.client, &pending_id, T + 300_000), 10).await.unwrap();
+    assert!(!store.delete_passkey("user_other", &w.passkey.id).await.unwrap());
+    assert!(store.delete_passkey(&w.user.id, &w.passkey.id).await.unwrap());
+    assert!(store.delete_passkey(&w.user.id, &pending_id).await.unwrap(), "a pending passkey is deleted too");
+    assert!(!store.delete_passkey(&w.user.id, &w.passkey.id).await.unwrap());
     assert!(store.passkeys_of(&w.user.id).await.unwrap().is_empty());
-    assert!(
-        store
-            .pending_passkey(&w.user.id, &pending_id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.pending_passkey(&w.user.id, &pending_id).await.unwrap().is_none());
 }
 
 async fn a_sign_in_completes_once(store: &dyn Store) {
     let w = world(store, "erin").await;
     let (fresh, fresh_token) = new_client();
     let first = new_sign_in(&fresh, r#"{"challenge":"first"}"#);
-    store
-        .create_sign_in(
-            Some(NewClient {
-                client: &fresh,
-                token_hash: &fresh_token,
-            }),
-            &first,
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .client_by_token(&fresh_token)
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-        fresh.id
-    );
-    assert_eq!(
-        attempts(store, &fresh.id).await,
-        (Some(first.id.clone()), None)
-    );
+    store.create_sign_in(Some(NewClient { client: &fresh, token_hash: &fresh_token }), &first).await.unwrap();
+    assert_eq!(store.client_by_token(&fresh_token).await.unwrap().unwrap().id, fresh.id);
+    assert_eq!(attempts(store, &fresh.id).await, (Some(first.id.clone()), None));
     let read = store.sign_in(&fresh.id, &first.id).await.unwrap().unwrap();
     let challenge = read.challenge.unwrap();
-    assert_eq!(
-        (
-            challenge.options_json.as_str(),
-            challenge.attempts,
-            challenge.state.is_some()
-        ),
-        (r#"{"challenge":"first"}"#, 0, true)
-    );
-    assert!(
-        store
-            .sign_in(&w.client.id, &first.id)
-            .await
-            .unwrap()
-            .is_none(),
-        "a sign-in belongs to its client"
-    );
+    assert_eq!((challenge.options_json.as_str(), challenge.attempts, challenge.state.is_some()), (r#"{"challenge":"first"}"#, 0, true));
+    assert!(store.sign_in(&w.client.id, &first.id).await.unwrap().is_none(), "a sign-in belongs to its client");
 
     // On the world's client: a new challenge replaces the old one, which can no longer complete.
     let mut attempt = new_sign_in(&w.client, r#"{"challenge":"old"}"#);
@@ -859,28 +475,12 @@ async fn a_sign_in_completes_once(store: &dyn Store) {
     attempt.challenge.as_mut().unwrap().options_json = r#"{"challenge":"new"}"#.into();
     attempt.updated_at = T + 1;
     store.save_sign_in_challenge(&attempt).await.unwrap();
-    assert!(
-        !store
-            .complete_sign_in(&stale, &event("sign_in", T + 20))
-            .await
-            .unwrap()
-    );
+    assert!(!store.complete_sign_in(&stale, &event("sign_in", T + 20)).await.unwrap());
 
     let done = completion(&w, &attempt, 0, T + 30);
-    assert!(
-        store
-            .complete_sign_in(&done, &event("sign_in", T + 30))
-            .await
-            .unwrap()
-    );
+    assert!(store.complete_sign_in(&done, &event("sign_in", T + 30)).await.unwrap());
     let again = completion(&w, &attempt, 0, T + 31);
-    assert!(
-        !store
-            .complete_sign_in(&again, &event("sign_in", T + 31))
-            .await
-            .unwrap(),
-        "a challenge completes once"
-    );
+    assert!(!store.complete_sign_in(&again, &event("sign_in", T + 31)).await.unwrap(), "a challenge completes once");
     assert!(store.session(&again.session.id).await.unwrap().is_none());
     let failure = SignInFailure {
         sign_in_id: &attempt.id,
@@ -890,79 +490,26 @@ async fn a_sign_in_completes_once(store: &dyn Store) {
         error_code: "verification_failed",
         now: T + 32,
     };
-    assert!(
-        !store.fail_sign_in(&failure).await.unwrap(),
-        "a completed sign-in cannot fail"
-    );
+    assert!(!store.fail_sign_in(&failure).await.unwrap(), "a completed sign-in cannot fail");
 
-    let complete = store
-        .sign_in(&w.client.id, &attempt.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let complete = store.sign_in(&w.client.id, &attempt.id).await.unwrap().unwrap();
     assert_eq!(complete.status, SignInStatus::Complete);
-    assert_eq!(
-        complete.created_session_id.as_deref(),
-        Some(done.session.id.as_str())
-    );
+    assert_eq!(complete.created_session_id.as_deref(), Some(done.session.id.as_str()));
     assert_eq!(complete.user_id.as_deref(), Some(w.user.id.as_str()));
-    assert_eq!(
-        store
-            .user(&w.user.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .last_sign_in_at,
-        Some(T + 30)
-    );
+    assert_eq!(store.user(&w.user.id).await.unwrap().unwrap().last_sign_in_at, Some(T + 30));
     let counted = store.passkeys_of(&w.user.id).await.unwrap().remove(0);
-    assert_eq!(
-        (counted.sign_count, counted.last_used_at),
-        (1, Some(T + 30))
-    );
-    assert_eq!(
-        stored_client(store, &w.client.id)
-            .await
-            .unwrap()
-            .last_active_session_id,
-        Some(done.session.id.clone())
-    );
-    let audited = store
-        .audit_events(&AuditQuery {
-            limit: 1,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        (audited[0].event.as_str(), audited[0].at),
-        ("sign_in", T + 30)
-    );
+    assert_eq!((counted.sign_count, counted.last_used_at), (1, Some(T + 30)));
+    assert_eq!(stored_client(store, &w.client.id).await.unwrap().last_active_session_id, Some(done.session.id.clone()));
+    let audited = store.audit_events(&AuditQuery { limit: 1, ..AuditQuery::default() }).await.unwrap();
+    assert_eq!((audited[0].event.as_str(), audited[0].at), ("sign_in", T + 30));
 
     // A later sign-in on the same client replaces the session (single-session mode).
     let next = new_sign_in(&w.client, r#"{"challenge":"next"}"#);
     store.create_sign_in(None, &next).await.unwrap();
     let replacing = completion(&w, &next, 1, T + 40);
-    assert!(
-        store
-            .complete_sign_in(&replacing, &event("sign_in", T + 40))
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        store
-            .session(&done.session.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        SessionStatus::Replaced
-    );
-    let live: Vec<String> = live_sessions(store, &w.client.id)
-        .await
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    assert!(store.complete_sign_in(&replacing, &event("sign_in", T + 40)).await.unwrap());
+    assert_eq!(store.session(&done.session.id).await.unwrap().unwrap().status, SessionStatus::Replaced);
+    let live: Vec<String> = live_sessions(store, &w.client.id).await.into_iter().map(|s| s.id).collect();
     assert_eq!(live, [replacing.session.id.as_str()]);
 }
 
@@ -971,62 +518,22 @@ async fn an_attempt_reads_the_sign_in_passkey_and_owner_together(store: &dyn Sto
     let attempt = new_sign_in(&w.client, r#"{"challenge":"together"}"#);
     store.create_sign_in(None, &attempt).await.unwrap();
 
-    let read = store
-        .sign_in_attempt(&w.client.id, &attempt.id, &w.passkey.credential_id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (read.sign_in.id.as_str(), read.sign_in.status),
-        (attempt.id.as_str(), SignInStatus::NeedsFirstFactor)
-    );
+    let read = store.sign_in_attempt(&w.client.id, &attempt.id, &w.passkey.credential_id).await.unwrap().unwrap();
+    assert_eq!((read.sign_in.id.as_str(), read.sign_in.status), (attempt.id.as_str(), SignInStatus::NeedsFirstFactor));
     let challenge = read.sign_in.challenge.unwrap();
-    assert_eq!(
-        (
-            challenge.options_json.as_str(),
-            challenge.attempts,
-            challenge.state.is_some()
-        ),
-        (r#"{"challenge":"together"}"#, 0, true)
-    );
+    assert_eq!((challenge.options_json.as_str(), challenge.attempts, challenge.state.is_some()), (r#"{"challenge":"together"}"#, 0, true));
     let passkey = read.passkey.unwrap();
-    assert_eq!(
-        (
-            passkey.id.as_str(),
-            passkey.user_id.as_str(),
-            passkey.sign_count
-        ),
-        (w.passkey.id.as_str(), w.user.id.as_str(), 0)
-    );
+    assert_eq!((passkey.id.as_str(), passkey.user_id.as_str(), passkey.sign_count), (w.passkey.id.as_str(), w.user.id.as_str(), 0));
     let owner = read.owner.unwrap();
-    assert_eq!(
-        (owner.id.as_str(), owner.webauthn_handle),
-        (w.user.id.as_str(), w.user.webauthn_handle)
-    );
+    assert_eq!((owner.id.as_str(), owner.webauthn_handle), (w.user.id.as_str(), w.user.webauthn_handle));
 
     // An unknown credential: the sign-in alone.
-    let unknown = store
-        .sign_in_attempt(&w.client.id, &attempt.id, b"no such credential")
-        .await
-        .unwrap()
-        .unwrap();
+    let unknown = store.sign_in_attempt(&w.client.id, &attempt.id, b"no such credential").await.unwrap().unwrap();
     assert_eq!(unknown.sign_in.id, attempt.id);
     assert!(unknown.passkey.is_none() && unknown.owner.is_none());
     // Another client's sign-in, or a missing one: nothing, whatever the credential.
-    assert!(
-        store
-            .sign_in_attempt("client_other", &attempt.id, &w.passkey.credential_id)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .sign_in_attempt(&w.client.id, "sia_missing", &w.passkey.credential_id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.sign_in_attempt("client_other", &attempt.id, &w.passkey.credential_id).await.unwrap().is_none());
+    assert!(store.sign_in_attempt(&w.client.id, "sia_missing", &w.passkey.credential_id).await.unwrap().is_none());
 }
 
 async fn a_failed_answer_spends_the_challenge_once(store: &dyn Store) {
@@ -1041,41 +548,15 @@ async fn a_failed_answer_spends_the_challenge_once(store: &dyn Store) {
         error_code: "verification_failed",
         now: T + 1,
     };
-    let wrong_challenge = SignInFailure {
-        challenge_options: r#"{"challenge":"other"}"#,
-        ..failure
-    };
+    let wrong_challenge = SignInFailure { challenge_options: r#"{"challenge":"other"}"#, ..failure };
     assert!(!store.fail_sign_in(&wrong_challenge).await.unwrap());
     assert!(store.fail_sign_in(&failure).await.unwrap());
-    assert!(
-        !store.fail_sign_in(&failure).await.unwrap(),
-        "a challenge is answered once"
-    );
-    let failed = store
-        .sign_in(&w.client.id, &attempt.id)
-        .await
-        .unwrap()
-        .unwrap()
-        .challenge
-        .unwrap();
-    assert_eq!(
-        (failed.status, failed.attempts, failed.error_code.as_deref()),
-        (VerificationStatus::Failed, 1, Some("verification_failed"))
-    );
+    assert!(!store.fail_sign_in(&failure).await.unwrap(), "a challenge is answered once");
+    let failed = store.sign_in(&w.client.id, &attempt.id).await.unwrap().unwrap().challenge.unwrap();
+    assert_eq!((failed.status, failed.attempts, failed.error_code.as_deref()), (VerificationStatus::Failed, 1, Some("verification_failed")));
     assert!(failed.state.is_none());
-    assert!(
-        !store
-            .complete_sign_in(
-                &completion(&w, &attempt, 0, T + 2),
-                &event("sign_in", T + 2)
-            )
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        store.passkeys_of(&w.user.id).await.unwrap()[0].sign_count,
-        0
-    );
+    assert!(!store.complete_sign_in(&completion(&w, &attempt, 0, T + 2), &event("sign_in", T + 2)).await.unwrap());
+    assert_eq!(store.passkeys_of(&w.user.id).await.unwrap()[0].sign_count, 0);
 }
 
 async fn a_moved_counter_stops_completion(store: &dyn Store) {
@@ -1084,32 +565,12 @@ async fn a_moved_counter_stops_completion(store: &dyn Store) {
     store.create_sign_in(None, &attempt).await.unwrap();
     // Verification read counter 5, but the passkey is at 0: someone else used it meanwhile.
     let moved = completion(&w, &attempt, 5, T + 1);
-    assert!(
-        !store
-            .complete_sign_in(&moved, &event("sign_in", T + 1))
-            .await
-            .unwrap()
-    );
+    assert!(!store.complete_sign_in(&moved, &event("sign_in", T + 1)).await.unwrap());
     // Rolled back whole: the challenge is not spent, no session exists.
-    let untouched = store
-        .sign_in(&w.client.id, &attempt.id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (untouched.status, untouched.challenge.unwrap().attempts),
-        (SignInStatus::NeedsFirstFactor, 0)
-    );
+    let untouched = store.sign_in(&w.client.id, &attempt.id).await.unwrap().unwrap();
+    assert_eq!((untouched.status, untouched.challenge.unwrap().attempts), (SignInStatus::NeedsFirstFactor, 0));
     assert!(store.session(&moved.session.id).await.unwrap().is_none());
-    assert!(
-        store
-            .complete_sign_in(
-                &completion(&w, &attempt, 0, T + 2),
-                &event("sign_in", T + 2)
-            )
-            .await
-            .unwrap()
-    );
+    assert!(store.complete_sign_in(&completion(&w, &attempt, 0, T + 2), &event("sign_in", T + 2)).await.unwrap());
 }
 
 async fn sessions_touch_and_end(store: &dyn Store) {
@@ -1117,45 +578,15 @@ async fn sessions_touch_and_end(store: &dyn Store) {
     let attempt = new_sign_in(&w.client, r#"{"challenge":"touch"}"#);
     store.create_sign_in(None, &attempt).await.unwrap();
     let done = completion(&w, &attempt, 0, T + 1);
-    assert!(
-        store
-            .complete_sign_in(&done, &event("sign_in", T + 1))
-            .await
-            .unwrap()
-    );
+    assert!(store.complete_sign_in(&done, &event("sign_in", T + 1)).await.unwrap());
     let sid = done.session.id.as_str();
 
-    store
-        .touch_session(&w.client.id, sid, T + 100)
-        .await
-        .unwrap();
-    assert_eq!(
-        store.session(sid).await.unwrap().unwrap().last_active_at,
-        T + 100
-    );
-    assert!(
-        !store
-            .end_session("client_other", sid, SessionStatus::Removed, T + 200)
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .end_session(&w.client.id, sid, SessionStatus::Removed, T + 200)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .end_session(&w.client.id, sid, SessionStatus::Removed, T + 201)
-            .await
-            .unwrap(),
-        "ends once"
-    );
-    assert_eq!(
-        store.session(sid).await.unwrap().unwrap().status,
-        SessionStatus::Removed
-    );
+    store.touch_session(&w.client.id, sid, T + 100).await.unwrap();
+    assert_eq!(store.session(sid).await.unwrap().unwrap().last_active_at, T + 100);
+    assert!(!store.end_session("client_other", sid, SessionStatus::Removed, T + 200).await.unwrap());
+    assert!(store.end_session(&w.client.id, sid, SessionStatus::Removed, T + 200).await.unwrap());
+    assert!(!store.end_session(&w.client.id, sid, SessionStatus::Removed, T + 201).await.unwrap(), "ends once");
+    assert_eq!(store.session(sid).await.unwrap().unwrap().status, SessionStatus::Removed);
     let client = stored_client(store, &w.client.id).await.unwrap();
     assert_eq!(client.last_active_session_id, None);
     assert_eq!(attempts(store, &w.client.id).await, (None, None));
@@ -1167,73 +598,23 @@ async fn ending_a_clients_sessions_audits_each(store: &dyn Store) {
     let attempt = new_sign_in(&w.client, r#"{"challenge":"out"}"#);
     store.create_sign_in(None, &attempt).await.unwrap();
     let done = completion(&w, &attempt, 0, T + 1);
-    assert!(
-        store
-            .complete_sign_in(&done, &event("sign_in", T + 1))
-            .await
-            .unwrap()
-    );
+    assert!(store.complete_sign_in(&done, &event("sign_in", T + 1)).await.unwrap());
 
-    let template = AuditEvent {
-        client_id: Some(w.client.id.clone()),
-        ..event("sign_out", T + 50)
-    };
-    let ended = store
-        .end_client_sessions(&w.client.id, SessionStatus::Ended, T + 50, Some(&template))
-        .await
-        .unwrap();
-    assert_eq!(
-        ended
-            .iter()
-            .map(|s| (s.id.as_str(), s.status))
-            .collect::<Vec<_>>(),
-        [(done.session.id.as_str(), SessionStatus::Ended)]
-    );
-    assert!(
-        store
-            .end_client_sessions(&w.client.id, SessionStatus::Ended, T + 51, Some(&template))
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let audit = store
-        .audit_events(&AuditQuery {
-            limit: 100,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap();
+    let template = AuditEvent { client_id: Some(w.client.id.clone()), ..event("sign_out", T + 50) };
+    let ended = store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 50, Some(&template)).await.unwrap();
+    assert_eq!(ended.iter().map(|s| (s.id.as_str(), s.status)).collect::<Vec<_>>(), [(done.session.id.as_str(), SessionStatus::Ended)]);
+    assert!(store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 51, Some(&template)).await.unwrap().is_empty());
+    let audit = store.audit_events(&AuditQuery { limit: 100, ..AuditQuery::default() }).await.unwrap();
     let sign_outs: Vec<&AuditEvent> = audit.iter().filter(|e| e.event == "sign_out").collect();
-    assert_eq!(
-        sign_outs.len(),
-        1,
-        "one line per ended session, none for a second sign-out"
-    );
-    assert_eq!(
-        sign_outs[0].session_id.as_deref(),
-        Some(done.session.id.as_str())
-    );
+    assert_eq!(sign_outs.len(), 1, "one line per ended session, none for a second sign-out");
+    assert_eq!(sign_outs[0].session_id.as_deref(), Some(done.session.id.as_str()));
     assert_eq!(sign_outs[0].user_id.as_deref(), Some(w.user.id.as_str()));
-    assert_eq!(
-        sign_outs[0].client_id.as_deref(),
-        Some(w.client.id.as_str())
-    );
-    assert_eq!(
-        stored_client(store, &w.client.id)
-            .await
-            .unwrap()
-            .last_active_session_id,
-        None
-    );
+    assert_eq!(sign_outs[0].client_id.as_deref(), Some(w.client.id.as_str()));
+    assert_eq!(stored_client(store, &w.client.id).await.unwrap().last_active_session_id, None);
 }
 
 async fn audit_events_filter_and_order(store: &dyn Store) {
-    for (at, user) in [
-        (T, "user_a"),
-        (T + 10, "user_b"),
-        (T + 20, "user_a"),
-        (T + 30, "user_a"),
-    ] {
+    for (at, user) in [(T, "user_a"), (T + 10, "user_b"), (T + 20, "user_a"), (T + 30, "user_a")] {
         let line = AuditEvent {
             user_id: Some(user.into()),
             client_ip: Some("192.0.2.1".into()),
@@ -1243,69 +624,21 @@ async fn audit_events_filter_and_order(store: &dyn Store) {
         };
         store.record_audit(&line).await.unwrap();
     }
-    let all = store
-        .audit_events(&AuditQuery {
-            limit: 100,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        all.iter().map(|e| e.at).collect::<Vec<_>>(),
-        [T + 30, T + 20, T + 10, T],
-        "newest first"
-    );
-    assert_eq!(
-        (all[0].client_ip.as_deref(), all[0].user_agent.as_deref()),
-        (Some("192.0.2.1"), Some("test"))
-    );
-    let query = AuditQuery {
-        user_id: Some("user_a".into()),
-        since: Some(T + 1),
-        until: Some(T + 30),
-        limit: 100,
-    };
+    let all = store.audit_events(&AuditQuery { limit: 100, ..AuditQuery::default() }).await.unwrap();
+    assert_eq!(all.iter().map(|e| e.at).collect::<Vec<_>>(), [T + 30, T + 20, T + 10, T], "newest first");
+    assert_eq!((all[0].client_ip.as_deref(), all[0].user_agent.as_deref()), (Some("192.0.2.1"), Some("test")));
+    let query = AuditQuery { user_id: Some("user_a".into()), since: Some(T + 1), until: Some(T + 30), limit: 100 };
     let filtered = store.audit_events(&query).await.unwrap();
     assert_eq!(filtered.iter().map(|e| e.at).collect::<Vec<_>>(), [T + 20]);
-    assert_eq!(
-        store
-            .audit_events(&AuditQuery {
-                limit: 2,
-                ..AuditQuery::default()
-            })
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(store.audit_events(&AuditQuery { limit: 2, ..AuditQuery::default() }).await.unwrap().len(), 2);
 }
 
 async fn rate_limits_count_per_window(store: &dyn Store) {
     assert_eq!(store.hit_rate_limit("ip:1", T).await.unwrap(), 1);
     assert_eq!(store.hit_rate_limit("ip:1", T).await.unwrap(), 2);
-    assert_eq!(
-        store
-            .hit_rate_limits(["ip:1", "client:1"], T)
-            .await
-            .unwrap(),
-        [3, 1]
-    );
-    assert_eq!(
-        store
-            .hit_rate_limits(["client:1", "ip:1"], T)
-            .await
-            .unwrap(),
-        [2, 4],
-        "counts come back in the keys' order"
-    );
-    assert_eq!(
-        store
-            .hit_rate_limits(["ip:1", "client:1"], T + 60_000)
-            .await
-            .unwrap(),
-        [1, 1],
-        "a new window starts over"
-    );
+    assert_eq!(store.hit_rate_limits(["ip:1", "client:1"], T).await.unwrap(), [3, 1]);
+    assert_eq!(store.hit_rate_limits(["client:1", "ip:1"], T).await.unwrap(), [2, 4], "counts come back in the keys' order");
+    assert_eq!(store.hit_rate_limits(["ip:1", "client:1"], T + 60_000).await.unwrap(), [1, 1], "a new window starts over");
 }
 
 async fn the_first_signing_key_wins(store: &dyn Store) {
@@ -1319,49 +652,17 @@ async fn the_first_signing_key_wins(store: &dyn Store) {
         retired_at: None,
     };
     let first = store.init_signing_key(&key("kid-1", T)).await.unwrap();
-    assert_eq!(
-        first.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
-        ["kid-1"]
-    );
+    assert_eq!(first.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), ["kid-1"]);
     let second = store.init_signing_key(&key("kid-2", T + 1)).await.unwrap();
-    assert_eq!(
-        second.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
-        ["kid-1"],
-        "a second start keeps the first key"
-    );
+    assert_eq!(second.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), ["kid-1"], "a second start keeps the first key");
     let stored = store.signing_keys().await.unwrap();
-    assert_eq!(
-        (
-            stored[0].private_pkcs8.as_slice(),
-            stored[0].public_raw.as_slice(),
-            stored[0].created_at
-        ),
-        (&[1u8, 2, 3][..], &[4u8, 5, 6][..], T)
-    );
+    assert_eq!((stored[0].private_pkcs8.as_slice(), stored[0].public_raw.as_slice(), stored[0].created_at), (&[1u8, 2, 3][..], &[4u8, 5, 6][..], T));
     // Another algorithm gets its own first key; a rotation retires the live key of its own.
-    let ed = store
-        .init_signing_key(&StoredSigningKey {
-            alg: "EdDSA".into(),
-            ..key("kid-ed", T + 2)
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        ed.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
-        ["kid-1", "kid-ed"]
-    );
-    let rotated = store
-        .rotate_signing_key(&key("kid-3", T + 3), T + 3)
-        .await
-        .unwrap();
-    let retired: Vec<_> = rotated
-        .iter()
-        .map(|k| (k.kid.as_str(), k.retired_at))
-        .collect();
-    assert_eq!(
-        retired,
-        [("kid-1", Some(T + 3)), ("kid-ed", None), ("kid-3", None)]
-    );
+    let ed = store.init_signing_key(&StoredSigningKey { alg: "EdDSA".into(), ..key("kid-ed", T + 2) }).await.unwrap();
+    assert_eq!(ed.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), ["kid-1", "kid-ed"]);
+    let rotated = store.rotate_signing_key(&key("kid-3", T + 3), T + 3).await.unwrap();
+    let retired: Vec<_> = rotated.iter().map(|k| (k.kid.as_str(), k.retired_at)).collect();
+    assert_eq!(retired, [("kid-1", Some(T + 3)), ("kid-ed", None), ("kid-3", None)]);
 }
 
 async fn purge_deletes_only_what_is_dead(store: &dyn Store) {
@@ -1369,82 +670,28 @@ async fn purge_deletes_only_what_is_dead(store: &dyn Store) {
     let now = T + 10 * DAY;
     // Pending registrations: expired more than an hour ago (purged), expired just now (kept).
     let old = new_id(IdKind::Passkey, T);
-    store
-        .create_pending_passkey(
-            &new_pending(&w.user, &w.client, &old, now - 2 * 3_600_000),
-            10,
-        )
-        .await
-        .unwrap();
+    store.create_pending_passkey(&new_pending(&w.user, &w.client, &old, now - 2 * 3_600_000), 10).await.unwrap();
     let recent = new_id(IdKind::Passkey, T);
-    store
-        .create_pending_passkey(&new_pending(&w.user, &w.client, &recent, now - 1_000), 10)
-        .await
-        .unwrap();
+    store.create_pending_passkey(&new_pending(&w.user, &w.client, &recent, now - 1_000), 10).await.unwrap();
     // Sign-ins: one abandoned (purged), one complete (kept, it names its session), one live.
     let abandoned = new_sign_in(&w.client, r#"{"challenge":"abandoned"}"#);
     store.create_sign_in(None, &abandoned).await.unwrap();
     let completed = new_sign_in(&w.client, r#"{"challenge":"completed"}"#);
     store.create_sign_in(None, &completed).await.unwrap();
-    assert!(
-        store
-            .complete_sign_in(
-                &completion(&w, &completed, 0, T + 1),
-                &event("sign_in", T + 1)
-            )
-            .await
-            .unwrap()
-    );
-    let live = SignIn {
-        abandon_at: now + DAY,
-        ..new_sign_in(&w.client, r#"{"challenge":"live"}"#)
-    };
+    assert!(store.complete_sign_in(&completion(&w, &completed, 0, T + 1), &event("sign_in", T + 1)).await.unwrap());
+    let live = SignIn { abandon_at: now + DAY, ..new_sign_in(&w.client, r#"{"challenge":"live"}"#) };
     store.create_sign_in(None, &live).await.unwrap();
     // Rate-limit windows: one from long ago (purged), one current (kept).
     store.hit_rate_limit("old", T).await.unwrap();
     store.hit_rate_limit("current", now).await.unwrap();
 
     assert_eq!(store.purge_expired(now).await.unwrap(), 3);
-    assert!(
-        store
-            .pending_passkey(&w.user.id, &old)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .pending_passkey(&w.user.id, &recent)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        store
-            .sign_in(&w.client.id, &abandoned.id)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .sign_in(&w.client.id, &completed.id)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        store
-            .sign_in(&w.client.id, &live.id)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(store.pending_passkey(&w.user.id, &old).await.unwrap().is_none());
+    assert!(store.pending_passkey(&w.user.id, &recent).await.unwrap().is_some());
+    assert!(store.sign_in(&w.client.id, &abandoned.id).await.unwrap().is_none());
+    assert!(store.sign_in(&w.client.id, &completed.id).await.unwrap().is_some());
+    assert!(store.sign_in(&w.client.id, &live.id).await.unwrap().is_some());
     assert_eq!(store.hit_rate_limit("current", now).await.unwrap(), 2);
     assert_eq!(store.purge_expired(now).await.unwrap(), 0);
-    assert_eq!(
-        store.hit_rate_limit("old", T).await.unwrap(),
-        1,
-        "the old window's count was deleted"
-    );
+    assert_eq!(store.hit_rate_limit("old", T).await.unwrap(), 1, "the old window's count was deleted");
 }

@@ -20,14 +20,13 @@ use crate::passkey::SoftAuthenticator;
 use crate::process::LatchProcess;
 
 /// Query params clerk-js 6.40.0 adds to every request.
-pub const SDK_QUERY: [(&str, &str); 2] = [
-    ("__clerk_api_version", "2026-08-20"),
-    ("_clerk_js_version", "6.40.0"),
-];
+pub const SDK_QUERY: [(&str, &str); 2] =
+    [("__clerk_api_version", "2026-08-20"), ("_clerk_js_version", "6.40.0")];
 
 /// base64url that must decode (test data); panics with the text otherwise.
 pub fn unb64u(s: &str) -> Vec<u8> {
-    crate::webauthn::decode_b64u(s).unwrap_or_else(|e| panic!("not base64url: {s:?}: {e}"))
+    crate::webauthn::decode_b64u(s)
+        .unwrap_or_else(|e| panic!("not base64url: {s:?}: {e}"))
 }
 
 /// `application/x-www-form-urlencoded` body, keys in order, repeated keys allowed.
@@ -41,18 +40,14 @@ pub fn form_body(fields: &[(&str, &str)]) -> Vec<u8> {
 
 /// Epoch milliseconds now.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
 /// A nonce is a JSON string holding JSON options (docs/protocol.md §7.1); accept an object too.
 pub fn parse_nonce(nonce: &Value) -> Value {
     match nonce {
-        Value::String(s) => {
-            serde_json::from_str(s).unwrap_or_else(|e| panic!("nonce is not JSON: {e}: {s}"))
-        }
+        Value::String(s) => serde_json::from_str(s)
+            .unwrap_or_else(|e| panic!("nonce is not JSON: {e}: {s}")),
         Value::Object(_) => nonce.clone(),
         other => panic!("missing or odd nonce: {other}"),
     }
@@ -71,11 +66,7 @@ impl Reply {
     /// Panics unless 200; returns self for chaining.
     #[track_caller]
     pub fn ok(self) -> Self {
-        assert_eq!(
-            self.status, 200,
-            "expected 200, got {}: {}",
-            self.status, self.text
-        );
+        assert_eq!(self.status, 200, "expected 200, got {}: {}", self.status, self.text);
         self
     }
 
@@ -112,9 +103,7 @@ impl Reply {
             );
         }
         assert!(
-            allowed
-                .iter()
-                .any(|(s, c)| *s == self.status && *c == self.code()),
+            allowed.iter().any(|(s, c)| *s == self.status && *c == self.code()),
             "expected one of {allowed:?}, got {} {:?}: {}",
             self.status,
             self.code(),
@@ -126,31 +115,16 @@ impl Reply {
     /// `{"errors":[{code,message,long_message,meta}],"clerk_trace_id"}`, never a 5xx.
     #[track_caller]
     pub fn assert_error_shape(&self) {
-        assert!(
-            self.status >= 400 && self.status < 500,
-            "not a 4xx: {} {}",
-            self.status,
-            self.text
-        );
-        let errors = self.body["errors"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no errors[]: {}", self.text));
+        assert!(self.status >= 400 && self.status < 500, "not a 4xx: {} {}", self.status, self.text);
+        let errors = self.body["errors"].as_array().unwrap_or_else(|| panic!("no errors[]: {}", self.text));
         assert!(!errors.is_empty(), "empty errors[]: {}", self.text);
         for e in errors {
             for k in ["code", "message", "long_message"] {
                 assert!(e[k].is_string(), "error without string {k}: {}", self.text);
             }
-            assert!(
-                e["meta"].is_object(),
-                "error without meta object: {}",
-                self.text
-            );
+            assert!(e["meta"].is_object(), "error without meta object: {}", self.text);
         }
-        assert!(
-            self.body["clerk_trace_id"].is_string(),
-            "no clerk_trace_id: {}",
-            self.text
-        );
+        assert!(self.body["clerk_trace_id"].is_string(), "no clerk_trace_id: {}", self.text);
     }
 
     /// `errors[0].meta.param_name`.
@@ -159,11 +133,7 @@ impl Reply {
     }
 
     pub fn header(&self, name: &str) -> Vec<String> {
-        self.headers
-            .get_all(name)
-            .iter()
-            .map(|v| v.to_str().unwrap_or("").to_string())
-            .collect()
+        self.headers.get_all(name).iter().map(|v| v.to_str().unwrap_or("").to_string()).collect()
     }
 }
 
@@ -210,12 +180,7 @@ impl RawRequest {
     }
 
     pub fn get(path: &str) -> Self {
-        RawRequest {
-            method: reqwest::Method::GET,
-            body: None,
-            content_type: None,
-            ..Self::post(path, vec![])
-        }
+        RawRequest { method: reqwest::Method::GET, body: None, content_type: None, ..Self::post(path, vec![]) }
     }
 
     pub fn query(mut self, k: &str, v: &str) -> Self {
@@ -310,25 +275,18 @@ impl Fapi {
     pub fn cookie_header(&self) -> Option<String> {
         use reqwest::cookie::CookieStore;
         let url = Url::parse(&self.base()).unwrap();
-        self.0
-            .jar
-            .cookies(&url)
-            .map(|v| v.to_str().unwrap().to_string())
+        self.0.jar.cookies(&url).map(|v| v.to_str().unwrap().to_string())
     }
 
     /// The `__client` cookie value, if any.
     pub fn client_cookie(&self) -> Option<String> {
-        self.cookie_header()?
-            .split("; ")
-            .find_map(|kv| kv.strip_prefix("__client=").map(str::to_string))
+        self.cookie_header()?.split("; ").find_map(|kv| kv.strip_prefix("__client=").map(str::to_string))
     }
 
     /// Replace the `__client` cookie (forgery tests).
     pub fn set_client_cookie(&self, value: &str) {
         let url = Url::parse(&self.base()).unwrap();
-        self.0
-            .jar
-            .add_cookie_str(&format!("__client={value}; Path=/"), &url);
+        self.0.jar.add_cookie_str(&format!("__client={value}; Path=/"), &url);
     }
 
     pub async fn send(&self, req: RawRequest) -> Reply {
@@ -374,10 +332,7 @@ impl Fapi {
         }
         let res = match rb.send().await {
             Ok(r) => r,
-            Err(e) => panic!(
-                "{} {} failed at the transport level: {e}",
-                req.method, req.path
-            ),
+            Err(e) => panic!("{} {} failed at the transport level: {e}", req.method, req.path),
         };
         let status = res.status().as_u16();
         let headers = res.headers().clone();
@@ -387,18 +342,8 @@ impl Fapi {
         } else {
             serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone()))
         };
-        assert!(
-            status < 500,
-            "server error {status} on {} {}: {text}",
-            req.method,
-            req.path
-        );
-        Reply {
-            status,
-            body,
-            text,
-            headers,
-        }
+        assert!(status < 500, "server error {status} on {} {}: {text}", req.method, req.path);
+        Reply { status, body, text, headers }
     }
 
     /// `GET /v1{path}`.
@@ -408,22 +353,17 @@ impl Fapi {
 
     /// `POST /v1{path}` with a form body.
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Reply {
-        self.send(RawRequest::post(&format!("/v1{path}"), form_body(form)))
-            .await
+        self.send(RawRequest::post(&format!("/v1{path}"), form_body(form))).await
     }
 
     /// `POST /v1{path}?_method=PATCH` with a form body.
     pub async fn patch(&self, path: &str, form: &[(&str, &str)]) -> Reply {
-        self.send(
-            RawRequest::post(&format!("/v1{path}"), form_body(form)).query("_method", "PATCH"),
-        )
-        .await
+        self.send(RawRequest::post(&format!("/v1{path}"), form_body(form)).query("_method", "PATCH")).await
     }
 
     /// `POST /v1{path}?_method=DELETE`.
     pub async fn delete(&self, path: &str) -> Reply {
-        self.send(RawRequest::post(&format!("/v1{path}"), vec![]).query("_method", "DELETE"))
-            .await
+        self.send(RawRequest::post(&format!("/v1{path}"), vec![]).query("_method", "DELETE")).await
     }
 
     /// GET outside `/v1` (e.g. `/.well-known/jwks.json`).
@@ -438,14 +378,7 @@ impl Fapi {
     /// `signUp.create({username})`; on success the new session becomes this Fapi's session.
     pub async fn sign_up(&self, username: &str) -> Reply {
         let r = self
-            .post(
-                "/client/sign_ups",
-                &[
-                    ("username", username),
-                    ("locale", "en-US"),
-                    ("timezone", "UTC"),
-                ],
-            )
+            .post("/client/sign_ups", &[("username", username), ("locale", "en-US"), ("timezone", "UTC")])
             .await;
         if r.status == 200
             && let Some(sid) = r.resp()["created_session_id"].as_str()
@@ -468,10 +401,7 @@ impl Fapi {
 
     fn user_id_from_client(&self, client: &Value) -> Option<String> {
         let sid = self.session_id()?;
-        client["sessions"]
-            .as_array()?
-            .iter()
-            .find(|s| s["id"] == sid.as_str())?["user"]["id"]
+        client["sessions"].as_array()?.iter().find(|s| s["id"] == sid.as_str())?["user"]["id"]
             .as_str()
             .map(str::to_string)
     }
@@ -488,10 +418,7 @@ impl Fapi {
     pub async fn finish_registration(&self, passkey_id: &str, credential_json: &str) -> Reply {
         self.post(
             &format!("/me/passkeys/{passkey_id}/attempt_verification"),
-            &[
-                ("strategy", "passkey"),
-                ("public_key_credential", credential_json),
-            ],
+            &[("strategy", "passkey"), ("public_key_credential", credential_json)],
         )
         .await
     }
@@ -509,14 +436,7 @@ impl Fapi {
     /// `POST /client/sign_ins strategy=passkey` → (sign-in id, request options).
     pub async fn start_sign_in(&self) -> (String, Value) {
         let r = self
-            .post(
-                "/client/sign_ins",
-                &[
-                    ("strategy", "passkey"),
-                    ("locale", "en-US"),
-                    ("timezone", "UTC"),
-                ],
-            )
+            .post("/client/sign_ins", &[("strategy", "passkey"), ("locale", "en-US"), ("timezone", "UTC")])
             .await
             .ok();
         let id = r.resp()["id"].as_str().expect("sign-in id").to_string();
@@ -526,16 +446,10 @@ impl Fapi {
 
     /// Identifier-first: `POST /client/sign_ins identifier=…`, then `prepare_first_factor`.
     pub async fn start_sign_in_with_identifier(&self, identifier: &str) -> (String, Value) {
-        let r = self
-            .post("/client/sign_ins", &[("identifier", identifier)])
-            .await
-            .ok();
+        let r = self.post("/client/sign_ins", &[("identifier", identifier)]).await.ok();
         let id = r.resp()["id"].as_str().expect("sign-in id").to_string();
         let r = self
-            .post(
-                &format!("/client/sign_ins/{id}/prepare_first_factor"),
-                &[("strategy", "passkey")],
-            )
+            .post(&format!("/client/sign_ins/{id}/prepare_first_factor"), &[("strategy", "passkey")])
             .await
             .ok();
         let options = parse_nonce(&r.resp()["first_factor_verification"]["nonce"]);
@@ -547,10 +461,7 @@ impl Fapi {
         let r = self
             .post(
                 &format!("/client/sign_ins/{sign_in_id}/attempt_first_factor"),
-                &[
-                    ("strategy", "passkey"),
-                    ("public_key_credential", credential_json),
-                ],
+                &[("strategy", "passkey"), ("public_key_credential", credential_json)],
             )
             .await;
         if r.status == 200
@@ -592,19 +503,12 @@ impl Fapi {
 
     /// `user.passkeys` from `GET /me`.
     pub async fn passkeys(&self) -> Vec<Value> {
-        self.me().await["passkeys"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        self.me().await["passkeys"].as_array().cloned().unwrap_or_default()
     }
 
     /// `POST /client/sessions/{sid}/tokens`.
     pub async fn token(&self, sid: &str) -> Reply {
-        self.post(
-            &format!("/client/sessions/{sid}/tokens"),
-            &[("organization_id", "")],
-        )
-        .await
+        self.post(&format!("/client/sessions/{sid}/tokens"), &[("organization_id", "")]).await
     }
 
     /// `POST /client/sessions/{sid}/touch`.
@@ -703,10 +607,7 @@ pub const NOT_REGISTERED: &[(u16, &str)] = &[(422, "passkey_not_registered")];
 pub const NOT_FOUND: &[(u16, &str)] = &[(404, "resource_not_found")];
 pub const FORMAT: &[(u16, &str)] = &[(422, "form_param_format_invalid")];
 /// Malformed enough that the server may refuse it as a format error or as a failed check.
-pub const FORMAT_OR_FAILED: &[(u16, &str)] = &[
-    (422, "form_param_format_invalid"),
-    (422, "verification_failed"),
-];
+pub const FORMAT_OR_FAILED: &[(u16, &str)] = &[(422, "form_param_format_invalid"), (422, "verification_failed")];
 /// A challenge that was already answered (successfully or not) may be reported either way.
 pub const USED_CHALLENGE: &[(u16, &str)] = &[
     (422, "verification_failed"),
@@ -714,9 +615,6 @@ pub const USED_CHALLENGE: &[(u16, &str)] = &[
     (422, "verification_already_verified"),
 ];
 /// A passkey that is not the named user's / a handle that is not the credential's owner.
-pub const WRONG_OWNER: &[(u16, &str)] = &[
-    (422, "verification_failed"),
-    (422, "passkey_not_registered"),
-];
+pub const WRONG_OWNER: &[(u16, &str)] = &[(422, "verification_failed"), (422, "passkey_not_registered")];
 pub const SIGNED_OUT: &[(u16, &str)] = &[(401, "signed_out")];
 pub const ORIGIN: &[(u16, &str)] = &[(403, "origin_invalid")];

@@ -14,16 +14,12 @@ pub async fn verify_jwt(fapi: &Fapi, jwt: &str) -> Value {
         .unwrap_or_else(|e| panic!("JWKS does not parse: {e}: {}", jwks.text));
     let header = decode_header(jwt).unwrap_or_else(|e| panic!("JWT header: {e}: {jwt}"));
     let kid = header.kid.clone().expect("JWT header has a kid");
-    let jwk = set
-        .find(&kid)
-        .unwrap_or_else(|| panic!("kid {kid} not in JWKS {}", jwks.text));
+    let jwk = set.find(&kid).unwrap_or_else(|| panic!("kid {kid} not in JWKS {}", jwks.text));
     let key = DecodingKey::from_jwk(jwk).expect("JWK usable as a key");
     let mut v = Validation::new(header.alg);
     v.validate_aud = false;
     v.validate_nbf = true;
     v.leeway = 60;
     v.set_required_spec_claims(&["exp", "nbf", "iat", "sub", "iss"]);
-    decode::<Value>(jwt, &key, &v)
-        .unwrap_or_else(|e| panic!("JWT does not verify against JWKS: {e}"))
-        .claims
+    decode::<Value>(jwt, &key, &v).unwrap_or_else(|e| panic!("JWT does not verify against JWKS: {e}")).claims
 }

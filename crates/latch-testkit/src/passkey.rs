@@ -45,12 +45,7 @@ impl UserValidationMethod for AlwaysYes {
         'life0: 'async_trait,
         Self: 'async_trait,
     {
-        Box::pin(async move {
-            Ok(UserCheck {
-                presence,
-                verification,
-            })
-        })
+        Box::pin(async move { Ok(UserCheck { presence, verification }) })
     }
 
     fn is_presence_enabled(&self) -> bool {
@@ -234,10 +229,7 @@ impl SoftAuthenticator {
     }
 
     pub fn credential_ids(&self) -> Vec<Vec<u8>> {
-        self.passkeys
-            .iter()
-            .map(|p| p.credential_id.to_vec())
-            .collect()
+        self.passkeys.iter().map(|p| p.credential_id.to_vec()).collect()
     }
 
     /// Use this credential for discoverable sign-ins (default: the newest).
@@ -263,60 +255,34 @@ impl SoftAuthenticator {
         self.passkey(id).user_handle.map(|b| b.to_vec())
     }
 
-    fn authenticator(
-        &self,
-        store: Option<Passkey>,
-    ) -> Authenticator<Option<Passkey>, AlwaysYes, RustCryptoBackend> {
-        let mut a = Authenticator::new(
-            Aaguid::from(self.aaguid),
-            store,
-            AlwaysYes,
-            RustCryptoBackend,
-        );
+    fn authenticator(&self, store: Option<Passkey>) -> Authenticator<Option<Passkey>, AlwaysYes, RustCryptoBackend> {
+        let mut a = Authenticator::new(Aaguid::from(self.aaguid), store, AlwaysYes, RustCryptoBackend);
         a.set_make_credentials_with_signature_counter(self.signature_counter);
         a
     }
 
     /// `navigator.credentials.create()` on the server's creation options (the parsed nonce).
     pub async fn register(&mut self, options: &Value) -> Registration {
-        self.try_register(options)
-            .await
-            .unwrap_or_else(|e| panic!("authenticator refused to register: {e}"))
+        self.try_register(options).await.unwrap_or_else(|e| panic!("authenticator refused to register: {e}"))
     }
 
     pub async fn try_register(&mut self, options: &Value) -> Result<Registration, String> {
         let request: webauthn::CredentialCreationOptions =
-            serde_json::from_value(json!({ "publicKey": options })).map_err(|e| {
-                format!("creation options do not parse as WebAuthn JSON: {e}: {options}")
-            })?;
+            serde_json::from_value(json!({ "publicKey": options }))
+                .map_err(|e| format!("creation options do not parse as WebAuthn JSON: {e}: {options}"))?;
         let mut client = Client::new(self.authenticator(None)).allows_insecure_localhost(true);
         let created = client
             .register(&self.origin, request, DefaultClientData)
             .await
             .map_err(|e| format!("{e:?}"))?;
-        let stored = client
-            .authenticator()
-            .store()
-            .clone()
-            .expect("authenticator stored the passkey");
-        self.passkeys
-            .retain(|p| p.credential_id != stored.credential_id);
+        let stored = client.authenticator().store().clone().expect("authenticator stored the passkey");
+        self.passkeys.retain(|p| p.credential_id != stored.credential_id);
         self.passkeys.push(stored);
         let transports = created
             .response
             .transports
             .as_ref()
-            .map(|ts| {
-                ts.iter()
-                    .map(|t| {
-                        serde_json::to_value(t)
-                            .unwrap()
-                            .as_str()
-                            .unwrap()
-                            .to_string()
-                    })
-                    .collect()
-            })
+            .map(|ts| ts.iter().map(|t| serde_json::to_value(t).unwrap().as_str().unwrap().to_string()).collect())
             .unwrap_or_default();
         Ok(Registration {
             id: created.raw_id.to_vec(),
@@ -325,38 +291,22 @@ impl SoftAuthenticator {
             attestation_object: created.response.attestation_object.to_vec(),
             auth_data: created.response.authenticator_data.to_vec(),
             transports,
-            attachment: created.authenticator_attachment.map(|a| {
-                serde_json::to_value(a)
-                    .unwrap()
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            }),
+            attachment: created
+                .authenticator_attachment
+                .map(|a| serde_json::to_value(a).unwrap().as_str().unwrap().to_string()),
         })
     }
 
     fn pick(&self, options: &Value) -> Option<Passkey> {
         let allow: Vec<Vec<u8>> = options["allowCredentials"]
             .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|d| d["id"].as_str())
-                    .map(unb64u)
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(|d| d["id"].as_str()).map(unb64u).collect())
             .unwrap_or_default();
         if !allow.is_empty() {
-            return self
-                .passkeys
-                .iter()
-                .find(|p| allow.iter().any(|id| id == p.credential_id.as_slice()))
-                .cloned();
+            return self.passkeys.iter().find(|p| allow.iter().any(|id| id == p.credential_id.as_slice())).cloned();
         }
         if let Some(pref) = &self.preferred
-            && let Some(p) = self
-                .passkeys
-                .iter()
-                .find(|p| p.credential_id.as_slice() == pref.as_slice())
+            && let Some(p) = self.passkeys.iter().find(|p| p.credential_id.as_slice() == pref.as_slice())
         {
             return Some(p.clone());
         }
@@ -365,9 +315,7 @@ impl SoftAuthenticator {
 
     /// `navigator.credentials.get()` on the server's request options (the parsed nonce).
     pub async fn assert(&mut self, options: &Value) -> Assertion {
-        self.try_assert(options)
-            .await
-            .unwrap_or_else(|e| panic!("authenticator refused to sign in: {e}"))
+        self.try_assert(options).await.unwrap_or_else(|e| panic!("authenticator refused to sign in: {e}"))
     }
 
     pub async fn try_assert(&mut self, options: &Value) -> Result<Assertion, String> {
@@ -375,15 +323,11 @@ impl SoftAuthenticator {
     }
 
     async fn assert_with(&mut self, options: &Value) -> Result<(Assertion, Passkey), String> {
-        let passkey = self
-            .pick(options)
-            .ok_or("no matching credential on this authenticator")?;
+        let passkey = self.pick(options).ok_or("no matching credential on this authenticator")?;
         let request: webauthn::CredentialRequestOptions =
-            serde_json::from_value(json!({ "publicKey": options })).map_err(|e| {
-                format!("request options do not parse as WebAuthn JSON: {e}: {options}")
-            })?;
-        let mut client =
-            Client::new(self.authenticator(Some(passkey))).allows_insecure_localhost(true);
+            serde_json::from_value(json!({ "publicKey": options }))
+                .map_err(|e| format!("request options do not parse as WebAuthn JSON: {e}: {options}"))?;
+        let mut client = Client::new(self.authenticator(Some(passkey))).allows_insecure_localhost(true);
         let got = client
             .authenticate(&self.origin, request, DefaultClientData)
             .await
@@ -401,40 +345,23 @@ impl SoftAuthenticator {
             authenticator_data: got.response.authenticator_data.to_vec(),
             signature: got.response.signature.to_vec(),
             user_handle: got.response.user_handle.map(|b| b.to_vec()),
-            attachment: got.authenticator_attachment.map(|a| {
-                serde_json::to_value(a)
-                    .unwrap()
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            }),
+            attachment: got.authenticator_attachment.map(|a| serde_json::to_value(a).unwrap().as_str().unwrap().to_string()),
         };
         Ok((a, updated))
     }
 
     /// A real assertion (the device's counter advances), then `edit`, then re-signed with the
     /// credential's key so that only the edited property is wrong.
-    pub async fn forge(
-        &mut self,
-        options: &Value,
-        edit: impl FnOnce(&mut AssertionForge),
-    ) -> Assertion {
+    pub async fn forge(&mut self, options: &Value, edit: impl FnOnce(&mut AssertionForge)) -> Assertion {
         let (a, passkey) = self.assert_with(options).await.unwrap();
-        let mut f = AssertionForge {
-            assertion: a,
-            resign: true,
-            signer: None,
-        };
+        let mut f = AssertionForge { assertion: a, resign: true, signer: None };
         edit(&mut f);
         if f.resign {
             let key = match f.signer.take() {
                 Some(key) => key,
                 None => signing_key(&passkey),
             };
-            f.assertion.signature = key.sign(
-                &f.assertion.authenticator_data,
-                &f.assertion.client_data_json,
-            );
+            f.assertion.signature = key.sign(&f.assertion.authenticator_data, &f.assertion.client_data_json);
         }
         f.assertion
     }
@@ -459,11 +386,6 @@ fn signing_key(passkey: &Passkey) -> Es256Key {
         .iter()
         .find(|(label, _)| *label == Label::Int(iana::Ec2KeyParameter::D.to_i64()))
         .and_then(|(_, value)| value.as_bytes())
-        .unwrap_or_else(|| {
-            panic!(
-                "passkey-rs key without a private scalar: {:?}",
-                passkey.key.kty
-            )
-        });
+        .unwrap_or_else(|| panic!("passkey-rs key without a private scalar: {:?}", passkey.key.kty));
     Es256Key::from_scalar(d).unwrap_or_else(|e| panic!("passkey-rs private key: {e}"))
 }

@@ -21,12 +21,7 @@ impl Person {
     pub async fn sign_up(server: &LatchProcess, username: &str) -> Person {
         let fapi = Fapi::new(server);
         let user_id = fapi.sign_up_ok(username).await;
-        Person {
-            fapi,
-            auth: SoftAuthenticator::for_server(server),
-            user_id,
-            username: username.into(),
-        }
+        Person { fapi, auth: SoftAuthenticator::for_server(server), user_id, username: username.into() }
     }
 
     /// Sign up and register one passkey; still signed in. Returns the person and the passkey JSON.
@@ -61,13 +56,7 @@ pub async fn scene() -> Scene {
     let observer = alice.observer(&server).await;
     alice.fapi.sign_out().await.ok();
     let pk_id = pk["id"].as_str().unwrap().to_string();
-    Scene {
-        server,
-        alice,
-        observer,
-        cred,
-        pk_id,
-    }
+    Scene { server, alice, observer, cred, pk_id }
 }
 
 impl Scene {
@@ -81,16 +70,9 @@ impl Scene {
     /// with one of `expected`, and nothing stored may change.
     pub async fn refused(&self, sign_in_id: &str, credential_json: &str, expected: &[(u16, &str)]) {
         let before = self.snapshot(&[]).await;
-        let r = self
-            .alice
-            .fapi
-            .attempt_sign_in(sign_in_id, credential_json)
-            .await;
+        let r = self.alice.fapi.attempt_sign_in(sign_in_id, credential_json).await;
         r.assert_error_in(expected);
-        assert!(
-            self.alice.fapi.session_id().is_none(),
-            "no session handed out"
-        );
+        assert!(self.alice.fapi.session_id().is_none(), "no session handed out");
         self.snapshot(&[]).await.assert_same(&before);
     }
 }

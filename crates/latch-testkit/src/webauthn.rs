@@ -67,9 +67,7 @@ pub fn b64u(bytes: impl AsRef<[u8]>) -> String {
 
 /// base64url as browsers accept it: padding tolerated, never required.
 pub fn decode_b64u(s: &str) -> Result<Vec<u8>, Error> {
-    URL_SAFE_NO_PAD
-        .decode(s.trim_end_matches('='))
-        .map_err(|e| err("not base64url", e))
+    URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).map_err(|e| err("not base64url", e))
 }
 
 pub fn sha256(data: &[u8]) -> [u8; 32] {
@@ -101,9 +99,7 @@ impl Es256Key {
         let group = p256();
         let mut order = BigNum::new().expect("bignum");
         let mut ctx = BigNumContext::new().expect("bignum context");
-        group
-            .order(&mut order, &mut ctx)
-            .expect("P-256 has an order");
+        group.order(&mut order, &mut ctx).expect("P-256 has an order");
         let mut counter = 0u8;
         loop {
             let mut h = openssl::sha::Sha256::new();
@@ -112,8 +108,7 @@ impl Es256Key {
             h.update(&[counter]);
             let d = BigNum::from_slice(&h.finish()).expect("bignum from 32 bytes");
             if d.num_bits() > 0 && d < order {
-                return Self::from_scalar_bn(&group, &d, false)
-                    .expect("a scalar below the order is a key");
+                return Self::from_scalar_bn(&group, &d, false).expect("a scalar below the order is a key");
             }
             counter = counter.wrapping_add(1);
         }
@@ -137,13 +132,10 @@ impl Es256Key {
     fn from_scalar_bn(group: &EcGroup, d: &BigNum, check: bool) -> Result<Es256Key, Error> {
         let mut ctx = BigNumContext::new().map_err(|e| err("bignum context", e))?;
         let mut public = EcPoint::new(group).map_err(|e| err("point", e))?;
-        public
-            .mul_generator2(group, d, &mut ctx)
-            .map_err(|e| err("public key", e))?;
+        public.mul_generator2(group, d, &mut ctx).map_err(|e| err("public key", e))?;
         let ec = EcKey::from_private_components(group, d, &public).map_err(|e| err("key", e))?;
         if check {
-            ec.check_key()
-                .map_err(|e| err("not a P-256 private key", e))?;
+            ec.check_key().map_err(|e| err("not a P-256 private key", e))?;
         }
         Ok(Es256Key { ec })
     }
@@ -187,20 +179,15 @@ impl Es256Key {
         h.update(auth_data);
         h.update(&sha256(client_data_json));
         // Signing with a valid key fails only on allocation failure inside OpenSSL.
-        EcdsaSig::sign(&h.finish(), &self.ec)
-            .and_then(|s| s.to_der())
-            .expect("ECDSA signs")
+        EcdsaSig::sign(&h.finish(), &self.ec).and_then(|s| s.to_der()).expect("ECDSA signs")
     }
 }
 
 /// `clientDataJSON` exactly as Chromium writes it (field order, no spaces).
 pub fn client_data_json(kind: &str, challenge: &[u8], origin: &str) -> Vec<u8> {
     let origin = serde_json::to_string(origin).expect("a string serialises");
-    format!(
-        r#"{{"type":"{kind}","challenge":"{}","origin":{origin},"crossOrigin":false}}"#,
-        b64u(challenge)
-    )
-    .into_bytes()
+    format!(r#"{{"type":"{kind}","challenge":"{}","origin":{origin},"crossOrigin":false}}"#, b64u(challenge))
+        .into_bytes()
 }
 
 /// authenticatorData without attested credential data: rpIdHash | flags | signCount.
@@ -407,26 +394,16 @@ impl Authenticator {
     /// The challenge is decoded and encoded again, as a browser holds it as bytes.
     fn client_data(&self, kind: &str, challenge_b64: &str) -> Result<Vec<u8>, Error> {
         let challenge = b64u(decode_b64u(challenge_b64).map_err(|e| err("challenge", e))?);
-        Ok(format!(
-            r#"{{"type":"{kind}","challenge":"{challenge}","origin":{},"crossOrigin":false}}"#,
-            self.origin_json
-        )
-        .into_bytes())
+        Ok(format!(r#"{{"type":"{kind}","challenge":"{challenge}","origin":{},"crossOrigin":false}}"#, self.origin_json)
+            .into_bytes())
     }
 
     /// `navigator.credentials.create()` on creation options (JSON text): a new key and
     /// credential id derived from `seed`. Returns the passkey and the credential JSON.
-    pub fn register(
-        &self,
-        options_json: &str,
-        seed: &[u8],
-    ) -> Result<(SoftPasskey, String), Error> {
+    pub fn register(&self, options_json: &str, seed: &[u8]) -> Result<(SoftPasskey, String), Error> {
         let options: CreationOptions<'_> =
             serde_json::from_str(options_json).map_err(|e| err("creation options", e))?;
-        let rp_id = options
-            .rp
-            .and_then(|rp| rp.id)
-            .unwrap_or_else(|| self.default_rp_id.clone());
+        let rp_id = options.rp.and_then(|rp| rp.id).unwrap_or_else(|| self.default_rp_id.clone());
         let user_handle = decode_b64u(options.user.id).map_err(|e| err("user.id", e))?;
         let client_data = self.client_data("webauthn.create", options.challenge)?;
 
@@ -434,14 +411,7 @@ impl Authenticator {
         let mut credential_id = sha256(&[b"latch-testkit credential id\0", seed].concat()).to_vec();
         credential_id.truncate(16);
         let flags = FLAG_UP | FLAG_UV | FLAG_BE | FLAG_BS | FLAG_AT;
-        let auth_data = attested_auth_data(
-            &rp_id,
-            flags,
-            0,
-            &APPLE_AAGUID,
-            &credential_id,
-            &key.cose_public_key(),
-        );
+        let auth_data = attested_auth_data(&rp_id, flags, 0, &APPLE_AAGUID, &credential_id, &key.cose_public_key());
         let attestation = attestation_object_none(&auth_data);
 
         let passkey = SoftPasskey {
@@ -465,8 +435,7 @@ impl Authenticator {
     /// `navigator.credentials.get()` with `passkey` on request options (JSON text): the
     /// assertion JSON clerk-js would post.
     pub fn assert(&self, passkey: &SoftPasskey, options_json: &str) -> Result<String, Error> {
-        let options: RequestOptions<'_> =
-            serde_json::from_str(options_json).map_err(|e| err("request options", e))?;
+        let options: RequestOptions<'_> = serde_json::from_str(options_json).map_err(|e| err("request options", e))?;
         let rp_id = options.rp_id.as_deref().unwrap_or(&self.default_rp_id);
         let client_data = self.client_data("webauthn.get", options.challenge)?;
         let auth_data = auth_data(rp_id, FLAG_UP | FLAG_UV | FLAG_BE | FLAG_BS, 0);
@@ -492,33 +461,18 @@ mod tests {
     #[test]
     fn a_seed_gives_the_same_key_and_credential_every_time() {
         let a = Es256Key::from_seed(b"alice");
-        assert_eq!(
-            a.public_point(),
-            Es256Key::from_seed(b"alice").public_point()
-        );
+        assert_eq!(a.public_point(), Es256Key::from_seed(b"alice").public_point());
         assert_ne!(a.public_point(), Es256Key::from_seed(b"bob").public_point());
         let auth = Authenticator::new("http://localhost:8080", "localhost");
         let creation = r#"{"user":{"id":"AAECAw"},"challenge":"q83v"}"#;
-        assert_eq!(
-            auth.register(creation, b"s").unwrap().1,
-            auth.register(creation, b"s").unwrap().1
-        );
+        assert_eq!(auth.register(creation, b"s").unwrap().1, auth.register(creation, b"s").unwrap().1);
     }
 
     #[test]
     fn the_cose_key_is_ctap2_canonical() {
-        let key = Es256Key::from_scalar_hex(
-            "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721",
-        )
-        .unwrap();
+        let key = Es256Key::from_scalar_hex("c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721").unwrap();
         let point = key.public_point();
-        let expected = [
-            &[0xa5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20][..],
-            &point[1..33],
-            &[0x22, 0x58, 0x20],
-            &point[33..],
-        ]
-        .concat();
+        let expected = [&[0xa5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20][..], &point[1..33], &[0x22, 0x58, 0x20], &point[33..]].concat();
         assert_eq!(key.cose_public_key(), expected);
     }
 
@@ -535,22 +489,10 @@ mod tests {
             r#"{"type":"webauthn.create","challenge":"q83v","origin":"http://localhost:8080","crossOrigin":false}"#
         );
         let att = decode_b64u(reg["response"]["attestationObject"].as_str().unwrap()).unwrap();
-        let ad = attested_auth_data(
-            "localhost",
-            0x5d,
-            0,
-            &APPLE_AAGUID,
-            &pk.credential_id,
-            &pk.key.cose_public_key(),
-        );
+        let ad = attested_auth_data("localhost", 0x5d, 0, &APPLE_AAGUID, &pk.credential_id, &pk.key.cose_public_key());
         assert_eq!(att, attestation_object_none(&ad));
 
-        let a = auth
-            .assert(
-                &pk,
-                r#"{"challenge":"AQID","rpId":"localhost","userVerification":"required"}"#,
-            )
-            .unwrap();
+        let a = auth.assert(&pk, r#"{"challenge":"AQID","rpId":"localhost","userVerification":"required"}"#).unwrap();
         let a: Value = serde_json::from_str(&a).unwrap();
         assert_eq!(a["response"]["userHandle"], "AAECAw");
         let ad = decode_b64u(a["response"]["authenticatorData"].as_str().unwrap()).unwrap();
@@ -567,13 +509,8 @@ mod tests {
     fn options_that_do_not_parse_are_an_error() {
         let auth = Authenticator::new("http://localhost:8080", "localhost");
         assert!(auth.register("{}", b"s").is_err());
-        assert!(
-            auth.register(r#"{"user":{"id":"!"},"challenge":"q83v"}"#, b"s")
-                .is_err()
-        );
-        let (pk, _) = auth
-            .register(r#"{"user":{"id":"AA"},"challenge":"q83v"}"#, b"s")
-            .unwrap();
+        assert!(auth.register(r#"{"user":{"id":"!"},"challenge":"q83v"}"#, b"s").is_err());
+        let (pk, _) = auth.register(r#"{"user":{"id":"AA"},"challenge":"q83v"}"#, b"s").unwrap();
         assert!(auth.assert(&pk, r#"{"challenge":"***"}"#).is_err());
     }
 }

@@ -32,19 +32,14 @@ fn parse_time(s: &str) -> anyhow::Result<i64> {
         return Ok(ms);
     }
     let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map_err(|e| {
-            anyhow::anyhow!("{s:?} is neither RFC 3339 nor milliseconds since the epoch: {e}")
-        })?;
+        .map_err(|e| anyhow::anyhow!("{s:?} is neither RFC 3339 nor milliseconds since the epoch: {e}"))?;
     Ok(i64::try_from(t.unix_timestamp_nanos() / 1_000_000)?)
 }
 
 fn format_time(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_else(|| ms.to_string())
 }
 

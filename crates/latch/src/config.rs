@@ -8,10 +8,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use latch_core::ceremony::UvPolicy;
-use latch_core::origins::OriginPattern;
 use latch_core::settings::InstanceSettings;
-use latch_server::SigningAlgorithm;
 use serde::Deserialize;
+use latch_core::origins::OriginPattern;
+use latch_server::SigningAlgorithm;
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -38,11 +38,7 @@ pub struct ServeArgs {
     pub origins: Vec<String>,
     /// An origin on another domain allowed to use the RP ID (WebAuthn Related Origin
     /// Requests; repeat, or comma-separate in LATCH_RELATED_ORIGINS).
-    #[arg(
-        long = "related-origin",
-        env = "LATCH_RELATED_ORIGINS",
-        value_delimiter = ','
-    )]
+    #[arg(long = "related-origin", env = "LATCH_RELATED_ORIGINS", value_delimiter = ',')]
     pub related_origins: Vec<String>,
     /// Latch's own public URL, the `iss` of session tokens.
     #[arg(long, env = "LATCH_ISSUER")]
@@ -66,11 +62,7 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCH_TOKEN_ALGORITHM", value_parser = parse_token_algorithm)]
     pub token_algorithm: Option<SigningAlgorithm>,
     /// A task every new session must complete (it stays `pending`), e.g. choose-organization.
-    #[arg(
-        long = "session-task",
-        env = "LATCH_SESSION_TASKS",
-        value_delimiter = ','
-    )]
+    #[arg(long = "session-task", env = "LATCH_SESSION_TASKS", value_delimiter = ',')]
     pub session_tasks: Vec<String>,
     /// Production mode: no dev page, https origins only.
     #[arg(long, env = "LATCH_PRODUCTION")]
@@ -106,9 +98,7 @@ fn parse_uv(s: &str) -> Result<UvPolicy, String> {
         "required" => Ok(UvPolicy::Required),
         "preferred" => Ok(UvPolicy::Preferred),
         "discouraged" => Ok(UvPolicy::Discouraged),
-        other => Err(format!(
-            "{other:?} is not one of required, preferred, discouraged"
-        )),
+        other => Err(format!("{other:?} is not one of required, preferred, discouraged")),
     }
 }
 
@@ -173,8 +163,7 @@ impl SettingsTemplate {
         if !self.origins_given {
             s.origins = InstanceSettings::dev(port).origins;
         }
-        s.validate()
-            .map_err(|why| anyhow::anyhow!("invalid configuration: {why}"))?;
+        s.validate().map_err(|why| anyhow::anyhow!("invalid configuration: {why}"))?;
         Ok(s)
     }
 }
@@ -186,11 +175,7 @@ impl ServeArgs {
             None => FileConfig::default(),
         };
         let port = self.port.or(file.port).unwrap_or(8080);
-        let data_dir = self
-            .data_dir
-            .clone()
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from(".latch"));
+        let data_dir = self.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(".latch"));
         let database_url = match self.database_url.clone().or(file.database_url) {
             Some(url) => url,
             None => format!("sqlite://{}", data_dir.join("latch.db").display()),
@@ -202,20 +187,12 @@ impl ServeArgs {
         if let Some(v) = self.rp_id.clone().or(file.rp_id) {
             settings.rp_id = v;
         }
-        let origins = if self.origins.is_empty() {
-            file.origins
-        } else {
-            self.origins.clone()
-        };
+        let origins = if self.origins.is_empty() { file.origins } else { self.origins.clone() };
         let origins_given = !origins.is_empty();
         if origins_given {
             settings.origins = parse_origins(&origins)?;
         }
-        let related = if self.related_origins.is_empty() {
-            file.related_origins
-        } else {
-            self.related_origins.clone()
-        };
+        let related = if self.related_origins.is_empty() { file.related_origins } else { self.related_origins.clone() };
         settings.related_origins = parse_origins(&related)?;
         if let Some(v) = self.application_name.clone().or(file.application_name) {
             settings.application_name = v;
@@ -235,11 +212,7 @@ impl ServeArgs {
         if let Some(v) = self.token_ttl_secs.or(file.token_ttl_secs) {
             settings.token_ttl = Duration::from_secs(v);
         }
-        let tasks = if self.session_tasks.is_empty() {
-            file.session_tasks
-        } else {
-            self.session_tasks.clone()
-        };
+        let tasks = if self.session_tasks.is_empty() { file.session_tasks } else { self.session_tasks.clone() };
         settings.session_tasks = tasks.into_iter().filter(|t| !t.trim().is_empty()).collect();
         if let Some(v) = file.allow_autofill {
             settings.allow_autofill = v;
@@ -250,30 +223,18 @@ impl ServeArgs {
         if let Some(v) = file.passkeys_enabled {
             settings.passkeys_enabled = v;
         }
-        if let Some(v) = self
-            .rate_limit_ip_per_minute
-            .or(file.rate_limit_ip_per_minute)
-        {
+        if let Some(v) = self.rate_limit_ip_per_minute.or(file.rate_limit_ip_per_minute) {
             settings.rate_limits.per_ip_per_minute = v;
         }
-        if let Some(v) = self
-            .rate_limit_client_per_minute
-            .or(file.rate_limit_client_per_minute)
-        {
+        if let Some(v) = self.rate_limit_client_per_minute.or(file.rate_limit_client_per_minute) {
             settings.rate_limits.per_client_per_minute = v;
         }
-        if let Some(v) = self
-            .rate_limit_passkeys_per_hour
-            .or(file.rate_limit_passkeys_per_hour)
-        {
+        if let Some(v) = self.rate_limit_passkeys_per_hour.or(file.rate_limit_passkeys_per_hour) {
             settings.rate_limits.passkey_creations_per_user_per_hour = v;
         }
-        settings.trust_forwarded_for =
-            self.trust_forwarded_for || file.trust_forwarded_for.unwrap_or(false);
+        settings.trust_forwarded_for = self.trust_forwarded_for || file.trust_forwarded_for.unwrap_or(false);
         if settings.token_ttl < Duration::from_secs(30) {
-            bail!(
-                "token_ttl_secs must be at least 30: clerk-js refreshes tokens 17 seconds before they expire"
-            );
+            bail!("token_ttl_secs must be at least 30: clerk-js refreshes tokens 17 seconds before they expire");
         }
         if settings.max_passkeys_per_user == 0 {
             bail!("max_passkeys_per_user must be at least 1");
@@ -284,22 +245,12 @@ impl ServeArgs {
             (None, None) => SigningAlgorithm::default(),
         };
         Ok(Resolved {
-            bind: self
-                .bind
-                .clone()
-                .or(file.bind)
-                .unwrap_or_else(|| "127.0.0.1".into()),
+            bind: self.bind.clone().or(file.bind).unwrap_or_else(|| "127.0.0.1".into()),
             port,
             database_url,
-            settings_for_port: SettingsTemplate {
-                settings,
-                origins_given,
-            },
+            settings_for_port: SettingsTemplate { settings, origins_given },
             issuer: self.issuer.clone().or(file.issuer),
-            max_connections: self
-                .max_connections
-                .or(file.max_connections)
-                .unwrap_or(4096),
+            max_connections: self.max_connections.or(file.max_connections).unwrap_or(4096),
             token_algorithm,
         })
     }
@@ -314,7 +265,6 @@ fn parse_origins(texts: &[String]) -> anyhow::Result<Vec<OriginPattern>> {
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))
 }

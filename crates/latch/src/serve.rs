@@ -13,28 +13,15 @@ use crate::config::{Resolved, ServeArgs};
 pub async fn open_store(resolved: &Resolved) -> anyhow::Result<Arc<dyn Store>> {
     latch_store::open(&resolved.database_url)
         .await
-        .with_context(|| {
-            format!(
-                "cannot open the database {}",
-                redact(&resolved.database_url)
-            )
-        })
+        .with_context(|| format!("cannot open the database {}", redact(&resolved.database_url)))
 }
 
 pub async fn migrate(args: ServeArgs) -> anyhow::Result<()> {
     let resolved = args.resolve()?;
     let version = latch_store::migrate(&resolved.database_url)
         .await
-        .with_context(|| {
-            format!(
-                "cannot migrate the database {}",
-                redact(&resolved.database_url)
-            )
-        })?;
-    println!(
-        "database {} is at schema version {version}",
-        redact(&resolved.database_url)
-    );
+        .with_context(|| format!("cannot migrate the database {}", redact(&resolved.database_url)))?;
+    println!("database {} is at schema version {version}", redact(&resolved.database_url));
     Ok(())
 }
 
@@ -42,12 +29,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let resolved = args.resolve()?;
     latch_store::migrate(&resolved.database_url)
         .await
-        .with_context(|| {
-            format!(
-                "cannot migrate the database {}",
-                redact(&resolved.database_url)
-            )
-        })?;
+        .with_context(|| format!("cannot migrate the database {}", redact(&resolved.database_url)))?;
     let store = open_store(&resolved).await?;
 
     let listener = tokio::net::TcpListener::bind((resolved.bind.as_str(), resolved.port))
@@ -55,17 +37,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}:{}", resolved.bind, resolved.port))?;
     let addr = listener.local_addr()?;
     let settings = resolved.settings_for_port.for_port(addr.port())?;
-    let issuer = resolved
-        .issuer
-        .clone()
-        .unwrap_or_else(|| format!("http://localhost:{}", addr.port()));
-    let tokens = TokenSigner::load_or_create(
-        store.as_ref(),
-        resolved.token_algorithm,
-        settings.token_ttl,
-        now_ms(),
-    )
-    .await?;
+    let issuer = resolved.issuer.clone().unwrap_or_else(|| format!("http://localhost:{}", addr.port()));
+    let tokens =
+        TokenSigner::load_or_create(store.as_ref(), resolved.token_algorithm, settings.token_ttl, now_ms()).await?;
 
     tracing::info!(
         rp_id = %settings.rp_id,

@@ -5,9 +5,7 @@
 //! Where the contract leaves more than one answer open, the test lists every (status, code)
 //! pair it accepts; each pair is a 4xx with a Clerk code.
 
-use latch_testkit::{
-    cbor, fapi::*, jwt::verify_jwt, passkey::*, process::*, scene::*, webauthn::*,
-};
+use latch_testkit::{cbor, fapi::*, jwt::verify_jwt, passkey::*, process::*, scene::*, webauthn::*};
 use serde_json::{Value, json};
 
 // =============================================================================================
@@ -53,18 +51,10 @@ async fn challenge_reuse_after_a_failed_attempt_is_rejected() {
     let (id, req) = s.alice.fapi.start_sign_in().await;
     let mut bad = s.alice.auth.assert(&req).await;
     bad.signature[8] ^= 0x01;
-    s.alice
-        .fapi
-        .attempt_sign_in(&id, &bad.json())
-        .await
-        .assert_error_in(FAILED);
+    s.alice.fapi.attempt_sign_in(&id, &bad.json()).await.assert_error_in(FAILED);
     // A valid answer to the same, already failed challenge.
     let good = s.alice.auth.assert(&req).await;
-    s.alice
-        .fapi
-        .attempt_sign_in(&id, &good.json())
-        .await
-        .assert_error_in(USED_CHALLENGE);
+    s.alice.fapi.attempt_sign_in(&id, &good.json()).await.assert_error_in(USED_CHALLENGE);
     assert!(s.alice.fapi.session_id().is_none());
     s.snapshot(&[]).await.assert_same(&before);
 }
@@ -81,30 +71,18 @@ async fn concurrent_double_submit_of_one_assertion_creates_one_session() {
     let t2 = tokio::spawn(async move { f2.attempt_sign_in(&id2, &a2).await });
     let (r1, r2) = (t1.await.unwrap(), t2.await.unwrap());
     let oks = [&r1, &r2].iter().filter(|r| r.status == 200).count();
-    assert_eq!(
-        oks, 1,
-        "exactly one of two racing submits wins: {} / {}",
-        r1.text, r2.text
-    );
+    assert_eq!(oks, 1, "exactly one of two racing submits wins: {} / {}", r1.text, r2.text);
     let loser = if r1.status == 200 { &r2 } else { &r1 };
     loser.assert_error_in(USED_CHALLENGE);
     let client = s.alice.fapi.get("/client").await.ok();
-    let active = client.resp()["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["status"] == "active")
-        .count();
+    let active = client.resp()["sessions"].as_array().unwrap().iter().filter(|s| s["status"] == "active").count();
     assert_eq!(active, 1, "{}", client.text);
 }
 
 /// Live sessions of a browser, as `GET /client` shows them.
 async fn live_sessions(fapi: &Fapi) -> Vec<Value> {
     let client = fapi.get("/client").await.ok();
-    client.resp()["sessions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    client.resp()["sessions"].as_array().cloned().unwrap_or_default()
 }
 
 #[tokio::test]
@@ -120,13 +98,8 @@ async fn a_second_sign_in_started_on_the_same_browser_is_refused_once_the_first_
     let a2 = bob.auth.assert(&q2).await.json();
     browser.attempt_sign_in(&first, &a1).await.ok();
     let before = Snapshot::take(&[&browser, &s.observer, &bob.fapi]).await;
-    browser
-        .attempt_sign_in(&second, &a2)
-        .await
-        .assert_error(400, "session_exists");
-    Snapshot::take(&[&browser, &s.observer, &bob.fapi])
-        .await
-        .assert_same(&before);
+    browser.attempt_sign_in(&second, &a2).await.assert_error(400, "session_exists");
+    Snapshot::take(&[&browser, &s.observer, &bob.fapi]).await.assert_same(&before);
     let live = live_sessions(&browser).await;
     assert_eq!(live.len(), 1, "{live:?}");
     assert_eq!(live[0]["user"]["username"], "alice");
@@ -148,12 +121,7 @@ async fn two_sign_ins_completing_at_once_on_one_browser_leave_one_live_session()
         let t1 = tokio::spawn(async move { b1.attempt_sign_in(&first, &a1).await });
         let t2 = tokio::spawn(async move { b2.attempt_sign_in(&second, &a2).await });
         let (r1, r2) = (t1.await.unwrap(), t2.await.unwrap());
-        assert!(
-            r1.status == 200 || r2.status == 200,
-            "{} / {}",
-            r1.text,
-            r2.text
-        );
+        assert!(r1.status == 200 || r2.status == 200, "{} / {}", r1.text, r2.text);
         for r in [&r1, &r2] {
             if r.status != 200 {
                 r.assert_error(400, "session_exists");
@@ -180,12 +148,7 @@ async fn one_passkey_racing_itself_on_two_clients_gets_clean_answers() {
     let t2 = tokio::spawn(async move { c2.attempt_sign_in(&i2, &a2).await });
     let (r1, r2) = (t1.await.unwrap(), t2.await.unwrap());
     // At least one wins; a loser (counter race) must be a clean 422, never a 5xx.
-    assert!(
-        r1.status == 200 || r2.status == 200,
-        "{} / {}",
-        r1.text,
-        r2.text
-    );
+    assert!(r1.status == 200 || r2.status == 200, "{} / {}", r1.text, r2.text);
     for r in [&r1, &r2] {
         if r.status != 200 {
             r.assert_error_in(FAILED);
@@ -201,15 +164,9 @@ async fn one_passkey_racing_itself_on_two_clients_gets_clean_answers() {
 async fn assertion_from_a_foreign_origin_is_rejected() {
     let mut s = scene().await;
     let (id, req) = s.alice.fapi.start_sign_in().await;
-    let a = s
-        .alice
-        .auth
-        .forge(&req, |f| {
-            f.edit_client_data(|m| {
-                m.insert("origin".into(), "https://evil.example".into());
-            })
-        })
-        .await;
+    let a = s.alice.auth.forge(&req, |f| f.edit_client_data(|m| {
+        m.insert("origin".into(), "https://evil.example".into());
+    })).await;
     s.refused(&id, &a.json(), FAILED).await;
 }
 
@@ -218,15 +175,9 @@ async fn assertion_from_another_port_of_localhost_is_rejected() {
     let mut s = scene().await;
     let (id, req) = s.alice.fapi.start_sign_in().await;
     let other = format!("http://localhost:{}", s.server.port.wrapping_add(1).max(1));
-    let a = s
-        .alice
-        .auth
-        .forge(&req, |f| {
-            f.edit_client_data(|m| {
-                m.insert("origin".into(), other.into());
-            })
-        })
-        .await;
+    let a = s.alice.auth.forge(&req, |f| f.edit_client_data(|m| {
+        m.insert("origin".into(), other.into());
+    })).await;
     s.refused(&id, &a.json(), FAILED).await;
 }
 
@@ -235,15 +186,9 @@ async fn assertion_with_https_instead_of_the_allowed_http_origin_is_rejected() {
     let mut s = scene().await;
     let (id, req) = s.alice.fapi.start_sign_in().await;
     let https = format!("https://localhost:{}", s.server.port);
-    let a = s
-        .alice
-        .auth
-        .forge(&req, |f| {
-            f.edit_client_data(|m| {
-                m.insert("origin".into(), https.into());
-            })
-        })
-        .await;
+    let a = s.alice.auth.forge(&req, |f| f.edit_client_data(|m| {
+        m.insert("origin".into(), https.into());
+    })).await;
     s.refused(&id, &a.json(), FAILED).await;
 }
 
@@ -251,16 +196,10 @@ async fn assertion_with_https_instead_of_the_allowed_http_origin_is_rejected() {
 async fn assertion_marked_cross_origin_is_rejected() {
     let mut s = scene().await;
     let (id, req) = s.alice.fapi.start_sign_in().await;
-    let a = s
-        .alice
-        .auth
-        .forge(&req, |f| {
-            f.edit_client_data(|m| {
-                m.insert("crossOrigin".into(), true.into());
-                m.insert("topOrigin".into(), "https://evil.example".into());
-            })
-        })
-        .await;
+    let a = s.alice.auth.forge(&req, |f| f.edit_client_data(|m| {
+        m.insert("crossOrigin".into(), true.into());
+        m.insert("topOrigin".into(), "https://evil.example".into());
+    })).await;
     s.refused(&id, &a.json(), FAILED).await;
 }
 
@@ -268,15 +207,9 @@ async fn assertion_marked_cross_origin_is_rejected() {
 async fn webauthn_create_client_data_in_a_sign_in_is_rejected() {
     let mut s = scene().await;
     let (id, req) = s.alice.fapi.start_sign_in().await;
-    let a = s
-        .alice
-        .auth
-        .forge(&req, |f| {
-            f.edit_client_data(|m| {
-                m.insert("type".into(), "webauthn.create".into());
-            })
-        })
-        .await;
+    let a = s.alice.auth.forge(&req, |f| f.edit_client_data(|m| {
+        m.insert("type".into(), "webauthn.create".into());
+    })).await;
     s.refused(&id, &a.json(), FAILED).await;
 }
 
@@ -295,15 +228,9 @@ async fn assertion_answering_a_registration_challenge_is_rejected() {
     let (_, creation) = s.observer.start_registration().await;
     let (id, req) = s.alice.fapi.start_sign_in().await;
     let challenge = creation["challenge"].as_str().unwrap().to_string();
-    let a = s
-        .alice
-        .auth
-        .forge(&req, |f| {
-            f.edit_client_data(|m| {
-                m.insert("challenge".into(), challenge.into());
-            })
-        })
-        .await;
+    let a = s.alice.auth.forge(&req, |f| f.edit_client_data(|m| {
+        m.insert("challenge".into(), challenge.into());
+    })).await;
     s.refused(&id, &a.json(), FAILED).await;
 }
 
@@ -315,11 +242,7 @@ async fn assertion_answering_a_registration_challenge_is_rejected() {
 async fn assertion_for_another_rp_id_is_rejected() {
     let mut s = scene().await;
     let (id, req) = s.alice.fapi.start_sign_in().await;
-    let a = s
-        .alice
-        .auth
-        .forge(&req, |f| f.set_rp_id("evil.example"))
-        .await;
+    let a = s.alice.auth.forge(&req, |f| f.set_rp_id("evil.example")).await;
     s.refused(&id, &a.json(), FAILED).await;
 }
 
@@ -327,14 +250,10 @@ async fn assertion_for_another_rp_id_is_rejected() {
 async fn assertion_without_user_presence_is_rejected() {
     let mut s = scene().await;
     let (id, req) = s.alice.fapi.start_sign_in().await;
-    let a = s
-        .alice
-        .auth
-        .forge(&req, |f| {
-            let flags = f.flags() & !FLAG_UP;
-            f.set_flags(flags)
-        })
-        .await;
+    let a = s.alice.auth.forge(&req, |f| {
+        let flags = f.flags() & !FLAG_UP;
+        f.set_flags(flags)
+    }).await;
     s.refused(&id, &a.json(), FAILED).await;
 }
 
@@ -343,14 +262,10 @@ async fn assertion_without_user_verification_under_a_required_policy_is_rejected
     let mut s = scene().await;
     let (id, req) = s.alice.fapi.start_sign_in().await;
     assert_eq!(req["userVerification"], "required");
-    let a = s
-        .alice
-        .auth
-        .forge(&req, |f| {
-            let flags = f.flags() & !FLAG_UV;
-            f.set_flags(flags)
-        })
-        .await;
+    let a = s.alice.auth.forge(&req, |f| {
+        let flags = f.flags() & !FLAG_UV;
+        f.set_flags(flags)
+    }).await;
     s.refused(&id, &a.json(), FAILED).await;
 }
 
@@ -358,14 +273,10 @@ async fn assertion_without_user_verification_under_a_required_policy_is_rejected
 async fn assertion_with_backup_state_but_no_backup_eligibility_is_rejected() {
     let mut s = scene().await;
     let (id, req) = s.alice.fapi.start_sign_in().await;
-    let a = s
-        .alice
-        .auth
-        .forge(&req, |f| {
-            let flags = (f.flags() & !FLAG_BE) | FLAG_BS;
-            f.set_flags(flags)
-        })
-        .await;
+    let a = s.alice.auth.forge(&req, |f| {
+        let flags = (f.flags() & !FLAG_BE) | FLAG_BS;
+        f.set_flags(flags)
+    }).await;
     s.refused(&id, &a.json(), FAILED).await;
 }
 
@@ -406,26 +317,18 @@ async fn refused_assertions_do_not_advance_the_stored_counter() {
     // with a counter below the ones the refused assertions carried.
     let mut s = scene().await;
     let (id, req) = s.alice.fapi.start_sign_in().await;
-    let unsigned = s
-        .alice
-        .auth
-        .forge(&req, |f| {
-            f.resign = false;
-            f.set_counter(1_000_000);
-        })
-        .await;
+    let unsigned = s.alice.auth.forge(&req, |f| {
+        f.resign = false;
+        f.set_counter(1_000_000);
+    }).await;
     s.refused(&id, &unsigned.json(), FAILED).await;
     let (id, req) = s.alice.fapi.start_sign_in().await;
-    let wrong_origin = s
-        .alice
-        .auth
-        .forge(&req, |f| {
-            f.set_counter(2_000_000);
-            f.edit_client_data(|m| {
-                m.insert("origin".into(), "https://evil.example".into());
-            })
+    let wrong_origin = s.alice.auth.forge(&req, |f| {
+        f.set_counter(2_000_000);
+        f.edit_client_data(|m| {
+            m.insert("origin".into(), "https://evil.example".into());
         })
-        .await;
+    }).await;
     s.refused(&id, &wrong_origin.json(), FAILED).await;
     let (id, req) = s.alice.fapi.start_sign_in().await;
     let honest = s.alice.auth.forge(&req, |f| f.set_counter(10)).await;
@@ -451,17 +354,13 @@ async fn tampered_signature_is_rejected() {
 async fn tampered_client_data_is_rejected() {
     let mut s = scene().await;
     let (id, req) = s.alice.fapi.start_sign_in().await;
-    let a = s
-        .alice
-        .auth
-        .forge(&req, |f| {
-            f.resign = false;
-            // Same challenge and origin, one extra key: the signature no longer covers it.
-            f.edit_client_data(|m| {
-                m.insert("extra".into(), "x".into());
-            })
+    let a = s.alice.auth.forge(&req, |f| {
+        f.resign = false;
+        // Same challenge and origin, one extra key: the signature no longer covers it.
+        f.edit_client_data(|m| {
+            m.insert("extra".into(), "x".into());
         })
-        .await;
+    }).await;
     s.refused(&id, &a.json(), FAILED).await;
 }
 
@@ -469,14 +368,10 @@ async fn tampered_client_data_is_rejected() {
 async fn tampered_authenticator_data_is_rejected() {
     let mut s = scene().await;
     let (id, req) = s.alice.fapi.start_sign_in().await;
-    let a = s
-        .alice
-        .auth
-        .forge(&req, |f| {
-            f.resign = false;
-            f.set_counter(1_000_000);
-        })
-        .await;
+    let a = s.alice.auth.forge(&req, |f| {
+        f.resign = false;
+        f.set_counter(1_000_000);
+    }).await;
     s.refused(&id, &a.json(), FAILED).await;
 }
 
@@ -516,24 +411,17 @@ async fn truncated_authenticator_data_is_rejected() {
 async fn unknown_credential_id_is_rejected_as_not_registered() {
     let mut s = scene().await;
     let (id, req) = s.alice.fapi.start_sign_in().await;
-    let a = s
-        .alice
-        .auth
-        .forge(&req, |f| {
-            f.assertion.id = vec![0x42; 16];
-            f.assertion.raw_id = vec![0x42; 16];
-        })
-        .await;
+    let a = s.alice.auth.forge(&req, |f| {
+        f.assertion.id = vec![0x42; 16];
+        f.assertion.raw_id = vec![0x42; 16];
+    }).await;
     s.refused(&id, &a.json(), NOT_REGISTERED).await;
 }
 
 #[tokio::test]
 async fn credential_of_a_deleted_passkey_is_rejected_as_not_registered() {
     let mut s = scene().await;
-    s.observer
-        .delete(&format!("/me/passkeys/{}", s.pk_id))
-        .await
-        .ok();
+    s.observer.delete(&format!("/me/passkeys/{}", s.pk_id)).await.ok();
     let (id, req) = s.alice.fapi.start_sign_in().await;
     let a = s.alice.auth.assert(&req).await;
     s.refused(&id, &a.json(), NOT_REGISTERED).await;
@@ -558,11 +446,7 @@ async fn user_handle_that_does_not_match_the_credential_is_rejected() {
     let (bob, _, bcred) = Person::with_passkey(&s.server, "bob").await;
     let bob_handle = bob.auth.user_handle(&bcred).unwrap();
     let (id, req) = s.alice.fapi.start_sign_in().await;
-    let a = s
-        .alice
-        .auth
-        .forge(&req, |f| f.assertion.user_handle = Some(bob_handle))
-        .await;
+    let a = s.alice.auth.forge(&req, |f| f.assertion.user_handle = Some(bob_handle)).await;
     s.refused(&id, &a.json(), WRONG_OWNER).await;
 }
 
@@ -594,16 +478,7 @@ async fn registration_credential_sent_as_a_sign_in_assertion_is_rejected() {
     let (_, options) = s.observer.start_registration().await;
     let reg = s.alice.auth.register(&options).await;
     let (id, _) = s.alice.fapi.start_sign_in().await;
-    s.refused(
-        &id,
-        &reg.json(),
-        &[
-            (422, "form_param_format_invalid"),
-            (422, "verification_failed"),
-            (422, "passkey_not_registered"),
-        ],
-    )
-    .await;
+    s.refused(&id, &reg.json(), &[(422, "form_param_format_invalid"), (422, "verification_failed"), (422, "passkey_not_registered")]).await;
 }
 
 #[tokio::test]
@@ -628,10 +503,7 @@ async fn pending_registration(s: &Scene) -> (String, Value) {
 
 async fn refused_registration(s: &Scene, id: &str, reg: &Registration, expected: &[(u16, &str)]) {
     let before = s.snapshot(&[]).await;
-    s.observer
-        .finish_registration(id, &reg.json())
-        .await
-        .assert_error_in(expected);
+    s.observer.finish_registration(id, &reg.json()).await.assert_error_in(expected);
     s.snapshot(&[]).await.assert_same(&before);
 }
 
@@ -742,10 +614,7 @@ async fn registering_alices_credential_id_for_bob_is_rejected() {
     bob.fapi
         .finish_registration(&id, &reg.json())
         .await
-        .assert_error_in(&[
-            (422, "passkey_already_registered"),
-            (422, "verification_failed"),
-        ]);
+        .assert_error_in(&[(422, "passkey_already_registered"), (422, "verification_failed")]);
     s.snapshot(&[&bob.fapi]).await.assert_same(&before);
     // Alice's passkey still signs alice in.
     let f = Fapi::new(&s.server);
@@ -763,16 +632,7 @@ async fn registering_the_same_credential_twice_for_one_user_is_rejected() {
     reg.edit_auth_data(|ad| ad[55..55 + cred.len()].copy_from_slice(&cred));
     reg.id = cred.clone();
     reg.raw_id = cred;
-    refused_registration(
-        &s,
-        &id,
-        &reg,
-        &[
-            (422, "passkey_already_registered"),
-            (422, "verification_failed"),
-        ],
-    )
-    .await;
+    refused_registration(&s, &id, &reg, &[(422, "passkey_already_registered"), (422, "verification_failed")]).await;
 }
 
 #[tokio::test]
@@ -786,25 +646,11 @@ async fn replaying_a_completed_registration_is_rejected() {
         &s,
         &id,
         &reg,
-        &[
-            (422, "verification_already_verified"),
-            (422, "verification_failed"),
-            (422, "verification_expired"),
-            (404, "resource_not_found"),
-        ],
+        &[(422, "verification_already_verified"), (422, "verification_failed"), (422, "verification_expired"), (404, "resource_not_found")],
     )
     .await;
     let (id2, _) = pending_registration(&s).await;
-    refused_registration(
-        &s,
-        &id2,
-        &reg,
-        &[
-            (422, "verification_failed"),
-            (422, "passkey_already_registered"),
-        ],
-    )
-    .await;
+    refused_registration(&s, &id2, &reg, &[(422, "verification_failed"), (422, "passkey_already_registered")]).await;
 }
 
 #[tokio::test]
@@ -814,10 +660,7 @@ async fn finishing_alices_registration_from_bobs_client_is_refused() {
     let (id, o) = pending_registration(&s).await;
     let reg = s.alice.auth.register(&o).await;
     let before = s.snapshot(&[&bob.fapi]).await;
-    bob.fapi
-        .finish_registration(&id, &reg.json())
-        .await
-        .assert_error_in(NOT_FOUND);
+    bob.fapi.finish_registration(&id, &reg.json()).await.assert_error_in(NOT_FOUND);
     s.snapshot(&[&bob.fapi]).await.assert_same(&before);
     // Alice can still finish it herself afterwards.
     s.observer.finish_registration(&id, &reg.json()).await.ok();
@@ -830,10 +673,7 @@ async fn finishing_a_registration_from_a_signed_out_client_is_refused() {
     let reg = s.alice.auth.register(&o).await;
     let stranger = Fapi::new(&s.server);
     let before = s.snapshot(&[]).await;
-    stranger
-        .finish_registration(&id, &reg.json())
-        .await
-        .assert_error_in(SIGNED_OUT);
+    stranger.finish_registration(&id, &reg.json()).await.assert_error_in(SIGNED_OUT);
     s.snapshot(&[]).await.assert_same(&before);
 }
 
@@ -846,10 +686,7 @@ async fn bob_cannot_rename_alices_passkey() {
     let s = scene().await;
     let bob = Person::sign_up(&s.server, "bob").await;
     let before = s.snapshot(&[&bob.fapi]).await;
-    bob.fapi
-        .patch(&format!("/me/passkeys/{}", s.pk_id), &[("name", "pwned")])
-        .await
-        .assert_error_in(NOT_FOUND);
+    bob.fapi.patch(&format!("/me/passkeys/{}", s.pk_id), &[("name", "pwned")]).await.assert_error_in(NOT_FOUND);
     s.snapshot(&[&bob.fapi]).await.assert_same(&before);
 }
 
@@ -858,10 +695,7 @@ async fn bob_cannot_delete_alices_passkey() {
     let s = scene().await;
     let bob = Person::sign_up(&s.server, "bob").await;
     let before = s.snapshot(&[&bob.fapi]).await;
-    bob.fapi
-        .delete(&format!("/me/passkeys/{}", s.pk_id))
-        .await
-        .assert_error_in(NOT_FOUND);
+    bob.fapi.delete(&format!("/me/passkeys/{}", s.pk_id)).await.assert_error_in(NOT_FOUND);
     s.snapshot(&[&bob.fapi]).await.assert_same(&before);
 }
 
@@ -874,23 +708,13 @@ async fn bobs_client_cannot_act_as_alices_session() {
     // /me with alice's session id on bob's client.
     let r = bob
         .fapi
-        .send(
-            RawRequest::get("/v1/me")
-                .query("_clerk_session_id", &alice_sid)
-                .no_session_param(),
-        )
+        .send(RawRequest::get("/v1/me").query("_clerk_session_id", &alice_sid).no_session_param())
         .await;
     r.assert_error_in(&[(401, "signed_out"), (404, "resource_not_found")]);
     assert_ne!(r.body["response"]["id"], s.alice.user_id.as_str());
     // Tokens, touch, remove for alice's session from bob's client.
-    bob.fapi
-        .token(&alice_sid)
-        .await
-        .assert_error_in(&[(404, "resource_not_found"), (401, "signed_out")]);
-    bob.fapi
-        .touch(&alice_sid)
-        .await
-        .assert_error_in(&[(404, "resource_not_found"), (401, "signed_out")]);
+    bob.fapi.token(&alice_sid).await.assert_error_in(&[(404, "resource_not_found"), (401, "signed_out")]);
+    bob.fapi.touch(&alice_sid).await.assert_error_in(&[(404, "resource_not_found"), (401, "signed_out")]);
     bob.fapi
         .post(&format!("/client/sessions/{alice_sid}/remove"), &[])
         .await
@@ -918,10 +742,7 @@ async fn session_token_cannot_be_minted_after_sign_out() {
 async fn removed_session_is_dead_for_me_and_tokens() {
     let s = scene().await;
     let sid = s.observer.session_id().unwrap();
-    s.observer
-        .post(&format!("/client/sessions/{sid}/remove"), &[])
-        .await
-        .ok();
+    s.observer.post(&format!("/client/sessions/{sid}/remove"), &[]).await.ok();
     s.observer.token(&sid).await.assert_error_in(SIGNED_OUT);
     s.observer.get("/me").await.assert_error_in(SIGNED_OUT);
 }
@@ -938,29 +759,19 @@ async fn forged_client_cookie_gives_no_access() {
     thief.set_client_cookie(&forged);
     thief.set_session(Some(sid.clone()));
     thief.get("/me").await.assert_error_in(SIGNED_OUT);
-    thief
-        .token(&sid)
-        .await
-        .assert_error_in(&[(401, "signed_out"), (404, "resource_not_found")]);
+    thief.token(&sid).await.assert_error_in(&[(401, "signed_out"), (404, "resource_not_found")]);
 }
 
 #[tokio::test]
 async fn native_bearer_token_that_is_forged_gives_no_access() {
     let s = scene().await;
     let sid = s.observer.session_id().unwrap();
-    let jwt = s.observer.token(&sid).await.ok().body["jwt"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let jwt = s.observer.token(&sid).await.ok().body["jwt"].as_str().unwrap().to_string();
     let thief = Fapi::new(&s.server);
     for bogus in [
         "garbage".to_string(),
         // alg "none" JWT claiming alice's session.
-        format!(
-            "{}.{}.",
-            b64u(r#"{"alg":"none","typ":"JWT"}"#),
-            b64u(json!({"sid": sid, "sub": s.alice.user_id}).to_string())
-        ),
+        format!("{}.{}.", b64u(r#"{"alg":"none","typ":"JWT"}"#), b64u(json!({"sid": sid, "sub": s.alice.user_id}).to_string())),
         // A real session JWT is not a client credential.
         jwt.clone(),
     ] {
@@ -980,18 +791,12 @@ async fn native_bearer_token_that_is_forged_gives_no_access() {
 async fn session_jwt_with_edited_claims_does_not_verify_and_jwks_holds_no_private_key() {
     let s = scene().await;
     let sid = s.observer.session_id().unwrap();
-    let jwt = s.observer.token(&sid).await.ok().body["jwt"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let jwt = s.observer.token(&sid).await.ok().body["jwt"].as_str().unwrap().to_string();
     verify_jwt(&s.observer, &jwt).await;
     let jwks = s.observer.get_abs("/.well-known/jwks.json").await.ok();
     for k in jwks.body["keys"].as_array().expect("keys[]") {
         for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
-            assert!(
-                k.get(private).is_none(),
-                "JWKS leaks private parameter {private}: {k}"
-            );
+            assert!(k.get(private).is_none(), "JWKS leaks private parameter {private}: {k}");
         }
     }
     // Edit sub, keep the signature: must not verify.
@@ -1001,30 +806,18 @@ async fn session_jwt_with_edited_claims_does_not_verify_and_jwks_holds_no_privat
     let forged = format!("{}.{}.{}", parts[0], b64u(claims.to_string()), parts[2]);
     let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.body.clone()).unwrap();
     let header = jsonwebtoken::decode_header(&jwt).unwrap();
-    let key =
-        jsonwebtoken::DecodingKey::from_jwk(set.find(header.kid.as_deref().unwrap()).unwrap())
-            .unwrap();
+    let key = jsonwebtoken::DecodingKey::from_jwk(set.find(header.kid.as_deref().unwrap()).unwrap()).unwrap();
     let mut v = jsonwebtoken::Validation::new(header.alg);
     v.validate_aud = false;
-    assert!(
-        jsonwebtoken::decode::<Value>(&forged, &key, &v).is_err(),
-        "edited JWT verified"
-    );
+    assert!(jsonwebtoken::decode::<Value>(&forged, &key, &v).is_err(), "edited JWT verified");
 }
 
 // =============================================================================================
 // Cross-site requests: foreign Origin on cookie-authenticated POSTs
 // =============================================================================================
 
-async fn cross_site(
-    f: &Fapi,
-    path: &str,
-    method: Option<&str>,
-    form: &[(&str, &str)],
-    origin: &str,
-) -> Reply {
-    let mut r = RawRequest::post(&format!("/v1{path}"), form_body(form))
-        .origin(OriginHeader::Custom(origin.into()));
+async fn cross_site(f: &Fapi, path: &str, method: Option<&str>, form: &[(&str, &str)], origin: &str) -> Reply {
+    let mut r = RawRequest::post(&format!("/v1{path}"), form_body(form)).origin(OriginHeader::Custom(origin.into()));
     if let Some(m) = method {
         r = r.query("_method", m);
     }
@@ -1035,21 +828,9 @@ async fn cross_site(
 async fn cross_site_sign_up_is_refused_and_sets_no_cookie() {
     let server = LatchProcess::start();
     let f = Fapi::new(&server);
-    let r = cross_site(
-        &f,
-        "/client/sign_ups",
-        None,
-        &[("username", "mallory")],
-        "https://evil.example",
-    )
-    .await;
+    let r = cross_site(&f, "/client/sign_ups", None, &[("username", "mallory")], "https://evil.example").await;
     r.assert_error_in(ORIGIN);
-    assert!(
-        r.header("set-cookie")
-            .iter()
-            .all(|c| !c.contains("__client=")),
-        "no client for a refused request"
-    );
+    assert!(r.header("set-cookie").iter().all(|c| !c.contains("__client=")), "no client for a refused request");
     // The username is still free.
     f.sign_up_ok("mallory").await;
 }
@@ -1058,15 +839,7 @@ async fn cross_site_sign_up_is_refused_and_sets_no_cookie() {
 async fn cross_site_passkey_creation_is_refused() {
     let s = scene().await;
     let before = s.snapshot(&[]).await;
-    cross_site(
-        &s.observer,
-        "/me/passkeys",
-        None,
-        &[],
-        "https://evil.example",
-    )
-    .await
-    .assert_error_in(ORIGIN);
+    cross_site(&s.observer, "/me/passkeys", None, &[], "https://evil.example").await.assert_error_in(ORIGIN);
     s.snapshot(&[]).await.assert_same(&before);
 }
 
@@ -1074,15 +847,9 @@ async fn cross_site_passkey_creation_is_refused() {
 async fn cross_site_passkey_rename_is_refused() {
     let s = scene().await;
     let before = s.snapshot(&[]).await;
-    cross_site(
-        &s.observer,
-        &format!("/me/passkeys/{}", s.pk_id),
-        Some("PATCH"),
-        &[("name", "pwned")],
-        "https://evil.example",
-    )
-    .await
-    .assert_error_in(ORIGIN);
+    cross_site(&s.observer, &format!("/me/passkeys/{}", s.pk_id), Some("PATCH"), &[("name", "pwned")], "https://evil.example")
+        .await
+        .assert_error_in(ORIGIN);
     s.snapshot(&[]).await.assert_same(&before);
 }
 
@@ -1090,15 +857,9 @@ async fn cross_site_passkey_rename_is_refused() {
 async fn cross_site_passkey_delete_is_refused() {
     let s = scene().await;
     let before = s.snapshot(&[]).await;
-    cross_site(
-        &s.observer,
-        &format!("/me/passkeys/{}", s.pk_id),
-        Some("DELETE"),
-        &[],
-        "https://evil.example",
-    )
-    .await
-    .assert_error_in(ORIGIN);
+    cross_site(&s.observer, &format!("/me/passkeys/{}", s.pk_id), Some("DELETE"), &[], "https://evil.example")
+        .await
+        .assert_error_in(ORIGIN);
     s.snapshot(&[]).await.assert_same(&before);
 }
 
@@ -1106,15 +867,7 @@ async fn cross_site_passkey_delete_is_refused() {
 async fn cross_site_sign_out_is_refused() {
     let s = scene().await;
     let before = s.snapshot(&[]).await;
-    cross_site(
-        &s.observer,
-        "/client/sessions",
-        Some("DELETE"),
-        &[],
-        "https://evil.example",
-    )
-    .await
-    .assert_error_in(ORIGIN);
+    cross_site(&s.observer, "/client/sessions", Some("DELETE"), &[], "https://evil.example").await.assert_error_in(ORIGIN);
     s.snapshot(&[]).await.assert_same(&before);
 }
 
@@ -1128,10 +881,7 @@ async fn cross_site_sign_in_attempt_is_refused() {
         &s.alice.fapi,
         &format!("/client/sign_ins/{id}/attempt_first_factor"),
         None,
-        &[
-            ("strategy", "passkey"),
-            ("public_key_credential", &a.json()),
-        ],
+        &[("strategy", "passkey"), ("public_key_credential", &a.json())],
         "https://evil.example",
     )
     .await
@@ -1143,15 +893,9 @@ async fn cross_site_sign_in_attempt_is_refused() {
 async fn cross_site_token_minting_is_refused() {
     let s = scene().await;
     let sid = s.observer.session_id().unwrap();
-    cross_site(
-        &s.observer,
-        &format!("/client/sessions/{sid}/tokens"),
-        None,
-        &[],
-        "https://evil.example",
-    )
-    .await
-    .assert_error_in(ORIGIN);
+    cross_site(&s.observer, &format!("/client/sessions/{sid}/tokens"), None, &[], "https://evil.example")
+        .await
+        .assert_error_in(ORIGIN);
 }
 
 #[tokio::test]
@@ -1167,19 +911,8 @@ async fn null_origin_and_lookalike_origins_are_refused() {
         format!("http://localhost.evil.example:{port}"),
         format!("http://localhost:{port}.evil.example"),
     ] {
-        let r = cross_site(
-            &s.observer,
-            &format!("/me/passkeys/{}", s.pk_id),
-            Some("DELETE"),
-            &[],
-            &origin,
-        )
-        .await;
-        assert_eq!(
-            r.status, 403,
-            "Origin {origin:?} must be refused: {}",
-            r.text
-        );
+        let r = cross_site(&s.observer, &format!("/me/passkeys/{}", s.pk_id), Some("DELETE"), &[], &origin).await;
+        assert_eq!(r.status, 403, "Origin {origin:?} must be refused: {}", r.text);
         r.assert_error_in(ORIGIN);
     }
     s.snapshot(&[]).await.assert_same(&before);
@@ -1198,8 +931,7 @@ async fn sign_in_with_an_expired_challenge_is_rejected() {
     s.observer.set_server(&s.server);
     let (id, req) = s.alice.fapi.start_sign_in().await;
     let a = s.alice.auth.assert(&req).await;
-    s.refused(&id, &a.json(), &[(422, "verification_expired")])
-        .await;
+    s.refused(&id, &a.json(), &[(422, "verification_expired")]).await;
 }
 
 #[tokio::test]
@@ -1211,10 +943,7 @@ async fn registration_with_an_expired_challenge_is_rejected() {
     let (id, o) = s.observer.start_registration().await;
     let reg = s.alice.auth.register(&o).await;
     let before = s.snapshot(&[]).await;
-    s.observer
-        .finish_registration(&id, &reg.json())
-        .await
-        .assert_error_in(&[(422, "verification_expired")]);
+    s.observer.finish_registration(&id, &reg.json()).await.assert_error_in(&[(422, "verification_expired")]);
     s.snapshot(&[]).await.assert_same(&before);
 }
 
@@ -1228,14 +957,10 @@ async fn control_a_forged_assertion_without_edits_is_accepted() {
     let mut s = scene().await;
     let (id, req) = s.alice.fapi.start_sign_in().await;
     // Re-serialised client data (keys reordered), re-signed, counter jumped forward: all fine.
-    let a = s
-        .alice
-        .auth
-        .forge(&req, |f| {
-            f.edit_client_data(|_| {});
-            f.set_counter(1000);
-        })
-        .await;
+    let a = s.alice.auth.forge(&req, |f| {
+        f.edit_client_data(|_| {});
+        f.set_counter(1000);
+    }).await;
     let r = s.alice.fapi.attempt_sign_in(&id, &a.json()).await.ok();
     assert_eq!(r.resp()["status"], "complete", "{}", r.text);
 }
@@ -1256,15 +981,8 @@ async fn control_snapshots_see_a_sign_in_a_rename_and_a_new_session() {
     let mut s = scene().await;
     let before = s.snapshot(&[]).await;
     s.alice.fapi.sign_in_ok(&mut s.alice.auth).await;
-    assert_ne!(
-        s.snapshot(&[]).await,
-        before,
-        "a sign-in (session, last_used_at) must show"
-    );
+    assert_ne!(s.snapshot(&[]).await, before, "a sign-in (session, last_used_at) must show");
     let before = s.snapshot(&[]).await;
-    s.observer
-        .patch(&format!("/me/passkeys/{}", s.pk_id), &[("name", "renamed")])
-        .await
-        .ok();
+    s.observer.patch(&format!("/me/passkeys/{}", s.pk_id), &[("name", "renamed")]).await.ok();
     assert_ne!(s.snapshot(&[]).await, before, "a rename must show");
 }

@@ -13,20 +13,12 @@ async fn sign_in_and_assertion(s: &mut Scene) -> (String, Assertion) {
 }
 
 /// POST a raw body to attempt_first_factor from alice's browser and check the refusal.
-async fn refused_raw(
-    s: &mut Scene,
-    sign_in_id: &str,
-    body: Vec<u8>,
-    expected: &[(u16, &str)],
-) -> Reply {
+async fn refused_raw(s: &mut Scene, sign_in_id: &str, body: Vec<u8>, expected: &[(u16, &str)]) -> Reply {
     let before = s.snapshot(&[]).await;
     let r = s
         .alice
         .fapi
-        .send(RawRequest::post(
-            &format!("/v1/client/sign_ins/{sign_in_id}/attempt_first_factor"),
-            body,
-        ))
+        .send(RawRequest::post(&format!("/v1/client/sign_ins/{sign_in_id}/attempt_first_factor"), body))
         .await;
     r.assert_error_in(expected);
     assert!(s.server.is_running(), "latch died:\n{}", s.server.logs());
@@ -52,11 +44,7 @@ fn with_field(a: &Assertion, path: &[&str], value: Value) -> String {
 async fn oversized_body_is_refused_with_413() {
     let mut s = scene().await;
     let (id, a) = sign_in_and_assertion(&mut s).await;
-    let huge = with_field(
-        &a,
-        &["response", "padding"],
-        Value::String("A".repeat(4 * 1024 * 1024)),
-    );
+    let huge = with_field(&a, &["response", "padding"], Value::String("A".repeat(4 * 1024 * 1024)));
     let body = form_body(&[("strategy", "passkey"), ("public_key_credential", &huge)]);
     refused_raw(&mut s, &id, body, &[(413, "request_body_too_large")]).await;
 }
@@ -66,25 +54,16 @@ async fn oversized_sign_up_body_is_refused_with_413_and_creates_no_user() {
     let server = LatchProcess::start();
     let f = Fapi::new(&server);
     let name = "a".repeat(4 * 1024 * 1024);
-    f.post("/client/sign_ups", &[("username", &name)])
-        .await
-        .assert_error(413, "request_body_too_large");
+    f.post("/client/sign_ups", &[("username", &name)]).await.assert_error(413, "request_body_too_large");
     assert!(f.session_id().is_none());
-    assert!(
-        f.get("/client").await.ok().resp()["sessions"]
-            .as_array()
-            .is_none_or(|s| s.is_empty())
-    );
+    assert!(f.get("/client").await.ok().resp()["sessions"].as_array().is_none_or(|s| s.is_empty()));
 }
 
 /// A valid assertion with `[[[…]]]` nested `depth` deep under an extra key at `path`: the
 /// parser has to walk it even though the field is unknown (the stack-overflow vector).
 fn with_deep_extra(a: &Assertion, path: &[&str], depth: usize) -> String {
     let text = with_field(a, path, json!("__DEEP__"));
-    text.replace(
-        "\"__DEEP__\"",
-        &format!("{}{}", "[".repeat(depth), "]".repeat(depth)),
-    )
+    text.replace("\"__DEEP__\"", &format!("{}{}", "[".repeat(depth), "]".repeat(depth)))
 }
 
 #[tokio::test]
@@ -124,10 +103,7 @@ async fn truncated_json_credential_is_refused() {
     let mut s = scene().await;
     let (id, a) = sign_in_and_assertion(&mut s).await;
     let j = a.json();
-    let body = form_body(&[
-        ("strategy", "passkey"),
-        ("public_key_credential", &j[..j.len() / 2]),
-    ]);
+    let body = form_body(&[("strategy", "passkey"), ("public_key_credential", &j[..j.len() / 2])]);
     refused_raw(&mut s, &id, body, FORMAT).await;
 }
 
@@ -147,10 +123,7 @@ async fn credential_without_a_response_object_is_refused() {
     let (id, a) = sign_in_and_assertion(&mut s).await;
     let mut v = a.to_value();
     v.as_object_mut().unwrap().remove("response");
-    let body = form_body(&[
-        ("strategy", "passkey"),
-        ("public_key_credential", &v.to_string()),
-    ]);
+    let body = form_body(&[("strategy", "passkey"), ("public_key_credential", &v.to_string())]);
     refused_raw(&mut s, &id, body, FORMAT).await;
 }
 
@@ -198,11 +171,7 @@ async fn bad_base64_in_signature_is_refused() {
 async fn bad_base64_in_authenticator_data_is_refused() {
     let mut s = scene().await;
     let (id, a) = sign_in_and_assertion(&mut s).await;
-    let text = with_field(
-        &a,
-        &["response", "authenticatorData"],
-        json!("SZYN5YgO\u{e9}"),
-    );
+    let text = with_field(&a, &["response", "authenticatorData"], json!("SZYN5YgO\u{e9}"));
     let body = form_body(&[("strategy", "passkey"), ("public_key_credential", &text)]);
     refused_raw(&mut s, &id, body, FORMAT).await;
 }
@@ -211,11 +180,7 @@ async fn bad_base64_in_authenticator_data_is_refused() {
 async fn client_data_json_that_is_not_json_is_refused() {
     let mut s = scene().await;
     let (id, a) = sign_in_and_assertion(&mut s).await;
-    let text = with_field(
-        &a,
-        &["response", "clientDataJSON"],
-        json!(b64u(b"this is not json")),
-    );
+    let text = with_field(&a, &["response", "clientDataJSON"], json!(b64u(b"this is not json")));
     let body = form_body(&[("strategy", "passkey"), ("public_key_credential", &text)]);
     refused_raw(&mut s, &id, body, FORMAT_OR_FAILED).await;
 }
@@ -226,10 +191,7 @@ async fn client_data_json_with_invalid_utf8_is_refused() {
     let (id, a) = sign_in_and_assertion(&mut s).await;
     // An invalid byte inside the origin string value.
     let mut cd = a.client_data_json.clone();
-    let at = cd
-        .windows(9)
-        .position(|w| w == b"localhost")
-        .expect("origin in client data");
+    let at = cd.windows(9).position(|w| w == b"localhost").expect("origin in client data");
     cd.insert(at + 5, 0xff);
     let text = with_field(&a, &["response", "clientDataJSON"], json!(b64u(&cd)));
     let body = form_body(&[("strategy", "passkey"), ("public_key_credential", &text)]);
@@ -246,10 +208,7 @@ async fn refused_attestation(s: &mut Scene, attestation_object: Vec<u8>) {
     s.alice.auth.forget(&reg.id.clone());
     reg.attestation_object = attestation_object;
     let before = s.snapshot(&[]).await;
-    s.observer
-        .finish_registration(&id, &reg.json())
-        .await
-        .assert_error_in(FORMAT_OR_FAILED);
+    s.observer.finish_registration(&id, &reg.json()).await.assert_error_in(FORMAT_OR_FAILED);
     assert!(s.server.is_running(), "latch died:\n{}", s.server.logs());
     s.snapshot(&[]).await.assert_same(&before);
 }
@@ -302,10 +261,7 @@ async fn bad_base64_in_attestation_object_is_refused() {
     let mut v = reg.to_value();
     v["response"]["attestationObject"] = json!("o2NmbXRkbm9uZW@@@");
     let before = s.snapshot(&[]).await;
-    s.observer
-        .finish_registration(&id, &v.to_string())
-        .await
-        .assert_error_in(FORMAT);
+    s.observer.finish_registration(&id, &v.to_string()).await.assert_error_in(FORMAT);
     s.snapshot(&[]).await.assert_same(&before);
 }
 
@@ -319,10 +275,7 @@ async fn authenticator_data_with_a_truncated_public_key_is_refused() {
         ad.truncate(n - 10)
     });
     let before = s.snapshot(&[]).await;
-    s.observer
-        .finish_registration(&id, &reg.json())
-        .await
-        .assert_error_in(FORMAT_OR_FAILED);
+    s.observer.finish_registration(&id, &reg.json()).await.assert_error_in(FORMAT_OR_FAILED);
     s.snapshot(&[]).await.assert_same(&before);
 }
 
@@ -334,44 +287,23 @@ async fn authenticator_data_with_a_truncated_public_key_is_refused() {
 async fn invalid_utf8_in_a_form_field_is_refused() {
     let mut s = scene().await;
     let (id, _) = sign_in_and_assertion(&mut s).await;
-    refused_raw(
-        &mut s,
-        &id,
-        b"strategy=passkey&public_key_credential=%FF%FE%7B%7D".to_vec(),
-        FORMAT,
-    )
-    .await;
+    refused_raw(&mut s, &id, b"strategy=passkey&public_key_credential=%FF%FE%7B%7D".to_vec(), FORMAT).await;
 }
 
 #[tokio::test]
 async fn invalid_utf8_in_a_sign_up_username_is_refused() {
     let server = LatchProcess::start();
     let f = Fapi::new(&server);
-    let r = f
-        .send(RawRequest::post(
-            "/v1/client/sign_ups",
-            b"username=al%C3%28ice".to_vec(),
-        ))
-        .await;
+    let r = f.send(RawRequest::post("/v1/client/sign_ups", b"username=al%C3%28ice".to_vec())).await;
     r.assert_error_in(FORMAT);
-    assert!(
-        f.get("/client").await.ok().resp()["sessions"]
-            .as_array()
-            .is_none_or(|s| s.is_empty())
-    );
+    assert!(f.get("/client").await.ok().resp()["sessions"].as_array().is_none_or(|s| s.is_empty()));
 }
 
 #[tokio::test]
 async fn missing_public_key_credential_is_refused_naming_the_param() {
     let mut s = scene().await;
     let (id, _) = sign_in_and_assertion(&mut s).await;
-    let r = refused_raw(
-        &mut s,
-        &id,
-        form_body(&[("strategy", "passkey")]),
-        &[(422, "form_param_missing")],
-    )
-    .await;
+    let r = refused_raw(&mut s, &id, form_body(&[("strategy", "passkey")]), &[(422, "form_param_missing")]).await;
     assert_eq!(r.param_name(), Some("public_key_credential"), "{}", r.text);
 }
 
@@ -379,13 +311,7 @@ async fn missing_public_key_credential_is_refused_naming_the_param() {
 async fn missing_strategy_is_refused_naming_the_param() {
     let mut s = scene().await;
     let (id, a) = sign_in_and_assertion(&mut s).await;
-    let r = refused_raw(
-        &mut s,
-        &id,
-        form_body(&[("public_key_credential", &a.json())]),
-        &[(422, "form_param_missing")],
-    )
-    .await;
+    let r = refused_raw(&mut s, &id, form_body(&[("public_key_credential", &a.json())]), &[(422, "form_param_missing")]).await;
     assert_eq!(r.param_name(), Some("strategy"), "{}", r.text);
 }
 
@@ -401,18 +327,10 @@ async fn duplicated_public_key_credential_is_refused() {
     // Two credentials in one request: which one would be checked and which one stored?
     let mut s = scene().await;
     let (id, a) = sign_in_and_assertion(&mut s).await;
-    let body = form_body(&[
-        ("strategy", "passkey"),
-        ("public_key_credential", &a.json()),
-        ("public_key_credential", "{}"),
-    ]);
+    let body = form_body(&[("strategy", "passkey"), ("public_key_credential", &a.json()), ("public_key_credential", "{}")]);
     refused_raw(&mut s, &id, body, FORMAT).await;
     // The other order too.
-    let body = form_body(&[
-        ("strategy", "passkey"),
-        ("public_key_credential", "{}"),
-        ("public_key_credential", &a.json()),
-    ]);
+    let body = form_body(&[("strategy", "passkey"), ("public_key_credential", "{}"), ("public_key_credential", &a.json())]);
     refused_raw(&mut s, &id, body, FORMAT).await;
 }
 
@@ -420,11 +338,7 @@ async fn duplicated_public_key_credential_is_refused() {
 async fn duplicated_strategy_is_refused() {
     let mut s = scene().await;
     let (id, a) = sign_in_and_assertion(&mut s).await;
-    let body = form_body(&[
-        ("strategy", "passkey"),
-        ("strategy", "password"),
-        ("public_key_credential", &a.json()),
-    ]);
+    let body = form_body(&[("strategy", "passkey"), ("strategy", "password"), ("public_key_credential", &a.json())]);
     refused_raw(&mut s, &id, body, FORMAT).await;
 }
 
@@ -432,32 +346,15 @@ async fn duplicated_strategy_is_refused() {
 async fn unsupported_strategy_is_refused() {
     let mut s = scene().await;
     let (id, a) = sign_in_and_assertion(&mut s).await;
-    let body = form_body(&[
-        ("strategy", "password"),
-        ("public_key_credential", &a.json()),
-    ]);
-    refused_raw(
-        &mut s,
-        &id,
-        body,
-        &[
-            (422, "form_param_format_invalid"),
-            (422, "strategy_for_user_invalid"),
-        ],
-    )
-    .await;
+    let body = form_body(&[("strategy", "password"), ("public_key_credential", &a.json())]);
+    refused_raw(&mut s, &id, body, &[(422, "form_param_format_invalid"), (422, "strategy_for_user_invalid")]).await;
 }
 
 #[tokio::test]
 async fn duplicated_username_on_sign_up_is_refused_and_creates_no_user() {
     let server = LatchProcess::start();
     let f = Fapi::new(&server);
-    let r = f
-        .send(RawRequest::post(
-            "/v1/client/sign_ups",
-            form_body(&[("username", "ann"), ("username", "bea")]),
-        ))
-        .await;
+    let r = f.send(RawRequest::post("/v1/client/sign_ups", form_body(&[("username", "ann"), ("username", "bea")]))).await;
     r.assert_error_in(FORMAT);
     assert!(f.session_id().is_none());
     // Neither name was taken.
@@ -469,11 +366,7 @@ async fn duplicated_username_on_sign_up_is_refused_and_creates_no_user() {
 async fn sign_up_without_username_is_refused_naming_the_param() {
     let server = LatchProcess::start();
     let f = Fapi::new(&server);
-    for body in [
-        form_body(&[("locale", "en-US")]),
-        form_body(&[("username", "")]),
-        form_body(&[("username", "   ")]),
-    ] {
+    for body in [form_body(&[("locale", "en-US")]), form_body(&[("username", "")]), form_body(&[("username", "   ")])] {
         let r = f.send(RawRequest::post("/v1/client/sign_ups", body)).await;
         r.assert_error(422, "form_param_missing");
         assert_eq!(r.param_name(), Some("username"), "{}", r.text);
@@ -490,11 +383,7 @@ async fn taken_username_is_refused_with_form_identifier_exists() {
     assert!(f.session_id().is_none());
     // A new browser's client is stored by the sign-up itself: refused, there is none, and
     // no cookie names one.
-    assert!(
-        r.header("set-cookie").is_empty(),
-        "{:?}",
-        r.header("set-cookie")
-    );
+    assert!(r.header("set-cookie").is_empty(), "{:?}", r.header("set-cookie"));
     assert!(f.client_cookie().is_none());
     s.snapshot(&[]).await.assert_same(&before);
     // The same browser's next sign-up makes its client then.
@@ -507,15 +396,9 @@ async fn taken_username_is_refused_with_form_identifier_exists() {
 async fn a_refused_first_sign_in_sets_no_cookie() {
     let s = scene().await;
     let f = Fapi::new(&s.server);
-    let r = f
-        .post("/client/sign_ins", &[("identifier", "nobody-here")])
-        .await;
+    let r = f.post("/client/sign_ins", &[("identifier", "nobody-here")]).await;
     r.assert_error(422, "form_identifier_not_found");
-    assert!(
-        r.header("set-cookie").is_empty(),
-        "{:?}",
-        r.header("set-cookie")
-    );
+    assert!(r.header("set-cookie").is_empty(), "{:?}", r.header("set-cookie"));
     assert!(f.client_cookie().is_none());
     // A sign-in that is created stores the client with it and hands out its cookie.
     let (sign_in_id, _) = f.start_sign_in().await;
@@ -527,16 +410,10 @@ async fn a_refused_first_sign_in_sets_no_cookie() {
 async fn rename_without_a_name_is_refused() {
     let s = scene().await;
     let before = s.snapshot(&[]).await;
-    let r = s
-        .observer
-        .patch(&format!("/me/passkeys/{}", s.pk_id), &[])
-        .await;
+    let r = s.observer.patch(&format!("/me/passkeys/{}", s.pk_id), &[]).await;
     r.assert_error(422, "form_param_missing");
     assert_eq!(r.param_name(), Some("name"));
-    s.observer
-        .patch(&format!("/me/passkeys/{}", s.pk_id), &[("name", "  ")])
-        .await
-        .assert_error(422, "form_param_missing");
+    s.observer.patch(&format!("/me/passkeys/{}", s.pk_id), &[("name", "  ")]).await.assert_error(422, "form_param_missing");
     s.snapshot(&[]).await.assert_same(&before);
 }
 
@@ -545,10 +422,7 @@ async fn duplicated_name_on_rename_is_refused() {
     let s = scene().await;
     let before = s.snapshot(&[]).await;
     s.observer
-        .patch(
-            &format!("/me/passkeys/{}", s.pk_id),
-            &[("name", "one"), ("name", "two")],
-        )
+        .patch(&format!("/me/passkeys/{}", s.pk_id), &[("name", "one"), ("name", "two")])
         .await
         .assert_error_in(FORMAT);
     s.snapshot(&[]).await.assert_same(&before);
@@ -563,14 +437,7 @@ async fn unknown_sign_in_id_is_404() {
     let mut s = scene().await;
     let (_, a) = sign_in_and_assertion(&mut s).await;
     s.refused("sia_doesnotexist", &a.json(), NOT_FOUND).await;
-    let r = s
-        .alice
-        .fapi
-        .post(
-            "/client/sign_ins/sia_doesnotexist/prepare_first_factor",
-            &[("strategy", "passkey")],
-        )
-        .await;
+    let r = s.alice.fapi.post("/client/sign_ins/sia_doesnotexist/prepare_first_factor", &[("strategy", "passkey")]).await;
     r.assert_error_in(NOT_FOUND);
 }
 
@@ -580,18 +447,9 @@ async fn unknown_passkey_id_is_404_for_rename_delete_and_verify() {
     let (_, o) = s.observer.start_registration().await;
     let reg = s.alice.auth.register(&o).await;
     let before = s.snapshot(&[]).await;
-    s.observer
-        .patch("/me/passkeys/pk_doesnotexist", &[("name", "x")])
-        .await
-        .assert_error_in(NOT_FOUND);
-    s.observer
-        .delete("/me/passkeys/pk_doesnotexist")
-        .await
-        .assert_error_in(NOT_FOUND);
-    s.observer
-        .finish_registration("pk_doesnotexist", &reg.json())
-        .await
-        .assert_error_in(NOT_FOUND);
+    s.observer.patch("/me/passkeys/pk_doesnotexist", &[("name", "x")]).await.assert_error_in(NOT_FOUND);
+    s.observer.delete("/me/passkeys/pk_doesnotexist").await.assert_error_in(NOT_FOUND);
+    s.observer.finish_registration("pk_doesnotexist", &reg.json()).await.assert_error_in(NOT_FOUND);
     s.snapshot(&[]).await.assert_same(&before);
 }
 
@@ -599,18 +457,9 @@ async fn unknown_passkey_id_is_404_for_rename_delete_and_verify() {
 async fn unknown_session_id_is_404_for_touch_tokens_and_remove() {
     let s = scene().await;
     let before = s.snapshot(&[]).await;
-    s.observer
-        .touch("sess_doesnotexist")
-        .await
-        .assert_error_in(NOT_FOUND);
-    s.observer
-        .token("sess_doesnotexist")
-        .await
-        .assert_error_in(NOT_FOUND);
-    s.observer
-        .post("/client/sessions/sess_doesnotexist/remove", &[])
-        .await
-        .assert_error_in(NOT_FOUND);
+    s.observer.touch("sess_doesnotexist").await.assert_error_in(NOT_FOUND);
+    s.observer.token("sess_doesnotexist").await.assert_error_in(NOT_FOUND);
+    s.observer.post("/client/sessions/sess_doesnotexist/remove", &[]).await.assert_error_in(NOT_FOUND);
     s.snapshot(&[]).await.assert_same(&before);
 }
 
@@ -618,16 +467,8 @@ async fn unknown_session_id_is_404_for_touch_tokens_and_remove() {
 async fn ids_with_path_tricks_are_404_not_5xx() {
     let s = scene().await;
     let before = s.snapshot(&[]).await;
-    for id in [
-        "%00",
-        "..%2F..%2Fclient",
-        "%27%20OR%201%3D1--",
-        &"x".repeat(4000),
-    ] {
-        let r = s
-            .observer
-            .patch(&format!("/me/passkeys/{id}"), &[("name", "x")])
-            .await;
+    for id in ["%00", "..%2F..%2Fclient", "%27%20OR%201%3D1--", &"x".repeat(4000)] {
+        let r = s.observer.patch(&format!("/me/passkeys/{id}"), &[("name", "x")]).await;
         r.assert_error_in(&[(404, "resource_not_found")]);
     }
     s.snapshot(&[]).await.assert_same(&before);
@@ -644,11 +485,7 @@ async fn the_server_survives_a_burst_of_junk() {
         b"strategy=passkey&public_key_credential=%".to_vec(),
         vec![0u8; 1000],
         (0..=255u8).collect(),
-        format!(
-            "strategy=passkey&public_key_credential={}",
-            "%7B".repeat(3000)
-        )
-        .into_bytes(),
+        format!("strategy=passkey&public_key_credential={}", "%7B".repeat(3000)).into_bytes(),
     ];
     for body in junk {
         let r = s.alice.fapi.send(RawRequest::post(&path, body)).await;

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use latch_testkit::{fapi::*, jwt::verify_jwt, passkey::*, process::kill, process::*};
+use latch_testkit::{fapi::*, jwt::verify_jwt, passkey::*, process::*, process::kill};
 use serde_json::Value;
 
 /// Concurrent browsers in the stream.
@@ -53,16 +53,9 @@ static KILLED: AtomicBool = AtomicBool::new(false);
 #[derive(Debug, Clone)]
 enum InFlight {
     SignUp,
-    CreatePasskey {
-        pending_id: Option<String>,
-        cred: Option<Vec<u8>>,
-    },
-    SignOut {
-        sid: String,
-    },
-    SignIn {
-        sign_in_id: Option<String>,
-    },
+    CreatePasskey { pending_id: Option<String>, cred: Option<Vec<u8>> },
+    SignOut { sid: String },
+    SignIn { sign_in_id: Option<String> },
 }
 
 /// One person: their browser, their passkey device, and what Latch acknowledged to them.
@@ -98,10 +91,7 @@ async fn call<T: Send + 'static>(f: impl Future<Output = T> + Send + 'static) ->
     match tokio::spawn(f).await {
         Ok(v) => Some(v),
         Err(e) => {
-            assert!(
-                KILLED.load(Ordering::SeqCst),
-                "a request failed before the kill: {e}"
-            );
+            assert!(KILLED.load(Ordering::SeqCst), "a request failed before the kill: {e}");
             None
         }
     }
@@ -148,26 +138,11 @@ impl Person {
     async fn sign_up(&mut self, stream: &Stream) -> bool {
         self.in_flight = Some(InFlight::SignUp);
         let (f, name) = (self.fapi.clone(), self.username.clone());
-        let Some(r) = call(async move { f.sign_up(&name).await })
-            .await
-            .filter(answered)
-        else {
-            return false;
-        };
+        let Some(r) = call(async move { f.sign_up(&name).await }).await.filter(answered) else { return false };
         let r = r.ok();
         assert_eq!(r.resp()["status"], "complete", "{}", r.text);
-        self.user_id = Some(
-            r.resp()["created_user_id"]
-                .as_str()
-                .expect("created_user_id")
-                .to_string(),
-        );
-        self.live_session = Some(
-            r.resp()["created_session_id"]
-                .as_str()
-                .expect("created_session_id")
-                .to_string(),
-        );
+        self.user_id = Some(r.resp()["created_user_id"].as_str().expect("created_user_id").to_string());
+        self.live_session = Some(r.resp()["created_session_id"].as_str().expect("created_session_id").to_string());
         self.in_flight = None;
         stream.ack();
         true
@@ -175,35 +150,16 @@ impl Person {
 
     /// `user.createPasskey()`: begin, the authenticator, attempt_verification.
     async fn create_passkey(&mut self, stream: &Stream) -> bool {
-        self.in_flight = Some(InFlight::CreatePasskey {
-            pending_id: None,
-            cred: None,
-        });
+        self.in_flight = Some(InFlight::CreatePasskey { pending_id: None, cred: None });
         let f = self.fapi.clone();
-        let Some(r) = call(async move { f.post("/me/passkeys", &[]).await })
-            .await
-            .filter(answered)
-        else {
-            return false;
-        };
+        let Some(r) = call(async move { f.post("/me/passkeys", &[]).await }).await.filter(answered) else { return false };
         let r = r.ok();
-        let id = r.resp()["id"]
-            .as_str()
-            .expect("pending passkey id")
-            .to_string();
+        let id = r.resp()["id"].as_str().expect("pending passkey id").to_string();
         let options = parse_nonce(&r.resp()["verification"]["nonce"]);
         let reg = self.auth.register(&options).await;
-        self.in_flight = Some(InFlight::CreatePasskey {
-            pending_id: Some(id.clone()),
-            cred: Some(reg.id.clone()),
-        });
+        self.in_flight = Some(InFlight::CreatePasskey { pending_id: Some(id.clone()), cred: Some(reg.id.clone()) });
         let (f, pid, json) = (self.fapi.clone(), id.clone(), reg.json());
-        let Some(r) = call(async move { f.finish_registration(&pid, &json).await })
-            .await
-            .filter(answered)
-        else {
-            return false;
-        };
+        let Some(r) = call(async move { f.finish_registration(&pid, &json).await }).await.filter(answered) else { return false };
         let r = r.ok();
         assert_eq!(r.resp()["verification"]["status"], "verified", "{}", r.text);
         self.passkeys.push((id, reg.id));
@@ -217,12 +173,7 @@ impl Person {
         let sid = self.live_session.clone().expect("signed in");
         self.in_flight = Some(InFlight::SignOut { sid: sid.clone() });
         let f = self.fapi.clone();
-        let Some(r) = call(async move { f.sign_out().await })
-            .await
-            .filter(answered)
-        else {
-            return false;
-        };
+        let Some(r) = call(async move { f.sign_out().await }).await.filter(answered) else { return false };
         r.ok();
         self.ended_sessions.push(sid);
         self.live_session = None;
@@ -236,41 +187,19 @@ impl Person {
         self.in_flight = Some(InFlight::SignIn { sign_in_id: None });
         let f = self.fapi.clone();
         let start = call(async move {
-            f.post(
-                "/client/sign_ins",
-                &[
-                    ("strategy", "passkey"),
-                    ("locale", "en-US"),
-                    ("timezone", "UTC"),
-                ],
-            )
-            .await
+            f.post("/client/sign_ins", &[("strategy", "passkey"), ("locale", "en-US"), ("timezone", "UTC")]).await
         });
-        let Some(r) = start.await.filter(answered) else {
-            return false;
-        };
+        let Some(r) = start.await.filter(answered) else { return false };
         let r = r.ok();
         let id = r.resp()["id"].as_str().expect("sign-in id").to_string();
         let options = parse_nonce(&r.resp()["first_factor_verification"]["nonce"]);
-        self.in_flight = Some(InFlight::SignIn {
-            sign_in_id: Some(id.clone()),
-        });
+        self.in_flight = Some(InFlight::SignIn { sign_in_id: Some(id.clone()) });
         let assertion = self.auth.assert(&options).await;
         let (f, json) = (self.fapi.clone(), assertion.json());
-        let Some(r) = call(async move { f.attempt_sign_in(&id, &json).await })
-            .await
-            .filter(answered)
-        else {
-            return false;
-        };
+        let Some(r) = call(async move { f.attempt_sign_in(&id, &json).await }).await.filter(answered) else { return false };
         let r = r.ok();
         assert_eq!(r.resp()["status"], "complete", "{}", r.text);
-        self.live_session = Some(
-            r.resp()["created_session_id"]
-                .as_str()
-                .expect("created_session_id")
-                .to_string(),
-        );
+        self.live_session = Some(r.resp()["created_session_id"].as_str().expect("created_session_id").to_string());
         self.in_flight = None;
         stream.ack();
         true
@@ -283,10 +212,7 @@ impl Person {
             return false;
         }
         for _ in 0..PASSKEYS_PER_PERSON {
-            if !(self.create_passkey(stream).await
-                && self.sign_out(stream).await
-                && self.sign_in(stream).await)
-            {
+            if !(self.create_passkey(stream).await && self.sign_out(stream).await && self.sign_in(stream).await) {
                 return false;
             }
         }
@@ -294,10 +220,7 @@ impl Person {
     }
 
     fn who(&self) -> String {
-        format!(
-            "{} ({:?}, in flight: {:?})",
-            self.username, self.user_id, self.in_flight
-        )
+        format!("{} ({:?}, in flight: {:?})", self.username, self.user_id, self.in_flight)
     }
 
     /// After the restart: resolve the operation in flight to done or not done, then check
@@ -307,22 +230,14 @@ impl Person {
         let who = self.who();
         let client = self.fapi.get("/client").await.ok();
         let c = client.resp().clone();
-        assert!(
-            c.is_object(),
-            "{who}: the client made before the stream is gone: {}",
-            client.text
-        );
+        assert!(c.is_object(), "{who}: the client made before the stream is gone: {}", client.text);
         let live: Vec<(String, String, String)> = c["sessions"]
             .as_array()
             .unwrap()
             .iter()
             .map(|s| {
                 let field = |v: &Value| v.as_str().unwrap_or_default().to_string();
-                (
-                    field(&s["id"]),
-                    field(&s["user"]["id"]),
-                    field(&s["user"]["username"]),
-                )
+                (field(&s["id"]), field(&s["user"]["id"]), field(&s["user"]["username"]))
             })
             .collect();
         let live_ids: Vec<&str> = live.iter().map(|(s, _, _)| s.as_str()).collect();
@@ -333,11 +248,7 @@ impl Person {
                 let taken = username_taken(server, &self.username).await;
                 resolved = Some(("sign-up", taken));
                 if taken {
-                    assert_eq!(
-                        live.len(),
-                        1,
-                        "{who}: the username exists but the client has no session: {c}"
-                    );
+                    assert_eq!(live.len(), 1, "{who}: the username exists but the client has no session: {c}");
                     assert_eq!(live[0].2, self.username, "{who}: {c}");
                     self.user_id = Some(live[0].1.clone());
                     self.live_session = Some(live[0].0.clone());
@@ -359,80 +270,46 @@ impl Person {
                 resolved = Some(("sign-in", !live.is_empty()));
                 if let Some((sid, uid, _)) = live.first() {
                     assert_eq!(live.len(), 1, "{who}: several sessions on one client: {c}");
-                    assert_eq!(
-                        Some(uid),
-                        self.user_id.as_ref(),
-                        "{who}: signed in as someone else: {c}"
-                    );
+                    assert_eq!(Some(uid), self.user_id.as_ref(), "{who}: signed in as someone else: {c}");
                     assert!(is_this, "{who}: a session from no sign-in: {c}");
-                    assert_eq!(
-                        sign_in["status"], "complete",
-                        "{who}: a session from an incomplete sign-in: {c}"
-                    );
+                    assert_eq!(sign_in["status"], "complete", "{who}: a session from an incomplete sign-in: {c}");
                     assert_eq!(sign_in["created_session_id"], sid.as_str(), "{who}: {c}");
                     self.live_session = Some(sid.clone());
                 } else if is_this {
-                    assert_ne!(
-                        sign_in["status"], "complete",
-                        "{who}: a complete sign-in without its session: {c}"
-                    );
+                    assert_ne!(sign_in["status"], "complete", "{who}: a complete sign-in without its session: {c}");
                     assert!(sign_in["created_session_id"].is_null(), "{who}: {c}");
                 }
             }
-            Some(InFlight::CreatePasskey { .. }) => {
-                resolved = Some(("passkey registration", false))
-            }
+            Some(InFlight::CreatePasskey { .. }) => resolved = Some(("passkey registration", false)),
             None => {}
         }
 
         // Sessions: the live one is live and usable, ended ones stay ended, nothing else.
         match &self.live_session {
             Some(sid) => {
-                assert_eq!(
-                    live_ids,
-                    vec![sid.as_str()],
-                    "{who}: acknowledged session {sid} not (alone) live: {c}"
-                );
+                assert_eq!(live_ids, vec![sid.as_str()], "{who}: acknowledged session {sid} not (alone) live: {c}");
                 self.fapi.set_session(Some(sid.clone()));
                 let me = self.fapi.get("/me").await;
                 assert_eq!(me.status, 200, "{who}: /me with session {sid}: {}", me.text);
-                assert_eq!(
-                    me.resp()["id"].as_str(),
-                    self.user_id.as_deref(),
-                    "{who}: {}",
-                    me.text
-                );
+                assert_eq!(me.resp()["id"].as_str(), self.user_id.as_deref(), "{who}: {}", me.text);
                 let t = self.fapi.token(sid).await;
-                assert_eq!(
-                    t.status, 200,
-                    "{who}: /tokens for acknowledged session {sid}: {}",
-                    t.text
-                );
+                assert_eq!(t.status, 200, "{who}: /tokens for acknowledged session {sid}: {}", t.text);
                 let claims = verify_jwt(&self.fapi, t.body["jwt"].as_str().expect("jwt")).await;
                 assert_eq!(claims["sid"], sid.as_str(), "{who}");
                 assert_eq!(claims["sub"].as_str(), self.user_id.as_deref(), "{who}");
             }
             None => {
-                assert!(
-                    live_ids.is_empty(),
-                    "{who}: a session nobody acknowledged is live: {c}"
-                );
+                assert!(live_ids.is_empty(), "{who}: a session nobody acknowledged is live: {c}");
                 self.fapi.set_session(None);
             }
         }
         for sid in &self.ended_sessions {
-            assert!(
-                !live_ids.contains(&sid.as_str()),
-                "{who}: signed-out session {sid} is live again"
-            );
+            assert!(!live_ids.contains(&sid.as_str()), "{who}: signed-out session {sid} is live again");
             self.fapi.token(sid).await.assert_error_in(SIGNED_OUT);
         }
 
         let Some(user_id) = self.user_id.clone() else {
-            assert!(
-                self.auth.credential_ids().is_empty(),
-                "{who}: a passkey before the sign-up"
-            );
+            assert!(self.auth.credential_ids().is_empty(), "{who}: a passkey before the sign-up");
             self.in_flight = None;
             return resolved;
         };
@@ -441,32 +318,21 @@ impl Person {
         let observer = match &self.live_session {
             Some(_) => self.fapi.clone(),
             None => {
-                let (_, cred) = self
-                    .passkeys
-                    .first()
-                    .expect("signed out only after a passkey")
-                    .clone();
+                let (_, cred) = self.passkeys.first().expect("signed out only after a passkey").clone();
                 let f = Fapi::new(server);
                 self.auth.prefer(&cred);
                 f.sign_in_ok(&mut self.auth).await;
                 f
             }
         };
-        let listed: Vec<String> = observer
-            .passkeys()
-            .await
-            .iter()
-            .map(|p| p["id"].as_str().unwrap().to_string())
-            .collect();
+        let listed: Vec<String> =
+            observer.passkeys().await.iter().map(|p| p["id"].as_str().unwrap().to_string()).collect();
         let pending = match &self.in_flight {
             Some(InFlight::CreatePasskey { pending_id, .. }) => pending_id.clone(),
             _ => None,
         };
         for (id, _) in &self.passkeys {
-            assert!(
-                listed.contains(id),
-                "{who}: acknowledged passkey {id} is gone; listed: {listed:?}"
-            );
+            assert!(listed.contains(id), "{who}: acknowledged passkey {id} is gone; listed: {listed:?}");
         }
         for id in &listed {
             assert!(
@@ -474,13 +340,7 @@ impl Person {
                 "{who}: passkey {id} was never acknowledged nor in flight; listed: {listed:?}"
             );
         }
-        if let (
-            Some(id),
-            Some(InFlight::CreatePasskey {
-                cred: Some(cred), ..
-            }),
-        ) = (&pending, &self.in_flight)
-        {
+        if let (Some(id), Some(InFlight::CreatePasskey { cred: Some(cred), .. })) = (&pending, &self.in_flight) {
             if listed.contains(id) {
                 self.passkeys.push((id.clone(), cred.clone()));
                 resolved = Some(("passkey registration", true));
@@ -496,11 +356,7 @@ impl Person {
             if stored {
                 let r = r.ok();
                 assert_eq!(r.resp()["status"], "complete", "{who}: {}", r.text);
-                assert_eq!(
-                    f.me().await["id"],
-                    user_id.as_str(),
-                    "{who}: passkey signs in someone else"
-                );
+                assert_eq!(f.me().await["id"], user_id.as_str(), "{who}: passkey signs in someone else");
             } else {
                 r.assert_error_in(NOT_REGISTERED);
             }
@@ -512,9 +368,7 @@ impl Person {
 
 /// Is `username` taken? Asked from a browser of its own (identifier-first sign-in).
 async fn username_taken(server: &LatchProcess, username: &str) -> bool {
-    let r = Fapi::new(server)
-        .post("/client/sign_ins", &[("identifier", username)])
-        .await;
+    let r = Fapi::new(server).post("/client/sign_ins", &[("identifier", username)]).await;
     match r.status {
         200 => true,
         _ => {
@@ -525,22 +379,14 @@ async fn username_taken(server: &LatchProcess, username: &str) -> bool {
 }
 
 /// One browser's part of the stream: people one after another until the server dies.
-async fn worker(
-    base: String,
-    origin: String,
-    round: usize,
-    w: usize,
-    stream: Arc<Stream>,
-) -> Vec<Person> {
+async fn worker(base: String, origin: String, round: usize, w: usize, stream: Arc<Stream>) -> Vec<Person> {
     let mut people = vec![];
     for i in 0.. {
         let mut p = Person::new(&base, &origin, format!("crash-r{round}-w{w}-p{i}"));
         // The client (and its cookie) first, so that an answer lost at the kill never hides a
         // client from the checks.
         let f = p.fapi.clone();
-        let Some(r) = call(async move { f.post("/client/sign_ins", &[]).await }).await else {
-            break;
-        };
+        let Some(r) = call(async move { f.post("/client/sign_ins", &[]).await }).await else { break };
         r.ok();
         let finished = p.live(&stream).await;
         people.push(p);
@@ -558,29 +404,15 @@ async fn acknowledged_passkeys_and_sessions_survive_sigkill_mid_stream() {
     let mut everyone: Vec<Person> = vec![];
     for (round, kill_after) in KILL_AFTER_ACKS.into_iter().enumerate() {
         KILLED.store(false, Ordering::SeqCst);
-        let stream = Arc::new(Stream {
-            acks: AtomicUsize::new(0),
-        });
+        let stream = Arc::new(Stream { acks: AtomicUsize::new(0) });
         let workers: Vec<_> = (0..WORKERS)
-            .map(|w| {
-                tokio::spawn(worker(
-                    server.base.clone(),
-                    server.origin(),
-                    round,
-                    w,
-                    stream.clone(),
-                ))
-            })
+            .map(|w| tokio::spawn(worker(server.base.clone(), server.origin(), round, w, stream.clone())))
             .collect();
 
         // Wait for the stream to get going, then kill the server in the middle of it.
         let started = std::time::Instant::now();
         while stream.acks.load(Ordering::SeqCst) < kill_after {
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "the stream stalled:\n{}",
-                server.logs()
-            );
+            assert!(started.elapsed() < Duration::from_secs(120), "the stream stalled:\n{}", server.logs());
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         KILLED.store(true, Ordering::SeqCst);
@@ -593,10 +425,7 @@ async fn acknowledged_passkeys_and_sessions_survive_sigkill_mid_stream() {
             people.extend(w.await.expect("worker"));
         }
         let in_flight = people.iter().filter(|p| p.in_flight.is_some()).count();
-        assert!(
-            in_flight > 0,
-            "round {round}: nothing was in flight at the kill"
-        );
+        assert!(in_flight > 0, "round {round}: nothing was in flight at the kill");
 
         server.restart();
         KILLED.store(false, Ordering::SeqCst);
@@ -609,10 +438,8 @@ async fn acknowledged_passkeys_and_sessions_survive_sigkill_mid_stream() {
                 e.1 += usize::from(done);
             }
         }
-        let outcomes: Vec<String> = outcomes
-            .iter()
-            .map(|(op, (n, done))| format!("{op} {n} ({done} carried out)"))
-            .collect();
+        let outcomes: Vec<String> =
+            outcomes.iter().map(|(op, (n, done))| format!("{op} {n} ({done} carried out)")).collect();
         let passkeys: usize = everyone.iter().map(|p| p.passkeys.len()).sum();
         eprintln!(
             "round {round}: SIGKILL after {acked} acknowledged writes; in flight: {}; \

@@ -31,22 +31,11 @@ async fn a_ceremony_begun_on_one_node_finishes_on_the_other() {
     let (passkey_id, options) = fapi.start_registration().await;
     let registration = auth.register(&options).await;
     fapi.set_base(&c.b.base);
-    let r = fapi
-        .finish_registration(&passkey_id, &registration.json())
-        .await
-        .ok();
+    let r = fapi.finish_registration(&passkey_id, &registration.json()).await.ok();
     assert_eq!(r.resp()["id"], passkey_id.as_str(), "{}", r.text);
-    assert_eq!(
-        fapi.passkeys().await.len(),
-        1,
-        "B sees the passkey it verified"
-    );
+    assert_eq!(fapi.passkeys().await.len(), 1, "B sees the passkey it verified");
     fapi.set_base(&c.a.base);
-    assert_eq!(
-        fapi.passkeys().await.len(),
-        1,
-        "A sees the passkey B verified"
-    );
+    assert_eq!(fapi.passkeys().await.len(), 1, "A sees the passkey B verified");
     fapi.sign_out().await.ok();
 
     // Sign-in: begun on B, finished on A.
@@ -54,19 +43,13 @@ async fn a_ceremony_begun_on_one_node_finishes_on_the_other() {
     let (sign_in_id, request) = fapi.start_sign_in().await;
     let assertion = auth.assert(&request).await;
     fapi.set_base(&c.a.base);
-    let r = fapi
-        .attempt_sign_in(&sign_in_id, &assertion.json())
-        .await
-        .ok();
+    let r = fapi.attempt_sign_in(&sign_in_id, &assertion.json()).await.ok();
     assert_eq!(r.resp()["status"], "complete", "{}", r.text);
     let sid = r.resp()["created_session_id"].as_str().unwrap().to_string();
 
     // A token minted on B verifies with A's JWKS, and the two JWKS are the same.
     fapi.set_base(&c.b.base);
-    let jwt = fapi.token(&sid).await.ok().body["jwt"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let jwt = fapi.token(&sid).await.ok().body["jwt"].as_str().unwrap().to_string();
     fapi.set_base(&c.a.base);
     let claims = verify_jwt(&fapi, &jwt).await;
     assert_eq!(claims["sid"], sid.as_str());
@@ -91,34 +74,14 @@ async fn one_assertion_posted_to_both_nodes_at_once_makes_exactly_one_session() 
         // The same browser (same client cookie) reaching both nodes through a balancer.
         let on_b = Fapi::with(&c.b.base, APP_ORIGIN);
         on_b.set_client_cookie(&on_a.client_cookie().expect("a client cookie"));
-        let (ra, rb) = tokio::join!(
-            on_a.attempt_sign_in(&sign_in_id, &assertion),
-            on_b.attempt_sign_in(&sign_in_id, &assertion)
-        );
+        let (ra, rb) = tokio::join!(on_a.attempt_sign_in(&sign_in_id, &assertion), on_b.attempt_sign_in(&sign_in_id, &assertion));
         let winners: Vec<&Reply> = [&ra, &rb].into_iter().filter(|r| r.status == 200).collect();
-        assert_eq!(
-            winners.len(),
-            1,
-            "round {round}: exactly one node completes the sign-in: A {} / B {}",
-            ra.text,
-            rb.text
-        );
+        assert_eq!(winners.len(), 1, "round {round}: exactly one node completes the sign-in: A {} / B {}", ra.text, rb.text);
         let loser = if ra.status == 200 { &rb } else { &ra };
-        assert_eq!(
-            loser.status, 422,
-            "round {round}: the other is refused: {}",
-            loser.text
-        );
+        assert_eq!(loser.status, 422, "round {round}: the other is refused: {}", loser.text);
 
-        let sessions = on_a.get("/client").await.ok().resp()["sessions"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        assert_eq!(
-            sessions.len(),
-            1,
-            "round {round}: one live session on the client: {sessions:?}"
-        );
+        let sessions = on_a.get("/client").await.ok().resp()["sessions"].as_array().cloned().unwrap_or_default();
+        assert_eq!(sessions.len(), 1, "round {round}: one live session on the client: {sessions:?}");
         on_a.sign_out().await.ok();
     }
 }

@@ -5,16 +5,8 @@ use latch_testkit::{fapi::*, process::*, scene::*};
 
 fn assert_limited(r: &Reply) {
     r.assert_error(429, "too_many_requests");
-    let retry: Vec<u64> = r
-        .header("retry-after")
-        .iter()
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    assert!(
-        retry.first().is_some_and(|s| (1..=3600).contains(s)),
-        "Retry-After in seconds: {:?}",
-        r.header("retry-after")
-    );
+    let retry: Vec<u64> = r.header("retry-after").iter().filter_map(|v| v.parse().ok()).collect();
+    assert!(retry.first().is_some_and(|s| (1..=3600).contains(s)), "Retry-After in seconds: {:?}", r.header("retry-after"));
 }
 
 #[tokio::test]
@@ -22,24 +14,15 @@ async fn sign_in_creation_is_limited_per_client() {
     let server = LatchProcess::start_with(&["--rate-limit-client-per-minute", "3"]);
     let fapi = Fapi::new(&server);
     for _ in 0..3 {
-        fapi.post("/client/sign_ins", &[("strategy", "passkey")])
-            .await
-            .ok();
+        fapi.post("/client/sign_ins", &[("strategy", "passkey")]).await.ok();
     }
     let before = fapi.get("/client").await.ok().resp()["sign_in"]["id"].clone();
-    assert_limited(
-        &fapi
-            .post("/client/sign_ins", &[("strategy", "passkey")])
-            .await,
-    );
+    assert_limited(&fapi.post("/client/sign_ins", &[("strategy", "passkey")]).await);
     let after = fapi.get("/client").await.ok().resp()["sign_in"]["id"].clone();
     assert_eq!(before, after, "a refused sign-in creates nothing");
     // Another browser from the same address still has its own per-client budget.
     let other = Fapi::new(&server);
-    other
-        .post("/client/sign_ins", &[("strategy", "passkey")])
-        .await
-        .ok();
+    other.post("/client/sign_ins", &[("strategy", "passkey")]).await.ok();
 }
 
 #[tokio::test]
@@ -51,11 +34,7 @@ async fn sign_in_attempts_are_limited_per_ip() {
         let r = f.post("/client/sign_ins", &[("strategy", "passkey")]).await;
         assert_eq!(r.status, 200, "request {i}: {}", r.text);
     }
-    assert_limited(
-        &Fapi::new(&server)
-            .post("/client/sign_ins", &[("strategy", "passkey")])
-            .await,
-    );
+    assert_limited(&Fapi::new(&server).post("/client/sign_ins", &[("strategy", "passkey")]).await);
 }
 
 #[tokio::test]
@@ -70,44 +49,15 @@ async fn passkey_creation_is_limited_per_user() {
 
 #[tokio::test]
 async fn nodes_on_one_database_share_the_budget() {
-    let a = LatchProcess::start_with(&[
-        "--origin",
-        "http://localhost:5555",
-        "--rate-limit-client-per-minute",
-        "4",
-    ]);
-    let b = LatchProcess::join(
-        &a,
-        &[
-            "--origin",
-            "http://localhost:5555",
-            "--rate-limit-client-per-minute",
-            "4",
-        ],
-    );
+    let a = LatchProcess::start_with(&["--origin", "http://localhost:5555", "--rate-limit-client-per-minute", "4"]);
+    let b = LatchProcess::join(&a, &["--origin", "http://localhost:5555", "--rate-limit-client-per-minute", "4"]);
     let fapi = Fapi::with(&a.base, "http://localhost:5555");
-    fapi.post("/client/sign_ins", &[("strategy", "passkey")])
-        .await
-        .ok();
-    fapi.post("/client/sign_ins", &[("strategy", "passkey")])
-        .await
-        .ok();
+    fapi.post("/client/sign_ins", &[("strategy", "passkey")]).await.ok();
+    fapi.post("/client/sign_ins", &[("strategy", "passkey")]).await.ok();
     fapi.set_base(&b.base);
-    fapi.post("/client/sign_ins", &[("strategy", "passkey")])
-        .await
-        .ok();
-    fapi.post("/client/sign_ins", &[("strategy", "passkey")])
-        .await
-        .ok();
-    assert_limited(
-        &fapi
-            .post("/client/sign_ins", &[("strategy", "passkey")])
-            .await,
-    );
+    fapi.post("/client/sign_ins", &[("strategy", "passkey")]).await.ok();
+    fapi.post("/client/sign_ins", &[("strategy", "passkey")]).await.ok();
+    assert_limited(&fapi.post("/client/sign_ins", &[("strategy", "passkey")]).await);
     fapi.set_base(&a.base);
-    assert_limited(
-        &fapi
-            .post("/client/sign_ins", &[("strategy", "passkey")])
-            .await,
-    );
+    assert_limited(&fapi.post("/client/sign_ins", &[("strategy", "passkey")]).await);
 }

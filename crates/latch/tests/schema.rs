@@ -26,11 +26,7 @@ async fn migrate_alone_then_serve_refuses_a_newer_schema() {
     drop(server);
 
     let out = latch(&["migrate", "--database-url", &url]);
-    assert!(
-        out.status.success(),
-        "latch migrate: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "latch migrate: {}", String::from_utf8_lossy(&out.stderr));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains(&format!("schema version {SCHEMA_VERSION}")),
         "latch migrate reports the version: {}",
@@ -40,26 +36,18 @@ async fn migrate_alone_then_serve_refuses_a_newer_schema() {
     let store = Schema::connect(&url).await.expect("open the test database");
     let future = SCHEMA_VERSION + 1;
     let insert = if store.is_sqlite() {
-        format!(
-            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES ({future}, 'from a newer latch', 1, x'00', 0)"
-        )
+        format!("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES ({future}, 'from a newer latch', 1, x'00', 0)")
     } else {
-        format!(
-            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES ({future}, 'from a newer latch', TRUE, '\\x00'::bytea, 0)"
-        )
+        format!("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES ({future}, 'from a newer latch', TRUE, '\\x00'::bytea, 0)")
     };
-    sqlx::raw_sql(sqlx::AssertSqlSafe(insert))
-        .execute(store.pool())
-        .await
-        .expect("insert a future migration");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(insert)).execute(store.pool()).await.expect("insert a future migration");
     store.pool().close().await;
 
     let out = latch(&["serve", "--port", "0", "--database-url", &url]);
     assert!(!out.status.success(), "serve must refuse a newer schema");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(&format!("schema is at version {future}"))
-            && stderr.contains("upgrade Latch"),
+        stderr.contains(&format!("schema is at version {future}")) && stderr.contains("upgrade Latch"),
         "the refusal says what is wrong and what to do: {stderr}"
     );
     drop(keep);

@@ -4,9 +4,7 @@
 //! Rendering is pure: it turns what a flow returned (records, and tokens the flow already
 //! signed) into JSON, and reads nothing.
 
-use latch_core::model::{
-    Millis, Passkey, PasskeyChallenge, PendingPasskey, Session, SignIn, SignInStatus, SignUp, User,
-};
+use latch_core::model::{Millis, Passkey, PasskeyChallenge, PendingPasskey, Session, SignIn, SignInStatus, SignUp, User};
 use latch_core::settings::InstanceSettings;
 use latch_flows::passkeys::{Deleted, UserWithPasskeys};
 use latch_flows::{ClientView, ShownSession};
@@ -142,12 +140,7 @@ fn user_json<'a>(u: &'a User, passkeys: &'a [Passkey]) -> UserJson<'a> {
     }
 }
 
-fn session_json<'a>(
-    s: &'a Session,
-    user: Option<UserJson<'a>>,
-    now: Millis,
-    last_active_token: Option<&'a str>,
-) -> SessionJson<'a> {
+fn session_json<'a>(s: &'a Session, user: Option<UserJson<'a>>, now: Millis, last_active_token: Option<&'a str>) -> SessionJson<'a> {
     let identifier = user.as_ref().map(|u| u.username);
     SessionJson {
         object: "session",
@@ -170,10 +163,7 @@ fn session_json<'a>(
         },
         // clerk-js rebuilds its auth state from this on every client refresh: a live session
         // without a token makes @clerk/react's useAuth throw.
-        last_active_token: last_active_token.map(|jwt| TokenJson {
-            object: "token",
-            jwt,
-        }),
+        last_active_token: last_active_token.map(|jwt| TokenJson { object: "token", jwt }),
         tasks: (!s.tasks.is_empty()).then(|| s.tasks.iter().map(|key| TaskJson { key }).collect()),
         created_at: s.created_at,
         updated_at: s.updated_at,
@@ -232,22 +222,14 @@ pub fn sign_up(s: &SignUp) -> Value {
 pub fn session(shown: &ShownSession, client: Option<&ClientView>) -> Value {
     match shown {
         ShownSession::Live { id } => match client.and_then(|c| c.session(id)) {
-            Some(live) => to_value(session_view_json(
-                &live.view,
-                client.map_or(0, |c| c.now),
-                Some(&live.token),
-            )),
+            Some(live) => to_value(session_view_json(&live.view, client.map_or(0, |c| c.now), Some(&live.token))),
             None => Value::Null,
         },
         ShownSession::Gone { view, now } => to_value(session_view_json(view, *now, None)),
     }
 }
 
-fn session_view_json<'a>(
-    view: &'a SessionView,
-    now: Millis,
-    token: Option<&'a str>,
-) -> SessionJson<'a> {
+fn session_view_json<'a>(view: &'a SessionView, now: Millis, token: Option<&'a str>) -> SessionJson<'a> {
     let user = view.user.as_ref().map(|u| user_json(u, &view.passkeys));
     session_json(&view.session, user, now, token)
 }
@@ -259,11 +241,7 @@ fn challenge_json(c: &PasskeyChallenge) -> VerificationJson<'_> {
         nonce: c.is_open().then_some(c.options_json.as_str()),
         attempts: Some(c.attempts),
         expire_at: Some(c.expire_at),
-        error: c.error_code.as_deref().map(|code| ErrorJson {
-            code,
-            message: code,
-            long_message: code,
-        }),
+        error: c.error_code.as_deref().map(|code| ErrorJson { code, message: code, long_message: code }),
         ..VerificationJson::verified()
     }
 }
@@ -276,11 +254,7 @@ pub fn client(view: &ClientView) -> ClientJson<'_> {
     ClientJson {
         object: "client",
         id: &c.id,
-        sessions: view
-            .sessions
-            .iter()
-            .map(|s| session_view_json(&s.view, view.now, Some(&s.token)))
-            .collect(),
+        sessions: view.sessions.iter().map(|s| session_view_json(&s.view, view.now, Some(&s.token))).collect(),
         sign_in: view.sign_in.as_ref().map(sign_in),
         sign_up: view.sign_up.as_ref().map(sign_up),
         last_active_session_id: view.last_active_session_id(),

@@ -19,11 +19,7 @@ pub async fn get(State(state): State<AppState>, caller: Caller) -> ApiResult<Res
 
 pub async fn create_passkey(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let answer = passkeys::begin(&state, &caller.requester, now_ms()).await?;
-    Ok(reply::envelope(
-        &caller,
-        answer,
-        reply::only(json::pending_passkey),
-    ))
+    Ok(reply::envelope(&caller, answer, reply::only(json::pending_passkey)))
 }
 
 pub async fn attempt_verification(
@@ -34,8 +30,7 @@ pub async fn attempt_verification(
 ) -> ApiResult<Response> {
     form.passkey_strategy(true)?;
     let credential_json = form.require("public_key_credential")?;
-    let answer =
-        passkeys::verify(&state, &caller.requester, &id, credential_json, now_ms()).await?;
+    let answer = passkeys::verify(&state, &caller.requester, &id, credential_json, now_ms()).await?;
     Ok(reply::envelope(&caller, answer, reply::only(json::passkey)))
 }
 
@@ -50,11 +45,7 @@ pub async fn update_passkey(
     Ok(reply::envelope(&caller, answer, reply::only(json::passkey)))
 }
 
-pub async fn delete_passkey(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
+pub async fn delete_passkey(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let answer = passkeys::delete(&state, &caller.requester, &id, now_ms()).await?;
     Ok(reply::envelope(&caller, answer, reply::only(json::deleted)))
 }

@@ -25,39 +25,21 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/environment", get(environment).patch(environment))
-        .route(
-            "/client",
-            get(sessions::get_client).delete(sessions::end_all),
-        )
+        .route("/client", get(sessions::get_client).delete(sessions::end_all))
         .route("/client/sessions", delete(sessions::end_all))
         .route("/client/sessions/{id}/touch", post(sessions::touch))
         .route("/client/sessions/{id}/tokens", post(sessions::token))
-        .route(
-            "/client/sessions/{id}/tokens/{template}",
-            post(sessions::token),
-        )
+        .route("/client/sessions/{id}/tokens/{template}", post(sessions::token))
         .route("/client/sessions/{id}/remove", post(sessions::remove))
         .route("/client/sign_ups", post(sign_ups::create))
         .route("/client/sign_ups/{id}", get(sign_ups::get))
         .route("/client/sign_ins", post(sign_ins::create))
-        .route(
-            "/client/sign_ins/{id}/prepare_first_factor",
-            post(sign_ins::prepare_first_factor),
-        )
-        .route(
-            "/client/sign_ins/{id}/attempt_first_factor",
-            post(sign_ins::attempt_first_factor),
-        )
+        .route("/client/sign_ins/{id}/prepare_first_factor", post(sign_ins::prepare_first_factor))
+        .route("/client/sign_ins/{id}/attempt_first_factor", post(sign_ins::attempt_first_factor))
         .route("/me", get(me::get))
         .route("/me/passkeys", post(me::create_passkey))
-        .route(
-            "/me/passkeys/{id}",
-            delete(me::delete_passkey).patch(me::update_passkey),
-        )
-        .route(
-            "/me/passkeys/{id}/attempt_verification",
-            post(me::attempt_verification),
-        )
+        .route("/me/passkeys/{id}", delete(me::delete_passkey).patch(me::update_passkey))
+        .route("/me/passkeys/{id}/attempt_verification", post(me::attempt_verification))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
 }
@@ -73,14 +55,8 @@ async fn not_found() -> ApiError {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Caller::from_parts(
-            parts,
-            state.settings().trust_forwarded_for,
-        ))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Caller::from_parts(parts, state.settings().trust_forwarded_for))
     }
 }
 
@@ -105,17 +81,10 @@ pub fn apply_method_override(mut req: Request) -> Request {
 /// CSRF defence for cookie-authenticated calls: a state-changing request that names a
 /// foreign `Origin` is refused before any handler runs. (SameSite=Lax on `__client` already
 /// keeps cross-site POSTs cookie-less; this also covers same-site sibling origins.)
-pub async fn require_allowed_origin(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub async fn require_allowed_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if changes_state {
-        let origin = req
-            .headers()
-            .get(axum::http::header::ORIGIN)
-            .and_then(|v| v.to_str().ok());
+        let origin = req.headers().get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok());
         let foreign = match origin {
             Some("null") => true,
             Some(o) => !state.rp().is_allowed_origin(o),

@@ -12,11 +12,7 @@ const CLIENT_COOKIE_MAX_AGE_SECS: u64 = 365 * 24 * 3600;
 
 /// `{response, client}` where `client` is the client as it is *after* the action, so
 /// clerk-js sees new sessions and passkeys at once.
-pub fn envelope<T, R: Serialize>(
-    caller: &Caller,
-    answer: Answer<T>,
-    render: impl FnOnce(&T, Option<&ClientView>) -> R,
-) -> Response {
+pub fn envelope<T, R: Serialize>(caller: &Caller, answer: Answer<T>, render: impl FnOnce(&T, Option<&ClientView>) -> R) -> Response {
     let response = render(&answer.response, answer.client.as_ref());
     let client = answer.client.as_ref().map(json::client);
     let body = Envelope { response, client };

@@ -27,36 +27,21 @@ pub async fn end_all(State(state): State<AppState>, caller: Caller) -> ApiResult
 /// `GET /client` and sign-out answer with the client as both `response` and `client`.
 fn client_as_response(view: &ClientView) -> Response {
     let client = json::client(view);
-    reply::plain(reply::Envelope {
-        response: &client,
-        client: &client,
-    })
+    reply::plain(reply::Envelope { response: &client, client: &client })
 }
 
-pub async fn touch(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
+pub async fn touch(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let answer = sessions::touch(&state, &caller.requester, &id, now_ms()).await?;
     Ok(reply::envelope(&caller, answer, json::session))
 }
 
-pub async fn remove(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
+pub async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let answer = sessions::remove(&state, &caller.requester, &id, now_ms()).await?;
     Ok(reply::envelope(&caller, answer, json::session))
 }
 
 /// `POST /client/sessions/{id}/tokens`: the JWT comes back at the top level, not in `response`.
-pub async fn token(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
+pub async fn token(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let jwt = sessions::token(&state, &caller.requester, &id, now_ms()).await?;
     Ok(reply::plain(json!({ "object": "token", "jwt": jwt })))
 }

@@ -11,25 +11,10 @@ use crate::fapi::{json, reply};
 use crate::form::FormFields;
 use crate::state::{AppState, now_ms};
 
-pub async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    form: FormFields,
-) -> ApiResult<Response> {
+pub async fn create(State(state): State<AppState>, caller: Caller, form: FormFields) -> ApiResult<Response> {
     let wants_passkey = form.passkey_strategy(false)?;
-    let identifier = form
-        .get("identifier")?
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
-    let answer = sign_in::start(
-        &state,
-        &caller.requester,
-        wants_passkey,
-        identifier,
-        now_ms(),
-    )
-    .await?;
+    let identifier = form.get("identifier")?.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    let answer = sign_in::start(&state, &caller.requester, wants_passkey, identifier, now_ms()).await?;
     Ok(reply::envelope(&caller, answer, reply::only(json::sign_in)))
 }
 
@@ -52,7 +37,6 @@ pub async fn attempt_first_factor(
 ) -> ApiResult<Response> {
     form.passkey_strategy(true)?;
     let credential_json = form.require("public_key_credential")?;
-    let answer =
-        sign_in::attempt(&state, &caller.requester, &id, credential_json, now_ms()).await?;
+    let answer = sign_in::attempt(&state, &caller.requester, &id, credential_json, now_ms()).await?;
     Ok(reply::envelope(&caller, answer, reply::only(json::sign_in)))
 }

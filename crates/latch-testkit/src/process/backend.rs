@@ -10,11 +10,7 @@ use std::process::Command;
 
 pub enum TestDatabase {
     Sqlite,
-    Postgres {
-        url: String,
-        admin_url: String,
-        name: String,
-    },
+    Postgres { url: String, admin_url: String, name: String },
     /// Another process's database, used but not owned (several nodes on one database).
     Shared(String),
 }
@@ -32,11 +28,7 @@ impl TestDatabase {
             .expect("LATCH_TEST_BACKEND=postgres needs LATCH_TEST_POSTGRES_URL (scripts/test-all.sh sets it)");
         let name = fresh_database_name();
         let url = create_database(&admin_url, &name);
-        TestDatabase::Postgres {
-            url,
-            admin_url,
-            name,
-        }
+        TestDatabase::Postgres { url, admin_url, name }
     }
 
     /// The URL another node can open this database with.
@@ -51,23 +43,15 @@ impl TestDatabase {
     pub fn args(&self) -> Vec<String> {
         match self {
             TestDatabase::Sqlite => Vec::new(),
-            TestDatabase::Postgres { url, .. } | TestDatabase::Shared(url) => {
-                vec!["--database-url".into(), url.clone()]
-            }
+            TestDatabase::Postgres { url, .. } | TestDatabase::Shared(url) => vec!["--database-url".into(), url.clone()],
         }
     }
 }
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let TestDatabase::Postgres {
-            admin_url, name, ..
-        } = self
-        {
-            let _ = psql(
-                admin_url,
-                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            );
+        if let TestDatabase::Postgres { admin_url, name, .. } = self {
+            let _ = psql(admin_url, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
     }
 }
@@ -75,22 +59,13 @@ impl Drop for TestDatabase {
 fn fresh_database_name() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "latch_t_{}_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed),
-        nanos
-    )
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("latch_t_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), nanos)
 }
 
 /// Creates `name` beside the database of `admin_url`; returns a URL for it.
 pub fn create_database(admin_url: &str, name: &str) -> String {
-    psql(admin_url, &format!("CREATE DATABASE {name}"))
-        .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+    psql(admin_url, &format!("CREATE DATABASE {name}")).unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
     let mut url = url::Url::parse(admin_url).expect("LATCH_TEST_POSTGRES_URL is a URL");
     url.set_path(&format!("/{name}"));
     url.to_string()

@@ -32,13 +32,7 @@ pub fn latch_binary() -> PathBuf {
         return PathBuf::from(path);
     }
     let exe = std::env::current_exe().expect("the test executable has a path");
-    let dir = exe.parent().map(|d| {
-        if d.ends_with("deps") {
-            d.parent().unwrap_or(d)
-        } else {
-            d
-        }
-    });
+    let dir = exe.parent().map(|d| if d.ends_with("deps") { d.parent().unwrap_or(d) } else { d });
     let candidate = dir.map(|d| d.join(format!("latch{}", std::env::consts::EXE_SUFFIX)));
     match candidate {
         Some(path) if path.is_file() => path,
@@ -49,6 +43,7 @@ pub fn latch_binary() -> PathBuf {
         ),
     }
 }
+
 
 /// The real `latch` binary, on a free port, with its own data dir. Killed on drop.
 pub struct LatchProcess {
@@ -71,68 +66,29 @@ impl LatchProcess {
 
     /// Extra flags after `serve --port P --data-dir D`.
     pub fn start_with(extra: &[&str]) -> Self {
-        let data_dir = tempfile::Builder::new()
-            .prefix("latch-test-")
-            .tempdir()
-            .unwrap();
+        let data_dir = tempfile::Builder::new().prefix("latch-test-").tempdir().unwrap();
         let log_path = data_dir.path().join("server.log");
         let extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let database = backend::TestDatabase::create();
-        let (child, base, port) = spawn(
-            data_dir.path(),
-            0,
-            &with_db(&database, &extra_args),
-            &log_path,
-        );
-        LatchProcess {
-            child: Some(child),
-            database,
-            data_dir,
-            extra_args,
-            port,
-            base,
-            log_path,
-        }
+        let (child, base, port) = spawn(data_dir.path(), 0, &with_db(&database, &extra_args), &log_path);
+        LatchProcess { child: Some(child), database, data_dir, extra_args, port, base, log_path }
     }
 
     /// A second node on `other`'s database (its SQLite file, or its PostgreSQL database).
     pub fn join(other: &LatchProcess, extra: &[&str]) -> Self {
-        let data_dir = tempfile::Builder::new()
-            .prefix("latch-test-")
-            .tempdir()
-            .unwrap();
+        let data_dir = tempfile::Builder::new().prefix("latch-test-").tempdir().unwrap();
         let log_path = data_dir.path().join("server.log");
         let extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let database =
-            backend::TestDatabase::Shared(other.database.shareable_url(other.data_dir()));
-        let (child, base, port) = spawn(
-            data_dir.path(),
-            0,
-            &with_db(&database, &extra_args),
-            &log_path,
-        );
-        LatchProcess {
-            child: Some(child),
-            database,
-            data_dir,
-            extra_args,
-            port,
-            base,
-            log_path,
-        }
+        let database = backend::TestDatabase::Shared(other.database.shareable_url(other.data_dir()));
+        let (child, base, port) = spawn(data_dir.path(), 0, &with_db(&database, &extra_args), &log_path);
+        LatchProcess { child: Some(child), database, data_dir, extra_args, port, base, log_path }
     }
 
     /// Keeps the database (and SQLite's folder) alive after the process is dropped.
     pub fn database_handle_for_test(&mut self) -> (backend::TestDatabase, tempfile::TempDir) {
         self.kill();
         let db = std::mem::replace(&mut self.database, backend::TestDatabase::Sqlite);
-        let dir = std::mem::replace(
-            &mut self.data_dir,
-            tempfile::Builder::new()
-                .prefix("latch-test-")
-                .tempdir()
-                .unwrap(),
-        );
+        let dir = std::mem::replace(&mut self.data_dir, tempfile::Builder::new().prefix("latch-test-").tempdir().unwrap());
         (db, dir)
     }
 
@@ -185,36 +141,22 @@ impl LatchProcess {
 
 impl Drop for LatchProcess {
     fn drop(&mut self) {
-        let crashed = self
-            .child
-            .as_mut()
-            .and_then(|c| c.try_wait().ok().flatten());
+        let crashed = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
         self.kill();
         if let Some(status) = crashed
             && !std::thread::panicking()
         {
-            panic!(
-                "latch exited on its own during the test ({status}):\n{}",
-                self.logs()
-            );
+            panic!("latch exited on its own during the test ({status}):\n{}", self.logs());
         }
     }
 }
 
 fn with_db(database: &backend::TestDatabase, extra: &[String]) -> Vec<String> {
-    database
-        .args()
-        .into_iter()
-        .chain(extra.iter().cloned())
-        .collect()
+    database.args().into_iter().chain(extra.iter().cloned()).collect()
 }
 
 fn spawn(dir: &Path, port: u16, extra: &[String], log_path: &Path) -> (Child, String, u16) {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_path)
-        .unwrap();
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log_path).unwrap();
     let mut cmd = Command::new(latch_binary());
     cmd.arg("serve")
         .arg("--port")
@@ -251,8 +193,7 @@ fn spawn(dir: &Path, port: u16, extra: &[String], log_path: &Path) -> (Child, St
     // A generous bound so that a broken build fails instead of hanging; not a timing assertion.
     match rx.recv_timeout(Duration::from_secs(60)) {
         Ok(url) => {
-            let parsed =
-                Url::parse(&url).unwrap_or_else(|e| panic!("bad listening URL {url:?}: {e}"));
+            let parsed = Url::parse(&url).unwrap_or_else(|e| panic!("bad listening URL {url:?}: {e}"));
             let port = parsed.port().expect("listening URL has a port");
             (child, url.trim_end_matches('/').to_string(), port)
         }
