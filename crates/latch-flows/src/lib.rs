@@ -15,10 +15,14 @@
 //! - [`sessions`]: the client, touch, token, remove one session, sign out.
 //! - [`view`]: the client as an answer shows it, tokens signed before rendering.
 //! - [`refusal`]: why Latch says no, and the one table of Clerk error codes.
+//! - [`backend`]: the Backend API's actions (an app's server with a secret key) and the
+//!   operator's keys.
+//! - [`tokens`]: session JWTs (RS256 by default) and the JWKS.
 //!
 //! Invariant: a flow's `now` is the only clock; ids and expiry are derived from it.
 
 pub mod audit;
+pub mod backend;
 mod limits;
 pub mod passkeys;
 pub mod refusal;
@@ -68,6 +72,11 @@ impl Latch {
 
     pub fn rp(&self) -> &RelyingParty {
         &self.rp
+    }
+
+    /// Latch's public URL: session tokens' `iss`, the publishable key's host.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
     /// The signer, for the JWKS it publishes.

@@ -77,6 +77,18 @@ pub enum Refusal {
     #[error("the passkey is already registered")]
     PasskeyAlreadyRegistered,
 
+    // The Backend API and tickets.
+    /// No secret key, or one that is unknown or revoked.
+    #[error("the secret key is missing, unknown or revoked")]
+    SecretKeyInvalid,
+    #[error("the session is not live")]
+    SessionNotLive,
+    /// A ticket that is unknown, already used or revoked.
+    #[error("the ticket is invalid")]
+    TicketInvalid,
+    #[error("the ticket has expired")]
+    TicketExpired,
+
     /// A fault of Latch, not of the request: the detail goes to the log, never to the client.
     #[error("internal fault: {0}")]
     Internal(String),
@@ -236,6 +248,30 @@ impl Refusal {
                 "This passkey is already registered",
                 "This passkey is already registered to an account.",
             ),
+            R::SecretKeyInvalid => ClerkError::new(
+                401,
+                "clerk_key_invalid",
+                "Secret key invalid",
+                "The request needs a live secret key (Authorization: Bearer sk_live_…); this one is missing, unknown or revoked.",
+            ),
+            R::SessionNotLive => ClerkError::new(
+                400,
+                "session_not_active",
+                "Session not active",
+                "This session has already ended; it cannot be revoked.",
+            ),
+            R::TicketInvalid => unprocessable(
+                "ticket_invalid",
+                "Invalid sign-in token",
+                "This sign-in token is invalid, already used or revoked. Ask for a new one.",
+            )
+            .param("ticket"),
+            R::TicketExpired => unprocessable(
+                "ticket_expired",
+                "Sign-in token expired",
+                "This sign-in token has expired. Ask for a new one.",
+            )
+            .param("ticket"),
             R::Internal(_) => ClerkError::new(
                 500,
                 "internal_clerk_error",

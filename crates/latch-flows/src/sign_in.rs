@@ -11,11 +11,11 @@
 use latch_core::ceremony;
 use latch_core::ids::{IdKind, looks_like};
 use latch_core::model::{Millis, PasskeyChallenge, Session, SignIn, SignInCompletion, SignInStatus, User, VerificationStatus};
-use latch_store::SignInAttempt;
+use latch_store::{SignInAttempt, TicketRedemption};
 
 use crate::audit::{self, Subject};
 use crate::refusal::{FlowResult, Refusal};
-use crate::requester::{ClientHandle, Requester, client_or_new, existing_client, refuse_if_signed_in};
+use crate::requester::{ClientHandle, Requester, client_or_new, existing_client, refuse_if_signed_in, token_hash};
 use crate::{Answer, Latch, answer, limits, ms};
 
 /// `POST /client/sign_ins`: a new sign-in on the requester's client (a new client if it has
@@ -42,6 +42,55 @@ pub async fn start(
     let sign_in = SignIn::start(&handle.client.id, identifier, user.map(|u| u.id), challenge, now, challenge_ttl);
     latch.store().create_sign_in(handle.unsaved(), &sign_in).await?;
     answer(latch, requester, handle, sign_in, now).await
+}
+
+/// `POST /client/sign_ins` with `strategy=ticket`: redeems a sign-in token (issued by the
+/// Backend API or `latch sign-in-token`) and completes at once, as a passkey sign-in does:
+/// a session for the ticket's user, on the requester's client. The ticket is spent in the
+/// same transaction, conditionally, so it signs in once at most.
+pub async fn with_ticket(latch: &Latch, requester: &Requester, ticket: &str, now: Millis) -> FlowResult<Answer<SignIn>> {
+    let handle = client_or_new(latch, requester, now).await?;
+    limits::sign_in(latch, requester.ip.as_deref(), Some(&handle.client.id), now).await?;
+    refuse_if_signed_in(latch, &handle.client, now).await?;
+    let mut subject = Subject { client_id: Some(handle.client.id.clone()), ..Subject::default() };
+    let redeemed = redeem(latch, requester, &handle, ticket, &mut subject, now).await;
+    let sign_in = match redeemed {
+        Ok(sign_in) => sign_in,
+        // A refused ticket is audited without storing the new client it came with.
+        Err(refusal) => {
+            audit::record(latch, requester, "sign_in.ticket", subject, Some(&refusal), now).await;
+            return Err(refusal);
+        }
+    };
+    answer(latch, requester, handle, sign_in, now).await
+}
+
+async fn redeem(
+    latch: &Latch,
+    requester: &Requester,
+    handle: &ClientHandle,
+    ticket: &str,
+    subject: &mut Subject,
+    now: Millis,
+) -> FlowResult<SignIn> {
+    let token = latch.store().sign_in_token_by_hash(&token_hash(ticket)).await?.ok_or(Refusal::TicketInvalid)?;
+    subject.user_id = Some(token.user_id.clone());
+    if !token.is_redeemable(now) {
+        return Err(if token.status == latch_core::backend::TicketStatus::Pending { Refusal::TicketExpired } else { Refusal::TicketInvalid });
+    }
+    let user = latch.store().user(&token.user_id).await?.ok_or(Refusal::TicketInvalid)?;
+    let session = Session::start(&latch.session_policy(), &handle.client.id, &user.id, now);
+    subject.session_id = Some(session.id.clone());
+    let challenge_ttl = ms(latch.settings().challenge_ttl);
+    let sign_in = SignIn::start(&handle.client.id, Some(user.username.clone()), Some(user.id.clone()), None, now, challenge_ttl)
+        .complete(&user.id, &session.id, now);
+    let redemption = TicketRedemption { token_id: &token.id, new_client: handle.unsaved(), sign_in: &sign_in, session: &session, now };
+    let line = audit::line(requester, "sign_in.ticket", subject.clone(), None, now);
+    if !latch.store().redeem_sign_in_token(&redemption, &line).await? {
+        // Another sign-in redeemed it (or it was revoked) since it was read.
+        return Err(Refusal::TicketInvalid);
+    }
+    Ok(sign_in)
 }
 
 /// `prepare_first_factor`: a fresh challenge for sign-in `id`; the previous one can no longer
