@@ -1,9 +1,10 @@
-//! Latch's HTTP face: Clerk's Frontend API subset, the JWKS and WebAuthn well-known files,
-//! and the development page.
+//! Latch's HTTP face: Clerk's Frontend API subset, the Backend API (`/bapi/v1`, secret key
+//! only, no CORS), the JWKS and WebAuthn well-known files, and the development page.
 //!
 //! Invariant: only this crate knows HTTP and FAPI's JSON. It turns requests into calls on
 //! `latch-flows` (one flow per user action) and their outcomes into FAPI answers.
 
+mod bapi;
 mod context;
 mod dev_page;
 mod error;
@@ -54,9 +55,17 @@ pub fn router(state: AppState) -> Router {
     if state.settings().portal {
         app = app.merge(portal::router());
     }
-    app.fallback(|| async { ApiError::not_found("page") })
+    let public = app
+        .fallback(|| async { ApiError::not_found("page") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(cors(&state))
+        .layer(cors(&state));
+    // The Backend API sits outside the CORS layer: no browser may read its answers.
+    let bapi = bapi::router()
+        .layer(axum::middleware::from_fn_with_state(state.clone(), bapi::require_secret_key))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    Router::new()
+        .nest("/bapi/v1", bapi)
+        .merge(public)
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(axum::middleware::from_fn(error::log_server_faults))
         .with_state(state)

@@ -36,7 +36,7 @@ fn parse_time(s: &str) -> anyhow::Result<i64> {
     Ok(i64::try_from(t.unix_timestamp_nanos() / 1_000_000)?)
 }
 
-fn format_time(ms: i64) -> String {
+pub fn format_time(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())

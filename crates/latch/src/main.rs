@@ -4,6 +4,7 @@
 
 mod audit;
 mod config;
+mod keys;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +28,10 @@ enum Command {
     Migrate(config::ServeArgs),
     /// Read the audit trail (newest first).
     Audit(audit::AuditArgs),
+    /// The publishable key, secret keys (create, list, revoke) and the session-token key.
+    Keys(keys::KeysArgs),
+    /// Issue a sign-in token (a one-time sign-in URL) for a user: the recovery path.
+    SignInToken(keys::SignInTokenArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -54,6 +59,8 @@ fn run() -> anyhow::Result<()> {
             Command::Serve(args) => serve::serve(args).await,
             Command::Migrate(args) => serve::migrate(args).await,
             Command::Audit(args) => audit::run(args).await,
+            Command::Keys(args) => keys::run(args).await,
+            Command::SignInToken(args) => keys::sign_in_token(args).await,
         }
     })
 }

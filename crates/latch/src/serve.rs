@@ -37,7 +37,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}:{}", resolved.bind, resolved.port))?;
     let addr = listener.local_addr()?;
     let settings = resolved.settings_for_port.for_port(addr.port())?;
-    let issuer = resolved.issuer.clone().unwrap_or_else(|| format!("http://localhost:{}", addr.port()));
+    let issuer = issuer_for(&resolved, addr.port());
     let tokens =
         TokenSigner::load_or_create(store.as_ref(), resolved.token_algorithm, settings.token_ttl, now_ms()).await?;
 
@@ -48,6 +48,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         dev_mode = settings.dev_mode,
         "starting"
     );
+    match latch_flows::backend::keys::public_host(&issuer) {
+        Some(host) => tracing::info!(
+            publishable_key = %latch_core::backend::publishable_key(&host),
+            backend_api = %format!("{}/bapi", issuer.trim_end_matches('/')),
+            "the app's keys: NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY=publishable_key, CLERK_API_URL=backend_api, CLERK_SECRET_KEY from `latch keys create`"
+        ),
+        None => tracing::warn!(%issuer, "the issuer names no host: no publishable key"),
+    }
     let state = AppState::new(settings, store.clone(), tokens.clone(), issuer);
     spawn_purger(store, tokens);
 
@@ -55,6 +63,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("latch listening on http://{addr}");
     latch_server::serve(listener, state, resolved.max_connections, shutdown_signal()).await?;
     Ok(())
+}
+
+/// Latch's public URL: the configured issuer, else the local address on `port`.
+pub fn issuer_for(resolved: &Resolved, port: u16) -> String {
+    resolved.issuer.clone().unwrap_or_else(|| format!("http://localhost:{port}"))
 }
 
 /// Expired ceremonies and abandoned sign-ins are deleted in the background, and the signing

@@ -3,7 +3,7 @@
 //! Only this module knows FAPI's paths and JSON. A handler extracts its inputs, calls one
 //! flow of `latch_flows`, and renders the outcome with [`json`] inside the [`reply`] envelope.
 
-mod json;
+pub(crate) mod json;
 mod me;
 mod reply;
 pub(crate) mod sessions;

@@ -1,5 +1,5 @@
 //! Sign-in with a passkey: `POST /client/sign_ins`, `…/prepare_first_factor`,
-//! `…/attempt_first_factor` (docs/protocol.md §6.4). The flows are in `latch_flows::sign_in`.
+//! `…/attempt_first_factor` (docs/protocol.md §6.4); or with a ticket (`strategy=ticket`). The flows are in `latch_flows::sign_in`.
 
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -12,6 +12,12 @@ use crate::form::FormFields;
 use crate::state::{AppState, now_ms};
 
 pub async fn create(State(state): State<AppState>, caller: Caller, form: FormFields) -> ApiResult<Response> {
+    if form.get("strategy")? == Some("ticket") {
+        // A sign-in token from the Backend API (docs/backend.md §3.4): completes at once.
+        let ticket = form.require("ticket")?;
+        let answer = sign_in::with_ticket(&state, &caller.requester, ticket, now_ms()).await?;
+        return Ok(reply::envelope(&caller, answer, reply::only(json::sign_in)));
+    }
     let wants_passkey = form.passkey_strategy(false)?;
     let identifier = form.get("identifier")?.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
     let answer = sign_in::start(&state, &caller.requester, wants_passkey, identifier, now_ms()).await?;

@@ -1,0 +1,144 @@
+//! The Backend API (BAPI): what an app's server calls with its secret key, through Clerk's
+//! `@clerk/backend` (`clerkClient`, `authenticateRequest`, `currentUser()`), under
+//! `/bapi/v1/…` so that `CLERK_API_URL=https://<latch>/bapi` (docs/protocol.md §9,
+//! docs/backend.md §3).
+//!
+//! Set apart from FAPI on purpose:
+//! - every request, unknown paths included, must present a live secret key
+//!   (`Authorization: Bearer sk_live_…`, [`require_secret_key`]); a client cookie or a
+//!   publishable key opens nothing here;
+//! - no CORS: the router is mounted outside the CORS layer, so no browser page can read an
+//!   answer (a secret key never belongs in a browser);
+//! - JSON in and out, answers with `Content-Type: application/json` exactly (the SDK reads any
+//!   other type, even with `; charset=utf-8`, as a string), errors in Clerk's envelope.
+//!
+//! A handler extracts, calls one flow of `latch_flows::backend`, and renders with [`json`].
+
+mod handlers;
+mod json;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, patch, post};
+use latch_flows::backend::{DEFAULT_LIMIT, MAX_LIMIT, keys};
+use latch_flows::{Refusal, Requester};
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/jwks", get(handlers::jwks))
+        .route("/users", get(handlers::list_users))
+        .route("/users/count", get(handlers::count_users))
+        .route("/users/{id}", get(handlers::get_user).delete(handlers::delete_user))
+        .route("/users/{id}/metadata", patch(handlers::update_metadata))
+        .route("/users/{id}/passkeys", get(handlers::list_passkeys))
+        .route("/users/{id}/passkeys/{passkey_id}", delete(handlers::delete_passkey))
+        .route("/sessions", get(handlers::list_sessions))
+        .route("/sessions/{id}/revoke", post(handlers::revoke_session))
+        .route("/sign_in_tokens", post(handlers::create_sign_in_token))
+        .route("/sign_in_tokens/{id}/revoke", post(handlers::revoke_sign_in_token))
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("endpoint")
+}
+
+/// Refuses every request without a live secret key, before routing: only the
+/// `Authorization` header counts (never a cookie).
+pub async fn require_secret_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match keys::authenticate(&state, presented).await {
+        Ok(_) => next.run(req).await,
+        Err(refusal) => ApiError::from(refusal).into_response(),
+    }
+}
+
+/// Who called, for the audit trail: the app server's address and user agent. No client.
+pub struct BackendCaller(pub Requester);
+
+impl FromRequestParts<AppState> for BackendCaller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = crate::context::Caller::from_parts(parts, state.settings().trust_forwarded_for);
+        Ok(BackendCaller(Requester { ip: caller.requester.ip, user_agent: caller.requester.user_agent, ..Requester::default() }))
+    }
+}
+
+/// The query string's pairs, repeated names kept (the SDK sends arrays as repeats).
+pub struct QueryPairs(Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let pairs = parts.uri.query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+        Ok(QueryPairs(pairs))
+    }
+}
+
+impl QueryPairs {
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0.iter().filter(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.clone()).collect()
+    }
+
+    pub fn one(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str())
+    }
+
+    /// `limit` (1 to 500, default 10) and `offset` (default 0).
+    pub fn page(&self) -> Result<(u32, u32), ApiError> {
+        let limit = match self.one("limit") {
+            None => DEFAULT_LIMIT,
+            Some(text) => match text.parse::<u32>() {
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+                _ => return Err(invalid("limit", format!("limit must be a number from 1 to {MAX_LIMIT}."))),
+            },
+        };
+        let offset = match self.one("offset") {
+            None => 0,
+            Some(text) => text.parse::<u32>().map_err(|_| invalid("offset", "offset must be a non-negative number.".into()))?,
+        };
+        Ok((limit, offset))
+    }
+}
+
+/// A JSON object body; an empty body is an empty object (the SDK sends
+/// `Content-Type: application/json` even on bodyless POSTs and DELETEs).
+pub struct JsonBody(pub serde_json::Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
+        let bytes: Bytes = axum::body::to_bytes(req.into_body(), crate::MAX_BODY_BYTES)
+            .await
+            .map_err(|_| ApiError::from(Refusal::BodyTooLarge))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(JsonBody(serde_json::Map::new()));
+        }
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => Ok(JsonBody(map)),
+            _ => Err(invalid("body", "The request body must be a JSON object.".into())),
+        }
+    }
+}
+
+pub fn invalid(param: &str, why: String) -> ApiError {
+    Refusal::ParamInvalid { param: param.into(), why }.into()
+}
