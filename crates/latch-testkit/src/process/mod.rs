@@ -101,6 +101,19 @@ impl LatchProcess {
         self.data_dir.path()
     }
 
+    /// Runs another `latch` subcommand (`keys create`, `sign-in-token`…) on this server's
+    /// database, as an operator would; its output.
+    pub fn command(&self, args: &[&str]) -> std::process::Output {
+        let mut cmd = Command::new(latch_binary());
+        cmd.args(args).arg("--data-dir").arg(self.data_dir.path()).args(with_db(&self.database, &self.extra_args));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("LATCH_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.current_dir(self.data_dir.path()).stdin(Stdio::null()).output().expect("run latch")
+    }
+
     /// Everything the server wrote on stdout and stderr so far.
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()

@@ -1,0 +1,273 @@
+//! The Backend API and ticket sign-in, black-box: the real binary, its CLI for keys, HTTP.
+//!
+//! - Every BAPI route needs a live secret key: none, a wrong one, a publishable key, a client
+//!   cookie and a revoked key all get 401 `clerk_key_invalid`; no CORS on BAPI.
+//! - Users, metadata, sessions, passkeys and sign-in tokens, in Clerk's shapes, with
+//!   `Content-Type: application/json` exactly.
+//! - A ticket signs in once, as its user, and a revoked session ends for its client.
+//! - Bad input gets a Clerk-shaped 4xx and changes nothing.
+//! - Session tokens: RS256 by default, EdDSA on request, key rotation keeps old tokens valid.
+
+use latch_testkit::process::LatchProcess;
+use latch_testkit::fapi::{Fapi, OriginHeader, RawRequest, Reply};
+use latch_testkit::jwt::verify_jwt;
+use serde_json::{Value, json};
+
+/// The app's server: a cookie-less HTTP client holding a secret key.
+struct Bapi {
+    http: Fapi,
+    key: String,
+}
+
+impl Bapi {
+    fn new(server: &LatchProcess, key: &str) -> Self {
+        Bapi { http: Fapi::new(server), key: key.to_string() }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        let mut r = RawRequest::get(&format!("/bapi/v1{path}")).no_session_param();
+        r.method = method.parse().unwrap();
+        r.sdk_query = false;
+        r.origin = OriginHeader::None;
+        // What @clerk/backend sends on every call, bodyless ones included.
+        r.content_type = Some("application/json".into());
+        r.body = body.map(|b| serde_json::to_vec(&b).unwrap());
+        if !self.key.is_empty() {
+            r = r.header("authorization", &format!("Bearer {}", self.key));
+        }
+        let reply = self.http.send(r).await;
+        assert_eq!(reply.header("content-type"), ["application/json"], "exactly application/json: {}", reply.text);
+        reply
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        self.call("GET", path, None).await
+    }
+}
+
+fn secret_key(server: &LatchProcess) -> String {
+    let out = server.command(&["keys", "create", "--label", "test"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(key.starts_with("sk_live_"), "{key}");
+    key
+}
+
+#[tokio::test]
+async fn no_bapi_route_opens_without_a_live_secret_key() {
+    let server = LatchProcess::start();
+    let key = secret_key(&server);
+    let browser = Fapi::new(&server);
+    browser.sign_up_ok("alice").await;
+    let publishable = String::from_utf8(server.command(&["keys", "publishable"]).stdout).unwrap().trim().to_string();
+    assert!(publishable.starts_with("pk_live_"), "{publishable}");
+
+    for presented in ["", "sk_live_wrong", publishable.as_str(), "Basic abc"] {
+        for path in ["/jwks", "/users", "/sessions", "/no/such/route"] {
+            Bapi::new(&server, presented).get(path).await.assert_error(401, "clerk_key_invalid");
+        }
+    }
+    // The browser's client cookie opens nothing either.
+    let mut r = RawRequest::get("/bapi/v1/users").no_session_param();
+    r.sdk_query = false;
+    browser.send(r).await.assert_error(401, "clerk_key_invalid");
+
+    // A live key works; revoked, it stops at once. Another key stays live.
+    let other = secret_key(&server);
+    Bapi::new(&server, &key).get("/users").await.ok();
+    let listed = String::from_utf8(server.command(&["keys", "list"]).stdout).unwrap();
+    let id = listed.lines().next().and_then(|l| l.split_whitespace().next()).unwrap().to_string();
+    assert!(server.command(&["keys", "revoke", &id]).status.success());
+    Bapi::new(&server, &key).get("/users").await.assert_error(401, "clerk_key_invalid");
+    Bapi::new(&server, &other).get("/users").await.ok();
+    assert!(!server.command(&["keys", "revoke", &id]).status.success(), "a key is revoked once");
+
+    // No CORS on the Backend API, even for an allowed origin.
+    let mut r = RawRequest::get("/bapi/v1/users").no_session_param();
+    r.sdk_query = false;
+    r = r.header("authorization", &format!("Bearer {other}"));
+    let reply = browser.send(r).await.ok();
+    assert!(reply.header("access-control-allow-origin").is_empty(), "{:?}", reply.headers);
+}
+
+#[tokio::test]
+async fn users_metadata_sessions_and_passkeys_in_clerks_shapes() {
+    let server = LatchProcess::start();
+    let bapi = Bapi::new(&server, &secret_key(&server));
+    let browser = Fapi::new(&server);
+    let alice = browser.sign_up_ok("alice").await;
+    Fapi::new(&server).sign_up_ok("bob").await;
+
+    // A bare array, newest first; the count beside it.
+    let list = bapi.get("/users").await.ok();
+    let names: Vec<&str> = list.body.as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+    assert_eq!(names, ["bob", "alice"]);
+    assert_eq!(bapi.get("/users?order_by=%2Bcreated_at&limit=1").await.ok().body[0]["username"], "alice");
+    assert_eq!(bapi.get("/users/count").await.ok().body, json!({"object": "total_count", "total_count": 2}));
+    assert_eq!(bapi.get(&format!("/users?user_id={alice}")).await.ok().body.as_array().unwrap().len(), 1);
+    assert_eq!(bapi.get("/users?query=ALI").await.ok().body[0]["id"], alice.as_str());
+    assert_eq!(bapi.get("/users?email_address=a%40example.com").await.ok().body, json!([]), "Latch's users have no email");
+
+    let user = bapi.get(&format!("/users/{alice}")).await.ok().body;
+    assert_eq!((user["object"].as_str(), user["id"].as_str()), (Some("user"), Some(alice.as_str())));
+    assert_eq!(user["email_addresses"], json!([]));
+    assert_eq!(user["private_metadata"], json!({}));
+
+    // Metadata: deep merge, null deletes, private stays private to BAPI.
+    let patch = json!({"public_metadata": {"plan": "pro", "prefs": {"theme": "dark", "lang": "en"}}, "private_metadata": {"stripe": "cus_1"}});
+    bapi.call("PATCH", &format!("/users/{alice}/metadata"), Some(patch)).await.ok();
+    let patch = json!({"public_metadata": {"prefs": {"lang": null, "tz": "UTC"}}});
+    let user = bapi.call("PATCH", &format!("/users/{alice}/metadata"), Some(patch)).await.ok().body;
+    assert_eq!(user["public_metadata"], json!({"plan": "pro", "prefs": {"theme": "dark", "tz": "UTC"}}));
+    assert_eq!(user["private_metadata"], json!({"stripe": "cus_1"}));
+
+    // Sessions: {data, total_count} with paginated=true.
+    let sessions = bapi.get(&format!("/sessions?user_id={alice}&paginated=true")).await.ok().body;
+    assert_eq!(sessions["total_count"], 1);
+    let session = &sessions["data"][0];
+    assert_eq!((session["object"].as_str(), session["status"].as_str()), (Some("session"), Some("active")));
+    let sid = session["id"].as_str().unwrap().to_string();
+
+    // Revoking the session: the browser's client no longer has it, and no token is issued.
+    let revoked = bapi.call("POST", &format!("/sessions/{sid}/revoke"), None).await.ok().body;
+    assert_eq!(revoked["status"], "revoked");
+    let client = browser.get("/client").await.ok();
+    assert_eq!(client.resp()["sessions"], json!([]), "{}", client.text);
+    browser.token(&sid).await.assert_error(401, "signed_out");
+    bapi.call("POST", &format!("/sessions/{sid}/revoke"), None).await.assert_error(400, "session_not_active");
+    let audit = String::from_utf8(server.command(&["audit", "--user", &alice]).stdout).unwrap();
+    for event in ["session.revoke", "user.metadata"] {
+        assert!(audit.contains(event), "{event} audited: {audit}");
+    }
+
+    // Deleting the user: gone from get, list and count.
+    assert_eq!(bapi.call("DELETE", &format!("/users/{alice}"), None).await.ok().body, json!({"object": "user", "id": alice, "deleted": true}));
+    bapi.get(&format!("/users/{alice}")).await.assert_error(404, "resource_not_found");
+    bapi.call("DELETE", &format!("/users/{alice}"), None).await.assert_error(404, "resource_not_found");
+    assert_eq!(bapi.get("/users/count").await.ok().body["total_count"], 1);
+}
+
+#[tokio::test]
+async fn a_ticket_signs_its_user_in_once() {
+    let server = LatchProcess::start();
+    let bapi = Bapi::new(&server, &secret_key(&server));
+    let alice = Fapi::new(&server).sign_up_ok("alice").await;
+
+    let issued = bapi.call("POST", "/sign_in_tokens", Some(json!({"user_id": alice, "expires_in_seconds": 600}))).await.ok().body;
+    assert_eq!((issued["object"].as_str(), issued["status"].as_str()), (Some("sign_in_token"), Some("pending")));
+    let ticket = issued["token"].as_str().unwrap().to_string();
+    assert!(issued["url"].as_str().unwrap().ends_with(&format!("__clerk_ticket={ticket}")));
+
+    // A new browser redeems it: complete, with a session and an RS256 token for alice.
+    let browser = Fapi::new(&server);
+    let r = browser.post("/client/sign_ins", &[("strategy", "ticket"), ("ticket", &ticket)]).await.ok();
+    assert_eq!(r.resp()["status"], "complete", "{}", r.text);
+    let sid = r.resp()["created_session_id"].as_str().unwrap().to_string();
+    let session = r.client()["sessions"].as_array().unwrap().iter().find(|s| s["id"] == sid.as_str()).cloned().unwrap();
+    assert_eq!(session["user"]["id"], alice.as_str());
+    let jwt = session["last_active_token"]["jwt"].as_str().unwrap();
+    assert_eq!(jsonwebtoken::decode_header(jwt).unwrap().alg, jsonwebtoken::Algorithm::RS256);
+    assert_eq!(verify_jwt(&browser, jwt).await["sub"], alice.as_str());
+
+    // Once only, on any client; an unknown ticket is refused alike; a revoked one too.
+    Fapi::new(&server).post("/client/sign_ins", &[("strategy", "ticket"), ("ticket", &ticket)]).await.assert_error(422, "ticket_invalid");
+    Fapi::new(&server).post("/client/sign_ins", &[("strategy", "ticket"), ("ticket", "made-up")]).await.assert_error(422, "ticket_invalid");
+    Fapi::new(&server).post("/client/sign_ins", &[("strategy", "ticket")]).await.assert_error(422, "form_param_missing");
+    let second = bapi.call("POST", "/sign_in_tokens", Some(json!({"user_id": alice}))).await.ok().body;
+    let revoked = bapi.call("POST", &format!("/sign_in_tokens/{}/revoke", second["id"].as_str().unwrap()), None).await.ok().body;
+    assert_eq!(revoked["status"], "revoked");
+    let r = Fapi::new(&server).post("/client/sign_ins", &[("strategy", "ticket"), ("ticket", second["token"].as_str().unwrap())]).await;
+    r.assert_error(422, "ticket_invalid");
+
+    // The operator's recovery path: `latch sign-in-token --user alice`.
+    let out = server.command(&["sign-in-token", "--user", "alice"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let url = String::from_utf8(out.stdout).unwrap();
+    let ticket = url.trim().rsplit_once("__clerk_ticket=").unwrap().1.to_string();
+    let r = Fapi::new(&server).post("/client/sign_ins", &[("strategy", "ticket"), ("ticket", &ticket)]).await.ok();
+    assert_eq!(r.resp()["status"], "complete");
+    let audit = String::from_utf8(server.command(&["audit", "--user", &alice]).stdout).unwrap();
+    assert!(audit.contains("sign_in.ticket") && audit.contains("sign_in_token.create"), "{audit}");
+}
+
+#[tokio::test]
+async fn an_expired_ticket_is_refused() {
+    let server = LatchProcess::start();
+    let bapi = Bapi::new(&server, &secret_key(&server));
+    let alice = Fapi::new(&server).sign_up_ok("alice").await;
+    let issued = bapi.call("POST", "/sign_in_tokens", Some(json!({"user_id": alice, "expires_in_seconds": 1}))).await.ok().body;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = Fapi::new(&server).post("/client/sign_ins", &[("strategy", "ticket"), ("ticket", issued["token"].as_str().unwrap())]).await;
+    r.assert_error(422, "ticket_expired");
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clerk_shaped_4xx_and_changes_nothing() {
+    let server = LatchProcess::start();
+    let bapi = Bapi::new(&server, &secret_key(&server));
+    let alice = Fapi::new(&server).sign_up_ok("alice").await;
+    let before = bapi.get(&format!("/users/{alice}")).await.ok().body;
+
+    for path in ["/users?limit=0", "/users?limit=501", "/users?limit=x", "/users?offset=-1", "/users?order_by=password", "/sessions?status=bogus"] {
+        bapi.get(path).await.assert_error(422, "form_param_format_invalid");
+    }
+    for body in [json!({"public_metadata": "flat"}), json!({"private_metadata": [1]})] {
+        bapi.call("PATCH", &format!("/users/{alice}/metadata"), Some(body)).await.assert_error(422, "form_param_format_invalid");
+    }
+    let mut raw = RawRequest::post(&format!("/bapi/v1/users/{alice}/metadata"), b"{not json".to_vec()).no_session_param();
+    raw.method = reqwest::Method::PATCH;
+    raw.sdk_query = false;
+    raw.content_type = Some("application/json".into());
+    raw = raw.header("authorization", &format!("Bearer {}", bapi.key));
+    bapi.http.send(raw).await.assert_error(422, "form_param_format_invalid");
+    bapi.call("PATCH", "/users/user_nobody/metadata", Some(json!({"public_metadata": {}}))).await.assert_error(404, "resource_not_found");
+    for body in [json!({}), json!({"user_id": 7}), json!({"user_id": "user_nobody"}), json!({"user_id": alice, "expires_in_seconds": 0}), json!({"user_id": alice, "expires_in_seconds": 99_999_999})] {
+        bapi.call("POST", "/sign_in_tokens", Some(body.clone())).await.assert_error_in(&[(422, "form_param_missing"), (422, "form_param_format_invalid")]);
+    }
+    bapi.call("DELETE", &format!("/users/{alice}/passkeys/pkey_nothing"), None).await.assert_error(404, "resource_not_found");
+    bapi.call("POST", "/sessions/sess_nothing/revoke", None).await.assert_error(404, "resource_not_found");
+    bapi.call("DELETE", "/users/../../etc", None).await.assert_error(404, "resource_not_found");
+
+    assert_eq!(bapi.get(&format!("/users/{alice}")).await.ok().body, before, "nothing changed");
+}
+
+#[tokio::test]
+async fn a_rotated_signing_key_signs_new_tokens_and_the_old_one_stays_published() {
+    let mut server = LatchProcess::start();
+    let browser = Fapi::new(&server);
+    browser.sign_up_ok("alice").await;
+    let sid = browser.session_id().unwrap();
+    let old = browser.token(&sid).await.ok().body["jwt"].as_str().unwrap().to_string();
+    let old_kid = jsonwebtoken::decode_header(&old).unwrap().kid.unwrap();
+
+    let out = server.command(&["keys", "rotate-signing"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    server.restart(); // rather than waiting for the minute's reread
+    browser.set_server(&server);
+    let jwks = browser.get_abs("/.well-known/jwks.json").await.ok().body;
+    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids.len(), 2, "{jwks}");
+    assert!(kids.contains(&old_kid.as_str()));
+    verify_jwt(&browser, &old).await; // still verifies
+    let bapi_jwks = Bapi::new(&server, &secret_key(&server)).get("/jwks").await.ok().body;
+    assert_eq!(bapi_jwks, jwks, "BAPI publishes the same keys");
+
+    // A new session gets a token from the new key.
+    browser.sign_out().await.ok();
+    browser.sign_up_ok("bob").await;
+    let new = browser.token(&browser.session_id().unwrap()).await.ok().body["jwt"].as_str().unwrap().to_string();
+    assert_ne!(jsonwebtoken::decode_header(&new).unwrap().kid.unwrap(), old_kid);
+    verify_jwt(&browser, &new).await;
+}
+
+#[tokio::test]
+async fn eddsa_session_tokens_are_the_operators_choice() {
+    let server = LatchProcess::start_with(&["--token-algorithm", "EdDSA"]);
+    let browser = Fapi::new(&server);
+    browser.sign_up_ok("alice").await;
+    let jwt = browser.token(&browser.session_id().unwrap()).await.ok().body["jwt"].as_str().unwrap().to_string();
+    assert_eq!(jsonwebtoken::decode_header(&jwt).unwrap().alg, jsonwebtoken::Algorithm::EdDSA);
+    verify_jwt(&browser, &jwt).await;
+    let out = server.command(&["keys", "jwt-key"]);
+    assert!(!out.status.success(), "no CLERK_JWT_KEY for EdDSA");
+}
