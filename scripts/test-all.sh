@@ -3,6 +3,7 @@
 #   - Rust unit, vector and HTTP integration tests (cargo nextest or cargo test), against the
 #     embedded SQLite and against the machine's local PostgreSQL (started here);
 #   - real-browser tests of the Clerk SDK and of Latch's pages (Debian chromium, npm packages);
+#   - Clerk's server SDK (@clerk/backend) against the binary: tokens, authenticateRequest, BAPI;
 #   - a short cargo-fuzz run of each parser that takes client bytes (docs/fuzzing.md).
 # Nothing is skipped silently: a missing prerequisite that cannot be installed fails the run.
 set -euo pipefail
@@ -37,6 +38,10 @@ LATCH_TEST_BACKEND=postgres run_tests -p latch || failed+=("rust-postgres")
 # ---- Browser tests (installs chromium and npm packages itself) ----
 log "browser tests"
 LATCH_BIN="$ROOT/target/debug/latch" bash "$ROOT/tests/browser/run.sh" || failed+=("browser")
+
+# ---- Clerk's server SDK against the real binary, SQLite and PostgreSQL (installs its npm packages) ----
+log "backend SDK tests"
+LATCH_BIN="$ROOT/target/debug/latch" bash "$ROOT/tests/backend-sdk/run.sh" || failed+=("backend-sdk")
 
 # ---- A short fuzzing run of every parser that takes client bytes (installs cargo-fuzz) ----
 log "fuzz smoke"

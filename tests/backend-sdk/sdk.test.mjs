@@ -1,0 +1,166 @@
+// Clerk's own server SDK, @clerk/backend 3.25.0 (pinned, package-lock.json), against the real
+// `latch serve`: what an app's server does with Latch's session tokens and Backend API.
+//
+//   LATCH_BIN=target/debug/latch node --test           (run.sh builds and sets it)
+//   LATCH_DATABASE_URL=postgres://…  also runs it on PostgreSQL (a database of its own)
+//
+// A user signs up over FAPI (username sign-up; Node has no authenticator) and gets a session
+// token; a second session comes from a sign-in token redeemed as a `ticket` sign-in. Then:
+// verifyToken with the JWKS and with the PEM (jwtKey), authenticateRequest with a Bearer token,
+// and every clerkClient call of docs/backend.md §3.2 that Latch serves.
+
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn, execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createClerkClient, verifyToken } from '@clerk/backend'
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+const LATCH_BIN = process.env.LATCH_BIN ?? resolve(HERE, '../../target/debug/latch')
+// The publishable key's host must contain a dot (the SDK's parsePublishableKey); the issuer
+// is Latch's public URL as an app would configure it.
+const ISSUER = 'https://latch.localtest.me'
+const DATA_DIR = mkdtempSync(join(tmpdir(), 'latch-sdk-'))
+const DB_ARGS = ['--data-dir', DATA_DIR, '--issuer', ISSUER,
+  ...(process.env.LATCH_DATABASE_URL ? ['--database-url', process.env.LATCH_DATABASE_URL] : [])]
+
+let server, base, origin, secretKey, publishableKey, jwtKey, clerk
+const run = (...args) => execFileSync(LATCH_BIN, [...args, ...DB_ARGS], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim()
+
+before(async () => {
+  secretKey = run('keys', 'create', '--label', 'backend-sdk')
+  publishableKey = run('keys', 'publishable')
+  jwtKey = run('keys', 'jwt-key')
+  server = spawn(LATCH_BIN, ['serve', '--port', '0', ...DB_ARGS], { stdio: ['ignore', 'pipe', 'inherit'] })
+  base = await new Promise((resolve, reject) => {
+    let seen = ''
+    server.stdout.on('data', (chunk) => {
+      seen += chunk
+      const m = seen.match(/latch listening on (http:\/\/\S+)/)
+      if (m) resolve(m[1])
+    })
+    server.on('exit', (code) => reject(new Error(`latch exited (${code})`)))
+  })
+  origin = `http://localhost:${new URL(base).port}`
+  clerk = createClerkClient({ secretKey, publishableKey, apiUrl: `${base}/bapi` })
+})
+
+after(() => {
+  server?.kill()
+  rmSync(DATA_DIR, { recursive: true, force: true })
+})
+
+/** A browser: FAPI form posts with its own client cookie, as clerk-js sends them. */
+function browser () {
+  let cookie = ''
+  return async (path, fields) => {
+    const res = await fetch(`${base}/v1${path}?__clerk_api_version=2026-08-20&_clerk_js_version=6.40.0`, {
+      method: 'POST',
+      headers: { origin, 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) },
+      body: new URLSearchParams(fields),
+    })
+    const set = res.headers.get('set-cookie')
+    if (set) cookie = set.split(';')[0]
+    const body = await res.json()
+    assert.equal(res.status, 200, JSON.stringify(body))
+    return body
+  }
+}
+
+/** The session JWT the answer's client carries for its new session. */
+function tokenOf (answer) {
+  const sid = answer.response.created_session_id
+  const session = answer.client.sessions.find((s) => s.id === sid)
+  return { sid, userId: session.user.id, jwt: session.last_active_token.jwt }
+}
+
+async function signUp (username) {
+  return tokenOf(await browser()('/client/sign_ups', { username }))
+}
+
+test('verifyToken accepts a Latch session token with the JWKS and with jwtKey (PEM)', async () => {
+  const { sid, userId, jwt } = await signUp(`sdk_verify_${Date.now()}`)
+  const header = JSON.parse(Buffer.from(jwt.split('.')[0], 'base64url'))
+  assert.equal(header.alg, 'RS256')
+  const viaJwks = await verifyToken(jwt, { secretKey, apiUrl: `${base}/bapi`, authorizedParties: [origin], issuer: ISSUER })
+  assert.equal(viaJwks.sub, userId)
+  assert.equal(viaJwks.sid, sid)
+  const viaPem = await verifyToken(jwt, { jwtKey, authorizedParties: [origin] })
+  assert.equal(viaPem.sub, userId)
+  // A token with its payload changed does not verify; nor does a JWKS behind a wrong key.
+  const [h, p, s] = jwt.split('.')
+  const forged = Buffer.from(JSON.stringify({ ...viaJwks, sub: 'user_someone_else' })).toString('base64url')
+  await assert.rejects(verifyToken(`${h}.${forged}.${s}`, { jwtKey }))
+  await assert.rejects(verifyToken(jwt, { secretKey: 'sk_live_wrong', apiUrl: `${base}/bapi`, skipJwksCache: true }))
+})
+
+test('authenticateRequest signs in a Bearer session token and nothing else', async () => {
+  const { sid, userId, jwt } = await signUp(`sdk_auth_${Date.now()}`)
+  const request = (token) => new Request('https://app.example.com/api/me', { headers: { authorization: `Bearer ${token}` } })
+  const state = await clerk.authenticateRequest(request(jwt), { authorizedParties: [origin] })
+  assert.equal(state.isSignedIn, true, state.reason)
+  const auth = state.toAuth()
+  assert.equal(auth.userId, userId)
+  assert.equal(auth.sessionId, sid)
+  const withPem = await createClerkClient({ secretKey, publishableKey, jwtKey }).authenticateRequest(request(jwt))
+  assert.equal(withPem.isSignedIn, true, withPem.reason)
+  const [h, p] = jwt.split('.')
+  const tampered = await clerk.authenticateRequest(request(`${h}.${p}.${Buffer.from('nope').toString('base64url')}`))
+  assert.equal(tampered.isSignedIn, false)
+  const otherParty = await clerk.authenticateRequest(request(jwt), { authorizedParties: ['https://evil.example.com'] })
+  assert.equal(otherParty.isSignedIn, false)
+})
+
+test('clerkClient: users, metadata, sessions, sign-in tokens, revocation, deletion', async () => {
+  const username = `sdk_client_${Date.now()}`
+  const first = await signUp(username)
+
+  const user = await clerk.users.getUser(first.userId)
+  assert.equal(user.id, first.userId)
+  assert.equal(user.username, username)
+  assert.deepEqual(user.emailAddresses, [])
+
+  const list = await clerk.users.getUserList({ userId: [first.userId] })
+  assert.equal(list.totalCount, 1)
+  assert.equal(list.data[0].id, first.userId)
+  const page = await clerk.users.getUserList({ limit: 5, orderBy: '-created_at' })
+  assert.ok(page.data.length >= 1 && page.totalCount >= 1)
+  assert.equal(await clerk.users.getCount({ query: username }), 1)
+
+  await clerk.users.updateUserMetadata(first.userId, { publicMetadata: { plan: 'pro', prefs: { theme: 'dark' } }, privateMetadata: { crm: 7 } })
+  const merged = await clerk.users.updateUserMetadata(first.userId, { publicMetadata: { prefs: { lang: 'fr' } } })
+  assert.deepEqual(merged.publicMetadata, { plan: 'pro', prefs: { theme: 'dark', lang: 'fr' } })
+  assert.deepEqual(merged.privateMetadata, { crm: 7 })
+
+  // A sign-in token, redeemed by another browser as a ticket sign-in.
+  const signInToken = await clerk.signInTokens.createSignInToken({ userId: first.userId, expiresInSeconds: 300 })
+  assert.equal(signInToken.status, 'pending')
+  const second = tokenOf(await browser()('/client/sign_ins', { strategy: 'ticket', ticket: signInToken.token }))
+  assert.equal(second.userId, first.userId)
+  const state = await clerk.authenticateRequest(new Request('https://app.example.com/', { headers: { authorization: `Bearer ${second.jwt}` } }))
+  assert.equal(state.toAuth().sessionId, second.sid)
+
+  const sessions = await clerk.sessions.getSessionList({ userId: first.userId, status: 'active' })
+  assert.deepEqual(sessions.data.map((s) => s.id).sort(), [first.sid, second.sid].sort())
+  assert.equal(sessions.totalCount, 2)
+
+  const revoked = await clerk.sessions.revokeSession(second.sid)
+  assert.equal(revoked.status, 'revoked')
+  const after = await clerk.sessions.getSessionList({ userId: first.userId, status: 'active' })
+  assert.deepEqual(after.data.map((s) => s.id), [first.sid])
+
+  // A passkey Latch does not know cannot be deleted: a Clerk error, not a crash.
+  await assert.rejects(clerk.users.deleteUserPasskey({ userId: first.userId, passkeyIdentificationId: 'pkey_none' }), (e) => e.status === 404)
+
+  const deleted = await clerk.users.deleteUser(first.userId)
+  assert.equal(deleted.deleted, true)
+  await assert.rejects(clerk.users.getUser(first.userId), (e) => e.status === 404 && e.errors[0].code === 'resource_not_found')
+})
+
+test('a wrong secret key gets Clerk\'s 401', async () => {
+  const wrong = createClerkClient({ secretKey: 'sk_live_not_a_key', apiUrl: `${base}/bapi` })
+  await assert.rejects(wrong.users.getUserList(), (e) => e.status === 401 && e.errors[0].code === 'clerk_key_invalid')
+})
