@@ -120,6 +120,16 @@ export async function signIn({ mediation = 'optional', signal, identifier } = {}
   return currentUser();
 }
 
+/**
+ * Signs in with a sign-in token: a one-time ticket from the Backend API or
+ * `latch sign-in-token` (the way back in for a user who lost every passkey).
+ */
+export async function signInWithTicket(ticket) {
+  const done = await fapi('POST', '/client/sign_ins', { strategy: 'ticket', ticket });
+  await fapi('POST', `/client/sessions/${done.created_session_id}/touch`, { intent: 'select_session' });
+  return currentUser();
+}
+
 export async function signOut() {
   return fapi('DELETE', '/client/sessions');
 }

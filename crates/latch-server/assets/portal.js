@@ -301,7 +301,15 @@ function accountPage() {
   showFlash();
   const user = (await latch.loadClient(), latch.currentUser());
   if (page === 'sign-in') {
+    // A recovery link (`?__clerk_ticket=`): redeem it once, then drop it from the address bar.
+    const ticket = new URLSearchParams(location.search).get('__clerk_ticket');
+    if (ticket) history.replaceState(null, '', location.pathname);
     if (user) return go('/portal/account');
+    if (ticket) {
+      say('Signing you in with your link…');
+      await latch.signInWithTicket(ticket);
+      return go('/portal/account', 'Signed in with your link. Add a passkey to sign in next time.');
+    }
     signInPage();
   } else if (page === 'sign-up') {
     if (user) return go('/portal/account');
