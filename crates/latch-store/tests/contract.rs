@@ -15,7 +15,9 @@ use latch_core::model::{
 };
 use latch_core::origins::OriginPattern;
 use latch_core::webauthn::{AuthenticationState, Credential, RegistrationState};
-use latch_store::{AuditEvent, AuditQuery, NewClient, Store, StoreError, StoredSigningKey};
+use latch_store::{
+    AuditEvent, AuditQuery, MetadataPatch, NewClient, SecretKey, SignInToken, Store, StoreError, StoredSigningKey, TicketRedemption,
+};
 use uuid::Uuid;
 
 /// A credential as webauthn-rs serialises it (an ES256 passkey, `none` attestation).
@@ -113,6 +115,10 @@ contract!(
     rate_limits_count_per_window,
     the_first_signing_key_wins,
     purge_deletes_only_what_is_dead,
+    a_ticket_is_redeemed_once_before_it_expires_for_its_user,
+    secret_keys_are_found_by_hash_until_revoked,
+    metadata_merges_and_a_deleted_user_takes_their_records,
+    a_revoked_session_leaves_its_client,
 );
 
 // ---- records ------------------------------------------------------------------------------
@@ -694,4 +700,85 @@ async fn purge_deletes_only_what_is_dead(store: &dyn Store) {
     assert_eq!(store.hit_rate_limit("current", now).await.unwrap(), 2);
     assert_eq!(store.purge_expired(now).await.unwrap(), 0);
     assert_eq!(store.hit_rate_limit("old", T).await.unwrap(), 1, "the old window's count was deleted");
+}
+
+// ---- the Backend API ----------------------------------------------------------------------
+
+async fn a_ticket_is_redeemed_once_before_it_expires_for_its_user(store: &dyn Store) {
+    let w = world(store, "ticket").await;
+    let (token, _) = SignInToken::issue(&w.user.id, 60, |t| t.as_bytes().to_vec(), T);
+    store.create_sign_in_token(&token, &event("sign_in_token.create", T)).await.unwrap();
+    assert_eq!(store.sign_in_token_by_hash(&token.token_hash).await.unwrap(), Some(token.clone()));
+    let redeem = |client: &Client, user: &User, now: i64| {
+        let session = new_session(client, user, now);
+        let sign_in = SignIn { status: SignInStatus::Complete, challenge: None, ..new_sign_in(client, "{}") };
+        (session, sign_in)
+    };
+    // Not for another user's session, not once expired: nothing changes.
+    let other = new_user("other");
+    let (session, sign_in) = redeem(&w.client, &other, T + 1);
+    let r = TicketRedemption { token_id: &token.id, new_client: None, sign_in: &sign_in, session: &session, now: T + 1 };
+    assert!(!store.redeem_sign_in_token(&r, &event("sign_in", T + 1)).await.unwrap(), "bound to its user");
+    let (session, sign_in) = redeem(&w.client, &w.user, T + 60_000);
+    let r = TicketRedemption { token_id: &token.id, new_client: None, sign_in: &sign_in, session: &session, now: T + 60_000 };
+    assert!(!store.redeem_sign_in_token(&r, &event("sign_in", T + 60_000)).await.unwrap(), "expired");
+    assert!(store.session(&session.id).await.unwrap().is_none(), "a refused redemption stores no session");
+    // Redeemed once: the second redemption of the same token changes nothing.
+    let (session, sign_in) = redeem(&w.client, &w.user, T + 2);
+    let r = TicketRedemption { token_id: &token.id, new_client: None, sign_in: &sign_in, session: &session, now: T + 2 };
+    assert!(store.redeem_sign_in_token(&r, &event("sign_in", T + 2)).await.unwrap());
+    assert_eq!(store.session(&session.id).await.unwrap().map(|s| s.user_id), Some(w.user.id.clone()));
+    let (again, sign_in) = redeem(&w.client, &w.user, T + 3);
+    let r = TicketRedemption { token_id: &token.id, new_client: None, sign_in: &sign_in, session: &again, now: T + 3 };
+    assert!(!store.redeem_sign_in_token(&r, &event("sign_in", T + 3)).await.unwrap(), "once");
+    assert!(store.session(&again.id).await.unwrap().is_none());
+}
+
+async fn secret_keys_are_found_by_hash_until_revoked(store: &dyn Store) {
+    let (first, _) = SecretKey::issue("a", |k| k.as_bytes().to_vec(), T);
+    let (second, _) = SecretKey::issue("b", |k| k.as_bytes().to_vec(), T + 1);
+    store.create_secret_key(&first, &event("secret_key.create", T)).await.unwrap();
+    store.create_secret_key(&second, &event("secret_key.create", T + 1)).await.unwrap();
+    assert_eq!(store.live_secret_key(&first.key_hash).await.unwrap().map(|k| k.id), Some(first.id.clone()));
+    assert!(store.revoke_secret_key(&first.id, T + 2, &event("secret_key.revoke", T + 2)).await.unwrap());
+    assert!(!store.revoke_secret_key(&first.id, T + 3, &event("secret_key.revoke", T + 3)).await.unwrap(), "once");
+    assert!(store.live_secret_key(&first.key_hash).await.unwrap().is_none(), "revoked");
+    assert!(store.live_secret_key(&second.key_hash).await.unwrap().is_some(), "the other key stays live");
+    let listed: Vec<_> = store.secret_keys().await.unwrap().into_iter().map(|k| (k.id, k.revoked_at)).collect();
+    assert_eq!(listed, [(first.id, Some(T + 2)), (second.id, None)]);
+}
+
+async fn metadata_merges_and_a_deleted_user_takes_their_records(store: &dyn Store) {
+    let w = world(store, "meta").await;
+    let patch = |public: serde_json::Value| MetadataPatch { public: Some(public), ..MetadataPatch::default() };
+    store.update_user_metadata(&w.user.id, &patch(serde_json::json!({"a": {"b": 1, "c": 2}})), T, &event("user.metadata", T)).await.unwrap();
+    let merged = store.update_user_metadata(&w.user.id, &patch(serde_json::json!({"a": {"c": null, "d": 3}})), T + 1, &event("user.metadata", T + 1)).await.unwrap().unwrap();
+    assert_eq!(merged.public, serde_json::json!({"a": {"b": 1, "d": 3}}));
+    assert_eq!(store.user_metadata(&w.user.id).await.unwrap(), merged);
+    assert!(store.update_user_metadata("user_nobody", &patch(serde_json::json!({})), T, &event("user.metadata", T)).await.unwrap().is_none());
+    assert_eq!(store.count_users(None).await.unwrap(), 1);
+    assert_eq!(store.count_users(Some("ET")).await.unwrap(), 1, "case-insensitive part of the username");
+    assert_eq!(store.count_users(Some("%")).await.unwrap(), 0, "LIKE wildcards are escaped");
+
+    assert!(store.delete_user(&w.user.id, T + 2, &event("user.delete", T + 2)).await.unwrap());
+    assert!(store.user(&w.user.id).await.unwrap().is_none());
+    assert!(store.passkeys_of(&w.user.id).await.unwrap().is_empty());
+    assert_eq!(store.user_metadata(&w.user.id).await.unwrap(), Default::default());
+    assert!(!store.delete_user(&w.user.id, T + 3, &event("user.delete", T + 3)).await.unwrap(), "once");
+}
+
+async fn a_revoked_session_leaves_its_client(store: &dyn Store) {
+    let w = world(store, "revoke").await;
+    let attempt = new_sign_in(&w.client, r#"{"challenge":"revoke"}"#);
+    store.create_sign_in(None, &attempt).await.unwrap();
+    let done = completion(&w, &attempt, 0, T + 1);
+    assert!(store.complete_sign_in(&done, &event("sign_in", T + 1)).await.unwrap());
+    let sid = done.session.id.clone();
+    let (page, total) = store.sessions_page(&latch_store::SessionQuery { user_id: Some(w.user.id.clone()), status: Some("active".into()), limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!((page.len(), total), (1, 1));
+    let revoked = store.revoke_session(&sid, T + 2, &event("session.revoke", T + 2)).await.unwrap().unwrap();
+    assert_eq!(revoked.id, sid);
+    assert!(store.revoke_session(&sid, T + 3, &event("session.revoke", T + 3)).await.unwrap().is_none(), "once");
+    let snapshot = store.client_snapshot(&w.client.id).await.unwrap().unwrap();
+    assert!(snapshot.sessions.is_empty() && snapshot.client.last_active_session_id.is_none());
 }
