@@ -413,6 +413,9 @@ enum Parsed {
 
 const MAX_PARSED_KEYS: usize = 8;
 
+/// Keys parsed so far, by algorithm and PKCS#8 bytes.
+type ParsedKeys = Vec<(Algorithm, Vec<u8>, Arc<Parsed>)>;
+
 fn signer_for(
     algorithm: &Algorithm,
     key: &EncodingKey,
@@ -420,7 +423,7 @@ fn signer_for(
     if !matches!(algorithm, Algorithm::RS256 | Algorithm::EdDSA) {
         return (aws_lc::DEFAULT_PROVIDER.signer_factory)(algorithm, key);
     }
-    static PARSED: Mutex<Vec<(Algorithm, Vec<u8>, Arc<Parsed>)>> = Mutex::new(Vec::new());
+    static PARSED: Mutex<ParsedKeys> = Mutex::new(Vec::new());
     let mut parsed = PARSED
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -547,7 +550,7 @@ mod tests {
     }
 
     #[test]
-    fn the_key_caching_signer_signs_as_the_stock_one() {
+    fn the_key_caching_signer_gives_one_signature_per_key_and_message() {
         for algorithm in [SigningAlgorithm::Rs256, SigningAlgorithm::EdDsa] {
             let key = generate_key(algorithm, 0).unwrap();
             let encoding = match algorithm {

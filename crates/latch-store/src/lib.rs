@@ -350,8 +350,9 @@ pub trait Store: Send + Sync + 'static {
     // Sign-in tokens.
     async fn create_sign_in_token(&self, token: &SignInToken, audit: &AuditEvent) -> StoreResult<()>;
     async fn sign_in_token_by_hash(&self, token_hash: &[u8]) -> StoreResult<Option<SignInToken>>;
-    /// Revokes a pending token; the token as it is afterwards, None when there is none.
-    async fn revoke_sign_in_token(&self, id: &str, now: Millis) -> StoreResult<Option<SignInToken>>;
+    /// Revokes a pending token, with the `audit` line when it was pending; the token as it is
+    /// afterwards, None when there is none.
+    async fn revoke_sign_in_token(&self, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<Option<SignInToken>>;
     /// Spends the token (conditionally: still pending, unexpired, this session's user) and
     /// writes the client if new, the complete sign-in, the session and the `audit` line, in
     /// one transaction. False, changing nothing, when the token was spent meanwhile.

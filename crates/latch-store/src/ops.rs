@@ -592,8 +592,15 @@ pub(crate) async fn sign_in_token_by_hash<E: Exec>(tx: &mut E, token_hash: &[u8]
     tx.one(q::SIGN_IN_TOKEN_BY_HASH, binds![token_hash], rows::sign_in_token).await
 }
 
-pub(crate) async fn revoke_sign_in_token<E: Exec>(tx: &mut E, id: &str, now: Millis) -> StoreResult<Option<SignInToken>> {
+pub(crate) async fn revoke_sign_in_token<E: Exec>(
+    tx: &mut E,
+    id: &str,
+    now: Millis,
+    audit: &AuditEvent,
+) -> StoreResult<Option<SignInToken>> {
     if let Some(revoked) = tx.one(q::REVOKE_SIGN_IN_TOKEN, binds![now, id], rows::sign_in_token).await? {
+        let line = AuditEvent { user_id: Some(revoked.user_id.clone()), ..audit.clone() };
+        insert_audit(tx, &line).await?;
         return Ok(Some(revoked));
     }
     tx.one(q::SIGN_IN_TOKEN_BY_ID, binds![id], rows::sign_in_token).await
@@ -819,8 +826,8 @@ macro_rules! impl_store {
             async fn sign_in_token_by_hash(&self, token_hash: &[u8]) -> StoreResult<Option<SignInToken>> {
                 $with!(self, Access::ReadOne, |tx| ops::sign_in_token_by_hash(tx, token_hash))
             }
-            async fn revoke_sign_in_token(&self, id: &str, now: Millis) -> StoreResult<Option<SignInToken>> {
-                $with!(self, Access::Write, |tx| ops::revoke_sign_in_token(tx, id, now))
+            async fn revoke_sign_in_token(&self, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<Option<SignInToken>> {
+                $with!(self, Access::Write, |tx| ops::revoke_sign_in_token(tx, id, now, audit))
             }
             async fn redeem_sign_in_token(&self, redemption: &TicketRedemption<'_>, audit: &AuditEvent) -> StoreResult<bool> {
                 $with!(self, Access::Write, |tx| ops::redeem_sign_in_token(tx, redemption, audit))

@@ -187,7 +187,9 @@ async fn a_ticket_signs_its_user_in_once() {
     let r = Fapi::new(&server).post("/client/sign_ins", &[("strategy", "ticket"), ("ticket", &ticket)]).await.ok();
     assert_eq!(r.resp()["status"], "complete");
     let audit = String::from_utf8(server.command(&["audit", "--user", &alice]).stdout).unwrap();
-    assert!(audit.contains("sign_in.ticket") && audit.contains("sign_in_token.create"), "{audit}");
+    for event in ["sign_in.ticket", "sign_in_token.create", "sign_in_token.revoke"] {
+        assert!(audit.contains(event), "{event} audited: {audit}");
+    }
 }
 
 #[tokio::test]

@@ -47,7 +47,8 @@ pub async fn create(
     Ok(IssuedTicket { token, ticket, url })
 }
 
-/// Revokes a pending ticket; the ticket as it is afterwards.
-pub async fn revoke(latch: &Latch, id: &str, now: Millis) -> FlowResult<SignInToken> {
-    latch.store().revoke_sign_in_token(id, now).await?.ok_or(Refusal::NotFound("sign-in token"))
+/// Revokes a pending ticket (audited); the ticket as it is afterwards.
+pub async fn revoke(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<SignInToken> {
+    let line = audit::line(requester, "sign_in_token.revoke", Subject::default(), None, now);
+    latch.store().revoke_sign_in_token(id, now, &line).await?.ok_or(Refusal::NotFound("sign-in token"))
 }

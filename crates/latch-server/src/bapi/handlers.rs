@@ -138,7 +138,11 @@ pub async fn create_sign_in_token(
     Ok(Json(render::sign_in_token(&issued.token, Some(&issued))).into_response())
 }
 
-pub async fn revoke_sign_in_token(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
-    let token = sign_in_tokens::revoke(&state, &id, now_ms()).await?;
+pub async fn revoke_sign_in_token(
+    State(state): State<AppState>,
+    BackendCaller(caller): BackendCaller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let token = sign_in_tokens::revoke(&state, &caller, &id, now_ms()).await?;
     Ok(Json(render::sign_in_token(&token, None)).into_response())
 }
