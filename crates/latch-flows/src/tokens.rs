@@ -599,6 +599,27 @@ mod tests {
         assert_eq!(kids(70_000), [new.kid]);
     }
 
+    #[tokio::test]
+    async fn a_rotation_reaches_a_running_signer_at_its_next_refresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("latch.db").display());
+        latch_store::migrate(&url).await.unwrap();
+        let store = latch_store::open(&url).await.unwrap();
+        let signer = TokenSigner::load_or_create(store.as_ref(), SigningAlgorithm::Rs256, Duration::from_secs(60), 0).await.unwrap();
+        let kid_of = |jwt: String| jsonwebtoken::decode_header(&jwt).unwrap().kid.unwrap();
+        let old = kid_of(signer.sign(&claims(1, 60, None)).unwrap());
+        // Another node (or `latch keys rotate-signing`) rotates.
+        let new = rotate(store.as_ref(), SigningAlgorithm::Rs256, 1_000).await.unwrap();
+        assert_eq!(kid_of(signer.sign(&claims(2, 60, None)).unwrap()), old, "until it rereads");
+        signer.refresh(store.as_ref()).await.unwrap();
+        let jwt = signer.sign(&claims(3, 60, None)).unwrap();
+        assert_eq!(kid_of(jwt.clone()), new);
+        let published: Vec<String> =
+            signer.jwks(2_000)["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect();
+        assert_eq!(published, [old, new], "the retired key stays published");
+        assert!(verifies(&signer, &jwt));
+    }
+
     #[test]
     fn a_token_is_reused_for_the_same_session_status_and_azp_while_half_its_life_remains() {
         let tokens = signer(SigningAlgorithm::EdDsa);
