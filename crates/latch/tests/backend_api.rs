@@ -273,3 +273,28 @@ async fn eddsa_session_tokens_are_the_operators_choice() {
     let out = server.command(&["keys", "jwt-key"]);
     assert!(!out.status.success(), "no CLERK_JWT_KEY for EdDSA");
 }
+
+#[tokio::test]
+async fn an_operator_deletes_a_lost_passkey_and_it_signs_in_no_more() {
+    let server = LatchProcess::start();
+    let bapi = Bapi::new(&server, &secret_key(&server));
+    let (mut alice, pk, _) = latch_testkit::scene::Person::with_passkey(&server, "alice").await;
+    let pk_id = pk["id"].as_str().unwrap().to_string();
+    alice.fapi.sign_out().await.ok();
+
+    // The passkey shows on the backend user and in the user's passkey list.
+    let user = bapi.get(&format!("/users/{}", alice.user_id)).await.ok().body;
+    assert_eq!(user["passkeys"][0]["id"], pk_id.as_str(), "{user}");
+    let listed = bapi.get(&format!("/users/{}/passkeys", alice.user_id)).await.ok().body;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    // Another user's id does not reach it.
+    let bob = Fapi::new(&server).sign_up_ok("bob").await;
+    bapi.call("DELETE", &format!("/users/{bob}/passkeys/{pk_id}"), None).await.assert_error(404, "resource_not_found");
+
+    let deleted = bapi.call("DELETE", &format!("/users/{}/passkeys/{pk_id}", alice.user_id), None).await.ok().body;
+    assert_eq!(deleted, json!({"object": "passkey", "id": pk_id, "deleted": true}));
+    assert_eq!(bapi.get(&format!("/users/{}/passkeys", alice.user_id)).await.ok().body, json!([]));
+    alice.fapi.sign_in(&mut alice.auth).await.assert_error(422, "passkey_not_registered");
+    let audit = String::from_utf8(server.command(&["audit", "--user", &alice.user_id]).stdout).unwrap();
+    assert!(audit.contains("passkey.delete"), "{audit}");
+}
