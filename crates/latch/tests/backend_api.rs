@@ -298,3 +298,25 @@ async fn an_operator_deletes_a_lost_passkey_and_it_signs_in_no_more() {
     let audit = String::from_utf8(server.command(&["audit", "--user", &alice.user_id]).stdout).unwrap();
     assert!(audit.contains("passkey.delete"), "{audit}");
 }
+
+#[tokio::test]
+async fn a_ticket_redeemed_by_many_browsers_at_once_signs_in_exactly_one() {
+    let server = LatchProcess::start();
+    let bapi = Bapi::new(&server, &secret_key(&server));
+    let alice = Fapi::new(&server).sign_up_ok("alice").await;
+    let issued = bapi.call("POST", "/sign_in_tokens", Some(json!({"user_id": alice}))).await.ok().body;
+    let ticket = issued["token"].as_str().unwrap().to_string();
+    let mut attempts = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (browser, ticket) = (Fapi::new(&server), ticket.clone());
+        attempts.spawn(async move { browser.post("/client/sign_ins", &[("strategy", "ticket"), ("ticket", &ticket)]).await });
+    }
+    let replies = attempts.join_all().await;
+    let won = replies.iter().filter(|r| r.status == 200).count();
+    assert_eq!(won, 1, "{:?}", replies.iter().map(|r| (r.status, r.code().to_string())).collect::<Vec<_>>());
+    for r in replies.iter().filter(|r| r.status != 200) {
+        r.assert_error(422, "ticket_invalid");
+    }
+    let sessions = bapi.get(&format!("/sessions?user_id={alice}&status=active&paginated=true")).await.ok().body;
+    assert_eq!(sessions["total_count"], 2, "the sign-up's session and the one ticket's: {sessions}");
+}
