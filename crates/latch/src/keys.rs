@@ -139,7 +139,13 @@ pub async fn sign_in_token(args: SignInTokenArgs) -> anyhow::Result<()> {
     let operator = Requester { user_agent: Some("latch-cli".into()), ..Requester::default() };
     let issued = sign_in_tokens::create(&latch, &operator, &user_id, args.expires_in_seconds, now).await.map_err(refusal)?;
     eprintln!("sign-in token {} for {user_id}; it signs in once, until {}:", issued.token.id, crate::audit::format_time(issued.token.expire_at));
-    println!("{}", issued.url);
+    match &issued.url {
+        Some(url) => println!("{url}"),
+        None => {
+            eprintln!("the account portal is off: open your app's sign-in page with ?__clerk_ticket=<this ticket>");
+            println!("{}", issued.ticket);
+        }
+    }
     Ok(())
 }
 

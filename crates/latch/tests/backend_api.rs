@@ -320,3 +320,16 @@ async fn a_ticket_redeemed_by_many_browsers_at_once_signs_in_exactly_one() {
     let sessions = bapi.get(&format!("/sessions?user_id={alice}&status=active&paginated=true")).await.ok().body;
     assert_eq!(sessions["total_count"], 2, "the sign-up's session and the one ticket's: {sessions}");
 }
+
+#[tokio::test]
+async fn without_the_portal_a_ticket_has_no_url_and_the_cli_prints_the_ticket() {
+    let server = LatchProcess::start_with(&["--portal=false"]);
+    let bapi = Bapi::new(&server, &secret_key(&server));
+    let alice = Fapi::new(&server).sign_up_ok("alice").await;
+    let issued = bapi.call("POST", "/sign_in_tokens", Some(json!({"user_id": alice}))).await.ok().body;
+    assert!(issued["url"].is_null() && issued["token"].is_string(), "{issued}");
+    let out = server.command(&["sign-in-token", "--user", &alice]);
+    let ticket = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let r = Fapi::new(&server).post("/client/sign_ins", &[("strategy", "ticket"), ("ticket", &ticket)]).await.ok();
+    assert_eq!(r.resp()["status"], "complete");
+}

@@ -16,8 +16,9 @@ use crate::Latch;
 pub struct IssuedTicket {
     pub token: SignInToken,
     pub ticket: String,
-    /// Where the user redeems it: the account portal's sign-in page.
-    pub url: String,
+    /// Where the user redeems it: the account portal's sign-in page, when the portal is
+    /// served (otherwise the app's own sign-in page, with `?__clerk_ticket=`, does it).
+    pub url: Option<String>,
 }
 
 /// A ticket for `user_id`, valid `expires_in_seconds` (Clerk's default and most: 30 days).
@@ -43,7 +44,10 @@ pub async fn create(
     let subject = Subject { user_id: Some(user_id.to_string()), ..Subject::default() };
     let line = audit::line(requester, "sign_in_token.create", subject, None, now);
     latch.store().create_sign_in_token(&token, &line).await?;
-    let url = format!("{}/portal/sign-in?__clerk_ticket={ticket}", latch.issuer().trim_end_matches('/'));
+    let url = latch
+        .settings()
+        .portal
+        .then(|| format!("{}/portal/sign-in?__clerk_ticket={ticket}", latch.issuer().trim_end_matches('/')));
     Ok(IssuedTicket { token, ticket, url })
 }
 

@@ -89,7 +89,7 @@ pub fn sign_in_token(t: &SignInToken, issued: Option<&IssuedTicket>) -> Value {
         "id": t.id,
         "user_id": t.user_id,
         "token": issued.map(|i| i.ticket.as_str()),
-        "url": issued.map(|i| i.url.as_str()),
+        "url": issued.and_then(|i| i.url.as_deref()),
         "status": t.status.as_str(),
         "expire_at": t.expire_at,
         "created_at": t.created_at,
