@@ -811,8 +811,9 @@ macro_rules! impl_store {
                 $with!(self, Access::Write, |tx| ops::delete_user(tx, user_id, now, audit))
             }
             async fn sessions_page(&self, query: &SessionQuery) -> StoreResult<(Vec<Session>, u64)> {
-                // Two reads that should agree: a write transaction's snapshot holds them together.
-                $with!(self, Access::Write, |tx| ops::sessions_page(tx, query))
+                // The page and the total are two reads; under concurrent writes on PostgreSQL
+                // they may disagree by those writes (a listing, not a decision).
+                $with!(self, Access::ReadOne, |tx| ops::sessions_page(tx, query))
             }
             async fn revoke_session(&self, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<Option<Session>> {
                 $with!(self, Access::Write, |tx| ops::revoke_session(tx, id, now, audit))
