@@ -13,7 +13,7 @@
 //!   the only thing each database's driver implements.
 //! * `ops.rs`: every store operation, once: its statements, their order, its transaction.
 //! * `sqlite.rs` ([`SqliteStore`], rusqlite, one connection driven in place) and
-//!   `postgres.rs` ([`PostgresStore`], sqlx, a pool): the drivers.
+//!   `postgres.rs` ([`PostgresStore`], tokio-postgres, a pool): the drivers.
 //! * [`schema`]: sqlx's migrations for both.
 //!
 //! Callers need none of that: [`migrate`] brings a database's schema up to date and [`open`]
@@ -86,6 +86,11 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No connection to the database could be had (the pool's limits, or it is closed).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

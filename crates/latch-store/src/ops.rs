@@ -25,22 +25,20 @@ use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, Se
 
 async fn insert_client<E: Exec>(tx: &mut E, new: NewClient<'_>) -> StoreResult<()> {
     let c = new.client;
-    tx.run(q::INSERT_CLIENT, binds![&c.id, new.token_hash, c.created_at, c.updated_at, &c.last_active_session_id]).await?;
-    Ok(())
+    tx.queue(q::INSERT_CLIENT, binds![&c.id, new.token_hash, c.created_at, c.updated_at, &c.last_active_session_id]).await
 }
 
 async fn insert_session<E: Exec>(tx: &mut E, s: &Session) -> StoreResult<()> {
     let tasks = to_json(&s.tasks)?;
-    tx.run(
+    tx.queue(
         q::INSERT_SESSION,
         binds![&s.id, &s.client_id, &s.user_id, s.status.as_str(), &tasks, s.created_at, s.updated_at, s.last_active_at, s.expire_at],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 async fn insert_audit<E: Exec>(tx: &mut E, e: &AuditEvent) -> StoreResult<()> {
-    tx.run(
+    tx.queue(
         q::INSERT_AUDIT_EVENT,
         binds![
             e.at,
@@ -55,8 +53,7 @@ async fn insert_audit<E: Exec>(tx: &mut E, e: &AuditEvent) -> StoreResult<()> {
             &e.error_code
         ],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 // ---- clients ------------------------------------------------------------------------------
@@ -141,7 +138,7 @@ pub(crate) async fn sign_up<E: Exec>(
         Err(e) if E::is_unique_violation(&e) => return Err(StoreError::Conflict("username")),
         other => other?,
     };
-    tx.run(
+    tx.queue(
         q::INSERT_SIGN_UP,
         binds![
             &sign_up.id,
@@ -154,8 +151,8 @@ pub(crate) async fn sign_up<E: Exec>(
     )
     .await?;
     insert_session(tx, session).await?;
-    tx.run(q::CLIENT_SIGNED_UP, binds![&session.id, &sign_up.id, session.created_at, &session.client_id]).await?;
-    tx.run(q::REPLACE_OTHER_SESSIONS, binds![session.created_at, &session.client_id, &session.id]).await?;
+    tx.queue(q::CLIENT_SIGNED_UP, binds![&session.id, &sign_up.id, session.created_at, &session.client_id]).await?;
+    tx.queue(q::REPLACE_OTHER_SESSIONS, binds![session.created_at, &session.client_id, &session.id]).await?;
     insert_audit(tx, audit).await
 }
 
@@ -220,7 +217,7 @@ pub(crate) async fn save_verified_passkey<E: Exec>(
     if !E::SERIALISES_WRITERS {
         // Under READ COMMITTED two registrations of one user could both count room under
         // the quota; the user's row lock orders them.
-        tx.run(q::LOCK_USER, binds![&p.user_id]).await?;
+        tx.queue(q::LOCK_USER, binds![&p.user_id]).await?;
     }
     if tx.run(q::DELETE_PENDING_PASSKEY, binds![&p.id, &p.user_id]).await? != 1 {
         tx.roll_back();
@@ -282,7 +279,7 @@ pub(crate) async fn create_sign_in<E: Exec>(tx: &mut E, new_client: Option<NewCl
     if let Some(new) = new_client {
         insert_client(tx, new).await?;
     }
-    tx.run(
+    tx.queue(
         q::INSERT_SIGN_IN,
         binds![
             &s.id,
@@ -304,8 +301,7 @@ pub(crate) async fn create_sign_in<E: Exec>(tx: &mut E, new_client: Option<NewCl
         ],
     )
     .await?;
-    tx.run(q::CLIENT_SIGN_IN, binds![&s.id, s.created_at, &s.client_id]).await?;
-    Ok(())
+    tx.queue(q::CLIENT_SIGN_IN, binds![&s.id, s.created_at, &s.client_id]).await
 }
 
 pub(crate) async fn sign_in<E: Exec>(tx: &mut E, client_id: &str, id: &str) -> StoreResult<Option<SignIn>> {
@@ -361,40 +357,33 @@ pub(crate) async fn fail_sign_in<E: Exec>(tx: &mut E, f: &SignInFailure<'_>) -> 
     Ok(failed == 1)
 }
 
+/// The sign-in closes and the passkey's counter moves only if neither changed since the
+/// attempt read them (each conditional write must change one row); otherwise nothing is
+/// written and the caller learns the attempt lost a race.
 pub(crate) async fn complete_sign_in<E: Exec>(tx: &mut E, c: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool> {
     let credential = to_json(&c.updated_credential)?;
     let s = &c.session;
-    let closed =
-        tx.run(q::CLOSE_SIGN_IN, binds![&s.user_id, &s.id, c.now, &c.sign_in_id, &s.client_id, &c.challenge_options]).await?;
-    if closed != 1 {
-        tx.roll_back();
-        return Ok(false);
-    }
-    let counted = tx
-        .run(
-            q::COUNT_PASSKEY_USE,
-            binds![
-                &credential,
-                i64::from(c.updated_credential.counter),
-                i64::from(c.updated_credential.backup_eligible),
-                i64::from(c.updated_credential.backup_state),
-                c.now,
-                c.now,
-                &c.passkey_id,
-                i64::from(c.previous_sign_count)
-            ],
-        )
-        .await?;
-    if counted != 1 {
-        tx.roll_back();
-        return Ok(false);
-    }
+    tx.queue_one(q::CLOSE_SIGN_IN, binds![&s.user_id, &s.id, c.now, &c.sign_in_id, &s.client_id, &c.challenge_options]).await?;
+    tx.queue_one(
+        q::COUNT_PASSKEY_USE,
+        binds![
+            &credential,
+            i64::from(c.updated_credential.counter),
+            i64::from(c.updated_credential.backup_eligible),
+            i64::from(c.updated_credential.backup_state),
+            c.now,
+            c.now,
+            &c.passkey_id,
+            i64::from(c.previous_sign_count)
+        ],
+    )
+    .await?;
     insert_session(tx, s).await?;
-    tx.run(q::SET_ACTIVE_SESSION, binds![&s.id, c.now, &s.client_id]).await?;
-    tx.run(q::REPLACE_OTHER_SESSIONS, binds![c.now, &s.client_id, &s.id]).await?;
-    tx.run(q::USER_SIGNED_IN, binds![c.now, c.now, &s.user_id]).await?;
+    tx.queue(q::SET_ACTIVE_SESSION, binds![&s.id, c.now, &s.client_id]).await?;
+    tx.queue(q::REPLACE_OTHER_SESSIONS, binds![c.now, &s.client_id, &s.id]).await?;
+    tx.queue(q::USER_SIGNED_IN, binds![c.now, c.now, &s.user_id]).await?;
     insert_audit(tx, audit).await?;
-    Ok(true)
+    tx.held().await
 }
 
 // ---- sessions -----------------------------------------------------------------------------
@@ -404,9 +393,8 @@ pub(crate) async fn session<E: Exec>(tx: &mut E, id: &str) -> StoreResult<Option
 }
 
 pub(crate) async fn touch_session<E: Exec>(tx: &mut E, client_id: &str, id: &str, now: Millis) -> StoreResult<()> {
-    tx.run(q::TOUCH_SESSION, binds![now, now, id]).await?;
-    tx.run(q::SET_ACTIVE_SESSION, binds![id, now, client_id]).await?;
-    Ok(())
+    tx.queue(q::TOUCH_SESSION, binds![now, now, id]).await?;
+    tx.queue(q::SET_ACTIVE_SESSION, binds![id, now, client_id]).await
 }
 
 pub(crate) async fn end_session<E: Exec>(
@@ -417,7 +405,7 @@ pub(crate) async fn end_session<E: Exec>(
     now: Millis,
 ) -> StoreResult<bool> {
     let ended = tx.run(q::END_SESSION, binds![status.as_str(), now, id, client_id]).await?;
-    tx.run(q::CLIENT_SIGNED_OUT_OF, binds![now, client_id, id]).await?;
+    tx.queue(q::CLIENT_SIGNED_OUT_OF, binds![now, client_id, id]).await?;
     Ok(ended > 0)
 }
 
@@ -429,7 +417,7 @@ pub(crate) async fn end_client_sessions<E: Exec>(
     audit: Option<&AuditEvent>,
 ) -> StoreResult<Vec<Session>> {
     let ended = tx.all(q::END_CLIENT_SESSIONS, binds![status.as_str(), now, client_id], rows::session).await?;
-    tx.run(q::CLIENT_SIGNED_OUT, binds![now, client_id]).await?;
+    tx.queue(q::CLIENT_SIGNED_OUT, binds![now, client_id]).await?;
     if let Some(template) = audit {
         for session in &ended {
             insert_audit(tx, &template.for_session(session)).await?;
@@ -445,7 +433,7 @@ pub(crate) async fn signing_keys<E: Exec>(tx: &mut E) -> StoreResult<Vec<StoredS
 }
 
 pub(crate) async fn init_signing_key<E: Exec>(tx: &mut E, key: &StoredSigningKey) -> StoreResult<Vec<StoredSigningKey>> {
-    tx.run(q::INSERT_FIRST_SIGNING_KEY, binds![&key.kid, &key.private_pkcs8, &key.public_raw, key.created_at]).await?;
+    tx.queue(q::INSERT_FIRST_SIGNING_KEY, binds![&key.kid, &key.private_pkcs8, &key.public_raw, key.created_at]).await?;
     tx.all(q::SIGNING_KEYS, binds![], rows::signing_key).await
 }
 

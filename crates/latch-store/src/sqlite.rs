@@ -312,6 +312,26 @@ impl Exec for SqliteExec<'_> {
         Ok(changed as u64)
     }
 
+    /// SQLite has no round trips to save: a queued statement runs at once, unless a
+    /// condition before it failed (the operation will roll back anyway).
+    async fn queue(&mut self, sql: &'static str, binds: &[Bind<'_>]) -> StoreResult<()> {
+        if !self.roll_back {
+            self.run(sql, binds).await?;
+        }
+        Ok(())
+    }
+
+    async fn queue_one(&mut self, sql: &'static str, binds: &[Bind<'_>]) -> StoreResult<()> {
+        if !self.roll_back && self.run(sql, binds).await? != 1 {
+            self.roll_back = true;
+        }
+        Ok(())
+    }
+
+    async fn held(&mut self) -> StoreResult<bool> {
+        Ok(!self.roll_back)
+    }
+
     fn roll_back(&mut self) {
         self.roll_back = true;
     }

@@ -55,7 +55,7 @@ impl Db {
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pool).await.expect("create a schema");
         pool.close().await;
         let mut url = url::Url::parse(&admin).expect("LATCH_TEST_POSTGRES_URL is a URL");
-        url.query_pairs_mut().append_pair("options", &format!("-c search_path={schema}"));
+        url.query_pairs_mut().append_pair("options", &format!("-csearch_path={schema}"));
         latch_store::migrate(url.as_str()).await.expect("migrate PostgreSQL");
         let store = latch_store::open(url.as_str()).await.expect("open PostgreSQL");
         Db { store, _dir: None, schema: Some((admin, schema)) }
