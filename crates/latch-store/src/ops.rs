@@ -11,6 +11,14 @@
 //! A failed condition halfway through a write (a challenge already spent, a counter moved
 //! since verification) calls [`Exec::roll_back`] and returns `Ok(false)`: the operation
 //! changes nothing, and the caller learns why from the return value, not from an error.
+//! A condition whose failure ends nothing else early is written as [`Exec::queue_one`] and
+//! read back with [`Exec::held`], which lets PostgreSQL send the statements after it in the
+//! same flight.
+//!
+//! Statements whose result an operation does not read are [`Exec::queue`]d rather than
+//! [`Exec::run`]: the order and the meaning are the same on both databases, but PostgreSQL
+//! sends queued statements together (one network round trip instead of one each), which is
+//! most of what a write costs there.
 
 use latch_core::model::{
     Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignInFailure, SignUp, User,

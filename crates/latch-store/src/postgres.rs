@@ -289,10 +289,10 @@ impl PgExec {
         }
         let mut out = out;
         if out.is_ok() && !self.roll_back {
-            if self.queued.iter().any(|q| q.must_change_one) {
-                if let Err(e) = self.flush(None).await {
-                    out = Err(e);
-                }
+            if self.queued.iter().any(|q| q.must_change_one)
+                && let Err(e) = self.flush(None).await
+            {
+                out = Err(e);
             }
             if out.is_ok() && !self.roll_back {
                 self.queued.push(Queued { sql: COMMIT, binds: Vec::new(), must_change_one: false });
