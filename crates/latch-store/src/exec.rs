@@ -144,6 +144,11 @@ pub(crate) trait Exec {
     /// held back to find out.
     async fn held(&mut self) -> StoreResult<bool>;
 
+    /// Commits the operation's transaction here, before its end, so that what it reads
+    /// next (the client an answer shows) sees the write committed. PostgreSQL sends COMMIT
+    /// with that read, in one round trip; a failed COMMIT fails the operation.
+    async fn commit(&mut self) -> StoreResult<()>;
+
     /// Ends the transaction with ROLLBACK instead of COMMIT even though the operation
     /// returns `Ok` (a condition failed halfway: the operation changes nothing after all).
     fn roll_back(&mut self);

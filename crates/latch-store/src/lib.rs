@@ -155,6 +155,17 @@ pub struct SignInAttempt {
     pub owner: Option<User>,
 }
 
+/// What a write that an answer follows returns: its own result, and the client as it is
+/// once the write committed ([`Store::client_snapshot`]), read in the same store call so
+/// that PostgreSQL sends that read with COMMIT (one round trip per answer fewer). `client`
+/// is None when there is no such client, or when the write changed nothing (a
+/// `complete_sign_in` that lost a race).
+#[derive(Debug, Clone)]
+pub struct Written<T> {
+    pub result: T,
+    pub client: Option<ClientSnapshot>,
+}
+
 /// Everything FAPI's client JSON shows, read in one store call: the client, its live
 /// sessions (status active or pending; the caller checks expiry), each with its user and
 /// the user's passkeys, and the client's current sign-in and sign-up.
@@ -236,8 +247,9 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool>;
 
     // Sign-ins.
-    /// The sign-in, with the client if it is new, in one transaction.
-    async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<()>;
+    /// The sign-in, with the client if it is new, in one transaction; then the client as it
+    /// is now.
+    async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<Written<()>>;
     async fn sign_in(&self, client_id: &str, id: &str) -> StoreResult<Option<SignIn>>;
     /// What answering sign-in `id`'s challenge needs, in one call and one snapshot: the
     /// sign-in (if it is this client's), the passkey with `credential_id` and its owner.
@@ -251,8 +263,8 @@ pub trait Store: Send + Sync + 'static {
     /// Spends the verified challenge and writes the passkey counter, session, sign-in status,
     /// client and the `audit` line in one transaction. Returns false (and changes nothing)
     /// when the challenge was already spent or replaced, or the passkey was used concurrently
-    /// since verification read it.
-    async fn complete_sign_in(&self, completion: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool>;
+    /// since verification read it. When it did complete, the client as it is now.
+    async fn complete_sign_in(&self, completion: &SignInCompletion, audit: &AuditEvent) -> StoreResult<Written<bool>>;
 
     // Sessions.
     async fn session(&self, id: &str) -> StoreResult<Option<Session>>;
@@ -269,7 +281,7 @@ pub trait Store: Send + Sync + 'static {
         status: SessionStatus,
         now: Millis,
         audit: Option<&AuditEvent>,
-    ) -> StoreResult<Vec<Session>>;
+    ) -> StoreResult<Written<Vec<Session>>>;
 
     // Token signing keys, shared by every node.
     async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>>;

@@ -27,7 +27,10 @@ use latch_core::model::{
 use crate::exec::{Exec, binds};
 use crate::queries as q;
 use crate::rows::{self, to_json};
-use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SessionView, SignInAttempt, StoreError, StoreResult, StoredSigningKey};
+use crate::{
+    AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SessionView, SignInAttempt, StoreError, StoreResult, StoredSigningKey,
+    Written,
+};
 
 // ---- pieces several operations share ------------------------------------------------------
 
@@ -62,6 +65,12 @@ async fn insert_audit<E: Exec>(tx: &mut E, e: &AuditEvent) -> StoreResult<()> {
         ],
     )
     .await
+}
+
+/// Ends a write with its `result` and the client as it is once the write committed.
+async fn read_back<E: Exec, T>(tx: &mut E, result: T, client_id: &str) -> StoreResult<Written<T>> {
+    tx.commit().await?;
+    Ok(Written { result, client: client_snapshot(tx, client_id).await? })
 }
 
 // ---- clients ------------------------------------------------------------------------------
@@ -281,7 +290,11 @@ pub(crate) async fn delete_passkey<E: Exec>(tx: &mut E, user_id: &str, id: &str)
 
 // ---- sign-ins -----------------------------------------------------------------------------
 
-pub(crate) async fn create_sign_in<E: Exec>(tx: &mut E, new_client: Option<NewClient<'_>>, s: &SignIn) -> StoreResult<()> {
+pub(crate) async fn create_sign_in<E: Exec>(
+    tx: &mut E,
+    new_client: Option<NewClient<'_>>,
+    s: &SignIn,
+) -> StoreResult<Written<()>> {
     let ch = s.challenge.as_ref();
     let state = ch.and_then(|c| c.state.as_ref()).map(to_json).transpose()?;
     if let Some(new) = new_client {
@@ -309,7 +322,8 @@ pub(crate) async fn create_sign_in<E: Exec>(tx: &mut E, new_client: Option<NewCl
         ],
     )
     .await?;
-    tx.queue(q::CLIENT_SIGN_IN, binds![&s.id, s.created_at, &s.client_id]).await
+    tx.queue(q::CLIENT_SIGN_IN, binds![&s.id, s.created_at, &s.client_id]).await?;
+    read_back(tx, (), &s.client_id).await
 }
 
 pub(crate) async fn sign_in<E: Exec>(tx: &mut E, client_id: &str, id: &str) -> StoreResult<Option<SignIn>> {
@@ -368,7 +382,11 @@ pub(crate) async fn fail_sign_in<E: Exec>(tx: &mut E, f: &SignInFailure<'_>) -> 
 /// The sign-in closes and the passkey's counter moves only if neither changed since the
 /// attempt read them (each conditional write must change one row); otherwise nothing is
 /// written and the caller learns the attempt lost a race.
-pub(crate) async fn complete_sign_in<E: Exec>(tx: &mut E, c: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool> {
+pub(crate) async fn complete_sign_in<E: Exec>(
+    tx: &mut E,
+    c: &SignInCompletion,
+    audit: &AuditEvent,
+) -> StoreResult<Written<bool>> {
     let credential = to_json(&c.updated_credential)?;
     let s = &c.session;
     tx.queue_one(q::CLOSE_SIGN_IN, binds![&s.user_id, &s.id, c.now, &c.sign_in_id, &s.client_id, &c.challenge_options]).await?;
@@ -391,7 +409,10 @@ pub(crate) async fn complete_sign_in<E: Exec>(tx: &mut E, c: &SignInCompletion, 
     tx.queue(q::REPLACE_OTHER_SESSIONS, binds![c.now, &s.client_id, &s.id]).await?;
     tx.queue(q::USER_SIGNED_IN, binds![c.now, c.now, &s.user_id]).await?;
     insert_audit(tx, audit).await?;
-    tx.held().await
+    if !tx.held().await? {
+        return Ok(Written { result: false, client: None });
+    }
+    read_back(tx, true, &s.client_id).await
 }
 
 // ---- sessions -----------------------------------------------------------------------------
@@ -423,7 +444,7 @@ pub(crate) async fn end_client_sessions<E: Exec>(
     status: SessionStatus,
     now: Millis,
     audit: Option<&AuditEvent>,
-) -> StoreResult<Vec<Session>> {
+) -> StoreResult<Written<Vec<Session>>> {
     let ended = tx.all(q::END_CLIENT_SESSIONS, binds![status.as_str(), now, client_id], rows::session).await?;
     tx.queue(q::CLIENT_SIGNED_OUT, binds![now, client_id]).await?;
     if let Some(template) = audit {
@@ -431,7 +452,7 @@ pub(crate) async fn end_client_sessions<E: Exec>(
             insert_audit(tx, &template.for_session(session)).await?;
         }
     }
-    Ok(ended)
+    read_back(tx, ended, client_id).await
 }
 
 // ---- signing keys, audit, rate limits, purge ----------------------------------------------
@@ -551,7 +572,7 @@ macro_rules! impl_store {
             async fn delete_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool> {
                 $with!(self, Access::Write, |tx| ops::delete_passkey(tx, user_id, id))
             }
-            async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<()> {
+            async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<Written<()>> {
                 $with!(self, Access::Write, |tx| ops::create_sign_in(tx, new_client, sign_in))
             }
             async fn sign_in(&self, client_id: &str, id: &str) -> StoreResult<Option<SignIn>> {
@@ -571,7 +592,7 @@ macro_rules! impl_store {
             async fn fail_sign_in(&self, failure: &SignInFailure<'_>) -> StoreResult<bool> {
                 $with!(self, Access::WriteOne, |tx| ops::fail_sign_in(tx, failure))
             }
-            async fn complete_sign_in(&self, completion: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool> {
+            async fn complete_sign_in(&self, completion: &SignInCompletion, audit: &AuditEvent) -> StoreResult<Written<bool>> {
                 $with!(self, Access::Write, |tx| ops::complete_sign_in(tx, completion, audit))
             }
             async fn session(&self, id: &str) -> StoreResult<Option<Session>> {
@@ -589,7 +610,7 @@ macro_rules! impl_store {
                 status: SessionStatus,
                 now: Millis,
                 audit: Option<&AuditEvent>,
-            ) -> StoreResult<Vec<Session>> {
+            ) -> StoreResult<Written<Vec<Session>>> {
                 $with!(self, Access::Write, |tx| ops::end_client_sessions(tx, client_id, status, now, audit))
             }
             async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>> {

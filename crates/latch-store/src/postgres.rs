@@ -40,7 +40,7 @@ use tokio_postgres::{NoTls, Row, Statement};
 use crate::exec::{Access, Bind, Exec};
 use crate::ops;
 use crate::rows::Columns;
-use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SignInAttempt, StoreError, StoreResult, StoredSigningKey};
+use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SignInAttempt, StoreError, StoreResult, StoredSigningKey, Written};
 
 /// Connections per node. Each is a PostgreSQL backend process; a store call holds one only
 /// for its own statements.
@@ -247,6 +247,7 @@ impl PgExec {
         if queued.first().is_some_and(|q| q.sql == BEGIN) {
             conn.in_transaction = true;
         }
+        let commits = queued.iter().any(|q| q.sql == COMMIT);
         let client = &conn.client;
         // join_all polls the futures in order, and each sends its statement when first
         // polled: the connection writes them out together, and PostgreSQL runs them in order.
@@ -272,6 +273,11 @@ impl PgExec {
                 Err(e) => return Err(e.into()),
             }
         }
+        if commits {
+            // COMMIT answered without error (a statement before it failing would have
+            // returned above): no transaction is open any more.
+            self.conn.in_transaction = false;
+        }
         match last {
             Some(Err(_)) if self.roll_back => Ok(None),
             Some(last) => Ok(Some(last?)),
@@ -280,37 +286,23 @@ impl PgExec {
     }
 
     /// Ends the operation. A transaction commits in the same flight as the statements
-    /// still held back, unless one of them is a condition: COMMIT must wait for its count.
+    /// still held back (see [`Exec::commit`]); after a failure, or a failed condition, it
+    /// rolls back.
     async fn finish<T>(mut self, out: StoreResult<T>) -> StoreResult<T> {
-        if !self.in_transaction {
-            let value = out?;
-            self.flush(None).await?;
-            return Ok(value);
-        }
-        let mut out = out;
-        if out.is_ok() && !self.roll_back {
-            if self.queued.iter().any(|q| q.must_change_one)
-                && let Err(e) = self.flush(None).await
-            {
-                out = Err(e);
+        let out = match out {
+            Ok(value) => match self.commit().await {
+                Ok(()) => self.flush(None).await.map(|_| value),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        if out.is_err() || self.roll_back {
+            // Nothing of the operation may stay. (A connection whose ROLLBACK fails goes
+            // back to the pool marked, and the pool tries again.)
+            let conn: &mut PgConnection = &mut self.conn;
+            if conn.in_transaction && conn.client.batch_execute("ROLLBACK").await.is_ok() {
+                conn.in_transaction = false;
             }
-            if out.is_ok() && !self.roll_back {
-                self.queued.push(Queued { sql: COMMIT, binds: Vec::new(), must_change_one: false });
-                return match self.flush(None).await {
-                    Ok(_) => {
-                        self.conn.in_transaction = false;
-                        out
-                    }
-                    // The connection goes back marked: the pool rolls back whatever is left.
-                    Err(e) => Err(e),
-                };
-            }
-        }
-        // Something failed, or a condition did: nothing of the operation may stay.
-        self.queued.clear();
-        let conn: &mut PgConnection = &mut self.conn;
-        if conn.in_transaction && conn.client.batch_execute("ROLLBACK").await.is_ok() {
-            conn.in_transaction = false;
         }
         out
     }
@@ -365,6 +357,23 @@ impl Exec for PgExec {
     async fn held(&mut self) -> StoreResult<bool> {
         self.flush(None).await?;
         Ok(!self.roll_back)
+    }
+
+    /// Holds COMMIT back like any queued statement: it goes out with the next read (or at
+    /// the end of the operation), which then runs outside the transaction.
+    async fn commit(&mut self) -> StoreResult<()> {
+        if self.in_transaction && !self.roll_back {
+            if self.queued.iter().any(|q| q.must_change_one) {
+                // A condition must be known to hold before COMMIT may follow it.
+                self.flush(None).await?;
+                if self.roll_back {
+                    return Ok(());
+                }
+            }
+            self.queued.push(Queued { sql: COMMIT, binds: Vec::new(), must_change_one: false });
+            self.in_transaction = false;
+        }
+        Ok(())
     }
 
     fn roll_back(&mut self) {

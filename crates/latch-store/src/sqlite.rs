@@ -38,7 +38,7 @@ use crate::exec::{Access, Bind, Exec, drive};
 use crate::ops;
 use crate::queries as q;
 use crate::rows::Columns;
-use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SignInAttempt, StoreError, StoreResult, StoredSigningKey};
+use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SignInAttempt, StoreError, StoreResult, StoredSigningKey, Written};
 
 /// The connection, and the column positions of its wide statements.
 struct Held {
@@ -109,7 +109,7 @@ impl SqliteStore {
         let mut held = self.lock();
         let Held { conn, wide } = &mut *held;
         let conn = &*conn;
-        let mut exec = SqliteExec { conn, wide, roll_back: false };
+        let mut exec = SqliteExec { conn, wide, roll_back: false, committed: false };
         let begin = match access {
             Access::ReadOne => return op(&mut exec),
             Access::WriteOne | Access::Write => "BEGIN IMMEDIATE",
@@ -118,6 +118,11 @@ impl SqliteStore {
         // own `Transaction` would parse them anew each time).
         conn.prepare_cached(begin)?.execute([])?;
         let out = op(&mut exec);
+        if exec.committed {
+            // The operation committed halfway (Exec::commit) and read on outside the transaction.
+            self.checkpointer.wake();
+            return out;
+        }
         let end = if out.is_ok() && !exec.roll_back { "COMMIT" } else { "ROLLBACK" };
         if let Err(e) = conn.prepare_cached(end).and_then(|mut stmt| stmt.execute([])) {
             // Whatever the failure, leave no transaction open on the shared connection.
@@ -219,6 +224,8 @@ pub(crate) struct SqliteExec<'c> {
     conn: &'c Connection,
     wide: &'c mut WideColumns,
     roll_back: bool,
+    /// Set once [`Exec::commit`] has ended the transaction.
+    committed: bool,
 }
 
 /// The sorted column index of `stmt` if it is a wide statement.
@@ -330,6 +337,14 @@ impl Exec for SqliteExec<'_> {
 
     async fn held(&mut self) -> StoreResult<bool> {
         Ok(!self.roll_back)
+    }
+
+    async fn commit(&mut self) -> StoreResult<()> {
+        if !self.conn.is_autocommit() {
+            self.conn.prepare_cached("COMMIT")?.execute([])?;
+            self.committed = true;
+        }
+        Ok(())
     }
 
     fn roll_back(&mut self) {
