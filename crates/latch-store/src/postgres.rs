@@ -406,3 +406,32 @@ macro_rules! with_postgres {
 }
 
 ops::impl_store!(PostgresStore, with_postgres);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An operation whose future is dropped halfway (its HTTP request went away) leaves its
+    /// connection inside a transaction; the pool must roll that back before lending the
+    /// connection again, or the next operation would run inside a stranger's transaction.
+    #[tokio::test]
+    async fn a_connection_returned_inside_a_transaction_is_rolled_back_before_reuse() {
+        let url = std::env::var("LATCH_TEST_POSTGRES_URL")
+            .expect("LATCH_TEST_POSTGRES_URL names a PostgreSQL database (source scripts/postgres-test-db.sh)");
+        let store = PostgresStore::connect(&url).await.expect("connect");
+        let setting = "SELECT current_setting('application_name') AS name";
+
+        let mut abandoned = store.begin(Access::Write).await.expect("a connection");
+        abandoned.queue("SET LOCAL application_name = 'abandoned'", &[]).await.expect("queue");
+        let name = abandoned.one(setting, &[], |row| row.text("name")).await.expect("BEGIN and SET sent");
+        assert_eq!(name.as_deref(), Some("abandoned"), "inside the transaction");
+        drop(abandoned); // never finished: no COMMIT, no ROLLBACK
+
+        // The pool holds one connection, so this is the same one.
+        assert_eq!(store.pool.status().size, 1);
+        let mut next = store.begin(Access::ReadOne).await.expect("the same connection");
+        let name = next.one(setting, &[], |row| row.text("name")).await.expect("read");
+        assert_ne!(name.as_deref(), Some("abandoned"), "the abandoned transaction was rolled back");
+        next.finish(Ok(())).await.expect("finish");
+    }
+}
