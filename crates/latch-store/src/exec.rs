@@ -146,7 +146,10 @@ pub(crate) trait Exec {
 
     /// Commits the operation's transaction here, before its end, so that what it reads
     /// next (the client an answer shows) sees the write committed. PostgreSQL sends COMMIT
-    /// with that read, in one round trip; a failed COMMIT fails the operation.
+    /// with that read, in one round trip; a failed COMMIT fails the operation. A condition
+    /// queued before it that fails still leaves everything unchanged (SQLite does not
+    /// commit then; on PostgreSQL the failed condition aborts the transaction, so COMMIT
+    /// rolls it back): [`Exec::held`], asked after the read, says which happened.
     async fn commit(&mut self) -> StoreResult<()>;
 
     /// Ends the transaction with ROLLBACK instead of COMMIT even though the operation

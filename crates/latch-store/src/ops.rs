@@ -409,10 +409,13 @@ pub(crate) async fn complete_sign_in<E: Exec>(
     tx.queue(q::REPLACE_OTHER_SESSIONS, binds![c.now, &s.client_id, &s.id]).await?;
     tx.queue(q::USER_SIGNED_IN, binds![c.now, c.now, &s.user_id]).await?;
     insert_audit(tx, audit).await?;
+    // On PostgreSQL everything above, COMMIT and the read go out in one flight; whether the
+    // conditions held is known only after it.
+    let read_back = read_back(tx, true, &s.client_id).await?;
     if !tx.held().await? {
         return Ok(Written { result: false, client: None });
     }
-    read_back(tx, true, &s.client_id).await
+    Ok(read_back)
 }
 
 // ---- sessions -----------------------------------------------------------------------------

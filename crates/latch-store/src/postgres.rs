@@ -98,8 +98,9 @@ pub(crate) struct Connector {
 /// One connection, the statements it has prepared, and whether a transaction may be open.
 pub(crate) struct PgConnection {
     client: tokio_postgres::Client,
-    /// Keyed by the statement's text (a `'static` constant of `queries.rs`).
-    statements: HashMap<&'static str, Statement>,
+    /// Keyed by the statement's text (a `'static` constant of `queries.rs`) and whether it
+    /// was prepared as a condition ([`as_condition`]).
+    statements: HashMap<(&'static str, bool), Statement>,
     /// Set from the moment BEGIN is sent until COMMIT or ROLLBACK has answered.
     in_transaction: bool,
 }
@@ -133,16 +134,38 @@ impl managed::Manager for Connector {
 }
 
 impl PgConnection {
-    /// `sql` prepared on this connection, its parameters typed after `binds`.
-    async fn statement(&mut self, sql: &'static str, binds: &[PgBind<'_>]) -> StoreResult<Statement> {
-        if let Some(statement) = self.statements.get(sql) {
+    /// `sql` prepared on this connection, its parameters typed after `binds`; as a
+    /// condition ([`as_condition`]) if `condition`.
+    async fn statement(&mut self, sql: &'static str, binds: &[PgBind<'_>], condition: bool) -> StoreResult<Statement> {
+        if let Some(statement) = self.statements.get(&(sql, condition)) {
             return Ok(statement.clone());
         }
         let types: Vec<Type> = binds.iter().map(PgBind::ty).collect();
-        let statement = self.client.prepare_typed(sql, &types).await?;
-        self.statements.insert(sql, statement.clone());
+        let statement = match condition {
+            true => self.client.prepare_typed(&as_condition(sql), &types).await?,
+            false => self.client.prepare_typed(sql, &types).await?,
+        };
+        self.statements.insert((sql, condition), statement.clone());
         Ok(statement)
     }
+}
+
+/// A conditional write ([`Exec::queue_one`]) as PostgreSQL runs it: the write itself, made to
+/// fail (division by zero, SQLSTATE 22012, which nothing else Latch runs can raise) unless
+/// it changed exactly one row. The failure aborts the transaction on the server, so the
+/// statements and the COMMIT sent after it in the same flight change nothing (COMMIT of an
+/// aborted transaction rolls back), and the operation need not wait for the count before
+/// sending them.
+fn as_condition(write: &str) -> String {
+    format!("WITH changed AS ({write} RETURNING 1) SELECT 1 / (count(*) = 1)::int AS held FROM changed")
+}
+
+/// Whether `e` is a condition of [`as_condition`] that did not hold.
+fn is_failed_condition(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&tokio_postgres::error::SqlState::DIVISION_BY_ZERO)
+}
+
+impl PgConnection {
 }
 
 /// A parameter as tokio-postgres sends it: a [`Bind`], borrowed for a statement sent at once
@@ -235,19 +258,18 @@ impl PgExec {
         let conn: &mut PgConnection = &mut self.conn;
         let mut statements = Vec::with_capacity(queued.len());
         for q in &queued {
-            statements.push(conn.statement(q.sql, &q.binds).await?);
+            statements.push(conn.statement(q.sql, &q.binds, q.must_change_one).await?);
         }
         let last = match last {
             Some((sql, binds, want)) => {
                 let binds: Vec<PgBind<'_>> = binds.iter().map(PgBind::borrowed).collect();
-                Some((conn.statement(sql, &binds).await?, binds, want))
+                Some((conn.statement(sql, &binds, false).await?, binds, want))
             }
             None => None,
         };
         if queued.first().is_some_and(|q| q.sql == BEGIN) {
             conn.in_transaction = true;
         }
-        let commits = queued.iter().any(|q| q.sql == COMMIT);
         let client = &conn.client;
         // join_all polls the futures in order, and each sends its statement when first
         // polled: the connection writes them out together, and PostgreSQL runs them in order.
@@ -267,16 +289,16 @@ impl PgExec {
         };
         for (q, count) in queued.iter().zip(counts) {
             match count {
-                Ok(n) if q.must_change_one && n != 1 => self.roll_back = true,
+                // COMMIT answered: no transaction is open any more (it rolled back if a
+                // condition before it failed).
+                Ok(_) if q.sql == COMMIT => self.conn.in_transaction = false,
                 Ok(_) => {}
+                Err(e) if q.must_change_one && is_failed_condition(&e) => self.roll_back = true,
+                // After a failed condition the transaction is aborted: what follows fails
+                // too, and changes nothing.
                 Err(_) if self.roll_back => {}
                 Err(e) => return Err(e.into()),
             }
-        }
-        if commits {
-            // COMMIT answered without error (a statement before it failing would have
-            // returned above): no transaction is open any more.
-            self.conn.in_transaction = false;
         }
         match last {
             Some(Err(_)) if self.roll_back => Ok(None),
@@ -360,16 +382,11 @@ impl Exec for PgExec {
     }
 
     /// Holds COMMIT back like any queued statement: it goes out with the next read (or at
-    /// the end of the operation), which then runs outside the transaction.
+    /// the end of the operation), which then runs outside the transaction. Conditions
+    /// queued before it fail the transaction on the server ([`as_condition`]), so it may
+    /// follow them in the same flight.
     async fn commit(&mut self) -> StoreResult<()> {
         if self.in_transaction && !self.roll_back {
-            if self.queued.iter().any(|q| q.must_change_one) {
-                // A condition must be known to hold before COMMIT may follow it.
-                self.flush(None).await?;
-                if self.roll_back {
-                    return Ok(());
-                }
-            }
             self.queued.push(Queued { sql: COMMIT, binds: Vec::new(), must_change_one: false });
             self.in_transaction = false;
         }

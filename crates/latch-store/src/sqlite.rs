@@ -340,7 +340,8 @@ impl Exec for SqliteExec<'_> {
     }
 
     async fn commit(&mut self) -> StoreResult<()> {
-        if !self.conn.is_autocommit() {
+        // After a failed condition the transaction stays open, for `with` to roll back.
+        if !self.roll_back && !self.conn.is_autocommit() {
             self.conn.prepare_cached("COMMIT")?.execute([])?;
             self.committed = true;
         }
