@@ -7,7 +7,7 @@ use crate::audit::{self, Subject};
 use crate::refusal::{FlowResult, Refusal};
 use crate::requester::{ClientHandle, Requester, client_and_session, existing_client, find_client};
 use crate::tokens::session_token;
-use crate::view::{ClientView, ShownSession, client_view, gone_session};
+use crate::view::{ClientView, ShownSession, client_view, gone_session, view_of_snapshot};
 use crate::{Answer, Latch, answer};
 
 /// `GET /client`: the requester's client, or None when it has none.
@@ -24,8 +24,8 @@ pub async fn sign_out(latch: &Latch, requester: &Requester, now: Millis) -> Flow
     let handle = existing_client(latch, requester).await?;
     let subject = Subject { client_id: Some(handle.client.id.clone()), ..Subject::default() };
     let audit_line = audit::line(requester, "sign_out", subject, None, now);
-    latch.store().end_client_sessions(&handle.client.id, SessionStatus::Ended, now, Some(&audit_line)).await?;
-    view_of(latch, requester, &handle.client.id, now).await
+    let written = latch.store().end_client_sessions(&handle.client.id, SessionStatus::Ended, now, Some(&audit_line)).await?;
+    view_of_snapshot(latch, written.client, requester.origin.as_deref(), now)?.ok_or(Refusal::SignedOut)
 }
 
 async fn view_of(latch: &Latch, requester: &Requester, client_id: &str, now: Millis) -> FlowResult<ClientView> {

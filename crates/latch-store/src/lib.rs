@@ -13,7 +13,7 @@
 //!   the only thing each database's driver implements.
 //! * `ops.rs`: every store operation, once: its statements, their order, its transaction.
 //! * `sqlite.rs` ([`SqliteStore`], rusqlite, one connection driven in place) and
-//!   `postgres.rs` ([`PostgresStore`], sqlx, a pool): the drivers.
+//!   `postgres.rs` ([`PostgresStore`], tokio-postgres, a pool): the drivers.
 //! * [`schema`]: sqlx's migrations for both.
 //!
 //! Callers need none of that: [`migrate`] brings a database's schema up to date and [`open`]
@@ -87,6 +87,11 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No connection to the database could be had (the pool's limits, or it is closed).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -187,6 +192,17 @@ pub struct SignInAttempt {
     pub owner: Option<User>,
 }
 
+/// What a write that an answer follows returns: its own result, and the client as it is
+/// once the write committed ([`Store::client_snapshot`]), read in the same store call so
+/// that PostgreSQL sends that read with COMMIT (one round trip per answer fewer). `client`
+/// is None when there is no such client, or when the write changed nothing (a
+/// `complete_sign_in` that lost a race).
+#[derive(Debug, Clone)]
+pub struct Written<T> {
+    pub result: T,
+    pub client: Option<ClientSnapshot>,
+}
+
 /// Everything FAPI's client JSON shows, read in one store call: the client, its live
 /// sessions (status active or pending; the caller checks expiry), each with its user and
 /// the user's passkeys, and the client's current sign-in and sign-up.
@@ -268,8 +284,9 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool>;
 
     // Sign-ins.
-    /// The sign-in, with the client if it is new, in one transaction.
-    async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<()>;
+    /// The sign-in, with the client if it is new, in one transaction; then the client as it
+    /// is now.
+    async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<Written<()>>;
     async fn sign_in(&self, client_id: &str, id: &str) -> StoreResult<Option<SignIn>>;
     /// What answering sign-in `id`'s challenge needs, in one call and one snapshot: the
     /// sign-in (if it is this client's), the passkey with `credential_id` and its owner.
@@ -283,8 +300,8 @@ pub trait Store: Send + Sync + 'static {
     /// Spends the verified challenge and writes the passkey counter, session, sign-in status,
     /// client and the `audit` line in one transaction. Returns false (and changes nothing)
     /// when the challenge was already spent or replaced, or the passkey was used concurrently
-    /// since verification read it.
-    async fn complete_sign_in(&self, completion: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool>;
+    /// since verification read it. When it did complete, the client as it is now.
+    async fn complete_sign_in(&self, completion: &SignInCompletion, audit: &AuditEvent) -> StoreResult<Written<bool>>;
 
     // Sessions.
     async fn session(&self, id: &str) -> StoreResult<Option<Session>>;
@@ -301,7 +318,7 @@ pub trait Store: Send + Sync + 'static {
         status: SessionStatus,
         now: Millis,
         audit: Option<&AuditEvent>,
-    ) -> StoreResult<Vec<Session>>;
+    ) -> StoreResult<Written<Vec<Session>>>;
 
     // Token signing keys, shared by every node.
     async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>>;
