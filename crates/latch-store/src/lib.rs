@@ -83,10 +83,13 @@ pub enum StoreError {
     /// The database's schema is newer than this build understands.
     #[error("the database schema is at version {found}, newer than this Latch understands ({supported}); upgrade Latch")]
     SchemaTooNew { found: i64, supported: i64 },
+    /// From sqlx: the migrations, and the schema checks at start.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the SQLite store (rusqlite).
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// From the PostgreSQL store (tokio-postgres).
     #[error("database error: {0}")]
     Postgres(#[from] tokio_postgres::Error),
     /// No connection to the database could be had (the pool's limits, or it is closed).

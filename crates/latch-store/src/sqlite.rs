@@ -4,7 +4,7 @@
 //! ([`SqliteStore::with`]). rusqlite is synchronous, so an operation's future is finished
 //! by one poll, under the lock ([`drive`]).
 //!
-//! Why not sqlx, which the PostgreSQL store and the migrations use: sqlx runs each SQLite
+//! Why not sqlx, which the migrations use: sqlx runs each SQLite
 //! connection on a thread of its own and hands every statement over and back, two thread
 //! wake-ups per statement (BENCHMARKS.md measured 43 µs for a point read whose SQLite work
 //! is a few µs). Here a store call is a few µs of SQLite work on the caller's thread.

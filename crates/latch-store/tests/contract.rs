@@ -797,7 +797,7 @@ async fn a_revoked_session_leaves_its_client(store: &dyn Store) {
     let attempt = new_sign_in(&w.client, r#"{"challenge":"revoke"}"#);
     store.create_sign_in(None, &attempt).await.unwrap();
     let done = completion(&w, &attempt, 0, T + 1);
-    assert!(store.complete_sign_in(&done, &event("sign_in", T + 1)).await.unwrap());
+    assert!(store.complete_sign_in(&done, &event("sign_in", T + 1)).await.unwrap().result);
     let sid = done.session.id.clone();
     let (page, total) = store.sessions_page(&latch_store::SessionQuery { user_id: Some(w.user.id.clone()), status: Some("active".into()), limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!((page.len(), total), (1, 1));
