@@ -134,6 +134,9 @@ pub struct RelyingParty {
     rp_id: String,
     rp_name: String,
     origins: Vec<OriginPattern>,
+    /// The origins native apps' passkeys carry (`native_apps.rs`): accepted by ceremonies
+    /// begun without a web origin, never for CORS or CSRF.
+    native_origins: Vec<Url>,
     timeout: Duration,
     uv: UvPolicy,
     core: WebauthnCore,
@@ -160,10 +163,27 @@ impl RelyingParty {
             rp_id: rp_id.to_string(),
             rp_name: rp_name.to_string(),
             origins,
+            native_origins: Vec::new(),
             timeout,
             uv,
             core,
         }
+    }
+
+    /// Native apps' origins (`https://<rp id>`, `android:apk-key-hash:…`) join the ones a
+    /// ceremony begun without a web origin accepts. webauthn-rs-core matches an opaque origin
+    /// such as Android's only exactly.
+    pub fn with_native_origins(mut self, native: Vec<Url>) -> Self {
+        let mut exact = self.core.get_allowed_origins().to_vec();
+        exact.extend(native.iter().filter(|n| !exact.contains(n)).cloned().collect::<Vec<_>>());
+        self.core = Self::core_for(&self.rp_id, &self.rp_name, exact, self.timeout);
+        self.native_origins = native;
+        self
+    }
+
+    /// The origins native apps' passkeys carry.
+    pub fn native_origins(&self) -> &[Url] {
+        &self.native_origins
     }
 
     fn core_for(rp_id: &str, rp_name: &str, origins: Vec<Url>, timeout: Duration) -> WebauthnCore {

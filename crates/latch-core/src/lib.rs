@@ -9,6 +9,7 @@ pub mod aaguid;
 pub mod ceremony;
 pub mod ids;
 pub mod model;
+pub mod native_apps;
 pub mod origins;
 pub mod settings;
 
