@@ -69,7 +69,11 @@ impl NativeApp {
             req = req.header("authorization", &header);
         }
         let reply = self.fapi.send(req).await;
-        if let Some(t) = reply.header("authorization").into_iter().find(|t| !t.is_empty()) {
+        // ClerkKit would forget its client on an empty value (docs/protocol.md §2.3).
+        let handed = reply.header("authorization");
+        assert!(handed.iter().all(|t| !t.is_empty()), "an empty Authorization answer to {method} {path}");
+        assert!(reply.header("set-cookie").is_empty(), "a cookie for a native app on {method} {path}");
+        if let Some(t) = handed.into_iter().next() {
             self.set_token(Some(t));
         }
         reply

@@ -180,3 +180,190 @@ async fn a_browser_ceremony_never_accepts_an_app_origin() {
     })).await;
     web.attempt_sign_in(&id, &assertion.json()).await.assert_error(422, "verification_failed");
 }
+
+// =============================================================================================
+// The transport
+// =============================================================================================
+
+#[tokio::test]
+async fn a_tokenless_native_get_client_creates_a_client_and_hands_over_its_token() {
+    let server = LatchProcess::start();
+    for marker in [Marker::Expo, Marker::Sdk] {
+        let mut app = NativeApp::new(&server, marker);
+        let r = app.get("/client").await.ok();
+        let token = r.header("authorization").pop().expect("the new client's token");
+        let id = r.resp()["id"].as_str().expect("a client, not null (clerk-android cannot decode null)").to_string();
+        assert_eq!(r.resp()["object"], "client");
+        // With its token the app finds the same client, and no new token is handed over.
+        let again = app.get("/client").await.ok();
+        assert_eq!(again.resp()["id"], id.as_str());
+        assert!(again.header("authorization").is_empty());
+        // `Bearer <token>` is the same client.
+        app.bearer = true;
+        assert_eq!(app.get("/client").await.ok().resp()["id"], id.as_str());
+        // A token Latch does not know gets a new client rather than nothing.
+        app.bearer = false;
+        app.set_token(Some("not-a-token-latch-issued".into()));
+        let fresh = app.get("/client").await.ok();
+        assert_ne!(fresh.resp()["id"], id.as_str());
+        assert_ne!(app.token().as_deref(), Some(token.as_str()));
+    }
+    // A browser without a client still gets none.
+    let r = Fapi::new(&server).get("/client").await.ok();
+    assert!(r.resp().is_null() && r.header("set-cookie").is_empty(), "{}", r.text);
+}
+
+#[tokio::test]
+async fn a_tokenless_first_mutation_creates_the_client_in_the_authorization_header() {
+    let server = LatchProcess::start();
+    let app = NativeApp::new(&server, Marker::Expo);
+    let r = app.post("/client/sign_ups", &[("username", "alice")]).await.ok();
+    assert!(!r.header("authorization").is_empty(), "sign-up hands over the new client's token");
+    // The next request, with that token, is signed in.
+    let sid = r.resp()["created_session_id"].as_str().unwrap();
+    let r = app.get("/client").await.ok();
+    assert_eq!(r.resp()["last_active_session_id"], sid);
+
+    let app = NativeApp::new(&server, Marker::Sdk);
+    let r = app.post("/client/sign_ins", &[("strategy", "passkey"), ("locale", "")]).await.ok();
+    assert!(!r.header("authorization").is_empty(), "a sign-in hands over the new client's token");
+    assert_eq!(app.get("/client").await.ok().resp()["sign_in"]["id"], r.resp()["id"]);
+}
+
+fn b64(bytes: &[u8]) -> String {
+    latch_testkit::webauthn::b64u(bytes)
+}
+
+/// clerk-android 1.1.3's creation credential: `raw_id`, attachment, transports, extensions.
+fn android_registration(reg: &Registration) -> String {
+    json!({
+        "id": b64(&reg.id), "raw_id": b64(&reg.raw_id), "type": "public-key", "authenticatorAttachment": "platform",
+        "response": { "clientDataJSON": b64(&reg.client_data_json), "attestationObject": b64(&reg.attestation_object), "transports": ["internal", "hybrid"] },
+        "clientExtensionResults": { "credProps": { "rk": true } },
+    })
+    .to_string()
+}
+
+/// ClerkKit 1.4.1's: pretty-printed, no attachment, no transports.
+fn ios_registration(reg: &Registration) -> String {
+    serde_json::to_string_pretty(&json!({
+        "id": b64(&reg.id), "rawId": b64(&reg.raw_id), "type": "public-key",
+        "response": { "attestationObject": b64(&reg.attestation_object), "clientDataJSON": b64(&reg.client_data_json) },
+    }))
+    .unwrap()
+}
+
+/// A user signed up natively, with a passkey made through `spell` from `origin`.
+async fn native_user_with_passkey(server: &LatchProcess, marker: Marker, origin: &str, spell: fn(&Registration) -> String) -> (NativeApp, SoftAuthenticator, String, String) {
+    let app = NativeApp::new(server, marker);
+    let sid = app.sign_up("alice").await;
+    let mut auth = SoftAuthenticator::for_server(server);
+    let (id, options) = app.start_registration(&sid).await;
+    assert_eq!(options["rp"]["id"], "localhost", "creation options name the RP ID: {options}");
+    let mut reg = auth.register(&options).await;
+    reg.edit_client_data(|m| {
+        m.insert("origin".into(), Value::from(origin));
+    });
+    let r = app.finish_registration(&sid, &id, &spell(&reg)).await.ok();
+    assert_eq!(r.resp()["verification"]["status"], "verified", "{}", r.text);
+    (app, auth, sid, id)
+}
+
+#[tokio::test]
+async fn android_creates_renames_and_deletes_with_real_verbs_and_raw_id() {
+    let server = LatchProcess::start_with(&["--android-app", &android_app()]);
+    let (app, _auth, sid, id) = native_user_with_passkey(&server, Marker::Sdk, APK_ORIGIN, android_registration).await;
+    // Real PATCH, form body, and no _clerk_session_id (clerk-android before #829): the
+    // client's last active session answers.
+    let r = app.send("PATCH", &format!("/me/passkeys/{id}"), &[], Some(&[("name", "Pixel")])).await.ok();
+    assert_eq!(r.resp()["name"], "Pixel");
+    let shown = &r.client()["sessions"][0]["user"]["passkeys"][0];
+    assert_eq!(shown["name"], "Pixel", "the rename is in the piggybacked client: {}", r.text);
+    // Touch with ClerkKit's and clerk-android's intent, then a token.
+    let r = app.post(&format!("/client/sessions/{sid}/touch"), &[("active_organization_id", ""), ("intent", "select_org")]).await.ok();
+    assert_eq!(r.resp()["id"], sid.as_str());
+    let r = app.post(&format!("/client/sessions/{sid}/tokens"), &[("organization_id", "")]).await.ok();
+    assert!(r.body["jwt"].is_string(), "{}", r.text);
+    // Real DELETE with the session named.
+    let r = app.send("DELETE", &format!("/me/passkeys/{id}"), &[("_clerk_session_id", &sid)], None).await.ok();
+    assert_eq!(r.resp()["deleted"], true);
+    let me = app.send("GET", "/me", &[], None).await.ok();
+    assert_eq!(me.resp()["passkeys"], json!([]));
+}
+
+#[tokio::test]
+async fn a_credential_whose_raw_id_is_not_its_id_is_refused() {
+    let server = LatchProcess::start_with(&["--android-app", &android_app()]);
+    let app = NativeApp::new(&server, Marker::Sdk);
+    let sid = app.sign_up("alice").await;
+    let mut auth = SoftAuthenticator::for_server(&server);
+    let (id, options) = app.start_registration(&sid).await;
+    let mut reg = auth.register(&options).await;
+    reg.raw_id[0] ^= 1;
+    let r = app.finish_registration(&sid, &id, &android_registration(&reg)).await;
+    r.assert_error(422, "verification_failed");
+    assert_eq!(app.send("GET", "/me", &[], None).await.ok().resp()["passkeys"], json!([]));
+}
+
+#[tokio::test]
+async fn ios_prepare_issues_a_fresh_challenge_and_the_previous_one_stops_working() {
+    let server = LatchProcess::start_with(&["--ios-app", "ABCDE12345.com.example.app"]);
+    let (app, mut auth, _sid, _id) = native_user_with_passkey(&server, Marker::Sdk, "https://localhost", ios_registration).await;
+    app.send("DELETE", "/client/sessions", &[], None).await.ok();
+
+    let (sign_in, first) = app.start_sign_in().await;
+    let prepare = |app: NativeApp, sign_in: String| async move {
+        let r = app
+            .post(&format!("/client/sign_ins/{sign_in}/prepare_first_factor"), &[("strategy", "passkey"), ("redirect_url", "com.example.app://callback")])
+            .await
+            .ok();
+        parse_nonce(&r.resp()["first_factor_verification"]["nonce"])
+    };
+    let second = prepare(app.clone(), sign_in.clone()).await;
+    assert_ne!(first["challenge"], second["challenge"], "prepare issues a new challenge");
+    assert_eq!(second["rpId"], "localhost");
+    assert_eq!(second["allowCredentials"], json!([]));
+    // The first challenge no longer verifies (and its answer spends the current one).
+    let stale = auth.forge(&first, |f| f.edit_client_data(|m| { m.insert("origin".into(), "https://localhost".into()); })).await;
+    app.attempt_sign_in(&sign_in, &stale.json()).await.assert_error(422, "verification_failed");
+    // A fresh prepare, answered: signed in, and the client's active session is the new one.
+    let third = prepare(app.clone(), sign_in.clone()).await;
+    let good = auth.forge(&third, |f| f.edit_client_data(|m| { m.insert("origin".into(), "https://localhost".into()); })).await;
+    let pretty = serde_json::to_string_pretty(&good.to_value()).unwrap();
+    let r = app.attempt_sign_in(&sign_in, &pretty).await.ok();
+    assert_eq!(r.resp()["status"], "complete", "{}", r.text);
+    assert_eq!(r.client()["last_active_session_id"], r.resp()["created_session_id"]);
+}
+
+// =============================================================================================
+// The native marker opens no way around the browser's defences
+// =============================================================================================
+
+#[tokio::test]
+async fn the_native_marker_does_not_make_a_cookie_count_nor_skip_the_origin_check() {
+    let server = LatchProcess::start();
+    let victim = Fapi::new(&server);
+    let mut auth = SoftAuthenticator::for_server(&server);
+    victim.sign_up_ok("alice").await;
+    let (passkey, _) = victim.create_passkey(&mut auth).await;
+    let passkey_id = passkey["id"].as_str().unwrap().to_string();
+    let delete = |origin: OriginHeader, marker: &str, fetch_site: Option<&str>| {
+        let mut r = RawRequest::post(&format!("/v1/me/passkeys/{passkey_id}"), vec![])
+            .query("_method", "DELETE")
+            .query("_is_native", marker)
+            .origin(origin);
+        if let Some(site) = fetch_site {
+            r = r.header("sec-fetch-site", site);
+        }
+        r
+    };
+    for marker in ["1", "true"] {
+        // A foreign page: refused before anything runs, marker or not.
+        victim.send(delete(OriginHeader::Custom("https://evil.example".into()), marker, None)).await.assert_error(403, "origin_invalid");
+        victim.send(delete(OriginHeader::None, marker, Some("cross-site"))).await.assert_error(403, "origin_invalid");
+        // No Origin at all: a native request, and a native request's client comes from
+        // `Authorization` only — the browser's cookie is not its credential.
+        victim.send(delete(OriginHeader::None, marker, None)).await.assert_error(401, "signed_out");
+    }
+    assert_eq!(victim.passkeys().await.len(), 1, "the passkey survived");
+}
