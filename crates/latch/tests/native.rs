@@ -270,6 +270,18 @@ async fn native_user_with_passkey(server: &LatchProcess, marker: Marker, origin:
 }
 
 #[tokio::test]
+async fn a_passkey_has_a_string_name_from_creation_on() {
+    let server = LatchProcess::start();
+    let app = NativeApp::new(&server, Marker::Sdk);
+    let sid = app.sign_up("alice").await;
+    let r = app.send("POST", "/me/passkeys", &[("_clerk_session_id", &sid)], Some(&[])).await.ok();
+    assert_eq!(r.resp()["verification"]["status"], "unverified");
+    assert!(r.resp()["name"].is_string(), "ClerkKit and clerk-android need a string: {}", r.text);
+    assert_eq!(r.header("content-type"), ["application/json"]);
+    assert_eq!(r.header("date").len(), 1, "both SDKs read the Date header");
+}
+
+#[tokio::test]
 async fn android_creates_renames_and_deletes_with_real_verbs_and_raw_id() {
     let server = LatchProcess::start_with(&["--android-app", &android_app()]);
     let (app, _auth, sid, id) = native_user_with_passkey(&server, Marker::Sdk, APK_ORIGIN, android_registration).await;
