@@ -3,6 +3,7 @@
 #   - Rust unit, vector and HTTP integration tests (cargo nextest or cargo test), against the
 #     embedded SQLite and against the machine's local PostgreSQL (started here);
 #   - real-browser tests of the Clerk SDK and of Latch's pages (Debian chromium, npm packages);
+#   - native-app tests: the real @clerk/expo JS under Node, ClerkKit / clerk-android replays (npm);
 #   - a short cargo-fuzz run of each parser that takes client bytes (docs/fuzzing.md).
 # Nothing is skipped silently: a missing prerequisite that cannot be installed fails the run.
 set -euo pipefail
@@ -37,6 +38,10 @@ LATCH_TEST_BACKEND=postgres run_tests -p latch || failed+=("rust-postgres")
 # ---- Browser tests (installs chromium and npm packages itself) ----
 log "browser tests"
 LATCH_BIN="$ROOT/target/debug/latch" bash "$ROOT/tests/browser/run.sh" || failed+=("browser")
+
+# ---- Native apps without devices: the real @clerk/expo JS, ClerkKit / clerk-android replays ----
+log "native-app tests"
+LATCH_BIN="$ROOT/target/debug/latch" bash "$ROOT/tests/native/run.sh" || failed+=("native")
 
 # ---- A short fuzzing run of every parser that takes client bytes (installs cargo-fuzz) ----
 log "fuzz smoke"

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 
 import { lastCall, loadExpo, wire } from './expo.mjs'
-import { OTHER_FINGERPRINT, startLatch } from './lib.mjs'
+import { FINGERPRINT, OTHER_FINGERPRINT, startLatch } from './lib.mjs'
 import { SoftDevice, apkKeyHashOrigin, unb64u } from './softauth.mjs'
 
 export function expoSuite(os) {
@@ -64,7 +64,7 @@ export function expoSuite(os) {
       assert.deepEqual(sent.response.transports, ['internal', 'hybrid'])
     }
     const origin = JSON.parse(unb64u(sent.response.clientDataJSON)).origin
-    assert.equal(origin, os === 'ios' ? 'https://localhost' : apkKeyHashOrigin(process.env.LATCH_TEST_FINGERPRINT ?? '14:6D:E9:83:C5:73:06:50:D8:EE:B9:95:2F:34:FC:64:16:A0:83:42:E6:1D:BE:A8:8A:04:96:B2:3F:CF:44:E5'))
+    assert.equal(origin, os === 'ios' ? 'https://localhost' : apkKeyHashOrigin(FINGERPRINT))
   })
 
   test(`${os}: signOut, then a discoverable sign-in with signIn.passkey() + finalize()`, async () => {
