@@ -1,6 +1,6 @@
 // A software passkey device for the native tests: ES256 keys (node:crypto), `none`
 // attestation, flags UP|UV|BE|BS (a synced platform passkey), signature counter 0 — what
-// iOS's and Android's platform authenticators produce (docs/protocol.md §9.3).
+// iOS's and Android's platform authenticators produce (docs/protocol.md §12.2).
 //
 // It plays the native side of @clerk/expo-passkeys 2.0.0 with the module's own I/O shapes:
 //   - iOS (ios/AccountManager.swift): create(challenge, rpId, userId, displayName) and

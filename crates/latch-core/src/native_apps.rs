@@ -3,7 +3,7 @@
 //!
 //! A native app does not run on a web origin. The operating system writes an origin of its
 //! own into `clientDataJSON` after checking that the app is associated with the RP ID's
-//! domain (docs/protocol.md §9):
+//! domain (docs/protocol.md §12.3):
 //!
 //! - iOS (ASAuthorization): `https://<rp id>`, once the domain's
 //!   `/.well-known/apple-app-site-association` lists `<team id>.<bundle id>` under

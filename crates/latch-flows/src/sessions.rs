@@ -20,7 +20,7 @@ pub async fn client(latch: &Latch, requester: &Requester, now: Millis) -> FlowRe
 
 /// A new, empty client for a requester that holds none (or a token Latch does not know):
 /// a native app's first `GET /client`, whose SDK needs a client to decode and a token to keep
-/// (docs/protocol.md §2.3). Stored at once; its token goes back in the answer.
+/// (docs/protocol.md §12.1). Stored at once; its token goes back in the answer.
 pub async fn new_client(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<Answer<()>> {
     limits::new_client(latch, requester.ip.as_deref(), now).await?;
     let handle = client_or_new(latch, requester, now).await?;

@@ -1,4 +1,4 @@
-//! The app-association files a native passkey needs (docs/protocol.md §9.4), rendered from
+//! The app-association files a native passkey needs (docs/protocol.md §12.3), rendered from
 //! the operator's list of native apps (`latch_core::native_apps`), on every host Latch
 //! answers for — the RP ID's host and the Frontend API's, when they differ.
 //!

@@ -1,4 +1,4 @@
-//! A native app talking to Latch as Clerk's native SDKs do (docs/protocol.md §2.3): no
+//! A native app talking to Latch as Clerk's native SDKs do (docs/protocol.md §12.1): no
 //! cookies, no `Origin`, `_is_native` in the query, the client token in the `Authorization`
 //! request header, and whatever non-empty `Authorization` a response carries saved for the
 //! next request. [`Marker`] picks Expo's (`_is_native=1`) or ClerkKit's and clerk-android's
@@ -26,7 +26,7 @@ pub struct NativeApp {
     fapi: Fapi,
     marker: Marker,
     token: Arc<Mutex<Option<String>>>,
-    /// `Bearer <token>` instead of the raw token (tolerated, docs/protocol.md §2.3).
+    /// `Bearer <token>` instead of the raw token (tolerated, docs/protocol.md §12.1).
     pub bearer: bool,
 }
 
@@ -69,7 +69,7 @@ impl NativeApp {
             req = req.header("authorization", &header);
         }
         let reply = self.fapi.send(req).await;
-        // ClerkKit would forget its client on an empty value (docs/protocol.md §2.3).
+        // ClerkKit would forget its client on an empty value (docs/protocol.md §12.1).
         let handed = reply.header("authorization");
         assert!(handed.iter().all(|t| !t.is_empty()), "an empty Authorization answer to {method} {path}");
         assert!(reply.header("set-cookie").is_empty(), "a cookie for a native app on {method} {path}");

@@ -1,4 +1,4 @@
-//! Native apps (docs/protocol.md §9): apps as configuration (refused at start when wrong),
+//! Native apps (docs/protocol.md §12): apps as configuration (refused at start when wrong),
 //! the association files, the WebAuthn origins iOS and Android write, and the native transport
 //! (`_is_native`, the client token in `Authorization`, real PATCH/DELETE, the client created
 //! on first contact) — none of which may open a way around the browser's CSRF defences.

@@ -38,7 +38,7 @@ pub fn environment(settings: &InstanceSettings) -> Value {
             "captcha_widget_type": null,
             "captcha_provider": null,
             "branded": false,
-            // ClerkKit and clerk-android decode these as required (docs/protocol.md §5.1):
+            // ClerkKit and clerk-android decode these as required (docs/protocol.md §12.4):
             // a string where they say String, a present null where they say String?.
             "preferred_sign_in_strategy": "passkey",
             "logo_image_url": "",

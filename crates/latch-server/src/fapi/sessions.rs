@@ -12,7 +12,7 @@ use crate::fapi::{json, reply};
 use crate::state::{AppState, now_ms};
 
 /// `GET /client`. A browser without a client gets `null`; a native app gets a new client and
-/// its token (clerk-android cannot decode a `null` client, docs/protocol.md §2.3).
+/// its token (clerk-android cannot decode a `null` client, docs/protocol.md §12.1).
 pub async fn get_client(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let now = now_ms();
     match sessions::client(&state, &caller.requester, now).await? {
