@@ -3,7 +3,7 @@
 //! answers for — the RP ID's host and the Frontend API's, when they differ.
 //!
 //! - `/.well-known/apple-app-site-association`: iOS shows an app passkeys for the RP ID only
-//!   when this file lists it under `webcredentials` (and `applinks`, for deep links);
+//!   when this file lists it under `webcredentials` (no `applinks`: see [`apple_file`]);
 //! - `/.well-known/assetlinks.json`: Credential Manager hands an app passkeys for the RP ID
 //!   only when this file lists its package and signing-certificate fingerprint with
 //!   `get_login_creds`.
@@ -38,10 +38,9 @@ fn apple_file(apps: &NativeApps) -> Option<Value> {
         return None;
     }
     let app_ids: Vec<String> = apps.ios.iter().map(|a| a.app_id()).collect();
-    Some(json!({
-        "webcredentials": { "apps": app_ids },
-        "applinks": { "details": [{ "appIDs": app_ids, "components": [{ "/": "/*" }] }] },
-    }))
+    // `webcredentials` only: passkeys need nothing else. An `applinks` section would route the
+    // RP ID's web pages into the app (universal links) — the operator's choice, not Latch's.
+    Some(json!({ "webcredentials": { "apps": app_ids } }))
 }
 
 fn android_file(apps: &NativeApps) -> Option<Value> {

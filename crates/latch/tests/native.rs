@@ -101,10 +101,8 @@ async fn association_files_list_the_configured_apps() {
     assert_plain_json(&r);
     assert_eq!(
         r.body,
-        json!({
-            "webcredentials": { "apps": ["ABCDE12345.com.example.app"] },
-            "applinks": { "details": [{ "appIDs": ["ABCDE12345.com.example.app"], "components": [{ "/": "/*" }] }] },
-        })
+        // Passkeys only: no applinks, which would route the site's pages into the app.
+        json!({ "webcredentials": { "apps": ["ABCDE12345.com.example.app"] } })
     );
     let r = well_known(&server, "/.well-known/assetlinks.json").await;
     assert_plain_json(&r);
