@@ -27,6 +27,9 @@ export const LATCH_BIN = process.env.LATCH_BIN ?? path.join(ROOT, 'target/debug/
 export async function startLatch({ apps = true, extra = [] } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latch-native-'))
   const args = ['serve', '--port', '0', '--data-dir', dir, ...extra]
+  // run.sh runs the suite again on PostgreSQL: every Latch of that run shares one database, as
+  // nodes of one deployment do (usernames are unique per run).
+  if (process.env.LATCH_NATIVE_DATABASE_URL) args.push('--database-url', process.env.LATCH_NATIVE_DATABASE_URL)
   if (apps) args.push('--ios-app', `${TEAM_ID}.${BUNDLE_ID}`, '--android-app', `${PACKAGE}=${FINGERPRINT}`)
   const env = { ...process.env }
   for (const k of ['LATCH_IOS_APPS', 'LATCH_ANDROID_APPS', 'LATCH_ORIGINS', 'LATCH_RP_ID', 'LATCH_CONFIG']) delete env[k]

@@ -8,7 +8,8 @@
 # @clerk/expo-passkeys 2.0.0, and the react-native / expo / expo-secure-store stubs in stubs/),
 # then runs `node --test` under --conditions=react-native (so @clerk/clerk-js resolves to its
 # native build, as Metro resolves it): the Expo suites in iOS and Android mode, and the
-# ClerkKit 1.4.1 / clerk-android 1.1.3 replays. Each test file starts its own `latch serve`.
+# ClerkKit 1.4.1 / clerk-android 1.1.3 replays. Each test file starts its own `latch serve`:
+# on SQLite, then, when LATCH_TEST_POSTGRES_URL names a PostgreSQL test database, on it.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,6 +29,15 @@ LATCH_BIN="$(cd "$(dirname "$LATCH_BIN")" && pwd)/$(basename "$LATCH_BIN")"
 export LATCH_BIN
 
 cd "$HERE"
-# NODE_OPTIONS reaches the per-file processes node --test starts.
-NODE_OPTIONS="--conditions=react-native${NODE_OPTIONS:+ $NODE_OPTIONS}" \
-  node --test --test-concurrency=1 --test-reporter=spec "$@" ./*.test.mjs
+run_suite() {
+  # NODE_OPTIONS reaches the per-file processes node --test starts.
+  NODE_OPTIONS="--conditions=react-native${NODE_OPTIONS:+ $NODE_OPTIONS}" \
+    node --test --test-concurrency=1 --test-reporter=spec "$@" ./*.test.mjs
+}
+log "on SQLite"
+run_suite "$@"
+# With a PostgreSQL test database (scripts/test-all.sh exports one), once more on it.
+if [ -n "${LATCH_TEST_POSTGRES_URL:-}" ]; then
+  log "on PostgreSQL"
+  LATCH_NATIVE_DATABASE_URL="$LATCH_TEST_POSTGRES_URL" run_suite "$@"
+fi
