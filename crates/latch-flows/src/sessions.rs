@@ -5,10 +5,10 @@ use latch_core::model::{Millis, Session, SessionStatus};
 
 use crate::audit::{self, Subject};
 use crate::refusal::{FlowResult, Refusal};
-use crate::requester::{ClientHandle, Requester, client_and_session, existing_client, find_client};
+use crate::requester::{ClientHandle, Requester, client_and_session, client_or_new, existing_client, find_client};
 use crate::tokens::session_token;
 use crate::view::{ClientView, ShownSession, client_view, gone_session, view_of_snapshot};
-use crate::{Answer, Latch, answer};
+use crate::{Answer, Latch, answer, limits};
 
 /// `GET /client`: the requester's client, or None when it has none.
 pub async fn client(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<Option<ClientView>> {
@@ -16,6 +16,18 @@ pub async fn client(latch: &Latch, requester: &Requester, now: Millis) -> FlowRe
         None => Ok(None),
         Some(client) => Ok(Some(view_of(latch, requester, &client.id, now).await?)),
     }
+}
+
+/// A new, empty client for a requester that holds none (or a token Latch does not know):
+/// a native app's first `GET /client`, whose SDK needs a client to decode and a token to keep
+/// (docs/protocol.md §13.1). Stored at once; its token goes back in the answer.
+pub async fn new_client(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<Answer<()>> {
+    limits::new_client(latch, requester.ip.as_deref(), now).await?;
+    let handle = client_or_new(latch, requester, now).await?;
+    if let Some(new) = handle.unsaved() {
+        latch.store().create_client(new).await?;
+    }
+    answer(latch, requester, handle, (), now).await
 }
 
 /// Sign out: every session of the client ends (`signOut()` with one session), each with its

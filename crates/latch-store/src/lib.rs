@@ -244,7 +244,9 @@ pub struct AuditQuery {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // Clients: one per browser (or native app install), stored by the first write that
-    // needs one (`NewClient` in `create_sign_in` and `sign_up`).
+    // needs one (`NewClient` in `create_sign_in` and `sign_up`), or on its own when a native
+    // app's first `GET /client` asks for one (`create_client`).
+    async fn create_client(&self, new_client: NewClient<'_>) -> StoreResult<()>;
     async fn client_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Client>>;
     /// The client whose token hashes to `token_hash`, with the session `session_id` names (the
     /// client's last active session when `None`) and that session's user, in one call and

@@ -76,6 +76,10 @@ async fn read_back<E: Exec, T>(tx: &mut E, result: T, client_id: &str) -> StoreR
 
 // ---- clients ------------------------------------------------------------------------------
 
+pub(crate) async fn create_client<E: Exec>(tx: &mut E, new: NewClient<'_>) -> StoreResult<()> {
+    insert_client(tx, new).await
+}
+
 pub(crate) async fn client_by_token<E: Exec>(tx: &mut E, token_hash: &[u8]) -> StoreResult<Option<Client>> {
     tx.one(q::CLIENT_BY_TOKEN, binds![token_hash], rows::client).await
 }
@@ -680,6 +684,9 @@ macro_rules! impl_store {
     ($store:ty, $with:ident) => {
         #[async_trait::async_trait]
         impl $crate::Store for $store {
+            async fn create_client(&self, new_client: NewClient<'_>) -> StoreResult<()> {
+                $with!(self, Access::WriteOne, |tx| ops::create_client(tx, new_client))
+            }
             async fn client_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Client>> {
                 $with!(self, Access::ReadOne, |tx| ops::client_by_token(tx, token_hash))
             }

@@ -101,6 +101,7 @@ macro_rules! contract {
 
 contract!(
     sign_up_stores_everything_or_nothing,
+    a_client_is_created_on_its_own,
     client_snapshot_reads_the_client_as_fapi_shows_it,
     a_client_and_its_session_are_read_together,
     passkey_registration_is_single_use_and_under_quota,
@@ -280,6 +281,18 @@ fn completion(w: &World, sign_in: &SignIn, previous_sign_count: u32, at: i64) ->
 }
 
 // ---- the contract -------------------------------------------------------------------------
+
+async fn a_client_is_created_on_its_own(store: &dyn Store) {
+    let (client, token_hash) = new_client();
+    store.create_client(NewClient { client: &client, token_hash: &token_hash }).await.unwrap();
+    let found = store.client_by_token(&token_hash).await.unwrap().unwrap();
+    assert_eq!((found.id.as_str(), found.last_active_session_id), (client.id.as_str(), None));
+    let snapshot = store.client_snapshot(&client.id).await.unwrap().unwrap();
+    assert!(snapshot.sessions.is_empty() && snapshot.sign_in.is_none() && snapshot.sign_up.is_none());
+    // A token is one client's: a second client under the same token hash is refused.
+    let (second, _) = new_client();
+    assert!(store.create_client(NewClient { client: &second, token_hash: &token_hash }).await.is_err());
+}
 
 async fn sign_up_stores_everything_or_nothing(store: &dyn Store) {
     let (client, token_hash) = new_client();

@@ -11,11 +11,23 @@ use crate::error::ApiResult;
 use crate::fapi::{json, reply};
 use crate::state::{AppState, now_ms};
 
+/// `GET /client`. A browser without a client gets `null`; a native app gets a new client and
+/// its token (clerk-android cannot decode a `null` client, docs/protocol.md §13.1).
 pub async fn get_client(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    match sessions::client(&state, &caller.requester, now_ms()).await? {
-        None => Ok(reply::plain(json!({ "response": null, "client": null }))),
+    let now = now_ms();
+    match sessions::client(&state, &caller.requester, now).await? {
         Some(view) => Ok(client_as_response(&view)),
+        None if caller.native => {
+            let answer = sessions::new_client(&state, &caller.requester, now).await?;
+            let shown = answer.client.as_ref().map(client_as_response).unwrap_or_else(no_client);
+            Ok(caller.hand_over_client_token(answer.new_client_token.as_deref(), shown))
+        }
+        None => Ok(no_client()),
     }
+}
+
+fn no_client() -> Response {
+    reply::plain(json!({ "response": null, "client": null }))
 }
 
 /// Sign out: every session of this client ends (`signOut()` with one session).
