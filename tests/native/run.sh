@@ -19,14 +19,8 @@ log() { printf '[native-tests] %s\n' "$*" >&2; }
 command -v node >/dev/null || { log "node is required (Debian: apt-get install nodejs npm)"; exit 1; }
 (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error --ignore-scripts --legacy-peer-deps)
 
-if [ -z "${LATCH_BIN:-}" ]; then
-  log "building latch (cargo build -p latch)"
-  (cd "$ROOT" && cargo build -q -p latch)
-  LATCH_BIN="$ROOT/target/debug/latch"
-fi
-[ -x "$LATCH_BIN" ] || { log "no latch binary at $LATCH_BIN"; exit 1; }
-LATCH_BIN="$(cd "$(dirname "$LATCH_BIN")" && pwd)/$(basename "$LATCH_BIN")"
-export LATCH_BIN
+source "$ROOT/tests/latch-bin.sh"
+resolve_latch_bin
 
 cd "$HERE"
 run_suite() {
