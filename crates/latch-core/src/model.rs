@@ -249,6 +249,12 @@ pub struct SignInCompletion {
     pub previous_sign_count: u32,
     pub updated_credential: Credential,
     pub session: Session,
+    /// SHA-256 of the client's new token: signing in rotates it, so a token the client held
+    /// before (one an attacker may have planted) does not carry the new session.
+    pub client_token_hash: Vec<u8>,
+    /// SHA-256 of the token the attempt came with: the completion fails if a concurrent
+    /// action rotated it first.
+    pub old_client_token_hash: Vec<u8>,
     pub now: Millis,
 }
 

@@ -35,7 +35,8 @@ pub struct InstanceSettings {
     /// The hosted account portal at `/portal/…` (sign-in, sign-up, account).
     pub portal: bool,
     pub rate_limits: RateLimits,
-    /// Believe `X-Forwarded-For` for the client IP (only behind a proxy you run).
+    /// Believe the proxy's `X-Forwarded-For` (the client IP) and `X-Forwarded-Proto` (https,
+    /// for the cookie's `Secure`): only behind a proxy you run.
     pub trust_forwarded_for: bool,
 }
 
@@ -80,6 +81,14 @@ impl InstanceSettings {
             rate_limits: RateLimits::default(),
             trust_forwarded_for: false,
         }
+    }
+
+    /// Every page that may call Latch is on https (always so in production, where origins
+    /// must be https): the client cookie is then `Secure`, and `__Host-` prefixed, on every
+    /// answer, whatever a request says. A development instance with an http origin decides
+    /// per request instead.
+    pub fn cookies_always_secure(&self) -> bool {
+        !self.dev_mode || self.origins.iter().all(|o| o.scheme() == "https")
     }
 
     /// Refuses settings browsers would reject, saying what to change.

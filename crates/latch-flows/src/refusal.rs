@@ -272,6 +272,9 @@ impl From<StoreError> for Refusal {
             StoreError::QuotaExceeded => Refusal::PasskeyQuotaExceeded,
             StoreError::Conflict("username") => Refusal::UsernameTaken,
             StoreError::Conflict(_) => Refusal::PasskeyAlreadyRegistered,
+            // A concurrent sign-in, sign-up or sign-out gave the client a new token: the one
+            // this request came with names nothing any more.
+            StoreError::ClientTokenReplaced => Refusal::SignedOut,
             other => Refusal::Internal(format!("storage: {other}")),
         }
     }

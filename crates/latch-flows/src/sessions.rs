@@ -19,13 +19,17 @@ pub async fn client(latch: &Latch, requester: &Requester, now: Millis) -> FlowRe
 }
 
 /// Sign out: every session of the client ends (`signOut()` with one session), each with its
-/// audit line, in one transaction.
-pub async fn sign_out(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<ClientView> {
-    let handle = existing_client(latch, requester).await?;
+/// audit line, and the client gets a fresh token, in one transaction. The answer is the
+/// client as it is now, with the new token.
+pub async fn sign_out(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<Answer<ClientView>> {
+    let mut handle = existing_client(latch, requester).await?;
+    handle.rotate_token(requester);
     let subject = Subject { client_id: Some(handle.client.id.clone()), ..Subject::default() };
     let audit_line = audit::line(requester, "sign_out", subject, None, now);
-    latch.store().end_client_sessions(&handle.client.id, SessionStatus::Ended, now, Some(&audit_line)).await?;
-    view_of(latch, requester, &handle.client.id, now).await
+    let rotation = handle.rotation();
+    latch.store().end_client_sessions(&handle.client.id, SessionStatus::Ended, now, rotation, Some(&audit_line)).await?;
+    let view = view_of(latch, requester, &handle.client.id, now).await?;
+    Ok(Answer { response: view.clone(), client: Some(view), new_client_token: handle.new_token })
 }
 
 async fn view_of(latch: &Latch, requester: &Requester, client_id: &str, now: Millis) -> FlowResult<ClientView> {

@@ -72,12 +72,12 @@ pub async fn attempt(
     credential_json: &str,
     now: Millis,
 ) -> FlowResult<Answer<SignIn>> {
-    let handle = existing_client(latch, requester).await?;
+    let mut handle = existing_client(latch, requester).await?;
     limits::sign_in(latch, requester.ip.as_deref(), Some(&handle.client.id), now).await?;
     let mut subject = Subject { client_id: Some(handle.client.id.clone()), ..Subject::default() };
     // A completed sign-in's audit line is written in its own transaction; only a refused or
     // failed attempt is recorded here.
-    let attempted = verify_and_record(latch, requester, &handle, id, credential_json, &mut subject, now).await;
+    let attempted = verify_and_record(latch, requester, &mut handle, id, credential_json, &mut subject, now).await;
     let done = audit::refusal(latch, requester, "sign_in", subject, attempted, now).await?;
     answer(latch, requester, handle, done, now).await
 }
@@ -85,7 +85,7 @@ pub async fn attempt(
 async fn verify_and_record(
     latch: &Latch,
     requester: &Requester,
-    handle: &ClientHandle,
+    handle: &mut ClientHandle,
     id: &str,
     credential_json: &str,
     subject: &mut Subject,
@@ -138,6 +138,11 @@ async fn verify_and_record(
 
     let session = Session::start(&latch.session_policy(), &handle.client.id, &owner.id, now);
     subject.session_id = Some(session.id.clone());
+    handle.rotate_token(requester);
+    let (old_client_token_hash, client_token_hash) = handle
+        .rotation()
+        .map(|(old, new)| (old.to_vec(), new.to_vec()))
+        .ok_or_else(|| Refusal::Internal("a signing-in client got no fresh token".into()))?;
     let completion = SignInCompletion {
         sign_in_id: sign_in.id.clone(),
         challenge_options: challenge.options_json.clone(),
@@ -145,6 +150,8 @@ async fn verify_and_record(
         previous_sign_count: passkey.sign_count,
         updated_credential: verified.credential,
         session,
+        client_token_hash,
+        old_client_token_hash,
         now,
     };
     let audit_line = audit::line(requester, "sign_in", subject.clone(), None, now);

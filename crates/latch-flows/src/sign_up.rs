@@ -16,8 +16,9 @@ pub async fn sign_up(latch: &Latch, requester: &Requester, username: &str, now: 
         return Err(Refusal::UsernameInvalid);
     }
     limits::sign_up(latch, requester.ip.as_deref(), now).await?;
-    let handle = client_or_new(latch, requester, now).await?;
+    let mut handle = client_or_new(latch, requester, now).await?;
     refuse_if_signed_in(latch, &handle.client, now).await?;
+    handle.rotate_token(requester);
     let user = User {
         id: new_id(IdKind::User, now),
         username: username.to_string(),
@@ -44,7 +45,7 @@ pub async fn sign_up(latch: &Latch, requester: &Requester, username: &str, now: 
     // The success line is written with the sign-up (and the new client) in one transaction;
     // only a refusal is recorded here.
     let audit_line = audit::line(requester, "sign_up", subject.clone(), None, now);
-    let stored = latch.store().sign_up(handle.unsaved(), &user, &sign_up, &session, &audit_line).await;
+    let stored = latch.store().sign_up(handle.token_write()?, &user, &sign_up, &session, &audit_line).await;
     audit::refusal(latch, requester, "sign_up", subject, stored.map_err(Refusal::from), now).await?;
     answer(latch, requester, handle, sign_up, now).await
 }

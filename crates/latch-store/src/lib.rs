@@ -76,6 +76,9 @@ pub enum StoreError {
     /// The user already has as many passkeys as allowed.
     #[error("passkey quota exceeded")]
     QuotaExceeded,
+    /// The client's token was replaced by a concurrent action since this one read it.
+    #[error("the client token was replaced concurrently")]
+    ClientTokenReplaced,
     /// A stored value could not be read back (a bug or a tampered database).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -106,6 +109,18 @@ pub struct NewClient<'a> {
     pub client: &'a Client,
     /// SHA-256 of the client token handed to the browser (the token itself is never stored).
     pub token_hash: &'a [u8],
+}
+
+/// How an action that signs in, up or out hands its client a fresh token: a client new
+/// with this action is stored with its first token; a known client's token is replaced, in
+/// the action's own transaction, so the token it had before stops working with it.
+#[derive(Debug, Clone, Copy)]
+pub enum ClientToken<'a> {
+    New(NewClient<'a>),
+    /// `token_hash` replaces `old_token_hash`, the token the action was asked with; if a
+    /// concurrent action replaced that first, the whole action changes nothing
+    /// ([`StoreError::ClientTokenReplaced`]).
+    Rotated { client_id: &'a str, old_token_hash: &'a [u8], token_hash: &'a [u8] },
 }
 
 /// One line of the audit trail. Never holds a secret: no tokens, challenges or keys.
@@ -199,11 +214,11 @@ pub trait Store: Send + Sync + 'static {
     async fn client_snapshot(&self, client_id: &str) -> StoreResult<Option<ClientSnapshot>>;
 
     // Users.
-    /// Sign-up: the client if it is new, the user, the sign-up record, the first session and
-    /// the `audit` line, all or nothing.
+    /// Sign-up: the client (new, or its token rotated), the user, the sign-up record, the
+    /// first session and the `audit` line, all or nothing.
     async fn sign_up(
         &self,
-        new_client: Option<NewClient<'_>>,
+        client: ClientToken<'_>,
         user: &User,
         sign_up: &SignUp,
         session: &Session,
@@ -244,9 +259,10 @@ pub trait Store: Send + Sync + 'static {
     /// options) was already spent or replaced: each challenge is answered once at most.
     async fn fail_sign_in(&self, failure: &SignInFailure<'_>) -> StoreResult<bool>;
     /// Spends the verified challenge and writes the passkey counter, session, sign-in status,
-    /// client and the `audit` line in one transaction. Returns false (and changes nothing)
-    /// when the challenge was already spent or replaced, or the passkey was used concurrently
-    /// since verification read it.
+    /// client (its new token included) and the `audit` line in one transaction. Returns false
+    /// (and changes nothing) when the challenge was already spent or replaced, the passkey
+    /// was used concurrently since verification read it, or the client's token is no longer
+    /// the completion's `old_client_token_hash`.
     async fn complete_sign_in(&self, completion: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool>;
 
     // Sessions.
@@ -255,14 +271,16 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_session(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<()>;
     /// Ends one live session of the client; false when it was not live.
     async fn end_session(&self, client_id: &str, id: &str, status: SessionStatus, now: Millis) -> StoreResult<bool>;
-    /// Ends every live session of the client and returns them. With `audit`, one line per
-    /// ended session is written in the same transaction: the template with the session's
-    /// user and id filled in.
+    /// Ends every live session of the client and returns them; with `rotation` (old token
+    /// hash, new token hash) the client's token is rotated too, or nothing changes
+    /// ([`StoreError::ClientTokenReplaced`]). With `audit`, one line per ended session is
+    /// written in the same transaction: the template with the session's user and id filled in.
     async fn end_client_sessions(
         &self,
         client_id: &str,
         status: SessionStatus,
         now: Millis,
+        rotation: Option<(&[u8], &[u8])>,
         audit: Option<&AuditEvent>,
     ) -> StoreResult<Vec<Session>>;
 

@@ -19,7 +19,7 @@ use latch_core::model::{
 use crate::exec::{Exec, binds};
 use crate::queries as q;
 use crate::rows::{self, to_json};
-use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SessionView, SignInAttempt, StoreError, StoreResult, StoredSigningKey};
+use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, ClientToken, NewClient, SessionView, SignInAttempt, StoreError, StoreResult, StoredSigningKey};
 
 // ---- pieces several operations share ------------------------------------------------------
 
@@ -27,6 +27,30 @@ async fn insert_client<E: Exec>(tx: &mut E, new: NewClient<'_>) -> StoreResult<(
     let c = new.client;
     tx.run(q::INSERT_CLIENT, binds![&c.id, new.token_hash, c.created_at, c.updated_at, &c.last_active_session_id]).await?;
     Ok(())
+}
+
+/// Stores a new client with its first token, or gives a known client a fresh one.
+async fn hand_out_token<E: Exec>(tx: &mut E, client: ClientToken<'_>) -> StoreResult<()> {
+    match client {
+        ClientToken::New(new) => insert_client(tx, new).await,
+        ClientToken::Rotated { client_id, old_token_hash, token_hash } => {
+            if rotate_token(tx, client_id, old_token_hash, token_hash).await? {
+                Ok(())
+            } else {
+                Err(StoreError::ClientTokenReplaced)
+            }
+        }
+    }
+}
+
+/// Replaces the client's token if it is still `old`; false, having rolled back, otherwise.
+async fn rotate_token<E: Exec>(tx: &mut E, client_id: &str, old: &[u8], new: &[u8]) -> StoreResult<bool> {
+    let rotated = tx.run(q::ROTATE_CLIENT_TOKEN, binds![new, client_id, old]).await?;
+    if rotated != 1 {
+        tx.roll_back();
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 async fn insert_session<E: Exec>(tx: &mut E, s: &Session) -> StoreResult<()> {
@@ -115,15 +139,13 @@ pub(crate) async fn client_snapshot<E: Exec>(tx: &mut E, client_id: &str) -> Sto
 
 pub(crate) async fn sign_up<E: Exec>(
     tx: &mut E,
-    new_client: Option<NewClient<'_>>,
+    client: ClientToken<'_>,
     user: &User,
     sign_up: &SignUp,
     session: &Session,
     audit: &AuditEvent,
 ) -> StoreResult<()> {
-    if let Some(new) = new_client {
-        insert_client(tx, new).await?;
-    }
+    hand_out_token(tx, client).await?;
     let inserted = tx
         .run(
             q::INSERT_USER,
@@ -390,6 +412,9 @@ pub(crate) async fn complete_sign_in<E: Exec>(tx: &mut E, c: &SignInCompletion, 
         return Ok(false);
     }
     insert_session(tx, s).await?;
+    if !rotate_token(tx, &s.client_id, &c.old_client_token_hash, &c.client_token_hash).await? {
+        return Ok(false);
+    }
     tx.run(q::SET_ACTIVE_SESSION, binds![&s.id, c.now, &s.client_id]).await?;
     tx.run(q::REPLACE_OTHER_SESSIONS, binds![c.now, &s.client_id, &s.id]).await?;
     tx.run(q::USER_SIGNED_IN, binds![c.now, c.now, &s.user_id]).await?;
@@ -426,8 +451,14 @@ pub(crate) async fn end_client_sessions<E: Exec>(
     client_id: &str,
     status: SessionStatus,
     now: Millis,
+    rotation: Option<(&[u8], &[u8])>,
     audit: Option<&AuditEvent>,
 ) -> StoreResult<Vec<Session>> {
+    if let Some((old, new)) = rotation
+        && !rotate_token(tx, client_id, old, new).await?
+    {
+        return Err(StoreError::ClientTokenReplaced);
+    }
     let ended = tx.all(q::END_CLIENT_SESSIONS, binds![status.as_str(), now, client_id], rows::session).await?;
     tx.run(q::CLIENT_SIGNED_OUT, binds![now, client_id]).await?;
     if let Some(template) = audit {
@@ -506,13 +537,13 @@ macro_rules! impl_store {
             }
             async fn sign_up(
                 &self,
-                new_client: Option<NewClient<'_>>,
+                client: ClientToken<'_>,
                 user: &User,
                 sign_up: &SignUp,
                 session: &Session,
                 audit: &AuditEvent,
             ) -> StoreResult<()> {
-                $with!(self, Access::Write, |tx| ops::sign_up(tx, new_client, user, sign_up, session, audit))
+                $with!(self, Access::Write, |tx| ops::sign_up(tx, client, user, sign_up, session, audit))
             }
             async fn user(&self, id: &str) -> StoreResult<Option<User>> {
                 $with!(self, Access::ReadOne, |tx| ops::user(tx, id))
@@ -592,9 +623,10 @@ macro_rules! impl_store {
                 client_id: &str,
                 status: SessionStatus,
                 now: Millis,
+                rotation: Option<(&[u8], &[u8])>,
                 audit: Option<&AuditEvent>,
             ) -> StoreResult<Vec<Session>> {
-                $with!(self, Access::Write, |tx| ops::end_client_sessions(tx, client_id, status, now, audit))
+                $with!(self, Access::Write, |tx| ops::end_client_sessions(tx, client_id, status, now, rotation, audit))
             }
             async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>> {
                 $with!(self, Access::ReadOne, |tx| ops::signing_keys(tx))

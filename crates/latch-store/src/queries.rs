@@ -27,6 +27,10 @@ pub const INSERT_CLIENT: &str =
     "INSERT INTO clients (id, token_hash, created_at, updated_at, last_active_session_id) VALUES ($1, $2, $3, $4, $5)";
 pub const CLIENT_BY_TOKEN: &str =
     "SELECT id, created_at, updated_at, last_active_session_id FROM clients WHERE token_hash = $1";
+/// A fresh token for a known client (at sign-in, sign-up and sign-out): the old one names
+/// nothing from then on. Conditional on the token the action was asked with, so that of two
+/// concurrent actions on one client only one hands out a token that works.
+pub const ROTATE_CLIENT_TOKEN: &str = "UPDATE clients SET token_hash = $1 WHERE id = $2 AND token_hash = $3";
 pub const SET_ACTIVE_SESSION: &str = "UPDATE clients SET last_active_session_id = $1, updated_at = $2 WHERE id = $3";
 
 pub const INSERT_USER: &str = "INSERT INTO users (id, username, webauthn_handle, created_at, updated_at, last_sign_in_at) \
@@ -216,7 +220,7 @@ pub const PURGE_RATE_LIMITS: &str = "DELETE FROM rate_limits WHERE window_start 
 /// Every statement: the SQLite store caches them all prepared, and a test checks their
 /// parameter numbering.
 pub const ALL: &[&str] = &[
-    INSERT_CLIENT, CLIENT_BY_TOKEN, SET_ACTIVE_SESSION, INSERT_USER, INSERT_SIGN_UP,
+    INSERT_CLIENT, CLIENT_BY_TOKEN, ROTATE_CLIENT_TOKEN, SET_ACTIVE_SESSION, INSERT_USER, INSERT_SIGN_UP,
     INSERT_SESSION, CLIENT_SIGNED_UP, USER_BY_ID, USER_BY_USERNAME, SIGN_UP_BY_ID, PASSKEYS_OF_USER,
     INSERT_PENDING_PASSKEY_UNDER_QUOTA, PENDING_PASSKEY_BY_ID, LOCK_USER,
     INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,

@@ -38,7 +38,7 @@ use crate::exec::{Access, Bind, Exec, drive};
 use crate::ops;
 use crate::queries as q;
 use crate::rows::Columns;
-use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SignInAttempt, StoreError, StoreResult, StoredSigningKey};
+use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, ClientToken, NewClient, SignInAttempt, StoreError, StoreResult, StoredSigningKey};
 
 /// The connection, and the column positions of its wide statements.
 struct Held {

@@ -15,7 +15,7 @@ use latch_core::model::{
 };
 use latch_core::origins::OriginPattern;
 use latch_core::webauthn::{AuthenticationState, Credential, RegistrationState};
-use latch_store::{AuditEvent, AuditQuery, NewClient, Store, StoreError, StoredSigningKey};
+use latch_store::{AuditEvent, AuditQuery, ClientToken, NewClient, Store, StoreError, StoredSigningKey};
 use uuid::Uuid;
 
 /// A credential as webauthn-rs serialises it (an ES256 passkey, `none` attestation).
@@ -113,6 +113,7 @@ contract!(
     rate_limits_count_per_window,
     the_first_signing_key_wins,
     purge_deletes_only_what_is_dead,
+    signing_in_up_and_out_rotates_the_client_token,
 );
 
 // ---- records ------------------------------------------------------------------------------
@@ -237,6 +238,7 @@ fn new_sign_in(client: &Client, options: &str) -> SignIn {
 /// A signed-up user with one verified passkey, signed out again, on a fresh client.
 struct World {
     client: Client,
+    token_hash: Vec<u8>,
     user: User,
     passkey: Passkey,
 }
@@ -247,15 +249,15 @@ async fn world(store: &dyn Store, name: &str) -> World {
     let first = new_session(&client, &user, T);
     let signed_up = sign_up_of(&client, &user, &first);
     store
-        .sign_up(Some(NewClient { client: &client, token_hash: &token_hash }), &user, &signed_up, &first, &event("sign_up", T))
+        .sign_up(ClientToken::New(NewClient { client: &client, token_hash: &token_hash }), &user, &signed_up, &first, &event("sign_up", T))
         .await
         .expect("sign up");
-    store.end_client_sessions(&client.id, SessionStatus::Ended, T, None).await.expect("sign out");
+    store.end_client_sessions(&client.id, SessionStatus::Ended, T, None, None).await.expect("sign out");
     let id = new_id(IdKind::Passkey, T);
     store.create_pending_passkey(&new_pending(&user, &client, &id, T + 300_000), 10).await.expect("pending passkey");
     let passkey = new_passkey(&user, &id, Uuid::new_v4().as_bytes());
     assert!(store.save_verified_passkey(&passkey, 10, &event("passkey.create", T)).await.expect("save passkey"));
-    World { client, user, passkey }
+    World { client, token_hash, user, passkey }
 }
 
 fn completion(w: &World, sign_in: &SignIn, previous_sign_count: u32, at: i64) -> SignInCompletion {
@@ -268,6 +270,9 @@ fn completion(w: &World, sign_in: &SignIn, previous_sign_count: u32, at: i64) ->
         previous_sign_count,
         updated_credential,
         session: new_session(&w.client, &w.user, at),
+        // Kept as it is; `signing_in_up_and_out_rotates_the_client_token` rotates it.
+        client_token_hash: w.token_hash.clone(),
+        old_client_token_hash: w.token_hash.clone(),
         now: at,
     }
 }
@@ -280,7 +285,7 @@ async fn sign_up_stores_everything_or_nothing(store: &dyn Store) {
     let first = new_session(&client, &alice, T);
     let record = sign_up_of(&client, &alice, &first);
     store
-        .sign_up(Some(NewClient { client: &client, token_hash: &token_hash }), &alice, &record, &first, &event("sign_up", T))
+        .sign_up(ClientToken::New(NewClient { client: &client, token_hash: &token_hash }), &alice, &record, &first, &event("sign_up", T))
         .await
         .unwrap();
 
@@ -305,7 +310,7 @@ async fn sign_up_stores_everything_or_nothing(store: &dyn Store) {
     let second = new_session(&other, &again, T);
     let refused = store
         .sign_up(
-            Some(NewClient { client: &other, token_hash: &other_token }),
+            ClientToken::New(NewClient { client: &other, token_hash: &other_token }),
             &again,
             &sign_up_of(&other, &again, &second),
             &second,
@@ -378,7 +383,7 @@ async fn a_client_and_its_session_are_read_together(store: &dyn Store) {
         let user = new_user(name);
         let session = new_session(&client, &user, T);
         let record = sign_up_of(&client, &user, &session);
-        let new_client = Some(NewClient { client: &client, token_hash: &token_hash });
+        let new_client = ClientToken::New(NewClient { client: &client, token_hash: &token_hash });
         store.sign_up(new_client, &user, &record, &session, &event("sign_up", T)).await.unwrap();
         signed_up.push((client, token_hash, user, session));
     }
@@ -401,7 +406,7 @@ async fn a_client_and_its_session_are_read_together(store: &dyn Store) {
     }
     // An ended session is still read (the caller tells live from ended); once signed out, the
     // client has no last active session.
-    store.end_client_sessions(&ivans.id, SessionStatus::Ended, T + 1, None).await.unwrap();
+    store.end_client_sessions(&ivans.id, SessionStatus::Ended, T + 1, None, None).await.unwrap();
     let ended = store.client_and_session(ivans_token, Some(&ivans_session.id)).await.unwrap().unwrap();
     assert_eq!(ended.session.map(|s| s.status), Some(SessionStatus::Ended));
     let signed_out = store.client_and_session(ivans_token, None).await.unwrap().unwrap();
@@ -601,9 +606,9 @@ async fn ending_a_clients_sessions_audits_each(store: &dyn Store) {
     assert!(store.complete_sign_in(&done, &event("sign_in", T + 1)).await.unwrap());
 
     let template = AuditEvent { client_id: Some(w.client.id.clone()), ..event("sign_out", T + 50) };
-    let ended = store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 50, Some(&template)).await.unwrap();
+    let ended = store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 50, None, Some(&template)).await.unwrap();
     assert_eq!(ended.iter().map(|s| (s.id.as_str(), s.status)).collect::<Vec<_>>(), [(done.session.id.as_str(), SessionStatus::Ended)]);
-    assert!(store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 51, Some(&template)).await.unwrap().is_empty());
+    assert!(store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 51, None, Some(&template)).await.unwrap().is_empty());
     let audit = store.audit_events(&AuditQuery { limit: 100, ..AuditQuery::default() }).await.unwrap();
     let sign_outs: Vec<&AuditEvent> = audit.iter().filter(|e| e.event == "sign_out").collect();
     assert_eq!(sign_outs.len(), 1, "one line per ended session, none for a second sign-out");
@@ -686,4 +691,43 @@ async fn purge_deletes_only_what_is_dead(store: &dyn Store) {
     assert_eq!(store.hit_rate_limit("current", now).await.unwrap(), 2);
     assert_eq!(store.purge_expired(now).await.unwrap(), 0);
     assert_eq!(store.hit_rate_limit("old", T).await.unwrap(), 1, "the old window's count was deleted");
+}
+
+/// Session fixation: whatever token a client held before signing in, up or out names
+/// nothing afterwards; the new one names the same client. A rotation asked with a token that
+/// is no longer the client's (a concurrent action replaced it) changes nothing.
+async fn signing_in_up_and_out_rotates_the_client_token(store: &dyn Store) {
+    let w = world(store, "oscar").await;
+    assert_eq!(store.client_by_token(&w.token_hash).await.unwrap().unwrap().id, w.client.id);
+
+    let attempt = new_sign_in(&w.client, r#"{"challenge":"rotate"}"#);
+    store.create_sign_in(None, &attempt).await.unwrap();
+    let mut done = completion(&w, &attempt, 0, T + 1);
+    done.client_token_hash = Uuid::new_v4().as_bytes().to_vec();
+    let stale = SignInCompletion { old_client_token_hash: b"replaced".to_vec(), ..done.clone() };
+    assert!(!store.complete_sign_in(&stale, &event("sign_in", T + 1)).await.unwrap());
+    assert!(store.session(&stale.session.id).await.unwrap().is_none());
+    assert!(store.complete_sign_in(&done, &event("sign_in", T + 1)).await.unwrap());
+    assert!(store.client_by_token(&w.token_hash).await.unwrap().is_none(), "the pre-sign-in token still works");
+    assert!(store.client_and_session(&w.token_hash, Some(&done.session.id)).await.unwrap().is_none());
+    let found = store.client_and_session(&done.client_token_hash, Some(&done.session.id)).await.unwrap().unwrap();
+    assert_eq!(found.session.map(|s| s.id), Some(done.session.id.clone()));
+
+    let after_sign_out = Uuid::new_v4().as_bytes().to_vec();
+    let stale = Some((w.token_hash.as_slice(), after_sign_out.as_slice()));
+    let refused = store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 2, stale, None).await;
+    assert!(matches!(refused, Err(StoreError::ClientTokenReplaced)), "{refused:?}");
+    assert_eq!(live_sessions(store, &w.client.id).await.len(), 1, "a refused sign-out ends nothing");
+    let rotation = Some((done.client_token_hash.as_slice(), after_sign_out.as_slice()));
+    store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 2, rotation, None).await.unwrap();
+    assert!(store.client_by_token(&done.client_token_hash).await.unwrap().is_none(), "the signed-in token outlives sign-out");
+    assert_eq!(store.client_by_token(&after_sign_out).await.unwrap().unwrap().id, w.client.id);
+
+    let user = new_user("oscar2");
+    let session = new_session(&w.client, &user, T + 3);
+    let after_sign_up = Uuid::new_v4().as_bytes().to_vec();
+    let rotated = ClientToken::Rotated { client_id: &w.client.id, old_token_hash: &after_sign_out, token_hash: &after_sign_up };
+    store.sign_up(rotated, &user, &sign_up_of(&w.client, &user, &session), &session, &event("sign_up", T + 3)).await.unwrap();
+    assert!(store.client_by_token(&after_sign_out).await.unwrap().is_none(), "the pre-sign-up token still works");
+    assert_eq!(store.client_by_token(&after_sign_up).await.unwrap().unwrap().id, w.client.id);
 }

@@ -73,7 +73,9 @@ async fn concurrent_double_submit_of_one_assertion_creates_one_session() {
     let oks = [&r1, &r2].iter().filter(|r| r.status == 200).count();
     assert_eq!(oks, 1, "exactly one of two racing submits wins: {} / {}", r1.text, r2.text);
     let loser = if r1.status == 200 { &r2 } else { &r1 };
-    loser.assert_error_in(USED_CHALLENGE);
+    // A spent challenge, or signed out if it read the client after the winner's sign-in
+    // rotated the client token.
+    loser.assert_error_in(&[USED_CHALLENGE, SIGNED_OUT].concat());
     let client = s.alice.fapi.get("/client").await.ok();
     let active = client.resp()["sessions"].as_array().unwrap().iter().filter(|s| s["status"] == "active").count();
     assert_eq!(active, 1, "{}", client.text);
@@ -124,7 +126,13 @@ async fn two_sign_ins_completing_at_once_on_one_browser_leave_one_live_session()
         assert!(r1.status == 200 || r2.status == 200, "{} / {}", r1.text, r2.text);
         for r in [&r1, &r2] {
             if r.status != 200 {
-                r.assert_error(400, "session_exists");
+                // Or refused because the other tab's sign-in rotated the client token first:
+                // read before (used concurrently) or after (signed out).
+                r.assert_error_in(&[
+                    (400, "session_exists"),
+                    (401, "signed_out"),
+                    (422, "verification_failed"),
+                ]);
             }
         }
         let live = live_sessions(&browser).await;
@@ -985,4 +993,219 @@ async fn control_snapshots_see_a_sign_in_a_rename_and_a_new_session() {
     let before = s.snapshot(&[]).await;
     s.observer.patch(&format!("/me/passkeys/{}", s.pk_id), &[("name", "renamed")]).await.ok();
     assert_ne!(s.snapshot(&[]).await, before, "a rename must show");
+}
+
+// =============================================================================================
+// Session fixation and cookie tossing (issue 15, finding 1)
+// =============================================================================================
+
+/// `GET /me` with nothing but `cookie` as the `Cookie` header (a jar of its own would add more).
+async fn me_with_cookie(server: &LatchProcess, cookie: &str, sid: &str) -> Reply {
+    let bare = Fapi::new(server);
+    bare.send(
+        RawRequest::get("/v1/me")
+            .no_session_param()
+            .query("_clerk_session_id", sid)
+            .header("cookie", cookie),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_client_token_planted_before_sign_in_does_not_carry_the_victims_session() {
+    let mut s = scene().await;
+    // Mallory gets a client token of her own and plants it in Alice's browser.
+    let mallory = Fapi::new(&s.server);
+    mallory.start_sign_in().await;
+    let planted = mallory.client_cookie().expect("a client cookie");
+    let victim = Fapi::new(&s.server);
+    victim.set_client_cookie(&planted);
+    let sid = victim.sign_in_ok(&mut s.alice.auth).await;
+    let rotated = victim.client_cookie().expect("the victim's cookie");
+    assert_ne!(
+        rotated, planted,
+        "signing in must hand out a fresh client token"
+    );
+    // The planted token reads neither the session, nor the user, nor a token.
+    mallory.set_session(Some(sid.clone()));
+    mallory.get("/me").await.assert_error_in(SIGNED_OUT);
+    mallory.token(&sid).await.assert_error_in(SIGNED_OUT);
+    assert!(
+        mallory.get("/client").await.ok().resp().is_null(),
+        "the planted token still names a client"
+    );
+    // The victim's fresh token works.
+    assert_eq!(victim.me().await["id"], s.alice.user_id.as_str());
+}
+
+#[tokio::test]
+async fn a_client_token_planted_before_sign_up_does_not_carry_the_new_account() {
+    let server = LatchProcess::start();
+    let mallory = Fapi::new(&server);
+    mallory.start_sign_in().await;
+    let planted = mallory.client_cookie().expect("a client cookie");
+    let victim = Fapi::new(&server);
+    victim.set_client_cookie(&planted);
+    victim.sign_up_ok("victim").await;
+    assert_ne!(victim.client_cookie().unwrap(), planted);
+    mallory.set_session(victim.session_id());
+    mallory.get("/me").await.assert_error_in(SIGNED_OUT);
+    assert!(victim.get("/client").await.ok().resp()["sessions"][0]["id"].is_string());
+}
+
+#[tokio::test]
+async fn the_token_of_a_signed_out_client_stops_working() {
+    let mut s = scene().await;
+    let browser = Fapi::new(&s.server);
+    browser.sign_in_ok(&mut s.alice.auth).await;
+    let signed_in_token = browser.client_cookie().unwrap();
+    browser.sign_out().await.ok();
+    let after = browser.client_cookie().unwrap();
+    assert_ne!(
+        after, signed_in_token,
+        "sign-out must hand out a fresh client token"
+    );
+    let copy = Fapi::new(&s.server);
+    copy.set_client_cookie(&signed_in_token);
+    assert!(
+        copy.get("/client").await.ok().resp().is_null(),
+        "a signed-out token still names the client"
+    );
+    // The browser keeps its client under the new token.
+    assert!(browser.get("/client").await.ok().resp()["id"].is_string());
+}
+
+#[tokio::test]
+async fn a_native_client_token_is_rotated_at_sign_in_and_the_old_one_stops_working() {
+    let mut s = scene().await;
+    let native = |req: RawRequest, token: &str| {
+        req.origin(OriginHeader::None)
+            .query("_is_native", "1")
+            .header("authorization", token)
+    };
+    let app = Fapi::new(&s.server);
+    let started = app
+        .send(native(
+            RawRequest::post("/v1/client/sign_ins", form_body(&[("strategy", "passkey")])),
+            "",
+        ))
+        .await
+        .ok();
+    let first_token = started
+        .header("authorization")
+        .pop()
+        .expect("a new client's token");
+    let sign_in_id = started.resp()["id"].as_str().unwrap().to_string();
+    let options = parse_nonce(&started.resp()["first_factor_verification"]["nonce"]);
+    let assertion = s.alice.auth.assert(&options).await.json();
+    let path = format!("/v1/client/sign_ins/{sign_in_id}/attempt_first_factor");
+    let body = form_body(&[
+        ("strategy", "passkey"),
+        ("public_key_credential", &assertion),
+    ]);
+    let done = app
+        .send(native(RawRequest::post(&path, body), &first_token))
+        .await
+        .ok();
+    assert_eq!(done.resp()["status"], "complete", "{}", done.text);
+    let fresh = done
+        .header("authorization")
+        .pop()
+        .expect("a rotated token in the answer");
+    assert_ne!(fresh, first_token);
+    let sid = done.resp()["created_session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let me = |token: &str| {
+        native(
+            RawRequest::get("/v1/me")
+                .no_session_param()
+                .query("_clerk_session_id", &sid),
+            token,
+        )
+    };
+    app.send(me(&first_token)).await.assert_error_in(SIGNED_OUT);
+    assert_eq!(
+        app.send(me(&fresh)).await.ok().resp()["id"],
+        s.alice.user_id.as_str()
+    );
+}
+
+#[tokio::test]
+async fn a_request_with_two_client_cookies_is_treated_as_carrying_none() {
+    let s = scene().await;
+    let real = s.observer.client_cookie().unwrap();
+    let sid = s.observer.session_id().unwrap();
+    let mallory = Fapi::new(&s.server);
+    mallory.start_sign_in().await;
+    let planted = mallory.client_cookie().unwrap();
+    me_with_cookie(&s.server, &format!("__client={real}"), &sid)
+        .await
+        .ok();
+    for cookie in [
+        format!("__client={planted}; __client={real}"),
+        format!("__client={real}; __client={planted}"),
+    ] {
+        me_with_cookie(&s.server, &cookie, &sid)
+            .await
+            .assert_error_in(SIGNED_OUT);
+    }
+}
+
+#[tokio::test]
+async fn an_https_instance_sets_a_host_prefixed_secure_cookie_and_ignores_a_plain_one() {
+    let server = LatchProcess::start_with(&["--origin", "https://app.localhost"]);
+    let browser = Fapi::with(&server.base, "https://app.localhost");
+    let r = browser
+        .post("/client/sign_ups", &[("username", "hostie")])
+        .await
+        .ok();
+    let set_cookie = r.header("set-cookie").join("\n");
+    assert!(set_cookie.starts_with("__Host-client="), "{set_cookie}");
+    assert!(
+        set_cookie.contains("; Secure")
+            && set_cookie.contains("Path=/")
+            && !set_cookie.contains("Domain"),
+        "{set_cookie}"
+    );
+    let token = set_cookie
+        .trim_start_matches("__Host-client=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let sid = r.resp()["created_session_id"].as_str().unwrap().to_string();
+    let me = |cookie: String| {
+        let f = Fapi::with(&server.base, "https://app.localhost");
+        let sid = sid.clone();
+        async move {
+            f.send(
+                RawRequest::get("/v1/me")
+                    .no_session_param()
+                    .query("_clerk_session_id", &sid)
+                    .header("cookie", &cookie),
+            )
+            .await
+        }
+    };
+    me(format!("__Host-client={token}")).await.ok();
+    // A plain `__client` (which a sibling subdomain could toss) is not the client cookie here.
+    me(format!("__client={token}"))
+        .await
+        .assert_error_in(SIGNED_OUT);
+    // Even a request without an https Origin gets a Secure cookie on an https-only instance.
+    let plain = Fapi::with(&server.base, "https://app.localhost");
+    let r = plain
+        .send(
+            RawRequest::post("/v1/client/sign_ins", form_body(&[("strategy", "passkey")]))
+                .origin(OriginHeader::None),
+        )
+        .await
+        .ok();
+    assert!(
+        r.header("set-cookie").join("").contains("; Secure"),
+        "{:?}",
+        r.header("set-cookie")
+    );
 }

@@ -56,7 +56,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Caller::from_parts(parts, state.settings().trust_forwarded_for))
+        Ok(Caller::from_parts(parts, state.settings()))
     }
 }
 

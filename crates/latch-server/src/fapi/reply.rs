@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use latch_flows::{Answer, ClientView};
 use serde::Serialize;
 
-use crate::context::{CLIENT_COOKIE, Caller};
+use crate::context::{Caller, PLAIN_CLIENT_COOKIE, SECURE_CLIENT_COOKIE};
 use crate::fapi::json;
 
 const CLIENT_COOKIE_MAX_AGE_SECS: u64 = 365 * 24 * 3600;
@@ -32,9 +32,10 @@ pub struct Envelope<R, C> {
     pub client: C,
 }
 
-/// Hands a newly created client's token to the caller: a cookie for browsers, the
-/// `authorization` header for native apps.
-fn with_client_token(caller: &Caller, new_token: Option<&str>, mut response: Response) -> Response {
+/// Hands a new client's token, or a known client's fresh one (sign-in, sign-up and sign-out
+/// rotate it), to the caller: a cookie for browsers, the `authorization` header for native
+/// apps. The one place a client token is written to an answer.
+pub fn with_client_token(caller: &Caller, new_token: Option<&str>, mut response: Response) -> Response {
     if let Some(token) = new_token {
         let headers = response.headers_mut();
         if caller.native {
@@ -42,10 +43,10 @@ fn with_client_token(caller: &Caller, new_token: Option<&str>, mut response: Res
                 headers.insert(header::AUTHORIZATION, v);
             }
         } else {
-            let cookie = format!(
-                "{CLIENT_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={CLIENT_COOKIE_MAX_AGE_SECS}{}",
-                if caller.secure { "; Secure" } else { "" }
-            );
+            // `__Host-` needs `Secure`, `Path=/` and no `Domain`: so it is whenever `Secure` is.
+            let (name, secure) = if caller.secure { (SECURE_CLIENT_COOKIE, "; Secure") } else { (PLAIN_CLIENT_COOKIE, "") };
+            let cookie =
+                format!("{name}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={CLIENT_COOKIE_MAX_AGE_SECS}{secure}");
             if let Ok(v) = HeaderValue::from_str(&cookie) {
                 headers.append(header::SET_COOKIE, v);
             }

@@ -18,10 +18,12 @@ pub async fn get_client(State(state): State<AppState>, caller: Caller) -> ApiRes
     }
 }
 
-/// Sign out: every session of this client ends (`signOut()` with one session).
+/// Sign out: every session of this client ends (`signOut()` with one session), and the
+/// client's token is replaced.
 pub async fn end_all(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    let view = sessions::sign_out(&state, &caller.requester, now_ms()).await?;
-    Ok(client_as_response(&view))
+    let answer = sessions::sign_out(&state, &caller.requester, now_ms()).await?;
+    let reply = client_as_response(&answer.response);
+    Ok(reply::with_client_token(&caller, answer.new_client_token.as_deref(), reply))
 }
 
 /// `GET /client` and sign-out answer with the client as both `response` and `client`.
