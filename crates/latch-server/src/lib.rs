@@ -25,7 +25,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 pub use error::ApiError;
-pub use listener::serve;
+pub use listener::{ConnectionLimits, serve};
 pub use state::{AppState, now_ms};
 pub use latch_flows::TokenSigner;
 

@@ -80,7 +80,12 @@ pub struct ServeArgs {
     /// Connections served at once; more wait in the kernel's backlog.
     #[arg(long, env = "LATCH_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
-    /// Take the client IP from X-Forwarded-For (only behind your own proxy).
+    /// Seconds a connection may stay without a request in flight (from its first byte's
+    /// absence or its last answer) before it is closed, freeing its slot.
+    #[arg(long, env = "LATCH_IDLE_TIMEOUT_SECS")]
+    pub idle_timeout_secs: Option<u64>,
+    /// Take the client IP from X-Forwarded-For, and https from X-Forwarded-Proto (only
+    /// behind your own proxy).
     #[arg(long, env = "LATCH_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
 }
@@ -123,6 +128,7 @@ pub struct FileConfig {
     pub rate_limit_passkeys_per_hour: Option<u32>,
     pub trust_forwarded_for: Option<bool>,
     pub max_connections: Option<usize>,
+    pub idle_timeout_secs: Option<u64>,
     pub allow_autofill: Option<bool>,
     pub show_sign_in_button: Option<bool>,
     pub passkeys_enabled: Option<bool>,
@@ -137,6 +143,7 @@ pub struct Resolved {
     pub settings_for_port: SettingsTemplate,
     pub issuer: Option<String>,
     pub max_connections: usize,
+    pub idle_timeout: Duration,
 }
 
 /// Settings whose origins may depend on the port actually bound (with `--port 0`).
@@ -236,6 +243,7 @@ impl ServeArgs {
             settings_for_port: SettingsTemplate { settings, origins_given },
             issuer: self.issuer.clone().or(file.issuer),
             max_connections: self.max_connections.or(file.max_connections).unwrap_or(4096),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs.or(file.idle_timeout_secs).unwrap_or(20).max(1)),
         })
     }
 }

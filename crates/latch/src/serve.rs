@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use latch_server::{AppState, TokenSigner, now_ms};
+use latch_server::{AppState, ConnectionLimits, TokenSigner, now_ms};
 use latch_store::Store;
 
 use crate::config::{Resolved, ServeArgs};
@@ -52,7 +52,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     // Tests and scripts wait for this exact line.
     println!("latch listening on http://{addr}");
-    latch_server::serve(listener, state, resolved.max_connections, shutdown_signal()).await?;
+    let limits = ConnectionLimits { max_connections: resolved.max_connections, idle_timeout: resolved.idle_timeout };
+    latch_server::serve(listener, state, limits, shutdown_signal()).await?;
     Ok(())
 }
 

@@ -1209,3 +1209,50 @@ async fn an_https_instance_sets_a_host_prefixed_secure_cookie_and_ignores_a_plai
         r.header("set-cookie")
     );
 }
+
+// =============================================================================================
+// Idle connections (issue 15, finding 2)
+// =============================================================================================
+
+#[tokio::test]
+async fn silent_and_idle_http2_connections_cannot_hold_every_slot() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = LatchProcess::start_with(&["--max-connections", "4", "--idle-timeout-secs", "2"]);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    // Three sockets that never send a byte, and one HTTP/2 prior-knowledge connection that
+    // says hello (preface, empty SETTINGS) and then nothing: every slot is taken.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    let mut h2 = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00").await.unwrap();
+    held.push(h2);
+    let started = std::time::Instant::now();
+    // The kernel accepts the connection into its backlog; Latch reads it once a slot frees.
+    let mut probe = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    probe.write_all(b"GET /healthz HTTP/1.1\r\nHost: latch\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(15), probe.read_to_end(&mut answer))
+        .await
+        .expect("/healthz answers once idle slots free")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1500), "answered before any slot could free");
+    // The held connections were closed by the server.
+    for mut socket in held {
+        let mut buf = vec![0u8; 4096];
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            loop {
+                match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => return true,
+                    Ok(_) => continue,
+                }
+            }
+        })
+        .await
+        .unwrap_or(false);
+        assert!(closed, "an idle connection stayed open");
+    }
+}
