@@ -97,7 +97,7 @@ async fn answer<T>(
     response: T,
     now: Millis,
 ) -> FlowResult<Answer<T>> {
-    let client = view::client_view(latch, &handle.client.id, requester.origin.as_deref(), now).await?;
+    let client = view::client_view(latch, &handle.client.id, requester.azp(latch), now).await?;
     Ok(Answer { response, client, new_client_token: handle.new_token })
 }
 

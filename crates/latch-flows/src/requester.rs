@@ -27,6 +27,16 @@ pub struct Requester {
     pub user_agent: Option<String>,
 }
 
+impl Requester {
+    /// The origin session tokens name as `azp`: the page's origin, only if this instance
+    /// allows it. A GET may carry any `Origin` a client likes (CSRF checks only writes), and
+    /// a token must not vouch for a page Latch does not serve, nor may the token cache grow
+    /// with every made-up origin.
+    pub fn azp<'a>(&'a self, latch: &Latch) -> Option<&'a str> {
+        self.origin.as_deref().filter(|origin| latch.rp().is_allowed_origin(origin))
+    }
+}
+
 pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }

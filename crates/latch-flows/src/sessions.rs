@@ -33,7 +33,7 @@ pub async fn sign_out(latch: &Latch, requester: &Requester, now: Millis) -> Flow
 }
 
 async fn view_of(latch: &Latch, requester: &Requester, client_id: &str, now: Millis) -> FlowResult<ClientView> {
-    client_view(latch, client_id, requester.origin.as_deref(), now).await?.ok_or(Refusal::SignedOut)
+    client_view(latch, client_id, requester.azp(latch), now).await?.ok_or(Refusal::SignedOut)
 }
 
 /// `touch`: session `id` becomes the client's active one and records activity — a write only
@@ -68,10 +68,10 @@ pub async fn remove(latch: &Latch, requester: &Requester, id: &str, now: Millis)
     answer(latch, requester, handle, shown, now).await
 }
 
-/// `tokens`: a JWT for live session `id`, naming the requester's origin as `azp`.
+/// `tokens`: a JWT for live session `id`, naming the requester's (allowed) origin as `azp`.
 pub async fn token(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<String> {
     let (_handle, session) = live_session(latch, requester, id, now).await?;
-    session_token(latch, &session, requester.origin.as_deref(), now)
+    session_token(latch, &session, requester.azp(latch), now)
 }
 
 /// A live session of the requester's client. A session that exists but has ended is

@@ -1256,3 +1256,28 @@ async fn silent_and_idle_http2_connections_cannot_hold_every_slot() {
         assert!(closed, "an idle connection stayed open");
     }
 }
+
+// =============================================================================================
+// `azp` and the token cache (issue 15, finding 3)
+// =============================================================================================
+
+/// The claims of a JWT, unverified (the test only reads `azp`).
+fn claims_of(jwt: &str) -> Value {
+    serde_json::from_slice(&unb64u(jwt.split('.').nth(1).expect("a JWT"))).unwrap()
+}
+
+#[tokio::test]
+async fn a_token_never_names_an_origin_latch_does_not_allow() {
+    let s = scene().await;
+    let sid = s.observer.session_id().unwrap();
+    let foreign = format!("https://{}.evil.example", "x".repeat(2_000));
+    let r = s.observer.send(RawRequest::get("/v1/client").origin(OriginHeader::Custom(foreign.clone()))).await.ok();
+    let session = &r.resp()["sessions"][0];
+    assert_eq!(session["id"], sid.as_str());
+    let claims = claims_of(session["last_active_token"]["jwt"].as_str().expect("a token"));
+    assert!(claims.get("azp").is_none(), "azp from a foreign Origin: {}", &claims["azp"].to_string()[..60]);
+    // From the allowed origin, the token names it.
+    let r = s.observer.get("/client").await.ok();
+    let claims = claims_of(r.resp()["sessions"][0]["last_active_token"]["jwt"].as_str().unwrap());
+    assert_eq!(claims["azp"], s.server.origin().as_str());
+}
