@@ -53,12 +53,27 @@ pub fn router(state: AppState) -> Router {
     if state.settings().portal {
         app = app.merge(portal::router());
     }
+    // Inside out: body limit, the 30 s timeout, the head check, Clerk-shaped errors (so the
+    // timeout's 408 is shaped too), CORS on every answer, the 5xx log.
     app.fallback(|| async { ApiError::not_found("page") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(cors(&state))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(axum::middleware::from_fn(refuse_oversized_heads))
+        .layer(axum::middleware::from_fn(error::shape_framework_rejections))
+        .layer(cors(&state))
         .layer(axum::middleware::from_fn(error::log_server_faults))
         .with_state(state)
+}
+
+/// Request heads over [`listener::MAX_HEAD_BYTES`] get a Clerk-shaped 431. (hyper reads
+/// heads up to twice that and answers a bare 431 itself beyond.)
+async fn refuse_oversized_heads(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri = req.uri().to_string().len();
+    let headers: usize = req.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
+    if uri + headers > listener::MAX_HEAD_BYTES {
+        return ApiError::from(latch_flows::Refusal::HeadTooLarge).into_response();
+    }
+    next.run(req).await
 }
 
 fn cors(state: &AppState) -> CorsLayer {

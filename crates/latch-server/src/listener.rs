@@ -91,7 +91,9 @@ pub async fn serve(
                 .http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT)
-                .max_buf_size(MAX_HEAD_BYTES);
+                // Heads up to MAX_HEAD_BYTES are refused in Clerk's shape by the router
+                // (`refuse_oversized_heads`); hyper's own bare 431 only beyond twice that.
+                .max_buf_size(2 * MAX_HEAD_BYTES);
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             let mut conn = std::pin::pin!(conn);
             let tick = (limits.idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));

@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/client/sessions", delete(sessions::end_all))
         .route("/client/sessions/{id}/touch", post(sessions::touch))
         .route("/client/sessions/{id}/tokens", post(sessions::token))
-        .route("/client/sessions/{id}/tokens/{template}", post(sessions::token))
+        .route("/client/sessions/{id}/tokens/{template}", post(sessions::template_token))
         .route("/client/sessions/{id}/remove", post(sessions::remove))
         .route("/client/sign_ups", post(sign_ups::create))
         .route("/client/sign_ups/{id}", get(sign_ups::get))

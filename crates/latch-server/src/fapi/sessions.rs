@@ -7,7 +7,7 @@ use latch_flows::{ClientView, sessions};
 use serde_json::json;
 
 use crate::context::Caller;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::fapi::{json, reply};
 use crate::state::{AppState, now_ms};
 
@@ -40,6 +40,12 @@ pub async fn touch(State(state): State<AppState>, caller: Caller, Path(id): Path
 pub async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let answer = sessions::remove(&state, &caller.requester, &id, now_ms()).await?;
     Ok(reply::envelope(&caller, answer, json::session))
+}
+
+/// `POST /client/sessions/{id}/tokens/{template}` (`getToken({ template })`): Latch has no JWT
+/// templates, so none is found.
+pub async fn template_token(Path((_id, _template)): Path<(String, String)>) -> ApiResult<Response> {
+    Err(ApiError::not_found("JWT template"))
 }
 
 /// `POST /client/sessions/{id}/tokens`: the JWT comes back at the top level, not in `response`.
