@@ -40,7 +40,9 @@ pub fn service(state: AppState) -> tower::util::MapRequest<Router, fn(axum::extr
 }
 
 pub fn router(state: AppState) -> Router {
-    let fapi = fapi::router().layer(axum::middleware::from_fn_with_state(state.clone(), fapi::require_allowed_origin));
+    let fapi = fapi::router()
+        .layer(axum::middleware::from_fn_with_state(state.clone(), fapi::require_allowed_origin))
+        .layer(axum::middleware::from_fn(fapi::no_store));
     let mut app = Router::new()
         .nest("/v1", fapi)
         .route("/.well-known/jwks.json", get(jwks))

@@ -39,7 +39,8 @@ pub struct ServeArgs {
     /// Requests; repeat, or comma-separate in LATCH_RELATED_ORIGINS).
     #[arg(long = "related-origin", env = "LATCH_RELATED_ORIGINS", value_delimiter = ',')]
     pub related_origins: Vec<String>,
-    /// Latch's own public URL, the `iss` of session tokens.
+    /// Latch's own public URL, the `iss` of session tokens (required, https, with
+    /// --production; `http://localhost:PORT` in development).
     #[arg(long, env = "LATCH_ISSUER")]
     pub issuer: Option<String>,
     /// Application name shown to users.
@@ -151,6 +152,26 @@ pub struct Resolved {
 pub struct SettingsTemplate {
     pub settings: InstanceSettings,
     pub origins_given: bool,
+}
+
+impl Resolved {
+    /// The `iss` of session tokens. Production needs the operator's public https URL: a
+    /// default of `http://localhost:PORT` would let tokens claim an issuer backends should
+    /// never trust.
+    pub fn issuer_for(&self, settings: &InstanceSettings, port: u16) -> anyhow::Result<String> {
+        let production = !settings.dev_mode;
+        match &self.issuer {
+            Some(issuer) if production && !issuer.starts_with("https://") => {
+                bail!("invalid configuration: issuer {issuer:?} must be an https URL in production")
+            }
+            Some(issuer) => Ok(issuer.clone()),
+            None if production => bail!(
+                "invalid configuration: --issuer is required with --production: Latch's public https URL, \
+                 the `iss` backends check in session tokens"
+            ),
+            None => Ok(format!("http://localhost:{port}")),
+        }
+    }
 }
 
 impl SettingsTemplate {

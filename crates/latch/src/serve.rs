@@ -37,7 +37,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}:{}", resolved.bind, resolved.port))?;
     let addr = listener.local_addr()?;
     let settings = resolved.settings_for_port.for_port(addr.port())?;
-    let issuer = resolved.issuer.clone().unwrap_or_else(|| format!("http://localhost:{}", addr.port()));
+    let issuer = resolved.issuer_for(&settings, addr.port())?;
     let tokens = TokenSigner::load_or_create(store.as_ref(), now_ms()).await?;
 
     tracing::info!(

@@ -1281,3 +1281,47 @@ async fn a_token_never_names_an_origin_latch_does_not_allow() {
     let claims = claims_of(r.resp()["sessions"][0]["last_active_token"]["jwt"].as_str().unwrap());
     assert_eq!(claims["azp"], s.server.origin().as_str());
 }
+
+// =============================================================================================
+// Production defaults and page headers (issue 15, findings 8 and 12)
+// =============================================================================================
+
+#[tokio::test]
+async fn fapi_answers_that_carry_tokens_are_not_cached_or_sniffed() {
+    let s = scene().await;
+    let sid = s.observer.session_id().unwrap();
+    for r in [s.observer.get("/client").await.ok(), s.observer.token(&sid).await.ok(), s.observer.get("/me").await.ok()] {
+        assert_eq!(r.header("cache-control"), ["no-store"], "{}", r.text);
+        assert_eq!(r.header("x-content-type-options"), ["nosniff"]);
+    }
+}
+
+#[tokio::test]
+async fn the_dev_page_has_the_portals_csp_and_frame_headers() {
+    let server = LatchProcess::start();
+    let f = Fapi::new(&server);
+    let page = f.get_abs("/").await;
+    assert_eq!(page.status, 200);
+    let csp = page.header("content-security-policy").join("");
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"), "{csp}");
+    assert_eq!(page.header("x-frame-options"), ["DENY"]);
+    assert!(!page.text.contains("<style") && !page.text.contains("style=\""), "inline styles the CSP would block");
+    assert_eq!(f.get_abs("/dev.css").await.status, 200);
+}
+
+#[test]
+fn production_refuses_to_start_without_an_https_issuer() {
+    let dir = std::env::temp_dir().join(format!("latch-issuer-test-{}", std::process::id()));
+    let run = |extra: &[&str]| {
+        let mut args = vec!["serve", "--port", "0", "--production", "--rp-id", "example.com", "--origin", "https://example.com"];
+        args.extend_from_slice(extra);
+        std::process::Command::new(latch_binary()).args(&args).arg("--data-dir").arg(&dir).output().unwrap()
+    };
+    let out = run(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("--issuer is required with --production"), "{stderr}");
+    let out = run(&["--issuer", "http://latch.example.com"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("must be an https URL"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

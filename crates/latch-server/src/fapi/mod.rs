@@ -60,6 +60,16 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// FAPI answers carry the client, session tokens and ceremony options: no browser or proxy
+/// may cache them, nor read them as another type.
+pub async fn no_store(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    headers.insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    headers.insert(axum::http::header::X_CONTENT_TYPE_OPTIONS, axum::http::HeaderValue::from_static("nosniff"));
+    response
+}
+
 /// clerk-js sends PATCH and DELETE as `POST ?_method=…` (docs/protocol.md §2.2); route them as meant.
 pub fn apply_method_override(mut req: Request) -> Request {
     if req.method() == Method::POST {
