@@ -532,3 +532,17 @@ async fn extractor_and_router_rejections_are_clerk_shaped() {
     let r = f.send(RawRequest::get("/v1/environment").header("x-padding", &"p".repeat(40 * 1024))).await;
     r.assert_error(431, "request_header_fields_too_large");
 }
+
+#[tokio::test]
+async fn a_json_body_with_a_duplicate_key_is_refused_like_a_form() {
+    let server = LatchProcess::start();
+    let f = Fapi::new(&server);
+    let mut req = RawRequest::post("/v1/client/sign_ups", br#"{"username":"harmless","username":"other"}"#.to_vec());
+    req.content_type = Some("application/json".into());
+    let r = f.send(req).await;
+    r.assert_error(422, "form_param_format_invalid");
+    assert_eq!(r.param_name(), Some("username"));
+    // Neither name was taken.
+    Fapi::new(&server).sign_up_ok("harmless").await;
+    Fapi::new(&server).sign_up_ok("other").await;
+}
