@@ -135,7 +135,7 @@ impl Refusal {
             .clerk(),
             R::PasskeyNameInvalid => R::ParamInvalid {
                 param: "name".into(),
-                why: "Passkey names are 1 to 100 printable characters.".into(),
+                why: "Passkey names are 1 to 100 printable characters, without bidi or zero-width controls.".into(),
             }
             .clerk(),
             R::Ceremony(CeremonyError::Malformed(why)) => R::ParamInvalid {

@@ -30,6 +30,7 @@ pub async fn start(
     let handle = client_or_new(latch, requester, now).await?;
     limits::sign_in(latch, requester.ip.as_deref(), Some(&handle.client.id), now).await?;
     refuse_if_signed_in(latch, &handle.client, now).await?;
+    let identifier = identifier.map(|name| latch_core::model::canonical_username(&name));
     let user = match &identifier {
         None => None,
         Some(name) => Some(latch.store().user_by_username(name).await?.ok_or(Refusal::IdentifierNotFound)?),

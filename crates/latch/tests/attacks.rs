@@ -1325,3 +1325,34 @@ fn production_refuses_to_start_without_an_https_issuer() {
     assert!(!out.status.success() && stderr.contains("must be an https URL"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// =============================================================================================
+// Look-alike names (issue 15, finding 10)
+// =============================================================================================
+
+#[tokio::test]
+async fn usernames_differing_only_in_case_are_one_account() {
+    let mut s = scene().await;
+    for name in ["Alice", "ALICE", "alice"] {
+        Fapi::new(&s.server).sign_up(name).await.assert_error(422, "form_identifier_exists");
+    }
+    // Signing in by identifier finds her whatever the case.
+    let browser = Fapi::new(&s.server);
+    let (id, options) = browser.start_sign_in_with_identifier("ALICE").await;
+    let assertion = s.alice.auth.assert(&options).await;
+    assert_eq!(browser.attempt_sign_in(&id, &assertion.json()).await.ok().resp()["status"], "complete");
+    // A new account keeps one spelling: lower case.
+    let r = Fapi::new(&s.server).sign_up("Bob.Smith").await.ok();
+    assert_eq!(r.resp()["username"], "bob.smith", "{}", r.text);
+}
+
+#[tokio::test]
+async fn passkey_names_with_bidi_or_zero_width_controls_are_refused() {
+    let s = scene().await;
+    let before = s.snapshot(&[]).await;
+    for sneaky in ["\u{202E}yek s'ecila", "my\u{200B}key", "\u{2066}key\u{2069}"] {
+        let r = s.observer.patch(&format!("/me/passkeys/{}", s.pk_id), &[("name", sneaky)]).await;
+        r.assert_error(422, "form_param_format_invalid");
+    }
+    s.snapshot(&[]).await.assert_same(&before);
+}
