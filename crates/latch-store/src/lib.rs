@@ -230,6 +230,9 @@ pub trait Store: Send + Sync + 'static {
 
     // Passkeys.
     async fn passkeys_of(&self, user_id: &str) -> StoreResult<Vec<Passkey>>;
+    /// Opens a registration, replacing the client's earlier open ones, if the user's verified
+    /// passkeys and open registrations stay under `max_passkeys`; else `QuotaExceeded`,
+    /// changing nothing.
     async fn create_pending_passkey(&self, pending: &PendingPasskey, max_passkeys: u32) -> StoreResult<()>;
     /// The user's pending passkey, left in place (verification reads it, the outcome spends it).
     async fn pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<Option<PendingPasskey>>;

@@ -201,6 +201,11 @@ pub(crate) async fn passkeys_of<E: Exec>(tx: &mut E, user_id: &str) -> StoreResu
 
 pub(crate) async fn create_pending_passkey<E: Exec>(tx: &mut E, p: &PendingPasskey, max_passkeys: u32) -> StoreResult<()> {
     let state = to_json(&p.state)?;
+    if !E::SERIALISES_WRITERS {
+        // As in save_verified_passkey: the user's row lock orders concurrent registrations.
+        tx.run(q::LOCK_USER, binds![&p.user_id]).await?;
+    }
+    tx.run(q::REPLACE_CLIENT_PENDING_PASSKEYS, binds![&p.user_id, &p.client_id]).await?;
     let inserted = tx
         .run(
             q::INSERT_PENDING_PASSKEY_UNDER_QUOTA,
@@ -214,11 +219,14 @@ pub(crate) async fn create_pending_passkey<E: Exec>(tx: &mut E, p: &PendingPassk
                 p.created_at,
                 p.expire_at,
                 &p.user_id,
+                &p.user_id,
+                p.created_at,
                 i64::from(max_passkeys)
             ],
         )
         .await?;
     if inserted == 0 {
+        tx.roll_back();
         return Err(StoreError::QuotaExceeded);
     }
     Ok(())
@@ -558,7 +566,7 @@ macro_rules! impl_store {
                 $with!(self, Access::ReadOne, |tx| ops::passkeys_of(tx, user_id))
             }
             async fn create_pending_passkey(&self, pending: &PendingPasskey, max_passkeys: u32) -> StoreResult<()> {
-                $with!(self, Access::WriteOne, |tx| ops::create_pending_passkey(tx, pending, max_passkeys))
+                $with!(self, Access::Write, |tx| ops::create_pending_passkey(tx, pending, max_passkeys))
             }
             async fn pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<Option<PendingPasskey>> {
                 $with!(self, Access::ReadOne, |tx| ops::pending_passkey(tx, user_id, id))

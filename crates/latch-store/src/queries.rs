@@ -51,12 +51,16 @@ pub const SIGN_UP_BY_ID: &str = "SELECT * FROM sign_ups WHERE id = $1 AND client
 
 pub const PASSKEYS_OF_USER: &str =
     concat!("SELECT ", passkey_columns!(), " FROM passkeys WHERE user_id = $1 ORDER BY created_at, id");
-/// Conditional on the quota in one statement, so two concurrent requests cannot both squeeze
-/// under it.
+/// Conditional on the quota, which counts the user's verified passkeys and the registrations
+/// still open (unexpired), so pending registrations cannot pile up past it.
 pub const INSERT_PENDING_PASSKEY_UNDER_QUOTA: &str =
     "INSERT INTO pending_passkeys (id, user_id, client_id, options_json, state, origin, created_at, expire_at) \
      SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
-     WHERE (SELECT COUNT(*) FROM passkeys WHERE user_id = $9) < $10";
+     WHERE (SELECT COUNT(*) FROM passkeys WHERE user_id = $9) \
+         + (SELECT COUNT(*) FROM pending_passkeys WHERE user_id = $10 AND expire_at > $11) < $12";
+/// A client runs one registration at a time: a new one replaces the client's earlier ones
+/// (an abandoned dialog must not hold the quota until it expires).
+pub const REPLACE_CLIENT_PENDING_PASSKEYS: &str = "DELETE FROM pending_passkeys WHERE user_id = $1 AND client_id = $2";
 pub const PENDING_PASSKEY_BY_ID: &str = "SELECT id, user_id, client_id, options_json, state, origin, created_at, expire_at \
      FROM pending_passkeys WHERE id = $1 AND user_id = $2";
 /// Takes the owner's row lock (PostgreSQL) before counting their passkeys: under READ
@@ -222,7 +226,7 @@ pub const PURGE_RATE_LIMITS: &str = "DELETE FROM rate_limits WHERE window_start 
 pub const ALL: &[&str] = &[
     INSERT_CLIENT, CLIENT_BY_TOKEN, ROTATE_CLIENT_TOKEN, SET_ACTIVE_SESSION, INSERT_USER, INSERT_SIGN_UP,
     INSERT_SESSION, CLIENT_SIGNED_UP, USER_BY_ID, USER_BY_USERNAME, SIGN_UP_BY_ID, PASSKEYS_OF_USER,
-    INSERT_PENDING_PASSKEY_UNDER_QUOTA, PENDING_PASSKEY_BY_ID, LOCK_USER,
+    INSERT_PENDING_PASSKEY_UNDER_QUOTA, REPLACE_CLIENT_PENDING_PASSKEYS, PENDING_PASSKEY_BY_ID, LOCK_USER,
     INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,
     SIGN_IN_BY_ID, SIGN_IN_ATTEMPT, SAVE_SIGN_IN_CHALLENGE, FAIL_SIGN_IN, CLOSE_SIGN_IN, COUNT_PASSKEY_USE,
     REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, CLIENT_SNAPSHOT, CLIENT_AND_SESSION, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,

@@ -102,6 +102,7 @@ contract!(
     client_snapshot_reads_the_client_as_fapi_shows_it,
     a_client_and_its_session_are_read_together,
     passkey_registration_is_single_use_and_under_quota,
+    open_registrations_count_against_the_quota,
     rename_and_delete_passkeys,
     a_sign_in_completes_once,
     an_attempt_reads_the_sign_in_passkey_and_owner_together,
@@ -669,7 +670,9 @@ async fn purge_deletes_only_what_is_dead(store: &dyn Store) {
     let old = new_id(IdKind::Passkey, T);
     store.create_pending_passkey(&new_pending(&w.user, &w.client, &old, now - 2 * 3_600_000), 10).await.unwrap();
     let recent = new_id(IdKind::Passkey, T);
-    store.create_pending_passkey(&new_pending(&w.user, &w.client, &recent, now - 1_000), 10).await.unwrap();
+    // (From another client: a client's new registration replaces its earlier ones.)
+    let (other_client, _) = new_client();
+    store.create_pending_passkey(&new_pending(&w.user, &other_client, &recent, now - 1_000), 10).await.unwrap();
     // Sign-ins: one abandoned (purged), one complete (kept, it names its session), one live.
     let abandoned = new_sign_in(&w.client, r#"{"challenge":"abandoned"}"#);
     store.create_sign_in(None, &abandoned).await.unwrap();
@@ -730,4 +733,21 @@ async fn signing_in_up_and_out_rotates_the_client_token(store: &dyn Store) {
     store.sign_up(rotated, &user, &sign_up_of(&w.client, &user, &session), &session, &event("sign_up", T + 3)).await.unwrap();
     assert!(store.client_by_token(&after_sign_out).await.unwrap().is_none(), "the pre-sign-up token still works");
     assert_eq!(store.client_by_token(&after_sign_up).await.unwrap().unwrap().id, w.client.id);
+}
+
+/// The quota counts verified passkeys and unexpired open registrations; a client's new
+/// registration replaces its own earlier ones.
+async fn open_registrations_count_against_the_quota(store: &dyn Store) {
+    let w = world(store, "quinn").await; // one verified passkey
+    let (other_client, _) = new_client();
+    let open = new_id(IdKind::Passkey, T + 1);
+    store.create_pending_passkey(&new_pending(&w.user, &w.client, &open, T + 300_000), 2).await.unwrap();
+    let elsewhere = new_id(IdKind::Passkey, T + 2);
+    let refused = store.create_pending_passkey(&new_pending(&w.user, &other_client, &elsewhere, T + 300_000), 2).await;
+    assert!(matches!(refused, Err(StoreError::QuotaExceeded)), "{refused:?}");
+    assert!(store.pending_passkey(&w.user.id, &elsewhere).await.unwrap().is_none());
+    let again = new_id(IdKind::Passkey, T + 3);
+    store.create_pending_passkey(&new_pending(&w.user, &w.client, &again, T + 300_000), 2).await.unwrap();
+    assert!(store.pending_passkey(&w.user.id, &open).await.unwrap().is_none(), "replaced by the client's new one");
+    assert!(store.pending_passkey(&w.user.id, &again).await.unwrap().is_some());
 }

@@ -1356,3 +1356,27 @@ async fn passkey_names_with_bidi_or_zero_width_controls_are_refused() {
     }
     s.snapshot(&[]).await.assert_same(&before);
 }
+
+// =============================================================================================
+// Pending registrations and the passkey quota (issue 15, finding 7)
+// =============================================================================================
+
+#[tokio::test]
+async fn open_registrations_count_against_the_passkey_quota() {
+    let server = LatchProcess::start_with(&["--max-passkeys-per-user", "2"]);
+    let (mut alice, _, _) = Person::with_passkey(&server, "alice").await;
+    let second_browser = alice.observer(&server).await;
+    // One verified passkey and one open registration: the quota of 2 is used up...
+    let (first_id, _) = alice.fapi.start_registration().await;
+    second_browser.post("/me/passkeys", &[]).await.assert_error(422, "passkey_quota_exceeded");
+    // ...however many registrations one browser opens: each replaces its previous one.
+    for _ in 0..5 {
+        alice.fapi.start_registration().await;
+    }
+    let (last_id, options) = alice.fapi.start_registration().await;
+    let reg = alice.auth.register(&options).await;
+    alice.fapi.finish_registration(&first_id, &reg.json()).await.assert_error_in(NOT_FOUND);
+    let reg = alice.auth.register(&options).await;
+    alice.fapi.finish_registration(&last_id, &reg.json()).await.ok();
+    assert_eq!(alice.fapi.passkeys().await.len(), 2);
+}
