@@ -191,6 +191,24 @@ impl AuditEvent {
     }
 }
 
+/// How long finished records are kept before the purge deletes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgePolicy {
+    /// Ended and expired sessions, completed sign-ins, sign-ups.
+    pub finished_grace: Millis,
+    /// Clients without a live session, counted from their last change.
+    pub dead_client_grace: Millis,
+    /// Audit lines; `None` keeps them forever.
+    pub audit_retention: Option<Millis>,
+}
+
+impl Default for PurgePolicy {
+    fn default() -> Self {
+        const DAY: Millis = 86_400_000;
+        PurgePolicy { finished_grace: DAY, dead_client_grace: 30 * DAY, audit_retention: Some(90 * DAY) }
+    }
+}
+
 /// Which audit events to read: all filters are optional and combine with AND.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
@@ -304,8 +322,11 @@ pub trait Store: Send + Sync + 'static {
     /// counts per IP and per client together); returns both counts, in order.
     async fn hit_rate_limits(&self, keys: [&str; 2], window_start: Millis) -> StoreResult<[u64; 2]>;
 
-    /// Deletes ceremonies and sign-ins that can no longer be completed.
-    async fn purge_expired(&self, now: Millis) -> StoreResult<u64>;
+    /// Deletes what is over: ceremonies and sign-ins that can no longer be completed, at once;
+    /// ended and expired sessions, completed sign-ins and sign-ups after
+    /// `policy.finished_grace`; clients without a live session untouched for
+    /// `policy.dead_client_grace`; audit lines older than `policy.audit_retention`.
+    async fn purge_expired(&self, now: Millis, policy: &PurgePolicy) -> StoreResult<u64>;
 }
 
 /// The counts `hit_rate_limits` returns, in the order of `keys`, from `(key, hits)` rows in

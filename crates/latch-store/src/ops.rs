@@ -19,7 +19,7 @@ use latch_core::model::{
 use crate::exec::{Exec, binds};
 use crate::queries as q;
 use crate::rows::{self, to_json};
-use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, ClientToken, NewClient, SessionView, SignInAttempt, StoreError, StoreResult, StoredSigningKey};
+use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, ClientToken, NewClient, PurgePolicy, SessionView, SignInAttempt, StoreError, StoreResult, StoredSigningKey};
 
 // ---- pieces several operations share ------------------------------------------------------
 
@@ -516,11 +516,20 @@ pub(crate) async fn hit_rate_limits<E: Exec>(tx: &mut E, keys: [&str; 2], window
     Ok(crate::hits_in_order(keys, &counted))
 }
 
-pub(crate) async fn purge_expired<E: Exec>(tx: &mut E, now: Millis) -> StoreResult<u64> {
+pub(crate) async fn purge_expired<E: Exec>(tx: &mut E, now: Millis, policy: &PurgePolicy) -> StoreResult<u64> {
+    let finished_before = now - policy.finished_grace;
     let pending = tx.run(q::PURGE_PENDING_PASSKEYS, binds![crate::purgeable_pending_before(now)]).await?;
-    let sign_ins = tx.run(q::PURGE_SIGN_INS, binds![now]).await?;
+    let sign_ins = tx.run(q::PURGE_SIGN_INS, binds![now, finished_before]).await?;
     let windows = tx.run(q::PURGE_RATE_LIMITS, binds![crate::oldest_rate_limit_window(now)]).await?;
-    Ok(pending + sign_ins + windows)
+    let ended = tx.run(q::PURGE_ENDED_SESSIONS, binds![finished_before]).await?;
+    let expired = tx.run(q::PURGE_EXPIRED_SESSIONS, binds![finished_before]).await?;
+    let sign_ups = tx.run(q::PURGE_SIGN_UPS, binds![finished_before]).await?;
+    let clients = tx.run(q::PURGE_DEAD_CLIENTS, binds![now - policy.dead_client_grace, now]).await?;
+    let audit = match policy.audit_retention {
+        Some(retention) => tx.run(q::PURGE_AUDIT_EVENTS, binds![now - retention]).await?,
+        None => 0,
+    };
+    Ok(pending + sign_ins + windows + ended + expired + sign_ups + clients + audit)
 }
 
 /// `impl Store for $store` with every method bound to its operation above and to the
@@ -654,8 +663,8 @@ macro_rules! impl_store {
             async fn hit_rate_limits(&self, keys: [&str; 2], window_start: Millis) -> StoreResult<[u64; 2]> {
                 $with!(self, Access::WriteOne, |tx| ops::hit_rate_limits(tx, keys, window_start))
             }
-            async fn purge_expired(&self, now: Millis) -> StoreResult<u64> {
-                $with!(self, Access::Write, |tx| ops::purge_expired(tx, now))
+            async fn purge_expired(&self, now: Millis, policy: &PurgePolicy) -> StoreResult<u64> {
+                $with!(self, Access::Write, |tx| ops::purge_expired(tx, now, policy))
             }
         }
     };

@@ -24,7 +24,7 @@ use sqlx::{Postgres, Transaction};
 use crate::exec::{Access, Bind, Exec};
 use crate::ops;
 use crate::rows::Columns;
-use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, ClientToken, NewClient, SignInAttempt, StoreError, StoreResult, StoredSigningKey};
+use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, ClientToken, NewClient, PurgePolicy, SignInAttempt, StoreError, StoreResult, StoredSigningKey};
 
 /// Connections per node. Each is a PostgreSQL backend process; a store call holds one only
 /// for its own statements.

@@ -218,7 +218,18 @@ pub const HIT_RATE_LIMITS: &str = "INSERT INTO rate_limits (key, window_start, h
      RETURNING key, hits";
 
 pub const PURGE_PENDING_PASSKEYS: &str = "DELETE FROM pending_passkeys WHERE expire_at < $1";
-pub const PURGE_SIGN_INS: &str = "DELETE FROM sign_ins WHERE abandon_at < $1 AND status <> 'complete'";
+/// Abandoned sign-ins at once; completed ones (a client shows its latest) after the grace period.
+pub const PURGE_SIGN_INS: &str =
+    "DELETE FROM sign_ins WHERE abandon_at < $1 AND (status <> 'complete' OR abandon_at < $2)";
+pub const PURGE_ENDED_SESSIONS: &str =
+    "DELETE FROM sessions WHERE updated_at < $1 AND status NOT IN ('active', 'pending')";
+pub const PURGE_EXPIRED_SESSIONS: &str = "DELETE FROM sessions WHERE expire_at < $1";
+pub const PURGE_SIGN_UPS: &str = "DELETE FROM sign_ups WHERE created_at < $1";
+/// Clients untouched for the grace period with no live session: a browser that comes back
+/// later is simply a new client.
+pub const PURGE_DEAD_CLIENTS: &str = "DELETE FROM clients WHERE updated_at < $1 AND NOT EXISTS \
+     (SELECT 1 FROM sessions s WHERE s.client_id = clients.id AND s.status IN ('active', 'pending') AND s.expire_at > $2)";
+pub const PURGE_AUDIT_EVENTS: &str = "DELETE FROM audit_events WHERE at < $1";
 pub const PURGE_RATE_LIMITS: &str = "DELETE FROM rate_limits WHERE window_start < $1";
 
 /// Every statement: the SQLite store caches them all prepared, and a test checks their
@@ -232,4 +243,5 @@ pub const ALL: &[&str] = &[
     REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, CLIENT_SNAPSHOT, CLIENT_AND_SESSION, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
     END_CLIENT_SESSIONS, CLIENT_SIGNED_OUT, SIGNING_KEYS, INSERT_FIRST_SIGNING_KEY, INSERT_AUDIT_EVENT, AUDIT_EVENTS,
     HIT_RATE_LIMIT, HIT_RATE_LIMITS, PURGE_PENDING_PASSKEYS, PURGE_SIGN_INS, PURGE_RATE_LIMITS,
+    PURGE_ENDED_SESSIONS, PURGE_EXPIRED_SESSIONS, PURGE_SIGN_UPS, PURGE_DEAD_CLIENTS, PURGE_AUDIT_EVENTS,
 ];

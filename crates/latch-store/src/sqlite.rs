@@ -38,7 +38,7 @@ use crate::exec::{Access, Bind, Exec, drive};
 use crate::ops;
 use crate::queries as q;
 use crate::rows::Columns;
-use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, ClientToken, NewClient, SignInAttempt, StoreError, StoreResult, StoredSigningKey};
+use crate::{AuditEvent, AuditQuery, ClientSession, ClientSnapshot, ClientToken, NewClient, PurgePolicy, SignInAttempt, StoreError, StoreResult, StoredSigningKey};
 
 /// The connection, and the column positions of its wide statements.
 struct Held {
@@ -348,6 +348,7 @@ mod tests {
             include_str!("../migrations/sqlite/0002_audit_and_limits.sql"),
             include_str!("../migrations/sqlite/0003_live_sessions_index.sql"),
             include_str!("../migrations/sqlite/0004_audit_without_autoincrement.sql"),
+            include_str!("../migrations/sqlite/0005_purge_indexes.sql"),
         ] {
             conn.execute_batch(migration).unwrap();
         }

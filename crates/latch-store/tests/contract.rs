@@ -15,7 +15,7 @@ use latch_core::model::{
 };
 use latch_core::origins::OriginPattern;
 use latch_core::webauthn::{AuthenticationState, Credential, RegistrationState};
-use latch_store::{AuditEvent, AuditQuery, ClientToken, NewClient, Store, StoreError, StoredSigningKey};
+use latch_store::{AuditEvent, AuditQuery, ClientToken, NewClient, PurgePolicy, Store, StoreError, StoredSigningKey};
 use uuid::Uuid;
 
 /// A credential as webauthn-rs serialises it (an ES256 passkey, `none` attestation).
@@ -114,6 +114,7 @@ contract!(
     rate_limits_count_per_window,
     the_first_signing_key_wins,
     purge_deletes_only_what_is_dead,
+    purge_deletes_finished_records_after_their_grace,
     signing_in_up_and_out_rotates_the_client_token,
 );
 
@@ -663,6 +664,9 @@ async fn the_first_signing_key_wins(store: &dyn Store) {
     assert_eq!((stored[0].private_pkcs8.as_slice(), stored[0].public_raw.as_slice(), stored[0].created_at), (&[1u8, 2, 3][..], &[4u8, 5, 6][..], T));
 }
 
+/// Keeps everything finished: the ceremonies' purge alone.
+const KEEP_FINISHED: PurgePolicy = PurgePolicy { finished_grace: 1000 * DAY, dead_client_grace: 1000 * DAY, audit_retention: None };
+
 async fn purge_deletes_only_what_is_dead(store: &dyn Store) {
     let w = world(store, "judy").await;
     let now = T + 10 * DAY;
@@ -685,14 +689,14 @@ async fn purge_deletes_only_what_is_dead(store: &dyn Store) {
     store.hit_rate_limit("old", T).await.unwrap();
     store.hit_rate_limit("current", now).await.unwrap();
 
-    assert_eq!(store.purge_expired(now).await.unwrap(), 3);
+    assert_eq!(store.purge_expired(now, &KEEP_FINISHED).await.unwrap(), 3);
     assert!(store.pending_passkey(&w.user.id, &old).await.unwrap().is_none());
     assert!(store.pending_passkey(&w.user.id, &recent).await.unwrap().is_some());
     assert!(store.sign_in(&w.client.id, &abandoned.id).await.unwrap().is_none());
     assert!(store.sign_in(&w.client.id, &completed.id).await.unwrap().is_some());
     assert!(store.sign_in(&w.client.id, &live.id).await.unwrap().is_some());
     assert_eq!(store.hit_rate_limit("current", now).await.unwrap(), 2);
-    assert_eq!(store.purge_expired(now).await.unwrap(), 0);
+    assert_eq!(store.purge_expired(now, &KEEP_FINISHED).await.unwrap(), 0);
     assert_eq!(store.hit_rate_limit("old", T).await.unwrap(), 1, "the old window's count was deleted");
 }
 
@@ -750,4 +754,38 @@ async fn open_registrations_count_against_the_quota(store: &dyn Store) {
     store.create_pending_passkey(&new_pending(&w.user, &w.client, &again, T + 300_000), 2).await.unwrap();
     assert!(store.pending_passkey(&w.user.id, &open).await.unwrap().is_none(), "replaced by the client's new one");
     assert!(store.pending_passkey(&w.user.id, &again).await.unwrap().is_some());
+}
+
+/// Ended sessions, completed sign-ins and sign-ups go after the grace period, dead clients
+/// after theirs, audit lines after the retention; live things and recent ones stay.
+async fn purge_deletes_finished_records_after_their_grace(store: &dyn Store) {
+    let policy = PurgePolicy { finished_grace: DAY, dead_client_grace: 30 * DAY, audit_retention: Some(90 * DAY) };
+    // A world signed up and out at T: its first session ended at T, its client idle since T.
+    let gone = world(store, "rhea").await;
+    // Another signed in at T + 40 days and still live.
+    let kept = world(store, "sam").await;
+    let attempt = new_sign_in(&kept.client, r#"{"challenge":"kept"}"#);
+    store.create_sign_in(None, &attempt).await.unwrap();
+    let mut done = completion(&kept, &attempt, 0, T + 40 * DAY);
+    done.session.expire_at = T + 100 * DAY;
+    assert!(store.complete_sign_in(&done, &event("sign_in", T + 40 * DAY)).await.unwrap());
+
+    let now = T + 95 * DAY;
+    assert!(store.purge_expired(now, &policy).await.unwrap() > 0);
+    // Gone: the dead client (its token names nothing), its ended session, the old audit lines.
+    assert!(store.client_by_token(&gone.token_hash).await.unwrap().is_none(), "a dead client outlived its grace");
+    assert!(live_sessions(store, &gone.client.id).await.is_empty());
+    let audit = store.audit_events(&AuditQuery { limit: 100, ..AuditQuery::default() }).await.unwrap();
+    assert!(audit.iter().all(|e| e.at >= now - 90 * DAY), "audit lines past retention: {audit:?}");
+    assert!(audit.iter().any(|e| e.at == T + 40 * DAY), "a recent line was purged");
+    // Kept: the live session and its client, and the users and passkeys of both.
+    let found = store.client_and_session(&kept.token_hash, Some(&done.session.id)).await.unwrap().unwrap();
+    assert_eq!(found.session.map(|s| s.status), Some(SessionStatus::Active));
+    assert!(store.user(&gone.user.id).await.unwrap().is_some());
+    assert_eq!(store.passkeys_of(&gone.user.id).await.unwrap().len(), 1);
+    // Without retention, the audit trail is kept.
+    let forever = PurgePolicy { audit_retention: None, ..policy };
+    let before = store.audit_events(&AuditQuery { limit: 100, ..AuditQuery::default() }).await.unwrap().len();
+    store.purge_expired(now + 400 * DAY, &forever).await.unwrap();
+    assert_eq!(store.audit_events(&AuditQuery { limit: 100, ..AuditQuery::default() }).await.unwrap().len(), before);
 }

@@ -81,6 +81,9 @@ pub struct ServeArgs {
     /// Connections served at once; more wait in the kernel's backlog.
     #[arg(long, env = "LATCH_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Days the audit trail is kept (0: forever).
+    #[arg(long, env = "LATCH_AUDIT_RETENTION_DAYS")]
+    pub audit_retention_days: Option<u64>,
     /// Seconds a connection may stay without a request in flight (from its first byte's
     /// absence or its last answer) before it is closed, freeing its slot.
     #[arg(long, env = "LATCH_IDLE_TIMEOUT_SECS")]
@@ -130,6 +133,7 @@ pub struct FileConfig {
     pub trust_forwarded_for: Option<bool>,
     pub max_connections: Option<usize>,
     pub idle_timeout_secs: Option<u64>,
+    pub audit_retention_days: Option<u64>,
     pub allow_autofill: Option<bool>,
     pub show_sign_in_button: Option<bool>,
     pub passkeys_enabled: Option<bool>,
@@ -145,6 +149,7 @@ pub struct Resolved {
     pub issuer: Option<String>,
     pub max_connections: usize,
     pub idle_timeout: Duration,
+    pub purge: latch_store::PurgePolicy,
 }
 
 /// Settings whose origins may depend on the port actually bound (with `--port 0`).
@@ -265,6 +270,13 @@ impl ServeArgs {
             issuer: self.issuer.clone().or(file.issuer),
             max_connections: self.max_connections.or(file.max_connections).unwrap_or(4096),
             idle_timeout: Duration::from_secs(self.idle_timeout_secs.or(file.idle_timeout_secs).unwrap_or(20).max(1)),
+            purge: latch_store::PurgePolicy {
+                audit_retention: match self.audit_retention_days.or(file.audit_retention_days).unwrap_or(90) {
+                    0 => None,
+                    days => Some(i64::try_from(days).unwrap_or(i64::MAX / 86_400_000).saturating_mul(86_400_000)),
+                },
+                ..latch_store::PurgePolicy::default()
+            },
         })
     }
 }

@@ -48,7 +48,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "starting"
     );
     let state = AppState::new(settings, store.clone(), tokens, issuer);
-    spawn_purger(store);
+    spawn_purger(store, resolved.purge);
 
     // Tests and scripts wait for this exact line.
     println!("latch listening on http://{addr}");
@@ -57,13 +57,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Expired ceremonies and abandoned sign-ins are deleted in the background.
-fn spawn_purger(store: Arc<dyn Store>) {
+/// What is over (ceremonies, abandoned sign-ins, and after a grace period ended sessions,
+/// sign-ups, dead clients, old audit lines) is deleted in the background, so the database of
+/// a steady workload stops growing.
+fn spawn_purger(store: Arc<dyn Store>, policy: latch_store::PurgePolicy) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            if let Err(e) = store.purge_expired(now_ms()).await {
+            if let Err(e) = store.purge_expired(now_ms(), &policy).await {
                 tracing::warn!(error = %e, "purging expired ceremonies failed");
             }
         }
