@@ -49,11 +49,19 @@ pub struct RateLimits {
     pub per_client_per_minute: u32,
     /// Passkey creations begun per user per hour.
     pub passkey_creations_per_user_per_hour: u32,
+    /// Sign-ups per client IP (an IPv6 /64) per hour: a budget of its own, far below the
+    /// sign-in one, since each sign-up stores a user for good.
+    pub sign_ups_per_ip_per_hour: u32,
 }
 
 impl Default for RateLimits {
     fn default() -> Self {
-        RateLimits { per_ip_per_minute: 600, per_client_per_minute: 120, passkey_creations_per_user_per_hour: 60 }
+        RateLimits {
+            per_ip_per_minute: 600,
+            per_client_per_minute: 120,
+            passkey_creations_per_user_per_hour: 60,
+            sign_ups_per_ip_per_hour: 60,
+        }
     }
 }
 

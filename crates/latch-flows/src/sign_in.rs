@@ -28,7 +28,11 @@ pub async fn start(
     now: Millis,
 ) -> FlowResult<Answer<SignIn>> {
     let handle = client_or_new(latch, requester, now).await?;
-    limits::sign_in(latch, requester.ip.as_deref(), Some(&handle.client.id), now).await?;
+    let client_subject = match handle.unsaved() {
+        Some(_) => limits::new_client_subject(requester.ip.as_deref(), &handle.client.id),
+        None => handle.client.id.clone(),
+    };
+    limits::sign_in(latch, requester.ip.as_deref(), Some(&client_subject), now).await?;
     refuse_if_signed_in(latch, &handle.client, now).await?;
     let identifier = identifier.map(|name| latch_core::model::canonical_username(&name));
     let user = match &identifier {

@@ -78,6 +78,9 @@ pub struct ServeArgs {
     /// Passkey creations allowed per user per hour (0: no limit).
     #[arg(long, env = "LATCH_RATE_LIMIT_PASSKEYS_PER_HOUR")]
     pub rate_limit_passkeys_per_hour: Option<u32>,
+    /// Sign-ups allowed per client IP (IPv6: per /64) per hour (0: no limit).
+    #[arg(long, env = "LATCH_RATE_LIMIT_SIGN_UPS_PER_HOUR")]
+    pub rate_limit_sign_ups_per_hour: Option<u32>,
     /// Connections served at once; more wait in the kernel's backlog.
     #[arg(long, env = "LATCH_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
@@ -130,6 +133,7 @@ pub struct FileConfig {
     pub rate_limit_ip_per_minute: Option<u32>,
     pub rate_limit_client_per_minute: Option<u32>,
     pub rate_limit_passkeys_per_hour: Option<u32>,
+    pub rate_limit_sign_ups_per_hour: Option<u32>,
     pub trust_forwarded_for: Option<bool>,
     pub max_connections: Option<usize>,
     pub idle_timeout_secs: Option<u64>,
@@ -254,6 +258,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.rate_limit_passkeys_per_hour.or(file.rate_limit_passkeys_per_hour) {
             settings.rate_limits.passkey_creations_per_user_per_hour = v;
+        }
+        if let Some(v) = self.rate_limit_sign_ups_per_hour.or(file.rate_limit_sign_ups_per_hour) {
+            settings.rate_limits.sign_ups_per_ip_per_hour = v;
         }
         settings.trust_forwarded_for = self.trust_forwarded_for || file.trust_forwarded_for.unwrap_or(false);
         if settings.token_ttl < Duration::from_secs(30) {

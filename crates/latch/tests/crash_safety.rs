@@ -39,12 +39,14 @@ const KILL_AFTER_ACKS: [usize; 6] = [9, 31, 52, 20, 75, 14];
 const PASSKEYS_PER_PERSON: usize = 2;
 
 /// Rate limits would turn part of the stream into 429s: this test is about durability.
-const NO_RATE_LIMITS: [&str; 6] = [
+const NO_RATE_LIMITS: [&str; 8] = [
     "--rate-limit-ip-per-minute",
     "0",
     "--rate-limit-client-per-minute",
     "0",
     "--rate-limit-passkeys-per-hour",
+    "0",
+    "--rate-limit-sign-ups-per-hour",
     "0",
 ];
 
