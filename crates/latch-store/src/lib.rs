@@ -263,8 +263,10 @@ pub trait Store: Send + Sync + 'static {
     /// quota or the credential is known.
     async fn save_verified_passkey(&self, passkey: &Passkey, max_passkeys: u32, audit: &AuditEvent) -> StoreResult<bool>;
     async fn rename_passkey(&self, user_id: &str, id: &str, name: &str, now: Millis) -> StoreResult<Option<Passkey>>;
-    /// Deletes a verified or pending passkey of this user; false when there was none.
-    async fn delete_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool>;
+    /// Deletes a verified or pending passkey of this user; false when there was none. Deleting
+    /// a verified one also revokes the user's live sessions other than `keep_session` (the
+    /// one deleting), in the same transaction.
+    async fn delete_passkey(&self, user_id: &str, id: &str, keep_session: &str, now: Millis) -> StoreResult<bool>;
 
     // Sign-ins.
     /// The sign-in, with the client if it is new, in one transaction.

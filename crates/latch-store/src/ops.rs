@@ -297,8 +297,15 @@ pub(crate) async fn rename_passkey<E: Exec>(
     tx.one(q::RENAME_PASSKEY, binds![name, now, id, user_id], rows::passkey).await
 }
 
-pub(crate) async fn delete_passkey<E: Exec>(tx: &mut E, user_id: &str, id: &str) -> StoreResult<bool> {
+pub(crate) async fn delete_passkey<E: Exec>(
+    tx: &mut E,
+    user_id: &str,
+    id: &str,
+    keep_session: &str,
+    now: Millis,
+) -> StoreResult<bool> {
     if tx.run(q::DELETE_PASSKEY, binds![id, user_id]).await? > 0 {
+        tx.run(q::REVOKE_OTHER_USER_SESSIONS, binds![now, user_id, keep_session]).await?;
         return Ok(true);
     }
     Ok(tx.run(q::DELETE_PENDING_PASSKEY, binds![id, user_id]).await? > 0)
@@ -600,8 +607,8 @@ macro_rules! impl_store {
             ) -> StoreResult<Option<Passkey>> {
                 $with!(self, Access::WriteOne, |tx| ops::rename_passkey(tx, user_id, id, name, now))
             }
-            async fn delete_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool> {
-                $with!(self, Access::Write, |tx| ops::delete_passkey(tx, user_id, id))
+            async fn delete_passkey(&self, user_id: &str, id: &str, keep_session: &str, now: Millis) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::delete_passkey(tx, user_id, id, keep_session, now))
             }
             async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<()> {
                 $with!(self, Access::Write, |tx| ops::create_sign_in(tx, new_client, sign_in))

@@ -455,10 +455,10 @@ async fn rename_and_delete_passkeys(store: &dyn Store) {
 
     let pending_id = new_id(IdKind::Passkey, T);
     store.create_pending_passkey(&new_pending(&w.user, &w.client, &pending_id, T + 300_000), 10).await.unwrap();
-    assert!(!store.delete_passkey("user_other", &w.passkey.id).await.unwrap());
-    assert!(store.delete_passkey(&w.user.id, &w.passkey.id).await.unwrap());
-    assert!(store.delete_passkey(&w.user.id, &pending_id).await.unwrap(), "a pending passkey is deleted too");
-    assert!(!store.delete_passkey(&w.user.id, &w.passkey.id).await.unwrap());
+    assert!(!store.delete_passkey("user_other", &w.passkey.id, "sess_none", T).await.unwrap());
+    assert!(store.delete_passkey(&w.user.id, &w.passkey.id, "sess_none", T).await.unwrap());
+    assert!(store.delete_passkey(&w.user.id, &pending_id, "sess_none", T).await.unwrap(), "a pending passkey is deleted too");
+    assert!(!store.delete_passkey(&w.user.id, &w.passkey.id, "sess_none", T).await.unwrap());
     assert!(store.passkeys_of(&w.user.id).await.unwrap().is_empty());
     assert!(store.pending_passkey(&w.user.id, &pending_id).await.unwrap().is_none());
 }

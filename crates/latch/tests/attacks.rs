@@ -1380,3 +1380,25 @@ async fn open_registrations_count_against_the_passkey_quota() {
     alice.fapi.finish_registration(&last_id, &reg.json()).await.ok();
     assert_eq!(alice.fapi.passkeys().await.len(), 2);
 }
+
+// =============================================================================================
+// Sessions outliving their passkey (issue 15, finding 4)
+// =============================================================================================
+
+#[tokio::test]
+async fn deleting_a_passkey_ends_the_sessions_it_could_have_made() {
+    let server = LatchProcess::start();
+    let (alice, _, _) = Person::with_passkey(&server, "alice").await;
+    // During a moment of access to Alice's session, Mallory adds a passkey of his own and signs
+    // in with it in his browser.
+    let mut mallorys_device = SoftAuthenticator::for_server(&server);
+    let (planted, _) = alice.fapi.create_passkey(&mut mallorys_device).await;
+    let mallory = Fapi::new(&server);
+    let mallorys_session = mallory.sign_in_ok(&mut mallorys_device).await;
+    assert_eq!(mallory.me().await["id"], alice.user_id.as_str());
+    // Alice finds it and deletes it: Mallory's session ends with it, hers goes on.
+    alice.fapi.delete(&format!("/me/passkeys/{}", planted["id"].as_str().unwrap())).await.ok();
+    mallory.get("/me").await.assert_error_in(SIGNED_OUT);
+    mallory.token(&mallorys_session).await.assert_error_in(SIGNED_OUT);
+    assert_eq!(alice.fapi.me().await["id"], alice.user_id.as_str());
+}

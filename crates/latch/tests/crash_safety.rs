@@ -278,7 +278,7 @@ impl Person {
             .collect();
         let live_ids: Vec<&str> = live.iter().map(|(s, _, _)| s.as_str()).collect();
 
-        let mut resolved = None;
+        let mut resolved;
         match self.in_flight.clone() {
             Some(InFlight::SignUp) => {
                 let taken = username_taken(server, &self.username).await;
