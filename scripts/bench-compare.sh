@@ -18,7 +18,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/scripts/postgres-test-db.sh"
 start_test_postgres
 PORT=18190
-NO_LIMITS=(--rate-limit-ip-per-minute 0 --rate-limit-client-per-minute 0 --rate-limit-passkeys-per-hour 0)
+NO_LIMITS=(--rate-limit-ip-per-minute 0 --rate-limit-client-per-minute 0 --rate-limit-passkeys-per-hour 0 --rate-limit-sign-ups-per-hour 0)
 
 # The CPU (clock ticks) of the PostgreSQL backends serving database $1.
 backends_cpu() {

@@ -18,7 +18,7 @@ dir=$(mktemp -d)
 name="latch_trips_$$_$RANDOM"
 psql -q "$LATCH_TEST_POSTGRES_URL" -c "CREATE DATABASE $name" >/dev/null
 "$BIN" serve --port $PORT --data-dir "$dir" --database-url "${LATCH_TEST_POSTGRES_URL%/*}/$name" \
-  --rate-limit-ip-per-minute 0 --rate-limit-client-per-minute 0 --rate-limit-passkeys-per-hour 0 >"$dir/log" 2>&1 &
+  --rate-limit-ip-per-minute 0 --rate-limit-client-per-minute 0 --rate-limit-passkeys-per-hour 0 --rate-limit-sign-ups-per-hour 0 >"$dir/log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q "latch listening" "$dir/log" && break; sleep 0.1; done
 "$GEN" --url "http://127.0.0.1:$PORT" --users 50 --concurrency 2 --duration 8 --scenario sign-in --server-pid $pid --json >/dev/null 2>&1 &

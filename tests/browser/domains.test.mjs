@@ -557,7 +557,7 @@ scenario('domains 5. the portal setting: dev warning only in development, off wi
   const off = await startLatch(t, 'portal-off', await freePort(), ['--portal=false'])
   assert.equal((await get(`${off.url}/portal/sign-in`)).status, 404)
 
-  const prodArgs = ['--production', '--rp-id', 'example.com', '--origin', 'https://accounts.example.com']
+  const prodArgs = ['--production', '--rp-id', 'example.com', '--origin', 'https://accounts.example.com', '--issuer', 'https://clerk.example.com']
   const prod = await startLatch(t, 'portal-prod', await freePort(), prodArgs)
   assert.equal((await get(`${prod.url}/portal/sign-in`)).status, 404, 'production: off unless asked for')
   const prodOn = await startLatch(t, 'portal-prod-on', await freePort(), [...prodArgs, '--portal'])
@@ -614,10 +614,10 @@ for (const { name, args, message } of refusals) {
 
 test('config accepted: the same setups, fixed as the messages say', async (t) => {
   for (const args of [
-    ['--rp-id', 'example.co.uk', '--origin', 'https://shop.example.co.uk', '--production'],
+    ['--rp-id', 'example.co.uk', '--origin', 'https://shop.example.co.uk', '--production', '--issuer', 'https://clerk.example.co.uk'],
     ['--rp-id', 'example.test', '--origin', 'http://example.test:8765', '--related-origin', 'http://example-admin.test:8765'],
     ['--rp-id', 'example.test', '--origin', 'http://staging2.example.test:8765'],
-    ['--production', '--rp-id', 'example.com', '--origin', 'https://example.com'],
+    ['--production', '--rp-id', 'example.com', '--origin', 'https://example.com', '--issuer', 'https://clerk.example.com'],
     ['--rp-id', 'example.test', '--origin', 'http://example.test:8765',
       ...['a', 'b', 'c', 'd', 'e'].flatMap((l) => ['--related-origin', `http://${l}-shop.test:8765`])],
   ]) {

@@ -39,12 +39,19 @@ export function expoSuite(os) {
   })
 
   test(`${os}: sign up with a username and set the session active`, async () => {
+    const before = secureStore.get('__clerk_client_jwt')
     const signUp = await clerk.client.signUp.create({ username })
     assert.equal(signUp.status, 'complete')
     await clerk.setActive({ session: signUp.createdSessionId })
     assert.equal(clerk.user?.username, username)
     const sent = lastCall(/\/v1\/client\/sign_ups$/)
-    assert.equal(sent.headers.authorization, secureStore.get('__clerk_client_jwt'), 'the next request carries the saved token')
+    assert.equal(sent.headers.authorization, before, 'the sign-up carries the saved token')
+    // Session fixation defence: signing up gives the client a fresh token, which the SDK saves
+    // and sends from then on.
+    const rotated = sent.answerHeaders.authorization
+    assert.ok(rotated && rotated !== before, 'the sign-up answer hands over a fresh token')
+    assert.equal(secureStore.get('__clerk_client_jwt'), rotated, 'the token cache holds the fresh token')
+    assert.equal(lastCall(/\/touch$/).headers.authorization, rotated, 'the next request carries it')
   })
 
   test(`${os}: user.createPasskey() through the expo-passkeys wrapper`, async () => {

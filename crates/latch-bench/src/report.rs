@@ -152,7 +152,7 @@ fn print_phase(title: &str, what: &str, p: &Phase) {
     if p.errors.contains_key("too_many_requests") {
         println!(
             "  hint: the server's rate limits apply; for a benchmark start it with \
-             --rate-limit-ip-per-minute 0 --rate-limit-client-per-minute 0 --rate-limit-passkeys-per-hour 0"
+             --rate-limit-ip-per-minute 0 --rate-limit-client-per-minute 0 --rate-limit-passkeys-per-hour 0 --rate-limit-sign-ups-per-hour 0"
         );
     }
 }

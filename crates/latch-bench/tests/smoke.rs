@@ -19,6 +19,8 @@ fn bench_runs_a_small_load_without_errors() {
         "0",
         "--rate-limit-passkeys-per-hour",
         "0",
+        "--rate-limit-sign-ups-per-hour",
+        "0",
     ]);
     let out = Command::new(env!("CARGO_BIN_EXE_latch-bench"))
         .args(["--url", &server.base, "--users", "20", "--concurrency", "4", "--duration", "2", "--json"])

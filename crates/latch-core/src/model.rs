@@ -249,6 +249,12 @@ pub struct SignInCompletion {
     pub previous_sign_count: u32,
     pub updated_credential: Credential,
     pub session: Session,
+    /// SHA-256 of the client's new token: signing in rotates it, so a token the client held
+    /// before (one an attacker may have planted) does not carry the new session.
+    pub client_token_hash: Vec<u8>,
+    /// SHA-256 of the token the attempt came with: the completion fails if a concurrent
+    /// action rotated it first.
+    pub old_client_token_hash: Vec<u8>,
     pub now: Millis,
 }
 
@@ -415,14 +421,29 @@ pub fn username_is_valid(username: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
-/// Passkey names are shown in lists and screen readers: bounded, printable, trimmed.
+/// The one spelling of a username: usernames are case-insensitive (`Alice`, `alice` and
+/// `ALICE` are one account), so they are stored and looked up in lower case, as Clerk does.
+/// Valid usernames are ASCII ([`username_is_valid`]), so lower case is unambiguous.
+pub fn canonical_username(username: &str) -> String {
+    username.to_ascii_lowercase()
+}
+
+/// Passkey names are shown in lists and screen readers: bounded, printable, trimmed, and
+/// without the invisible characters that make one name look like another or reorder the text
+/// around it (bidirectional overrides and isolates, zero-width characters).
 pub fn normalize_passkey_name(name: &str) -> Option<String> {
     let trimmed = name.trim();
     let len = trimmed.chars().count();
-    if len == 0 || len > 100 || trimmed.chars().any(char::is_control) {
+    if len == 0 || len > 100 || trimmed.chars().any(|c| c.is_control() || is_invisible_format(c)) {
         return None;
     }
     Some(trimmed.to_string())
+}
+
+/// Bidi controls (LRM, RLM, ALM, embeddings, overrides, isolates), zero-width characters,
+/// the word joiner and invisible operators, and the byte-order mark.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
 #[cfg(test)]
@@ -548,5 +569,13 @@ mod tests {
         assert!(s.is_live(99));
         assert_eq!(s.status_at(100), SessionStatus::Expired);
         assert!(!s.is_live(100));
+    }
+
+    #[test]
+    fn passkey_names_refuse_bidi_and_zero_width_characters() {
+        for sneaky in ["\u{202E}yek", "my\u{200B}key", "a\u{2066}b\u{2069}", "\u{FEFF}key", "a\u{200F}b"] {
+            assert_eq!(super::normalize_passkey_name(sneaky), None, "{sneaky:?}");
+        }
+        assert_eq!(super::normalize_passkey_name("  Clé de Zoë 🔑 ").as_deref(), Some("Clé de Zoë 🔑"));
     }
 }

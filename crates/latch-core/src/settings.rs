@@ -39,7 +39,8 @@ pub struct InstanceSettings {
     /// The hosted account portal at `/portal/…` (sign-in, sign-up, account).
     pub portal: bool,
     pub rate_limits: RateLimits,
-    /// Believe `X-Forwarded-For` for the client IP (only behind a proxy you run).
+    /// Believe the proxy's `X-Forwarded-For` (the client IP) and `X-Forwarded-Proto` (https,
+    /// for the cookie's `Secure`): only behind a proxy you run.
     pub trust_forwarded_for: bool,
 }
 
@@ -52,11 +53,19 @@ pub struct RateLimits {
     pub per_client_per_minute: u32,
     /// Passkey creations begun per user per hour.
     pub passkey_creations_per_user_per_hour: u32,
+    /// Sign-ups per client IP (an IPv6 /64) per hour: a budget of its own, far below the
+    /// sign-in one, since each sign-up stores a user for good.
+    pub sign_ups_per_ip_per_hour: u32,
 }
 
 impl Default for RateLimits {
     fn default() -> Self {
-        RateLimits { per_ip_per_minute: 600, per_client_per_minute: 120, passkey_creations_per_user_per_hour: 60 }
+        RateLimits {
+            per_ip_per_minute: 600,
+            per_client_per_minute: 120,
+            passkey_creations_per_user_per_hour: 60,
+            sign_ups_per_ip_per_hour: 60,
+        }
     }
 }
 
@@ -85,6 +94,14 @@ impl InstanceSettings {
             rate_limits: RateLimits::default(),
             trust_forwarded_for: false,
         }
+    }
+
+    /// Every page that may call Latch is on https (always so in production, where origins
+    /// must be https): the client cookie is then `Secure`, and `__Host-` prefixed, on every
+    /// answer, whatever a request says. A development instance with an http origin decides
+    /// per request instead.
+    pub fn cookies_always_secure(&self) -> bool {
+        !self.dev_mode || self.origins.iter().all(|o| o.scheme() == "https")
     }
 
     /// Refuses settings browsers would reject, saying what to change.

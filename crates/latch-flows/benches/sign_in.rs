@@ -47,7 +47,8 @@ async fn world(url: &str, algorithm: SigningAlgorithm) -> World {
     let store = latch_store::open(url).await.expect("open the store");
     let mut settings = InstanceSettings::dev(8080);
     let tokens = TokenSigner::load_or_create(store.as_ref(), algorithm, settings.token_ttl, now()).await.expect("signing key");
-    settings.rate_limits = RateLimits { per_ip_per_minute: 0, per_client_per_minute: 0, passkey_creations_per_user_per_hour: 0 };
+    settings.rate_limits =
+        RateLimits { per_ip_per_minute: 0, per_client_per_minute: 0, passkey_creations_per_user_per_hour: 0, sign_ups_per_ip_per_hour: 0 };
     let latch = Latch::new(settings, store, tokens, ORIGIN.to_string());
     let authenticator = Authenticator::new(ORIGIN, "localhost");
     let fresh = Requester { origin: Some(ORIGIN.to_string()), ..Requester::default() };

@@ -119,7 +119,7 @@ fn answer_with<T>(
     client: Option<latch_store::ClientSnapshot>,
     now: Millis,
 ) -> FlowResult<Answer<T>> {
-    let client = view::view_of_snapshot(latch, client, requester.origin.as_deref(), now)?;
+    let client = view::view_of_snapshot(latch, client, requester.azp(latch), now)?;
     Ok(Answer { response, client, new_client_token: handle.new_token })
 }
 

@@ -1,5 +1,8 @@
 //! Rate limits: fixed windows counted in the database, so every node sees one budget.
 //! Exceeding one is [`Refusal::TooManyRequests`], with the seconds until the window ends.
+//!
+//! An IPv6 client is counted by its /64: one host is usually given a whole /64, so counting
+//! single addresses would give it 2^64 budgets.
 
 use latch_core::model::Millis;
 
@@ -31,9 +34,24 @@ async fn check(latch: &Latch, scope: &str, subject: &str, limit: u32, window: Mi
     Ok(())
 }
 
+/// Who an IP budget counts: the address, or for IPv6 its /64 network.
+pub fn ip_subject(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            let network = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+            format!("{network}/64")
+        }
+        Ok(std::net::IpAddr::V6(v6)) => v6.to_ipv4_mapped().map(|v4| v4.to_string()).unwrap_or_default(),
+        _ => ip.to_string(),
+    }
+}
+
 /// Sign-in creation and attempts: per client IP and per client, counted in one statement.
 pub async fn sign_in(latch: &Latch, ip: Option<&str>, client_id: Option<&str>, now: Millis) -> FlowResult<()> {
     let limits = latch.settings().rate_limits;
+    let ip = ip.map(ip_subject);
+    let ip = ip.as_deref();
     match (ip, client_id) {
         (Some(ip), Some(client_id)) if limits.per_ip_per_minute > 0 && limits.per_client_per_minute > 0 => {
             let start = window_start(now, MINUTE);
@@ -57,11 +75,21 @@ pub async fn sign_in(latch: &Latch, ip: Option<&str>, client_id: Option<&str>, n
     }
 }
 
-/// Sign-ups: per client IP.
+/// Sign-ups: per client IP, per minute (the sign-in budget's number, its own counter) and
+/// per hour (a budget of sign-ups alone).
 pub async fn sign_up(latch: &Latch, ip: Option<&str>, now: Millis) -> FlowResult<()> {
+    let Some(ip) = ip.map(ip_subject) else { return Ok(()) };
+    let limits = latch.settings().rate_limits;
+    check(latch, "sign_up:ip", &ip, limits.per_ip_per_minute, MINUTE, now).await?;
+    check(latch, "sign_up:ip:hour", &ip, limits.sign_ups_per_ip_per_hour, HOUR, now).await
+}
+
+/// The per-client budget's subject for a request that comes without a client: a new client
+/// each time would never meet its budget, so all of one IP's client-less requests share one.
+pub fn new_client_subject(ip: Option<&str>, new_client_id: &str) -> String {
     match ip {
-        Some(ip) => check(latch, "sign_up:ip", ip, latch.settings().rate_limits.per_ip_per_minute, MINUTE, now).await,
-        None => Ok(()),
+        Some(ip) => format!("new-from:{}", ip_subject(ip)),
+        None => new_client_id.to_string(),
     }
 }
 
@@ -78,4 +106,18 @@ pub async fn new_client(latch: &Latch, ip: Option<&str>, now: Millis) -> FlowRes
 pub async fn passkey_creation(latch: &Latch, user_id: &str, now: Millis) -> FlowResult<()> {
     let limit = latch.settings().rate_limits.passkey_creations_per_user_per_hour;
     check(latch, "passkey_create:user", user_id, limit, HOUR, now).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ip_subject;
+
+    #[test]
+    fn ipv6_is_counted_per_64_and_ipv4_per_address() {
+        assert_eq!(ip_subject("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(ip_subject("2001:db8:1:2:ffff:1:2:3"), "2001:db8:1:2::/64");
+        assert_ne!(ip_subject("2001:db8:1:3::1"), ip_subject("2001:db8:1:2::1"));
+        assert_eq!(ip_subject("203.0.113.7"), "203.0.113.7");
+        assert_eq!(ip_subject("::ffff:203.0.113.7"), "203.0.113.7");
+    }
 }

@@ -173,7 +173,8 @@ pub async fn rename(latch: &Latch, requester: &Requester, id: &str, name: &str, 
 /// `DELETE /me/passkeys/{id}`.
 pub async fn delete(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<Answer<Deleted>> {
     let me = active_user(latch, requester, now).await?;
-    if !looks_like(IdKind::Passkey, id) || !latch.store().delete_passkey(&me.user.id, id).await? {
+    // The user's other sessions end with it: one of them may have been made with this passkey.
+    if !looks_like(IdKind::Passkey, id) || !latch.store().delete_passkey(&me.user.id, id, &me.session.id, now).await? {
         return Err(Refusal::NotFound("passkey"));
     }
     audit::record(latch, requester, "passkey.delete", subject_of(&me, id), None, now).await;

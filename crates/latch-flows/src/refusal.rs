@@ -29,6 +29,16 @@ pub enum Refusal {
     NotFound(&'static str),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
+    /// The request's head (URI and headers) is larger than Latch reads.
+    #[error("the request head is too large")]
+    HeadTooLarge,
+    /// The request took longer than Latch gives one.
+    #[error("the request timed out")]
+    RequestTimeout,
+    /// The HTTP layer refused the request before any flow (a malformed path, query or header,
+    /// an unsupported media type): the 4xx status it chose, and nothing of its own message.
+    #[error("the request was malformed (HTTP {0})")]
+    Malformed(u16),
 
     // Who is asking.
     #[error("signed out")]
@@ -137,7 +147,7 @@ impl Refusal {
             .clerk(),
             R::PasskeyNameInvalid => R::ParamInvalid {
                 param: "name".into(),
-                why: "Passkey names are 1 to 100 printable characters.".into(),
+                why: "Passkey names are 1 to 100 printable characters, without bidi or zero-width controls.".into(),
             }
             .clerk(),
             R::Ceremony(CeremonyError::Malformed(why)) => R::ParamInvalid {
@@ -174,6 +184,24 @@ impl Refusal {
                 "resource_not_found",
                 "Resource not found",
                 &format!("No {what} was found with this id."),
+            ),
+            R::HeadTooLarge => ClerkError::new(
+                431,
+                "request_header_fields_too_large",
+                "Request headers too large",
+                "The request's URL and headers are larger than Latch accepts.",
+            ),
+            R::RequestTimeout => ClerkError::new(
+                408,
+                "request_timeout",
+                "Request timeout",
+                "The request took too long to arrive or to complete. Please try again.",
+            ),
+            R::Malformed(status) => ClerkError::new(
+                if (400..500).contains(status) { *status } else { 400 },
+                "bad_request",
+                "Bad request",
+                "The request could not be read: check its URL, headers and body.",
             ),
             R::TooManyRequests { retry_after_secs } => {
                 let mut error = ClerkError::new(
@@ -308,6 +336,9 @@ impl From<StoreError> for Refusal {
             StoreError::QuotaExceeded => Refusal::PasskeyQuotaExceeded,
             StoreError::Conflict("username") => Refusal::UsernameTaken,
             StoreError::Conflict(_) => Refusal::PasskeyAlreadyRegistered,
+            // A concurrent sign-in, sign-up or sign-out gave the client a new token: the one
+            // this request came with names nothing any more.
+            StoreError::ClientTokenReplaced => Refusal::SignedOut,
             other => Refusal::Internal(format!("storage: {other}")),
         }
     }

@@ -7,7 +7,7 @@
 
 use latch_core::ids::{IdKind, new_id, new_secret};
 use latch_core::model::{Client, Millis, Session, User};
-use latch_store::{ClientSession, NewClient};
+use latch_store::{ClientSession, ClientToken, NewClient};
 use sha2::{Digest, Sha256};
 
 use crate::Latch;
@@ -27,6 +27,16 @@ pub struct Requester {
     pub user_agent: Option<String>,
 }
 
+impl Requester {
+    /// The origin session tokens name as `azp`: the page's origin, only if this instance
+    /// allows it. A GET may carry any `Origin` a client likes (CSRF checks only writes), and
+    /// a token must not vouch for a page Latch does not serve, nor may the token cache grow
+    /// with every made-up origin.
+    pub fn azp<'a>(&'a self, latch: &Latch) -> Option<&'a str> {
+        self.origin.as_deref().filter(|origin| latch.rp().is_allowed_origin(origin))
+    }
+}
+
 pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
@@ -39,22 +49,62 @@ pub async fn find_client(latch: &Latch, requester: &Requester) -> FlowResult<Opt
     }
 }
 
-/// A client and, when this request created it, the token to hand to the requester.
+/// A client and, when this request created it or gave it a fresh token, the token to hand
+/// to the requester.
 pub struct ClientHandle {
     pub client: Client,
     pub new_token: Option<String>,
     /// The new token's hash while the new client is not stored yet ([`client_or_new`]).
     unsaved_token_hash: Option<Vec<u8>>,
+    /// The hashes of the token the request came with and of a fresh one for this known
+    /// client ([`ClientHandle::rotate_token`]).
+    rotation: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl ClientHandle {
     pub(crate) fn existing(client: Client) -> Self {
-        ClientHandle { client, new_token: None, unsaved_token_hash: None }
+        ClientHandle { client, new_token: None, unsaved_token_hash: None, rotation: None }
     }
 
     /// The client, if this request made it and nothing has stored it yet.
     pub fn unsaved(&self) -> Option<NewClient<'_>> {
         self.unsaved_token_hash.as_deref().map(|token_hash| NewClient { client: &self.client, token_hash })
+    }
+
+    /// Session fixation defence: signing in, up or out gives the client a fresh token, so a
+    /// token someone else knew or planted before (a cookie tossed from a sibling subdomain)
+    /// names nothing afterwards. The token reaches the requester only if the action succeeds
+    /// (a refused action answers no client); the action's own write stores it
+    /// ([`ClientHandle::token_write`], [`ClientHandle::rotation`]), conditionally on the token
+    /// the request came with. A client this request creates has a fresh token already.
+    pub(crate) fn rotate_token(&mut self, requester: &Requester) {
+        if self.unsaved_token_hash.is_some() {
+            return;
+        }
+        let old = token_hash(requester.token.as_deref().unwrap_or_default());
+        let token = new_secret();
+        self.rotation = Some((old, token_hash(&token)));
+        self.new_token = Some(token);
+    }
+
+    /// How the action's write hands out the client's token: a new client with its first
+    /// token, or a known client's rotated one. Call after [`ClientHandle::rotate_token`].
+    pub(crate) fn token_write(&self) -> FlowResult<ClientToken<'_>> {
+        if let Some(new) = self.unsaved() {
+            return Ok(ClientToken::New(new));
+        }
+        match &self.rotation {
+            Some((old_token_hash, token_hash)) => {
+                Ok(ClientToken::Rotated { client_id: &self.client.id, old_token_hash, token_hash })
+            }
+            None => Err(Refusal::Internal("a client token was written before it was rotated".into())),
+        }
+    }
+
+    /// The hashes of the token the request came with and of the fresh one, if
+    /// [`ClientHandle::rotate_token`] made one.
+    pub(crate) fn rotation(&self) -> Option<(&[u8], &[u8])> {
+        self.rotation.as_ref().map(|(old, new)| (old.as_slice(), new.as_slice()))
     }
 }
 
@@ -68,7 +118,7 @@ pub async fn client_or_new(latch: &Latch, requester: &Requester, now: Millis) ->
     let client = Client { id: new_id(IdKind::Client, now), created_at: now, updated_at: now, last_active_session_id: None };
     let token = new_secret();
     let unsaved_token_hash = Some(token_hash(&token));
-    Ok(ClientHandle { client, new_token: Some(token), unsaved_token_hash })
+    Ok(ClientHandle { client, new_token: Some(token), unsaved_token_hash, rotation: None })
 }
 
 /// The requester's client, which must exist.

@@ -31,17 +31,22 @@ pub async fn new_client(latch: &Latch, requester: &Requester, now: Millis) -> Fl
 }
 
 /// Sign out: every session of the client ends (`signOut()` with one session), each with its
-/// audit line, in one transaction.
-pub async fn sign_out(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<ClientView> {
-    let handle = existing_client(latch, requester).await?;
+/// audit line, and the client gets a fresh token, in one transaction. The answer is the
+/// client as it is now, with the new token.
+pub async fn sign_out(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<Answer<ClientView>> {
+    let mut handle = existing_client(latch, requester).await?;
+    handle.rotate_token(requester);
     let subject = Subject { client_id: Some(handle.client.id.clone()), ..Subject::default() };
     let audit_line = audit::line(requester, "sign_out", subject, None, now);
-    let written = latch.store().end_client_sessions(&handle.client.id, SessionStatus::Ended, now, Some(&audit_line)).await?;
-    view_of_snapshot(latch, written.client, requester.origin.as_deref(), now)?.ok_or(Refusal::SignedOut)
+    let rotation = handle.rotation();
+    let written =
+        latch.store().end_client_sessions(&handle.client.id, SessionStatus::Ended, now, rotation, Some(&audit_line)).await?;
+    let view = view_of_snapshot(latch, written.client, requester.azp(latch), now)?.ok_or(Refusal::SignedOut)?;
+    Ok(Answer { response: view.clone(), client: Some(view), new_client_token: handle.new_token })
 }
 
 async fn view_of(latch: &Latch, requester: &Requester, client_id: &str, now: Millis) -> FlowResult<ClientView> {
-    client_view(latch, client_id, requester.origin.as_deref(), now).await?.ok_or(Refusal::SignedOut)
+    client_view(latch, client_id, requester.azp(latch), now).await?.ok_or(Refusal::SignedOut)
 }
 
 /// `touch`: session `id` becomes the client's active one and records activity — a write only
@@ -76,10 +81,10 @@ pub async fn remove(latch: &Latch, requester: &Requester, id: &str, now: Millis)
     answer(latch, requester, handle, shown, now).await
 }
 
-/// `tokens`: a JWT for live session `id`, naming the requester's origin as `azp`.
+/// `tokens`: a JWT for live session `id`, naming the requester's (allowed) origin as `azp`.
 pub async fn token(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<String> {
     let (_handle, session) = live_session(latch, requester, id, now).await?;
-    session_token(latch, &session, requester.origin.as_deref(), now)
+    session_token(latch, &session, requester.azp(latch), now)
 }
 
 /// A live session of the requester's client. A session that exists but has ended is

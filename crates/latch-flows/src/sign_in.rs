@@ -28,8 +28,13 @@ pub async fn start(
     now: Millis,
 ) -> FlowResult<Answer<SignIn>> {
     let handle = client_or_new(latch, requester, now).await?;
-    limits::sign_in(latch, requester.ip.as_deref(), Some(&handle.client.id), now).await?;
+    let client_subject = match handle.unsaved() {
+        Some(_) => limits::new_client_subject(requester.ip.as_deref(), &handle.client.id),
+        None => handle.client.id.clone(),
+    };
+    limits::sign_in(latch, requester.ip.as_deref(), Some(&client_subject), now).await?;
     refuse_if_signed_in(latch, &handle.client, now).await?;
+    let identifier = identifier.map(|name| latch_core::model::canonical_username(&name));
     let user = match &identifier {
         None => None,
         Some(name) => Some(latch.store().user_by_username(name).await?.ok_or(Refusal::IdentifierNotFound)?),
@@ -49,9 +54,11 @@ pub async fn start(
 /// a session for the ticket's user, on the requester's client. The ticket is spent in the
 /// same transaction, conditionally, so it signs in once at most.
 pub async fn with_ticket(latch: &Latch, requester: &Requester, ticket: &str, now: Millis) -> FlowResult<Answer<SignIn>> {
-    let handle = client_or_new(latch, requester, now).await?;
+    let mut handle = client_or_new(latch, requester, now).await?;
     limits::sign_in(latch, requester.ip.as_deref(), Some(&handle.client.id), now).await?;
     refuse_if_signed_in(latch, &handle.client, now).await?;
+    // Session fixation: a ticket signs in like a passkey, so the client's token is replaced.
+    handle.rotate_token(requester);
     let mut subject = Subject { client_id: Some(handle.client.id.clone()), ..Subject::default() };
     let redeemed = redeem(latch, requester, &handle, ticket, &mut subject, now).await;
     let sign_in = match redeemed {
@@ -84,7 +91,7 @@ async fn redeem(
     let challenge_ttl = ms(latch.settings().challenge_ttl);
     let sign_in = SignIn::start(&handle.client.id, Some(user.username.clone()), Some(user.id.clone()), None, now, challenge_ttl)
         .complete(&user.id, &session.id, now);
-    let redemption = TicketRedemption { token_id: &token.id, new_client: handle.unsaved(), sign_in: &sign_in, session: &session, now };
+    let redemption = TicketRedemption { token_id: &token.id, client: handle.token_write()?, sign_in: &sign_in, session: &session, now };
     let line = audit::line(requester, "sign_in.ticket", subject.clone(), None, now);
     if !latch.store().redeem_sign_in_token(&redemption, &line).await? {
         // Another sign-in redeemed it (or it was revoked) since it was read.
@@ -121,12 +128,12 @@ pub async fn attempt(
     credential_json: &str,
     now: Millis,
 ) -> FlowResult<Answer<SignIn>> {
-    let handle = existing_client(latch, requester).await?;
+    let mut handle = existing_client(latch, requester).await?;
     limits::sign_in(latch, requester.ip.as_deref(), Some(&handle.client.id), now).await?;
     let mut subject = Subject { client_id: Some(handle.client.id.clone()), ..Subject::default() };
     // A completed sign-in's audit line is written in its own transaction; only a refused or
     // failed attempt is recorded here.
-    let attempted = verify_and_record(latch, requester, &handle, id, credential_json, &mut subject, now).await;
+    let attempted = verify_and_record(latch, requester, &mut handle, id, credential_json, &mut subject, now).await;
     let (done, client) = audit::refusal(latch, requester, "sign_in", subject, attempted, now).await?;
     answer_with(latch, requester, handle, done, client, now)
 }
@@ -134,7 +141,7 @@ pub async fn attempt(
 async fn verify_and_record(
     latch: &Latch,
     requester: &Requester,
-    handle: &ClientHandle,
+    handle: &mut ClientHandle,
     id: &str,
     credential_json: &str,
     subject: &mut Subject,
@@ -187,6 +194,11 @@ async fn verify_and_record(
 
     let session = Session::start(&latch.session_policy(), &handle.client.id, &owner.id, now);
     subject.session_id = Some(session.id.clone());
+    handle.rotate_token(requester);
+    let (old_client_token_hash, client_token_hash) = handle
+        .rotation()
+        .map(|(old, new)| (old.to_vec(), new.to_vec()))
+        .ok_or_else(|| Refusal::Internal("a signing-in client got no fresh token".into()))?;
     let completion = SignInCompletion {
         sign_in_id: sign_in.id.clone(),
         challenge_options: challenge.options_json.clone(),
@@ -194,6 +206,8 @@ async fn verify_and_record(
         previous_sign_count: passkey.sign_count,
         updated_credential: verified.credential,
         session,
+        client_token_hash,
+        old_client_token_hash,
         now,
     };
     let audit_line = audit::line(requester, "sign_in", subject.clone(), None, now);

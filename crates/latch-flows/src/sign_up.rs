@@ -2,7 +2,7 @@
 //! Passkeys are added afterwards, signed in, as in Clerk's guide.
 
 use latch_core::ids::{IdKind, looks_like, new_id};
-use latch_core::model::{Millis, Session, SignUp, User, username_is_valid};
+use latch_core::model::{Millis, Session, SignUp, User, canonical_username, username_is_valid};
 use uuid::Uuid;
 
 use crate::audit::{self, Subject};
@@ -15,12 +15,14 @@ pub async fn sign_up(latch: &Latch, requester: &Requester, username: &str, now: 
     if !username_is_valid(username) {
         return Err(Refusal::UsernameInvalid);
     }
+    let username = canonical_username(username);
     limits::sign_up(latch, requester.ip.as_deref(), now).await?;
-    let handle = client_or_new(latch, requester, now).await?;
+    let mut handle = client_or_new(latch, requester, now).await?;
     refuse_if_signed_in(latch, &handle.client, now).await?;
+    handle.rotate_token(requester);
     let user = User {
         id: new_id(IdKind::User, now),
-        username: username.to_string(),
+        username,
         webauthn_handle: Uuid::new_v4(),
         created_at: now,
         updated_at: now,
@@ -44,7 +46,7 @@ pub async fn sign_up(latch: &Latch, requester: &Requester, username: &str, now: 
     // The success line is written with the sign-up (and the new client) in one transaction;
     // only a refusal is recorded here.
     let audit_line = audit::line(requester, "sign_up", subject.clone(), None, now);
-    let stored = latch.store().sign_up(handle.unsaved(), &user, &sign_up, &session, &audit_line).await;
+    let stored = latch.store().sign_up(handle.token_write()?, &user, &sign_up, &session, &audit_line).await;
     audit::refusal(latch, requester, "sign_up", subject, stored.map_err(Refusal::from), now).await?;
     answer(latch, requester, handle, sign_up, now).await
 }

@@ -81,7 +81,15 @@ pub struct TokenSigner {
     /// Recently signed tokens by session, status and `azp`: every FAPI answer renders the
     /// client's live sessions with a `last_active_token`, and clerk-js asks `/tokens` for
     /// one right after; signing each time cost 4 signatures per sign-in, now 1.
-    recent: Arc<Mutex<HashMap<String, (String, i64)>>>,
+    recent: Arc<Mutex<RecentTokens>>,
+}
+
+/// The reusable tokens and the bytes they take: the cache is bounded in entries and in bytes
+/// (a key names a session, a status and an `azp`), and emptied when either bound is reached.
+#[derive(Default)]
+struct RecentTokens {
+    by_key: HashMap<String, (String, i64)>,
+    bytes: usize,
 }
 
 /// The stored keys as the signer uses them.
@@ -104,6 +112,7 @@ const REUSE_WHILE_SECS_REMAIN: i64 = 30;
 const MAX_CACHED_TOKENS: usize = 50_000;
 /// A retired key stays published this long past the token lifetime (clock skew, caches).
 const RETENTION_MARGIN: Duration = Duration::from_secs(600);
+const MAX_CACHED_BYTES: usize = 32 * 1024 * 1024;
 
 #[derive(Debug, Serialize)]
 pub struct SessionClaims<'a> {
@@ -146,7 +155,7 @@ impl TokenSigner {
             algorithm,
             retention: crate::ms(token_ttl + RETENTION_MARGIN),
             keys: Arc::new(RwLock::new(Arc::new(keys))),
-            recent: Arc::new(Mutex::new(HashMap::new())),
+            recent: Arc::new(Mutex::new(RecentTokens::default())),
         })
     }
 
@@ -201,7 +210,7 @@ impl TokenSigner {
         let key = format!("{}:{}:{}", claims.sid, claims.sts, claims.azp.unwrap_or(""));
         let lifetime = (claims.exp - claims.iat) as f64;
         if let Ok(recent) = self.recent.lock()
-            && let Some((jwt, exp)) = recent.get(&key)
+            && let Some((jwt, exp)) = recent.by_key.get(&key)
         {
             let remaining = *exp - claims.iat;
             if remaining as f64 > lifetime * REUSE_WHILE_REMAINING
@@ -212,10 +221,14 @@ impl TokenSigner {
         }
         let jwt = self.sign(claims)?;
         if let Ok(mut recent) = self.recent.lock() {
-            if recent.len() >= MAX_CACHED_TOKENS {
-                recent.clear();
+            let size = key.len() + jwt.len();
+            if recent.by_key.len() >= MAX_CACHED_TOKENS || recent.bytes + size > MAX_CACHED_BYTES {
+                *recent = RecentTokens::default();
             }
-            recent.insert(key, (jwt.clone(), claims.exp));
+            recent.bytes += size;
+            if let Some((old, _)) = recent.by_key.insert(key, (jwt.clone(), claims.exp)) {
+                recent.bytes -= size - jwt.len() + old.len();
+            }
         }
         Ok(jwt)
     }
@@ -485,7 +498,7 @@ mod tests {
             keys: Arc::new(RwLock::new(Arc::new(
                 KeySet::from_stored(&[key], algorithm).unwrap(),
             ))),
-            recent: Arc::new(Mutex::new(HashMap::new())),
+            recent: Arc::new(Mutex::new(RecentTokens::default())),
         }
     }
 
@@ -585,7 +598,7 @@ mod tests {
             algorithm: SigningAlgorithm::Rs256,
             retention: 60_000,
             keys: Arc::new(RwLock::new(Arc::new(keys))),
-            recent: Arc::new(Mutex::new(HashMap::new())),
+            recent: Arc::new(Mutex::new(RecentTokens::default())),
         };
         let kids = |now| {
             tokens.jwks(now)["keys"]
@@ -666,5 +679,19 @@ mod tests {
             short,
             "a 20 s token is always fresh"
         );
+    }
+
+    #[test]
+    fn the_token_cache_is_bounded_in_bytes() {
+        let tokens = signer(SigningAlgorithm::EdDsa);
+        let long_origin: &'static str = Box::leak(format!("https://{}.example", "a".repeat(30_000)).into_boxed_str());
+        for i in 0..2_000 {
+            let claims = SessionClaims { sid: Box::leak(format!("sess_{i}").into_boxed_str()), ..claims(1_000, 60, Some(long_origin)) };
+            tokens.sign_reusable(&claims).unwrap();
+            let recent = tokens.recent.lock().unwrap();
+            assert!(recent.bytes <= MAX_CACHED_BYTES, "{} bytes cached", recent.bytes);
+            let counted: usize = recent.by_key.iter().map(|(k, (jwt, _))| k.len() + jwt.len()).sum();
+            assert_eq!(recent.bytes, counted);
+        }
     }
 }

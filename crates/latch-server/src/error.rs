@@ -70,9 +70,43 @@ impl IntoResponse for ApiError {
         if let Refusal::Internal(cause) = self.refusal {
             response.extensions_mut().insert(Fault(cause));
         }
+        response.extensions_mut().insert(Shaped);
         response
     }
 }
+
+/// Every error answer reaches the client in Clerk's shape: an error the framework wrote itself
+/// (axum's extractor rejections, a 404/405 of the router, the timeout's empty 408) is
+/// replaced by the refusal its status stands for, keeping its status and headers (so CORS,
+/// added outside this layer, applies to it too). Nothing of the framework's message is sent.
+pub async fn shape_framework_rejections(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    let shaped = response.extensions().get::<Shaped>().is_some();
+    if shaped || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let refusal = match status.as_u16() {
+        404 | 405 => Refusal::NotFound("endpoint"),
+        408 => Refusal::RequestTimeout,
+        413 => Refusal::BodyTooLarge,
+        431 => Refusal::HeadTooLarge,
+        code @ 400..=499 => Refusal::Malformed(code),
+        code => Refusal::Internal(format!("the HTTP layer answered {code}")),
+    };
+    let (parts, _framework_body) = response.into_parts();
+    let mut shaped = ApiError::from(refusal).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            shaped.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    shaped
+}
+
+/// Marks an answer already in Clerk's shape ([`ApiError`]).
+#[derive(Debug, Clone, Copy)]
+struct Shaped;
 
 /// Logs every answer of 500 or more, with its cause when a flow gave one.
 pub async fn log_server_faults(req: Request, next: Next) -> Response {

@@ -39,9 +39,9 @@ impl FormFields {
     }
 
     fn parse_json(body: &[u8]) -> Result<Self, ApiError> {
-        let value: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
+        let JsonPairs(pairs) = serde_json::from_slice(body)
             .map_err(|e| invalid("body", format!("The request body is not a JSON object: {e}")))?;
-        let fields = value
+        let fields = pairs
             .into_iter()
             .map(|(k, v)| match v {
                 serde_json::Value::String(s) => (k, s),
@@ -81,6 +81,31 @@ impl FormFields {
                 format!("The strategy {other:?} is not supported; Latch signs in with passkeys only."),
             )),
         }
+    }
+}
+
+/// A JSON object's members in order, duplicates kept: `serde_json`'s `Map` keeps the last of
+/// a repeated key silently, where a form body's repeated field is refused ([`FormFields::get`]
+/// refuses both alike).
+struct JsonPairs(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for JsonPairs {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = JsonPairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<JsonPairs, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(pair) = map.next_entry()? {
+                    pairs.push(pair);
+                }
+                Ok(JsonPairs(pairs))
+            }
+        }
+        deserializer.deserialize_map(Members)
     }
 }
 
@@ -159,6 +184,14 @@ mod tests {
         let f = FormFields::parse_urlencoded(b"name=a&name=b").unwrap();
         assert_eq!(f.get("name").unwrap_err().clerk().code, "form_param_format_invalid");
         assert!(FormFields::parse_urlencoded(b"name=%FF%FE").is_err());
+    }
+
+    #[test]
+    fn json_bodies_refuse_duplicate_keys_like_forms() {
+        let f = FormFields::parse_json(br#"{"name":"a","name":"b","other":1}"#).unwrap();
+        assert_eq!(f.get("name").unwrap_err().clerk().code, "form_param_format_invalid");
+        assert_eq!(f.get("other").unwrap(), Some("1"));
+        assert!(FormFields::parse_json(b"[1]").is_err());
     }
 
     #[test]

@@ -27,7 +27,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 pub use error::ApiError;
-pub use listener::serve;
+pub use listener::{ConnectionLimits, serve};
 pub use state::{AppState, now_ms};
 pub use latch_flows::tokens::SigningAlgorithm;
 pub use latch_flows::TokenSigner;
@@ -43,7 +43,9 @@ pub fn service(state: AppState) -> tower::util::MapRequest<Router, fn(axum::extr
 }
 
 pub fn router(state: AppState) -> Router {
-    let fapi = fapi::router().layer(axum::middleware::from_fn_with_state(state.clone(), fapi::require_allowed_origin));
+    let fapi = fapi::router()
+        .layer(axum::middleware::from_fn_with_state(state.clone(), fapi::require_allowed_origin))
+        .layer(axum::middleware::from_fn(fapi::no_store));
     let mut app = Router::new()
         .nest("/v1", fapi)
         .route("/.well-known/jwks.json", get(jwks))
@@ -58,20 +60,36 @@ pub fn router(state: AppState) -> Router {
     if state.settings().portal {
         app = app.merge(portal::router());
     }
-    let public = app
-        .fallback(|| async { ApiError::not_found("page") })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(cors(&state));
     // The Backend API sits outside the CORS layer: no browser may read its answers.
-    let bapi = bapi::router()
-        .layer(axum::middleware::from_fn_with_state(state.clone(), bapi::require_secret_key))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    let bapi = bapi::router().layer(axum::middleware::from_fn_with_state(state.clone(), bapi::require_secret_key));
+    let public = guarded(app.fallback(|| async { ApiError::not_found("page") })).layer(cors(&state));
     Router::new()
-        .nest("/bapi/v1", bapi)
+        .nest("/bapi/v1", guarded(bapi))
         .merge(public)
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(axum::middleware::from_fn(error::log_server_faults))
         .with_state(state)
+}
+
+/// What every route gets, inside out: the body limit, the 30 s timeout, the head check, and
+/// Clerk-shaped errors (so the timeout's 408 is shaped too). FAPI's CORS goes around it, so
+/// that even those answers carry CORS headers.
+fn guarded(routes: Router<AppState>) -> Router<AppState> {
+    routes
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(axum::middleware::from_fn(refuse_oversized_heads))
+        .layer(axum::middleware::from_fn(error::shape_framework_rejections))
+}
+
+/// Request heads over [`listener::MAX_HEAD_BYTES`] get a Clerk-shaped 431. (hyper reads
+/// heads up to twice that and answers a bare 431 itself beyond.)
+async fn refuse_oversized_heads(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri = req.uri().to_string().len();
+    let headers: usize = req.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
+    if uri + headers > listener::MAX_HEAD_BYTES {
+        return ApiError::from(latch_flows::Refusal::HeadTooLarge).into_response();
+    }
+    next.run(req).await
 }
 
 fn cors(state: &AppState) -> CorsLayer {

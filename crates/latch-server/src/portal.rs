@@ -61,7 +61,12 @@ pub fn router() -> Router<AppState> {
 async fn page(State(state): State<AppState>, which: Page) -> Response {
     let settings = state.settings();
     let html = render(which, &settings.application_name, &settings.rp_id, settings.dev_mode);
-    let mut res = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+    with_page_headers(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
+}
+
+/// The headers of every page Latch serves (the portal's and the dev page): the CSP, no
+/// framing, no sniffing, no referrer, no caching.
+pub(crate) fn with_page_headers(mut res: Response) -> Response {
     let headers = res.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

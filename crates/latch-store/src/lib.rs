@@ -77,6 +77,9 @@ pub enum StoreError {
     /// The user already has as many passkeys as allowed.
     #[error("passkey quota exceeded")]
     QuotaExceeded,
+    /// The client's token was replaced by a concurrent action since this one read it.
+    #[error("the client token was replaced concurrently")]
+    ClientTokenReplaced,
     /// A stored value could not be read back (a bug or a tampered database).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -138,7 +141,9 @@ pub struct SessionQuery {
 #[derive(Debug, Clone)]
 pub struct TicketRedemption<'a> {
     pub token_id: &'a str,
-    pub new_client: Option<NewClient<'a>>,
+    /// A ticket signs in like a passkey: the client gets a fresh token (or is stored with its
+    /// first one) in the same transaction.
+    pub client: ClientToken<'a>,
     pub sign_in: &'a SignIn,
     pub session: &'a Session,
     pub now: Millis,
@@ -151,6 +156,18 @@ pub struct NewClient<'a> {
     pub client: &'a Client,
     /// SHA-256 of the client token handed to the browser (the token itself is never stored).
     pub token_hash: &'a [u8],
+}
+
+/// How an action that signs in, up or out hands its client a fresh token: a client new
+/// with this action is stored with its first token; a known client's token is replaced, in
+/// the action's own transaction, so the token it had before stops working with it.
+#[derive(Debug, Clone, Copy)]
+pub enum ClientToken<'a> {
+    New(NewClient<'a>),
+    /// `token_hash` replaces `old_token_hash`, the token the action was asked with; if a
+    /// concurrent action replaced that first, the whole action changes nothing
+    /// ([`StoreError::ClientTokenReplaced`]).
+    Rotated { client_id: &'a str, old_token_hash: &'a [u8], token_hash: &'a [u8] },
 }
 
 /// One line of the audit trail. Never holds a secret: no tokens, challenges or keys.
@@ -232,6 +249,24 @@ impl AuditEvent {
     }
 }
 
+/// How long finished records are kept before the purge deletes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgePolicy {
+    /// Ended and expired sessions, completed sign-ins, sign-ups.
+    pub finished_grace: Millis,
+    /// Clients without a live session, counted from their last change.
+    pub dead_client_grace: Millis,
+    /// Audit lines; `None` keeps them forever.
+    pub audit_retention: Option<Millis>,
+}
+
+impl Default for PurgePolicy {
+    fn default() -> Self {
+        const DAY: Millis = 86_400_000;
+        PurgePolicy { finished_grace: DAY, dead_client_grace: 30 * DAY, audit_retention: Some(90 * DAY) }
+    }
+}
+
 /// Which audit events to read: all filters are optional and combine with AND.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
@@ -257,11 +292,11 @@ pub trait Store: Send + Sync + 'static {
     async fn client_snapshot(&self, client_id: &str) -> StoreResult<Option<ClientSnapshot>>;
 
     // Users.
-    /// Sign-up: the client if it is new, the user, the sign-up record, the first session and
-    /// the `audit` line, all or nothing.
+    /// Sign-up: the client (new, or its token rotated), the user, the sign-up record, the
+    /// first session and the `audit` line, all or nothing.
     async fn sign_up(
         &self,
-        new_client: Option<NewClient<'_>>,
+        client: ClientToken<'_>,
         user: &User,
         sign_up: &SignUp,
         session: &Session,
@@ -273,6 +308,9 @@ pub trait Store: Send + Sync + 'static {
 
     // Passkeys.
     async fn passkeys_of(&self, user_id: &str) -> StoreResult<Vec<Passkey>>;
+    /// Opens a registration, replacing the client's earlier open ones, if the user's verified
+    /// passkeys and open registrations stay under `max_passkeys`; else `QuotaExceeded`,
+    /// changing nothing.
     async fn create_pending_passkey(&self, pending: &PendingPasskey, max_passkeys: u32) -> StoreResult<()>;
     /// The user's pending passkey, left in place (verification reads it, the outcome spends it).
     async fn pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<Option<PendingPasskey>>;
@@ -285,8 +323,10 @@ pub trait Store: Send + Sync + 'static {
     /// quota or the credential is known.
     async fn save_verified_passkey(&self, passkey: &Passkey, max_passkeys: u32, audit: &AuditEvent) -> StoreResult<bool>;
     async fn rename_passkey(&self, user_id: &str, id: &str, name: &str, now: Millis) -> StoreResult<Option<Passkey>>;
-    /// Deletes a verified or pending passkey of this user; false when there was none.
-    async fn delete_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool>;
+    /// Deletes a verified or pending passkey of this user; false when there was none. Deleting
+    /// a verified one also revokes the user's live sessions other than `keep_session` (the
+    /// one deleting), in the same transaction.
+    async fn delete_passkey(&self, user_id: &str, id: &str, keep_session: &str, now: Millis) -> StoreResult<bool>;
 
     // Sign-ins.
     /// The sign-in, with the client if it is new, in one transaction; then the client as it
@@ -303,9 +343,11 @@ pub trait Store: Send + Sync + 'static {
     /// options) was already spent or replaced: each challenge is answered once at most.
     async fn fail_sign_in(&self, failure: &SignInFailure<'_>) -> StoreResult<bool>;
     /// Spends the verified challenge and writes the passkey counter, session, sign-in status,
-    /// client and the `audit` line in one transaction. Returns false (and changes nothing)
-    /// when the challenge was already spent or replaced, or the passkey was used concurrently
-    /// since verification read it. When it did complete, the client as it is now.
+    /// client (its new token included) and the `audit` line in one transaction. Returns false
+    /// (and changes nothing) when the challenge was already spent or replaced, the passkey
+    /// was used concurrently since verification read it, or the client's token is no longer
+    /// the completion's `old_client_token_hash`.
+    /// When it did complete, the client as it is now.
     async fn complete_sign_in(&self, completion: &SignInCompletion, audit: &AuditEvent) -> StoreResult<Written<bool>>;
 
     // Sessions.
@@ -314,14 +356,16 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_session(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<()>;
     /// Ends one live session of the client; false when it was not live.
     async fn end_session(&self, client_id: &str, id: &str, status: SessionStatus, now: Millis) -> StoreResult<bool>;
-    /// Ends every live session of the client and returns them. With `audit`, one line per
-    /// ended session is written in the same transaction: the template with the session's
-    /// user and id filled in.
+    /// Ends every live session of the client and returns them; with `rotation` (old token
+    /// hash, new token hash) the client's token is rotated too, or nothing changes
+    /// ([`StoreError::ClientTokenReplaced`]). With `audit`, one line per ended session is
+    /// written in the same transaction: the template with the session's user and id filled in.
     async fn end_client_sessions(
         &self,
         client_id: &str,
         status: SessionStatus,
         now: Millis,
+        rotation: Option<(&[u8], &[u8])>,
         audit: Option<&AuditEvent>,
     ) -> StoreResult<Written<Vec<Session>>>;
 
@@ -391,8 +435,11 @@ pub trait Store: Send + Sync + 'static {
     /// counts per IP and per client together); returns both counts, in order.
     async fn hit_rate_limits(&self, keys: [&str; 2], window_start: Millis) -> StoreResult<[u64; 2]>;
 
-    /// Deletes ceremonies and sign-ins that can no longer be completed.
-    async fn purge_expired(&self, now: Millis) -> StoreResult<u64>;
+    /// Deletes what is over: ceremonies and sign-ins that can no longer be completed, at once;
+    /// ended and expired sessions, completed sign-ins and sign-ups after
+    /// `policy.finished_grace`; clients without a live session untouched for
+    /// `policy.dead_client_grace`; audit lines older than `policy.audit_retention`.
+    async fn purge_expired(&self, now: Millis, policy: &PurgePolicy) -> StoreResult<u64>;
 }
 
 /// The counts `hit_rate_limits` returns, in the order of `keys`, from `(key, hits)` rows in

@@ -29,8 +29,8 @@ use crate::exec::{Exec, binds};
 use crate::queries as q;
 use crate::rows::{self, to_json};
 use crate::{
-    AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SessionQuery, SessionView, SignInAttempt, StoreError,
-    StoreResult, StoredSigningKey, TicketRedemption, UserQuery, Written,
+    AuditEvent, AuditQuery, ClientSession, ClientSnapshot, ClientToken, NewClient, PurgePolicy, SessionQuery, SessionView,
+    SignInAttempt, StoreError, StoreResult, StoredSigningKey, TicketRedemption, UserQuery, Written,
 };
 
 // ---- pieces several operations share ------------------------------------------------------
@@ -38,6 +38,30 @@ use crate::{
 async fn insert_client<E: Exec>(tx: &mut E, new: NewClient<'_>) -> StoreResult<()> {
     let c = new.client;
     tx.queue(q::INSERT_CLIENT, binds![&c.id, new.token_hash, c.created_at, c.updated_at, &c.last_active_session_id]).await
+}
+
+/// Stores a new client with its first token, or gives a known client a fresh one.
+async fn hand_out_token<E: Exec>(tx: &mut E, client: ClientToken<'_>) -> StoreResult<()> {
+    match client {
+        ClientToken::New(new) => insert_client(tx, new).await,
+        ClientToken::Rotated { client_id, old_token_hash, token_hash } => {
+            if rotate_token(tx, client_id, old_token_hash, token_hash).await? {
+                Ok(())
+            } else {
+                Err(StoreError::ClientTokenReplaced)
+            }
+        }
+    }
+}
+
+/// Replaces the client's token if it is still `old`; false, having rolled back, otherwise.
+async fn rotate_token<E: Exec>(tx: &mut E, client_id: &str, old: &[u8], new: &[u8]) -> StoreResult<bool> {
+    let rotated = tx.run(q::ROTATE_CLIENT_TOKEN, binds![new, client_id, old]).await?;
+    if rotated != 1 {
+        tx.roll_back();
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 async fn insert_session<E: Exec>(tx: &mut E, s: &Session) -> StoreResult<()> {
@@ -134,15 +158,13 @@ pub(crate) async fn client_snapshot<E: Exec>(tx: &mut E, client_id: &str) -> Sto
 
 pub(crate) async fn sign_up<E: Exec>(
     tx: &mut E,
-    new_client: Option<NewClient<'_>>,
+    client: ClientToken<'_>,
     user: &User,
     sign_up: &SignUp,
     session: &Session,
     audit: &AuditEvent,
 ) -> StoreResult<()> {
-    if let Some(new) = new_client {
-        insert_client(tx, new).await?;
-    }
+    hand_out_token(tx, client).await?;
     let inserted = tx
         .run(
             q::INSERT_USER,
@@ -198,6 +220,11 @@ pub(crate) async fn passkeys_of<E: Exec>(tx: &mut E, user_id: &str) -> StoreResu
 
 pub(crate) async fn create_pending_passkey<E: Exec>(tx: &mut E, p: &PendingPasskey, max_passkeys: u32) -> StoreResult<()> {
     let state = to_json(&p.state)?;
+    if !E::SERIALISES_WRITERS {
+        // As in save_verified_passkey: the user's row lock orders concurrent registrations.
+        tx.run(q::LOCK_USER, binds![&p.user_id]).await?;
+    }
+    tx.run(q::REPLACE_CLIENT_PENDING_PASSKEYS, binds![&p.user_id, &p.client_id]).await?;
     let inserted = tx
         .run(
             q::INSERT_PENDING_PASSKEY_UNDER_QUOTA,
@@ -211,11 +238,14 @@ pub(crate) async fn create_pending_passkey<E: Exec>(tx: &mut E, p: &PendingPassk
                 p.created_at,
                 p.expire_at,
                 &p.user_id,
+                &p.user_id,
+                p.created_at,
                 i64::from(max_passkeys)
             ],
         )
         .await?;
     if inserted == 0 {
+        tx.roll_back();
         return Err(StoreError::QuotaExceeded);
     }
     Ok(())
@@ -286,8 +316,15 @@ pub(crate) async fn rename_passkey<E: Exec>(
     tx.one(q::RENAME_PASSKEY, binds![name, now, id, user_id], rows::passkey).await
 }
 
-pub(crate) async fn delete_passkey<E: Exec>(tx: &mut E, user_id: &str, id: &str) -> StoreResult<bool> {
+pub(crate) async fn delete_passkey<E: Exec>(
+    tx: &mut E,
+    user_id: &str,
+    id: &str,
+    keep_session: &str,
+    now: Millis,
+) -> StoreResult<bool> {
     if tx.run(q::DELETE_PASSKEY, binds![id, user_id]).await? > 0 {
+        tx.run(q::REVOKE_OTHER_USER_SESSIONS, binds![now, user_id, keep_session]).await?;
         return Ok(true);
     }
     Ok(tx.run(q::DELETE_PENDING_PASSKEY, binds![id, user_id]).await? > 0)
@@ -410,6 +447,9 @@ pub(crate) async fn complete_sign_in<E: Exec>(
     )
     .await?;
     insert_session(tx, s).await?;
+    // The token the request came with must still be the client's: of two actions racing on
+    // one client, the later changes nothing.
+    tx.queue_one(q::ROTATE_CLIENT_TOKEN, binds![c.client_token_hash.as_slice(), &s.client_id, c.old_client_token_hash.as_slice()]).await?;
     tx.queue(q::SET_ACTIVE_SESSION, binds![&s.id, c.now, &s.client_id]).await?;
     tx.queue(q::REPLACE_OTHER_SESSIONS, binds![c.now, &s.client_id, &s.id]).await?;
     tx.queue(q::USER_SIGNED_IN, binds![c.now, c.now, &s.user_id]).await?;
@@ -451,8 +491,14 @@ pub(crate) async fn end_client_sessions<E: Exec>(
     client_id: &str,
     status: SessionStatus,
     now: Millis,
+    rotation: Option<(&[u8], &[u8])>,
     audit: Option<&AuditEvent>,
 ) -> StoreResult<Written<Vec<Session>>> {
+    if let Some((old, new)) = rotation
+        && !rotate_token(tx, client_id, old, new).await?
+    {
+        return Err(StoreError::ClientTokenReplaced);
+    }
     let ended = tx.all(q::END_CLIENT_SESSIONS, binds![status.as_str(), now, client_id], rows::session).await?;
     tx.queue(q::CLIENT_SIGNED_OUT, binds![now, client_id]).await?;
     if let Some(template) = audit {
@@ -633,11 +679,12 @@ pub(crate) async fn redeem_sign_in_token<E: Exec>(tx: &mut E, r: &TicketRedempti
         tx.roll_back();
         return Ok(false);
     }
-    create_sign_in(tx, r.new_client, r.sign_in).await?;
+    hand_out_token(tx, r.client).await?;
+    create_sign_in(tx, None, r.sign_in).await?;
     insert_session(tx, s).await?;
-    tx.run(q::SET_ACTIVE_SESSION, binds![&s.id, r.now, &s.client_id]).await?;
-    tx.run(q::REPLACE_OTHER_SESSIONS, binds![r.now, &s.client_id, &s.id]).await?;
-    tx.run(q::USER_SIGNED_IN, binds![r.now, r.now, &s.user_id]).await?;
+    tx.queue(q::SET_ACTIVE_SESSION, binds![&s.id, r.now, &s.client_id]).await?;
+    tx.queue(q::REPLACE_OTHER_SESSIONS, binds![r.now, &s.client_id, &s.id]).await?;
+    tx.queue(q::USER_SIGNED_IN, binds![r.now, r.now, &s.user_id]).await?;
     insert_audit(tx, audit).await?;
     Ok(true)
 }
@@ -670,11 +717,20 @@ pub(crate) async fn hit_rate_limits<E: Exec>(tx: &mut E, keys: [&str; 2], window
     Ok(crate::hits_in_order(keys, &counted))
 }
 
-pub(crate) async fn purge_expired<E: Exec>(tx: &mut E, now: Millis) -> StoreResult<u64> {
+pub(crate) async fn purge_expired<E: Exec>(tx: &mut E, now: Millis, policy: &PurgePolicy) -> StoreResult<u64> {
+    let finished_before = now - policy.finished_grace;
     let pending = tx.run(q::PURGE_PENDING_PASSKEYS, binds![crate::purgeable_pending_before(now)]).await?;
-    let sign_ins = tx.run(q::PURGE_SIGN_INS, binds![now]).await?;
+    let sign_ins = tx.run(q::PURGE_SIGN_INS, binds![now, finished_before]).await?;
     let windows = tx.run(q::PURGE_RATE_LIMITS, binds![crate::oldest_rate_limit_window(now)]).await?;
-    Ok(pending + sign_ins + windows)
+    let ended = tx.run(q::PURGE_ENDED_SESSIONS, binds![finished_before]).await?;
+    let expired = tx.run(q::PURGE_EXPIRED_SESSIONS, binds![finished_before]).await?;
+    let sign_ups = tx.run(q::PURGE_SIGN_UPS, binds![finished_before]).await?;
+    let clients = tx.run(q::PURGE_DEAD_CLIENTS, binds![now - policy.dead_client_grace, now]).await?;
+    let audit = match policy.audit_retention {
+        Some(retention) => tx.run(q::PURGE_AUDIT_EVENTS, binds![now - retention]).await?,
+        None => 0,
+    };
+    Ok(pending + sign_ins + windows + ended + expired + sign_ups + clients + audit)
 }
 
 /// `impl Store for $store` with every method bound to its operation above and to the
@@ -702,13 +758,13 @@ macro_rules! impl_store {
             }
             async fn sign_up(
                 &self,
-                new_client: Option<NewClient<'_>>,
+                client: ClientToken<'_>,
                 user: &User,
                 sign_up: &SignUp,
                 session: &Session,
                 audit: &AuditEvent,
             ) -> StoreResult<()> {
-                $with!(self, Access::Write, |tx| ops::sign_up(tx, new_client, user, sign_up, session, audit))
+                $with!(self, Access::Write, |tx| ops::sign_up(tx, client, user, sign_up, session, audit))
             }
             async fn user(&self, id: &str) -> StoreResult<Option<User>> {
                 $with!(self, Access::ReadOne, |tx| ops::user(tx, id))
@@ -723,7 +779,7 @@ macro_rules! impl_store {
                 $with!(self, Access::ReadOne, |tx| ops::passkeys_of(tx, user_id))
             }
             async fn create_pending_passkey(&self, pending: &PendingPasskey, max_passkeys: u32) -> StoreResult<()> {
-                $with!(self, Access::WriteOne, |tx| ops::create_pending_passkey(tx, pending, max_passkeys))
+                $with!(self, Access::Write, |tx| ops::create_pending_passkey(tx, pending, max_passkeys))
             }
             async fn pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<Option<PendingPasskey>> {
                 $with!(self, Access::ReadOne, |tx| ops::pending_passkey(tx, user_id, id))
@@ -748,8 +804,8 @@ macro_rules! impl_store {
             ) -> StoreResult<Option<Passkey>> {
                 $with!(self, Access::WriteOne, |tx| ops::rename_passkey(tx, user_id, id, name, now))
             }
-            async fn delete_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool> {
-                $with!(self, Access::Write, |tx| ops::delete_passkey(tx, user_id, id))
+            async fn delete_passkey(&self, user_id: &str, id: &str, keep_session: &str, now: Millis) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::delete_passkey(tx, user_id, id, keep_session, now))
             }
             async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<Written<()>> {
                 $with!(self, Access::Write, |tx| ops::create_sign_in(tx, new_client, sign_in))
@@ -788,9 +844,10 @@ macro_rules! impl_store {
                 client_id: &str,
                 status: SessionStatus,
                 now: Millis,
+                rotation: Option<(&[u8], &[u8])>,
                 audit: Option<&AuditEvent>,
             ) -> StoreResult<Written<Vec<Session>>> {
-                $with!(self, Access::Write, |tx| ops::end_client_sessions(tx, client_id, status, now, audit))
+                $with!(self, Access::Write, |tx| ops::end_client_sessions(tx, client_id, status, now, rotation, audit))
             }
             async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>> {
                 $with!(self, Access::ReadOne, |tx| ops::signing_keys(tx))
@@ -869,8 +926,8 @@ macro_rules! impl_store {
             async fn hit_rate_limits(&self, keys: [&str; 2], window_start: Millis) -> StoreResult<[u64; 2]> {
                 $with!(self, Access::WriteOne, |tx| ops::hit_rate_limits(tx, keys, window_start))
             }
-            async fn purge_expired(&self, now: Millis) -> StoreResult<u64> {
-                $with!(self, Access::Write, |tx| ops::purge_expired(tx, now))
+            async fn purge_expired(&self, now: Millis, policy: &PurgePolicy) -> StoreResult<u64> {
+                $with!(self, Access::Write, |tx| ops::purge_expired(tx, now, policy))
             }
         }
     };

@@ -41,8 +41,8 @@ use crate::exec::{Access, Bind, Exec};
 use crate::ops;
 use crate::rows::Columns;
 use crate::{
-    AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SessionQuery, SignInAttempt, StoreError, StoreResult,
-    StoredSigningKey, TicketRedemption, UserQuery, Written,
+    AuditEvent, AuditQuery, ClientSession, ClientSnapshot, ClientToken, NewClient, PurgePolicy, SessionQuery, SignInAttempt,
+    StoreError, StoreResult, StoredSigningKey, TicketRedemption, UserQuery, Written,
 };
 use latch_core::backend::{MetadataPatch, SecretKey, SignInToken, UserMetadata};
 

@@ -27,6 +27,10 @@ pub const INSERT_CLIENT: &str =
     "INSERT INTO clients (id, token_hash, created_at, updated_at, last_active_session_id) VALUES ($1, $2, $3, $4, $5)";
 pub const CLIENT_BY_TOKEN: &str =
     "SELECT id, created_at, updated_at, last_active_session_id FROM clients WHERE token_hash = $1";
+/// A fresh token for a known client (at sign-in, sign-up and sign-out): the old one names
+/// nothing from then on. Conditional on the token the action was asked with, so that of two
+/// concurrent actions on one client only one hands out a token that works.
+pub const ROTATE_CLIENT_TOKEN: &str = "UPDATE clients SET token_hash = $1 WHERE id = $2 AND token_hash = $3";
 pub const SET_ACTIVE_SESSION: &str = "UPDATE clients SET last_active_session_id = $1, updated_at = $2 WHERE id = $3";
 
 pub const INSERT_USER: &str = "INSERT INTO users (id, username, webauthn_handle, created_at, updated_at, last_sign_in_at) \
@@ -47,12 +51,16 @@ pub const SIGN_UP_BY_ID: &str = "SELECT * FROM sign_ups WHERE id = $1 AND client
 
 pub const PASSKEYS_OF_USER: &str =
     concat!("SELECT ", passkey_columns!(), " FROM passkeys WHERE user_id = $1 ORDER BY created_at, id");
-/// Conditional on the quota in one statement, so two concurrent requests cannot both squeeze
-/// under it.
+/// Conditional on the quota, which counts the user's verified passkeys and the registrations
+/// still open (unexpired), so pending registrations cannot pile up past it.
 pub const INSERT_PENDING_PASSKEY_UNDER_QUOTA: &str =
     "INSERT INTO pending_passkeys (id, user_id, client_id, options_json, state, origin, created_at, expire_at) \
      SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
-     WHERE (SELECT COUNT(*) FROM passkeys WHERE user_id = $9) < $10";
+     WHERE (SELECT COUNT(*) FROM passkeys WHERE user_id = $9) \
+         + (SELECT COUNT(*) FROM pending_passkeys WHERE user_id = $10 AND expire_at > $11) < $12";
+/// A client runs one registration at a time: a new one replaces the client's earlier ones
+/// (an abandoned dialog must not hold the quota until it expires).
+pub const REPLACE_CLIENT_PENDING_PASSKEYS: &str = "DELETE FROM pending_passkeys WHERE user_id = $1 AND client_id = $2";
 pub const PENDING_PASSKEY_BY_ID: &str = "SELECT id, user_id, client_id, options_json, state, origin, created_at, expire_at \
      FROM pending_passkeys WHERE id = $1 AND user_id = $2";
 /// Takes the owner's row lock (PostgreSQL) before counting their passkeys: under READ
@@ -69,6 +77,10 @@ pub const RENAME_PASSKEY: &str = concat!(
     passkey_columns!()
 );
 pub const DELETE_PASSKEY: &str = "DELETE FROM passkeys WHERE id = $1 AND user_id = $2";
+/// Deleting a passkey revokes the user's other live sessions: one made with that passkey
+/// (perhaps by whoever else held it) must not outlive it.
+pub const REVOKE_OTHER_USER_SESSIONS: &str = "UPDATE sessions SET status = 'revoked', updated_at = $1 \
+     WHERE user_id = $2 AND id <> $3 AND status IN ('active', 'pending')";
 pub const DELETE_PENDING_PASSKEY: &str = "DELETE FROM pending_passkeys WHERE id = $1 AND user_id = $2";
 
 pub const INSERT_SIGN_IN: &str = concat!(
@@ -281,16 +293,27 @@ pub const HIT_RATE_LIMITS: &str = "INSERT INTO rate_limits (key, window_start, h
      RETURNING key, hits";
 
 pub const PURGE_PENDING_PASSKEYS: &str = "DELETE FROM pending_passkeys WHERE expire_at < $1";
-pub const PURGE_SIGN_INS: &str = "DELETE FROM sign_ins WHERE abandon_at < $1 AND status <> 'complete'";
+/// Abandoned sign-ins at once; completed ones (a client shows its latest) after the grace period.
+pub const PURGE_SIGN_INS: &str =
+    "DELETE FROM sign_ins WHERE abandon_at < $1 AND (status <> 'complete' OR abandon_at < $2)";
+pub const PURGE_ENDED_SESSIONS: &str =
+    "DELETE FROM sessions WHERE updated_at < $1 AND status NOT IN ('active', 'pending')";
+pub const PURGE_EXPIRED_SESSIONS: &str = "DELETE FROM sessions WHERE expire_at < $1";
+pub const PURGE_SIGN_UPS: &str = "DELETE FROM sign_ups WHERE created_at < $1";
+/// Clients untouched for the grace period with no live session: a browser that comes back
+/// later is simply a new client.
+pub const PURGE_DEAD_CLIENTS: &str = "DELETE FROM clients WHERE updated_at < $1 AND NOT EXISTS \
+     (SELECT 1 FROM sessions s WHERE s.client_id = clients.id AND s.status IN ('active', 'pending') AND s.expire_at > $2)";
+pub const PURGE_AUDIT_EVENTS: &str = "DELETE FROM audit_events WHERE at < $1";
 pub const PURGE_RATE_LIMITS: &str = "DELETE FROM rate_limits WHERE window_start < $1";
 
 /// Every statement: the SQLite store caches them all prepared, and a test checks their
 /// parameter numbering.
 pub const ALL: &[&str] = &[
-    INSERT_CLIENT, CLIENT_BY_TOKEN, SET_ACTIVE_SESSION, INSERT_USER, INSERT_SIGN_UP,
+    INSERT_CLIENT, CLIENT_BY_TOKEN, ROTATE_CLIENT_TOKEN, SET_ACTIVE_SESSION, INSERT_USER, INSERT_SIGN_UP,
     INSERT_SESSION, CLIENT_SIGNED_UP, USER_BY_ID, USER_BY_USERNAME, SIGN_UP_BY_ID, PASSKEYS_OF_USER,
-    INSERT_PENDING_PASSKEY_UNDER_QUOTA, PENDING_PASSKEY_BY_ID, LOCK_USER,
-    INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,
+    INSERT_PENDING_PASSKEY_UNDER_QUOTA, REPLACE_CLIENT_PENDING_PASSKEYS, PENDING_PASSKEY_BY_ID, LOCK_USER,
+    INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, REVOKE_OTHER_USER_SESSIONS, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,
     SIGN_IN_BY_ID, SIGN_IN_ATTEMPT, SAVE_SIGN_IN_CHALLENGE, FAIL_SIGN_IN, CLOSE_SIGN_IN, COUNT_PASSKEY_USE,
     REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, CLIENT_SNAPSHOT, CLIENT_AND_SESSION, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
     END_CLIENT_SESSIONS, CLIENT_SIGNED_OUT, SIGNING_KEYS, INSERT_FIRST_SIGNING_KEY, RETIRE_SIGNING_KEYS, INSERT_SIGNING_KEY,
@@ -301,4 +324,5 @@ pub const ALL: &[&str] = &[
     SIGN_IN_TOKEN_BY_HASH, REVOKE_SIGN_IN_TOKEN, SIGN_IN_TOKEN_BY_ID, REDEEM_SIGN_IN_TOKEN,
     INSERT_AUDIT_EVENT, AUDIT_EVENTS,
     HIT_RATE_LIMIT, HIT_RATE_LIMITS, PURGE_PENDING_PASSKEYS, PURGE_SIGN_INS, PURGE_RATE_LIMITS,
+    PURGE_ENDED_SESSIONS, PURGE_EXPIRED_SESSIONS, PURGE_SIGN_UPS, PURGE_DEAD_CLIENTS, PURGE_AUDIT_EVENTS,
 ];

@@ -39,8 +39,8 @@ use crate::ops;
 use crate::queries as q;
 use crate::rows::Columns;
 use crate::{
-    AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SessionQuery, SignInAttempt, StoreError, StoreResult,
-    StoredSigningKey, TicketRedemption, UserQuery, Written,
+    AuditEvent, AuditQuery, ClientSession, ClientSnapshot, ClientToken, NewClient, PurgePolicy, SessionQuery, SignInAttempt,
+    StoreError, StoreResult, StoredSigningKey, TicketRedemption, UserQuery, Written,
 };
 use latch_core::backend::{MetadataPatch, SecretKey, SignInToken, UserMetadata};
 
@@ -388,6 +388,7 @@ mod tests {
             include_str!("../migrations/sqlite/0002_audit_and_limits.sql"),
             include_str!("../migrations/sqlite/0003_live_sessions_index.sql"),
             include_str!("../migrations/sqlite/0004_audit_without_autoincrement.sql"),
+            include_str!("../migrations/sqlite/0005_purge_indexes.sql"),
             include_str!("../migrations/sqlite/0006_backend_api.sql"),
         ] {
             conn.execute_batch(migration).unwrap();

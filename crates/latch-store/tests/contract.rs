@@ -16,7 +16,8 @@ use latch_core::model::{
 use latch_core::origins::OriginPattern;
 use latch_core::webauthn::{AuthenticationState, Credential, RegistrationState};
 use latch_store::{
-    AuditEvent, AuditQuery, MetadataPatch, NewClient, SecretKey, SignInToken, Store, StoreError, StoredSigningKey, TicketRedemption,
+    AuditEvent, AuditQuery, ClientToken, MetadataPatch, NewClient, PurgePolicy, SecretKey, SignInToken, Store, StoreError,
+    StoredSigningKey, TicketRedemption,
 };
 use uuid::Uuid;
 
@@ -105,6 +106,7 @@ contract!(
     client_snapshot_reads_the_client_as_fapi_shows_it,
     a_client_and_its_session_are_read_together,
     passkey_registration_is_single_use_and_under_quota,
+    open_registrations_count_against_the_quota,
     rename_and_delete_passkeys,
     a_sign_in_completes_once,
     an_attempt_reads_the_sign_in_passkey_and_owner_together,
@@ -121,6 +123,8 @@ contract!(
     secret_keys_are_found_by_hash_until_revoked,
     metadata_merges_and_a_deleted_user_takes_their_records,
     a_revoked_session_leaves_its_client,
+    purge_deletes_finished_records_after_their_grace,
+    signing_in_up_and_out_rotates_the_client_token,
 );
 
 // ---- records ------------------------------------------------------------------------------
@@ -245,6 +249,7 @@ fn new_sign_in(client: &Client, options: &str) -> SignIn {
 /// A signed-up user with one verified passkey, signed out again, on a fresh client.
 struct World {
     client: Client,
+    token_hash: Vec<u8>,
     user: User,
     passkey: Passkey,
 }
@@ -255,15 +260,15 @@ async fn world(store: &dyn Store, name: &str) -> World {
     let first = new_session(&client, &user, T);
     let signed_up = sign_up_of(&client, &user, &first);
     store
-        .sign_up(Some(NewClient { client: &client, token_hash: &token_hash }), &user, &signed_up, &first, &event("sign_up", T))
+        .sign_up(ClientToken::New(NewClient { client: &client, token_hash: &token_hash }), &user, &signed_up, &first, &event("sign_up", T))
         .await
         .expect("sign up");
-    store.end_client_sessions(&client.id, SessionStatus::Ended, T, None).await.expect("sign out");
+    store.end_client_sessions(&client.id, SessionStatus::Ended, T, None, None).await.expect("sign out");
     let id = new_id(IdKind::Passkey, T);
     store.create_pending_passkey(&new_pending(&user, &client, &id, T + 300_000), 10).await.expect("pending passkey");
     let passkey = new_passkey(&user, &id, Uuid::new_v4().as_bytes());
     assert!(store.save_verified_passkey(&passkey, 10, &event("passkey.create", T)).await.expect("save passkey"));
-    World { client, user, passkey }
+    World { client, token_hash, user, passkey }
 }
 
 fn completion(w: &World, sign_in: &SignIn, previous_sign_count: u32, at: i64) -> SignInCompletion {
@@ -276,6 +281,9 @@ fn completion(w: &World, sign_in: &SignIn, previous_sign_count: u32, at: i64) ->
         previous_sign_count,
         updated_credential,
         session: new_session(&w.client, &w.user, at),
+        // Kept as it is; `signing_in_up_and_out_rotates_the_client_token` rotates it.
+        client_token_hash: w.token_hash.clone(),
+        old_client_token_hash: w.token_hash.clone(),
         now: at,
     }
 }
@@ -300,7 +308,7 @@ async fn sign_up_stores_everything_or_nothing(store: &dyn Store) {
     let first = new_session(&client, &alice, T);
     let record = sign_up_of(&client, &alice, &first);
     store
-        .sign_up(Some(NewClient { client: &client, token_hash: &token_hash }), &alice, &record, &first, &event("sign_up", T))
+        .sign_up(ClientToken::New(NewClient { client: &client, token_hash: &token_hash }), &alice, &record, &first, &event("sign_up", T))
         .await
         .unwrap();
 
@@ -325,7 +333,7 @@ async fn sign_up_stores_everything_or_nothing(store: &dyn Store) {
     let second = new_session(&other, &again, T);
     let refused = store
         .sign_up(
-            Some(NewClient { client: &other, token_hash: &other_token }),
+            ClientToken::New(NewClient { client: &other, token_hash: &other_token }),
             &again,
             &sign_up_of(&other, &again, &second),
             &second,
@@ -398,7 +406,7 @@ async fn a_client_and_its_session_are_read_together(store: &dyn Store) {
         let user = new_user(name);
         let session = new_session(&client, &user, T);
         let record = sign_up_of(&client, &user, &session);
-        let new_client = Some(NewClient { client: &client, token_hash: &token_hash });
+        let new_client = ClientToken::New(NewClient { client: &client, token_hash: &token_hash });
         store.sign_up(new_client, &user, &record, &session, &event("sign_up", T)).await.unwrap();
         signed_up.push((client, token_hash, user, session));
     }
@@ -421,7 +429,7 @@ async fn a_client_and_its_session_are_read_together(store: &dyn Store) {
     }
     // An ended session is still read (the caller tells live from ended); once signed out, the
     // client has no last active session.
-    store.end_client_sessions(&ivans.id, SessionStatus::Ended, T + 1, None).await.unwrap();
+    store.end_client_sessions(&ivans.id, SessionStatus::Ended, T + 1, None, None).await.unwrap();
     let ended = store.client_and_session(ivans_token, Some(&ivans_session.id)).await.unwrap().unwrap();
     assert_eq!(ended.session.map(|s| s.status), Some(SessionStatus::Ended));
     let signed_out = store.client_and_session(ivans_token, None).await.unwrap().unwrap();
@@ -468,10 +476,10 @@ async fn rename_and_delete_passkeys(store: &dyn Store) {
 
     let pending_id = new_id(IdKind::Passkey, T);
     store.create_pending_passkey(&new_pending(&w.user, &w.client, &pending_id, T + 300_000), 10).await.unwrap();
-    assert!(!store.delete_passkey("user_other", &w.passkey.id).await.unwrap());
-    assert!(store.delete_passkey(&w.user.id, &w.passkey.id).await.unwrap());
-    assert!(store.delete_passkey(&w.user.id, &pending_id).await.unwrap(), "a pending passkey is deleted too");
-    assert!(!store.delete_passkey(&w.user.id, &w.passkey.id).await.unwrap());
+    assert!(!store.delete_passkey("user_other", &w.passkey.id, "sess_none", T).await.unwrap());
+    assert!(store.delete_passkey(&w.user.id, &w.passkey.id, "sess_none", T).await.unwrap());
+    assert!(store.delete_passkey(&w.user.id, &pending_id, "sess_none", T).await.unwrap(), "a pending passkey is deleted too");
+    assert!(!store.delete_passkey(&w.user.id, &w.passkey.id, "sess_none", T).await.unwrap());
     assert!(store.passkeys_of(&w.user.id).await.unwrap().is_empty());
     assert!(store.pending_passkey(&w.user.id, &pending_id).await.unwrap().is_none());
 }
@@ -631,7 +639,7 @@ async fn writes_read_the_client_back_as_committed(store: &dyn Store) {
     let lost = store.complete_sign_in(&done, &event("sign_in", T + 2)).await.unwrap();
     assert!(!lost.result && lost.client.is_none(), "a completion that changed nothing reads nothing back");
 
-    let ended = store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 3, None).await.unwrap();
+    let ended = store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 3, None, None).await.unwrap();
     assert_eq!(ended.result.len(), 1);
     let client = ended.client.expect("the client, read back");
     assert!(client.sessions.is_empty() && client.client.last_active_session_id.is_none());
@@ -645,9 +653,9 @@ async fn ending_a_clients_sessions_audits_each(store: &dyn Store) {
     assert!(store.complete_sign_in(&done, &event("sign_in", T + 1)).await.unwrap().result);
 
     let template = AuditEvent { client_id: Some(w.client.id.clone()), ..event("sign_out", T + 50) };
-    let ended = store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 50, Some(&template)).await.unwrap().result;
+    let ended = store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 50, None, Some(&template)).await.unwrap().result;
     assert_eq!(ended.iter().map(|s| (s.id.as_str(), s.status)).collect::<Vec<_>>(), [(done.session.id.as_str(), SessionStatus::Ended)]);
-    assert!(store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 51, Some(&template)).await.unwrap().result.is_empty());
+    assert!(store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 51, None, Some(&template)).await.unwrap().result.is_empty());
     let audit = store.audit_events(&AuditQuery { limit: 100, ..AuditQuery::default() }).await.unwrap();
     let sign_outs: Vec<&AuditEvent> = audit.iter().filter(|e| e.event == "sign_out").collect();
     assert_eq!(sign_outs.len(), 1, "one line per ended session, none for a second sign-out");
@@ -709,6 +717,9 @@ async fn the_first_signing_key_wins(store: &dyn Store) {
     assert_eq!(retired, [("kid-1", Some(T + 3)), ("kid-ed", None), ("kid-3", None)]);
 }
 
+/// Keeps everything finished: the ceremonies' purge alone.
+const KEEP_FINISHED: PurgePolicy = PurgePolicy { finished_grace: 1000 * DAY, dead_client_grace: 1000 * DAY, audit_retention: None };
+
 async fn purge_deletes_only_what_is_dead(store: &dyn Store) {
     let w = world(store, "judy").await;
     let now = T + 10 * DAY;
@@ -716,7 +727,9 @@ async fn purge_deletes_only_what_is_dead(store: &dyn Store) {
     let old = new_id(IdKind::Passkey, T);
     store.create_pending_passkey(&new_pending(&w.user, &w.client, &old, now - 2 * 3_600_000), 10).await.unwrap();
     let recent = new_id(IdKind::Passkey, T);
-    store.create_pending_passkey(&new_pending(&w.user, &w.client, &recent, now - 1_000), 10).await.unwrap();
+    // (From another client: a client's new registration replaces its earlier ones.)
+    let (other_client, _) = new_client();
+    store.create_pending_passkey(&new_pending(&w.user, &other_client, &recent, now - 1_000), 10).await.unwrap();
     // Sign-ins: one abandoned (purged), one complete (kept, it names its session), one live.
     let abandoned = new_sign_in(&w.client, r#"{"challenge":"abandoned"}"#);
     store.create_sign_in(None, &abandoned).await.unwrap();
@@ -729,14 +742,14 @@ async fn purge_deletes_only_what_is_dead(store: &dyn Store) {
     store.hit_rate_limit("old", T).await.unwrap();
     store.hit_rate_limit("current", now).await.unwrap();
 
-    assert_eq!(store.purge_expired(now).await.unwrap(), 3);
+    assert_eq!(store.purge_expired(now, &KEEP_FINISHED).await.unwrap(), 3);
     assert!(store.pending_passkey(&w.user.id, &old).await.unwrap().is_none());
     assert!(store.pending_passkey(&w.user.id, &recent).await.unwrap().is_some());
     assert!(store.sign_in(&w.client.id, &abandoned.id).await.unwrap().is_none());
     assert!(store.sign_in(&w.client.id, &completed.id).await.unwrap().is_some());
     assert!(store.sign_in(&w.client.id, &live.id).await.unwrap().is_some());
     assert_eq!(store.hit_rate_limit("current", now).await.unwrap(), 2);
-    assert_eq!(store.purge_expired(now).await.unwrap(), 0);
+    assert_eq!(store.purge_expired(now, &KEEP_FINISHED).await.unwrap(), 0);
     assert_eq!(store.hit_rate_limit("old", T).await.unwrap(), 1, "the old window's count was deleted");
 }
 
@@ -745,6 +758,8 @@ async fn purge_deletes_only_what_is_dead(store: &dyn Store) {
 async fn a_ticket_is_redeemed_once_before_it_expires_for_its_user(store: &dyn Store) {
     let w = world(store, "ticket").await;
     let (token, _) = SignInToken::issue(&w.user.id, 60, |t| t.as_bytes().to_vec(), T);
+    let fresh = Uuid::new_v4().as_bytes().to_vec();
+    let rotated = ClientToken::Rotated { client_id: &w.client.id, old_token_hash: &w.token_hash, token_hash: &fresh };
     store.create_sign_in_token(&token, &event("sign_in_token.create", T)).await.unwrap();
     assert_eq!(store.sign_in_token_by_hash(&token.token_hash).await.unwrap(), Some(token.clone()));
     let redeem = |client: &Client, user: &User, now: i64| {
@@ -755,19 +770,21 @@ async fn a_ticket_is_redeemed_once_before_it_expires_for_its_user(store: &dyn St
     // Not for another user's session, not once expired: nothing changes.
     let other = new_user("other");
     let (session, sign_in) = redeem(&w.client, &other, T + 1);
-    let r = TicketRedemption { token_id: &token.id, new_client: None, sign_in: &sign_in, session: &session, now: T + 1 };
+    let r = TicketRedemption { token_id: &token.id, client: rotated, sign_in: &sign_in, session: &session, now: T + 1 };
     assert!(!store.redeem_sign_in_token(&r, &event("sign_in", T + 1)).await.unwrap(), "bound to its user");
     let (session, sign_in) = redeem(&w.client, &w.user, T + 60_000);
-    let r = TicketRedemption { token_id: &token.id, new_client: None, sign_in: &sign_in, session: &session, now: T + 60_000 };
+    let r = TicketRedemption { token_id: &token.id, client: rotated, sign_in: &sign_in, session: &session, now: T + 60_000 };
     assert!(!store.redeem_sign_in_token(&r, &event("sign_in", T + 60_000)).await.unwrap(), "expired");
     assert!(store.session(&session.id).await.unwrap().is_none(), "a refused redemption stores no session");
     // Redeemed once: the second redemption of the same token changes nothing.
     let (session, sign_in) = redeem(&w.client, &w.user, T + 2);
-    let r = TicketRedemption { token_id: &token.id, new_client: None, sign_in: &sign_in, session: &session, now: T + 2 };
+    let r = TicketRedemption { token_id: &token.id, client: rotated, sign_in: &sign_in, session: &session, now: T + 2 };
     assert!(store.redeem_sign_in_token(&r, &event("sign_in", T + 2)).await.unwrap());
     assert_eq!(store.session(&session.id).await.unwrap().map(|s| s.user_id), Some(w.user.id.clone()));
+    assert!(store.client_by_token(&w.token_hash).await.unwrap().is_none(), "the pre-ticket token still works");
+    assert_eq!(store.client_by_token(&fresh).await.unwrap().map(|c| c.id), Some(w.client.id.clone()));
     let (again, sign_in) = redeem(&w.client, &w.user, T + 3);
-    let r = TicketRedemption { token_id: &token.id, new_client: None, sign_in: &sign_in, session: &again, now: T + 3 };
+    let r = TicketRedemption { token_id: &token.id, client: rotated, sign_in: &sign_in, session: &again, now: T + 3 };
     assert!(!store.redeem_sign_in_token(&r, &event("sign_in", T + 3)).await.unwrap(), "once");
     assert!(store.session(&again.id).await.unwrap().is_none());
 }
@@ -819,4 +836,94 @@ async fn a_revoked_session_leaves_its_client(store: &dyn Store) {
     assert!(store.revoke_session(&sid, T + 3, &event("session.revoke", T + 3)).await.unwrap().is_none(), "once");
     let snapshot = store.client_snapshot(&w.client.id).await.unwrap().unwrap();
     assert!(snapshot.sessions.is_empty() && snapshot.client.last_active_session_id.is_none());
+}
+
+/// Session fixation: whatever token a client held before signing in, up or out names
+/// nothing afterwards; the new one names the same client. A rotation asked with a token that
+/// is no longer the client's (a concurrent action replaced it) changes nothing.
+async fn signing_in_up_and_out_rotates_the_client_token(store: &dyn Store) {
+    let w = world(store, "oscar").await;
+    assert_eq!(store.client_by_token(&w.token_hash).await.unwrap().unwrap().id, w.client.id);
+
+    let attempt = new_sign_in(&w.client, r#"{"challenge":"rotate"}"#);
+    store.create_sign_in(None, &attempt).await.unwrap();
+    let mut done = completion(&w, &attempt, 0, T + 1);
+    done.client_token_hash = Uuid::new_v4().as_bytes().to_vec();
+    let stale = SignInCompletion { old_client_token_hash: b"replaced".to_vec(), ..done.clone() };
+    assert!(!store.complete_sign_in(&stale, &event("sign_in", T + 1)).await.unwrap().result);
+    assert!(store.session(&stale.session.id).await.unwrap().is_none());
+    assert!(store.complete_sign_in(&done, &event("sign_in", T + 1)).await.unwrap().result);
+    assert!(store.client_by_token(&w.token_hash).await.unwrap().is_none(), "the pre-sign-in token still works");
+    assert!(store.client_and_session(&w.token_hash, Some(&done.session.id)).await.unwrap().is_none());
+    let found = store.client_and_session(&done.client_token_hash, Some(&done.session.id)).await.unwrap().unwrap();
+    assert_eq!(found.session.map(|s| s.id), Some(done.session.id.clone()));
+
+    let after_sign_out = Uuid::new_v4().as_bytes().to_vec();
+    let stale = Some((w.token_hash.as_slice(), after_sign_out.as_slice()));
+    let refused = store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 2, stale, None).await;
+    assert!(matches!(refused, Err(StoreError::ClientTokenReplaced)), "{refused:?}");
+    assert_eq!(live_sessions(store, &w.client.id).await.len(), 1, "a refused sign-out ends nothing");
+    let rotation = Some((done.client_token_hash.as_slice(), after_sign_out.as_slice()));
+    store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 2, rotation, None).await.unwrap();
+    assert!(store.client_by_token(&done.client_token_hash).await.unwrap().is_none(), "the signed-in token outlives sign-out");
+    assert_eq!(store.client_by_token(&after_sign_out).await.unwrap().unwrap().id, w.client.id);
+
+    let user = new_user("oscar2");
+    let session = new_session(&w.client, &user, T + 3);
+    let after_sign_up = Uuid::new_v4().as_bytes().to_vec();
+    let rotated = ClientToken::Rotated { client_id: &w.client.id, old_token_hash: &after_sign_out, token_hash: &after_sign_up };
+    store.sign_up(rotated, &user, &sign_up_of(&w.client, &user, &session), &session, &event("sign_up", T + 3)).await.unwrap();
+    assert!(store.client_by_token(&after_sign_out).await.unwrap().is_none(), "the pre-sign-up token still works");
+    assert_eq!(store.client_by_token(&after_sign_up).await.unwrap().unwrap().id, w.client.id);
+}
+
+/// The quota counts verified passkeys and unexpired open registrations; a client's new
+/// registration replaces its own earlier ones.
+async fn open_registrations_count_against_the_quota(store: &dyn Store) {
+    let w = world(store, "quinn").await; // one verified passkey
+    let (other_client, _) = new_client();
+    let open = new_id(IdKind::Passkey, T + 1);
+    store.create_pending_passkey(&new_pending(&w.user, &w.client, &open, T + 300_000), 2).await.unwrap();
+    let elsewhere = new_id(IdKind::Passkey, T + 2);
+    let refused = store.create_pending_passkey(&new_pending(&w.user, &other_client, &elsewhere, T + 300_000), 2).await;
+    assert!(matches!(refused, Err(StoreError::QuotaExceeded)), "{refused:?}");
+    assert!(store.pending_passkey(&w.user.id, &elsewhere).await.unwrap().is_none());
+    let again = new_id(IdKind::Passkey, T + 3);
+    store.create_pending_passkey(&new_pending(&w.user, &w.client, &again, T + 300_000), 2).await.unwrap();
+    assert!(store.pending_passkey(&w.user.id, &open).await.unwrap().is_none(), "replaced by the client's new one");
+    assert!(store.pending_passkey(&w.user.id, &again).await.unwrap().is_some());
+}
+
+/// Ended sessions, completed sign-ins and sign-ups go after the grace period, dead clients
+/// after theirs, audit lines after the retention; live things and recent ones stay.
+async fn purge_deletes_finished_records_after_their_grace(store: &dyn Store) {
+    let policy = PurgePolicy { finished_grace: DAY, dead_client_grace: 30 * DAY, audit_retention: Some(90 * DAY) };
+    // A world signed up and out at T: its first session ended at T, its client idle since T.
+    let gone = world(store, "rhea").await;
+    // Another signed in at T + 40 days and still live.
+    let kept = world(store, "sam").await;
+    let attempt = new_sign_in(&kept.client, r#"{"challenge":"kept"}"#);
+    store.create_sign_in(None, &attempt).await.unwrap();
+    let mut done = completion(&kept, &attempt, 0, T + 40 * DAY);
+    done.session.expire_at = T + 100 * DAY;
+    assert!(store.complete_sign_in(&done, &event("sign_in", T + 40 * DAY)).await.unwrap().result);
+
+    let now = T + 95 * DAY;
+    assert!(store.purge_expired(now, &policy).await.unwrap() > 0);
+    // Gone: the dead client (its token names nothing), its ended session, the old audit lines.
+    assert!(store.client_by_token(&gone.token_hash).await.unwrap().is_none(), "a dead client outlived its grace");
+    assert!(live_sessions(store, &gone.client.id).await.is_empty());
+    let audit = store.audit_events(&AuditQuery { limit: 100, ..AuditQuery::default() }).await.unwrap();
+    assert!(audit.iter().all(|e| e.at >= now - 90 * DAY), "audit lines past retention: {audit:?}");
+    assert!(audit.iter().any(|e| e.at == T + 40 * DAY), "a recent line was purged");
+    // Kept: the live session and its client, and the users and passkeys of both.
+    let found = store.client_and_session(&kept.token_hash, Some(&done.session.id)).await.unwrap().unwrap();
+    assert_eq!(found.session.map(|s| s.status), Some(SessionStatus::Active));
+    assert!(store.user(&gone.user.id).await.unwrap().is_some());
+    assert_eq!(store.passkeys_of(&gone.user.id).await.unwrap().len(), 1);
+    // Without retention, the audit trail is kept.
+    let forever = PurgePolicy { audit_retention: None, ..policy };
+    let before = store.audit_events(&AuditQuery { limit: 100, ..AuditQuery::default() }).await.unwrap().len();
+    store.purge_expired(now + 400 * DAY, &forever).await.unwrap();
+    assert_eq!(store.audit_events(&AuditQuery { limit: 100, ..AuditQuery::default() }).await.unwrap().len(), before);
 }

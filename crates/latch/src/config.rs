@@ -50,7 +50,8 @@ pub struct ServeArgs {
     /// Served in /.well-known/assetlinks.json.
     #[arg(long = "android-app", env = "LATCH_ANDROID_APPS", value_delimiter = ',')]
     pub android_apps: Vec<String>,
-    /// Latch's own public URL, the `iss` of session tokens.
+    /// Latch's own public URL, the `iss` of session tokens (required, https, with
+    /// --production; `http://localhost:PORT` in development).
     #[arg(long, env = "LATCH_ISSUER")]
     pub issuer: Option<String>,
     /// Application name shown to users.
@@ -91,10 +92,21 @@ pub struct ServeArgs {
     /// Passkey creations allowed per user per hour (0: no limit).
     #[arg(long, env = "LATCH_RATE_LIMIT_PASSKEYS_PER_HOUR")]
     pub rate_limit_passkeys_per_hour: Option<u32>,
+    /// Sign-ups allowed per client IP (IPv6: per /64) per hour (0: no limit).
+    #[arg(long, env = "LATCH_RATE_LIMIT_SIGN_UPS_PER_HOUR")]
+    pub rate_limit_sign_ups_per_hour: Option<u32>,
     /// Connections served at once; more wait in the kernel's backlog.
     #[arg(long, env = "LATCH_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
-    /// Take the client IP from X-Forwarded-For (only behind your own proxy).
+    /// Days the audit trail is kept (0: forever).
+    #[arg(long, env = "LATCH_AUDIT_RETENTION_DAYS")]
+    pub audit_retention_days: Option<u64>,
+    /// Seconds a connection may stay without a request in flight (from its first byte's
+    /// absence or its last answer) before it is closed, freeing its slot.
+    #[arg(long, env = "LATCH_IDLE_TIMEOUT_SECS")]
+    pub idle_timeout_secs: Option<u64>,
+    /// Take the client IP from X-Forwarded-For, and https from X-Forwarded-Proto (only
+    /// behind your own proxy).
     #[arg(long, env = "LATCH_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
 }
@@ -140,8 +152,11 @@ pub struct FileConfig {
     pub rate_limit_ip_per_minute: Option<u32>,
     pub rate_limit_client_per_minute: Option<u32>,
     pub rate_limit_passkeys_per_hour: Option<u32>,
+    pub rate_limit_sign_ups_per_hour: Option<u32>,
     pub trust_forwarded_for: Option<bool>,
     pub max_connections: Option<usize>,
+    pub idle_timeout_secs: Option<u64>,
+    pub audit_retention_days: Option<u64>,
     pub allow_autofill: Option<bool>,
     pub show_sign_in_button: Option<bool>,
     pub passkeys_enabled: Option<bool>,
@@ -189,6 +204,8 @@ pub struct Resolved {
     pub issuer: Option<String>,
     pub max_connections: usize,
     pub token_algorithm: SigningAlgorithm,
+    pub idle_timeout: Duration,
+    pub purge: latch_store::PurgePolicy,
 }
 
 /// Settings whose origins may depend on the port actually bound (with `--port 0`).
@@ -196,6 +213,26 @@ pub struct Resolved {
 pub struct SettingsTemplate {
     pub settings: InstanceSettings,
     pub origins_given: bool,
+}
+
+impl Resolved {
+    /// The `iss` of session tokens. Production needs the operator's public https URL: a
+    /// default of `http://localhost:PORT` would let tokens claim an issuer backends should
+    /// never trust.
+    pub fn issuer_for(&self, settings: &InstanceSettings, port: u16) -> anyhow::Result<String> {
+        let production = !settings.dev_mode;
+        match &self.issuer {
+            Some(issuer) if production && !issuer.starts_with("https://") => {
+                bail!("invalid configuration: issuer {issuer:?} must be an https URL in production")
+            }
+            Some(issuer) => Ok(issuer.clone()),
+            None if production => bail!(
+                "invalid configuration: --issuer is required with --production: Latch's public https URL, \
+                 the `iss` backends check in session tokens"
+            ),
+            None => Ok(format!("http://localhost:{port}")),
+        }
+    }
 }
 
 impl SettingsTemplate {
@@ -275,6 +312,9 @@ impl ServeArgs {
         if let Some(v) = self.rate_limit_passkeys_per_hour.or(file.rate_limit_passkeys_per_hour) {
             settings.rate_limits.passkey_creations_per_user_per_hour = v;
         }
+        if let Some(v) = self.rate_limit_sign_ups_per_hour.or(file.rate_limit_sign_ups_per_hour) {
+            settings.rate_limits.sign_ups_per_ip_per_hour = v;
+        }
         settings.trust_forwarded_for = self.trust_forwarded_for || file.trust_forwarded_for.unwrap_or(false);
         if settings.token_ttl < Duration::from_secs(30) {
             bail!("token_ttl_secs must be at least 30: clerk-js refreshes tokens 17 seconds before they expire");
@@ -295,6 +335,14 @@ impl ServeArgs {
             issuer: self.issuer.clone().or(file.issuer),
             max_connections: self.max_connections.or(file.max_connections).unwrap_or(4096),
             token_algorithm,
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs.or(file.idle_timeout_secs).unwrap_or(20).max(1)),
+            purge: latch_store::PurgePolicy {
+                audit_retention: match self.audit_retention_days.or(file.audit_retention_days).unwrap_or(90) {
+                    0 => None,
+                    days => Some(i64::try_from(days).unwrap_or(i64::MAX / 86_400_000).saturating_mul(86_400_000)),
+                },
+                ..latch_store::PurgePolicy::default()
+            },
         })
     }
 }

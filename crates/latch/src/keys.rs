@@ -16,7 +16,7 @@ use latch_flows::{Latch, Requester, TokenSigner, tokens};
 use latch_server::now_ms;
 
 use crate::config::ServeArgs;
-use crate::serve::{issuer_for, open_store};
+use crate::serve::open_store;
 
 #[derive(Debug, Clone, Args)]
 pub struct KeysArgs {
@@ -87,7 +87,8 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
     let now = now_ms();
     match args.command {
         KeysCommand::Publishable(_) => {
-            let issuer = issuer_for(&resolved, resolved.port);
+            let settings = resolved.settings_for_port.for_port(resolved.port)?;
+            let issuer = resolved.issuer_for(&settings, resolved.port)?;
             let host = keys::public_host(&issuer).with_context(|| format!("the issuer {issuer:?} names no host"))?;
             println!("{}", latch_core::backend::publishable_key(&host));
         }
@@ -130,7 +131,8 @@ pub async fn sign_in_token(args: SignInTokenArgs) -> anyhow::Result<()> {
     let now = now_ms();
     let settings = resolved.settings_for_port.for_port(resolved.port)?;
     let tokens = TokenSigner::load_or_create(store.as_ref(), resolved.token_algorithm, settings.token_ttl, now).await?;
-    let latch = Latch::new(settings, store.clone(), tokens, issuer_for(&resolved, resolved.port));
+    let issuer = resolved.issuer_for(&settings, resolved.port)?;
+    let latch = Latch::new(settings, store.clone(), tokens, issuer);
     let user_id = if args.user.starts_with("user_") {
         args.user.clone()
     } else {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use latch_server::{AppState, TokenSigner, now_ms};
+use latch_server::{AppState, ConnectionLimits, TokenSigner, now_ms};
 use latch_store::Store;
 
 use crate::config::{Resolved, ServeArgs};
@@ -37,7 +37,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}:{}", resolved.bind, resolved.port))?;
     let addr = listener.local_addr()?;
     let settings = resolved.settings_for_port.for_port(addr.port())?;
-    let issuer = issuer_for(&resolved, addr.port());
+    let issuer = resolved.issuer_for(&settings, addr.port())?;
     let tokens =
         TokenSigner::load_or_create(store.as_ref(), resolved.token_algorithm, settings.token_ttl, now_ms()).await?;
 
@@ -57,27 +57,25 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => tracing::warn!(%issuer, "the issuer names no host: no publishable key"),
     }
     let state = AppState::new(settings, store.clone(), tokens.clone(), issuer);
-    spawn_purger(store, tokens);
+    spawn_purger(store, tokens, resolved.purge);
 
     // Tests and scripts wait for this exact line.
     println!("latch listening on http://{addr}");
-    latch_server::serve(listener, state, resolved.max_connections, shutdown_signal()).await?;
+    let limits = ConnectionLimits { max_connections: resolved.max_connections, idle_timeout: resolved.idle_timeout };
+    latch_server::serve(listener, state, limits, shutdown_signal()).await?;
     Ok(())
 }
 
-/// Latch's public URL: the configured issuer, else the local address on `port`.
-pub fn issuer_for(resolved: &Resolved, port: u16) -> String {
-    resolved.issuer.clone().unwrap_or_else(|| format!("http://localhost:{port}"))
-}
-
-/// Expired ceremonies and abandoned sign-ins are deleted in the background, and the signing
-/// keys reread (a rotation elsewhere reaches this node within a minute).
-fn spawn_purger(store: Arc<dyn Store>, tokens: TokenSigner) {
+/// What is over (ceremonies, abandoned sign-ins, and after a grace period ended sessions,
+/// sign-ups, dead clients, old audit lines) is deleted in the background, so the database of
+/// a steady workload stops growing; and the signing keys are reread (a rotation elsewhere
+/// reaches this node within a minute).
+fn spawn_purger(store: Arc<dyn Store>, tokens: TokenSigner, policy: latch_store::PurgePolicy) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            if let Err(e) = store.purge_expired(now_ms()).await {
+            if let Err(e) = store.purge_expired(now_ms(), &policy).await {
                 tracing::warn!(error = %e, "purging expired ceremonies failed");
             }
             if let Err(e) = tokens.refresh(store.as_ref()).await {

@@ -73,7 +73,9 @@ async fn concurrent_double_submit_of_one_assertion_creates_one_session() {
     let oks = [&r1, &r2].iter().filter(|r| r.status == 200).count();
     assert_eq!(oks, 1, "exactly one of two racing submits wins: {} / {}", r1.text, r2.text);
     let loser = if r1.status == 200 { &r2 } else { &r1 };
-    loser.assert_error_in(USED_CHALLENGE);
+    // A spent challenge, or signed out if it read the client after the winner's sign-in
+    // rotated the client token.
+    loser.assert_error_in(&[USED_CHALLENGE, SIGNED_OUT].concat());
     let client = s.alice.fapi.get("/client").await.ok();
     let active = client.resp()["sessions"].as_array().unwrap().iter().filter(|s| s["status"] == "active").count();
     assert_eq!(active, 1, "{}", client.text);
@@ -124,7 +126,13 @@ async fn two_sign_ins_completing_at_once_on_one_browser_leave_one_live_session()
         assert!(r1.status == 200 || r2.status == 200, "{} / {}", r1.text, r2.text);
         for r in [&r1, &r2] {
             if r.status != 200 {
-                r.assert_error(400, "session_exists");
+                // Or refused because the other tab's sign-in rotated the client token first:
+                // read before (used concurrently) or after (signed out).
+                r.assert_error_in(&[
+                    (400, "session_exists"),
+                    (401, "signed_out"),
+                    (422, "verification_failed"),
+                ]);
             }
         }
         let live = live_sessions(&browser).await;
@@ -985,4 +993,412 @@ async fn control_snapshots_see_a_sign_in_a_rename_and_a_new_session() {
     let before = s.snapshot(&[]).await;
     s.observer.patch(&format!("/me/passkeys/{}", s.pk_id), &[("name", "renamed")]).await.ok();
     assert_ne!(s.snapshot(&[]).await, before, "a rename must show");
+}
+
+// =============================================================================================
+// Session fixation and cookie tossing (issue 15, finding 1)
+// =============================================================================================
+
+/// `GET /me` with nothing but `cookie` as the `Cookie` header (a jar of its own would add more).
+async fn me_with_cookie(server: &LatchProcess, cookie: &str, sid: &str) -> Reply {
+    let bare = Fapi::new(server);
+    bare.send(
+        RawRequest::get("/v1/me")
+            .no_session_param()
+            .query("_clerk_session_id", sid)
+            .header("cookie", cookie),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_client_token_planted_before_sign_in_does_not_carry_the_victims_session() {
+    let mut s = scene().await;
+    // Mallory gets a client token of her own and plants it in Alice's browser.
+    let mallory = Fapi::new(&s.server);
+    mallory.start_sign_in().await;
+    let planted = mallory.client_cookie().expect("a client cookie");
+    let victim = Fapi::new(&s.server);
+    victim.set_client_cookie(&planted);
+    let sid = victim.sign_in_ok(&mut s.alice.auth).await;
+    let rotated = victim.client_cookie().expect("the victim's cookie");
+    assert_ne!(
+        rotated, planted,
+        "signing in must hand out a fresh client token"
+    );
+    // The planted token reads neither the session, nor the user, nor a token.
+    mallory.set_session(Some(sid.clone()));
+    mallory.get("/me").await.assert_error_in(SIGNED_OUT);
+    mallory.token(&sid).await.assert_error_in(SIGNED_OUT);
+    assert!(
+        mallory.get("/client").await.ok().resp().is_null(),
+        "the planted token still names a client"
+    );
+    // The victim's fresh token works.
+    assert_eq!(victim.me().await["id"], s.alice.user_id.as_str());
+}
+
+#[tokio::test]
+async fn a_client_token_planted_before_sign_up_does_not_carry_the_new_account() {
+    let server = LatchProcess::start();
+    let mallory = Fapi::new(&server);
+    mallory.start_sign_in().await;
+    let planted = mallory.client_cookie().expect("a client cookie");
+    let victim = Fapi::new(&server);
+    victim.set_client_cookie(&planted);
+    victim.sign_up_ok("victim").await;
+    assert_ne!(victim.client_cookie().unwrap(), planted);
+    mallory.set_session(victim.session_id());
+    mallory.get("/me").await.assert_error_in(SIGNED_OUT);
+    assert!(victim.get("/client").await.ok().resp()["sessions"][0]["id"].is_string());
+}
+
+#[tokio::test]
+async fn the_token_of_a_signed_out_client_stops_working() {
+    let mut s = scene().await;
+    let browser = Fapi::new(&s.server);
+    browser.sign_in_ok(&mut s.alice.auth).await;
+    let signed_in_token = browser.client_cookie().unwrap();
+    browser.sign_out().await.ok();
+    let after = browser.client_cookie().unwrap();
+    assert_ne!(
+        after, signed_in_token,
+        "sign-out must hand out a fresh client token"
+    );
+    let copy = Fapi::new(&s.server);
+    copy.set_client_cookie(&signed_in_token);
+    assert!(
+        copy.get("/client").await.ok().resp().is_null(),
+        "a signed-out token still names the client"
+    );
+    // The browser keeps its client under the new token.
+    assert!(browser.get("/client").await.ok().resp()["id"].is_string());
+}
+
+#[tokio::test]
+async fn a_native_client_token_is_rotated_at_sign_in_and_the_old_one_stops_working() {
+    let mut s = scene().await;
+    let native = |req: RawRequest, token: &str| {
+        req.origin(OriginHeader::None)
+            .query("_is_native", "1")
+            .header("authorization", token)
+    };
+    let app = Fapi::new(&s.server);
+    let started = app
+        .send(native(
+            RawRequest::post("/v1/client/sign_ins", form_body(&[("strategy", "passkey")])),
+            "",
+        ))
+        .await
+        .ok();
+    let first_token = started
+        .header("authorization")
+        .pop()
+        .expect("a new client's token");
+    let sign_in_id = started.resp()["id"].as_str().unwrap().to_string();
+    let options = parse_nonce(&started.resp()["first_factor_verification"]["nonce"]);
+    let assertion = s.alice.auth.assert(&options).await.json();
+    let path = format!("/v1/client/sign_ins/{sign_in_id}/attempt_first_factor");
+    let body = form_body(&[
+        ("strategy", "passkey"),
+        ("public_key_credential", &assertion),
+    ]);
+    let done = app
+        .send(native(RawRequest::post(&path, body), &first_token))
+        .await
+        .ok();
+    assert_eq!(done.resp()["status"], "complete", "{}", done.text);
+    let fresh = done
+        .header("authorization")
+        .pop()
+        .expect("a rotated token in the answer");
+    assert_ne!(fresh, first_token);
+    let sid = done.resp()["created_session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let me = |token: &str| {
+        native(
+            RawRequest::get("/v1/me")
+                .no_session_param()
+                .query("_clerk_session_id", &sid),
+            token,
+        )
+    };
+    app.send(me(&first_token)).await.assert_error_in(SIGNED_OUT);
+    assert_eq!(
+        app.send(me(&fresh)).await.ok().resp()["id"],
+        s.alice.user_id.as_str()
+    );
+}
+
+#[tokio::test]
+async fn a_request_with_two_client_cookies_is_treated_as_carrying_none() {
+    let s = scene().await;
+    let real = s.observer.client_cookie().unwrap();
+    let sid = s.observer.session_id().unwrap();
+    let mallory = Fapi::new(&s.server);
+    mallory.start_sign_in().await;
+    let planted = mallory.client_cookie().unwrap();
+    me_with_cookie(&s.server, &format!("__client={real}"), &sid)
+        .await
+        .ok();
+    for cookie in [
+        format!("__client={planted}; __client={real}"),
+        format!("__client={real}; __client={planted}"),
+    ] {
+        me_with_cookie(&s.server, &cookie, &sid)
+            .await
+            .assert_error_in(SIGNED_OUT);
+    }
+}
+
+#[tokio::test]
+async fn an_https_instance_sets_a_host_prefixed_secure_cookie_and_ignores_a_plain_one() {
+    let server = LatchProcess::start_with(&["--origin", "https://app.localhost"]);
+    let browser = Fapi::with(&server.base, "https://app.localhost");
+    let r = browser
+        .post("/client/sign_ups", &[("username", "hostie")])
+        .await
+        .ok();
+    let set_cookie = r.header("set-cookie").join("\n");
+    assert!(set_cookie.starts_with("__Host-client="), "{set_cookie}");
+    assert!(
+        set_cookie.contains("; Secure")
+            && set_cookie.contains("Path=/")
+            && !set_cookie.contains("Domain"),
+        "{set_cookie}"
+    );
+    let token = set_cookie
+        .trim_start_matches("__Host-client=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let sid = r.resp()["created_session_id"].as_str().unwrap().to_string();
+    let me = |cookie: String| {
+        let f = Fapi::with(&server.base, "https://app.localhost");
+        let sid = sid.clone();
+        async move {
+            f.send(
+                RawRequest::get("/v1/me")
+                    .no_session_param()
+                    .query("_clerk_session_id", &sid)
+                    .header("cookie", &cookie),
+            )
+            .await
+        }
+    };
+    me(format!("__Host-client={token}")).await.ok();
+    // A plain `__client` (which a sibling subdomain could toss) is not the client cookie here.
+    me(format!("__client={token}"))
+        .await
+        .assert_error_in(SIGNED_OUT);
+    // Even a request without an https Origin gets a Secure cookie on an https-only instance.
+    let plain = Fapi::with(&server.base, "https://app.localhost");
+    let r = plain
+        .send(
+            RawRequest::post("/v1/client/sign_ins", form_body(&[("strategy", "passkey")]))
+                .origin(OriginHeader::None),
+        )
+        .await
+        .ok();
+    assert!(
+        r.header("set-cookie").join("").contains("; Secure"),
+        "{:?}",
+        r.header("set-cookie")
+    );
+}
+
+// =============================================================================================
+// Idle connections (issue 15, finding 2)
+// =============================================================================================
+
+#[tokio::test]
+async fn silent_and_idle_http2_connections_cannot_hold_every_slot() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = LatchProcess::start_with(&["--max-connections", "4", "--idle-timeout-secs", "2"]);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    // Three sockets that never send a byte, and one HTTP/2 prior-knowledge connection that
+    // says hello (preface, empty SETTINGS) and then nothing: every slot is taken.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    let mut h2 = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00").await.unwrap();
+    held.push(h2);
+    let started = std::time::Instant::now();
+    // The kernel accepts the connection into its backlog; Latch reads it once a slot frees.
+    let mut probe = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    probe.write_all(b"GET /healthz HTTP/1.1\r\nHost: latch\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(15), probe.read_to_end(&mut answer))
+        .await
+        .expect("/healthz answers once idle slots free")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1500), "answered before any slot could free");
+    // The held connections were closed by the server.
+    for mut socket in held {
+        let mut buf = vec![0u8; 4096];
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            loop {
+                match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => return true,
+                    Ok(_) => continue,
+                }
+            }
+        })
+        .await
+        .unwrap_or(false);
+        assert!(closed, "an idle connection stayed open");
+    }
+}
+
+// =============================================================================================
+// `azp` and the token cache (issue 15, finding 3)
+// =============================================================================================
+
+/// The claims of a JWT, unverified (the test only reads `azp`).
+fn claims_of(jwt: &str) -> Value {
+    serde_json::from_slice(&unb64u(jwt.split('.').nth(1).expect("a JWT"))).unwrap()
+}
+
+#[tokio::test]
+async fn a_token_never_names_an_origin_latch_does_not_allow() {
+    let s = scene().await;
+    let sid = s.observer.session_id().unwrap();
+    let foreign = format!("https://{}.evil.example", "x".repeat(2_000));
+    let r = s.observer.send(RawRequest::get("/v1/client").origin(OriginHeader::Custom(foreign.clone()))).await.ok();
+    let session = &r.resp()["sessions"][0];
+    assert_eq!(session["id"], sid.as_str());
+    let claims = claims_of(session["last_active_token"]["jwt"].as_str().expect("a token"));
+    assert!(claims.get("azp").is_none(), "azp from a foreign Origin: {}", &claims["azp"].to_string()[..60]);
+    // From the allowed origin, the token names it.
+    let r = s.observer.get("/client").await.ok();
+    let claims = claims_of(r.resp()["sessions"][0]["last_active_token"]["jwt"].as_str().unwrap());
+    assert_eq!(claims["azp"], s.server.origin().as_str());
+}
+
+// =============================================================================================
+// Production defaults and page headers (issue 15, findings 8 and 12)
+// =============================================================================================
+
+#[tokio::test]
+async fn fapi_answers_that_carry_tokens_are_not_cached_or_sniffed() {
+    let s = scene().await;
+    let sid = s.observer.session_id().unwrap();
+    for r in [s.observer.get("/client").await.ok(), s.observer.token(&sid).await.ok(), s.observer.get("/me").await.ok()] {
+        assert_eq!(r.header("cache-control"), ["no-store"], "{}", r.text);
+        assert_eq!(r.header("x-content-type-options"), ["nosniff"]);
+    }
+}
+
+#[tokio::test]
+async fn the_dev_page_has_the_portals_csp_and_frame_headers() {
+    let server = LatchProcess::start();
+    let f = Fapi::new(&server);
+    let page = f.get_abs("/").await;
+    assert_eq!(page.status, 200);
+    let csp = page.header("content-security-policy").join("");
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"), "{csp}");
+    assert_eq!(page.header("x-frame-options"), ["DENY"]);
+    assert!(!page.text.contains("<style") && !page.text.contains("style=\""), "inline styles the CSP would block");
+    assert_eq!(f.get_abs("/dev.css").await.status, 200);
+}
+
+#[test]
+fn production_refuses_to_start_without_an_https_issuer() {
+    let dir = std::env::temp_dir().join(format!("latch-issuer-test-{}", std::process::id()));
+    let run = |extra: &[&str]| {
+        let mut args = vec!["serve", "--port", "0", "--production", "--rp-id", "example.com", "--origin", "https://example.com"];
+        args.extend_from_slice(extra);
+        std::process::Command::new(latch_binary()).args(&args).arg("--data-dir").arg(&dir).output().unwrap()
+    };
+    let out = run(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("--issuer is required with --production"), "{stderr}");
+    let out = run(&["--issuer", "http://latch.example.com"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("must be an https URL"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// =============================================================================================
+// Look-alike names (issue 15, finding 10)
+// =============================================================================================
+
+#[tokio::test]
+async fn usernames_differing_only_in_case_are_one_account() {
+    let mut s = scene().await;
+    for name in ["Alice", "ALICE", "alice"] {
+        Fapi::new(&s.server).sign_up(name).await.assert_error(422, "form_identifier_exists");
+    }
+    // Signing in by identifier finds her whatever the case.
+    let browser = Fapi::new(&s.server);
+    let (id, options) = browser.start_sign_in_with_identifier("ALICE").await;
+    let assertion = s.alice.auth.assert(&options).await;
+    assert_eq!(browser.attempt_sign_in(&id, &assertion.json()).await.ok().resp()["status"], "complete");
+    // A new account keeps one spelling: lower case.
+    let r = Fapi::new(&s.server).sign_up("Bob.Smith").await.ok();
+    assert_eq!(r.resp()["username"], "bob.smith", "{}", r.text);
+}
+
+#[tokio::test]
+async fn passkey_names_with_bidi_or_zero_width_controls_are_refused() {
+    let s = scene().await;
+    let before = s.snapshot(&[]).await;
+    for sneaky in ["\u{202E}yek s'ecila", "my\u{200B}key", "\u{2066}key\u{2069}"] {
+        let r = s.observer.patch(&format!("/me/passkeys/{}", s.pk_id), &[("name", sneaky)]).await;
+        r.assert_error(422, "form_param_format_invalid");
+    }
+    s.snapshot(&[]).await.assert_same(&before);
+}
+
+// =============================================================================================
+// Pending registrations and the passkey quota (issue 15, finding 7)
+// =============================================================================================
+
+#[tokio::test]
+async fn open_registrations_count_against_the_passkey_quota() {
+    let server = LatchProcess::start_with(&["--max-passkeys-per-user", "2"]);
+    let (mut alice, _, _) = Person::with_passkey(&server, "alice").await;
+    let second_browser = alice.observer(&server).await;
+    // One verified passkey and one open registration: the quota of 2 is used up...
+    let (first_id, _) = alice.fapi.start_registration().await;
+    second_browser.post("/me/passkeys", &[]).await.assert_error(422, "passkey_quota_exceeded");
+    // ...however many registrations one browser opens: each replaces its previous one.
+    for _ in 0..5 {
+        alice.fapi.start_registration().await;
+    }
+    let (last_id, options) = alice.fapi.start_registration().await;
+    let reg = alice.auth.register(&options).await;
+    alice.fapi.finish_registration(&first_id, &reg.json()).await.assert_error_in(NOT_FOUND);
+    let reg = alice.auth.register(&options).await;
+    alice.fapi.finish_registration(&last_id, &reg.json()).await.ok();
+    assert_eq!(alice.fapi.passkeys().await.len(), 2);
+}
+
+// =============================================================================================
+// Sessions outliving their passkey (issue 15, finding 4)
+// =============================================================================================
+
+#[tokio::test]
+async fn deleting_a_passkey_ends_the_sessions_it_could_have_made() {
+    let server = LatchProcess::start();
+    let (alice, _, _) = Person::with_passkey(&server, "alice").await;
+    // During a moment of access to Alice's session, Mallory adds a passkey of his own and signs
+    // in with it in his browser.
+    let mut mallorys_device = SoftAuthenticator::for_server(&server);
+    let (planted, _) = alice.fapi.create_passkey(&mut mallorys_device).await;
+    let mallory = Fapi::new(&server);
+    let mallorys_session = mallory.sign_in_ok(&mut mallorys_device).await;
+    assert_eq!(mallory.me().await["id"], alice.user_id.as_str());
+    // Alice finds it and deletes it: Mallory's session ends with it, hers goes on.
+    alice.fapi.delete(&format!("/me/passkeys/{}", planted["id"].as_str().unwrap())).await.ok();
+    mallory.get("/me").await.assert_error_in(SIGNED_OUT);
+    mallory.token(&mallorys_session).await.assert_error_in(SIGNED_OUT);
+    assert_eq!(alice.fapi.me().await["id"], alice.user_id.as_str());
 }

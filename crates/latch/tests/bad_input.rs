@@ -497,3 +497,52 @@ async fn the_server_survives_a_burst_of_junk() {
     let r = s.alice.fapi.sign_in(&mut s.alice.auth).await.ok();
     assert_eq!(r.resp()["status"], "complete", "{}", r.text);
 }
+
+// =============================================================================================
+// Framework rejections reach the client in Clerk's shape (issue 15, finding 6)
+// =============================================================================================
+
+#[tokio::test]
+async fn a_token_for_a_jwt_template_is_a_clerk_shaped_404_with_cors() {
+    let server = LatchProcess::start();
+    let f = Fapi::new(&server);
+    let sid = {
+        f.sign_up_ok("templated").await;
+        f.session_id().unwrap()
+    };
+    let r = f.post(&format!("/client/sessions/{sid}/tokens/supabase"), &[]).await;
+    r.assert_error(404, "resource_not_found");
+    assert_eq!(r.header("access-control-allow-origin"), [server.origin()], "CORS on the refusal");
+}
+
+#[tokio::test]
+async fn extractor_and_router_rejections_are_clerk_shaped() {
+    let server = LatchProcess::start();
+    let f = Fapi::new(&server);
+    // A path segment that is not UTF-8 (axum's Path extractor refuses it).
+    let r = f.send(RawRequest::get("/v1/client/sign_ups/%FF%FE")).await;
+    r.assert_error_shape();
+    assert_eq!(r.header("content-type"), ["application/json"]);
+    assert_eq!(r.header("access-control-allow-origin"), [server.origin()], "CORS on the refusal");
+    // A method a non-FAPI route does not take (axum's 405).
+    let mut post_jwks = RawRequest::post("/.well-known/jwks.json", vec![]);
+    post_jwks.sdk_query = false;
+    f.send(post_jwks).await.assert_error(404, "resource_not_found");
+    // A head over 32 KiB.
+    let r = f.send(RawRequest::get("/v1/environment").header("x-padding", &"p".repeat(40 * 1024))).await;
+    r.assert_error(431, "request_header_fields_too_large");
+}
+
+#[tokio::test]
+async fn a_json_body_with_a_duplicate_key_is_refused_like_a_form() {
+    let server = LatchProcess::start();
+    let f = Fapi::new(&server);
+    let mut req = RawRequest::post("/v1/client/sign_ups", br#"{"username":"harmless","username":"other"}"#.to_vec());
+    req.content_type = Some("application/json".into());
+    let r = f.send(req).await;
+    r.assert_error(422, "form_param_format_invalid");
+    assert_eq!(r.param_name(), Some("username"));
+    // Neither name was taken.
+    Fapi::new(&server).sign_up_ok("harmless").await;
+    Fapi::new(&server).sign_up_ok("other").await;
+}

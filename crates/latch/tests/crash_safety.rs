@@ -19,7 +19,9 @@
 //! * the sign-up in flight: the username is taken if and only if the client holds a live
 //!   session of that user (user, sign-up and session are one transaction);
 //! * the sign-in in flight: either the sign-in is `complete` and its session is live and
-//!   usable, or it is not complete and the client has no session.
+//!   usable, or it is not complete and the client has no session;
+//! * a sign-up, sign-in or sign-out in flight that committed, but whose answer (with the
+//!   client's fresh token) was lost: the browser's old token names no client any more.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -37,12 +39,14 @@ const KILL_AFTER_ACKS: [usize; 6] = [9, 31, 52, 20, 75, 14];
 const PASSKEYS_PER_PERSON: usize = 2;
 
 /// Rate limits would turn part of the stream into 429s: this test is about durability.
-const NO_RATE_LIMITS: [&str; 6] = [
+const NO_RATE_LIMITS: [&str; 8] = [
     "--rate-limit-ip-per-minute",
     "0",
     "--rate-limit-client-per-minute",
     "0",
     "--rate-limit-passkeys-per-hour",
+    "0",
+    "--rate-limit-sign-ups-per-hour",
     "0",
 ];
 
@@ -71,6 +75,9 @@ struct Person {
     live_session: Option<String>,
     /// Sessions ended by an acknowledged sign-out.
     ended_sessions: Vec<String>,
+    /// The browser lost its client with an answer that died with the server (its token was
+    /// rotated): it has no client from then on.
+    lost_client: bool,
     in_flight: Option<InFlight>,
 }
 
@@ -130,6 +137,7 @@ impl Person {
             passkeys: vec![],
             live_session: None,
             ended_sessions: vec![],
+            lost_client: false,
             in_flight: None,
         }
     }
@@ -229,7 +237,35 @@ impl Person {
         self.fapi.set_server(server);
         let who = self.who();
         let client = self.fapi.get("/client").await.ok();
-        let c = client.resp().clone();
+        let mut lost_answer = None;
+        if client.resp().is_null() {
+            // Sign-up, sign-in and sign-out rotate the client token (the session fixation defence):
+            // when the action committed but its answer, carrying the fresh token, died with
+            // the server, the browser's old token names nothing, as if its cookie had been
+            // cleared. The action is done; the browser starts again as a new client.
+            let signed_up = matches!(self.in_flight, Some(InFlight::SignUp)) && username_taken(server, &self.username).await;
+            lost_answer = match self.in_flight.clone() {
+                // Committed: the user exists, on a session no browser can reach.
+                Some(InFlight::SignUp) if signed_up => Some("sign-up"),
+                Some(InFlight::SignOut { sid }) => {
+                    self.ended_sessions.push(sid);
+                    Some("sign-out")
+                }
+                Some(InFlight::SignIn { sign_in_id: Some(_) }) => Some("sign-in"),
+                _ => None,
+            };
+            if lost_answer.is_some() {
+                self.lost_client = true;
+                self.live_session = None;
+                self.in_flight = None;
+                self.fapi = Fapi::new(server);
+            }
+        }
+        let c = if self.lost_client && client.resp().is_null() {
+            serde_json::json!({ "sessions": [] })
+        } else {
+            client.resp().clone()
+        };
         assert!(c.is_object(), "{who}: the client made before the stream is gone: {}", client.text);
         let live: Vec<(String, String, String)> = c["sessions"]
             .as_array()
@@ -242,7 +278,7 @@ impl Person {
             .collect();
         let live_ids: Vec<&str> = live.iter().map(|(s, _, _)| s.as_str()).collect();
 
-        let mut resolved = None;
+        let mut resolved;
         match self.in_flight.clone() {
             Some(InFlight::SignUp) => {
                 let taken = username_taken(server, &self.username).await;
@@ -281,7 +317,7 @@ impl Person {
                 }
             }
             Some(InFlight::CreatePasskey { .. }) => resolved = Some(("passkey registration", false)),
-            None => {}
+            None => resolved = lost_answer.map(|what| (what, true)),
         }
 
         // Sessions: the live one is live and usable, ended ones stay ended, nothing else.

@@ -13,7 +13,9 @@ fn assert_limited(r: &Reply) {
 async fn sign_in_creation_is_limited_per_client() {
     let server = LatchProcess::start_with(&["--rate-limit-client-per-minute", "3"]);
     let fapi = Fapi::new(&server);
-    for _ in 0..3 {
+    // The first request comes without a client (it counts against the address's client-less
+    // budget); the browser's own budget then allows three.
+    for _ in 0..4 {
         fapi.post("/client/sign_ins", &[("strategy", "passkey")]).await.ok();
     }
     let before = fapi.get("/client").await.ok().resp()["sign_in"]["id"].clone();
@@ -52,6 +54,8 @@ async fn nodes_on_one_database_share_the_budget() {
     let a = LatchProcess::start_with(&["--origin", "http://localhost:5555", "--rate-limit-client-per-minute", "4"]);
     let b = LatchProcess::join(&a, &["--origin", "http://localhost:5555", "--rate-limit-client-per-minute", "4"]);
     let fapi = Fapi::with(&a.base, "http://localhost:5555");
+    // The first, client-less request counts against the address's client-less budget.
+    fapi.post("/client/sign_ins", &[("strategy", "passkey")]).await.ok();
     fapi.post("/client/sign_ins", &[("strategy", "passkey")]).await.ok();
     fapi.post("/client/sign_ins", &[("strategy", "passkey")]).await.ok();
     fapi.set_base(&b.base);
@@ -60,4 +64,27 @@ async fn nodes_on_one_database_share_the_budget() {
     assert_limited(&fapi.post("/client/sign_ins", &[("strategy", "passkey")]).await);
     fapi.set_base(&a.base);
     assert_limited(&fapi.post("/client/sign_ins", &[("strategy", "passkey")]).await);
+}
+
+#[tokio::test]
+async fn cookie_less_callers_share_one_per_client_budget_per_address() {
+    let server = LatchProcess::start_with(&["--rate-limit-client-per-minute", "3"]);
+    // Each request without a client would make a new client, with a fresh budget of its own.
+    for i in 0..3 {
+        let r = Fapi::new(&server).post("/client/sign_ins", &[("strategy", "passkey")]).await;
+        assert_eq!(r.status, 200, "request {i}: {}", r.text);
+    }
+    assert_limited(&Fapi::new(&server).post("/client/sign_ins", &[("strategy", "passkey")]).await);
+}
+
+#[tokio::test]
+async fn sign_ups_have_a_budget_of_their_own() {
+    let server = LatchProcess::start_with(&["--rate-limit-sign-ups-per-hour", "2"]);
+    Fapi::new(&server).sign_up_ok("first").await;
+    Fapi::new(&server).sign_up_ok("second").await;
+    let refused = Fapi::new(&server);
+    assert_limited(&refused.sign_up("third").await);
+    assert!(refused.get("/client").await.ok().resp().is_null(), "a refused sign-up stores no client");
+    // Sign-ins from the same address are not affected.
+    Fapi::new(&server).post("/client/sign_ins", &[("strategy", "passkey")]).await.ok();
 }

@@ -75,7 +75,7 @@ impl FromRequestParts<AppState> for BackendCaller {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let caller = crate::context::Caller::from_parts(parts, state.settings().trust_forwarded_for);
+        let caller = crate::context::Caller::from_parts(parts, state.settings());
         Ok(BackendCaller(Requester { ip: caller.requester.ip, user_agent: caller.requester.user_agent, ..Requester::default() }))
     }
 }

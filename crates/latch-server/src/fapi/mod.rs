@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/client/sessions", delete(sessions::end_all))
         .route("/client/sessions/{id}/touch", post(sessions::touch))
         .route("/client/sessions/{id}/tokens", post(sessions::token))
-        .route("/client/sessions/{id}/tokens/{template}", post(sessions::token))
+        .route("/client/sessions/{id}/tokens/{template}", post(sessions::template_token))
         .route("/client/sessions/{id}/remove", post(sessions::remove))
         .route("/client/sign_ups", post(sign_ups::create))
         .route("/client/sign_ups/{id}", get(sign_ups::get))
@@ -56,8 +56,18 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Caller::from_parts(parts, state.settings().trust_forwarded_for))
+        Ok(Caller::from_parts(parts, state.settings()))
     }
+}
+
+/// FAPI answers carry the client, session tokens and ceremony options: no browser or proxy
+/// may cache them, nor read them as another type.
+pub async fn no_store(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    headers.insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    headers.insert(axum::http::header::X_CONTENT_TYPE_OPTIONS, axum::http::HeaderValue::from_static("nosniff"));
+    response
 }
 
 /// clerk-js sends PATCH and DELETE as `POST ?_method=…` (docs/protocol.md §2.2); route them as meant.

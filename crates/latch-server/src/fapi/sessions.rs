@@ -7,7 +7,7 @@ use latch_flows::{ClientView, sessions};
 use serde_json::json;
 
 use crate::context::Caller;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::fapi::{json, reply};
 use crate::state::{AppState, now_ms};
 
@@ -30,10 +30,12 @@ fn no_client() -> Response {
     reply::plain(json!({ "response": null, "client": null }))
 }
 
-/// Sign out: every session of this client ends (`signOut()` with one session).
+/// Sign out: every session of this client ends (`signOut()` with one session), and the
+/// client's token is replaced.
 pub async fn end_all(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    let view = sessions::sign_out(&state, &caller.requester, now_ms()).await?;
-    Ok(client_as_response(&view))
+    let answer = sessions::sign_out(&state, &caller.requester, now_ms()).await?;
+    let reply = client_as_response(&answer.response);
+    Ok(caller.hand_over_client_token(answer.new_client_token.as_deref(), reply))
 }
 
 /// `GET /client` and sign-out answer with the client as both `response` and `client`.
@@ -50,6 +52,12 @@ pub async fn touch(State(state): State<AppState>, caller: Caller, Path(id): Path
 pub async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let answer = sessions::remove(&state, &caller.requester, &id, now_ms()).await?;
     Ok(reply::envelope(&caller, answer, json::session))
+}
+
+/// `POST /client/sessions/{id}/tokens/{template}` (`getToken({ template })`): Latch has no JWT
+/// templates, so none is found.
+pub async fn template_token(Path((_id, _template)): Path<(String, String)>) -> ApiResult<Response> {
+    Err(ApiError::not_found("JWT template"))
 }
 
 /// `POST /client/sessions/{id}/tokens`: the JWT comes back at the top level, not in `response`.
