@@ -145,6 +145,16 @@ pub struct NewClient<'a> {
     pub token_hash: &'a [u8],
 }
 
+/// A handshake nonce as stored: never the nonce itself, only its SHA-256.
+#[derive(Debug, Clone)]
+pub struct HandshakeNonce {
+    pub nonce_hash: Vec<u8>,
+    /// What the app's server is to set, as JSON the flows layer writes and reads (opaque here).
+    pub grant_json: String,
+    pub created_at: Millis,
+    pub expire_at: Millis,
+}
+
 /// One line of the audit trail. Never holds a secret: no tokens, challenges or keys.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AuditEvent {
@@ -369,7 +379,14 @@ pub trait Store: Send + Sync + 'static {
     /// counts per IP and per client together); returns both counts, in order.
     async fn hit_rate_limits(&self, keys: [&str; 2], window_start: Millis) -> StoreResult<[u64; 2]>;
 
-    /// Deletes ceremonies and sign-ins that can no longer be completed.
+    // Handshake nonces (docs/protocol.md §13): written by the handshake, taken once.
+    async fn create_handshake_nonce(&self, nonce: &HandshakeNonce) -> StoreResult<()>;
+    /// Deletes the nonce and returns what it held and when it expires (the caller judges
+    /// expiry); None when there is none: never issued, already taken, or purged. Of two
+    /// concurrent takers, exactly one gets it.
+    async fn take_handshake_nonce(&self, nonce_hash: &[u8]) -> StoreResult<Option<(String, Millis)>>;
+
+    /// Deletes ceremonies, sign-ins and handshake nonces that can no longer be completed.
     async fn purge_expired(&self, now: Millis) -> StoreResult<u64>;
 }
 
