@@ -203,6 +203,23 @@ fn check_scheme(origin: &OriginPattern, dev_mode: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// A cookie domain browsers accept: a lowercase host name (not an IP address) that is not a
+/// public suffix (`Domain=co.uk` would be dropped by every browser).
+pub fn validate_cookie_domain(domain: &str) -> Result<(), String> {
+    let looks_like_name = !domain.is_empty()
+        && domain.split('.').all(|label| {
+            !label.is_empty() && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+        && domain.parse::<std::net::Ipv4Addr>().is_err();
+    if !looks_like_name {
+        return Err(format!("cookie domain {domain:?} must be a lowercase host name such as example.com"));
+    }
+    if domain.contains('.') && psl::domain_str(domain).is_none() {
+        return Err(format!("cookie domain {domain:?} is a public suffix; browsers refuse cookies scoped to it"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 
 mod bapi;
 mod context;
+mod cookies;
 mod dev_page;
 mod error;
 mod fapi;

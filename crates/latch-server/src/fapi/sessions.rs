@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use latch_flows::{ClientView, sessions};
+use latch_flows::sessions;
 use serde_json::json;
 
 use crate::context::Caller;
@@ -12,22 +12,14 @@ use crate::fapi::{json, reply};
 use crate::state::{AppState, now_ms};
 
 pub async fn get_client(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    match sessions::client(&state, &caller.requester, now_ms()).await? {
-        None => Ok(reply::plain(json!({ "response": null, "client": null }))),
-        Some(view) => Ok(client_as_response(&view)),
-    }
+    let view = sessions::client(&state, &caller.requester, now_ms()).await?;
+    Ok(reply::client_only(&caller, view.as_ref()))
 }
 
 /// Sign out: every session of this client ends (`signOut()` with one session).
 pub async fn end_all(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let view = sessions::sign_out(&state, &caller.requester, now_ms()).await?;
-    Ok(client_as_response(&view))
-}
-
-/// `GET /client` and sign-out answer with the client as both `response` and `client`.
-fn client_as_response(view: &ClientView) -> Response {
-    let client = json::client(view);
-    reply::plain(reply::Envelope { response: &client, client: &client })
+    Ok(reply::client_only(&caller, Some(&view)))
 }
 
 pub async fn touch(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {

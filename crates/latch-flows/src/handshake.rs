@@ -1,0 +1,124 @@
+//! The handshake: how an app's server learns who its browser is signed in as when its own
+//! cookies cannot tell (docs/backend.md §2; docs/protocol.md §13).
+//!
+//! Clerk's server SDKs keep a copy of the sign-in state on the app's own host: the
+//! `__session` token and `__client_uat`. When that copy is missing or stale (an expired token
+//! on a page load, a token older than `__client_uat`, a token without `__client_uat`), the SDK
+//! sends the browser to Latch's `GET /v1/client/handshake?redirect_url=…&format=nonce`. There
+//! the browser's own Latch client cookie says who it is; [`begin`] records that state under a
+//! random nonce and the browser goes back to `redirect_url` with it. The app's server then
+//! asks the Backend API for the nonce's payload ([`payload`], secret key), sets the cookies it
+//! describes, and serves the page signed in, or signed out.
+//!
+//! The defences, each here:
+//! - **No open redirect**: `redirect_url` must be an absolute http(s) URL on one of the
+//!   instance's allowed origins, without credentials; anything else is refused before a nonce
+//!   exists. A nonce (and the session token it unlocks) therefore only ever travels to the
+//!   operator's own apps.
+//! - **Single use, short life**: the nonce is 256 random bits; only its SHA-256 is stored; it
+//!   is taken by a `DELETE … RETURNING` (two takers: one wins) and refused after
+//!   [`NONCE_TTL`]; expired ones are purged with the other dead rows.
+//! - **Only a secret key reads it**: the payload route is on the Backend API.
+
+use std::time::Duration;
+
+use latch_core::ids::new_secret;
+use latch_core::model::Millis;
+use latch_store::HandshakeNonce;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::refusal::{FlowResult, Refusal};
+use crate::requester::{Requester, client_and_session, token_hash};
+use crate::tokens::fresh_session_token;
+use crate::view::client_uat;
+use crate::{Latch, ms};
+
+/// How long a nonce may wait for the app's server. A browser follows the redirect at once;
+/// the session token inside must still be valid when the app sets it, and tokens live at
+/// least 30 s (the configuration refuses less).
+pub const NONCE_TTL: Duration = Duration::from_secs(30);
+
+/// What a nonce unlocks: the client's sign-in state as the app's cookies should say it.
+/// The server turns it into `Set-Cookie` directives for the app's host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandshakeGrant {
+    /// A session token signed for the handshake (`azp` = the app's origin), or None when the
+    /// client is signed out (the cookies are then cleared).
+    pub session_token: Option<String>,
+    /// `__client_uat`, by the one rule ([`client_uat`]).
+    pub client_uat: i64,
+    /// The page the browser returns to: the directives are scoped to its host and scheme.
+    pub redirect_url: String,
+}
+
+/// Where the browser goes next: `redirect_url`, to which the server appends the nonce.
+#[derive(Debug, Clone)]
+pub struct HandshakeIssued {
+    pub redirect_url: Url,
+    pub nonce: String,
+}
+
+/// `GET /v1/client/handshake`: checks `redirect_url`, reads the requester's client (none is
+/// fine: signed out), stores a grant under a new nonce.
+pub async fn begin(
+    latch: &Latch,
+    requester: &Requester,
+    redirect_url: Option<&str>,
+    format: Option<&str>,
+    now: Millis,
+) -> FlowResult<HandshakeIssued> {
+    let redirect_url = allowed_redirect(latch, redirect_url)?;
+    if format.is_some_and(|f| f != "nonce") {
+        return Err(Refusal::ParamInvalid {
+            param: "format".into(),
+            why: "Latch answers the handshake in the nonce format only (format=nonce).".into(),
+        });
+    }
+    let app_origin = redirect_url.origin().ascii_serialization();
+    // The client's active session, read with the client in one call; a session of another
+    // client, or none, is signed out.
+    let found = client_and_session(latch, requester, None).await?;
+    let active = found.as_ref().and_then(|f| f.session.as_ref()).filter(|s| s.is_live(now));
+    let uat = client_uat(active, now);
+    let session_token = match active {
+        Some(session) => Some(fresh_session_token(latch, session, Some(&app_origin), now)?),
+        None => None,
+    };
+    let grant = HandshakeGrant { session_token, client_uat: uat, redirect_url: redirect_url.to_string() };
+    let grant_json = serde_json::to_string(&grant).map_err(|e| Refusal::Internal(format!("handshake grant: {e}")))?;
+    let nonce = new_secret();
+    let record = HandshakeNonce { nonce_hash: token_hash(&nonce), grant_json, created_at: now, expire_at: now + ms(NONCE_TTL) };
+    latch.store().create_handshake_nonce(&record).await?;
+    Ok(HandshakeIssued { redirect_url, nonce })
+}
+
+/// `GET /bapi/v1/clients/handshake_payload?nonce=`: the grant a nonce holds, once. Unknown,
+/// already taken and expired nonces are all "no such nonce".
+pub async fn payload(latch: &Latch, nonce: Option<&str>, now: Millis) -> FlowResult<HandshakeGrant> {
+    let nonce = nonce.filter(|n| !n.is_empty()).ok_or_else(|| Refusal::ParamMissing("nonce".into()))?;
+    let (grant_json, expire_at) =
+        latch.store().take_handshake_nonce(&token_hash(nonce)).await?.ok_or(Refusal::NotFound("handshake nonce"))?;
+    if now >= expire_at {
+        return Err(Refusal::NotFound("handshake nonce"));
+    }
+    serde_json::from_str(&grant_json).map_err(|e| Refusal::Internal(format!("stored handshake grant: {e}")))
+}
+
+/// `redirect_url` if it may receive a nonce: an absolute http(s) URL without credentials whose
+/// origin is one of the instance's allowed origins (the list CORS and WebAuthn use).
+fn allowed_redirect(latch: &Latch, redirect_url: Option<&str>) -> FlowResult<Url> {
+    let text = redirect_url.filter(|u| !u.is_empty()).ok_or_else(|| Refusal::ParamMissing("redirect_url".into()))?;
+    let refuse = |why: &str| Refusal::ParamInvalid { param: "redirect_url".into(), why: why.into() };
+    let url = Url::parse(text).map_err(|_| refuse("redirect_url must be an absolute URL."))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(refuse("redirect_url must be an http or https URL."));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(refuse("redirect_url must not carry credentials."));
+    }
+    if !latch.rp().is_allowed_origin(&url.origin().ascii_serialization()) {
+        return Err(refuse("redirect_url is not on one of this instance's allowed origins."));
+    }
+    Ok(url)
+}
