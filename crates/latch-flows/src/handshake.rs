@@ -122,3 +122,67 @@ fn allowed_redirect(latch: &Latch, redirect_url: Option<&str>) -> FlowResult<Url
     }
     Ok(url)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use latch_core::settings::InstanceSettings;
+
+    use super::*;
+    use crate::TokenSigner;
+    use crate::tokens::SigningAlgorithm;
+
+    const T: Millis = 1_800_000_000_000;
+
+    async fn latch(dir: &tempfile::TempDir) -> Latch {
+        let url = format!("sqlite://{}", dir.path().join("latch.db").display());
+        latch_store::migrate(&url).await.unwrap();
+        let store: Arc<dyn latch_store::Store> = latch_store::open(&url).await.unwrap();
+        let tokens = TokenSigner::load_or_create(store.as_ref(), SigningAlgorithm::EdDsa, Duration::from_secs(60), T).await.unwrap();
+        Latch::new(InstanceSettings::dev(3000), store, tokens, "http://localhost:3000".into())
+    }
+
+    #[tokio::test]
+    async fn a_nonce_is_good_once_and_only_until_it_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let latch = latch(&dir).await;
+        let signed_out = Requester::default();
+        let page = Some("http://localhost:3000/dashboard");
+        let first = begin(&latch, &signed_out, page, Some("nonce"), T).await.unwrap();
+        let grant = payload(&latch, Some(&first.nonce), T + 1_000).await.unwrap();
+        assert_eq!(grant, HandshakeGrant { session_token: None, client_uat: 0, redirect_url: page.unwrap().into() });
+        assert_eq!(payload(&latch, Some(&first.nonce), T + 1_000).await, Err(Refusal::NotFound("handshake nonce")), "once");
+        // Expiry: the last millisecond before NONCE_TTL works; at NONCE_TTL it does not.
+        let late = begin(&latch, &signed_out, page, None, T).await.unwrap();
+        assert_eq!(payload(&latch, Some(&late.nonce), T + ms(NONCE_TTL)).await, Err(Refusal::NotFound("handshake nonce")));
+        let in_time = begin(&latch, &signed_out, page, None, T).await.unwrap();
+        assert!(payload(&latch, Some(&in_time.nonce), T + ms(NONCE_TTL) - 1).await.is_ok());
+        assert_eq!(payload(&latch, Some("not-a-nonce"), T).await, Err(Refusal::NotFound("handshake nonce")));
+        assert_eq!(payload(&latch, None, T).await, Err(Refusal::ParamMissing("nonce".into())));
+    }
+
+    #[tokio::test]
+    async fn only_an_allowed_origin_may_receive_a_nonce() {
+        let dir = tempfile::tempdir().unwrap();
+        let latch = latch(&dir).await;
+        let refused = [
+            "https://evil.example.com/",
+            "http://localhost:3001/",
+            "https://localhost:3000/",
+            "//evil.example.com/",
+            "/dashboard",
+            "javascript:alert(1)",
+            "http://user:pass@localhost:3000/",
+            "not a url",
+        ];
+        for url in refused {
+            let refusal = begin(&latch, &Requester::default(), Some(url), None, T).await.unwrap_err();
+            assert!(matches!(&refusal, Refusal::ParamInvalid { param, .. } if param == "redirect_url"), "{url}: {refusal:?}");
+        }
+        let missing = begin(&latch, &Requester::default(), None, None, T).await.unwrap_err();
+        assert_eq!(missing, Refusal::ParamMissing("redirect_url".into()));
+        let token_format = begin(&latch, &Requester::default(), Some("http://localhost:3000/"), Some("token"), T).await;
+        assert!(matches!(token_format, Err(Refusal::ParamInvalid { param, .. }) if param == "format"));
+    }
+}
