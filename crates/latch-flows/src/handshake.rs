@@ -19,6 +19,8 @@
 //!   is taken by a `DELETE … RETURNING` (two takers: one wins) and refused after
 //!   [`NONCE_TTL`]; expired ones are purged with the other dead rows.
 //! - **Only a secret key reads it**: the payload route is on the Backend API.
+//! - **Bounded writes**: each handshake stores a row, so an address may begin as many per
+//!   minute as it may sign in (`--rate-limit-ip-per-minute`).
 
 use std::time::Duration;
 
@@ -32,7 +34,7 @@ use crate::refusal::{FlowResult, Refusal};
 use crate::requester::{Requester, client_and_session, token_hash};
 use crate::tokens::fresh_session_token;
 use crate::view::client_uat;
-use crate::{Latch, ms};
+use crate::{Latch, limits, ms};
 
 /// How long a nonce may wait for the app's server. A browser follows the redirect at once;
 /// the session token inside must still be valid when the app sets it, and tokens live at
@@ -75,6 +77,8 @@ pub async fn begin(
             why: "Latch answers the handshake in the nonce format only (format=nonce).".into(),
         });
     }
+    // Each handshake stores a row: an address gets as many per minute as sign-ins.
+    limits::handshake(latch, requester.ip.as_deref(), now).await?;
     let app_origin = redirect_url.origin().ascii_serialization();
     // The client's active session, read with the client in one call; a session of another
     // client, or none, is signed out.

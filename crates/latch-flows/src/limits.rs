@@ -65,6 +65,14 @@ pub async fn sign_up(latch: &Latch, ip: Option<&str>, now: Millis) -> FlowResult
     }
 }
 
+/// Handshakes (each stores a nonce): per client IP, on the sign-in budget's per-IP limit.
+pub async fn handshake(latch: &Latch, ip: Option<&str>, now: Millis) -> FlowResult<()> {
+    match ip {
+        Some(ip) => check(latch, "handshake:ip", ip, latch.settings().rate_limits.per_ip_per_minute, MINUTE, now).await,
+        None => Ok(()),
+    }
+}
+
 /// Passkey creation: per user.
 pub async fn passkey_creation(latch: &Latch, user_id: &str, now: Millis) -> FlowResult<()> {
     let limit = latch.settings().rate_limits.passkey_creations_per_user_per_hour;
