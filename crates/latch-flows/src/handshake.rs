@@ -152,10 +152,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let latch = latch(&dir).await;
         let signed_out = Requester::default();
-        let page = Some("http://localhost:3000/dashboard");
+        let url = "http://localhost:3000/dashboard";
+        let page = Some(url);
         let first = begin(&latch, &signed_out, page, Some("nonce"), T).await.unwrap();
         let grant = payload(&latch, Some(&first.nonce), T + 1_000).await.unwrap();
-        assert_eq!(grant, HandshakeGrant { session_token: None, client_uat: 0, redirect_url: page.unwrap().into() });
+        assert_eq!(grant, HandshakeGrant { session_token: None, client_uat: 0, redirect_url: url.into() });
         assert_eq!(payload(&latch, Some(&first.nonce), T + 1_000).await, Err(Refusal::NotFound("handshake nonce")), "once");
         // Expiry: the last millisecond before NONCE_TTL works; at NONCE_TTL it does not.
         let late = begin(&latch, &signed_out, page, None, T).await.unwrap();
