@@ -214,7 +214,8 @@ pub fn validate_cookie_domain(domain: &str) -> Result<(), String> {
     if !looks_like_name {
         return Err(format!("cookie domain {domain:?} must be a lowercase host name such as example.com"));
     }
-    if domain.contains('.') && psl::domain_str(domain).is_none() {
+    let below_a_suffix = if domain.contains('.') { psl::domain_str(domain).is_some() } else { domain == "localhost" };
+    if !below_a_suffix {
         return Err(format!("cookie domain {domain:?} is a public suffix; browsers refuse cookies scoped to it"));
     }
     Ok(())
@@ -223,6 +224,16 @@ pub fn validate_cookie_domain(domain: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cookie_domain_is_a_host_name_below_a_public_suffix() {
+        for ok in ["example.com", "auth.example.com", "example.co.uk", "localhost"] {
+            assert!(validate_cookie_domain(ok).is_ok(), "{ok}");
+        }
+        for bad in ["co.uk", "com", "Example.com", ".example.com", "example..com", "127.0.0.1", "", "exa mple.com"] {
+            assert!(validate_cookie_domain(bad).is_err(), "{bad:?}");
+        }
+    }
 
     fn p(s: &str) -> OriginPattern {
         OriginPattern::parse(s).unwrap()

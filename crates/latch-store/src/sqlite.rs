@@ -353,6 +353,7 @@ mod tests {
             include_str!("../migrations/sqlite/0003_live_sessions_index.sql"),
             include_str!("../migrations/sqlite/0004_audit_without_autoincrement.sql"),
             include_str!("../migrations/sqlite/0006_backend_api.sql"),
+            include_str!("../migrations/sqlite/0009_handshake_nonces.sql"),
         ] {
             conn.execute_batch(migration).unwrap();
         }
