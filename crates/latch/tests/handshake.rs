@@ -7,7 +7,7 @@
 //!   revocation each move it as they should.
 //! - `Domain` is the cookie domain on hosts inside it, and absent elsewhere.
 //! - `GET /v1/client/handshake` sends a nonce only to an allowed origin (no open redirect);
-//!   the Backend API hands out its directives once.
+//!   the Backend API hands out its directives once, and not after 30 seconds.
 
 use latch_testkit::fapi::{Fapi, OriginHeader, RawRequest, Reply};
 use latch_testkit::jwt::verify_jwt;
@@ -250,4 +250,18 @@ async fn a_handshake_never_redirects_off_the_allowed_origins() {
         assert!(r.header("location").is_empty(), "{url}: {:?}", r.header("location"));
     }
     handshake(&browser, None).await.assert_error(422, "form_param_missing");
+}
+
+#[tokio::test]
+async fn a_nonce_left_waiting_past_thirty_seconds_is_refused() {
+    let server = LatchProcess::start();
+    let key = secret_key(&server);
+    let browser = Fapi::new(&server);
+    browser.sign_up_ok("frank").await;
+    let page = format!("{}/", browser.origin());
+    let late = nonce_of(&handshake(&browser, Some(&page)).await, &page);
+    let in_time = nonce_of(&handshake(&browser, Some(&page)).await, &page);
+    bapi(&server, &key, &format!("/clients/handshake_payload?nonce={in_time}")).await.ok();
+    tokio::time::sleep(std::time::Duration::from_secs(31)).await;
+    bapi(&server, &key, &format!("/clients/handshake_payload?nonce={late}")).await.assert_error(404, "resource_not_found");
 }
