@@ -8,7 +8,10 @@
 #
 # GENERATOR is a `latch-bench` binary; BASE_LATCH and NEW_LATCH are `latch` binaries (e.g. a
 # release build of an older commit, and target/release/latch). PostgreSQL is the machine's
-# local cluster (scripts/postgres-test-db.sh starts it). Prints one line per run and a table.
+# local cluster (scripts/postgres-test-db.sh starts it). Prints one line per run and a table:
+# loops/s, the server's CPU per loop, and on PostgreSQL also its backends' CPU per loop (the
+# backends serving that run's database, sampled over the last SECONDS of the run: the
+# sign-in phase).
 set -euo pipefail
 GEN=$1 BASE=$2 NEW=$3 ROUNDS=${4:-2} USERS=${5:-500} SECONDS_EACH=${6:-10}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,12 +20,22 @@ start_test_postgres
 PORT=18190
 NO_LIMITS=(--rate-limit-ip-per-minute 0 --rate-limit-client-per-minute 0 --rate-limit-passkeys-per-hour 0)
 
-# run BINARY BACKEND: prints "loops/s server-µs-per-loop errors"
+# The CPU (clock ticks) of the PostgreSQL backends serving database $1.
+backends_cpu() {
+  local total=0 ticks
+  for p in $(pgrep -f "postgres: .*: [a-z_]+ $1 " || true); do
+    ticks=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
+    total=$((total + ticks))
+  done
+  echo "$total"
+}
+
+# run BINARY BACKEND: prints "loops/s server-µs-per-loop errors postgres-µs-per-loop"
 run() {
-  local bin=$1 backend=$2 dir db_args=() pid
+  local bin=$1 backend=$2 dir db_args=() pid name=none
   dir=$(mktemp -d)
   if [ "$backend" = postgres ]; then
-    local name="latch_cmp_$$_$RANDOM"
+    name="latch_cmp_$$_$RANDOM"
     psql -q "$LATCH_TEST_POSTGRES_URL" -c "CREATE DATABASE $name" >/dev/null
     db_args=(--database-url "${LATCH_TEST_POSTGRES_URL%/*}/$name")
   fi
@@ -30,9 +43,21 @@ run() {
   pid=$!
   for _ in $(seq 100); do grep -q "latch listening" "$dir/server.log" && break; sleep 0.1; done
   "$GEN" --url "http://127.0.0.1:$PORT" --users "$USERS" --concurrency 8 --duration "$SECONDS_EACH" \
-    --scenario sign-in --server-pid "$pid" --json >"$dir/report.json" 2>/dev/null
+    --scenario sign-in --server-pid "$pid" --json >"$dir/report.json" 2>/dev/null &
+  local gen=$!
+  while kill -0 "$gen" 2>/dev/null; do echo "$(date +%s.%N) $(backends_cpu "$name")"; sleep 0.5; done >"$dir/backends"
+  wait "$gen"
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["sign_in"]; print(p["per_sec"], p["server_cpu_us_per_op"], p["error_total"])' "$dir/report.json"
+  python3 - "$dir/report.json" "$dir/backends" "$SECONDS_EACH" "$(getconf CLK_TCK)" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))["sign_in"]
+samples = [tuple(map(float, line.split())) for line in open(sys.argv[2]) if line.strip()]
+secs, tck = float(sys.argv[3]), float(sys.argv[4])
+end = samples[-1]
+start = min(samples, key=lambda s: abs(s[0] - (end[0] - secs)))
+backends = (end[1] - start[1]) / tck * secs / max(end[0] - start[0], 1e-9)
+print(p["per_sec"], p["server_cpu_us_per_op"], p["error_total"], round(backends * 1e6 / max(p["completed"], 1)))
+PY
   rm -rf "$dir"
 }
 
@@ -40,11 +65,11 @@ printf '| round | base SQLite | base PostgreSQL | PG/SQLite | new SQLite | new P
 for round in $(seq "$ROUNDS"); do
   row="| $round"
   for bin in "$BASE" "$NEW"; do
-    read -r sq_rate sq_cpu sq_err < <(run "$bin" sqlite)
-    read -r pg_rate pg_cpu pg_err < <(run "$bin" postgres)
-    echo "round $round $bin: sqlite $sq_rate/s (${sq_cpu} µs, $sq_err errors), postgres $pg_rate/s (${pg_cpu} µs, $pg_err errors)" >&2
+    read -r sq_rate sq_cpu sq_err _ < <(run "$bin" sqlite)
+    read -r pg_rate pg_cpu pg_err pg_backends < <(run "$bin" postgres)
+    echo "round $round $bin: sqlite $sq_rate/s (${sq_cpu} µs, $sq_err errors), postgres $pg_rate/s (${pg_cpu} µs + backends ${pg_backends} µs, $pg_err errors)" >&2
     ratio=$(python3 -c "print(f'{100*$pg_rate/$sq_rate:.0f} %')")
-    row="$row | $sq_rate (${sq_cpu} µs) | $pg_rate (${pg_cpu} µs) | $ratio"
+    row="$row | $sq_rate (${sq_cpu} µs) | $pg_rate (${pg_cpu} µs + ${pg_backends} µs) | $ratio"
   done
   echo "$row |" >>"${TMPDIR:-/tmp}/bench-compare.md"
 done

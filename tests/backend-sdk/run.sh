@@ -13,11 +13,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 log() { printf '[backend-sdk] %s\n' "$*" >&2; }
 
-if [ -z "${LATCH_BIN:-}" ]; then
-  (cd "$ROOT" && cargo build -p latch)
-  LATCH_BIN="$ROOT/target/debug/latch"
-fi
-export LATCH_BIN
+source "$ROOT/tests/latch-bin.sh"
+resolve_latch_bin
 
 (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
 

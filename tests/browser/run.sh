@@ -66,15 +66,9 @@ NPM_FLAGS=(--no-audit --no-fund --loglevel=error)
 }
 
 # ---- 3. the Latch binary ----
-if [ -z "${LATCH_BIN:-}" ]; then
-  log "building latch (cargo build -p latch)"
-  (cd "$ROOT" && cargo build -q -p latch)
-  LATCH_BIN="$ROOT/target/debug/latch"
-fi
-[ -x "$LATCH_BIN" ] || { log "no latch binary at $LATCH_BIN"; exit 1; }
-# domains.test.mjs starts its own `latch serve`s (absolute path: node runs in $HERE)
-LATCH_BIN="$(cd "$(dirname "$LATCH_BIN")" && pwd)/$(basename "$LATCH_BIN")"
-export LATCH_BIN
+# domains.test.mjs starts its own `latch serve`s
+source "$ROOT/tests/latch-bin.sh"
+resolve_latch_bin
 
 free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 

@@ -134,6 +134,9 @@ pub struct RelyingParty {
     rp_id: String,
     rp_name: String,
     origins: Vec<OriginPattern>,
+    /// The origins native apps' passkeys carry (`native_apps.rs`): accepted by ceremonies
+    /// begun without a web origin, never for CORS or CSRF.
+    native_origins: Vec<Url>,
     timeout: Duration,
     uv: UvPolicy,
     core: WebauthnCore,
@@ -160,10 +163,27 @@ impl RelyingParty {
             rp_id: rp_id.to_string(),
             rp_name: rp_name.to_string(),
             origins,
+            native_origins: Vec::new(),
             timeout,
             uv,
             core,
         }
+    }
+
+    /// Native apps' origins (`https://<rp id>`, `android:apk-key-hash:…`) join the ones a
+    /// ceremony begun without a web origin accepts. webauthn-rs-core matches an opaque origin
+    /// such as Android's only exactly.
+    pub fn with_native_origins(mut self, native: Vec<Url>) -> Self {
+        let mut exact = self.core.get_allowed_origins().to_vec();
+        exact.extend(native.iter().filter(|n| !exact.contains(n)).cloned().collect::<Vec<_>>());
+        self.core = Self::core_for(&self.rp_id, &self.rp_name, exact, self.timeout);
+        self.native_origins = native;
+        self
+    }
+
+    /// The origins native apps' passkeys carry.
+    pub fn native_origins(&self) -> &[Url] {
+        &self.native_origins
     }
 
     fn core_for(rp_id: &str, rp_name: &str, origins: Vec<Url>, timeout: Duration) -> WebauthnCore {
@@ -310,16 +330,43 @@ impl RelyingParty {
     }
 }
 
-/// Parse an assertion as clerk-js sends it.
+/// Parse an assertion as clerk-js or a native SDK sends it ([`canonical_credential`]).
 pub fn parse_assertion(json: &str) -> Result<PublicKeyCredential, CeremonyError> {
-    check_json_depth(json)?;
-    serde_json::from_str(json).map_err(|e| CeremonyError::Malformed(e.to_string()))
+    serde_json::from_value(canonical_credential(json)?).map_err(|e| CeremonyError::Malformed(e.to_string()))
 }
 
-/// Parse a registration credential as clerk-js sends it.
+/// Parse a registration credential as clerk-js or a native SDK sends it ([`canonical_credential`]).
 pub fn parse_registration(json: &str) -> Result<RegisterPublicKeyCredential, CeremonyError> {
+    serde_json::from_value(canonical_credential(json)?).map_err(|e| CeremonyError::Malformed(e.to_string()))
+}
+
+/// The credential JSON in the one spelling webauthn-rs reads. Native SDKs write it their own
+/// ways (docs/protocol.md §7.2): clerk-android's creation JSON says `raw_id` (its serializer
+/// snake-cases every property), ClerkKit pretty-prints, some leave `rawId` out or send
+/// `clientExtensionResults`, `authenticatorAttachment: null`, no `transports` (serde already
+/// takes those). `id` is the credential id: `rawId` becomes `raw_id` when only that is
+/// sent, `id` when neither is; given both, they must agree; and [`check_envelope`] still
+/// requires `rawId` to decode to `id`.
+fn canonical_credential(json: &str) -> Result<serde_json::Value, CeremonyError> {
     check_json_depth(json)?;
-    serde_json::from_str(json).map_err(|e| CeremonyError::Malformed(e.to_string()))
+    let mut value: serde_json::Value = serde_json::from_str(json).map_err(|e| CeremonyError::Malformed(e.to_string()))?;
+    let object = value.as_object_mut().ok_or_else(|| CeremonyError::Malformed("the credential is not a JSON object".into()))?;
+    let snake = object.remove("raw_id");
+    match (object.get("rawId"), snake) {
+        (Some(camel), Some(snake)) if *camel != snake => {
+            return Err(CeremonyError::Rejected("rawId and raw_id name different credentials".into()));
+        }
+        (None, Some(snake)) => {
+            object.insert("rawId".into(), snake);
+        }
+        (None, None) => {
+            if let Some(id) = object.get("id").cloned() {
+                object.insert("rawId".into(), id);
+            }
+        }
+        _ => {}
+    }
+    Ok(value)
 }
 
 /// A WebAuthn credential nests three levels deep; anything past this is not one. serde
@@ -430,6 +477,18 @@ fn check_auth_data_length(auth_data: &[u8]) -> Result<(), CeremonyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn native_credential_spellings_become_one() {
+        let raw_id_of = |json: &str| canonical_credential(json).map(|v| v["rawId"].clone());
+        assert_eq!(raw_id_of(r#"{"id":"AQID","raw_id":"AQID"}"#), Ok("AQID".into()));
+        assert_eq!(raw_id_of("{\n  \"id\" : \"AQID\"\n}"), Ok("AQID".into()));
+        assert_eq!(raw_id_of(r#"{"id":"AQID","rawId":"AQID","raw_id":"AQID"}"#), Ok("AQID".into()));
+        assert!(matches!(raw_id_of(r#"{"id":"AQID","rawId":"AQID","raw_id":"BBBB"}"#), Err(CeremonyError::Rejected(_))));
+        // A differing raw_id alone is kept, for check_envelope to refuse against `id`.
+        assert_eq!(raw_id_of(r#"{"id":"AQID","raw_id":"BBBB"}"#), Ok("BBBB".into()));
+        assert!(matches!(raw_id_of("[1]"), Err(CeremonyError::Malformed(_))));
+    }
 
     #[test]
     fn credential_json_depth_is_bounded_outside_strings_only() {

@@ -10,6 +10,7 @@ pub mod backend;
 pub mod ceremony;
 pub mod ids;
 pub mod model;
+pub mod native_apps;
 pub mod origins;
 pub mod settings;
 

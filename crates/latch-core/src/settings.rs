@@ -5,6 +5,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::ceremony::{RelyingParty, UvPolicy};
+use crate::native_apps::NativeApps;
 use crate::origins::{self, OriginPattern};
 
 #[derive(Debug, Clone)]
@@ -18,6 +19,9 @@ pub struct InstanceSettings {
     /// Origins on other domains that may use this RP ID through Related Origin Requests;
     /// listed at `/.well-known/webauthn`.
     pub related_origins: Vec<OriginPattern>,
+    /// iOS and Android apps whose passkeys may sign in: their WebAuthn origins join the
+    /// ceremonies' (never CORS's), and the association files list them.
+    pub native_apps: NativeApps,
     pub passkeys_enabled: bool,
     pub allow_autofill: bool,
     pub show_sign_in_button: bool,
@@ -69,6 +73,7 @@ impl InstanceSettings {
             rp_id: "localhost".into(),
             origins: vec![origin],
             related_origins: Vec::new(),
+            native_apps: NativeApps::default(),
             passkeys_enabled: true,
             allow_autofill: true,
             show_sign_in_button: true,
@@ -110,5 +115,6 @@ impl InstanceSettings {
             self.challenge_ttl,
             self.user_verification,
         )
+        .with_native_origins(self.native_apps.webauthn_origins(&self.rp_id))
     }
 }

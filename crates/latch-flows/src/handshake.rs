@@ -1,5 +1,5 @@
 //! The handshake: how an app's server learns who its browser is signed in as when its own
-//! cookies cannot tell (docs/backend.md §2; docs/protocol.md §13).
+//! cookies cannot tell (docs/backend.md §2; docs/protocol.md §14).
 //!
 //! Clerk's server SDKs keep a copy of the sign-in state on the app's own host: the
 //! `__session` token and `__client_uat`. When that copy is missing or stale (an expired token

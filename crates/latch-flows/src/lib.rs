@@ -109,7 +109,20 @@ async fn answer<T>(
     response: T,
     now: Millis,
 ) -> FlowResult<Answer<T>> {
-    let client = view::client_view(latch, &handle.client.id, requester.origin.as_deref(), now).await?;
+    let client = latch.store().client_snapshot(&handle.client.id).await?;
+    answer_with(latch, requester, handle, response, client, now)
+}
+
+/// [`answer`] after a write that read the client back itself ([`latch_store::Written`]).
+fn answer_with<T>(
+    latch: &Latch,
+    requester: &Requester,
+    handle: requester::ClientHandle,
+    response: T,
+    client: Option<latch_store::ClientSnapshot>,
+    now: Millis,
+) -> FlowResult<Answer<T>> {
+    let client = view::view_of_snapshot(latch, client, requester.origin.as_deref(), now)?;
     Ok(Answer { response, client, new_client_token: handle.new_token })
 }
 

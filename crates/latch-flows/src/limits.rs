@@ -73,6 +73,15 @@ pub async fn handshake(latch: &Latch, ip: Option<&str>, now: Millis) -> FlowResu
     }
 }
 
+/// A native app's client made on its first `GET /client`: per client IP, from the sign-in
+/// budget's per-IP figure (each is a stored row, like a sign-in's new client).
+pub async fn new_client(latch: &Latch, ip: Option<&str>, now: Millis) -> FlowResult<()> {
+    match ip {
+        Some(ip) => check(latch, "client:ip", ip, latch.settings().rate_limits.per_ip_per_minute, MINUTE, now).await,
+        None => Ok(()),
+    }
+}
+
 /// Passkey creation: per user.
 pub async fn passkey_creation(latch: &Latch, user_id: &str, now: Millis) -> FlowResult<()> {
     let limit = latch.settings().rate_limits.passkey_creations_per_user_per_hour;

@@ -5,10 +5,10 @@ use latch_core::model::{Millis, Session, SessionStatus};
 
 use crate::audit::{self, Subject};
 use crate::refusal::{FlowResult, Refusal};
-use crate::requester::{ClientHandle, Requester, client_and_session, existing_client, find_client};
+use crate::requester::{ClientHandle, Requester, client_and_session, client_or_new, existing_client, find_client};
 use crate::tokens::session_token;
-use crate::view::{ClientView, ShownSession, client_view, gone_session};
-use crate::{Answer, Latch, answer};
+use crate::view::{ClientView, ShownSession, client_view, gone_session, view_of_snapshot};
+use crate::{Answer, Latch, answer, limits};
 
 /// `GET /client`: the requester's client, or None when it has none.
 pub async fn client(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<Option<ClientView>> {
@@ -18,14 +18,26 @@ pub async fn client(latch: &Latch, requester: &Requester, now: Millis) -> FlowRe
     }
 }
 
+/// A new, empty client for a requester that holds none (or a token Latch does not know):
+/// a native app's first `GET /client`, whose SDK needs a client to decode and a token to keep
+/// (docs/protocol.md §13.1). Stored at once; its token goes back in the answer.
+pub async fn new_client(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<Answer<()>> {
+    limits::new_client(latch, requester.ip.as_deref(), now).await?;
+    let handle = client_or_new(latch, requester, now).await?;
+    if let Some(new) = handle.unsaved() {
+        latch.store().create_client(new).await?;
+    }
+    answer(latch, requester, handle, (), now).await
+}
+
 /// Sign out: every session of the client ends (`signOut()` with one session), each with its
 /// audit line, in one transaction.
 pub async fn sign_out(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<ClientView> {
     let handle = existing_client(latch, requester).await?;
     let subject = Subject { client_id: Some(handle.client.id.clone()), ..Subject::default() };
     let audit_line = audit::line(requester, "sign_out", subject, None, now);
-    latch.store().end_client_sessions(&handle.client.id, SessionStatus::Ended, now, Some(&audit_line)).await?;
-    view_of(latch, requester, &handle.client.id, now).await
+    let written = latch.store().end_client_sessions(&handle.client.id, SessionStatus::Ended, now, Some(&audit_line)).await?;
+    view_of_snapshot(latch, written.client, requester.origin.as_deref(), now)?.ok_or(Refusal::SignedOut)
 }
 
 async fn view_of(latch: &Latch, requester: &Requester, client_id: &str, now: Millis) -> FlowResult<ClientView> {

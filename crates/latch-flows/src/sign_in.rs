@@ -11,12 +11,12 @@
 use latch_core::ceremony;
 use latch_core::ids::{IdKind, looks_like};
 use latch_core::model::{Millis, PasskeyChallenge, Session, SignIn, SignInCompletion, SignInStatus, User, VerificationStatus};
-use latch_store::{SignInAttempt, TicketRedemption};
+use latch_store::{ClientSnapshot, SignInAttempt, TicketRedemption};
 
 use crate::audit::{self, Subject};
 use crate::refusal::{FlowResult, Refusal};
 use crate::requester::{ClientHandle, Requester, client_or_new, existing_client, refuse_if_signed_in, token_hash};
-use crate::{Answer, Latch, answer, limits, ms};
+use crate::{Answer, Latch, answer, answer_with, limits, ms};
 
 /// `POST /client/sign_ins`: a new sign-in on the requester's client (a new client if it has
 /// none), naming a user by `identifier` or not, with a challenge if `wants_passkey`.
@@ -40,8 +40,8 @@ pub async fn start(
     };
     let challenge_ttl = ms(latch.settings().challenge_ttl);
     let sign_in = SignIn::start(&handle.client.id, identifier, user.map(|u| u.id), challenge, now, challenge_ttl);
-    latch.store().create_sign_in(handle.unsaved(), &sign_in).await?;
-    answer(latch, requester, handle, sign_in, now).await
+    let written = latch.store().create_sign_in(handle.unsaved(), &sign_in).await?;
+    answer_with(latch, requester, handle, sign_in, written.client, now)
 }
 
 /// `POST /client/sign_ins` with `strategy=ticket`: redeems a sign-in token (issued by the
@@ -127,8 +127,8 @@ pub async fn attempt(
     // A completed sign-in's audit line is written in its own transaction; only a refused or
     // failed attempt is recorded here.
     let attempted = verify_and_record(latch, requester, &handle, id, credential_json, &mut subject, now).await;
-    let done = audit::refusal(latch, requester, "sign_in", subject, attempted, now).await?;
-    answer(latch, requester, handle, done, now).await
+    let (done, client) = audit::refusal(latch, requester, "sign_in", subject, attempted, now).await?;
+    answer_with(latch, requester, handle, done, client, now)
 }
 
 async fn verify_and_record(
@@ -139,7 +139,7 @@ async fn verify_and_record(
     credential_json: &str,
     subject: &mut Subject,
     now: Millis,
-) -> FlowResult<SignIn> {
+) -> FlowResult<(SignIn, Option<ClientSnapshot>)> {
     let assertion = ceremony::parse_assertion(credential_json)?;
     if !looks_like(IdKind::SignIn, id) {
         return Err(Refusal::NotFound("sign-in"));
@@ -197,12 +197,13 @@ async fn verify_and_record(
         now,
     };
     let audit_line = audit::line(requester, "sign_in", subject.clone(), None, now);
-    if !store.complete_sign_in(&completion, &audit_line).await? {
+    let written = store.complete_sign_in(&completion, &audit_line).await?;
+    if !written.result {
         // Another answer spent this challenge, or another sign-in used this passkey, since
         // they were read.
         return Err(Refusal::UsedConcurrently);
     }
-    Ok(sign_in.complete(&owner.id, &completion.session.id, now))
+    Ok((sign_in.complete(&owner.id, &completion.session.id, now), written.client))
 }
 
 /// Records a failed answer, spending the challenge, and gives back the refusal to answer

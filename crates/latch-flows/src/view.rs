@@ -5,7 +5,7 @@
 //! rendering, so that rendering is pure: the HTTP layer only turns these records into JSON.
 
 use latch_core::model::{Client, Millis, Session, SignIn, SignUp};
-use latch_store::SessionView;
+use latch_store::{ClientSnapshot, SessionView};
 
 use crate::Latch;
 use crate::refusal::FlowResult;
@@ -51,7 +51,7 @@ impl ClientView {
 }
 
 /// `__client_uat` for a client whose active session is `active`: the one rule for its value
-/// (docs/protocol.md §13), which the server only renders.
+/// (docs/protocol.md §14), which the server only renders.
 ///
 /// Clerk's server SDKs compare it with the `__session` token they are shown: `0` means signed
 /// out; a token issued before it (`iat < uat`) is stale and sends the browser to the
@@ -73,7 +73,18 @@ pub const SIGNED_OUT_UAT: i64 = 0;
 
 /// The client `client_id` as it is now, tokens naming `azp`; None if there is no such client.
 pub async fn client_view(latch: &Latch, client_id: &str, azp: Option<&str>, now: Millis) -> FlowResult<Option<ClientView>> {
-    let Some(snapshot) = latch.store().client_snapshot(client_id).await? else { return Ok(None) };
+    let snapshot = latch.store().client_snapshot(client_id).await?;
+    view_of_snapshot(latch, snapshot, azp, now)
+}
+
+/// The view of a client already read (by [`client_view`], or by a write that read it back).
+pub(crate) fn view_of_snapshot(
+    latch: &Latch,
+    snapshot: Option<ClientSnapshot>,
+    azp: Option<&str>,
+    now: Millis,
+) -> FlowResult<Option<ClientView>> {
+    let Some(snapshot) = snapshot else { return Ok(None) };
     let mut sessions = Vec::with_capacity(snapshot.sessions.len());
     for view in snapshot.sessions.into_iter().filter(|v| v.session.is_live(now)) {
         let token = session_token(latch, &view.session, azp, now)?;

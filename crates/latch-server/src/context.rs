@@ -1,14 +1,21 @@
 //! Who is asking, as HTTP says it: the client token from the HttpOnly `__client` cookie (a
-//! browser) or the `Authorization` header (a native app, `_is_native=1`), the page's
-//! `Origin`, the peer address. The flows get it as a [`Requester`]; what only the answer
-//! needs (cookie or header, `Secure`) stays here.
+//! browser) or the `Authorization` header (a native app, `_is_native=1` or `true`), the
+//! page's `Origin`, the peer address. The flows get it as a [`Requester`]; what only the
+//! answer needs (cookie or header, `Secure`) stays here.
+//!
+//! This is the one place that knows where a client token comes from
+//! ([`Caller::from_parts`]) and where a new one goes ([`Caller::hand_over_client_token`]).
+//! A native request's token is read from `Authorization` only, never from a cookie: the
+//! marker is in the query, which any page can write, so it must not make a cookie count.
 
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 use latch_flows::Requester;
 
 pub const CLIENT_COOKIE: &str = "__client";
+const CLIENT_COOKIE_MAX_AGE_SECS: u64 = 365 * 24 * 3600;
 
 /// What a FAPI request says about its caller, read once from the headers and query.
 #[derive(Debug, Clone, Default)]
@@ -51,6 +58,29 @@ impl Caller {
             user_agent: header_str(headers, header::USER_AGENT),
         };
         Caller { requester, native, secure, app_cookies: Default::default() }
+    }
+
+    /// Hands a client token this request created (or rotated) to the caller: the HttpOnly
+    /// cookie for a browser, the `Authorization` response header for a native app (whose SDK
+    /// saves any non-empty value; an empty one would make ClerkKit forget its client, so
+    /// none is ever sent).
+    pub fn hand_over_client_token(&self, new_token: Option<&str>, mut response: Response) -> Response {
+        let Some(token) = new_token.filter(|t| !t.is_empty()) else { return response };
+        let headers = response.headers_mut();
+        if self.native {
+            if let Ok(v) = HeaderValue::from_str(token) {
+                headers.insert(header::AUTHORIZATION, v);
+            }
+        } else {
+            let cookie = format!(
+                "{CLIENT_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={CLIENT_COOKIE_MAX_AGE_SECS}{}",
+                if self.secure { "; Secure" } else { "" }
+            );
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                headers.append(header::SET_COOKIE, v);
+            }
+        }
+        response
     }
 }
 

@@ -1,4 +1,4 @@
-//! The cookies an app's server reads (docs/protocol.md §13; docs/backend.md §1.2, §2.3): the
+//! The cookies an app's server reads (docs/protocol.md §14; docs/backend.md §1.2, §2.3): the
 //! one place they are written, for FAPI answers and for the handshake's directives alike.
 //!
 //! - `__client_uat` and `__client_uat_<suffix>`: Unix seconds of the client's sign-in state

@@ -5,6 +5,7 @@
 //! `latch-flows` (one flow per user action) and their outcomes into FAPI answers.
 
 mod bapi;
+mod association;
 mod context;
 mod cookies;
 mod dev_page;
@@ -49,6 +50,8 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/jwks.json", get(jwks))
         .route("/v1/jwks", get(jwks))
         .route("/.well-known/webauthn", get(related_origins))
+        .route("/.well-known/apple-app-site-association", get(association::apple_app_site_association))
+        .route("/.well-known/assetlinks.json", get(association::assetlinks))
         .route("/healthz", get(|| async { "ok" }));
     if state.settings().dev_mode {
         app = app.merge(dev_page::router());

@@ -127,6 +127,31 @@ pub(crate) trait Exec {
     /// Runs `sql`; the number of rows it changed.
     async fn run(&mut self, sql: &'static str, binds: &[Bind<'_>]) -> StoreResult<u64>;
 
+    /// Runs `sql` for its effect alone: the operation reads neither its rows nor its
+    /// changed-row count. A driver may therefore hold it back and send it together with the
+    /// statements after it (PostgreSQL pipelines them: one round trip for the lot, COMMIT
+    /// included). Its failure is then reported by the next call that returns a result, or
+    /// by the end of the operation, and fails the operation all the same.
+    async fn queue(&mut self, sql: &'static str, binds: &[Bind<'_>]) -> StoreResult<()>;
+
+    /// [`Exec::queue`] for a conditional write: unless `sql` changes exactly one row, the
+    /// operation changes nothing (it rolls back, and [`Exec::held`] returns false). What is
+    /// queued after a condition that failed changes nothing either: SQLite skips it, and
+    /// PostgreSQL, which has sent it in the same flight, rolls it back.
+    async fn queue_one(&mut self, sql: &'static str, binds: &[Bind<'_>]) -> StoreResult<()>;
+
+    /// Whether every [`Exec::queue_one`] so far changed exactly one row; sends whatever is
+    /// held back to find out.
+    async fn held(&mut self) -> StoreResult<bool>;
+
+    /// Commits the operation's transaction here, before its end, so that what it reads
+    /// next (the client an answer shows) sees the write committed. PostgreSQL sends COMMIT
+    /// with that read, in one round trip; a failed COMMIT fails the operation. A condition
+    /// queued before it that fails still leaves everything unchanged (SQLite does not
+    /// commit then; on PostgreSQL the failed condition aborts the transaction, so COMMIT
+    /// rolls it back): [`Exec::held`], asked after the read, says which happened.
+    async fn commit(&mut self) -> StoreResult<()>;
+
     /// Ends the transaction with ROLLBACK instead of COMMIT even though the operation
     /// returns `Ok` (a condition failed halfway: the operation changes nothing after all).
     fn roll_back(&mut self);

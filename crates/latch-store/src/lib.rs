@@ -13,7 +13,7 @@
 //!   the only thing each database's driver implements.
 //! * `ops.rs`: every store operation, once: its statements, their order, its transaction.
 //! * `sqlite.rs` ([`SqliteStore`], rusqlite, one connection driven in place) and
-//!   `postgres.rs` ([`PostgresStore`], sqlx, a pool): the drivers.
+//!   `postgres.rs` ([`PostgresStore`], tokio-postgres, a pool): the drivers.
 //! * [`schema`]: sqlx's migrations for both.
 //!
 //! Callers need none of that: [`migrate`] brings a database's schema up to date and [`open`]
@@ -83,10 +83,18 @@ pub enum StoreError {
     /// The database's schema is newer than this build understands.
     #[error("the database schema is at version {found}, newer than this Latch understands ({supported}); upgrade Latch")]
     SchemaTooNew { found: i64, supported: i64 },
+    /// From sqlx: the migrations, and the schema checks at start.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the SQLite store (rusqlite).
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// From the PostgreSQL store (tokio-postgres).
+    #[error("database error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No connection to the database could be had (the pool's limits, or it is closed).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -197,6 +205,17 @@ pub struct SignInAttempt {
     pub owner: Option<User>,
 }
 
+/// What a write that an answer follows returns: its own result, and the client as it is
+/// once the write committed ([`Store::client_snapshot`]), read in the same store call so
+/// that PostgreSQL sends that read with COMMIT (one round trip per answer fewer). `client`
+/// is None when there is no such client, or when the write changed nothing (a
+/// `complete_sign_in` that lost a race).
+#[derive(Debug, Clone)]
+pub struct Written<T> {
+    pub result: T,
+    pub client: Option<ClientSnapshot>,
+}
+
 /// Everything FAPI's client JSON shows, read in one store call: the client, its live
 /// sessions (status active or pending; the caller checks expiry), each with its user and
 /// the user's passkeys, and the client's current sign-in and sign-up.
@@ -235,7 +254,9 @@ pub struct AuditQuery {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // Clients: one per browser (or native app install), stored by the first write that
-    // needs one (`NewClient` in `create_sign_in` and `sign_up`).
+    // needs one (`NewClient` in `create_sign_in` and `sign_up`), or on its own when a native
+    // app's first `GET /client` asks for one (`create_client`).
+    async fn create_client(&self, new_client: NewClient<'_>) -> StoreResult<()>;
     async fn client_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Client>>;
     /// The client whose token hashes to `token_hash`, with the session `session_id` names (the
     /// client's last active session when `None`) and that session's user, in one call and
@@ -278,8 +299,9 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool>;
 
     // Sign-ins.
-    /// The sign-in, with the client if it is new, in one transaction.
-    async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<()>;
+    /// The sign-in, with the client if it is new, in one transaction; then the client as it
+    /// is now.
+    async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<Written<()>>;
     async fn sign_in(&self, client_id: &str, id: &str) -> StoreResult<Option<SignIn>>;
     /// What answering sign-in `id`'s challenge needs, in one call and one snapshot: the
     /// sign-in (if it is this client's), the passkey with `credential_id` and its owner.
@@ -293,8 +315,8 @@ pub trait Store: Send + Sync + 'static {
     /// Spends the verified challenge and writes the passkey counter, session, sign-in status,
     /// client and the `audit` line in one transaction. Returns false (and changes nothing)
     /// when the challenge was already spent or replaced, or the passkey was used concurrently
-    /// since verification read it.
-    async fn complete_sign_in(&self, completion: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool>;
+    /// since verification read it. When it did complete, the client as it is now.
+    async fn complete_sign_in(&self, completion: &SignInCompletion, audit: &AuditEvent) -> StoreResult<Written<bool>>;
 
     // Sessions.
     async fn session(&self, id: &str) -> StoreResult<Option<Session>>;
@@ -311,7 +333,7 @@ pub trait Store: Send + Sync + 'static {
         status: SessionStatus,
         now: Millis,
         audit: Option<&AuditEvent>,
-    ) -> StoreResult<Vec<Session>>;
+    ) -> StoreResult<Written<Vec<Session>>>;
 
     // Token signing keys, shared by every node.
     async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>>;
@@ -379,7 +401,7 @@ pub trait Store: Send + Sync + 'static {
     /// counts per IP and per client together); returns both counts, in order.
     async fn hit_rate_limits(&self, keys: [&str; 2], window_start: Millis) -> StoreResult<[u64; 2]>;
 
-    // Handshake nonces (docs/protocol.md §13): written by the handshake, taken once.
+    // Handshake nonces (docs/protocol.md §14): written by the handshake, taken once.
     async fn create_handshake_nonce(&self, nonce: &HandshakeNonce) -> StoreResult<()>;
     /// Deletes the nonce and returns what it held and when it expires (the caller judges
     /// expiry); None when there is none: never issued, already taken, or purged. Of two

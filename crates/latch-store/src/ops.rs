@@ -11,6 +11,14 @@
 //! A failed condition halfway through a write (a challenge already spent, a counter moved
 //! since verification) calls [`Exec::roll_back`] and returns `Ok(false)`: the operation
 //! changes nothing, and the caller learns why from the return value, not from an error.
+//! A condition whose failure ends nothing else early is written as [`Exec::queue_one`] and
+//! read back with [`Exec::held`], which lets PostgreSQL send the statements after it in the
+//! same flight.
+//!
+//! Statements whose result an operation does not read are [`Exec::queue`]d rather than
+//! [`Exec::run`]: the order and the meaning are the same on both databases, but PostgreSQL
+//! sends queued statements together (one network round trip instead of one each), which is
+//! most of what a write costs there.
 
 use latch_core::backend::{MetadataPatch, SecretKey, SignInToken, UserMetadata};
 use latch_core::model::{
@@ -21,30 +29,28 @@ use crate::exec::{Exec, binds};
 use crate::queries as q;
 use crate::rows::{self, to_json};
 use crate::{
-    AuditEvent, AuditQuery, ClientSession, ClientSnapshot, HandshakeNonce, NewClient, SessionQuery, SessionView, SignInAttempt, StoreError,
-    StoreResult, StoredSigningKey, TicketRedemption, UserQuery,
+    AuditEvent, AuditQuery, ClientSession, ClientSnapshot, HandshakeNonce, NewClient, SessionQuery, SessionView, SignInAttempt,
+    StoreError, StoreResult, StoredSigningKey, TicketRedemption, UserQuery, Written,
 };
 
 // ---- pieces several operations share ------------------------------------------------------
 
 async fn insert_client<E: Exec>(tx: &mut E, new: NewClient<'_>) -> StoreResult<()> {
     let c = new.client;
-    tx.run(q::INSERT_CLIENT, binds![&c.id, new.token_hash, c.created_at, c.updated_at, &c.last_active_session_id]).await?;
-    Ok(())
+    tx.queue(q::INSERT_CLIENT, binds![&c.id, new.token_hash, c.created_at, c.updated_at, &c.last_active_session_id]).await
 }
 
 async fn insert_session<E: Exec>(tx: &mut E, s: &Session) -> StoreResult<()> {
     let tasks = to_json(&s.tasks)?;
-    tx.run(
+    tx.queue(
         q::INSERT_SESSION,
         binds![&s.id, &s.client_id, &s.user_id, s.status.as_str(), &tasks, s.created_at, s.updated_at, s.last_active_at, s.expire_at],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 async fn insert_audit<E: Exec>(tx: &mut E, e: &AuditEvent) -> StoreResult<()> {
-    tx.run(
+    tx.queue(
         q::INSERT_AUDIT_EVENT,
         binds![
             e.at,
@@ -59,11 +65,20 @@ async fn insert_audit<E: Exec>(tx: &mut E, e: &AuditEvent) -> StoreResult<()> {
             &e.error_code
         ],
     )
-    .await?;
-    Ok(())
+    .await
+}
+
+/// Ends a write with its `result` and the client as it is once the write committed.
+async fn read_back<E: Exec, T>(tx: &mut E, result: T, client_id: &str) -> StoreResult<Written<T>> {
+    tx.commit().await?;
+    Ok(Written { result, client: client_snapshot(tx, client_id).await? })
 }
 
 // ---- clients ------------------------------------------------------------------------------
+
+pub(crate) async fn create_client<E: Exec>(tx: &mut E, new: NewClient<'_>) -> StoreResult<()> {
+    insert_client(tx, new).await
+}
 
 pub(crate) async fn client_by_token<E: Exec>(tx: &mut E, token_hash: &[u8]) -> StoreResult<Option<Client>> {
     tx.one(q::CLIENT_BY_TOKEN, binds![token_hash], rows::client).await
@@ -145,7 +160,7 @@ pub(crate) async fn sign_up<E: Exec>(
         Err(e) if E::is_unique_violation(&e) => return Err(StoreError::Conflict("username")),
         other => other?,
     };
-    tx.run(
+    tx.queue(
         q::INSERT_SIGN_UP,
         binds![
             &sign_up.id,
@@ -158,8 +173,8 @@ pub(crate) async fn sign_up<E: Exec>(
     )
     .await?;
     insert_session(tx, session).await?;
-    tx.run(q::CLIENT_SIGNED_UP, binds![&session.id, &sign_up.id, session.created_at, &session.client_id]).await?;
-    tx.run(q::REPLACE_OTHER_SESSIONS, binds![session.created_at, &session.client_id, &session.id]).await?;
+    tx.queue(q::CLIENT_SIGNED_UP, binds![&session.id, &sign_up.id, session.created_at, &session.client_id]).await?;
+    tx.queue(q::REPLACE_OTHER_SESSIONS, binds![session.created_at, &session.client_id, &session.id]).await?;
     insert_audit(tx, audit).await
 }
 
@@ -224,7 +239,7 @@ pub(crate) async fn save_verified_passkey<E: Exec>(
     if !E::SERIALISES_WRITERS {
         // Under READ COMMITTED two registrations of one user could both count room under
         // the quota; the user's row lock orders them.
-        tx.run(q::LOCK_USER, binds![&p.user_id]).await?;
+        tx.queue(q::LOCK_USER, binds![&p.user_id]).await?;
     }
     if tx.run(q::DELETE_PENDING_PASSKEY, binds![&p.id, &p.user_id]).await? != 1 {
         tx.roll_back();
@@ -280,13 +295,17 @@ pub(crate) async fn delete_passkey<E: Exec>(tx: &mut E, user_id: &str, id: &str)
 
 // ---- sign-ins -----------------------------------------------------------------------------
 
-pub(crate) async fn create_sign_in<E: Exec>(tx: &mut E, new_client: Option<NewClient<'_>>, s: &SignIn) -> StoreResult<()> {
+pub(crate) async fn create_sign_in<E: Exec>(
+    tx: &mut E,
+    new_client: Option<NewClient<'_>>,
+    s: &SignIn,
+) -> StoreResult<Written<()>> {
     let ch = s.challenge.as_ref();
     let state = ch.and_then(|c| c.state.as_ref()).map(to_json).transpose()?;
     if let Some(new) = new_client {
         insert_client(tx, new).await?;
     }
-    tx.run(
+    tx.queue(
         q::INSERT_SIGN_IN,
         binds![
             &s.id,
@@ -308,8 +327,8 @@ pub(crate) async fn create_sign_in<E: Exec>(tx: &mut E, new_client: Option<NewCl
         ],
     )
     .await?;
-    tx.run(q::CLIENT_SIGN_IN, binds![&s.id, s.created_at, &s.client_id]).await?;
-    Ok(())
+    tx.queue(q::CLIENT_SIGN_IN, binds![&s.id, s.created_at, &s.client_id]).await?;
+    read_back(tx, (), &s.client_id).await
 }
 
 pub(crate) async fn sign_in<E: Exec>(tx: &mut E, client_id: &str, id: &str) -> StoreResult<Option<SignIn>> {
@@ -365,40 +384,43 @@ pub(crate) async fn fail_sign_in<E: Exec>(tx: &mut E, f: &SignInFailure<'_>) -> 
     Ok(failed == 1)
 }
 
-pub(crate) async fn complete_sign_in<E: Exec>(tx: &mut E, c: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool> {
+/// The sign-in closes and the passkey's counter moves only if neither changed since the
+/// attempt read them (each conditional write must change one row); otherwise nothing is
+/// written and the caller learns the attempt lost a race.
+pub(crate) async fn complete_sign_in<E: Exec>(
+    tx: &mut E,
+    c: &SignInCompletion,
+    audit: &AuditEvent,
+) -> StoreResult<Written<bool>> {
     let credential = to_json(&c.updated_credential)?;
     let s = &c.session;
-    let closed =
-        tx.run(q::CLOSE_SIGN_IN, binds![&s.user_id, &s.id, c.now, &c.sign_in_id, &s.client_id, &c.challenge_options]).await?;
-    if closed != 1 {
-        tx.roll_back();
-        return Ok(false);
-    }
-    let counted = tx
-        .run(
-            q::COUNT_PASSKEY_USE,
-            binds![
-                &credential,
-                i64::from(c.updated_credential.counter),
-                i64::from(c.updated_credential.backup_eligible),
-                i64::from(c.updated_credential.backup_state),
-                c.now,
-                c.now,
-                &c.passkey_id,
-                i64::from(c.previous_sign_count)
-            ],
-        )
-        .await?;
-    if counted != 1 {
-        tx.roll_back();
-        return Ok(false);
-    }
+    tx.queue_one(q::CLOSE_SIGN_IN, binds![&s.user_id, &s.id, c.now, &c.sign_in_id, &s.client_id, &c.challenge_options]).await?;
+    tx.queue_one(
+        q::COUNT_PASSKEY_USE,
+        binds![
+            &credential,
+            i64::from(c.updated_credential.counter),
+            i64::from(c.updated_credential.backup_eligible),
+            i64::from(c.updated_credential.backup_state),
+            c.now,
+            c.now,
+            &c.passkey_id,
+            i64::from(c.previous_sign_count)
+        ],
+    )
+    .await?;
     insert_session(tx, s).await?;
-    tx.run(q::SET_ACTIVE_SESSION, binds![&s.id, c.now, &s.client_id]).await?;
-    tx.run(q::REPLACE_OTHER_SESSIONS, binds![c.now, &s.client_id, &s.id]).await?;
-    tx.run(q::USER_SIGNED_IN, binds![c.now, c.now, &s.user_id]).await?;
+    tx.queue(q::SET_ACTIVE_SESSION, binds![&s.id, c.now, &s.client_id]).await?;
+    tx.queue(q::REPLACE_OTHER_SESSIONS, binds![c.now, &s.client_id, &s.id]).await?;
+    tx.queue(q::USER_SIGNED_IN, binds![c.now, c.now, &s.user_id]).await?;
     insert_audit(tx, audit).await?;
-    Ok(true)
+    // On PostgreSQL everything above, COMMIT and the read go out in one flight; whether the
+    // conditions held is known only after it.
+    let read_back = read_back(tx, true, &s.client_id).await?;
+    if !tx.held().await? {
+        return Ok(Written { result: false, client: None });
+    }
+    Ok(read_back)
 }
 
 // ---- sessions -----------------------------------------------------------------------------
@@ -408,9 +430,8 @@ pub(crate) async fn session<E: Exec>(tx: &mut E, id: &str) -> StoreResult<Option
 }
 
 pub(crate) async fn touch_session<E: Exec>(tx: &mut E, client_id: &str, id: &str, now: Millis) -> StoreResult<()> {
-    tx.run(q::TOUCH_SESSION, binds![now, now, id]).await?;
-    tx.run(q::SET_ACTIVE_SESSION, binds![id, now, client_id]).await?;
-    Ok(())
+    tx.queue(q::TOUCH_SESSION, binds![now, now, id]).await?;
+    tx.queue(q::SET_ACTIVE_SESSION, binds![id, now, client_id]).await
 }
 
 pub(crate) async fn end_session<E: Exec>(
@@ -421,7 +442,7 @@ pub(crate) async fn end_session<E: Exec>(
     now: Millis,
 ) -> StoreResult<bool> {
     let ended = tx.run(q::END_SESSION, binds![status.as_str(), now, id, client_id]).await?;
-    tx.run(q::CLIENT_SIGNED_OUT_OF, binds![now, client_id, id]).await?;
+    tx.queue(q::CLIENT_SIGNED_OUT_OF, binds![now, client_id, id]).await?;
     Ok(ended > 0)
 }
 
@@ -431,15 +452,15 @@ pub(crate) async fn end_client_sessions<E: Exec>(
     status: SessionStatus,
     now: Millis,
     audit: Option<&AuditEvent>,
-) -> StoreResult<Vec<Session>> {
+) -> StoreResult<Written<Vec<Session>>> {
     let ended = tx.all(q::END_CLIENT_SESSIONS, binds![status.as_str(), now, client_id], rows::session).await?;
-    tx.run(q::CLIENT_SIGNED_OUT, binds![now, client_id]).await?;
+    tx.queue(q::CLIENT_SIGNED_OUT, binds![now, client_id]).await?;
     if let Some(template) = audit {
         for session in &ended {
             insert_audit(tx, &template.for_session(session)).await?;
         }
     }
-    Ok(ended)
+    read_back(tx, ended, client_id).await
 }
 
 // ---- signing keys, audit, rate limits, purge ----------------------------------------------
@@ -449,7 +470,7 @@ pub(crate) async fn signing_keys<E: Exec>(tx: &mut E) -> StoreResult<Vec<StoredS
 }
 
 pub(crate) async fn init_signing_key<E: Exec>(tx: &mut E, key: &StoredSigningKey) -> StoreResult<Vec<StoredSigningKey>> {
-    tx.run(
+    tx.queue(
         q::INSERT_FIRST_SIGNING_KEY,
         binds![&key.kid, &key.alg, &key.private_pkcs8, &key.public_raw, key.created_at, &key.alg],
     )
@@ -675,6 +696,9 @@ macro_rules! impl_store {
     ($store:ty, $with:ident) => {
         #[async_trait::async_trait]
         impl $crate::Store for $store {
+            async fn create_client(&self, new_client: NewClient<'_>) -> StoreResult<()> {
+                $with!(self, Access::WriteOne, |tx| ops::create_client(tx, new_client))
+            }
             async fn client_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Client>> {
                 $with!(self, Access::ReadOne, |tx| ops::client_by_token(tx, token_hash))
             }
@@ -739,7 +763,7 @@ macro_rules! impl_store {
             async fn delete_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool> {
                 $with!(self, Access::Write, |tx| ops::delete_passkey(tx, user_id, id))
             }
-            async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<()> {
+            async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<Written<()>> {
                 $with!(self, Access::Write, |tx| ops::create_sign_in(tx, new_client, sign_in))
             }
             async fn sign_in(&self, client_id: &str, id: &str) -> StoreResult<Option<SignIn>> {
@@ -759,7 +783,7 @@ macro_rules! impl_store {
             async fn fail_sign_in(&self, failure: &SignInFailure<'_>) -> StoreResult<bool> {
                 $with!(self, Access::WriteOne, |tx| ops::fail_sign_in(tx, failure))
             }
-            async fn complete_sign_in(&self, completion: &SignInCompletion, audit: &AuditEvent) -> StoreResult<bool> {
+            async fn complete_sign_in(&self, completion: &SignInCompletion, audit: &AuditEvent) -> StoreResult<Written<bool>> {
                 $with!(self, Access::Write, |tx| ops::complete_sign_in(tx, completion, audit))
             }
             async fn session(&self, id: &str) -> StoreResult<Option<Session>> {
@@ -777,7 +801,7 @@ macro_rules! impl_store {
                 status: SessionStatus,
                 now: Millis,
                 audit: Option<&AuditEvent>,
-            ) -> StoreResult<Vec<Session>> {
+            ) -> StoreResult<Written<Vec<Session>>> {
                 $with!(self, Access::Write, |tx| ops::end_client_sessions(tx, client_id, status, now, audit))
             }
             async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>> {

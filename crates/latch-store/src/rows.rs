@@ -1,4 +1,4 @@
-//! Reading records out of result rows, shared by both drivers: sqlx's `PgRow` (PostgreSQL)
+//! Reading records out of result rows, shared by both drivers: tokio-postgres's `Row` (PostgreSQL)
 //! and rusqlite's `Row` (SQLite). Each driver only says how to read one column; what the
 //! columns mean lives here once. Operations see rows as `&dyn Columns`, so one mapping
 //! function serves both without being generic over them.
@@ -24,24 +24,24 @@ pub(crate) trait Columns {
     fn opt_blob(&self, col: &str) -> StoreResult<Option<Vec<u8>>>;
 }
 
-impl Columns for sqlx::postgres::PgRow {
+impl Columns for tokio_postgres::Row {
     fn text(&self, col: &str) -> StoreResult<String> {
-        Ok(sqlx::Row::try_get(self, col)?)
+        Ok(self.try_get(col)?)
     }
     fn opt_text(&self, col: &str) -> StoreResult<Option<String>> {
-        Ok(sqlx::Row::try_get(self, col)?)
+        Ok(self.try_get(col)?)
     }
     fn int(&self, col: &str) -> StoreResult<i64> {
-        Ok(sqlx::Row::try_get(self, col)?)
+        Ok(self.try_get(col)?)
     }
     fn opt_int(&self, col: &str) -> StoreResult<Option<i64>> {
-        Ok(sqlx::Row::try_get(self, col)?)
+        Ok(self.try_get(col)?)
     }
     fn blob(&self, col: &str) -> StoreResult<Vec<u8>> {
-        Ok(sqlx::Row::try_get(self, col)?)
+        Ok(self.try_get(col)?)
     }
     fn opt_blob(&self, col: &str) -> StoreResult<Option<Vec<u8>>> {
-        Ok(sqlx::Row::try_get(self, col)?)
+        Ok(self.try_get(col)?)
     }
 }
 

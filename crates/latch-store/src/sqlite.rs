@@ -4,7 +4,7 @@
 //! ([`SqliteStore::with`]). rusqlite is synchronous, so an operation's future is finished
 //! by one poll, under the lock ([`drive`]).
 //!
-//! Why not sqlx, which the PostgreSQL store and the migrations use: sqlx runs each SQLite
+//! Why not sqlx, which the migrations use: sqlx runs each SQLite
 //! connection on a thread of its own and hands every statement over and back, two thread
 //! wake-ups per statement (BENCHMARKS.md measured 43 µs for a point read whose SQLite work
 //! is a few µs). Here a store call is a few µs of SQLite work on the caller's thread.
@@ -40,7 +40,7 @@ use crate::queries as q;
 use crate::rows::Columns;
 use crate::{
     AuditEvent, AuditQuery, ClientSession, ClientSnapshot, NewClient, SessionQuery, SignInAttempt, StoreError, StoreResult,
-    StoredSigningKey, TicketRedemption, UserQuery,
+    StoredSigningKey, TicketRedemption, UserQuery, Written,
 };
 use latch_core::backend::{MetadataPatch, SecretKey, SignInToken, UserMetadata};
 
@@ -113,7 +113,7 @@ impl SqliteStore {
         let mut held = self.lock();
         let Held { conn, wide } = &mut *held;
         let conn = &*conn;
-        let mut exec = SqliteExec { conn, wide, roll_back: false };
+        let mut exec = SqliteExec { conn, wide, roll_back: false, committed: false };
         let begin = match access {
             Access::ReadOne => return op(&mut exec),
             Access::WriteOne | Access::Write => "BEGIN IMMEDIATE",
@@ -122,6 +122,11 @@ impl SqliteStore {
         // own `Transaction` would parse them anew each time).
         conn.prepare_cached(begin)?.execute([])?;
         let out = op(&mut exec);
+        if exec.committed {
+            // The operation committed halfway (Exec::commit) and read on outside the transaction.
+            self.checkpointer.wake();
+            return out;
+        }
         let end = if out.is_ok() && !exec.roll_back { "COMMIT" } else { "ROLLBACK" };
         if let Err(e) = conn.prepare_cached(end).and_then(|mut stmt| stmt.execute([])) {
             // Whatever the failure, leave no transaction open on the shared connection.
@@ -223,6 +228,8 @@ pub(crate) struct SqliteExec<'c> {
     conn: &'c Connection,
     wide: &'c mut WideColumns,
     roll_back: bool,
+    /// Set once [`Exec::commit`] has ended the transaction.
+    committed: bool,
 }
 
 /// The sorted column index of `stmt` if it is a wide statement.
@@ -314,6 +321,35 @@ impl Exec for SqliteExec<'_> {
     async fn run(&mut self, sql: &'static str, binds: &[Bind<'_>]) -> StoreResult<u64> {
         let changed = self.conn.prepare_cached(sql)?.execute(params_from_iter(binds))?;
         Ok(changed as u64)
+    }
+
+    /// SQLite has no round trips to save: a queued statement runs at once, unless a
+    /// condition before it failed (the operation will roll back anyway).
+    async fn queue(&mut self, sql: &'static str, binds: &[Bind<'_>]) -> StoreResult<()> {
+        if !self.roll_back {
+            self.run(sql, binds).await?;
+        }
+        Ok(())
+    }
+
+    async fn queue_one(&mut self, sql: &'static str, binds: &[Bind<'_>]) -> StoreResult<()> {
+        if !self.roll_back && self.run(sql, binds).await? != 1 {
+            self.roll_back = true;
+        }
+        Ok(())
+    }
+
+    async fn held(&mut self) -> StoreResult<bool> {
+        Ok(!self.roll_back)
+    }
+
+    async fn commit(&mut self) -> StoreResult<()> {
+        // After a failed condition the transaction stays open, for `with` to roll back.
+        if !self.roll_back && !self.conn.is_autocommit() {
+            self.conn.prepare_cached("COMMIT")?.execute([])?;
+            self.committed = true;
+        }
+        Ok(())
     }
 
     fn roll_back(&mut self) {

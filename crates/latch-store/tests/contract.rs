@@ -57,7 +57,7 @@ impl Db {
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pool).await.expect("create a schema");
         pool.close().await;
         let mut url = url::Url::parse(&admin).expect("LATCH_TEST_POSTGRES_URL is a URL");
-        url.query_pairs_mut().append_pair("options", &format!("-c search_path={schema}"));
+        url.query_pairs_mut().append_pair("options", &format!("-csearch_path={schema}"));
         latch_store::migrate(url.as_str()).await.expect("migrate PostgreSQL");
         let store = latch_store::open(url.as_str()).await.expect("open PostgreSQL");
         Db { store, _dir: None, schema: Some((admin, schema)) }
@@ -101,6 +101,7 @@ macro_rules! contract {
 
 contract!(
     sign_up_stores_everything_or_nothing,
+    a_client_is_created_on_its_own,
     client_snapshot_reads_the_client_as_fapi_shows_it,
     a_client_and_its_session_are_read_together,
     passkey_registration_is_single_use_and_under_quota,
@@ -111,6 +112,7 @@ contract!(
     a_moved_counter_stops_completion,
     sessions_touch_and_end,
     ending_a_clients_sessions_audits_each,
+    writes_read_the_client_back_as_committed,
     audit_events_filter_and_order,
     rate_limits_count_per_window,
     the_first_signing_key_wins,
@@ -281,6 +283,18 @@ fn completion(w: &World, sign_in: &SignIn, previous_sign_count: u32, at: i64) ->
 
 // ---- the contract -------------------------------------------------------------------------
 
+async fn a_client_is_created_on_its_own(store: &dyn Store) {
+    let (client, token_hash) = new_client();
+    store.create_client(NewClient { client: &client, token_hash: &token_hash }).await.unwrap();
+    let found = store.client_by_token(&token_hash).await.unwrap().unwrap();
+    assert_eq!((found.id.as_str(), found.last_active_session_id), (client.id.as_str(), None));
+    let snapshot = store.client_snapshot(&client.id).await.unwrap().unwrap();
+    assert!(snapshot.sessions.is_empty() && snapshot.sign_in.is_none() && snapshot.sign_up.is_none());
+    // A token is one client's: a second client under the same token hash is refused.
+    let (second, _) = new_client();
+    assert!(store.create_client(NewClient { client: &second, token_hash: &token_hash }).await.is_err());
+}
+
 async fn sign_up_stores_everything_or_nothing(store: &dyn Store) {
     let (client, token_hash) = new_client();
     let alice = new_user("alice");
@@ -363,7 +377,7 @@ async fn client_snapshot_reads_the_client_as_fapi_shows_it(store: &dyn Store) {
     let attempt = new_sign_in(&w.client, r#"{"challenge":"snapshot"}"#);
     store.create_sign_in(None, &attempt).await.unwrap();
     let done = completion(&w, &attempt, 0, T + 10);
-    assert!(store.complete_sign_in(&done, &event("sign_in", T + 10)).await.unwrap());
+    assert!(store.complete_sign_in(&done, &event("sign_in", T + 10)).await.unwrap().result);
 
     let snapshot = store.client_snapshot(&w.client.id).await.unwrap().unwrap();
     assert_eq!(snapshot.client.last_active_session_id.as_deref(), Some(done.session.id.as_str()));
@@ -482,12 +496,12 @@ async fn a_sign_in_completes_once(store: &dyn Store) {
     attempt.challenge.as_mut().unwrap().options_json = r#"{"challenge":"new"}"#.into();
     attempt.updated_at = T + 1;
     store.save_sign_in_challenge(&attempt).await.unwrap();
-    assert!(!store.complete_sign_in(&stale, &event("sign_in", T + 20)).await.unwrap());
+    assert!(!store.complete_sign_in(&stale, &event("sign_in", T + 20)).await.unwrap().result);
 
     let done = completion(&w, &attempt, 0, T + 30);
-    assert!(store.complete_sign_in(&done, &event("sign_in", T + 30)).await.unwrap());
+    assert!(store.complete_sign_in(&done, &event("sign_in", T + 30)).await.unwrap().result);
     let again = completion(&w, &attempt, 0, T + 31);
-    assert!(!store.complete_sign_in(&again, &event("sign_in", T + 31)).await.unwrap(), "a challenge completes once");
+    assert!(!store.complete_sign_in(&again, &event("sign_in", T + 31)).await.unwrap().result, "a challenge completes once");
     assert!(store.session(&again.session.id).await.unwrap().is_none());
     let failure = SignInFailure {
         sign_in_id: &attempt.id,
@@ -514,7 +528,7 @@ async fn a_sign_in_completes_once(store: &dyn Store) {
     let next = new_sign_in(&w.client, r#"{"challenge":"next"}"#);
     store.create_sign_in(None, &next).await.unwrap();
     let replacing = completion(&w, &next, 1, T + 40);
-    assert!(store.complete_sign_in(&replacing, &event("sign_in", T + 40)).await.unwrap());
+    assert!(store.complete_sign_in(&replacing, &event("sign_in", T + 40)).await.unwrap().result);
     assert_eq!(store.session(&done.session.id).await.unwrap().unwrap().status, SessionStatus::Replaced);
     let live: Vec<String> = live_sessions(store, &w.client.id).await.into_iter().map(|s| s.id).collect();
     assert_eq!(live, [replacing.session.id.as_str()]);
@@ -562,7 +576,7 @@ async fn a_failed_answer_spends_the_challenge_once(store: &dyn Store) {
     let failed = store.sign_in(&w.client.id, &attempt.id).await.unwrap().unwrap().challenge.unwrap();
     assert_eq!((failed.status, failed.attempts, failed.error_code.as_deref()), (VerificationStatus::Failed, 1, Some("verification_failed")));
     assert!(failed.state.is_none());
-    assert!(!store.complete_sign_in(&completion(&w, &attempt, 0, T + 2), &event("sign_in", T + 2)).await.unwrap());
+    assert!(!store.complete_sign_in(&completion(&w, &attempt, 0, T + 2), &event("sign_in", T + 2)).await.unwrap().result);
     assert_eq!(store.passkeys_of(&w.user.id).await.unwrap()[0].sign_count, 0);
 }
 
@@ -572,12 +586,12 @@ async fn a_moved_counter_stops_completion(store: &dyn Store) {
     store.create_sign_in(None, &attempt).await.unwrap();
     // Verification read counter 5, but the passkey is at 0: someone else used it meanwhile.
     let moved = completion(&w, &attempt, 5, T + 1);
-    assert!(!store.complete_sign_in(&moved, &event("sign_in", T + 1)).await.unwrap());
+    assert!(!store.complete_sign_in(&moved, &event("sign_in", T + 1)).await.unwrap().result);
     // Rolled back whole: the challenge is not spent, no session exists.
     let untouched = store.sign_in(&w.client.id, &attempt.id).await.unwrap().unwrap();
     assert_eq!((untouched.status, untouched.challenge.unwrap().attempts), (SignInStatus::NeedsFirstFactor, 0));
     assert!(store.session(&moved.session.id).await.unwrap().is_none());
-    assert!(store.complete_sign_in(&completion(&w, &attempt, 0, T + 2), &event("sign_in", T + 2)).await.unwrap());
+    assert!(store.complete_sign_in(&completion(&w, &attempt, 0, T + 2), &event("sign_in", T + 2)).await.unwrap().result);
 }
 
 async fn sessions_touch_and_end(store: &dyn Store) {
@@ -585,7 +599,7 @@ async fn sessions_touch_and_end(store: &dyn Store) {
     let attempt = new_sign_in(&w.client, r#"{"challenge":"touch"}"#);
     store.create_sign_in(None, &attempt).await.unwrap();
     let done = completion(&w, &attempt, 0, T + 1);
-    assert!(store.complete_sign_in(&done, &event("sign_in", T + 1)).await.unwrap());
+    assert!(store.complete_sign_in(&done, &event("sign_in", T + 1)).await.unwrap().result);
     let sid = done.session.id.as_str();
 
     store.touch_session(&w.client.id, sid, T + 100).await.unwrap();
@@ -600,17 +614,41 @@ async fn sessions_touch_and_end(store: &dyn Store) {
     assert!(live_sessions(store, &w.client.id).await.is_empty());
 }
 
+/// The three writes an answer follows return the client as it is once they committed
+/// (PostgreSQL reads it in the same flight as COMMIT): each shows its own change, and a
+/// completion that lost a race returns none.
+async fn writes_read_the_client_back_as_committed(store: &dyn Store) {
+    let w = world(store, "judy").await;
+    let attempt = new_sign_in(&w.client, r#"{"challenge":"back"}"#);
+    let created = store.create_sign_in(None, &attempt).await.unwrap().client.expect("the client, read back");
+    assert_eq!(created.sign_in.map(|s| s.id), Some(attempt.id.clone()));
+
+    let done = completion(&w, &attempt, 0, T + 1);
+    let completed = store.complete_sign_in(&done, &event("sign_in", T + 1)).await.unwrap();
+    assert!(completed.result);
+    let client = completed.client.expect("the client, read back");
+    assert_eq!(client.client.last_active_session_id.as_deref(), Some(done.session.id.as_str()));
+    assert_eq!(client.sessions.iter().map(|v| v.session.id.as_str()).collect::<Vec<_>>(), [done.session.id.as_str()]);
+    let lost = store.complete_sign_in(&done, &event("sign_in", T + 2)).await.unwrap();
+    assert!(!lost.result && lost.client.is_none(), "a completion that changed nothing reads nothing back");
+
+    let ended = store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 3, None).await.unwrap();
+    assert_eq!(ended.result.len(), 1);
+    let client = ended.client.expect("the client, read back");
+    assert!(client.sessions.is_empty() && client.client.last_active_session_id.is_none());
+}
+
 async fn ending_a_clients_sessions_audits_each(store: &dyn Store) {
     let w = world(store, "ivan").await;
     let attempt = new_sign_in(&w.client, r#"{"challenge":"out"}"#);
     store.create_sign_in(None, &attempt).await.unwrap();
     let done = completion(&w, &attempt, 0, T + 1);
-    assert!(store.complete_sign_in(&done, &event("sign_in", T + 1)).await.unwrap());
+    assert!(store.complete_sign_in(&done, &event("sign_in", T + 1)).await.unwrap().result);
 
     let template = AuditEvent { client_id: Some(w.client.id.clone()), ..event("sign_out", T + 50) };
-    let ended = store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 50, Some(&template)).await.unwrap();
+    let ended = store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 50, Some(&template)).await.unwrap().result;
     assert_eq!(ended.iter().map(|s| (s.id.as_str(), s.status)).collect::<Vec<_>>(), [(done.session.id.as_str(), SessionStatus::Ended)]);
-    assert!(store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 51, Some(&template)).await.unwrap().is_empty());
+    assert!(store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 51, Some(&template)).await.unwrap().result.is_empty());
     let audit = store.audit_events(&AuditQuery { limit: 100, ..AuditQuery::default() }).await.unwrap();
     let sign_outs: Vec<&AuditEvent> = audit.iter().filter(|e| e.event == "sign_out").collect();
     assert_eq!(sign_outs.len(), 1, "one line per ended session, none for a second sign-out");
@@ -685,7 +723,7 @@ async fn purge_deletes_only_what_is_dead(store: &dyn Store) {
     store.create_sign_in(None, &abandoned).await.unwrap();
     let completed = new_sign_in(&w.client, r#"{"challenge":"completed"}"#);
     store.create_sign_in(None, &completed).await.unwrap();
-    assert!(store.complete_sign_in(&completion(&w, &completed, 0, T + 1), &event("sign_in", T + 1)).await.unwrap());
+    assert!(store.complete_sign_in(&completion(&w, &completed, 0, T + 1), &event("sign_in", T + 1)).await.unwrap().result);
     let live = SignIn { abandon_at: now + DAY, ..new_sign_in(&w.client, r#"{"challenge":"live"}"#) };
     store.create_sign_in(None, &live).await.unwrap();
     // Rate-limit windows: one from long ago (purged), one current (kept).
@@ -773,7 +811,7 @@ async fn a_revoked_session_leaves_its_client(store: &dyn Store) {
     let attempt = new_sign_in(&w.client, r#"{"challenge":"revoke"}"#);
     store.create_sign_in(None, &attempt).await.unwrap();
     let done = completion(&w, &attempt, 0, T + 1);
-    assert!(store.complete_sign_in(&done, &event("sign_in", T + 1)).await.unwrap());
+    assert!(store.complete_sign_in(&done, &event("sign_in", T + 1)).await.unwrap().result);
     let sid = done.session.id.clone();
     let (page, total) = store.sessions_page(&latch_store::SessionQuery { user_id: Some(w.user.id.clone()), status: Some("active".into()), limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!((page.len(), total), (1, 1));

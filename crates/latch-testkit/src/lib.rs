@@ -14,6 +14,7 @@
 //! With the `fapi` feature (the black-box HTTP suite; implies `process`):
 //!
 //! * [`fapi`]: Clerk's Frontend API as clerk-js speaks it, replies, stored-state snapshots.
+//! * [`native`]: a native app's transport (no cookies, no Origin, `Authorization`).
 //! * [`passkey`]: passkey-rs, the independent authenticator of the happy paths, with forging
 //!   on top of its real credentials.
 //! * [`jwt`]: session tokens verified against the JWKS.
@@ -29,6 +30,8 @@ pub mod process;
 pub mod fapi;
 #[cfg(feature = "fapi")]
 pub mod jwt;
+#[cfg(feature = "fapi")]
+pub mod native;
 #[cfg(feature = "fapi")]
 pub mod passkey;
 #[cfg(feature = "fapi")]

@@ -9,9 +9,10 @@ use anyhow::{Context, bail};
 use clap::Args;
 use latch_core::ceremony::UvPolicy;
 use latch_core::settings::InstanceSettings;
-use serde::Deserialize;
+use latch_core::native_apps::{AndroidApp, IosApp, NativeApps};
 use latch_core::origins::OriginPattern;
 use latch_server::SigningAlgorithm;
+use serde::Deserialize;
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -40,6 +41,15 @@ pub struct ServeArgs {
     /// Requests; repeat, or comma-separate in LATCH_RELATED_ORIGINS).
     #[arg(long = "related-origin", env = "LATCH_RELATED_ORIGINS", value_delimiter = ',')]
     pub related_origins: Vec<String>,
+    /// An iOS app whose passkeys may sign in, as `<team id>.<bundle id>` (repeat, or
+    /// comma-separate in LATCH_IOS_APPS). Served in /.well-known/apple-app-site-association.
+    #[arg(long = "ios-app", env = "LATCH_IOS_APPS", value_delimiter = ',')]
+    pub ios_apps: Vec<String>,
+    /// An Android app whose passkeys may sign in, as `<package name>=<SHA-256 signing-cert
+    /// fingerprint AA:BB:…>` (repeat per fingerprint, or comma-separate in LATCH_ANDROID_APPS).
+    /// Served in /.well-known/assetlinks.json.
+    #[arg(long = "android-app", env = "LATCH_ANDROID_APPS", value_delimiter = ',')]
+    pub android_apps: Vec<String>,
     /// Latch's own public URL, the `iss` of session tokens.
     #[arg(long, env = "LATCH_ISSUER")]
     pub issuer: Option<String>,
@@ -140,6 +150,38 @@ pub struct FileConfig {
     pub allow_autofill: Option<bool>,
     pub show_sign_in_button: Option<bool>,
     pub passkeys_enabled: Option<bool>,
+    #[serde(default)]
+    pub native: NativeFileConfig,
+}
+
+/// `[native]` in the TOML file:
+///
+/// ```toml
+/// [native]
+/// ios = [{ team_id = "ABCDE12345", bundle_id = "com.example.app" }]
+/// android = [{ package_name = "com.example.app", sha256_fingerprints = ["AA:BB:…"] }]
+/// ```
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NativeFileConfig {
+    #[serde(default)]
+    pub ios: Vec<IosFileApp>,
+    #[serde(default)]
+    pub android: Vec<AndroidFileApp>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IosFileApp {
+    pub team_id: String,
+    pub bundle_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AndroidFileApp {
+    pub package_name: String,
+    pub sha256_fingerprints: Vec<String>,
 }
 
 /// Everything `latch serve` needs, resolved.
@@ -199,6 +241,7 @@ impl ServeArgs {
         }
         let related = if self.related_origins.is_empty() { file.related_origins } else { self.related_origins.clone() };
         settings.related_origins = parse_origins(&related)?;
+        settings.native_apps = self.native_apps(&file.native)?;
         if let Some(v) = self.application_name.clone().or(file.application_name) {
             settings.application_name = v;
         }
@@ -259,6 +302,36 @@ impl ServeArgs {
             max_connections: self.max_connections.or(file.max_connections).unwrap_or(4096),
             token_algorithm,
         })
+    }
+}
+
+impl ServeArgs {
+    /// The native apps: flags (or LATCH_IOS_APPS / LATCH_ANDROID_APPS) replace the file's
+    /// `[native]` lists, per platform, as `origins` does.
+    fn native_apps(&self, file: &NativeFileConfig) -> anyhow::Result<NativeApps> {
+        let mut apps = NativeApps::default();
+        let given = |t: &&String| !t.trim().is_empty();
+        if self.ios_apps.iter().any(|t| given(&t)) {
+            for text in self.ios_apps.iter().filter(given) {
+                apps.ios.push(IosApp::parse_app_id(text).map_err(anyhow::Error::msg)?);
+            }
+        } else {
+            for app in &file.ios {
+                apps.ios.push(IosApp::new(&app.team_id, &app.bundle_id).map_err(anyhow::Error::msg)?);
+            }
+        }
+        if self.android_apps.iter().any(|t| given(&t)) {
+            for text in self.android_apps.iter().filter(given) {
+                let app = AndroidApp::parse_pair(text).map_err(anyhow::Error::msg)?;
+                apps.add_android(&app.package_name, app.fingerprints);
+            }
+        } else {
+            for app in &file.android {
+                let app = AndroidApp::new(&app.package_name, &app.sha256_fingerprints).map_err(anyhow::Error::msg)?;
+                apps.add_android(&app.package_name, app.fingerprints);
+            }
+        }
+        Ok(apps)
     }
 }
 

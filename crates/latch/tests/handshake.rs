@@ -1,4 +1,4 @@
-//! `__client_uat` and the handshake, black-box (docs/protocol.md §13): the real binary over HTTP,
+//! `__client_uat` and the handshake, black-box (docs/protocol.md §14): the real binary over HTTP,
 //! on SQLite or (with `LATCH_TEST_BACKEND=postgres`) PostgreSQL.
 //!
 //! - Every answer that shows a browser's client sets `__client_uat` and `__client_uat_<suffix>`:

@@ -19,7 +19,7 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
     Json(state.tokens().jwks(now_ms())).into_response()
 }
 
-/// The handshake's payload (docs/protocol.md §13): the `Set-Cookie` directives a nonce stands
+/// The handshake's payload (docs/protocol.md §14): the `Set-Cookie` directives a nonce stands
 /// for, once, scoped to the app page the handshake returned to.
 pub async fn handshake_payload(State(state): State<AppState>, query: QueryPairs) -> ApiResult<Response> {
     let grant = handshake::payload(&state, query.one("nonce"), now_ms()).await?;

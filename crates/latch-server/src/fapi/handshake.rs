@@ -1,4 +1,4 @@
-//! `GET /v1/client/handshake` (docs/protocol.md §13, docs/backend.md §2.2): where Clerk's server
+//! `GET /v1/client/handshake` (docs/protocol.md §14, docs/backend.md §2.2): where Clerk's server
 //! SDKs send a browser whose app cookies are missing or stale. The flow
 //! (`latch_flows::handshake::begin`) checks `redirect_url` and stores the client's state under
 //! a nonce; the answer is a 307 back to `redirect_url` with `__clerk_handshake_nonce=<nonce>`.

@@ -4,6 +4,7 @@
 //! Rendering is pure: it turns what a flow returned (records, and tokens the flow already
 //! signed) into JSON, and reads nothing.
 
+use latch_core::aaguid::FALLBACK_NAME;
 use latch_core::model::{Millis, Passkey, PasskeyChallenge, PendingPasskey, Session, SignIn, SignInStatus, SignUp, User};
 use latch_core::settings::InstanceSettings;
 use latch_flows::passkeys::{Deleted, UserWithPasskeys};
@@ -37,7 +38,14 @@ pub fn environment(settings: &InstanceSettings) -> Value {
             "captcha_widget_type": null,
             "captcha_provider": null,
             "branded": false,
-            "home_url": null,
+            // ClerkKit and clerk-android decode these as required (docs/protocol.md §13.4):
+            // a string where they say String, a present null where they say String?.
+            "preferred_sign_in_strategy": "passkey",
+            "logo_image_url": "",
+            "home_url": "/",
+            "privacy_policy_url": null,
+            "terms_url": null,
+            "google_one_tap_client_id": null,
             "sign_in_url": null,
             "sign_up_url": null,
             "after_sign_in_url": null,
@@ -54,8 +62,9 @@ pub fn environment(settings: &InstanceSettings) -> Value {
                 "allow_autofill": settings.allow_autofill,
                 "show_sign_in_button": settings.show_sign_in_button,
             },
-            "sign_up": { "captcha_enabled": false, "mode": "public", "progressive": true, "legal_consent_enabled": false },
+            "sign_up": { "captcha_enabled": false, "custom_action_required": false, "mode": "public", "progressive": true, "legal_consent_enabled": false },
             "social": {},
+            "actions": { "delete_self": false, "create_organization": false },
             "enterprise_sso": { "enabled": false },
         },
         "organization_settings": { "enabled": false },
@@ -83,7 +92,10 @@ pub fn pending_passkey(p: &PendingPasskey) -> Value {
     to_value(PendingPasskeyJson {
         object: "passkey",
         id: &p.id,
-        name: NULL,
+        // Never null, not even before verification: ClerkKit and clerk-android decode
+        // `name` as a non-null string, and fail the whole answer otherwise. Verification
+        // names it after the authenticator model.
+        name: FALLBACK_NAME,
         last_used_at: NULL,
         created_at: p.created_at,
         updated_at: p.created_at,
@@ -428,7 +440,7 @@ struct ErrorJson<'a> {
 struct PendingPasskeyJson<'a> {
     object: &'static str,
     id: &'a str,
-    name: Null,
+    name: &'static str,
     last_used_at: Null,
     created_at: Millis,
     updated_at: Millis,

@@ -1,15 +1,13 @@
 //! The FAPI envelope: `{response, client}`, with the client token handed over on first contact
-//! and `__client_uat` on every answer that shows the client (a browser's; docs/protocol.md §13).
+//! and `__client_uat` on every answer that shows the client (a browser's; docs/protocol.md §14).
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latch_flows::{Answer, ClientView};
 use serde::Serialize;
 
-use crate::context::{CLIENT_COOKIE, Caller};
+use crate::context::Caller;
 use crate::fapi::json;
-
-const CLIENT_COOKIE_MAX_AGE_SECS: u64 = 365 * 24 * 3600;
 
 /// `{response, client}` where `client` is the client as it is *after* the action, so
 /// clerk-js sees new sessions and passkeys at once.
@@ -18,7 +16,7 @@ pub fn envelope<T, R: Serialize>(caller: &Caller, answer: Answer<T>, render: imp
     let client = answer.client.as_ref().map(json::client);
     let body = Envelope { response, client };
     let reply = (StatusCode::OK, axum::Json(body)).into_response();
-    let reply = with_client_token(caller, answer.new_client_token.as_deref(), reply);
+    let reply = caller.hand_over_client_token(answer.new_client_token.as_deref(), reply);
     with_client_uat(caller, answer.client.as_ref(), reply)
 }
 
@@ -52,28 +50,6 @@ pub fn only<T, R>(render: impl Fn(&T) -> R) -> impl FnOnce(&T, Option<&ClientVie
 pub struct Envelope<R, C> {
     pub response: R,
     pub client: C,
-}
-
-/// Hands a newly created client's token to the caller: a cookie for browsers, the
-/// `authorization` header for native apps.
-fn with_client_token(caller: &Caller, new_token: Option<&str>, mut response: Response) -> Response {
-    if let Some(token) = new_token {
-        let headers = response.headers_mut();
-        if caller.native {
-            if let Ok(v) = HeaderValue::from_str(token) {
-                headers.insert(header::AUTHORIZATION, v);
-            }
-        } else {
-            let cookie = format!(
-                "{CLIENT_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={CLIENT_COOKIE_MAX_AGE_SECS}{}",
-                if caller.secure { "; Secure" } else { "" }
-            );
-            if let Ok(v) = HeaderValue::from_str(&cookie) {
-                headers.append(header::SET_COOKIE, v);
-            }
-        }
-    }
-    response
 }
 
 pub fn plain(body: impl Serialize) -> Response {

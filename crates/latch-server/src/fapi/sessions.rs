@@ -11,9 +11,18 @@ use crate::error::ApiResult;
 use crate::fapi::{json, reply};
 use crate::state::{AppState, now_ms};
 
+/// `GET /client`. A browser without a client gets `null`; a native app gets a new client and
+/// its token (clerk-android cannot decode a `null` client, docs/protocol.md §13.1).
 pub async fn get_client(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    let view = sessions::client(&state, &caller.requester, now_ms()).await?;
-    Ok(reply::client_only(&caller, view.as_ref()))
+    let now = now_ms();
+    match sessions::client(&state, &caller.requester, now).await? {
+        None if caller.native => {
+            let answer = sessions::new_client(&state, &caller.requester, now).await?;
+            let shown = reply::client_only(&caller, answer.client.as_ref());
+            Ok(caller.hand_over_client_token(answer.new_client_token.as_deref(), shown))
+        }
+        view => Ok(reply::client_only(&caller, view.as_ref())),
+    }
 }
 
 /// Sign out: every session of this client ends (`signOut()` with one session).

@@ -1,4 +1,4 @@
--- The handshake (docs/protocol.md §13): `GET /v1/client/handshake` leaves what the app's
+-- The handshake (docs/protocol.md §14): `GET /v1/client/handshake` leaves what the app's
 -- server must set under a nonce, and `GET /bapi/v1/clients/handshake_payload` takes it, once.
 -- Only a SHA-256 of the nonce is stored; `grant` is the client's signed-in state as JSON
 -- (a session token or none, the `__client_uat` value, the redirect it was issued for).
