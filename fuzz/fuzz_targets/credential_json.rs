@@ -5,11 +5,13 @@
 //!
 //! The first byte picks the text: the input itself, or a valid registration / assertion
 //! (`latch_fuzz::Fixture`) with the input written over it at an offset, so that mutations
-//! start from the real shape. Oracles: Latch's parsers accept nothing serde refuses, and
-//! whatever parses re-serialises and parses back to the same thing.
+//! start from the real shape. Oracles: Latch's parsers accept nothing serde refuses once the
+//! native SDKs' spellings are made canonical (`raw_id`, a missing `rawId`:
+//! `ceremony::canonical_credential`), and whatever parses re-serialises and parses back to
+//! the same thing.
 #![no_main]
 
-use latch_core::ceremony::{parse_assertion, parse_registration};
+use latch_core::ceremony::{canonical_credential, parse_assertion, parse_registration};
 use latch_core::webauthn::{PublicKeyCredential, RegisterPublicKeyCredential};
 use libfuzzer_sys::fuzz_target;
 
@@ -36,18 +38,20 @@ fuzz_target!(|data: &[u8]| {
     // Form decoding hands the handlers UTF-8 text only.
     let Ok(json) = std::str::from_utf8(&text) else { return };
 
-    let raw_asn = serde_json::from_str::<PublicKeyCredential>(json);
+    // What serde alone makes of the canonical spelling (None: not even JSON Latch reads).
+    let canonical = canonical_credential(json).ok().map(|v| v.to_string());
+    let raw_asn = canonical.as_deref().map(serde_json::from_str::<PublicKeyCredential>);
     if let Ok(asn) = parse_assertion(json) {
-        assert!(raw_asn.is_ok(), "parse_assertion accepted what serde refuses");
+        assert!(matches!(raw_asn, Some(Ok(_))), "parse_assertion accepted what serde refuses");
         let again = serde_json::to_string(&asn).unwrap();
         let back: PublicKeyCredential = serde_json::from_str(&again).expect("re-serialised assertion parses");
         assert_eq!(serde_json::to_string(&back).unwrap(), again, "assertion does not round-trip");
         let _ = asn.get_user_unique_id();
     }
 
-    let raw_reg = serde_json::from_str::<RegisterPublicKeyCredential>(json);
+    let raw_reg = canonical.as_deref().map(serde_json::from_str::<RegisterPublicKeyCredential>);
     if let Ok(reg) = parse_registration(json) {
-        assert!(raw_reg.is_ok(), "parse_registration accepted what serde refuses");
+        assert!(matches!(raw_reg, Some(Ok(_))), "parse_registration accepted what serde refuses");
         let again = serde_json::to_string(&reg).unwrap();
         let back: RegisterPublicKeyCredential = serde_json::from_str(&again).expect("re-serialised registration parses");
         assert_eq!(serde_json::to_string(&back).unwrap(), again, "registration does not round-trip");

@@ -6,8 +6,11 @@
 //
 // A user signs up over FAPI (username sign-up; Node has no authenticator) and gets a session
 // token; a second session comes from a sign-in token redeemed as a `ticket` sign-in. Then:
-// verifyToken with the JWKS and with the PEM (jwtKey), authenticateRequest with a Bearer token,
-// and every clerkClient call of docs/backend.md §3.2 that Latch serves.
+// verifyToken with the JWKS and with the PEM (jwtKey), authenticateRequest with a Bearer token
+// and on the cookie path (each row of docs/backend.md §1.6 Latch can produce, the handshake
+// followed as a browser follows it), and every clerkClient call of docs/backend.md §3.2 that
+// Latch serves. Tokens live 30 s (the least Latch allows) so that one test can wait for one
+// to expire.
 
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -27,6 +30,7 @@ const DATA_DIR = mkdtempSync(join(tmpdir(), 'latch-sdk-'))
 const DB_ARGS = ['--data-dir', DATA_DIR, '--issuer', ISSUER,
   ...(process.env.LATCH_DATABASE_URL ? ['--database-url', process.env.LATCH_DATABASE_URL] : [])]
 
+const TOKEN_TTL_SECS = 30
 let server, base, origin, secretKey, publishableKey, jwtKey, clerk
 const run = (...args) => execFileSync(LATCH_BIN, [...args, ...DB_ARGS], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim()
 
@@ -34,7 +38,7 @@ before(async () => {
   secretKey = run('keys', 'create', '--label', 'backend-sdk')
   publishableKey = run('keys', 'publishable')
   jwtKey = run('keys', 'jwt-key')
-  server = spawn(LATCH_BIN, ['serve', '--port', '0', ...DB_ARGS], { stdio: ['ignore', 'pipe', 'inherit'] })
+  server = spawn(LATCH_BIN, ['serve', '--port', '0', '--token-ttl-secs', String(TOKEN_TTL_SECS), ...DB_ARGS], { stdio: ['ignore', 'pipe', 'inherit'] })
   base = await new Promise((resolve, reject) => {
     let seen = ''
     server.stdout.on('data', (chunk) => {
@@ -53,21 +57,28 @@ after(() => {
   rmSync(DATA_DIR, { recursive: true, force: true })
 })
 
-/** A browser: FAPI form posts with its own client cookie, as clerk-js sends them. */
+/** A browser: FAPI form posts with its own client cookie, as clerk-js sends them. The
+ * cookies Latch sets are kept by name in `call.cookies` (`__client`, `__client_uat`, …). */
 function browser () {
-  let cookie = ''
-  return async (path, fields) => {
+  const cookies = new Map()
+  const call = async (path, fields) => {
     const res = await fetch(`${base}/v1${path}?__clerk_api_version=2026-08-20&_clerk_js_version=6.40.0`, {
       method: 'POST',
-      headers: { origin, 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) },
+      headers: { origin, 'content-type': 'application/x-www-form-urlencoded', ...call.cookieHeader() },
       body: new URLSearchParams(fields),
     })
-    const set = res.headers.get('set-cookie')
-    if (set) cookie = set.split(';')[0]
+    for (const set of res.headers.getSetCookie()) {
+      const [pair] = set.split(';')
+      const eq = pair.indexOf('=')
+      cookies.set(pair.slice(0, eq), pair.slice(eq + 1))
+    }
     const body = await res.json()
     assert.equal(res.status, 200, JSON.stringify(body))
     return body
   }
+  call.cookies = cookies
+  call.cookieHeader = () => (cookies.has('__client') ? { cookie: `__client=${cookies.get('__client')}` } : {})
+  return call
 }
 
 /** The session JWT the answer's client carries for its new session. */
@@ -79,6 +90,28 @@ function tokenOf (answer) {
 
 async function signUp (username) {
   return tokenOf(await browser()('/client/sign_ups', { username }))
+}
+
+/** A signed-up browser, its session token and the `__client_uat` Latch set with it. */
+async function signedUpBrowser (username) {
+  const call = browser()
+  const signedIn = tokenOf(await call('/client/sign_ups', { username }))
+  const uat = call.cookies.get('__client_uat')
+  assert.match(uat, /^[1-9][0-9]*$/)
+  return { call, ...signedIn, uat }
+}
+
+/** A page load of the app as a browser makes it: a document GET with the app's cookies. */
+function pageLoad (url, cookies) {
+  const cookie = Object.entries(cookies).map(([k, v]) => `${k}=${v}`).join('; ')
+  return new Request(url, {
+    headers: { accept: 'text/html', 'sec-fetch-dest': 'document', 'user-agent': 'Mozilla/5.0', ...(cookie ? { cookie } : {}) },
+  })
+}
+
+/** authenticateRequest as clerkMiddleware calls it, the handshake pointed at Latch (proxyUrl). */
+function authenticatePage (request) {
+  return clerk.authenticateRequest(request, { proxyUrl: base })
 }
 
 test('verifyToken accepts a Latch session token with the JWKS and with jwtKey (PEM)', async () => {
@@ -163,4 +196,81 @@ test('clerkClient: users, metadata, sessions, sign-in tokens, revocation, deleti
 test('a wrong secret key gets Clerk\'s 401', async () => {
   const wrong = createClerkClient({ secretKey: 'sk_live_not_a_key', apiUrl: `${base}/bapi` })
   await assert.rejects(wrong.users.getUserList(), (e) => e.status === 401 && e.errors[0].code === 'clerk_key_invalid')
+})
+
+test('authenticateRequest on the cookie path: signed out, signed in, and the handshake when the cookies disagree', async () => {
+  const page = `${origin}/dashboard`
+  const signedOut = await authenticatePage(pageLoad(page, {}))
+  assert.equal(signedOut.status, 'signed-out', signedOut.reason)
+  assert.equal(signedOut.isSignedIn, false)
+
+  const { jwt, uat, sid, userId, call } = await signedUpBrowser(`sdk_cookie_${Date.now()}`)
+  // The suffixed cookie is the same value under Clerk's name for this publishable key.
+  const suffixed = [...call.cookies.keys()].find((k) => k.startsWith('__client_uat_'))
+  assert.equal(call.cookies.get(suffixed), uat)
+
+  const signedIn = await authenticatePage(pageLoad(page, { __session: jwt, __client_uat: uat }))
+  assert.equal(signedIn.status, 'signed-in', signedIn.reason)
+  assert.equal(signedIn.toAuth().userId, userId)
+  assert.equal(signedIn.toAuth().sessionId, sid)
+  const withSuffixed = await authenticatePage(pageLoad(page, { __session: jwt, __client_uat: uat, [suffixed]: uat }))
+  assert.equal(withSuffixed.status, 'signed-in', withSuffixed.reason)
+
+  // A token without __client_uat, and __client_uat without a token: the handshake, at Latch.
+  for (const cookies of [{ __session: jwt }, { __client_uat: uat }]) {
+    const state = await authenticatePage(pageLoad(page, cookies))
+    assert.equal(state.status, 'handshake', `${JSON.stringify(Object.keys(cookies))}: ${state.reason}`)
+    assert.ok(state.headers.get('location').startsWith(`${base}/v1/client/handshake?`), state.headers.get('location'))
+  }
+  // A token older than the client's last sign-in change: stale, the handshake.
+  const stale = await authenticatePage(pageLoad(page, { __session: jwt, __client_uat: String(Number(uat) + 3600) }))
+  assert.equal(stale.status, 'handshake', stale.reason)
+
+  // Signed out at Latch: the next answer's __client_uat is 0, and the app is signed out.
+  const signOut = await fetch(`${base}/v1/client/sessions?_method=DELETE`, { method: 'POST', headers: { origin, ...call.cookieHeader() } })
+  assert.equal(signOut.status, 200)
+  const out = await fetch(`${base}/v1/client?__clerk_api_version=2026-08-20`, { headers: call.cookieHeader() })
+  const zero = out.headers.getSetCookie().find((c) => c.startsWith('__client_uat='))
+  assert.ok(zero.startsWith('__client_uat=0;'), zero)
+  const afterSignOut = await authenticatePage(pageLoad(page, { __client_uat: '0' }))
+  assert.equal(afterSignOut.status, 'signed-out', afterSignOut.reason)
+})
+
+test('an expired token on a page load goes through Latch\'s handshake and comes back signed in', async () => {
+  const { jwt, uat, sid, userId, call } = await signedUpBrowser(`sdk_handshake_${Date.now()}`)
+  const exp = JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url')).exp
+  // Past exp and the SDK's 5 s clock skew.
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, exp * 1000 + 6000 - Date.now())))
+  const page = `${origin}/dashboard?tab=2`
+  const expired = await authenticatePage(pageLoad(page, { __session: jwt, __client_uat: uat }))
+  assert.equal(expired.status, 'handshake', expired.reason)
+  const toLatch = new URL(expired.headers.get('location'))
+  assert.equal(`${toLatch.origin}${toLatch.pathname}`, `${base}/v1/client/handshake`)
+  assert.equal(toLatch.searchParams.get('format'), 'nonce')
+  assert.equal(toLatch.searchParams.get('redirect_url'), page)
+
+  // The browser follows it, with its Latch client cookie, and is sent back with a nonce.
+  const atLatch = await fetch(toLatch, { redirect: 'manual', headers: call.cookieHeader() })
+  assert.equal(atLatch.status, 307)
+  const back = new URL(atLatch.headers.get('location'))
+  assert.equal(`${back.origin}${back.pathname}`, `${origin}/dashboard`)
+  assert.equal(back.searchParams.get('tab'), '2')
+  assert.ok(back.searchParams.get('__clerk_handshake_nonce'))
+
+  // The app's server resolves the nonce through the Backend API: signed in, cookies to set.
+  const resolved = await authenticatePage(pageLoad(back.toString(), { __session: jwt, __client_uat: uat }))
+  assert.equal(resolved.status, 'signed-in', resolved.reason)
+  assert.equal(resolved.toAuth().userId, userId)
+  assert.equal(resolved.toAuth().sessionId, sid)
+  const setCookies = resolved.headers.getSetCookie()
+  const fresh = setCookies.find((c) => c.startsWith('__session=')).split(';')[0].slice('__session='.length)
+  assert.notEqual(fresh, jwt)
+  assert.ok(setCookies.some((c) => c.startsWith(`__client_uat=${uat};`)), setCookies.join('\n'))
+  // The fresh token and the uat now sign the next page load in without a handshake.
+  const next = await authenticatePage(pageLoad(page, { __session: fresh, __client_uat: uat }))
+  assert.equal(next.status, 'signed-in', next.reason)
+
+  // The nonce was spent: the same URL again is signed out, not signed in twice.
+  const replay = await authenticatePage(pageLoad(back.toString(), {}))
+  assert.notEqual(replay.status, 'signed-in')
 })

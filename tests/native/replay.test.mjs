@@ -137,8 +137,8 @@ class BrowserTab {
     const headers = { origin: this.origin, 'content-type': 'application/x-www-form-urlencoded' }
     if (this.cookie) headers.cookie = this.cookie
     const res = await fetch(url, { method: 'POST', headers, body: new URLSearchParams(form).toString() })
-    const set = res.headers.get('set-cookie')
-    if (set) this.cookie = set.split(';')[0]
+    // Only the client cookie: Latch also sets __client_uat for the app's server (protocol.md §14).
+    for (const set of res.headers.getSetCookie()) if (set.startsWith('__client=')) this.cookie = set.split(';')[0]
     const body = await res.json()
     assert.equal(res.status, 200, JSON.stringify(body))
     return body

@@ -347,7 +347,7 @@ pub fn parse_registration(json: &str) -> Result<RegisterPublicKeyCredential, Cer
 /// takes those). `id` is the credential id: `rawId` becomes `raw_id` when only that is
 /// sent, `id` when neither is; given both, they must agree; and [`check_envelope`] still
 /// requires `rawId` to decode to `id`.
-fn canonical_credential(json: &str) -> Result<serde_json::Value, CeremonyError> {
+pub fn canonical_credential(json: &str) -> Result<serde_json::Value, CeremonyError> {
     check_json_depth(json)?;
     let mut value: serde_json::Value = serde_json::from_str(json).map_err(|e| CeremonyError::Malformed(e.to_string()))?;
     let object = value.as_object_mut().ok_or_else(|| CeremonyError::Malformed("the credential is not a JSON object".into()))?;

@@ -203,9 +203,37 @@ fn check_scheme(origin: &OriginPattern, dev_mode: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// A cookie domain browsers accept: a lowercase host name (not an IP address) that is not a
+/// public suffix (`Domain=co.uk` would be dropped by every browser).
+pub fn validate_cookie_domain(domain: &str) -> Result<(), String> {
+    let looks_like_name = !domain.is_empty()
+        && domain.split('.').all(|label| {
+            !label.is_empty() && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+        && domain.parse::<std::net::Ipv4Addr>().is_err();
+    if !looks_like_name {
+        return Err(format!("cookie domain {domain:?} must be a lowercase host name such as example.com"));
+    }
+    let below_a_suffix = if domain.contains('.') { psl::domain_str(domain).is_some() } else { domain == "localhost" };
+    if !below_a_suffix {
+        return Err(format!("cookie domain {domain:?} is a public suffix; browsers refuse cookies scoped to it"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cookie_domain_is_a_host_name_below_a_public_suffix() {
+        for ok in ["example.com", "auth.example.com", "example.co.uk", "localhost"] {
+            assert!(validate_cookie_domain(ok).is_ok(), "{ok}");
+        }
+        for bad in ["co.uk", "com", "Example.com", ".example.com", "example..com", "127.0.0.1", "", "exa mple.com"] {
+            assert!(validate_cookie_domain(bad).is_err(), "{bad:?}");
+        }
+    }
 
     fn p(s: &str) -> OriginPattern {
         OriginPattern::parse(s).unwrap()

@@ -42,6 +42,9 @@ pub struct InstanceSettings {
     /// Believe the proxy's `X-Forwarded-For` (the client IP) and `X-Forwarded-Proto` (https,
     /// for the cookie's `Secure`): only behind a proxy you run.
     pub trust_forwarded_for: bool,
+    /// The `Domain` of the `__client_uat` cookies, so the app's host receives them; None: the
+    /// RP ID ([`InstanceSettings::cookie_domain`]).
+    pub cookie_domain: Option<String>,
 }
 
 /// Request budgets; 0 turns a limit off. Counted in the database, so shared by every node.
@@ -93,6 +96,7 @@ impl InstanceSettings {
             portal: true,
             rate_limits: RateLimits::default(),
             trust_forwarded_for: false,
+            cookie_domain: None,
         }
     }
 
@@ -104,9 +108,20 @@ impl InstanceSettings {
         !self.dev_mode || self.origins.iter().all(|o| o.scheme() == "https")
     }
 
+    /// The domain the `__client_uat` cookies are scoped to: the operator's choice, else the
+    /// RP ID (Latch and the apps it serves share it). A cookie gets `Domain` only on a host
+    /// inside it (`latch_server`'s cookies module); elsewhere it stays host-only.
+    pub fn cookie_domain(&self) -> &str {
+        self.cookie_domain.as_deref().unwrap_or(&self.rp_id)
+    }
+
     /// Refuses settings browsers would reject, saying what to change.
     pub fn validate(&self) -> Result<(), String> {
-        origins::validate(&self.rp_id, &self.origins, &self.related_origins, self.dev_mode)
+        origins::validate(&self.rp_id, &self.origins, &self.related_origins, self.dev_mode)?;
+        if let Some(domain) = &self.cookie_domain {
+            origins::validate_cookie_domain(domain)?;
+        }
+        Ok(())
     }
 
     pub fn relying_party(&self) -> RelyingParty {

@@ -13,7 +13,9 @@
 //! - [`sign_in`]: start, prepare a new challenge, attempt with a passkey.
 //! - [`passkeys`]: the signed-in user, and creating, verifying, renaming, deleting a passkey.
 //! - [`sessions`]: the client, touch, token, remove one session, sign out.
-//! - [`view`]: the client as an answer shows it, tokens signed before rendering.
+//! - [`view`]: the client as an answer shows it, tokens signed before rendering, and the one
+//!   rule for `__client_uat`.
+//! - [`handshake`]: the app's server learns the browser's sign-in state (nonce, payload).
 //! - [`refusal`]: why Latch says no, and the one table of Clerk error codes.
 //! - [`backend`]: the Backend API's actions (an app's server with a secret key) and the
 //!   operator's keys.
@@ -23,6 +25,7 @@
 
 pub mod audit;
 pub mod backend;
+pub mod handshake;
 mod limits;
 pub mod passkeys;
 pub mod refusal;

@@ -93,6 +93,14 @@ pub fn new_client_subject(ip: Option<&str>, new_client_id: &str) -> String {
     }
 }
 
+/// Handshakes (each stores a nonce): per client IP, on the sign-in budget's per-IP limit.
+pub async fn handshake(latch: &Latch, ip: Option<&str>, now: Millis) -> FlowResult<()> {
+    match ip {
+        Some(ip) => check(latch, "handshake:ip", ip, latch.settings().rate_limits.per_ip_per_minute, MINUTE, now).await,
+        None => Ok(()),
+    }
+}
+
 /// A native app's client made on its first `GET /client`: per client IP, from the sign-in
 /// budget's per-IP figure (each is a stored row, like a sign-in's new client).
 pub async fn new_client(latch: &Latch, ip: Option<&str>, now: Millis) -> FlowResult<()> {

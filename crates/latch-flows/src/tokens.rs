@@ -327,8 +327,39 @@ pub fn session_token(
     azp: Option<&str>,
     now: Millis,
 ) -> FlowResult<String> {
+    let status = session.status_at(now);
+    let claims = session_claims(latch, session, azp, status.as_str(), now);
+    latch
+        .tokens
+        .sign_reusable(&claims)
+        .map_err(|e| Refusal::Internal(format!("token signing: {e}")))
+}
+
+/// A token signed now for `session`, never a reused one: the handshake hands it to an app's
+/// server, which sets it as the `__session` cookie, so it gets its whole lifetime.
+pub fn fresh_session_token(
+    latch: &Latch,
+    session: &Session,
+    azp: Option<&str>,
+    now: Millis,
+) -> FlowResult<String> {
+    let status = session.status_at(now);
+    let claims = session_claims(latch, session, azp, status.as_str(), now);
+    latch
+        .tokens
+        .sign(&claims)
+        .map_err(|e| Refusal::Internal(format!("token signing: {e}")))
+}
+
+fn session_claims<'a>(
+    latch: &'a Latch,
+    session: &'a Session,
+    azp: Option<&'a str>,
+    sts: &'a str,
+    now: Millis,
+) -> SessionClaims<'a> {
     let now_secs = now / 1000;
-    let claims = SessionClaims {
+    SessionClaims {
         sid: &session.id,
         sub: &session.user_id,
         iat: now_secs,
@@ -336,13 +367,9 @@ pub fn session_token(
         exp: now_secs + i64::try_from(latch.settings().token_ttl.as_secs()).unwrap_or(60),
         iss: &latch.issuer,
         azp,
-        sts: session.status_at(now).as_str(),
+        sts,
         v: 2,
-    };
-    latch
-        .tokens
-        .sign_reusable(&claims)
-        .map_err(|e| Refusal::Internal(format!("token signing: {e}")))
+    }
 }
 
 /// Adds a new signing key of `algorithm`, retiring the live one (`latch keys rotate-signing`).

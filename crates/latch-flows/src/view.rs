@@ -39,10 +39,37 @@ impl ClientView {
         self.sessions.iter().any(|s| s.view.session.id == id).then_some(id)
     }
 
+    /// What `__client_uat` says of this client: see [`client_uat`].
+    pub fn client_uat(&self) -> i64 {
+        let active = self.last_active_session_id().and_then(|id| self.session(id));
+        client_uat(active.map(|s| &s.view.session), self.now)
+    }
+
     pub fn session(&self, id: &str) -> Option<&LiveSession> {
         self.sessions.iter().find(|s| s.view.session.id == id)
     }
 }
+
+/// `__client_uat` for a client whose active session is `active`: the one rule for its value
+/// (docs/protocol.md §14), which the server only renders.
+///
+/// Clerk's server SDKs compare it with the `__session` token they are shown: `0` means signed
+/// out; a token issued before it (`iat < uat`) is stale and sends the browser to the
+/// handshake. Latch gives the creation time (in seconds) of the client's live active session:
+/// it changes when the client signs in or up, drops to 0 when it signs out or its session is
+/// removed, revoked or expires, and stays put while the session merely refreshes tokens or
+/// records activity. Every token of a session is signed after the session was created, from
+/// the same clock, so a current token always satisfies `iat >= uat`, while a token of an
+/// earlier session (another user, or before a sign-out) does not.
+pub fn client_uat(active: Option<&Session>, now: Millis) -> i64 {
+    match active {
+        Some(session) if session.is_live(now) => session.created_at.div_euclid(1000),
+        _ => SIGNED_OUT_UAT,
+    }
+}
+
+/// `__client_uat` of a signed-out client, or of a request with no client at all.
+pub const SIGNED_OUT_UAT: i64 = 0;
 
 /// The client `client_id` as it is now, tokens naming `azp`; None if there is no such client.
 pub async fn client_view(latch: &Latch, client_id: &str, azp: Option<&str>, now: Millis) -> FlowResult<Option<ClientView>> {

@@ -37,6 +37,9 @@ pub struct Caller {
     pub native: bool,
     /// The page is on https: the cookie gets `Secure`.
     pub secure: bool,
+    /// How this answer writes the cookies an app's server reads (`__client_uat`); set by the
+    /// FAPI extractor, which knows the instance.
+    pub app_cookies: crate::cookies::AppCookies,
 }
 
 impl Caller {
@@ -69,7 +72,7 @@ impl Caller {
             ip: client_ip(parts, settings.trust_forwarded_for),
             user_agent: header_str(headers, header::USER_AGENT),
         };
-        Caller { requester, native, secure }
+        Caller { requester, native, secure, app_cookies: Default::default() }
     }
 
     /// Hands a client token this request created, or a known client's fresh one (sign-in,
@@ -113,6 +116,12 @@ fn client_cookie(headers: &HeaderMap, names: &[&str]) -> Option<String> {
         return None;
     }
     Some(first.to_string())
+}
+
+/// The host the browser addressed (`X-Forwarded-Host` when the operator trusts its proxy).
+pub fn request_host(parts: &Parts, trust_forwarded: bool) -> Option<String> {
+    let forwarded = trust_forwarded.then(|| header_str(&parts.headers, "x-forwarded-host")).flatten();
+    forwarded.or_else(|| header_str(&parts.headers, header::HOST)).or_else(|| parts.uri.host().map(str::to_string))
 }
 
 fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> Option<String> {

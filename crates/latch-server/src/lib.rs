@@ -7,6 +7,7 @@
 mod bapi;
 mod association;
 mod context;
+mod cookies;
 mod dev_page;
 mod error;
 mod fapi;

@@ -6,17 +6,27 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use latch_core::model::Millis;
 use latch_core::settings::InstanceSettings;
+use latch_flows::backend::keys;
 use latch_flows::{Latch, TokenSigner};
 use latch_store::Store;
 
 #[derive(Clone)]
 pub struct AppState {
     latch: Arc<Latch>,
+    /// Clerk's suffix for this instance's cookies (`__client_uat_<suffix>`), from the
+    /// publishable key; None when the issuer names no host (no publishable key either).
+    cookie_suffix: Option<Arc<str>>,
 }
 
 impl AppState {
     pub fn new(settings: InstanceSettings, store: Arc<dyn Store>, tokens: TokenSigner, issuer: String) -> Self {
-        AppState { latch: Arc::new(Latch::new(settings, store, tokens, issuer)) }
+        let latch = Latch::new(settings, store, tokens, issuer);
+        let cookie_suffix = keys::publishable_key(&latch).map(|pk| Arc::from(keys::cookie_suffix(&pk)));
+        AppState { latch: Arc::new(latch), cookie_suffix }
+    }
+
+    pub fn cookie_suffix(&self) -> Option<Arc<str>> {
+        self.cookie_suffix.clone()
     }
 }
 

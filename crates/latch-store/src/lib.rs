@@ -170,6 +170,16 @@ pub enum ClientToken<'a> {
     Rotated { client_id: &'a str, old_token_hash: &'a [u8], token_hash: &'a [u8] },
 }
 
+/// A handshake nonce as stored: never the nonce itself, only its SHA-256.
+#[derive(Debug, Clone)]
+pub struct HandshakeNonce {
+    pub nonce_hash: Vec<u8>,
+    /// What the app's server is to set, as JSON the flows layer writes and reads (opaque here).
+    pub grant_json: String,
+    pub created_at: Millis,
+    pub expire_at: Millis,
+}
+
 /// One line of the audit trail. Never holds a secret: no tokens, challenges or keys.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AuditEvent {
@@ -435,7 +445,15 @@ pub trait Store: Send + Sync + 'static {
     /// counts per IP and per client together); returns both counts, in order.
     async fn hit_rate_limits(&self, keys: [&str; 2], window_start: Millis) -> StoreResult<[u64; 2]>;
 
-    /// Deletes what is over: ceremonies and sign-ins that can no longer be completed, at once;
+    // Handshake nonces (docs/protocol.md §14): written by the handshake, taken once.
+    async fn create_handshake_nonce(&self, nonce: &HandshakeNonce) -> StoreResult<()>;
+    /// Deletes the nonce and returns what it held and when it expires (the caller judges
+    /// expiry); None when there is none: never issued, already taken, or purged. Of two
+    /// concurrent takers, exactly one gets it.
+    async fn take_handshake_nonce(&self, nonce_hash: &[u8]) -> StoreResult<Option<(String, Millis)>>;
+
+    /// Deletes what is over: ceremonies, sign-ins and handshake nonces that can no longer be
+    /// completed, at once;
     /// ended and expired sessions, completed sign-ins and sign-ups after
     /// `policy.finished_grace`; clients without a live session untouched for
     /// `policy.dead_client_grace`; audit lines older than `policy.audit_retention`.

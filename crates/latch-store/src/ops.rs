@@ -29,8 +29,8 @@ use crate::exec::{Exec, binds};
 use crate::queries as q;
 use crate::rows::{self, to_json};
 use crate::{
-    AuditEvent, AuditQuery, ClientSession, ClientSnapshot, ClientToken, NewClient, PurgePolicy, SessionQuery, SessionView,
-    SignInAttempt, StoreError, StoreResult, StoredSigningKey, TicketRedemption, UserQuery, Written,
+    AuditEvent, AuditQuery, ClientSession, ClientSnapshot, ClientToken, HandshakeNonce, NewClient, PurgePolicy, SessionQuery,
+    SessionView, SignInAttempt, StoreError, StoreResult, StoredSigningKey, TicketRedemption, UserQuery, Written,
 };
 
 // ---- pieces several operations share ------------------------------------------------------
@@ -730,7 +730,19 @@ pub(crate) async fn purge_expired<E: Exec>(tx: &mut E, now: Millis, policy: &Pur
         Some(retention) => tx.run(q::PURGE_AUDIT_EVENTS, binds![now - retention]).await?,
         None => 0,
     };
-    Ok(pending + sign_ins + windows + ended + expired + sign_ups + clients + audit)
+    let nonces = tx.run(q::PURGE_HANDSHAKE_NONCES, binds![now]).await?;
+    Ok(pending + sign_ins + windows + ended + expired + sign_ups + clients + audit + nonces)
+}
+
+// ---- handshake nonces ---------------------------------------------------------------------
+
+pub(crate) async fn create_handshake_nonce<E: Exec>(tx: &mut E, nonce: &HandshakeNonce) -> StoreResult<()> {
+    tx.run(q::INSERT_HANDSHAKE_NONCE, binds![&nonce.nonce_hash[..], &nonce.grant_json, nonce.created_at, nonce.expire_at]).await?;
+    Ok(())
+}
+
+pub(crate) async fn take_handshake_nonce<E: Exec>(tx: &mut E, nonce_hash: &[u8]) -> StoreResult<Option<(String, Millis)>> {
+    tx.one(q::TAKE_HANDSHAKE_NONCE, binds![nonce_hash], |row| Ok((row.text("grant_json")?, row.int("expire_at")?))).await
 }
 
 /// `impl Store for $store` with every method bound to its operation above and to the
@@ -925,6 +937,12 @@ macro_rules! impl_store {
             }
             async fn hit_rate_limits(&self, keys: [&str; 2], window_start: Millis) -> StoreResult<[u64; 2]> {
                 $with!(self, Access::WriteOne, |tx| ops::hit_rate_limits(tx, keys, window_start))
+            }
+            async fn create_handshake_nonce(&self, nonce: &crate::HandshakeNonce) -> StoreResult<()> {
+                $with!(self, Access::WriteOne, |tx| ops::create_handshake_nonce(tx, nonce))
+            }
+            async fn take_handshake_nonce(&self, nonce_hash: &[u8]) -> StoreResult<Option<(String, Millis)>> {
+                $with!(self, Access::WriteOne, |tx| ops::take_handshake_nonce(tx, nonce_hash))
             }
             async fn purge_expired(&self, now: Millis, policy: &PurgePolicy) -> StoreResult<u64> {
                 $with!(self, Access::Write, |tx| ops::purge_expired(tx, now, policy))

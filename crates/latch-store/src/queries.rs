@@ -307,6 +307,12 @@ pub const PURGE_DEAD_CLIENTS: &str = "DELETE FROM clients WHERE updated_at < $1 
 pub const PURGE_AUDIT_EVENTS: &str = "DELETE FROM audit_events WHERE at < $1";
 pub const PURGE_RATE_LIMITS: &str = "DELETE FROM rate_limits WHERE window_start < $1";
 
+pub const INSERT_HANDSHAKE_NONCE: &str =
+    "INSERT INTO handshake_nonces (nonce_hash, grant_json, created_at, expire_at) VALUES ($1, $2, $3, $4)";
+/// Single use is this statement: of two takers, one deletes the row and the other finds none.
+pub const TAKE_HANDSHAKE_NONCE: &str = "DELETE FROM handshake_nonces WHERE nonce_hash = $1 RETURNING grant_json, expire_at";
+pub const PURGE_HANDSHAKE_NONCES: &str = "DELETE FROM handshake_nonces WHERE expire_at < $1";
+
 /// Every statement: the SQLite store caches them all prepared, and a test checks their
 /// parameter numbering.
 pub const ALL: &[&str] = &[
@@ -325,4 +331,5 @@ pub const ALL: &[&str] = &[
     INSERT_AUDIT_EVENT, AUDIT_EVENTS,
     HIT_RATE_LIMIT, HIT_RATE_LIMITS, PURGE_PENDING_PASSKEYS, PURGE_SIGN_INS, PURGE_RATE_LIMITS,
     PURGE_ENDED_SESSIONS, PURGE_EXPIRED_SESSIONS, PURGE_SIGN_UPS, PURGE_DEAD_CLIENTS, PURGE_AUDIT_EVENTS,
+    INSERT_HANDSHAKE_NONCE, TAKE_HANDSHAKE_NONCE, PURGE_HANDSHAKE_NONCES,
 ];

@@ -390,6 +390,7 @@ mod tests {
             include_str!("../migrations/sqlite/0004_audit_without_autoincrement.sql"),
             include_str!("../migrations/sqlite/0005_purge_indexes.sql"),
             include_str!("../migrations/sqlite/0006_backend_api.sql"),
+            include_str!("../migrations/sqlite/0009_handshake_nonces.sql"),
         ] {
             conn.execute_batch(migration).unwrap();
         }

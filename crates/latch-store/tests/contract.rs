@@ -16,8 +16,8 @@ use latch_core::model::{
 use latch_core::origins::OriginPattern;
 use latch_core::webauthn::{AuthenticationState, Credential, RegistrationState};
 use latch_store::{
-    AuditEvent, AuditQuery, ClientToken, MetadataPatch, NewClient, PurgePolicy, SecretKey, SignInToken, Store, StoreError,
-    StoredSigningKey, TicketRedemption,
+    AuditEvent, AuditQuery, ClientToken, HandshakeNonce, MetadataPatch, NewClient, PurgePolicy, SecretKey, SignInToken, Store,
+    StoreError, StoredSigningKey, TicketRedemption,
 };
 use uuid::Uuid;
 
@@ -122,6 +122,7 @@ contract!(
     a_ticket_is_redeemed_once_before_it_expires_for_its_user,
     secret_keys_are_found_by_hash_until_revoked,
     metadata_merges_and_a_deleted_user_takes_their_records,
+    a_handshake_nonce_is_taken_once_and_purged_when_expired,
     a_revoked_session_leaves_its_client,
     purge_deletes_finished_records_after_their_grace,
     signing_in_up_and_out_rotates_the_client_token,
@@ -926,4 +927,24 @@ async fn purge_deletes_finished_records_after_their_grace(store: &dyn Store) {
     let before = store.audit_events(&AuditQuery { limit: 100, ..AuditQuery::default() }).await.unwrap().len();
     store.purge_expired(now + 400 * DAY, &forever).await.unwrap();
     assert_eq!(store.audit_events(&AuditQuery { limit: 100, ..AuditQuery::default() }).await.unwrap().len(), before);
+}
+
+async fn a_handshake_nonce_is_taken_once_and_purged_when_expired(store: &dyn Store) {
+    let nonce = |hash: &[u8], expire_at| HandshakeNonce {
+        nonce_hash: hash.to_vec(),
+        grant_json: format!("{{\"n\":{}}}", hash[0]),
+        created_at: T,
+        expire_at,
+    };
+    store.create_handshake_nonce(&nonce(&[1; 32], T + 30_000)).await.unwrap();
+    store.create_handshake_nonce(&nonce(&[2; 32], T + 30_000)).await.unwrap();
+    assert_eq!(store.take_handshake_nonce(&[3; 32]).await.unwrap(), None, "never issued");
+    assert_eq!(store.take_handshake_nonce(&[1; 32]).await.unwrap(), Some(("{\"n\":1}".to_string(), T + 30_000)));
+    assert_eq!(store.take_handshake_nonce(&[1; 32]).await.unwrap(), None, "taken once only");
+    // The purge leaves a live nonce and deletes an expired one.
+    store.create_handshake_nonce(&nonce(&[4; 32], T + 30_000)).await.unwrap();
+    store.purge_expired(T + 1_000, &PurgePolicy::default()).await.unwrap();
+    assert!(store.take_handshake_nonce(&[4; 32]).await.unwrap().is_some(), "not expired: kept");
+    store.purge_expired(T + 31_000, &PurgePolicy::default()).await.unwrap();
+    assert_eq!(store.take_handshake_nonce(&[2; 32]).await.unwrap(), None, "purged once expired");
 }

@@ -109,6 +109,10 @@ pub struct ServeArgs {
     /// behind your own proxy).
     #[arg(long, env = "LATCH_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+    /// The Domain of the __client_uat cookies, so the app's host receives them (default: the
+    /// RP ID; applied only on hosts inside it).
+    #[arg(long, env = "LATCH_COOKIE_DOMAIN")]
+    pub cookie_domain: Option<String>,
 }
 
 fn parse_token_algorithm(s: &str) -> Result<SigningAlgorithm, String> {
@@ -154,6 +158,7 @@ pub struct FileConfig {
     pub rate_limit_passkeys_per_hour: Option<u32>,
     pub rate_limit_sign_ups_per_hour: Option<u32>,
     pub trust_forwarded_for: Option<bool>,
+    pub cookie_domain: Option<String>,
     pub max_connections: Option<usize>,
     pub idle_timeout_secs: Option<u64>,
     pub audit_retention_days: Option<u64>,
@@ -316,6 +321,7 @@ impl ServeArgs {
             settings.rate_limits.sign_ups_per_ip_per_hour = v;
         }
         settings.trust_forwarded_for = self.trust_forwarded_for || file.trust_forwarded_for.unwrap_or(false);
+        settings.cookie_domain = self.cookie_domain.clone().or(file.cookie_domain).filter(|d| !d.trim().is_empty());
         if settings.token_ttl < Duration::from_secs(30) {
             bail!("token_ttl_secs must be at least 30: clerk-js refreshes tokens 17 seconds before they expire");
         }

@@ -40,6 +40,23 @@ async fn sign_in_attempts_are_limited_per_ip() {
 }
 
 #[tokio::test]
+async fn handshakes_are_limited_per_ip() {
+    let server = LatchProcess::start_with(&["--rate-limit-ip-per-minute", "2"]);
+    let browser = Fapi::new(&server);
+    let handshake = || {
+        let mut r = RawRequest::get("/v1/client/handshake").no_session_param().origin(OriginHeader::None);
+        r.sdk_query = false;
+        r.query("redirect_url", &format!("{}/page", server.origin())).query("format", "nonce")
+    };
+    for _ in 0..2 {
+        assert_eq!(browser.send(handshake()).await.status, 307);
+    }
+    let refused = browser.send(handshake()).await;
+    assert_limited(&refused);
+    assert!(refused.header("location").is_empty(), "no nonce for a refused handshake");
+}
+
+#[tokio::test]
 async fn passkey_creation_is_limited_per_user() {
     let server = LatchProcess::start_with(&["--rate-limit-passkeys-per-hour", "2"]);
     let alice = Person::sign_up(&server, "alice").await;

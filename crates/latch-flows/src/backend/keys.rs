@@ -31,6 +31,21 @@ pub fn publishable_key(latch: &Latch) -> Option<String> {
     public_host(latch.issuer()).map(|host| backend::publishable_key(&host))
 }
 
+/// The suffix of the cookies Clerk's SDKs name after an instance (`__client_uat_<suffix>`,
+/// `__session_<suffix>`): the first 8 characters of base64(SHA-1(publishable key)) with `+`
+/// as `-` and `/` as `_`, as `getCookieSuffix` in @clerk/shared computes it (docs/backend.md
+/// §1.2). SHA-1 is Clerk's choice for a name, not a defence: nothing secret goes in.
+pub fn cookie_suffix(publishable_key: &str) -> String {
+    use base64::Engine;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, publishable_key.as_bytes());
+    let encoded = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
+    encoded.chars().take(8).map(|c| match c {
+        '+' => '-',
+        '/' => '_',
+        c => c,
+    }).collect()
+}
+
 /// The live secret key a Backend API request presents (`Authorization: Bearer sk_live_…`).
 /// Missing, unknown and revoked keys are all refused alike.
 pub async fn authenticate(latch: &Latch, presented: Option<&str>) -> FlowResult<SecretKey> {
@@ -65,4 +80,23 @@ pub async fn revoke(store: &dyn Store, id: &str, now: Millis) -> FlowResult<()> 
 /// The operator at the command line, as the audit trail names them: no address.
 fn operator() -> Requester {
     Requester { user_agent: Some("latch-cli".into()), ..Requester::default() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cookie_suffix_is_clerks_for_the_worked_example() {
+        // docs/backend.md §1.2: the publishable key for latch.example.com.
+        assert_eq!(cookie_suffix("pk_live_bGF0Y2guZXhhbXBsZS5jb20k"), "I1cCqtxJ");
+        assert_eq!(cookie_suffix(&backend::publishable_key("latch.example.com")), "I1cCqtxJ");
+    }
+
+    #[test]
+    fn the_cookie_suffix_maps_base64_to_its_url_safe_letters() {
+        let suffixes: Vec<String> = (0..200).map(|i| cookie_suffix(&format!("pk_live_{i}"))).collect();
+        assert!(suffixes.iter().all(|s| s.len() == 8 && !s.contains(['+', '/', '='])));
+        assert!(suffixes.iter().any(|s| s.contains(['-', '_'])), "some digest has a + or / to map");
+    }
 }

@@ -6,15 +6,26 @@ use axum::response::{IntoResponse, Response};
 use latch_core::backend::MetadataPatch;
 use latch_flows::backend::users::UserFilter;
 use latch_flows::backend::{sessions, sign_in_tokens, users};
+use latch_flows::{Refusal, handshake};
 use latch_store::SessionQuery;
 use serde_json::{Value, json};
 
 use super::{BackendCaller, JsonBody, QueryPairs, invalid, json as render};
+use crate::cookies::AppCookies;
 use crate::error::ApiResult;
 use crate::state::{AppState, now_ms};
 
 pub async fn jwks(State(state): State<AppState>) -> Response {
     Json(state.tokens().jwks(now_ms())).into_response()
+}
+
+/// The handshake's payload (docs/protocol.md §14): the `Set-Cookie` directives a nonce stands
+/// for, once, scoped to the app page the handshake returned to.
+pub async fn handshake_payload(State(state): State<AppState>, query: QueryPairs) -> ApiResult<Response> {
+    let grant = handshake::payload(&state, query.one("nonce"), now_ms()).await?;
+    let page = url::Url::parse(&grant.redirect_url).map_err(|e| Refusal::Internal(format!("stored redirect_url: {e}")))?;
+    let directives = AppCookies::for_page(&state, &page).handshake_directives(&grant);
+    Ok(Json(json!({ "directives": directives })).into_response())
 }
 
 /// Filters Latch's users cannot match (they have no email, phone, wallet or external id):

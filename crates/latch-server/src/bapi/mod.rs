@@ -35,6 +35,7 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/jwks", get(handlers::jwks))
+        .route("/clients/handshake_payload", get(handlers::handshake_payload))
         .route("/users", get(handlers::list_users))
         .route("/users/count", get(handlers::count_users))
         .route("/users/{id}", get(handlers::get_user).delete(handlers::delete_user))

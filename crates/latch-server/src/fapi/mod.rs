@@ -4,6 +4,7 @@
 //! flow of `latch_flows`, and renders the outcome with [`json`] inside the [`reply`] envelope.
 
 pub(crate) mod json;
+mod handshake;
 mod me;
 mod reply;
 pub(crate) mod sessions;
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/environment", get(environment).patch(environment))
         .route("/client", get(sessions::get_client).delete(sessions::end_all))
+        .route("/client/handshake", get(handshake::handshake))
         .route("/client/sessions", delete(sessions::end_all))
         .route("/client/sessions/{id}/touch", post(sessions::touch))
         .route("/client/sessions/{id}/tokens", post(sessions::token))
@@ -56,7 +58,12 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Caller::from_parts(parts, state.settings()))
+        let mut caller = Caller::from_parts(parts, state.settings());
+        if !caller.native {
+            let host = crate::context::request_host(parts, state.settings().trust_forwarded_for);
+            caller.app_cookies = crate::cookies::AppCookies::for_host(state, host.as_deref(), caller.secure);
+        }
+        Ok(caller)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use latch_flows::{ClientView, sessions};
+use latch_flows::sessions;
 use serde_json::json;
 
 use crate::context::Caller;
@@ -16,32 +16,21 @@ use crate::state::{AppState, now_ms};
 pub async fn get_client(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let now = now_ms();
     match sessions::client(&state, &caller.requester, now).await? {
-        Some(view) => Ok(client_as_response(&view)),
         None if caller.native => {
             let answer = sessions::new_client(&state, &caller.requester, now).await?;
-            let shown = answer.client.as_ref().map(client_as_response).unwrap_or_else(no_client);
+            let shown = reply::client_only(&caller, answer.client.as_ref());
             Ok(caller.hand_over_client_token(answer.new_client_token.as_deref(), shown))
         }
-        None => Ok(no_client()),
+        view => Ok(reply::client_only(&caller, view.as_ref())),
     }
-}
-
-fn no_client() -> Response {
-    reply::plain(json!({ "response": null, "client": null }))
 }
 
 /// Sign out: every session of this client ends (`signOut()` with one session), and the
 /// client's token is replaced.
 pub async fn end_all(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let answer = sessions::sign_out(&state, &caller.requester, now_ms()).await?;
-    let reply = client_as_response(&answer.response);
+    let reply = reply::client_only(&caller, Some(&answer.response));
     Ok(caller.hand_over_client_token(answer.new_client_token.as_deref(), reply))
-}
-
-/// `GET /client` and sign-out answer with the client as both `response` and `client`.
-fn client_as_response(view: &ClientView) -> Response {
-    let client = json::client(view);
-    reply::plain(reply::Envelope { response: &client, client: &client })
 }
 
 pub async fn touch(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
