@@ -376,11 +376,11 @@ impl Person {
                 "{who}: passkey {id} was never acknowledged nor in flight; listed: {listed:?}"
             );
         }
-        if let (Some(id), Some(InFlight::CreatePasskey { cred: Some(cred), .. })) = (&pending, &self.in_flight) {
-            if listed.contains(id) {
-                self.passkeys.push((id.clone(), cred.clone()));
-                resolved = Some(("passkey registration", true));
-            }
+        if let (Some(id), Some(InFlight::CreatePasskey { cred: Some(cred), .. })) = (&pending, &self.in_flight)
+            && listed.contains(id)
+        {
+            self.passkeys.push((id.clone(), cred.clone()));
+            resolved = Some(("passkey registration", true));
         }
 
         // Every credential on the device signs in if and only if it is listed, as its owner.
