@@ -321,34 +321,29 @@ fn pem(label: &str, der: &[u8]) -> String {
 
 /// The session JWT for `session` at `now`, valid for the instance's token lifetime, naming
 /// the page it was issued to (`azp`). Signed here, before anything renders it.
-pub fn session_token(
-    latch: &Latch,
-    session: &Session,
-    azp: Option<&str>,
-    now: Millis,
-) -> FlowResult<String> {
-    let status = session.status_at(now);
-    let claims = session_claims(latch, session, azp, status.as_str(), now);
-    latch
-        .tokens
-        .sign_reusable(&claims)
-        .map_err(|e| Refusal::Internal(format!("token signing: {e}")))
+pub fn session_token(latch: &Latch, session: &Session, azp: Option<&str>, now: Millis) -> FlowResult<String> {
+    signed_session_token(latch, session, azp, now, Reuse::Allowed)
 }
 
 /// A token signed now for `session`, never a reused one: the handshake hands it to an app's
 /// server, which sets it as the `__session` cookie, so it gets its whole lifetime.
-pub fn fresh_session_token(
-    latch: &Latch,
-    session: &Session,
-    azp: Option<&str>,
-    now: Millis,
-) -> FlowResult<String> {
+pub fn fresh_session_token(latch: &Latch, session: &Session, azp: Option<&str>, now: Millis) -> FlowResult<String> {
+    signed_session_token(latch, session, azp, now, Reuse::Never)
+}
+
+enum Reuse {
+    Allowed,
+    Never,
+}
+
+fn signed_session_token(latch: &Latch, session: &Session, azp: Option<&str>, now: Millis, reuse: Reuse) -> FlowResult<String> {
     let status = session.status_at(now);
     let claims = session_claims(latch, session, azp, status.as_str(), now);
-    latch
-        .tokens
-        .sign(&claims)
-        .map_err(|e| Refusal::Internal(format!("token signing: {e}")))
+    let signed = match reuse {
+        Reuse::Allowed => latch.tokens.sign_reusable(&claims),
+        Reuse::Never => latch.tokens.sign(&claims),
+    };
+    signed.map_err(|e| Refusal::Internal(format!("token signing: {e}")))
 }
 
 fn session_claims<'a>(
