@@ -21,12 +21,13 @@ pub fn envelope<T, R: Serialize>(caller: &Caller, answer: Answer<T>, render: imp
 }
 
 /// The client as both `response` and `client` (`GET /client`, sign-out), or nulls for a
-/// requester without one.
-pub fn client_only(caller: &Caller, view: Option<&ClientView>) -> Response {
+/// requester without one; with the client's token when this request made or rotated it.
+pub fn client_only(caller: &Caller, view: Option<&ClientView>, new_token: Option<&str>) -> Response {
     let reply = match view.map(json::client) {
         Some(client) => plain(Envelope { response: &client, client: &client }),
         None => plain(serde_json::json!({ "response": null, "client": null })),
     };
+    let reply = caller.hand_over_client_token(new_token, reply);
     with_client_uat(caller, view, reply)
 }
 

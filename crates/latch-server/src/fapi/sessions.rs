@@ -18,10 +18,9 @@ pub async fn get_client(State(state): State<AppState>, caller: Caller) -> ApiRes
     match sessions::client(&state, &caller.requester, now).await? {
         None if caller.native => {
             let answer = sessions::new_client(&state, &caller.requester, now).await?;
-            let shown = reply::client_only(&caller, answer.client.as_ref());
-            Ok(caller.hand_over_client_token(answer.new_client_token.as_deref(), shown))
+            Ok(reply::client_only(&caller, answer.client.as_ref(), answer.new_client_token.as_deref()))
         }
-        view => Ok(reply::client_only(&caller, view.as_ref())),
+        view => Ok(reply::client_only(&caller, view.as_ref(), None)),
     }
 }
 
@@ -29,8 +28,7 @@ pub async fn get_client(State(state): State<AppState>, caller: Caller) -> ApiRes
 /// client's token is replaced.
 pub async fn end_all(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let answer = sessions::sign_out(&state, &caller.requester, now_ms()).await?;
-    let reply = reply::client_only(&caller, Some(&answer.response));
-    Ok(caller.hand_over_client_token(answer.new_client_token.as_deref(), reply))
+    Ok(reply::client_only(&caller, Some(&answer.response), answer.new_client_token.as_deref()))
 }
 
 pub async fn touch(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
