@@ -4,6 +4,7 @@
 #     embedded SQLite and against the machine's local PostgreSQL (started here);
 #   - real-browser tests of the Clerk SDK and of Latch's pages (Debian chromium, npm packages);
 #   - Clerk's server SDK (@clerk/backend) against the binary: tokens, authenticateRequest, BAPI;
+#   - the Next.js example (@clerk/nextjs: middleware, auth(), currentUser(), the handshake) in Chromium;
 #   - native-app tests: the real @clerk/expo JS under Node, ClerkKit / clerk-android replays (npm);
 #   - a short cargo-fuzz run of each parser that takes client bytes (docs/fuzzing.md).
 # Nothing is skipped silently: a missing prerequisite that cannot be installed fails the run.
@@ -43,6 +44,9 @@ LATCH_BIN="$ROOT/target/debug/latch" bash "$ROOT/tests/browser/run.sh" || failed
 # ---- Clerk's server SDK against the real binary, SQLite and PostgreSQL (installs its npm packages) ----
 log "backend SDK tests"
 LATCH_BIN="$ROOT/target/debug/latch" bash "$ROOT/tests/backend-sdk/run.sh" || failed+=("backend-sdk")
+# ---- The Next.js example (next build + next start, @clerk/nextjs) in Chromium, SQLite and PostgreSQL ----
+log "Next.js example tests"
+LATCH_BIN="$ROOT/target/debug/latch" bash "$ROOT/tests/nextjs/run.sh" || failed+=("nextjs")
 # ---- Native apps without devices: the real @clerk/expo JS, ClerkKit / clerk-android replays ----
 log "native-app tests"
 LATCH_BIN="$ROOT/target/debug/latch" bash "$ROOT/tests/native/run.sh" || failed+=("native")

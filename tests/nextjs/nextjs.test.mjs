@@ -7,11 +7,11 @@
 //   TOKEN_TTL_SECS  Latch's --token-ttl-secs (short, so a token can be waited out)
 //
 // The steps run in order and share one story: a user signs up on device A, adds a passkey,
-// signs out and back in with it; the server-rendered pages and the route handler know them;
-// their token expires while no tab is open and the next page load still knows them (Latch's
-// handshake); an operator revokes that session over the Backend API and the next page load is
-// signed out; the user, on device B without a passkey, redeems a recovery ticket, adds a new
-// passkey, deletes the lost one and signs in with the new one.
+// signs out and back in with it; the server-rendered pages and the route handler know them.
+// Then device A is lost: the operator revokes its session over the Backend API and issues a
+// recovery ticket; on device B, without a passkey, the user redeems it, adds a new passkey,
+// deletes the lost one and signs in with the new one. Both tokens expire while no tab is open:
+// B's next page load still knows the user (through Latch's handshake), A's is signed out.
 import { after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createClerkClient } from '@clerk/backend'
@@ -133,49 +133,17 @@ step('sign in with the passkey: browser and server agree on the user', async () 
   story.sessionId = await assertServerKnows(page, { userId: story.userId, username })
 })
 
-step('the token expires while no tab is open: the next page load goes through the handshake and still knows the user', async () => {
-  const context = story.deviceA
-  await story.pageA.close() // no clerk-js left running to refresh the token
-  const before = await sessionCookie(context)
-  assert.ok(before, 'a __session cookie')
-  assert.equal(before.sid, story.sessionId)
-  await waitPastExpiry(before.exp)
-
-  const page = (story.pageA = await openPage(context))
-  await page.goto(`${APP_URL}/account`)
-  await waitText(page, '#account-username', username)
-  // The redirect chain: the app -> Latch's handshake (through the proxy) -> back with a nonce
-  const hops = page.navigations.map((n) => ({ ...n, path: new URL(n.url).pathname }))
-  const first = hops[0]
-  assert.equal(first.path, '/account')
-  assert.equal(first.status, 307, JSON.stringify(hops))
-  assert.match(first.reason, /session-token-expired/, 'clerkMiddleware saw the expired token')
-  const handshake = new URL(first.location, first.url)
-  assert.equal(handshake.origin + handshake.pathname, `${APP_URL}/__clerk/v1/client/handshake`)
-  assert.equal(handshake.searchParams.get('format'), 'nonce')
-  const atLatch = hops.find((h) => h.path === '/__clerk/v1/client/handshake')
-  assert.ok(atLatch, `the browser visited the handshake: ${JSON.stringify(hops)}`)
-  assert.equal(atLatch.status, 307)
-  const back = new URL(atLatch.location, atLatch.url)
-  assert.equal(back.origin + back.pathname, `${APP_URL}/account`)
-  assert.match(back.searchParams.get('__clerk_handshake_nonce') ?? '', /^[A-Za-z0-9_-]{43}$/)
-  assert.equal(hops.at(-1).status, 200, 'rendered signed in, without another redirect')
-
-  const afterwards = await sessionCookie(context)
-  assert.equal(afterwards.sid, story.sessionId, 'the same session')
-  assert.ok(afterwards.exp > Date.now() / 1000, 'a fresh token from the handshake')
-  await waitText(page, '#signed-in', 'yes')
-})
-
-step('an operator revokes the session over the Backend API (clerkClient.sessions.revokeSession)', async () => {
+step('device A is lost: the operator revokes its session over the Backend API (clerkClient.sessions.revokeSession)', async () => {
+  // The lost device is offline: no clerk-js runs there to learn of the revocation.
   await story.pageA.close()
   const revoked = await clerk.sessions.revokeSession(story.sessionId)
   assert.equal(revoked.status, 'revoked')
-  story.revokedTokenExp = (await sessionCookie(story.deviceA)).exp
-  // the next page load happens after the recovery below, once this token has expired
+  assert.equal(revoked.userId, story.userId)
+  const { data } = await clerk.sessions.getSessionList({ userId: story.userId, status: 'active' })
+  assert.deepEqual(data.map((s) => s.id), [], 'no live session left')
 })
 
-step('a recovery ticket signs the user in on a device without passkeys, who adds a new one and drops the lost one', async () => {
+step('a recovery ticket signs the user in on device B, who adds a new passkey and deletes the lost one', async () => {
   const { token, userId } = await clerk.signInTokens.createSignInToken({ userId: story.userId, expiresInSeconds: 600 })
   assert.equal(userId, story.userId)
   story.ticketUrl = `/sign-in?__clerk_ticket=${encodeURIComponent(token)}`
@@ -204,7 +172,8 @@ step('a recovery ticket signs the user in on a device without passkeys, who adds
   await page.getByRole('button', { name: 'Sign in with a passkey' }).click()
   await waitText(page, '#signed-in', 'yes')
   await waitText(page, '#server-username', username)
-  await assertServerKnows(page, { userId: story.userId, username })
+  story.sessionB = await assertServerKnows(page, { userId: story.userId, username })
+  assert.notEqual(story.sessionB, story.sessionId)
 })
 
 step('the ticket was single-use: redeeming it again signs nobody in', async () => {
@@ -212,14 +181,52 @@ step('the ticket was single-use: redeeming it again signs nobody in', async () =
   story.deviceC = await b.newContext()
   const page = await openPage(story.deviceC)
   await gotoApp(page, story.ticketUrl)
-  await waitText(page, '#last-error-code', /\S/)
+  await waitText(page, '#last-error-code', 'ticket_invalid')
   assert.equal(await text(page, '#signed-in'), 'no')
   await page.close()
 })
 
-step('after the revocation, device A\'s next page load is signed out (the handshake finds no session)', async () => {
-  await waitPastExpiry(story.revokedTokenExp)
-  const page = (story.pageA = await openPage(story.deviceA))
+step('both tokens expire while no tab is open', async () => {
+  await story.pageB.close() // nothing refreshes device B's token either
+  const a = await sessionCookie(story.deviceA)
+  const b = await sessionCookie(story.deviceB)
+  assert.equal(a.sid, story.sessionId)
+  assert.equal(b.sid, story.sessionB)
+  await waitPastExpiry(Math.max(a.exp, b.exp))
+})
+
+step("device B's next page load goes through Latch's handshake and still knows the user", async () => {
+  const context = story.deviceB
+  const page = await openPage(context)
+  await page.goto(`${APP_URL}/account`)
+  await waitText(page, '#account-username', username)
+  // The redirect chain: the app -> Latch's handshake (through the proxy) -> back with a nonce
+  const hops = page.navigations.map((n) => ({ ...n, path: new URL(n.url).pathname }))
+  const first = hops[0]
+  assert.equal(first.path, '/account')
+  assert.equal(first.status, 307, JSON.stringify(hops))
+  assert.match(first.reason, /session-token-expired/, 'clerkMiddleware saw the expired token')
+  const handshake = new URL(first.location, first.url)
+  assert.equal(handshake.origin + handshake.pathname, `${APP_URL}/__clerk/v1/client/handshake`)
+  assert.equal(handshake.searchParams.get('format'), 'nonce')
+  const atLatch = hops.find((h) => h.path === '/__clerk/v1/client/handshake')
+  assert.ok(atLatch, `the browser visited the handshake: ${JSON.stringify(hops)}`)
+  assert.equal(atLatch.status, 307)
+  const back = new URL(atLatch.location, atLatch.url)
+  assert.equal(back.origin + back.pathname, `${APP_URL}/account`)
+  assert.match(back.searchParams.get('__clerk_handshake_nonce') ?? '', /^[A-Za-z0-9_-]{43}$/)
+  assert.equal(hops.at(-1).status, 200, 'rendered signed in, without another redirect')
+  assert.equal(hops.length, 3, JSON.stringify(hops))
+
+  const fresh = await sessionCookie(context)
+  assert.equal(fresh.sid, story.sessionB, 'the same session')
+  assert.ok(fresh.exp > Date.now() / 1000, 'a fresh token from the handshake')
+  await waitText(page, '#signed-in', 'yes')
+  await assertServerKnows(page, { userId: story.userId, username })
+})
+
+step("device A's next page load is signed out: the handshake finds its session revoked", async () => {
+  const page = await openPage(story.deviceA)
   await page.goto(`${APP_URL}/account`)
   // clerkMiddleware -> Latch's handshake -> signed out -> auth.protect() -> /sign-in
   await waitText(page, '#clerk-loaded', 'yes', 30_000)
