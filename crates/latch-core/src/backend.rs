@@ -52,6 +52,18 @@ pub fn publishable_key(host: &str) -> String {
     format!("pk_live_{}", base64::engine::general_purpose::STANDARD.encode(format!("{host}$")))
 }
 
+/// Why Clerk's SDKs would refuse the publishable key for `host`, if they would. Their
+/// `parsePublishableKey` (@clerk/shared `keys.ts`) wants the decoded host to contain a `.`, so
+/// `localhost:8080` makes `<ClerkProvider>` and `clerkMiddleware()` fail at start, while a
+/// dotted development name such as `clerk.latch.localhost` (which need not resolve when the
+/// app reaches Latch through its own proxy) works.
+pub fn publishable_host_refused_by_sdks(host: &str) -> Option<&'static str> {
+    (!host.contains('.')).then_some(
+        "Clerk's SDKs refuse a publishable key whose host has no dot: give Latch a dotted public URL \
+         with --issuer (in development, e.g. https://clerk.latch.localhost)",
+    )
+}
+
 /// How a sign-in token stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TicketStatus {
@@ -200,6 +212,15 @@ mod tests {
     fn publishable_key_is_base64_of_host_and_dollar() {
         // backend.md §1.2's example.
         assert_eq!(publishable_key("latch.example.com"), "pk_live_bGF0Y2guZXhhbXBsZS5jb20k");
+    }
+
+    #[test]
+    fn the_sdks_want_a_dot_in_the_publishable_host() {
+        assert!(publishable_host_refused_by_sdks("localhost:8080").is_some());
+        assert!(publishable_host_refused_by_sdks("localhost").is_some());
+        assert!(publishable_host_refused_by_sdks("clerk.latch.localhost").is_none());
+        assert!(publishable_host_refused_by_sdks("127.0.0.1:8080").is_none());
+        assert!(publishable_host_refused_by_sdks("latch.example.com").is_none());
     }
 
     #[test]

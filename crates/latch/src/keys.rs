@@ -91,6 +91,9 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
             let issuer = resolved.issuer_for(&settings, resolved.port)?;
             let host = keys::public_host(&issuer).with_context(|| format!("the issuer {issuer:?} names no host"))?;
             println!("{}", latch_core::backend::publishable_key(&host));
+            if let Some(why) = latch_core::backend::publishable_host_refused_by_sdks(&host) {
+                eprintln!("warning: {why} (the issuer is {issuer})");
+            }
         }
         KeysCommand::Create { label, .. } => {
             let (record, key) = keys::create(store.as_ref(), &label, now).await.map_err(refusal)?;

@@ -49,11 +49,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "starting"
     );
     match latch_flows::backend::keys::public_host(&issuer) {
-        Some(host) => tracing::info!(
-            publishable_key = %latch_core::backend::publishable_key(&host),
-            backend_api = %format!("{}/bapi", issuer.trim_end_matches('/')),
-            "the app's keys: NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY=publishable_key, CLERK_API_URL=backend_api, CLERK_SECRET_KEY from `latch keys create`"
-        ),
+        Some(host) => {
+            tracing::info!(
+                publishable_key = %latch_core::backend::publishable_key(&host),
+                backend_api = %format!("{}/bapi", issuer.trim_end_matches('/')),
+                "the app's keys: NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY=publishable_key, CLERK_API_URL=backend_api, CLERK_SECRET_KEY from `latch keys create`"
+            );
+            if let Some(why) = latch_core::backend::publishable_host_refused_by_sdks(&host) {
+                tracing::warn!(%issuer, "{why}");
+            }
+        }
         None => tracing::warn!(%issuer, "the issuer names no host: no publishable key"),
     }
     let state = AppState::new(settings, store.clone(), tokens.clone(), issuer);

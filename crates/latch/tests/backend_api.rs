@@ -333,3 +333,23 @@ async fn without_the_portal_a_ticket_has_no_url_and_the_cli_prints_the_ticket() 
     let r = Fapi::new(&server).post("/client/sign_ins", &[("strategy", "ticket"), ("ticket", &ticket)]).await.ok();
     assert_eq!(r.resp()["status"], "complete");
 }
+
+/// Clerk's SDKs refuse a publishable key whose host has no dot (`parsePublishableKey`), so the
+/// development default (`http://localhost:PORT`) gets a warning that says what to set instead;
+/// a dotted issuer (what the Next.js example uses) gets none.
+#[tokio::test]
+async fn an_undotted_issuer_is_warned_about_and_a_dotted_one_is_not() {
+    let server = LatchProcess::start();
+    assert!(server.logs().contains("refuse a publishable key whose host has no dot"), "{}", server.logs());
+    let out = server.command(&["keys", "publishable"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--issuer"), "{stderr}");
+
+    let out = server.command(&["keys", "publishable", "--issuer", "https://clerk.latch.localhost"]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "pk_live_Y2xlcmsubGF0Y2gubG9jYWxob3N0JA==");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    let dotted = LatchProcess::start_with(&["--issuer", "https://clerk.latch.localhost"]);
+    assert!(!dotted.logs().contains("has no dot"), "{}", dotted.logs());
+}
