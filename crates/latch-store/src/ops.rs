@@ -441,7 +441,8 @@ pub(crate) async fn complete_sign_in<E: Exec>(
 ) -> StoreResult<Written<bool>> {
     let credential = to_json(&c.updated_credential)?;
     let s = &c.session;
-    tx.queue_one(q::CLOSE_SIGN_IN, binds![&s.user_id, &s.id, c.now, &c.sign_in_id, &s.client_id, &c.challenge_options]).await?;
+    tx.queue_one(q::CLOSE_SIGN_IN, binds![&s.user_id, &s.id, c.now, c.now, &c.sign_in_id, &s.client_id, &c.challenge_options])
+        .await?;
     tx.queue_one(
         q::COUNT_PASSKEY_USE,
         binds![

@@ -123,10 +123,12 @@ pub const FAIL_SIGN_IN: &str = "UPDATE sign_ins SET ch_attempts = ch_attempts + 
      AND status = 'needs_first_factor'";
 /// Written first in `complete_sign_in`, so SQLite takes its write lock at once. It spends the
 /// challenge as [`FAIL_SIGN_IN`] does: the same conditions, so of two answers to one challenge
-/// at most one changes the row, and only if the challenge is still the one verified.
+/// at most one changes the row, and only if the challenge is still the one verified. A
+/// completed sign-in is over: its `abandon_at` becomes now, so the purge's grace for finished
+/// sign-ins counts from its completion (`SignIn::complete`).
 pub const CLOSE_SIGN_IN: &str = "UPDATE sign_ins SET status = 'complete', ch_status = 'verified', ch_state = NULL, \
-     ch_attempts = ch_attempts + 1, user_id = $1, created_session_id = $2, updated_at = $3 \
-     WHERE id = $4 AND client_id = $5 AND ch_options = $6 AND ch_attempts = 0 AND ch_state IS NOT NULL \
+     ch_attempts = ch_attempts + 1, user_id = $1, created_session_id = $2, updated_at = $3, abandon_at = $4 \
+     WHERE id = $5 AND client_id = $6 AND ch_options = $7 AND ch_attempts = 0 AND ch_state IS NOT NULL \
      AND status = 'needs_first_factor'";
 /// Matches only if nobody signed in with this passkey since verification read its counter.
 pub const COUNT_PASSKEY_USE: &str = "UPDATE passkeys SET credential = $1, sign_count = $2, backup_eligible = $3, \
@@ -328,7 +330,8 @@ pub const HIT_RATE_LIMITS: &str = "INSERT INTO rate_limits (key, window_start, h
      RETURNING key, hits";
 
 pub const PURGE_PENDING_PASSKEYS: &str = "DELETE FROM pending_passkeys WHERE expire_at < $1";
-/// Abandoned sign-ins at once; completed ones (a client shows its latest) after the grace period.
+/// Abandoned sign-ins at once; completed ones (a client shows its latest) the grace period
+/// after completing (completion sets `abandon_at`).
 pub const PURGE_SIGN_INS: &str =
     "DELETE FROM sign_ins WHERE abandon_at < $1 AND (status <> 'complete' OR abandon_at < $2)";
 pub const PURGE_ENDED_SESSIONS: &str =

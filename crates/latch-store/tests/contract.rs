@@ -964,8 +964,7 @@ async fn purge_takes_each_finished_kind_after_its_grace_and_nothing_live(store: 
     let new = ClientToken::New(NewClient { client: &client, token_hash: &token_hash });
     store.sign_up(new, &user, &sign_up, &first, &event("sign_up", T)).await.unwrap();
     store.end_client_sessions(&client.id, SessionStatus::Ended, T, None, None).await.unwrap();
-    // Signed in at T + 1 with a session live for 100 days; its sign-in completed (abandon_at
-    // T + DAY, the time a finished sign-in counts from).
+    // Signed in at T + 1 with a session live for 100 days; its sign-in completed then.
     let live = world(store, "liv").await;
     let attempt = new_sign_in(&live.client, r#"{"challenge":"liv"}"#);
     store.create_sign_in(None, &attempt).await.unwrap();
@@ -1003,12 +1002,10 @@ async fn purge_takes_each_finished_kind_after_its_grace_and_nothing_live(store: 
     let all_finished = ["sign-up", "ended session", "revoked ticket", "completed sign-in", "expired session", "dead client", "audit lines at T"];
     // Nothing is over its grace yet (the comparisons are strict).
     assert_eq!(rows.present(store, T + DAY, &policy).await, expect(&all_finished));
-    // A day after T: the sign-up, the session ended and the ticket revoked then.
-    assert_eq!(
-        rows.present(store, T + DAY + DAY / 4, &policy).await,
-        expect(&["completed sign-in", "expired session", "dead client", "audit lines at T"])
-    );
-    // A day after the sign-in's abandon time and after the session's expiry.
+    // A day after T: the sign-up, the session ended, the ticket revoked and the sign-in
+    // completed then (its grace counts from completion, not from its abandon time a day on).
+    assert_eq!(rows.present(store, T + DAY + DAY / 4, &policy).await, expect(&["expired session", "dead client", "audit lines at T"]));
+    // A day after the session's expiry.
     assert_eq!(rows.present(store, T + 2 * DAY + 1, &policy).await, expect(&["dead client", "audit lines at T"]));
     // The client's own grace; then the audit retention.
     assert_eq!(rows.present(store, T + 3 * DAY + 1, &policy).await, expect(&["audit lines at T"]));

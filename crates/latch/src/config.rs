@@ -278,6 +278,7 @@ impl ServeArgs {
             Some(path) => load_file(path)?,
             None => FileConfig::default(),
         };
+        let purge = self.purge_policy(&file);
         let port = self.port.or(file.port).unwrap_or(8080);
         let data_dir = self.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(".latch"));
         let database_url = match self.database_url.clone().or(file.database_url) {
@@ -293,7 +294,7 @@ impl ServeArgs {
         }
         let origins = if self.origins.is_empty() { file.origins } else { self.origins.clone() };
         let credentialed =
-            if self.credentialed_origins.is_empty() { file.credentialed_origins } else { self.credentialed_origins.clone() };
+            if self.credentialed_origins.is_empty() { file.credentialed_origins.clone() } else { self.credentialed_origins.clone() };
         settings.credentialed_origins = parse_origins(&credentialed)?;
         let origins_given = !origins.is_empty() || !settings.credentialed_origins.is_empty();
         if !origins.is_empty() {
@@ -367,7 +368,7 @@ impl ServeArgs {
             max_connections: self.max_connections.or(file.max_connections).unwrap_or(4096),
             token_algorithm,
             idle_timeout: Duration::from_secs(self.idle_timeout_secs.or(file.idle_timeout_secs).unwrap_or(20).max(1)),
-            purge: self.purge_policy(&file),
+            purge,
             purge_interval: Duration::from_secs(self.purge_interval_secs.or(file.purge_interval_secs).unwrap_or(60).max(1)),
         })
     }
