@@ -1453,7 +1453,7 @@ async fn a_wildcard_origin_runs_ceremonies_but_may_not_call_with_credentials() {
     // The operator's explicit choice restores credentialed calls for the whole pattern.
     let mut listed = server;
     listed.restart_with(&[&wildcard[..], &["--credentialed-origin", "http://*.localhost"]].concat());
-    app.set_base(&listed.base);
+    app.set_server(&listed); // fresh connections (same cookies)
     let read_again = app.send(read(files)).await.ok();
     assert_eq!(read_again.header("access-control-allow-origin"), [files]);
     let minted = cross_site(&app, &format!("/client/sessions/{sid}/tokens"), None, &[], files).await.ok();
