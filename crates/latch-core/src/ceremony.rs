@@ -134,6 +134,9 @@ pub struct RelyingParty {
     rp_id: String,
     rp_name: String,
     origins: Vec<OriginPattern>,
+    /// Patterns that may also call Latch with credentials from another origin
+    /// ([`crate::origins::may_call_with_credentials`]).
+    credentialed_origins: Vec<OriginPattern>,
     /// The origins native apps' passkeys carry (`native_apps.rs`): accepted by ceremonies
     /// begun without a web origin, never for CORS or CSRF.
     native_origins: Vec<Url>,
@@ -163,6 +166,7 @@ impl RelyingParty {
             rp_id: rp_id.to_string(),
             rp_name: rp_name.to_string(),
             origins,
+            credentialed_origins: Vec::new(),
             native_origins: Vec::new(),
             timeout,
             uv,
@@ -178,6 +182,13 @@ impl RelyingParty {
         exact.extend(native.iter().filter(|n| !exact.contains(n)).cloned().collect::<Vec<_>>());
         self.core = Self::core_for(&self.rp_id, &self.rp_name, exact, self.timeout);
         self.native_origins = native;
+        self
+    }
+
+    /// Wildcards that may call Latch with credentials too (`--credentialed-origin`); they
+    /// must also be among the ceremony origins to run ceremonies.
+    pub fn with_credentialed_origins(mut self, credentialed: Vec<OriginPattern>) -> Self {
+        self.credentialed_origins = credentialed;
         self
     }
 
@@ -201,8 +212,17 @@ impl RelyingParty {
         &self.origins
     }
 
+    /// May run ceremonies (and be a token's `azp`).
     pub fn is_allowed_origin(&self, origin: &str) -> bool {
         Url::parse(origin).is_ok_and(|u| self.origins.iter().any(|o| o.matches(&u)))
+    }
+
+    /// May call Latch with credentials: CORS reads, and writes past the CSRF check.
+    /// `request_host` is the request's `Host`, for pages Latch serves itself.
+    pub fn may_call_with_credentials(&self, origin: &str, request_host: Option<&str>) -> bool {
+        Url::parse(origin).is_ok_and(|u| {
+            crate::origins::may_call_with_credentials(&self.origins, &self.credentialed_origins, &u, request_host)
+        })
     }
 
     /// The verifier for a ceremony bound to `origin`, or to every allowed origin when the

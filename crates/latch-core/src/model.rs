@@ -389,6 +389,9 @@ impl SignIn {
         self.user_id = Some(user_id.to_string());
         self.created_session_id = Some(session_id.to_string());
         self.updated_at = now;
+        // Over now: the purge's grace for finished sign-ins counts from here, not from the
+        // day an open one would have been abandoned (as CLOSE_SIGN_IN writes it).
+        self.abandon_at = now;
         if let Some(challenge) = self.challenge.as_mut() {
             challenge.status = VerificationStatus::Verified;
             challenge.state = None;

@@ -5,6 +5,21 @@
 //! or a subdomain of `R`, or — with Related Origin Requests — if `https://R/.well-known/webauthn`
 //! lists the page's origin. [`validate`] refuses settings that would fail that rule, with a
 //! message that says what to change.
+//!
+//! An origin the operator allows may do one of two things, and the second is far stronger:
+//!
+//! * **run ceremonies**: its pages' passkey assertions and registrations are accepted
+//!   (clientDataJSON names it), and session tokens may name it as `azp`;
+//! * **call Latch with credentials** from another origin: read answers that carry the client's
+//!   session tokens through CORS, and pass the CSRF check on writes that carry its cookie.
+//!
+//! An exact origin (`https://app.example.com`) grants both: the operator named that one page.
+//! A wildcard (`https://*.example.com`) grants ceremonies only: "every subdomain" easily takes
+//! in a host that serves other people's content, which must not read a user's tokens. A page
+//! under a wildcard still calls Latch with credentials when Latch itself serves it (same
+//! origin: the account portal on each subdomain), and the operator who wants every subdomain
+//! to read cross-origin says so with `--credentialed-origin https://*.example.com`.
+//! [`may_call_with_credentials`] is that rule, the only place it is written.
 
 use url::Url;
 
@@ -105,6 +120,35 @@ fn check_origin_shape(text: &str, url: &Url) -> Result<(), String> {
         return Err(format!("origin {text:?} must be scheme://host[:port] only, without a path"));
     }
     Ok(())
+}
+
+/// Whether a page at `origin` may call Latch with credentials (module docs): an exact origin
+/// among the `allowed`, any pattern among the `credentialed`, or, for a page Latch serves
+/// itself (`same_origin_host`: the request's `Host` equals the origin's host and port), an
+/// origin any allowed pattern matches. A browser sets both `Origin` and `Host` itself, so no
+/// page can pass for another.
+pub fn may_call_with_credentials(
+    allowed: &[OriginPattern],
+    credentialed: &[OriginPattern],
+    origin: &Url,
+    request_host: Option<&str>,
+) -> bool {
+    let exact = |p: &OriginPattern| matches!(p, OriginPattern::Exact(_)) && p.matches(origin);
+    if allowed.iter().any(exact) || credentialed.iter().any(|p| p.matches(origin)) {
+        return true;
+    }
+    request_host.is_some_and(|host| is_same_origin(origin, host)) && allowed.iter().any(|p| p.matches(origin))
+}
+
+/// `origin`'s host and port are the request's `Host` header (its scheme is the pattern's to
+/// judge). Ports compare as written: `Origin` leaves out a default port, as `Host` does.
+fn is_same_origin(origin: &Url, request_host: &str) -> bool {
+    let Some(host) = origin.host_str() else { return false };
+    let authority = match origin.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    };
+    authority.eq_ignore_ascii_case(request_host)
 }
 
 /// `host` is `rp_id` or a subdomain of it: the browser's rule for using RP ID `rp_id`.
@@ -293,6 +337,24 @@ mod tests {
         assert!(!w.matches(&Url::parse("https://example.com").unwrap()));
         assert!(!w.matches(&Url::parse("https://badexample.com").unwrap()));
         assert!(!w.matches(&Url::parse("http://a.example.com").unwrap()));
+    }
+
+    #[test]
+    fn a_wildcard_runs_ceremonies_but_calls_with_credentials_only_from_its_own_host_or_when_listed() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let allowed = [p("https://app.example.com"), p("https://*.example.com")];
+        let user_content = url("https://files.example.com");
+        assert!(allowed.iter().any(|o| o.matches(&user_content)), "ceremonies: the wildcard covers it");
+        assert!(may_call_with_credentials(&allowed, &[], &url("https://app.example.com"), None), "exact: both");
+        assert!(!may_call_with_credentials(&allowed, &[], &user_content, Some("accounts.example.com")));
+        assert!(!may_call_with_credentials(&allowed, &[], &user_content, None));
+        // A page Latch serves on that host itself.
+        assert!(may_call_with_credentials(&allowed, &[], &user_content, Some("files.example.com")));
+        assert!(!may_call_with_credentials(&allowed, &[], &url("https://files.example.com:8443"), Some("files.example.com")));
+        assert!(!may_call_with_credentials(&allowed, &[], &url("https://other.net"), Some("other.net")), "never unlisted");
+        // The operator's explicit choice.
+        let credentialed = [p("https://*.example.com")];
+        assert!(may_call_with_credentials(&allowed, &credentialed, &user_content, Some("accounts.example.com")));
     }
 
     #[test]

@@ -14,8 +14,12 @@ pub struct InstanceSettings {
     /// The WebAuthn RP ID: the registrable domain passkeys are bound to.
     pub rp_id: String,
     /// Origins on the RP ID (or its subdomains; `https://*.example.com` for all of them)
-    /// allowed to run ceremonies and to call Latch with credentials (CORS, CSRF).
+    /// allowed to run ceremonies; exact ones may also call Latch with credentials (CORS,
+    /// CSRF), wildcards only from pages Latch serves itself (`origins.rs`).
     pub origins: Vec<OriginPattern>,
+    /// Patterns that may call Latch with credentials from another origin although they are
+    /// wildcards (`--credentialed-origin`); they run ceremonies too.
+    pub credentialed_origins: Vec<OriginPattern>,
     /// Origins on other domains that may use this RP ID through Related Origin Requests;
     /// listed at `/.well-known/webauthn`.
     pub related_origins: Vec<OriginPattern>,
@@ -81,6 +85,7 @@ impl InstanceSettings {
             application_name: "Latch".into(),
             rp_id: "localhost".into(),
             origins: vec![origin],
+            credentialed_origins: Vec::new(),
             related_origins: Vec::new(),
             native_apps: NativeApps::default(),
             passkeys_enabled: true,
@@ -105,7 +110,7 @@ impl InstanceSettings {
     /// answer, whatever a request says. A development instance with an http origin decides
     /// per request instead.
     pub fn cookies_always_secure(&self) -> bool {
-        !self.dev_mode || self.origins.iter().all(|o| o.scheme() == "https")
+        !self.dev_mode || self.origins.iter().chain(&self.credentialed_origins).all(|o| o.scheme() == "https")
     }
 
     /// The domain the `__client_uat` cookies are scoped to: the operator's choice, else the
@@ -117,7 +122,8 @@ impl InstanceSettings {
 
     /// Refuses settings browsers would reject, saying what to change.
     pub fn validate(&self) -> Result<(), String> {
-        origins::validate(&self.rp_id, &self.origins, &self.related_origins, self.dev_mode)?;
+        let all: Vec<OriginPattern> = self.origins.iter().chain(&self.credentialed_origins).cloned().collect();
+        origins::validate(&self.rp_id, &all, &self.related_origins, self.dev_mode)?;
         if let Some(domain) = &self.cookie_domain {
             origins::validate_cookie_domain(domain)?;
         }
@@ -128,10 +134,11 @@ impl InstanceSettings {
         RelyingParty::new(
             &self.rp_id,
             &self.application_name,
-            self.origins.iter().chain(&self.related_origins).cloned().collect(),
+            self.origins.iter().chain(&self.credentialed_origins).chain(&self.related_origins).cloned().collect(),
             self.challenge_ttl,
             self.user_verification,
         )
+        .with_credentialed_origins(self.credentialed_origins.clone())
         .with_native_origins(self.native_apps.webauthn_origins(&self.rp_id))
     }
 }

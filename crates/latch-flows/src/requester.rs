@@ -25,6 +25,9 @@ pub struct Requester {
     /// For rate limits and the audit trail.
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The id of the Backend API secret key a request was authenticated with, for the audit
+    /// trail (never the key); `None` on FAPI.
+    pub secret_key_id: Option<String>,
 }
 
 impl Requester {

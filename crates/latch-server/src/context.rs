@@ -71,6 +71,7 @@ impl Caller {
             session_hint: query_value("_clerk_session_id").filter(|s| !s.is_empty()),
             ip: client_ip(parts, settings.trust_forwarded_for),
             user_agent: header_str(headers, header::USER_AGENT),
+            secret_key_id: None,
         };
         Caller { requester, native, secure, app_cookies: Default::default() }
     }

@@ -96,8 +96,10 @@ async fn refuse_oversized_heads(req: axum::extract::Request, next: axum::middlew
 fn cors(state: &AppState) -> CorsLayer {
     let rp = state.rp().clone();
     CorsLayer::new()
+        // Only origins that may read with credentials: a page Latch serves itself needs no
+        // CORS, so the request's host plays no part here.
         .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
-            origin.to_str().is_ok_and(|o| rp.is_allowed_origin(o))
+            origin.to_str().is_ok_and(|o| rp.may_call_with_credentials(o, None))
         }))
         .allow_credentials(true)
         .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::PUT, Method::DELETE])

@@ -116,6 +116,15 @@ pub struct StoredSigningKey {
     pub retired_at: Option<Millis>,
 }
 
+/// A user as the Backend API shows them: with their metadata and passkeys, read in one
+/// statement ([`Store::users_page`], [`Store::user_details`]).
+#[derive(Debug, Clone)]
+pub struct UserDetails {
+    pub user: User,
+    pub metadata: UserMetadata,
+    pub passkeys: Vec<Passkey>,
+}
+
 /// Which users a Backend API listing shows, newest first unless `oldest_first`.
 #[derive(Debug, Clone, Default)]
 pub struct UserQuery {
@@ -198,6 +207,9 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     /// The FAPI error code of a failure.
     pub error_code: Option<String>,
+    /// The id of the Backend API secret key that acted (never the key itself); `None` for
+    /// everything but Backend API actions.
+    pub secret_key_id: Option<String>,
 }
 
 /// A requester's client with the session its request names, as
@@ -262,7 +274,7 @@ impl AuditEvent {
 /// How long finished records are kept before the purge deletes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PurgePolicy {
-    /// Ended and expired sessions, completed sign-ins, sign-ups.
+    /// Ended and expired sessions, completed sign-ins, sign-ups, spent or expired tickets.
     pub finished_grace: Millis,
     /// Clients without a live session, counted from their last change.
     pub dead_client_grace: Millis,
@@ -399,7 +411,10 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_secret_key(&self, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool>;
 
     // The Backend API's users and sessions.
-    async fn users_page(&self, query: &UserQuery) -> StoreResult<Vec<User>>;
+    /// One page of users with their details, in one statement (no read per user).
+    async fn users_page(&self, query: &UserQuery) -> StoreResult<Vec<UserDetails>>;
+    /// One user with their details, in one statement.
+    async fn user_details(&self, id: &str) -> StoreResult<Option<UserDetails>>;
     async fn count_users(&self, search: Option<&str>) -> StoreResult<u64>;
     /// The user's metadata (empty objects when none was ever written).
     async fn user_metadata(&self, user_id: &str) -> StoreResult<UserMetadata>;
@@ -454,8 +469,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes what is over: ceremonies, sign-ins and handshake nonces that can no longer be
     /// completed, at once;
-    /// ended and expired sessions, completed sign-ins and sign-ups after
-    /// `policy.finished_grace`; clients without a live session untouched for
+    /// ended and expired sessions, completed sign-ins, sign-ups and spent, revoked or expired
+    /// sign-in tokens after `policy.finished_grace`; clients without a live session untouched for
     /// `policy.dead_client_grace`; audit lines older than `policy.audit_retention`.
     async fn purge_expired(&self, now: Millis, policy: &PurgePolicy) -> StoreResult<u64>;
 }

@@ -30,7 +30,7 @@ use crate::queries as q;
 use crate::rows::{self, to_json};
 use crate::{
     AuditEvent, AuditQuery, ClientSession, ClientSnapshot, ClientToken, HandshakeNonce, NewClient, PurgePolicy, SessionQuery,
-    SessionView, SignInAttempt, StoreError, StoreResult, StoredSigningKey, TicketRedemption, UserQuery, Written,
+    SessionView, SignInAttempt, StoreError, StoreResult, StoredSigningKey, TicketRedemption, UserDetails, UserQuery, Written,
 };
 
 // ---- pieces several operations share ------------------------------------------------------
@@ -40,28 +40,29 @@ async fn insert_client<E: Exec>(tx: &mut E, new: NewClient<'_>) -> StoreResult<(
     tx.queue(q::INSERT_CLIENT, binds![&c.id, new.token_hash, c.created_at, c.updated_at, &c.last_active_session_id]).await
 }
 
-/// Stores a new client with its first token, or gives a known client a fresh one.
+/// Stores a new client with its first token, or gives a known client a fresh one
+/// ([`queue_token_rotation`]; the caller ends with [`require_token_held`]).
 async fn hand_out_token<E: Exec>(tx: &mut E, client: ClientToken<'_>) -> StoreResult<()> {
     match client {
         ClientToken::New(new) => insert_client(tx, new).await,
         ClientToken::Rotated { client_id, old_token_hash, token_hash } => {
-            if rotate_token(tx, client_id, old_token_hash, token_hash).await? {
-                Ok(())
-            } else {
-                Err(StoreError::ClientTokenReplaced)
-            }
+            queue_token_rotation(tx, client_id, old_token_hash, token_hash).await
         }
     }
 }
 
-/// Replaces the client's token if it is still `old`; false, having rolled back, otherwise.
-async fn rotate_token<E: Exec>(tx: &mut E, client_id: &str, old: &[u8], new: &[u8]) -> StoreResult<bool> {
-    let rotated = tx.run(q::ROTATE_CLIENT_TOKEN, binds![new, client_id, old]).await?;
-    if rotated != 1 {
-        tx.roll_back();
-        return Ok(false);
-    }
-    Ok(true)
+/// The one way a known client's token is replaced: only if it is still `old`, the token the
+/// action was asked with, so that of two actions racing on one client the later changes
+/// nothing. A condition ([`Exec::queue_one`]): it goes out with the action's next statements,
+/// and the action learns whether it held from [`Exec::held`] (or [`require_token_held`]).
+async fn queue_token_rotation<E: Exec>(tx: &mut E, client_id: &str, old: &[u8], new: &[u8]) -> StoreResult<()> {
+    tx.queue_one(q::ROTATE_CLIENT_TOKEN, binds![new, client_id, old]).await
+}
+
+/// Fails the action, which then changes nothing, if its token rotation lost a race. Asked
+/// before an action reads a result of its own: after a failed condition those mean nothing.
+async fn require_token_held<E: Exec>(tx: &mut E) -> StoreResult<()> {
+    if tx.held().await? { Ok(()) } else { Err(StoreError::ClientTokenReplaced) }
 }
 
 async fn insert_session<E: Exec>(tx: &mut E, s: &Session) -> StoreResult<()> {
@@ -86,7 +87,8 @@ async fn insert_audit<E: Exec>(tx: &mut E, e: &AuditEvent) -> StoreResult<()> {
             &e.client_id,
             &e.client_ip,
             &e.user_agent,
-            &e.error_code
+            &e.error_code,
+            &e.secret_key_id
         ],
     )
     .await
@@ -174,12 +176,15 @@ pub(crate) async fn sign_up<E: Exec>(
                 user.webauthn_handle.as_bytes().as_slice(),
                 user.created_at,
                 user.updated_at,
-                user.last_sign_in_at
+                user.last_sign_in_at,
+                &user.username
             ],
         )
         .await;
+    require_token_held(tx).await?;
     match inserted {
         Err(e) if E::is_unique_violation(&e) => return Err(StoreError::Conflict("username")),
+        Ok(0) => return Err(StoreError::Conflict("username")),
         other => other?,
     };
     tx.queue(
@@ -337,11 +342,17 @@ pub(crate) async fn create_sign_in<E: Exec>(
     new_client: Option<NewClient<'_>>,
     s: &SignIn,
 ) -> StoreResult<Written<()>> {
-    let ch = s.challenge.as_ref();
-    let state = ch.and_then(|c| c.state.as_ref()).map(to_json).transpose()?;
     if let Some(new) = new_client {
         insert_client(tx, new).await?;
     }
+    insert_sign_in(tx, s).await?;
+    read_back(tx, (), &s.client_id).await
+}
+
+/// A new sign-in, which becomes its client's current one.
+async fn insert_sign_in<E: Exec>(tx: &mut E, s: &SignIn) -> StoreResult<()> {
+    let ch = s.challenge.as_ref();
+    let state = ch.and_then(|c| c.state.as_ref()).map(to_json).transpose()?;
     tx.queue(
         q::INSERT_SIGN_IN,
         binds![
@@ -364,8 +375,7 @@ pub(crate) async fn create_sign_in<E: Exec>(
         ],
     )
     .await?;
-    tx.queue(q::CLIENT_SIGN_IN, binds![&s.id, s.created_at, &s.client_id]).await?;
-    read_back(tx, (), &s.client_id).await
+    tx.queue(q::CLIENT_SIGN_IN, binds![&s.id, s.created_at, &s.client_id]).await
 }
 
 pub(crate) async fn sign_in<E: Exec>(tx: &mut E, client_id: &str, id: &str) -> StoreResult<Option<SignIn>> {
@@ -431,7 +441,8 @@ pub(crate) async fn complete_sign_in<E: Exec>(
 ) -> StoreResult<Written<bool>> {
     let credential = to_json(&c.updated_credential)?;
     let s = &c.session;
-    tx.queue_one(q::CLOSE_SIGN_IN, binds![&s.user_id, &s.id, c.now, &c.sign_in_id, &s.client_id, &c.challenge_options]).await?;
+    tx.queue_one(q::CLOSE_SIGN_IN, binds![&s.user_id, &s.id, c.now, c.now, &c.sign_in_id, &s.client_id, &c.challenge_options])
+        .await?;
     tx.queue_one(
         q::COUNT_PASSKEY_USE,
         binds![
@@ -447,9 +458,7 @@ pub(crate) async fn complete_sign_in<E: Exec>(
     )
     .await?;
     insert_session(tx, s).await?;
-    // The token the request came with must still be the client's: of two actions racing on
-    // one client, the later changes nothing.
-    tx.queue_one(q::ROTATE_CLIENT_TOKEN, binds![c.client_token_hash.as_slice(), &s.client_id, c.old_client_token_hash.as_slice()]).await?;
+    queue_token_rotation(tx, &s.client_id, &c.old_client_token_hash, &c.client_token_hash).await?;
     tx.queue(q::SET_ACTIVE_SESSION, binds![&s.id, c.now, &s.client_id]).await?;
     tx.queue(q::REPLACE_OTHER_SESSIONS, binds![c.now, &s.client_id, &s.id]).await?;
     tx.queue(q::USER_SIGNED_IN, binds![c.now, c.now, &s.user_id]).await?;
@@ -494,12 +503,11 @@ pub(crate) async fn end_client_sessions<E: Exec>(
     rotation: Option<(&[u8], &[u8])>,
     audit: Option<&AuditEvent>,
 ) -> StoreResult<Written<Vec<Session>>> {
-    if let Some((old, new)) = rotation
-        && !rotate_token(tx, client_id, old, new).await?
-    {
-        return Err(StoreError::ClientTokenReplaced);
+    if let Some((old, new)) = rotation {
+        queue_token_rotation(tx, client_id, old, new).await?;
     }
     let ended = tx.all(q::END_CLIENT_SESSIONS, binds![status.as_str(), now, client_id], rows::session).await?;
+    require_token_held(tx).await?;
     tx.queue(q::CLIENT_SIGNED_OUT, binds![now, client_id]).await?;
     if let Some(template) = audit {
         for session in &ended {
@@ -564,11 +572,34 @@ fn like_pattern(search: &str) -> String {
     format!("%{escaped}%")
 }
 
-pub(crate) async fn users_page<E: Exec>(tx: &mut E, query: &UserQuery) -> StoreResult<Vec<User>> {
+pub(crate) async fn users_page<E: Exec>(tx: &mut E, query: &UserQuery) -> StoreResult<Vec<UserDetails>> {
     let pattern = query.search.as_deref().map(like_pattern);
     let sql = if query.oldest_first { q::USERS_OLDEST_FIRST } else { q::USERS_NEWEST_FIRST };
     let (limit, offset) = (i64::from(query.limit), i64::from(query.offset));
-    tx.all(sql, binds![pattern.as_deref(), pattern.as_deref(), pattern.as_deref(), limit, offset], rows::user).await
+    let binds = binds![pattern.as_deref(), pattern.as_deref(), pattern.as_deref(), limit, offset];
+    let mut users: Vec<UserDetails> = Vec::new();
+    tx.all(sql, binds, |row| fold_user_details(&mut users, row)).await?;
+    Ok(users)
+}
+
+pub(crate) async fn user_details<E: Exec>(tx: &mut E, id: &str) -> StoreResult<Option<UserDetails>> {
+    let mut users: Vec<UserDetails> = Vec::new();
+    tx.all(q::USER_DETAILS, binds![id], |row| fold_user_details(&mut users, row)).await?;
+    Ok(users.pop())
+}
+
+/// Folds a row of [`q::USER_DETAILS`]' shape into `users`: rows of one user are adjacent,
+/// one per passkey.
+fn fold_user_details(users: &mut Vec<UserDetails>, row: &dyn rows::Columns) -> StoreResult<()> {
+    let id = row.text("id")?;
+    if users.last().is_none_or(|last| last.user.id != id) {
+        let metadata = rows::joined(row, "m_", rows::user_metadata)?.unwrap_or_default();
+        users.push(UserDetails { user: rows::user(row)?, metadata, passkeys: Vec::new() });
+    }
+    if let (Some(details), Some(passkey)) = (users.last_mut(), rows::joined(row, "p_", rows::passkey)?) {
+        details.passkeys.push(passkey);
+    }
+    Ok(())
 }
 
 pub(crate) async fn count_users<E: Exec>(tx: &mut E, search: Option<&str>) -> StoreResult<u64> {
@@ -673,6 +704,8 @@ pub(crate) async fn revoke_sign_in_token<E: Exec>(
     tx.one(q::SIGN_IN_TOKEN_BY_ID, binds![id], rows::sign_in_token).await
 }
 
+/// Whether the ticket was spendable is read at once (it decides between "refused" and
+/// everything else); the rest is queued, the client's token rotation a condition of it.
 pub(crate) async fn redeem_sign_in_token<E: Exec>(tx: &mut E, r: &TicketRedemption<'_>, audit: &AuditEvent) -> StoreResult<bool> {
     let s = r.session;
     if tx.run(q::REDEEM_SIGN_IN_TOKEN, binds![r.now, r.token_id, &s.user_id, r.now]).await? != 1 {
@@ -680,12 +713,13 @@ pub(crate) async fn redeem_sign_in_token<E: Exec>(tx: &mut E, r: &TicketRedempti
         return Ok(false);
     }
     hand_out_token(tx, r.client).await?;
-    create_sign_in(tx, None, r.sign_in).await?;
+    insert_sign_in(tx, r.sign_in).await?;
     insert_session(tx, s).await?;
     tx.queue(q::SET_ACTIVE_SESSION, binds![&s.id, r.now, &s.client_id]).await?;
     tx.queue(q::REPLACE_OTHER_SESSIONS, binds![r.now, &s.client_id, &s.id]).await?;
     tx.queue(q::USER_SIGNED_IN, binds![r.now, r.now, &s.user_id]).await?;
     insert_audit(tx, audit).await?;
+    require_token_held(tx).await?;
     Ok(true)
 }
 
@@ -717,6 +751,8 @@ pub(crate) async fn hit_rate_limits<E: Exec>(tx: &mut E, keys: [&str; 2], window
     Ok(crate::hits_in_order(keys, &counted))
 }
 
+/// Each delete is `run`, not queued: the purge reports how many rows went, so it reads every
+/// count (it runs in the background, once a minute, where a round trip each costs nothing).
 pub(crate) async fn purge_expired<E: Exec>(tx: &mut E, now: Millis, policy: &PurgePolicy) -> StoreResult<u64> {
     let finished_before = now - policy.finished_grace;
     let pending = tx.run(q::PURGE_PENDING_PASSKEYS, binds![crate::purgeable_pending_before(now)]).await?;
@@ -731,7 +767,8 @@ pub(crate) async fn purge_expired<E: Exec>(tx: &mut E, now: Millis, policy: &Pur
         None => 0,
     };
     let nonces = tx.run(q::PURGE_HANDSHAKE_NONCES, binds![now]).await?;
-    Ok(pending + sign_ins + windows + ended + expired + sign_ups + clients + audit + nonces)
+    let tickets = tx.run(q::PURGE_SIGN_IN_TOKENS, binds![finished_before, finished_before]).await?;
+    Ok(pending + sign_ins + windows + ended + expired + sign_ups + clients + audit + nonces + tickets)
 }
 
 // ---- handshake nonces ---------------------------------------------------------------------
@@ -882,8 +919,11 @@ macro_rules! impl_store {
             async fn revoke_secret_key(&self, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool> {
                 $with!(self, Access::Write, |tx| ops::revoke_secret_key(tx, id, now, audit))
             }
-            async fn users_page(&self, query: &UserQuery) -> StoreResult<Vec<User>> {
+            async fn users_page(&self, query: &UserQuery) -> StoreResult<Vec<$crate::UserDetails>> {
                 $with!(self, Access::ReadOne, |tx| ops::users_page(tx, query))
+            }
+            async fn user_details(&self, id: &str) -> StoreResult<Option<$crate::UserDetails>> {
+                $with!(self, Access::ReadOne, |tx| ops::user_details(tx, id))
             }
             async fn count_users(&self, search: Option<&str>) -> StoreResult<u64> {
                 $with!(self, Access::ReadOne, |tx| ops::count_users(tx, search))

@@ -33,8 +33,10 @@ pub const CLIENT_BY_TOKEN: &str =
 pub const ROTATE_CLIENT_TOKEN: &str = "UPDATE clients SET token_hash = $1 WHERE id = $2 AND token_hash = $3";
 pub const SET_ACTIVE_SESSION: &str = "UPDATE clients SET last_active_session_id = $1, updated_at = $2 WHERE id = $3";
 
+/// Inserts nothing when a user has the name in any case: only rows older than migration
+/// 0012 can differ from their lower-case spelling, and a new name must not join them.
 pub const INSERT_USER: &str = "INSERT INTO users (id, username, webauthn_handle, created_at, updated_at, last_sign_in_at) \
-     VALUES ($1, $2, $3, $4, $5, $6)";
+     SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM users WHERE LOWER(username) = LOWER($7))";
 pub const INSERT_SIGN_UP: &str =
     "INSERT INTO sign_ups (id, client_id, username, created_user_id, created_session_id, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6)";
@@ -121,10 +123,12 @@ pub const FAIL_SIGN_IN: &str = "UPDATE sign_ins SET ch_attempts = ch_attempts + 
      AND status = 'needs_first_factor'";
 /// Written first in `complete_sign_in`, so SQLite takes its write lock at once. It spends the
 /// challenge as [`FAIL_SIGN_IN`] does: the same conditions, so of two answers to one challenge
-/// at most one changes the row, and only if the challenge is still the one verified.
+/// at most one changes the row, and only if the challenge is still the one verified. A
+/// completed sign-in is over: its `abandon_at` becomes now, so the purge's grace for finished
+/// sign-ins counts from its completion (`SignIn::complete`).
 pub const CLOSE_SIGN_IN: &str = "UPDATE sign_ins SET status = 'complete', ch_status = 'verified', ch_state = NULL, \
-     ch_attempts = ch_attempts + 1, user_id = $1, created_session_id = $2, updated_at = $3 \
-     WHERE id = $4 AND client_id = $5 AND ch_options = $6 AND ch_attempts = 0 AND ch_state IS NOT NULL \
+     ch_attempts = ch_attempts + 1, user_id = $1, created_session_id = $2, updated_at = $3, abandon_at = $4 \
+     WHERE id = $5 AND client_id = $6 AND ch_options = $7 AND ch_attempts = 0 AND ch_state IS NOT NULL \
      AND status = 'needs_first_factor'";
 /// Matches only if nobody signed in with this passkey since verification read its counter.
 pub const COUNT_PASSKEY_USE: &str = "UPDATE passkeys SET credential = $1, sign_count = $2, backup_eligible = $3, \
@@ -214,13 +218,46 @@ pub const LIVE_SECRET_KEY: &str = "SELECT id, key_hash, hint, label, created_at,
      WHERE key_hash = $1 AND revoked_at IS NULL";
 pub const REVOKE_SECRET_KEY: &str = "UPDATE secret_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
 
-/// `$1` NULL lists everyone; else a lower-case `LIKE` pattern on username or id.
-pub const USERS_NEWEST_FIRST: &str = "SELECT * FROM users \
+/// A user (unprefixed columns) with their metadata (`m_`, `m_id` NULL when none was written)
+/// and passkeys (`p_`), one row per passkey: the Backend API's user in one statement.
+macro_rules! user_details_columns {
+    () => {
+        "u.id, u.username, u.webauthn_handle, u.created_at, u.updated_at, u.last_sign_in_at, \
+         m.user_id AS m_id, m.public AS m_public, m.private AS m_private, m.unsafe AS m_unsafe, \
+         p.id AS p_id, p.user_id AS p_user_id, p.credential_id AS p_credential_id, p.name AS p_name, p.aaguid AS p_aaguid, \
+         p.credential AS p_credential, p.sign_count AS p_sign_count, p.backup_eligible AS p_backup_eligible, \
+         p.backup_state AS p_backup_state, p.created_at AS p_created_at, p.updated_at AS p_updated_at, \
+         p.last_used_at AS p_last_used_at"
+    };
+}
+
+/// One page of users with their details ([`user_details_columns`]): the page is chosen in
+/// the subquery, so LIMIT counts users, not rows. `$1` NULL lists everyone; else a
+/// lower-case `LIKE` pattern on username or id.
+pub const USERS_NEWEST_FIRST: &str = concat!(
+    "SELECT ",
+    user_details_columns!(),
+    " FROM (SELECT * FROM users \
      WHERE ($1 IS NULL OR LOWER(username) LIKE $2 ESCAPE '\\' OR LOWER(id) LIKE $3 ESCAPE '\\') \
-     ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5";
-pub const USERS_OLDEST_FIRST: &str = "SELECT * FROM users \
+     ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5) u \
+     LEFT JOIN user_metadata m ON m.user_id = u.id LEFT JOIN passkeys p ON p.user_id = u.id \
+     ORDER BY u.created_at DESC, u.id DESC, p.created_at, p.id"
+);
+pub const USERS_OLDEST_FIRST: &str = concat!(
+    "SELECT ",
+    user_details_columns!(),
+    " FROM (SELECT * FROM users \
      WHERE ($1 IS NULL OR LOWER(username) LIKE $2 ESCAPE '\\' OR LOWER(id) LIKE $3 ESCAPE '\\') \
-     ORDER BY created_at, id LIMIT $4 OFFSET $5";
+     ORDER BY created_at, id LIMIT $4 OFFSET $5) u \
+     LEFT JOIN user_metadata m ON m.user_id = u.id LEFT JOIN passkeys p ON p.user_id = u.id \
+     ORDER BY u.created_at, u.id, p.created_at, p.id"
+);
+pub const USER_DETAILS: &str = concat!(
+    "SELECT ",
+    user_details_columns!(),
+    " FROM users u LEFT JOIN user_metadata m ON m.user_id = u.id LEFT JOIN passkeys p ON p.user_id = u.id \
+     WHERE u.id = $1 ORDER BY p.created_at, p.id"
+);
 pub const COUNT_USERS: &str = "SELECT COUNT(*) AS n FROM users \
      WHERE ($1 IS NULL OR LOWER(username) LIKE $2 ESCAPE '\\' OR LOWER(id) LIKE $3 ESCAPE '\\')";
 pub const USER_METADATA: &str = "SELECT public, private, unsafe FROM user_metadata WHERE user_id = $1";
@@ -273,11 +310,11 @@ pub const REDEEM_SIGN_IN_TOKEN: &str = "UPDATE sign_in_tokens SET status = 'acce
      WHERE id = $2 AND user_id = $3 AND status = 'pending' AND expire_at > $4";
 
 pub const INSERT_AUDIT_EVENT: &str = "INSERT INTO audit_events \
-     (at, event, outcome, user_id, session_id, passkey_id, client_id, client_ip, user_agent, error_code) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+     (at, event, outcome, user_id, session_id, passkey_id, client_id, client_ip, user_agent, error_code, secret_key_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 /// Absent filters bind as NULL and match everything (each filter is bound twice).
 pub const AUDIT_EVENTS: &str = "SELECT id, at, event, outcome, user_id, session_id, passkey_id, client_id, client_ip, \
-     user_agent, error_code FROM audit_events \
+     user_agent, error_code, secret_key_id FROM audit_events \
      WHERE ($1 IS NULL OR user_id = $2) AND ($3 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $6) \
      ORDER BY at DESC, id DESC LIMIT $7";
 
@@ -293,7 +330,8 @@ pub const HIT_RATE_LIMITS: &str = "INSERT INTO rate_limits (key, window_start, h
      RETURNING key, hits";
 
 pub const PURGE_PENDING_PASSKEYS: &str = "DELETE FROM pending_passkeys WHERE expire_at < $1";
-/// Abandoned sign-ins at once; completed ones (a client shows its latest) after the grace period.
+/// Abandoned sign-ins at once; completed ones (a client shows its latest) the grace period
+/// after completing (completion sets `abandon_at`).
 pub const PURGE_SIGN_INS: &str =
     "DELETE FROM sign_ins WHERE abandon_at < $1 AND (status <> 'complete' OR abandon_at < $2)";
 pub const PURGE_ENDED_SESSIONS: &str =
@@ -305,6 +343,9 @@ pub const PURGE_SIGN_UPS: &str = "DELETE FROM sign_ups WHERE created_at < $1";
 pub const PURGE_DEAD_CLIENTS: &str = "DELETE FROM clients WHERE updated_at < $1 AND NOT EXISTS \
      (SELECT 1 FROM sessions s WHERE s.client_id = clients.id AND s.status IN ('active', 'pending') AND s.expire_at > $2)";
 pub const PURGE_AUDIT_EVENTS: &str = "DELETE FROM audit_events WHERE at < $1";
+/// Tickets accepted or revoked, and pending ones past their expiry, after the grace period.
+pub const PURGE_SIGN_IN_TOKENS: &str =
+    "DELETE FROM sign_in_tokens WHERE updated_at < $1 AND (status <> 'pending' OR expire_at < $2)";
 pub const PURGE_RATE_LIMITS: &str = "DELETE FROM rate_limits WHERE window_start < $1";
 
 pub const INSERT_HANDSHAKE_NONCE: &str =
@@ -323,7 +364,7 @@ pub const ALL: &[&str] = &[
     SIGN_IN_BY_ID, SIGN_IN_ATTEMPT, SAVE_SIGN_IN_CHALLENGE, FAIL_SIGN_IN, CLOSE_SIGN_IN, COUNT_PASSKEY_USE,
     REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, CLIENT_SNAPSHOT, CLIENT_AND_SESSION, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
     END_CLIENT_SESSIONS, CLIENT_SIGNED_OUT, SIGNING_KEYS, INSERT_FIRST_SIGNING_KEY, RETIRE_SIGNING_KEYS, INSERT_SIGNING_KEY,
-    INSERT_SECRET_KEY, SECRET_KEYS, LIVE_SECRET_KEY, REVOKE_SECRET_KEY, USERS_NEWEST_FIRST, USERS_OLDEST_FIRST,
+    INSERT_SECRET_KEY, SECRET_KEYS, LIVE_SECRET_KEY, REVOKE_SECRET_KEY, USERS_NEWEST_FIRST, USERS_OLDEST_FIRST, USER_DETAILS,
     COUNT_USERS, USER_METADATA, UPSERT_USER_METADATA, USER_UPDATED, REMOVE_USER_SESSIONS, CLIENTS_FORGET_USER,
     DELETE_PENDING_PASSKEYS_OF_USER, DELETE_PASSKEYS_OF_USER, DELETE_SIGN_IN_TOKENS_OF_USER, DELETE_USER_METADATA,
     DELETE_USER, SESSIONS_PAGE, COUNT_SESSIONS, REVOKE_SESSION, CLIENT_FORGETS_SESSION, INSERT_SIGN_IN_TOKEN,
@@ -331,5 +372,5 @@ pub const ALL: &[&str] = &[
     INSERT_AUDIT_EVENT, AUDIT_EVENTS,
     HIT_RATE_LIMIT, HIT_RATE_LIMITS, PURGE_PENDING_PASSKEYS, PURGE_SIGN_INS, PURGE_RATE_LIMITS,
     PURGE_ENDED_SESSIONS, PURGE_EXPIRED_SESSIONS, PURGE_SIGN_UPS, PURGE_DEAD_CLIENTS, PURGE_AUDIT_EVENTS,
-    INSERT_HANDSHAKE_NONCE, TAKE_HANDSHAKE_NONCE, PURGE_HANDSHAKE_NONCES,
+    INSERT_HANDSHAKE_NONCE, TAKE_HANDSHAKE_NONCE, PURGE_HANDSHAKE_NONCES, PURGE_SIGN_IN_TOKENS,
 ];

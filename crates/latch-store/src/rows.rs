@@ -311,5 +311,6 @@ pub(crate) fn audit_event(row: &dyn Columns) -> StoreResult<AuditEvent> {
         client_ip: row.opt_text("client_ip")?,
         user_agent: row.opt_text("user_agent")?,
         error_code: row.opt_text("error_code")?,
+        secret_key_id: row.opt_text("secret_key_id")?,
     })
 }

@@ -391,6 +391,7 @@ mod tests {
             include_str!("../migrations/sqlite/0005_purge_indexes.sql"),
             include_str!("../migrations/sqlite/0006_backend_api.sql"),
             include_str!("../migrations/sqlite/0009_handshake_nonces.sql"),
+            include_str!("../migrations/sqlite/0012_usernames_and_audit_key.sql"),
         ] {
             conn.execute_batch(migration).unwrap();
         }

@@ -126,6 +126,8 @@ contract!(
     a_revoked_session_leaves_its_client,
     purge_deletes_finished_records_after_their_grace,
     signing_in_up_and_out_rotates_the_client_token,
+    purge_takes_each_finished_kind_after_its_grace_and_nothing_live,
+    a_page_of_users_comes_with_their_details_in_one_read,
 );
 
 // ---- records ------------------------------------------------------------------------------
@@ -947,4 +949,146 @@ async fn a_handshake_nonce_is_taken_once_and_purged_when_expired(store: &dyn Sto
     assert!(store.take_handshake_nonce(&[4; 32]).await.unwrap().is_some(), "not expired: kept");
     store.purge_expired(T + 31_000, &PurgePolicy::default()).await.unwrap();
     assert_eq!(store.take_handshake_nonce(&[2; 32]).await.unwrap(), None, "purged once expired");
+}
+
+/// Every kind of finished row goes once its own grace period is over, not a moment before,
+/// and nothing live goes however old it is: what makes the database of a steady workload
+/// level off (issue 15; `scripts/soak.sh` shows it on a running server).
+async fn purge_takes_each_finished_kind_after_its_grace_and_nothing_live(store: &dyn Store) {
+    let policy = PurgePolicy { finished_grace: DAY, dead_client_grace: 3 * DAY, audit_retention: Some(5 * DAY) };
+    // Signed up and out at T: a sign-up record, an ended session, a client idle since T.
+    let (client, token_hash) = new_client();
+    let user = new_user("finn");
+    let first = new_session(&client, &user, T);
+    let sign_up = sign_up_of(&client, &user, &first);
+    let new = ClientToken::New(NewClient { client: &client, token_hash: &token_hash });
+    store.sign_up(new, &user, &sign_up, &first, &event("sign_up", T)).await.unwrap();
+    store.end_client_sessions(&client.id, SessionStatus::Ended, T, None, None).await.unwrap();
+    // Signed in at T + 1 with a session live for 100 days; its sign-in completed then.
+    let live = world(store, "liv").await;
+    let attempt = new_sign_in(&live.client, r#"{"challenge":"liv"}"#);
+    store.create_sign_in(None, &attempt).await.unwrap();
+    let mut done = completion(&live, &attempt, 0, T + 1);
+    done.session.expire_at = T + 100 * DAY;
+    assert!(store.complete_sign_in(&done, &event("sign_in", T + 1)).await.unwrap().result);
+    // A session never ended that expired at T + DAY / 2.
+    let lapsed = world(store, "lapse").await;
+    let lapsed_attempt = new_sign_in(&lapsed.client, r#"{"challenge":"lapse"}"#);
+    store.create_sign_in(None, &lapsed_attempt).await.unwrap();
+    let mut expiring = completion(&lapsed, &lapsed_attempt, 0, T + 1);
+    expiring.session.expire_at = T + DAY / 2;
+    assert!(store.complete_sign_in(&expiring, &event("sign_in", T + 1)).await.unwrap().result);
+    // Tickets: one revoked at T + 2, one pending until T + 10 days.
+    let (revoked, _) = SignInToken::issue(&live.user.id, 60, |t| t.as_bytes().to_vec(), T);
+    let (pending, _) = SignInToken::issue(&live.user.id, 10 * 86_400, |t| t.as_bytes().to_vec(), T);
+    store.create_sign_in_token(&revoked, &event("sign_in_token.create", T)).await.unwrap();
+    store.create_sign_in_token(&pending, &event("sign_in_token.create", T)).await.unwrap();
+    assert!(store.revoke_sign_in_token(&revoked.id, T + 2, &event("sign_in_token.revoke", T + 2)).await.unwrap().is_some());
+
+    let rows = PurgeRows {
+        sign_up: (client.id.clone(), sign_up.id.clone()),
+        ended_session: first.id.clone(),
+        revoked_ticket: revoked.token_hash.clone(),
+        completed_sign_in: (live.client.id.clone(), attempt.id.clone()),
+        expired_session: expiring.session.id.clone(),
+        dead_client: token_hash.clone(),
+        pending_ticket: pending.token_hash.clone(),
+        live_session: done.session.id.clone(),
+        live_client: live.token_hash.clone(),
+        users: vec![user.id.clone(), live.user.id.clone()],
+    };
+    const LIVE: [&str; 5] = ["pending ticket", "live session", "live client", "users", "passkeys"];
+    let expect = |finished: &[&'static str]| [finished, &LIVE[..]].concat();
+    let all_finished = ["sign-up", "ended session", "revoked ticket", "completed sign-in", "expired session", "dead client", "audit lines at T"];
+    // Nothing is over its grace yet (the comparisons are strict).
+    assert_eq!(rows.present(store, T + DAY, &policy).await, expect(&all_finished));
+    // A day after T: the sign-up, the session ended, the ticket revoked and the sign-in
+    // completed then (its grace counts from completion, not from its abandon time a day on).
+    assert_eq!(rows.present(store, T + DAY + DAY / 4, &policy).await, expect(&["expired session", "dead client", "audit lines at T"]));
+    // A day after the session's expiry.
+    assert_eq!(rows.present(store, T + 2 * DAY + 1, &policy).await, expect(&["dead client", "audit lines at T"]));
+    // The client's own grace; then the audit retention.
+    assert_eq!(rows.present(store, T + 3 * DAY + 1, &policy).await, expect(&["audit lines at T"]));
+    assert_eq!(rows.present(store, T + 5 * DAY + 1, &policy).await, expect(&[]));
+}
+
+/// The rows `purge_takes_each_finished_kind_after_its_grace_and_nothing_live` watches.
+struct PurgeRows {
+    sign_up: (String, String),
+    ended_session: String,
+    revoked_ticket: Vec<u8>,
+    completed_sign_in: (String, String),
+    expired_session: String,
+    dead_client: Vec<u8>,
+    pending_ticket: Vec<u8>,
+    live_session: String,
+    live_client: Vec<u8>,
+    users: Vec<String>,
+}
+
+impl PurgeRows {
+    /// Purges at `now`, then names the kinds still there, finished ones first, in a fixed order.
+    async fn present(&self, store: &dyn Store, now: i64, policy: &PurgePolicy) -> Vec<&'static str> {
+        store.purge_expired(now, policy).await.unwrap();
+        let audit_at_t = AuditQuery { until: Some(T + 1), limit: 100, ..AuditQuery::default() };
+        let mut users_there = true;
+        for id in &self.users {
+            users_there &= store.user(id).await.unwrap().is_some();
+        }
+        let kinds = [
+            ("sign-up", store.sign_up_record(&self.sign_up.0, &self.sign_up.1).await.unwrap().is_some()),
+            ("ended session", store.session(&self.ended_session).await.unwrap().is_some()),
+            ("revoked ticket", store.sign_in_token_by_hash(&self.revoked_ticket).await.unwrap().is_some()),
+            ("completed sign-in", store.sign_in(&self.completed_sign_in.0, &self.completed_sign_in.1).await.unwrap().is_some()),
+            ("expired session", store.session(&self.expired_session).await.unwrap().is_some()),
+            ("dead client", store.client_by_token(&self.dead_client).await.unwrap().is_some()),
+            ("audit lines at T", !store.audit_events(&audit_at_t).await.unwrap().is_empty()),
+            ("pending ticket", store.sign_in_token_by_hash(&self.pending_ticket).await.unwrap().is_some()),
+            ("live session", store.session(&self.live_session).await.unwrap().is_some()),
+            ("live client", store.client_by_token(&self.live_client).await.unwrap().is_some()),
+            ("users", users_there),
+            ("passkeys", store.passkeys_of(&self.users[1]).await.unwrap().len() == 1),
+        ];
+        kinds.into_iter().filter(|(_, there)| *there).map(|(kind, _)| kind).collect()
+    }
+}
+
+/// The Backend API's listing reads each user's metadata and passkeys with the page (one
+/// statement, not one read per user): the same details as reading them one by one, and
+/// `limit` counts users, not the rows a user with several passkeys spans.
+async fn a_page_of_users_comes_with_their_details_in_one_read(store: &dyn Store) {
+    let worlds = [world(store, "pia").await, world(store, "quentin").await, world(store, "rosa").await];
+    // The second has two passkeys and metadata; the others one passkey and none.
+    let rich = &worlds[1];
+    let second = new_id(IdKind::Passkey, T + 1);
+    store.create_pending_passkey(&new_pending(&rich.user, &rich.client, &second, T + 300_000), 10).await.unwrap();
+    let passkey = new_passkey(&rich.user, &second, Uuid::new_v4().as_bytes());
+    assert!(store.save_verified_passkey(&passkey, 10, &event("passkey.create", T + 1)).await.unwrap());
+    let patch = MetadataPatch { private: Some(serde_json::json!({"plan": "pro"})), ..MetadataPatch::default() };
+    store.update_user_metadata(&rich.user.id, &patch, T + 2, &event("user.metadata", T + 2)).await.unwrap();
+
+    let query = |offset, oldest_first| latch_store::UserQuery { search: None, oldest_first, limit: 2, offset };
+    let mut seen = Vec::new();
+    for oldest_first in [false, true] {
+        let first_page = store.users_page(&query(0, oldest_first)).await.unwrap();
+        let second_page = store.users_page(&query(2, oldest_first)).await.unwrap();
+        assert_eq!((first_page.len(), second_page.len()), (2, 1), "limit counts users");
+        let page: Vec<_> = first_page.into_iter().chain(second_page).collect();
+        let ids = |passkeys: &[Passkey]| passkeys.iter().map(|p| (p.id.clone(), p.credential_id.clone(), p.name.clone())).collect::<Vec<_>>();
+        for shown in &page {
+            let id = &shown.user.id;
+            assert_eq!(ids(&shown.passkeys), ids(&store.passkeys_of(id).await.unwrap()), "{id}");
+            assert_eq!(shown.metadata, store.user_metadata(id).await.unwrap(), "{id}");
+            let alone = store.user_details(id).await.unwrap().expect("the user");
+            assert_eq!((&alone.user, ids(&alone.passkeys), &alone.metadata), (&shown.user, ids(&shown.passkeys), &shown.metadata));
+        }
+        seen.push(page.iter().map(|u| u.user.id.clone()).collect::<Vec<_>>());
+    }
+    let (mut newest, oldest) = (seen[0].clone(), seen[1].clone());
+    newest.reverse();
+    assert_eq!(newest, oldest, "the two orders are each other's reverse");
+    let rich_shown = store.user_details(&rich.user.id).await.unwrap().unwrap();
+    assert_eq!(rich_shown.passkeys.len(), 2);
+    assert_eq!(rich_shown.metadata.private, serde_json::json!({"plan": "pro"}));
+    assert!(store.user_details("user_nobody").await.unwrap().is_none());
 }

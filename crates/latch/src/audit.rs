@@ -61,18 +61,19 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
                     "id": e.id, "at": e.at, "time": format_time(e.at), "event": e.event, "outcome": e.outcome,
                     "user_id": e.user_id, "session_id": e.session_id, "passkey_id": e.passkey_id,
                     "client_id": e.client_id, "client_ip": e.client_ip, "user_agent": e.user_agent,
-                    "error_code": e.error_code,
+                    "error_code": e.error_code, "secret_key_id": e.secret_key_id,
                 })
             );
         } else {
             println!(
-                "{}  {:<15} {:<7} user={} passkey={} ip={} {}",
+                "{}  {:<15} {:<7} user={} passkey={} ip={}{} {}",
                 format_time(e.at),
                 e.event,
                 e.outcome,
                 e.user_id.as_deref().unwrap_or("-"),
                 e.passkey_id.as_deref().unwrap_or("-"),
                 e.client_ip.as_deref().unwrap_or("-"),
+                e.secret_key_id.as_deref().map(|id| format!(" key={id}")).unwrap_or_default(),
                 e.error_code.as_deref().unwrap_or(""),
             );
         }

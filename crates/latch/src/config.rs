@@ -113,6 +113,21 @@ pub struct ServeArgs {
     /// RP ID; applied only on hosts inside it).
     #[arg(long, env = "LATCH_COOKIE_DOMAIN")]
     pub cookie_domain: Option<String>,
+    /// Seconds between two runs of the background purge of finished records (default 60).
+    #[arg(long, env = "LATCH_PURGE_INTERVAL_SECS")]
+    pub purge_interval_secs: Option<u64>,
+    /// For soak tests only: keep finished records, dead clients and audit lines this many
+    /// seconds instead of the day-scale defaults (a day, 30 days, --audit-retention-days),
+    /// so that a run of minutes shows the database levelling off (scripts/soak.sh).
+    #[arg(long, env = "LATCH_SOAK_RETENTION_SECS")]
+    pub soak_retention_secs: Option<u64>,
+    /// An origin pattern that may also call Latch with credentials from another origin (CORS
+    /// reads of tokens, writes past the CSRF check) although it is a wildcard, e.g.
+    /// `https://*.example.com` when every subdomain is yours (repeat, or comma-separate in
+    /// LATCH_CREDENTIALED_ORIGINS). It may run ceremonies too. Exact `--origin`s need not be
+    /// repeated here: they already may.
+    #[arg(long = "credentialed-origin", env = "LATCH_CREDENTIALED_ORIGINS", value_delimiter = ',')]
+    pub credentialed_origins: Vec<String>,
 }
 
 fn parse_token_algorithm(s: &str) -> Result<SigningAlgorithm, String> {
@@ -162,6 +177,10 @@ pub struct FileConfig {
     pub max_connections: Option<usize>,
     pub idle_timeout_secs: Option<u64>,
     pub audit_retention_days: Option<u64>,
+    pub purge_interval_secs: Option<u64>,
+    pub soak_retention_secs: Option<u64>,
+    #[serde(default)]
+    pub credentialed_origins: Vec<String>,
     pub allow_autofill: Option<bool>,
     pub show_sign_in_button: Option<bool>,
     pub passkeys_enabled: Option<bool>,
@@ -211,6 +230,7 @@ pub struct Resolved {
     pub token_algorithm: SigningAlgorithm,
     pub idle_timeout: Duration,
     pub purge: latch_store::PurgePolicy,
+    pub purge_interval: Duration,
 }
 
 /// Settings whose origins may depend on the port actually bound (with `--port 0`).
@@ -258,6 +278,7 @@ impl ServeArgs {
             Some(path) => load_file(path)?,
             None => FileConfig::default(),
         };
+        let purge = self.purge_policy(&file);
         let port = self.port.or(file.port).unwrap_or(8080);
         let data_dir = self.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(".latch"));
         let database_url = match self.database_url.clone().or(file.database_url) {
@@ -272,9 +293,14 @@ impl ServeArgs {
             settings.rp_id = v;
         }
         let origins = if self.origins.is_empty() { file.origins } else { self.origins.clone() };
-        let origins_given = !origins.is_empty();
-        if origins_given {
+        let credentialed =
+            if self.credentialed_origins.is_empty() { file.credentialed_origins.clone() } else { self.credentialed_origins.clone() };
+        settings.credentialed_origins = parse_origins(&credentialed)?;
+        let origins_given = !origins.is_empty() || !settings.credentialed_origins.is_empty();
+        if !origins.is_empty() {
             settings.origins = parse_origins(&origins)?;
+        } else if origins_given {
+            settings.origins = Vec::new();
         }
         let related = if self.related_origins.is_empty() { file.related_origins } else { self.related_origins.clone() };
         settings.related_origins = parse_origins(&related)?;
@@ -342,18 +368,29 @@ impl ServeArgs {
             max_connections: self.max_connections.or(file.max_connections).unwrap_or(4096),
             token_algorithm,
             idle_timeout: Duration::from_secs(self.idle_timeout_secs.or(file.idle_timeout_secs).unwrap_or(20).max(1)),
-            purge: latch_store::PurgePolicy {
-                audit_retention: match self.audit_retention_days.or(file.audit_retention_days).unwrap_or(90) {
-                    0 => None,
-                    days => Some(i64::try_from(days).unwrap_or(i64::MAX / 86_400_000).saturating_mul(86_400_000)),
-                },
-                ..latch_store::PurgePolicy::default()
-            },
+            purge,
+            purge_interval: Duration::from_secs(self.purge_interval_secs.or(file.purge_interval_secs).unwrap_or(60).max(1)),
         })
     }
 }
 
 impl ServeArgs {
+    /// How long finished records stay: the defaults, the audit retention in days, or, for a
+    /// soak test, everything in seconds.
+    fn purge_policy(&self, file: &FileConfig) -> latch_store::PurgePolicy {
+        if let Some(secs) = self.soak_retention_secs.or(file.soak_retention_secs) {
+            let ms = i64::try_from(secs).unwrap_or(i64::MAX / 1000).saturating_mul(1000);
+            return latch_store::PurgePolicy { finished_grace: ms, dead_client_grace: ms, audit_retention: Some(ms) };
+        }
+        latch_store::PurgePolicy {
+            audit_retention: match self.audit_retention_days.or(file.audit_retention_days).unwrap_or(90) {
+                0 => None,
+                days => Some(i64::try_from(days).unwrap_or(i64::MAX / 86_400_000).saturating_mul(86_400_000)),
+            },
+            ..latch_store::PurgePolicy::default()
+        }
+    }
+
     /// The native apps: flags (or LATCH_IOS_APPS / LATCH_ANDROID_APPS) replace the file's
     /// `[native]` lists, per platform, as `origins` does.
     fn native_apps(&self, file: &NativeFileConfig) -> anyhow::Result<NativeApps> {

@@ -62,7 +62,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => tracing::warn!(%issuer, "the issuer names no host: no publishable key"),
     }
     let state = AppState::new(settings, store.clone(), tokens.clone(), issuer);
-    spawn_purger(store, tokens, resolved.purge);
+    spawn_purger(store, tokens, resolved.purge, resolved.purge_interval);
 
     // Tests and scripts wait for this exact line.
     println!("latch listening on http://{addr}");
@@ -75,9 +75,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// sign-ups, dead clients, old audit lines) is deleted in the background, so the database of
 /// a steady workload stops growing; and the signing keys are reread (a rotation elsewhere
 /// reaches this node within a minute).
-fn spawn_purger(store: Arc<dyn Store>, tokens: TokenSigner, policy: latch_store::PurgePolicy) {
+fn spawn_purger(store: Arc<dyn Store>, tokens: TokenSigner, policy: latch_store::PurgePolicy, every: Duration) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
             if let Err(e) = store.purge_expired(now_ms(), &policy).await {

@@ -1402,3 +1402,60 @@ async fn deleting_a_passkey_ends_the_sessions_it_could_have_made() {
     mallory.token(&mallorys_session).await.assert_error_in(SIGNED_OUT);
     assert_eq!(alice.fapi.me().await["id"], alice.user_id.as_str());
 }
+
+// =============================================================================================
+// Wildcard origins (issue 15, finding 9): ceremonies yes, credentialed reads no
+// =============================================================================================
+
+/// `--origin http://*.localhost` lets every subdomain run ceremonies, but a page on one of
+/// them (a user-content host) may neither read the client's tokens through CORS nor pass the
+/// CSRF check with the browser's cookie; an exact origin may, and so does the wildcard once
+/// the operator lists it with `--credentialed-origin`.
+#[tokio::test]
+async fn a_wildcard_origin_runs_ceremonies_but_may_not_call_with_credentials() {
+    let wildcard = ["--origin", "http://app.localhost", "--origin", "http://*.localhost"];
+    let server = LatchProcess::start_with(&wildcard);
+    let app = Fapi::with(&server.base, "http://app.localhost");
+    app.sign_up_ok("wendy").await;
+    let sid = app.session_id().expect("signed up");
+    let files = "http://files.localhost";
+    let before = Snapshot::take(&[&app]).await;
+
+    // CORS: the exact origin reads with credentials, the wildcard's subdomain does not.
+    let read = |origin: &str| RawRequest::get("/v1/client").origin(OriginHeader::Custom(origin.into()));
+    let exact = app.send(read("http://app.localhost")).await.ok();
+    assert_eq!(exact.header("access-control-allow-origin"), ["http://app.localhost"]);
+    let foreign = app.send(read(files)).await;
+    assert!(foreign.header("access-control-allow-origin").is_empty(), "{:?}", foreign.header("access-control-allow-origin"));
+    let preflight = app
+        .send(RawRequest {
+            method: reqwest::Method::OPTIONS,
+            ..read(files).header("access-control-request-method", "POST")
+        })
+        .await;
+    assert!(preflight.header("access-control-allow-origin").is_empty(), "preflight allowed {files}");
+
+    // CSRF: with the browser's cookie (same site), minting a token or signing out is refused.
+    cross_site(&app, &format!("/client/sessions/{sid}/tokens"), None, &[], files).await.assert_error_in(ORIGIN);
+    cross_site(&app, "/client/sessions", Some("DELETE"), &[], files).await.assert_error_in(ORIGIN);
+    Snapshot::take(&[&app]).await.assert_same(&before);
+
+    // Ceremonies: a page Latch serves on that subdomain itself (same origin) begins a sign-in.
+    let own_page = Fapi::with(&server.base, files);
+    own_page
+        .send(
+            RawRequest::post("/v1/client/sign_ins", form_body(&[("strategy", "passkey")]))
+                .header("host", "files.localhost"),
+        )
+        .await
+        .ok();
+
+    // The operator's explicit choice restores credentialed calls for the whole pattern.
+    let mut listed = server;
+    listed.restart_with(&[&wildcard[..], &["--credentialed-origin", "http://*.localhost"]].concat());
+    app.set_server(&listed); // fresh connections (same cookies)
+    let read_again = app.send(read(files)).await.ok();
+    assert_eq!(read_again.header("access-control-allow-origin"), [files]);
+    let minted = cross_site(&app, &format!("/client/sessions/{sid}/tokens"), None, &[], files).await.ok();
+    assert!(minted.body["jwt"].is_string(), "{}", minted.text);
+}

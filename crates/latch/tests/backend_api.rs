@@ -352,4 +352,30 @@ async fn an_undotted_issuer_is_warned_about_and_a_dotted_one_is_not() {
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
     let dotted = LatchProcess::start_with(&["--issuer", "https://clerk.latch.localhost"]);
     assert!(!dotted.logs().contains("has no dot"), "{}", dotted.logs());
+/// A Backend API action's audit line names the secret key that acted, by its id, never the key
+/// (issue 13): with two live keys, each line names the one its request carried.
+#[tokio::test]
+async fn backend_api_audit_lines_name_the_secret_key_that_acted() {
+    let server = LatchProcess::start();
+    let (first, second) = (secret_key(&server), secret_key(&server));
+    let listed = String::from_utf8(server.command(&["keys", "list"]).stdout).unwrap();
+    let id_of = |key: &str| {
+        let hint = &key[key.len() - 4..];
+        listed.lines().find(|l| l.contains(&format!("sk_live_…{hint}"))).and_then(|l| l.split_whitespace().next()).unwrap().to_string()
+    };
+    let (first_id, second_id) = (id_of(&first), id_of(&second));
+    assert_ne!(first_id, second_id);
+    let user = Fapi::new(&server).sign_up_ok("auditee").await;
+    let patch = json!({"public_metadata": {"plan": "pro"}});
+    Bapi::new(&server, &first).call("PATCH", &format!("/users/{user}/metadata"), Some(patch)).await.ok();
+    Bapi::new(&server, &second).call("DELETE", &format!("/users/{user}"), None).await.ok();
+
+    let out = server.command(&["audit", "--user", &user, "--json"]);
+    let lines: Vec<Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let key_of = |event: &str| lines.iter().find(|l| l["event"] == event).map(|l| l["secret_key_id"].clone());
+    assert_eq!(key_of("user.metadata"), Some(json!(first_id)), "{lines:?}");
+    assert_eq!(key_of("user.delete"), Some(json!(second_id)), "{lines:?}");
+    assert_eq!(key_of("sign_up"), Some(Value::Null), "FAPI lines name no key");
+    let text = serde_json::to_string(&lines).unwrap();
+    assert!(!text.contains(&first) && !text.contains(&second), "a secret key in the audit trail");
 }

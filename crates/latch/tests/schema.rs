@@ -4,6 +4,7 @@
 use std::process::Command;
 
 use latch_store::{SCHEMA_VERSION, Schema};
+use latch_testkit::fapi::*;
 use latch_testkit::process::*;
 
 fn latch(args: &[&str]) -> std::process::Output {
@@ -51,4 +52,65 @@ async fn migrate_alone_then_serve_refuses_a_newer_schema() {
         "the refusal says what is wrong and what to do: {stderr}"
     );
     drop(keep);
+}
+
+/// Migration 0012 (issue 15, finding 10) on a database that already holds users from before
+/// usernames were stored in lower case: a mixed-case name is lowered when no other account has
+/// it in some case; a group of such names is left as it is, a lookup by name never picks one of
+/// them by case, and no new account may join the group.
+#[tokio::test]
+async fn migration_0012_lowers_old_usernames_unless_they_collide() {
+    let mut server = LatchProcess::start();
+    let url = server.database.shareable_url(server.data_dir());
+    // Back to the schema before 0012, with rows as an older Latch wrote them.
+    let schema = Schema::connect(&url).await.expect("open the test database");
+    let handle = |n: u8| if schema.is_sqlite() { format!("x'{:032x}'", n) } else { format!("'\\x{:032x}'::bytea", n) };
+    let mut setup = vec![
+        "DELETE FROM _sqlx_migrations WHERE version = 12".to_string(),
+        "DROP INDEX users_by_lower_username".to_string(),
+        "DROP INDEX sign_in_tokens_by_update".to_string(),
+        "ALTER TABLE audit_events DROP COLUMN secret_key_id".to_string(),
+    ];
+    for (n, (id, name)) in
+        [("user_alice", "Alice"), ("user_bob1", "Bob"), ("user_bob2", "BOB"), ("user_carol", "carol"), ("user_dave1", "dave"), ("user_dave2", "Dave")]
+            .into_iter()
+            .enumerate()
+    {
+        setup.push(format!(
+            "INSERT INTO users (id, username, webauthn_handle, created_at, updated_at) VALUES ('{id}', '{name}', {}, 1, 1)",
+            handle(n as u8 + 1)
+        ));
+    }
+    for sql in setup {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone())).execute(schema.pool()).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    assert_eq!(schema.schema_version().await.unwrap(), 9, "the database is back before 0012");
+
+    let out = server.command(&["migrate"]);
+    assert!(out.status.success(), "latch migrate: {}", String::from_utf8_lossy(&out.stderr));
+    let names: Vec<(String, String)> = sqlx::query_as("SELECT id, username FROM users ORDER BY id")
+        .fetch_all(schema.pool())
+        .await
+        .unwrap();
+    let name_of = |id: &str| names.iter().find(|(i, _)| i == id).map(|(_, n)| n.as_str());
+    assert_eq!(name_of("user_alice"), Some("alice"), "alone in its case: lowered");
+    assert_eq!((name_of("user_bob1"), name_of("user_bob2")), (Some("Bob"), Some("BOB")), "a colliding group stays");
+    assert_eq!(name_of("user_carol"), Some("carol"));
+    assert_eq!((name_of("user_dave1"), name_of("user_dave2")), (Some("dave"), Some("Dave")), "the lower-case one keeps its name");
+    schema.pool().close().await;
+    server.restart();
+
+    // Through the API: a lookup is by the one lower-case spelling, whatever the case typed.
+    let fapi = Fapi::new(&server);
+    let sign_in = |identifier: &'static str| {
+        let fapi = fapi.clone();
+        async move { fapi.post("/client/sign_ins", &[("identifier", identifier)]).await }
+    };
+    assert_eq!(sign_in("ALICE").await.ok().resp()["identifier"], "alice");
+    assert_eq!(sign_in("DAVE").await.ok().resp()["identifier"], "dave", "the lower-case account, never Dave");
+    sign_in("bob").await.assert_error(422, "form_identifier_not_found");
+    // No new account joins a group in another case.
+    fapi.sign_up("bob").await.assert_error(422, "form_identifier_exists");
+    fapi.sign_up("Alice").await.assert_error(422, "form_identifier_exists");
+    drop(server);
 }

@@ -1,22 +1,17 @@
 //! Users as the Backend API sees them: with their metadata and passkeys.
 
-use latch_core::backend::{MetadataPatch, UserMetadata};
+use latch_core::backend::MetadataPatch;
 use latch_core::ids::{IdKind, looks_like};
 use latch_core::model::{Millis, Passkey, User};
-use latch_store::UserQuery;
+use latch_store::{UserDetails, UserQuery};
 
 use crate::audit::{self, Subject};
 use crate::refusal::{FlowResult, Refusal};
 use crate::requester::Requester;
 use crate::Latch;
 
-/// A user with what the Backend API shows of them.
-#[derive(Debug, Clone)]
-pub struct BackendUser {
-    pub user: User,
-    pub metadata: UserMetadata,
-    pub passkeys: Vec<Passkey>,
-}
+/// A user with what the Backend API shows of them: their metadata and passkeys.
+pub type BackendUser = UserDetails;
 
 /// Which users a listing or count shows. `user_ids` and `usernames` (each at most
 /// [`MAX_NAMED`]) select those users only; `search` matches part of a username or id.
@@ -31,8 +26,7 @@ pub struct UserFilter {
 pub const MAX_NAMED: usize = 100;
 
 pub async fn get(latch: &Latch, id: &str) -> FlowResult<BackendUser> {
-    let user = find(latch, id).await?.ok_or(Refusal::NotFound("user"))?;
-    with_details(latch, user).await
+    details(latch, id).await?.ok_or(Refusal::NotFound("user"))
 }
 
 /// One page of users, newest first unless `oldest_first`.
@@ -43,24 +37,25 @@ pub async fn list(
     limit: u32,
     offset: u32,
 ) -> FlowResult<Vec<BackendUser>> {
-    let users = match named(latch, filter).await? {
+    match named(latch, filter).await? {
         Some(mut users) => {
             users.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
             if !oldest_first {
                 users.reverse();
             }
-            users.into_iter().skip(offset as usize).take(limit as usize).collect()
+            let mut shown = Vec::new();
+            for user in users.into_iter().skip(offset as usize).take(limit as usize) {
+                // (Deleted between the two reads: left out, as if listed a moment later.)
+                shown.extend(details(latch, &user.id).await?);
+            }
+            Ok(shown)
         }
         None => {
+            // The page with every user's details in one statement.
             let query = UserQuery { search: filter.search.clone(), oldest_first, limit, offset };
-            latch.store().users_page(&query).await?
+            Ok(latch.store().users_page(&query).await?)
         }
-    };
-    let mut shown = Vec::with_capacity(users.len());
-    for user in users {
-        shown.push(with_details(latch, user).await?);
     }
-    Ok(shown)
 }
 
 pub async fn count(latch: &Latch, filter: &UserFilter) -> FlowResult<u64> {
@@ -99,9 +94,9 @@ pub async fn update_metadata(
     let subject = Subject { user_id: Some(id.to_string()), ..Subject::default() };
     let line = audit::line(requester, "user.metadata", subject, None, now);
     let metadata = latch.store().update_user_metadata(id, patch, now, &line).await?.ok_or(Refusal::NotFound("user"))?;
-    let user = find(latch, id).await?.ok_or(Refusal::NotFound("user"))?;
-    let passkeys = latch.store().passkeys_of(id).await?;
-    Ok(BackendUser { user, metadata, passkeys })
+    let shown = details(latch, id).await?.ok_or(Refusal::NotFound("user"))?;
+    // The merge's own result, whatever a concurrent update wrote since.
+    Ok(BackendUser { metadata, ..shown })
 }
 
 /// The user's passkeys.
@@ -127,10 +122,12 @@ pub(crate) async fn find(latch: &Latch, id: &str) -> FlowResult<Option<User>> {
     Ok(latch.store().user(id).await?)
 }
 
-async fn with_details(latch: &Latch, user: User) -> FlowResult<BackendUser> {
-    let metadata = latch.store().user_metadata(&user.id).await?;
-    let passkeys = latch.store().passkeys_of(&user.id).await?;
-    Ok(BackendUser { user, metadata, passkeys })
+/// The user with their metadata and passkeys, in one read.
+async fn details(latch: &Latch, id: &str) -> FlowResult<Option<BackendUser>> {
+    if !looks_like(IdKind::User, id) {
+        return Ok(None);
+    }
+    Ok(latch.store().user_details(id).await?)
 }
 
 /// The users a filter names by id or username, if it names any; the search applies to them.

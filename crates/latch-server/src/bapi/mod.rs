@@ -64,12 +64,21 @@ pub async fn require_secret_key(State(state): State<AppState>, req: Request, nex
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match keys::authenticate(&state, presented).await {
-        Ok(_) => next.run(req).await,
+        Ok(key) => {
+            let mut req = req;
+            req.extensions_mut().insert(ActingKey(key.id));
+            next.run(req).await
+        }
         Err(refusal) => ApiError::from(refusal).into_response(),
     }
 }
 
-/// Who called, for the audit trail: the app server's address and user agent. No client.
+/// The id of the secret key [`require_secret_key`] authenticated the request with.
+#[derive(Clone)]
+struct ActingKey(String);
+
+/// Who called, for the audit trail: the app server's address and user agent, and the secret
+/// key it used (by id). No client.
 pub struct BackendCaller(pub Requester);
 
 impl FromRequestParts<AppState> for BackendCaller {
@@ -77,7 +86,13 @@ impl FromRequestParts<AppState> for BackendCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let caller = crate::context::Caller::from_parts(parts, state.settings());
-        Ok(BackendCaller(Requester { ip: caller.requester.ip, user_agent: caller.requester.user_agent, ..Requester::default() }))
+        let secret_key_id = parts.extensions.get::<ActingKey>().map(|key| key.0.clone());
+        Ok(BackendCaller(Requester {
+            ip: caller.requester.ip,
+            user_agent: caller.requester.user_agent,
+            secret_key_id,
+            ..Requester::default()
+        }))
     }
 }
 

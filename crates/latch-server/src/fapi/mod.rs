@@ -95,25 +95,30 @@ pub fn apply_method_override(mut req: Request) -> Request {
     req
 }
 
-/// CSRF defence for cookie-authenticated calls: a state-changing request that names a
-/// foreign `Origin` is refused before any handler runs. (SameSite=Lax on `__client` already
-/// keeps cross-site POSTs cookie-less; this also covers same-site sibling origins.)
+/// CSRF defence for cookie-authenticated calls: a state-changing request whose `Origin` may
+/// not call Latch with credentials (an unlisted origin, or one only a wildcard covers, from
+/// another host: `latch_core::origins`) is refused before any handler runs. (SameSite=Lax on
+/// `__client` already keeps cross-site POSTs cookie-less; this also covers same-site
+/// sibling origins, such as a user-content subdomain.)
 pub async fn require_allowed_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if changes_state {
-        let origin = req.headers().get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok());
-        let foreign = match origin {
-            Some("null") => true,
-            Some(o) => !state.rp().is_allowed_origin(o),
-            None => req
-                .headers()
-                .get("sec-fetch-site")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|s| s == "cross-site"),
-        };
-        if foreign {
-            return ApiError::from(latch_flows::Refusal::OriginInvalid).into_response();
-        }
+    if !changes_state {
+        return next.run(req).await;
     }
-    next.run(req).await
+    let (parts, body) = req.into_parts();
+    let host = crate::context::request_host(&parts, state.settings().trust_forwarded_for);
+    let origin = parts.headers.get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok());
+    let foreign = match origin {
+        Some("null") => true,
+        Some(o) => !state.rp().may_call_with_credentials(o, host.as_deref()),
+        None => parts
+            .headers
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|s| s == "cross-site"),
+    };
+    if foreign {
+        return ApiError::from(latch_flows::Refusal::OriginInvalid).into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
 }
