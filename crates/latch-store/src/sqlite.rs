@@ -29,7 +29,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use latch_core::model::{
-    Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignInFailure, SignUp, User,
+    Client, Millis, Passkey, PendingPasskey, ReverificationCompletion, Session, SessionStatus, SessionVerification, SignIn,
+    SignInCompletion, SignInFailure, SignUp, User, VerificationStatus,
 };
 use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags, Row, params_from_iter};
