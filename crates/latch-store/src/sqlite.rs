@@ -392,6 +392,7 @@ mod tests {
             include_str!("../migrations/sqlite/0005_purge_indexes.sql"),
             include_str!("../migrations/sqlite/0006_backend_api.sql"),
             include_str!("../migrations/sqlite/0009_handshake_nonces.sql"),
+            include_str!("../migrations/sqlite/0011_reverification_and_session_sources.sql"),
         ] {
             conn.execute_batch(migration).unwrap();
         }

@@ -9,6 +9,8 @@ ALTER TABLE sessions ADD COLUMN idle_timeout INTEGER;
 ALTER TABLE sessions ADD COLUMN passkey_id TEXT;
 ALTER TABLE sessions ADD COLUMN sign_in_token_id TEXT;
 CREATE INDEX sessions_by_passkey ON sessions(passkey_id) WHERE passkey_id IS NOT NULL;
+-- The purge finds idle sessions by the end of their idle time.
+CREATE INDEX sessions_by_idle_end ON sessions((last_active_at + idle_timeout)) WHERE idle_timeout IS NOT NULL;
 
 -- A session's reverification: one at a time per session, its passkey challenge in the same
 -- columns a sign-in keeps its own (`ch_*`), answered once at most.
