@@ -32,6 +32,8 @@ pub enum IdKind {
     SecretKey,
     /// A sign-in token: a ticket an operator or the app's server issues for one user.
     SignInToken,
+    /// A session's reverification (docs/protocol.md §16).
+    SessionVerification,
 }
 
 impl IdKind {
@@ -47,6 +49,7 @@ impl IdKind {
             IdKind::Trace => "trace",
             IdKind::SecretKey => "ak",
             IdKind::SignInToken => "sit",
+            IdKind::SessionVerification => "sver",
         }
     }
 }

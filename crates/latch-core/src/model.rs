@@ -113,15 +113,75 @@ pub struct Session {
     pub updated_at: Millis,
     pub last_active_at: Millis,
     pub expire_at: Millis,
+    /// When the session's user last proved a first factor: its creation (sign-up, passkey
+    /// or ticket sign-in), or its latest reverification (docs/protocol.md §16).
+    pub first_factor_verified_at: Millis,
+    /// The session ends once unused for this long (`last_active_at` is its use); None: never.
+    pub idle_timeout: Option<Millis>,
+    /// How the session was made: deleting the passkey that made it ends it.
+    pub made_with: SessionSource,
+}
+
+/// What made a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionSource {
+    /// A sign-up (no credential yet), or a session from before Latch recorded its source.
+    SignUp,
+    /// A passkey sign-in, with this passkey (its id).
+    Passkey(String),
+    /// A ticket sign-in, with this sign-in token (its id).
+    Ticket(String),
+}
+
+impl SessionSource {
+    pub fn passkey_id(&self) -> Option<&str> {
+        match self {
+            SessionSource::Passkey(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    pub fn ticket_id(&self) -> Option<&str> {
+        match self {
+            SessionSource::Ticket(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
+/// The coarsest a session's use is recorded when it has an idle timeout: a twentieth of the
+/// timeout, at most five minutes, so a session in use is never mistaken for an idle one and
+/// a token refresh (every ~50 s with clerk-js) writes at most once per five minutes.
+fn idle_activity_resolution(idle_timeout: Millis) -> Millis {
+    (idle_timeout / 20).clamp(1, 5 * 60 * 1000)
 }
 
 impl Session {
-    /// The status as of `now`: a live session past its expiry is expired.
+    /// The status as of `now`: a live session past its expiry, or unused for longer than its
+    /// idle timeout, is expired.
     pub fn status_at(&self, now: Millis) -> SessionStatus {
+        let idle = self.idle_timeout.is_some_and(|t| now >= self.last_active_at.saturating_add(t));
         match self.status {
-            SessionStatus::Active | SessionStatus::Pending if now >= self.expire_at => SessionStatus::Expired,
+            SessionStatus::Active | SessionStatus::Pending if now >= self.expire_at || idle => SessionStatus::Expired,
             s => s,
         }
+    }
+
+    /// Clerk's `factor_verification_age`: whole minutes since the first factor was last
+    /// verified, and -1 for the second factor, which Latch does not have.
+    pub fn factor_verification_age(&self, now: Millis) -> [i64; 2] {
+        [(now - self.first_factor_verified_at).max(0) / 60_000, -1]
+    }
+
+    /// Reverification's rule: the first factor was verified less than `max_age` ago.
+    pub fn first_factor_is_fresh(&self, now: Millis, max_age: Millis) -> bool {
+        now - self.first_factor_verified_at < max_age
+    }
+
+    /// Whether a token request at `now` should record the session's use: only for a session
+    /// with an idle timeout, and only when the recorded use is older than its resolution.
+    pub fn token_records_activity(&self, now: Millis) -> bool {
+        self.idle_timeout.is_some_and(|t| now - self.last_active_at >= idle_activity_resolution(t))
     }
 
     /// Active or pending, and not expired: the session can be used.
@@ -134,7 +194,8 @@ impl Session {
     /// touches right after every sign-in (`finalize`) and again on focus; recording each of
     /// those to the millisecond would cost a write transaction for nothing.
     pub fn touch_changes_anything(&self, client_active_session: Option<&str>, now: Millis) -> bool {
-        client_active_session != Some(self.id.as_str()) || now - self.last_active_at >= ACTIVITY_RESOLUTION
+        let resolution = self.idle_timeout.map_or(ACTIVITY_RESOLUTION, |t| idle_activity_resolution(t).min(ACTIVITY_RESOLUTION));
+        client_active_session != Some(self.id.as_str()) || now - self.last_active_at >= resolution
     }
 }
 
@@ -281,12 +342,15 @@ pub struct SessionPolicy<'a> {
     pub tasks: &'a [String],
     /// How long a session lives.
     pub ttl: Millis,
+    /// How long it may go unused.
+    pub idle_timeout: Option<Millis>,
 }
 
 impl Session {
     /// A new session for `user_id` on `client_id`: `pending` while the policy names tasks,
     /// else `active`.
-    pub fn start(policy: &SessionPolicy<'_>, client_id: &str, user_id: &str, now: Millis) -> Session {
+    /// Its making counts as a first-factor verification at `now`.
+    pub fn start(policy: &SessionPolicy<'_>, client_id: &str, user_id: &str, made_with: SessionSource, now: Millis) -> Session {
         Session {
             id: new_id(IdKind::Session, now),
             client_id: client_id.to_string(),
@@ -297,6 +361,9 @@ impl Session {
             updated_at: now,
             last_active_at: now,
             expire_at: now.saturating_add(policy.ttl),
+            first_factor_verified_at: now,
+            idle_timeout: policy.idle_timeout,
+            made_with,
         }
     }
 }
@@ -415,6 +482,115 @@ impl SignIn {
     }
 }
 
+/// How much a reverification asks for (Clerk's `level`). Latch has one factor, the passkey:
+/// with no second factor enrolled, Clerk's own check falls back to the first factor for every
+/// level, and so does Latch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerificationLevel {
+    FirstFactor,
+    SecondFactor,
+    MultiFactor,
+}
+
+impl VerificationLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerificationLevel::FirstFactor => "first_factor",
+            VerificationLevel::SecondFactor => "second_factor",
+            VerificationLevel::MultiFactor => "multi_factor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "first_factor" => VerificationLevel::FirstFactor,
+            "second_factor" => VerificationLevel::SecondFactor,
+            "multi_factor" => VerificationLevel::MultiFactor,
+            _ => return None,
+        })
+    }
+}
+
+/// A signed-in user proving again, with a fresh passkey assertion, that they hold a passkey
+/// of the session's account (Clerk's session reverification, docs/protocol.md §16). One per
+/// session at a time: starting another replaces it.
+#[derive(Debug, Clone)]
+pub struct SessionVerification {
+    pub id: String,
+    pub session_id: String,
+    pub level: VerificationLevel,
+    /// `needs_first_factor` until an assertion verifies, then `complete`.
+    pub complete: bool,
+    /// The passkey challenge, once `prepare_first_factor` issued one.
+    pub challenge: Option<PasskeyChallenge>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl SessionVerification {
+    pub fn start(session_id: &str, level: VerificationLevel, now: Millis) -> Self {
+        SessionVerification {
+            id: new_id(IdKind::SessionVerification, now),
+            session_id: session_id.to_string(),
+            level,
+            complete: false,
+            challenge: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    pub fn status(&self) -> &'static str {
+        if self.complete { "complete" } else { "needs_first_factor" }
+    }
+
+    /// `prepare_first_factor`: a new challenge replaces the previous one. None once complete.
+    pub fn with_new_challenge(mut self, challenge: PasskeyChallenge, now: Millis) -> Option<Self> {
+        if self.complete {
+            return None;
+        }
+        self.challenge = Some(challenge);
+        self.updated_at = now;
+        Some(self)
+    }
+
+    /// The challenge an assertion may still be verified against (the same rule as a
+    /// sign-in's: [`PasskeyChallenge::is_open`]).
+    pub fn open_challenge(&self) -> Option<(&PasskeyChallenge, &AuthenticationState)> {
+        if self.complete {
+            return None;
+        }
+        let challenge = self.challenge.as_ref().filter(|c| c.is_open())?;
+        Some((challenge, challenge.state.as_ref()?))
+    }
+
+    /// The verification once an assertion to its open challenge verified.
+    pub fn completed(mut self, now: Millis) -> Self {
+        self.complete = true;
+        self.updated_at = now;
+        if let Some(challenge) = self.challenge.as_mut() {
+            challenge.status = VerificationStatus::Verified;
+            challenge.state = None;
+            challenge.attempts += 1;
+        }
+        self
+    }
+}
+
+/// Everything a verified reverification writes at once: the challenge spent, the passkey's
+/// counter (compare-and-swap), the session's first-factor time.
+#[derive(Debug, Clone)]
+pub struct ReverificationCompletion {
+    pub verification_id: String,
+    pub session_id: String,
+    /// The request options of the verified challenge: only that challenge is spent.
+    pub challenge_options: String,
+    pub passkey_id: String,
+    pub previous_sign_count: u32,
+    pub updated_credential: Credential,
+    pub now: Millis,
+}
+
 /// Usernames are identifiers people type: 3–64 ASCII letters, digits, `_`, `-`, `.`.
 pub fn username_is_valid(username: &str) -> bool {
     let len = username.chars().count();
@@ -463,6 +639,9 @@ mod tests {
             updated_at: 1_000,
             last_active_at: 1_000,
             expire_at: 1_000_000,
+            first_factor_verified_at: 1_000,
+            idle_timeout: None,
+            made_with: super::SessionSource::SignUp,
         };
         let resolution = super::ACTIVITY_RESOLUTION;
         assert!(!session.touch_changes_anything(Some("sess_a"), 1_000));
@@ -529,10 +708,10 @@ mod tests {
     #[test]
     fn a_session_is_pending_while_the_policy_names_tasks() {
         let tasks = vec!["choose-organization".to_string()];
-        let pending = Session::start(&SessionPolicy { tasks: &tasks, ttl: 60_000 }, "client_a", "user_a", 1_000);
+        let pending = Session::start(&SessionPolicy { tasks: &tasks, ttl: 60_000, idle_timeout: None }, "client_a", "user_a", SessionSource::SignUp, 1_000);
         assert_eq!(pending.status, SessionStatus::Pending);
         assert_eq!(pending.expire_at, 61_000);
-        let active = Session::start(&SessionPolicy { tasks: &[], ttl: 60_000 }, "client_a", "user_a", 1_000);
+        let active = Session::start(&SessionPolicy { tasks: &[], ttl: 60_000, idle_timeout: None }, "client_a", "user_a", SessionSource::SignUp, 1_000);
         assert_eq!(active.status, SessionStatus::Active);
         assert!(active.id.starts_with("sess_") && active.id != pending.id);
     }
@@ -568,10 +747,50 @@ mod tests {
             updated_at: 0,
             last_active_at: 0,
             expire_at: 100,
+            first_factor_verified_at: 0,
+            idle_timeout: None,
+            made_with: SessionSource::SignUp,
         };
         assert!(s.is_live(99));
         assert_eq!(s.status_at(100), SessionStatus::Expired);
         assert!(!s.is_live(100));
+    }
+
+    fn session_used_at(last_active_at: Millis, idle_timeout: Option<Millis>) -> Session {
+        let policy = SessionPolicy { tasks: &[], ttl: 7 * 86_400_000, idle_timeout };
+        let mut s = Session::start(&policy, "client_x", "user_x", SessionSource::Passkey("pkey_x".into()), 0);
+        s.last_active_at = last_active_at;
+        s
+    }
+
+    #[test]
+    fn a_session_unused_for_its_idle_timeout_is_expired() {
+        let s = session_used_at(50_000, Some(60_000));
+        assert!(s.is_live(109_999));
+        assert_eq!(s.status_at(110_000), SessionStatus::Expired);
+        assert!(session_used_at(50_000, None).is_live(10_000_000), "no idle timeout: only the lifetime counts");
+    }
+
+    #[test]
+    fn a_token_request_records_use_only_with_an_idle_timeout_and_coarsely() {
+        let hour = 3_600_000;
+        let s = session_used_at(0, Some(24 * hour));
+        assert!(!s.token_records_activity(5 * 60_000 - 1), "five minutes at most between records");
+        assert!(s.token_records_activity(5 * 60_000));
+        let short = session_used_at(0, Some(2_000));
+        assert!(short.token_records_activity(100), "a twentieth of a short timeout");
+        assert!(!session_used_at(0, None).token_records_activity(hour));
+        assert!(short.touch_changes_anything(Some("x"), 0) && short.touch_changes_anything(Some(short.id.as_str()), 100));
+    }
+
+    #[test]
+    fn factor_verification_age_counts_whole_minutes_since_the_first_factor() {
+        let mut s = session_used_at(0, None);
+        s.first_factor_verified_at = 1_000;
+        assert_eq!(s.factor_verification_age(1_000 + 59_999), [0, -1]);
+        assert_eq!(s.factor_verification_age(1_000 + 11 * 60_000), [11, -1]);
+        assert!(s.first_factor_is_fresh(1_000 + 599_999, 600_000));
+        assert!(!s.first_factor_is_fresh(1_000 + 600_000, 600_000));
     }
 
     #[test]

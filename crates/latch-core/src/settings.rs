@@ -49,6 +49,12 @@ pub struct InstanceSettings {
     /// The `Domain` of the `__client_uat` cookies, so the app's host receives them; None: the
     /// RP ID ([`InstanceSettings::cookie_domain`]).
     pub cookie_domain: Option<String>,
+    /// Reverification (docs/protocol.md §16): adding or deleting a passkey needs a first
+    /// factor verified this recently (sign-up, sign-in, or a fresh passkey assertion).
+    pub reverification_max_age: Duration,
+    /// A session not used (touched, or asked for a token) for this long ends; None: never.
+    /// Applies to sessions started while it is set.
+    pub session_idle_timeout: Option<Duration>,
 }
 
 /// Request budgets; 0 turns a limit off. Counted in the database, so shared by every node.
@@ -102,6 +108,8 @@ impl InstanceSettings {
             rate_limits: RateLimits::default(),
             trust_forwarded_for: false,
             cookie_domain: None,
+            reverification_max_age: Duration::from_secs(10 * 60),
+            session_idle_timeout: Some(Duration::from_secs(3 * 24 * 3600)),
         }
     }
 

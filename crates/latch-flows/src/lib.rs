@@ -13,6 +13,7 @@
 //! - [`sign_in`]: start, prepare a new challenge, attempt with a passkey.
 //! - [`passkeys`]: the signed-in user, and creating, verifying, renaming, deleting a passkey.
 //! - [`sessions`]: the client, touch, token, remove one session, sign out.
+//! - [`reverify`]: reverification (step-up) before passkeys change, and its passkey ceremony.
 //! - [`view`]: the client as an answer shows it, tokens signed before rendering, and the one
 //!   rule for `__client_uat`.
 //! - [`handshake`]: the app's server learns the browser's sign-in state (nonce, payload).
@@ -30,6 +31,7 @@ mod limits;
 pub mod passkeys;
 pub mod refusal;
 pub mod requester;
+pub mod reverify;
 pub mod sessions;
 pub mod sign_in;
 pub mod sign_up;
@@ -88,7 +90,11 @@ impl Latch {
     }
 
     fn session_policy(&self) -> SessionPolicy<'_> {
-        SessionPolicy { tasks: &self.settings.session_tasks, ttl: ms(self.settings.session_ttl) }
+        SessionPolicy {
+            tasks: &self.settings.session_tasks,
+            ttl: ms(self.settings.session_ttl),
+            idle_timeout: self.settings.session_idle_timeout.map(ms),
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use latch_store::AuditEvent;
 use crate::audit::{self, Subject};
 use crate::refusal::{FlowResult, Refusal};
 use crate::requester::{Requester, SignedIn, signed_in};
-use crate::{Answer, Latch, answer, limits, ms};
+use crate::{Answer, Latch, answer, limits, ms, reverify};
 
 /// A user with their passkeys.
 #[derive(Debug, Clone)]
@@ -47,6 +47,8 @@ async fn active_user(latch: &Latch, requester: &Requester, now: Millis) -> FlowR
 /// `POST /me/passkeys`: begins a registration; its options go back as the verification nonce.
 pub async fn begin(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<Answer<PendingPasskey>> {
     let me = active_user(latch, requester, now).await?;
+    // Step-up: a session someone else held for a moment must not add their passkey.
+    reverify::require_recent_first_factor(latch, &me.session, now)?;
     limits::passkey_creation(latch, &me.user.id, now).await?;
     let max_passkeys = latch.settings().max_passkeys_per_user;
     let existing = latch.store().passkeys_of(&me.user.id).await?;
@@ -173,8 +175,10 @@ pub async fn rename(latch: &Latch, requester: &Requester, id: &str, name: &str, 
 /// `DELETE /me/passkeys/{id}`.
 pub async fn delete(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<Answer<Deleted>> {
     let me = active_user(latch, requester, now).await?;
-    // The user's other sessions end with it: one of them may have been made with this passkey.
-    if !looks_like(IdKind::Passkey, id) || !latch.store().delete_passkey(&me.user.id, id, &me.session.id, now).await? {
+    // Step-up: a session someone else held for a moment must not lock the owner out.
+    reverify::require_recent_first_factor(latch, &me.session, now)?;
+    // The sessions this passkey made end with it (this one too, if it did).
+    if !looks_like(IdKind::Passkey, id) || !latch.store().delete_passkey(&me.user.id, id, now).await? {
         return Err(Refusal::NotFound("passkey"));
     }
     audit::record(latch, requester, "passkey.delete", subject_of(&me, id), None, now).await;

@@ -47,6 +47,12 @@ pub enum Refusal {
     SessionExists,
     #[error("the session has tasks to finish")]
     SessionTaskPending,
+    /// The action needs a first factor verified within the last `after_minutes` minutes
+    /// (docs/protocol.md §16).
+    #[error("the session must be reverified")]
+    ReverificationRequired { after_minutes: u64 },
+    #[error("the session verification is already complete")]
+    ReverificationAlreadyComplete,
 
     // Sign-up.
     #[error("the username is invalid")]
@@ -116,6 +122,8 @@ pub struct ClerkError {
     pub param: Option<String>,
     /// Seconds, for a 429's `Retry-After`.
     pub retry_after_secs: Option<u64>,
+    /// `meta.reverification`: the first factor must be younger than this many minutes.
+    pub reverification_after_minutes: Option<u64>,
 }
 
 impl Refusal {
@@ -226,6 +234,21 @@ impl Refusal {
                 "Finish signing in first",
                 "This session has pending tasks; finish them before managing passkeys.",
             ),
+            R::ReverificationRequired { after_minutes } => {
+                let mut error = ClerkError::new(
+                    403,
+                    "session_reverification_required",
+                    "Additional verification required",
+                    "Confirm it is you with one of your passkeys, then try again.",
+                );
+                error.reverification_after_minutes = Some(*after_minutes);
+                error
+            }
+            R::ReverificationAlreadyComplete => unprocessable(
+                "verification_already_verified",
+                "This verification is already complete",
+                "This session verification has already been completed. Start a new one.",
+            ),
             R::UsernameTaken => unprocessable(
                 "form_identifier_exists",
                 "That username is taken. Please try another.",
@@ -319,6 +342,7 @@ impl ClerkError {
             long_message: long_message.to_string(),
             param: None,
             retry_after_secs: None,
+            reverification_after_minutes: None,
         }
     }
 

@@ -84,12 +84,17 @@ pub async fn remove(latch: &Latch, requester: &Requester, id: &str, now: Millis)
 /// `tokens`: a JWT for live session `id`, naming the requester's (allowed) origin as `azp`.
 pub async fn token(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<String> {
     let (_handle, session) = live_session(latch, requester, id, now).await?;
+    // A token request is the session's use: with an idle timeout, it keeps the session alive
+    // (recorded coarsely, so most refreshes write nothing).
+    if session.token_records_activity(now) {
+        latch.store().record_session_use(&session.id, now).await?;
+    }
     session_token(latch, &session, requester.azp(latch), now)
 }
 
 /// A live session of the requester's client. A session that exists but has ended is
 /// `SignedOut`, which tells clerk-js to refetch the client and sign out locally.
-async fn live_session(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<(ClientHandle, Session)> {
+pub(crate) async fn live_session(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<(ClientHandle, Session)> {
     // The client and the session in one store call; the store joins the session only if it
     // is this client's. The refusals keep their order: no client first, then the session.
     let found = client_and_session(latch, requester, Some(id)).await?.ok_or(Refusal::SignedOut)?;

@@ -10,7 +10,7 @@
 
 use latch_core::ceremony;
 use latch_core::ids::{IdKind, looks_like};
-use latch_core::model::{Millis, PasskeyChallenge, Session, SignIn, SignInCompletion, SignInStatus, User, VerificationStatus};
+use latch_core::model::{Millis, PasskeyChallenge, Session, SessionSource, SignIn, SignInCompletion, SignInStatus, User, VerificationStatus};
 use latch_store::{ClientSnapshot, SignInAttempt, TicketRedemption};
 
 use crate::audit::{self, Subject};
@@ -86,7 +86,8 @@ async fn redeem(
         return Err(if token.status == latch_core::backend::TicketStatus::Pending { Refusal::TicketExpired } else { Refusal::TicketInvalid });
     }
     let user = latch.store().user(&token.user_id).await?.ok_or(Refusal::TicketInvalid)?;
-    let session = Session::start(&latch.session_policy(), &handle.client.id, &user.id, now);
+    let made_with = SessionSource::Ticket(token.id.clone());
+    let session = Session::start(&latch.session_policy(), &handle.client.id, &user.id, made_with, now);
     subject.session_id = Some(session.id.clone());
     let challenge_ttl = ms(latch.settings().challenge_ttl);
     let sign_in = SignIn::start(&handle.client.id, Some(user.username.clone()), Some(user.id.clone()), None, now, challenge_ttl)
@@ -192,7 +193,8 @@ async fn verify_and_record(
         Err(e) => return Err(spend_on_failure(latch, &sign_in, VerificationStatus::Failed, e.into(), now).await),
     };
 
-    let session = Session::start(&latch.session_policy(), &handle.client.id, &owner.id, now);
+    let made_with = SessionSource::Passkey(passkey.id.clone());
+    let session = Session::start(&latch.session_policy(), &handle.client.id, &owner.id, made_with, now);
     subject.session_id = Some(session.id.clone());
     handle.rotate_token(requester);
     let (old_client_token_hash, client_token_hash) = handle

@@ -2,7 +2,7 @@
 //! Passkeys are added afterwards, signed in, as in Clerk's guide.
 
 use latch_core::ids::{IdKind, looks_like, new_id};
-use latch_core::model::{Millis, Session, SignUp, User, canonical_username, username_is_valid};
+use latch_core::model::{Millis, Session, SessionSource, SignUp, User, canonical_username, username_is_valid};
 use uuid::Uuid;
 
 use crate::audit::{self, Subject};
@@ -28,7 +28,7 @@ pub async fn sign_up(latch: &Latch, requester: &Requester, username: &str, now: 
         updated_at: now,
         last_sign_in_at: Some(now),
     };
-    let session = Session::start(&latch.session_policy(), &handle.client.id, &user.id, now);
+    let session = Session::start(&latch.session_policy(), &handle.client.id, &user.id, SessionSource::SignUp, now);
     let sign_up = SignUp {
         id: new_id(IdKind::SignUp, now),
         client_id: handle.client.id.clone(),

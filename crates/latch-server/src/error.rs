@@ -37,9 +37,12 @@ impl ApiError {
                 "code": shown.code,
                 "message": shown.message,
                 "long_message": shown.long_message,
-                "meta": match &shown.param {
-                    Some(p) => json!({ "param_name": p }),
-                    None => json!({}),
+                "meta": match (&shown.param, shown.reverification_after_minutes) {
+                    (Some(p), _) => json!({ "param_name": p }),
+                    // What the action asks for (docs/protocol.md §16), in the shape of Clerk's
+                    // ReverificationConfig.
+                    (None, Some(minutes)) => json!({ "reverification": { "level": "first_factor", "afterMinutes": minutes } }),
+                    (None, None) => json!({}),
                 },
             }],
             "clerk_trace_id": new_id(IdKind::Trace, now_ms()),

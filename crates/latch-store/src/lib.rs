@@ -32,7 +32,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 pub use latch_core::backend::{MetadataPatch, SecretKey, SignInToken, UserMetadata};
 use latch_core::model::{
-    Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignInFailure, SignUp, User,
+    Client, Millis, Passkey, PendingPasskey, ReverificationCompletion, Session, SessionStatus, SessionVerification, SignIn,
+    SignInCompletion, SignInFailure, SignUp, User, VerificationStatus,
 };
 
 pub use postgres::PostgresStore;
@@ -346,9 +347,9 @@ pub trait Store: Send + Sync + 'static {
     async fn save_verified_passkey(&self, passkey: &Passkey, max_passkeys: u32, audit: &AuditEvent) -> StoreResult<bool>;
     async fn rename_passkey(&self, user_id: &str, id: &str, name: &str, now: Millis) -> StoreResult<Option<Passkey>>;
     /// Deletes a verified or pending passkey of this user; false when there was none. Deleting
-    /// a verified one also revokes the user's live sessions other than `keep_session` (the
-    /// one deleting), in the same transaction.
-    async fn delete_passkey(&self, user_id: &str, id: &str, keep_session: &str, now: Millis) -> StoreResult<bool>;
+    /// a verified one also revokes the live sessions that passkey made (and no other), in the
+    /// same transaction.
+    async fn delete_passkey(&self, user_id: &str, id: &str, now: Millis) -> StoreResult<bool>;
 
     // Sign-ins.
     /// The sign-in, with the client if it is new, in one transaction; then the client as it
@@ -435,7 +436,8 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes live session `id` (its client sees it ended) with the `audit` line; None when
     /// it was not live.
     async fn revoke_session(&self, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<Option<Session>>;
-    /// Deletes passkey `id` of the user with the `audit` line; false when there was none.
+    /// Deletes passkey `id` of the user with the `audit` line, revoking the live sessions it
+    /// made; false when there was none.
     async fn delete_user_passkey(&self, user_id: &str, id: &str, audit: &AuditEvent) -> StoreResult<bool>;
 
     // Sign-in tokens.
@@ -473,6 +475,34 @@ pub trait Store: Send + Sync + 'static {
     /// sign-in tokens after `policy.finished_grace`; clients without a live session untouched for
     /// `policy.dead_client_grace`; audit lines older than `policy.audit_retention`.
     async fn purge_expired(&self, now: Millis, policy: &PurgePolicy) -> StoreResult<u64>;
+
+    // Reverification and session use (docs/protocol.md §16).
+    /// Records that live session `session_id` was used at `now` (its idle timeout counts from
+    /// there); never moves the record back.
+    async fn record_session_use(&self, session_id: &str, now: Millis) -> StoreResult<()>;
+    async fn passkey_by_credential(&self, credential_id: &[u8]) -> StoreResult<Option<Passkey>>;
+    /// Stores a new verification for its session, replacing the session's previous one.
+    async fn start_session_verification(&self, verification: &SessionVerification) -> StoreResult<()>;
+    async fn session_verification(&self, session_id: &str) -> StoreResult<Option<SessionVerification>>;
+    /// Replaces the verification's challenge; false, changing nothing, when that verification
+    /// was replaced or completed meanwhile.
+    async fn save_session_verification_challenge(&self, verification: &SessionVerification) -> StoreResult<bool>;
+    /// Spends the session verification's challenge (named by its request options) on a failed
+    /// answer; false when it was already spent or replaced.
+    async fn fail_session_verification(
+        &self,
+        session_id: &str,
+        challenge_options: &str,
+        status: VerificationStatus,
+        error_code: &str,
+        now: Millis,
+    ) -> StoreResult<bool>;
+    /// Spends the verified challenge, writes the passkey's counter (compare-and-swap), the
+    /// session's first-factor time and the `audit` line in one transaction; false, changing
+    /// nothing, when the challenge was spent or replaced, the passkey used meanwhile, or the
+    /// session is no longer live.
+    async fn complete_session_verification(&self, completion: &ReverificationCompletion, audit: &AuditEvent)
+    -> StoreResult<bool>;
 }
 
 /// The counts `hit_rate_limits` returns, in the order of `keys`, from `(key, hits)` rows in

@@ -22,7 +22,8 @@
 
 use latch_core::backend::{MetadataPatch, SecretKey, SignInToken, UserMetadata};
 use latch_core::model::{
-    Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignInFailure, SignUp, User,
+    Client, Millis, Passkey, PendingPasskey, ReverificationCompletion, Session, SessionStatus, SessionVerification, SignIn,
+    SignInCompletion, SignInFailure, SignUp, User, VerificationStatus,
 };
 
 use crate::exec::{Exec, binds};
@@ -69,7 +70,21 @@ async fn insert_session<E: Exec>(tx: &mut E, s: &Session) -> StoreResult<()> {
     let tasks = to_json(&s.tasks)?;
     tx.queue(
         q::INSERT_SESSION,
-        binds![&s.id, &s.client_id, &s.user_id, s.status.as_str(), &tasks, s.created_at, s.updated_at, s.last_active_at, s.expire_at],
+        binds![
+            &s.id,
+            &s.client_id,
+            &s.user_id,
+            s.status.as_str(),
+            &tasks,
+            s.created_at,
+            s.updated_at,
+            s.last_active_at,
+            s.expire_at,
+            s.first_factor_verified_at,
+            s.idle_timeout,
+            s.made_with.passkey_id(),
+            s.made_with.ticket_id()
+        ],
     )
     .await
 }
@@ -321,15 +336,9 @@ pub(crate) async fn rename_passkey<E: Exec>(
     tx.one(q::RENAME_PASSKEY, binds![name, now, id, user_id], rows::passkey).await
 }
 
-pub(crate) async fn delete_passkey<E: Exec>(
-    tx: &mut E,
-    user_id: &str,
-    id: &str,
-    keep_session: &str,
-    now: Millis,
-) -> StoreResult<bool> {
+pub(crate) async fn delete_passkey<E: Exec>(tx: &mut E, user_id: &str, id: &str, now: Millis) -> StoreResult<bool> {
     if tx.run(q::DELETE_PASSKEY, binds![id, user_id]).await? > 0 {
-        tx.run(q::REVOKE_OTHER_USER_SESSIONS, binds![now, user_id, keep_session]).await?;
+        tx.run(q::REVOKE_PASSKEY_SESSIONS, binds![now, user_id, id]).await?;
         return Ok(true);
     }
     Ok(tx.run(q::DELETE_PENDING_PASSKEY, binds![id, user_id]).await? > 0)
@@ -673,6 +682,8 @@ pub(crate) async fn delete_user_passkey<E: Exec>(tx: &mut E, user_id: &str, id: 
         tx.roll_back();
         return Ok(false);
     }
+    // The sessions this passkey made end with it, as on FAPI.
+    tx.queue(q::REVOKE_PASSKEY_SESSIONS, binds![audit.at, user_id, id]).await?;
     insert_audit(tx, audit).await?;
     Ok(true)
 }
@@ -759,16 +770,17 @@ pub(crate) async fn purge_expired<E: Exec>(tx: &mut E, now: Millis, policy: &Pur
     let sign_ins = tx.run(q::PURGE_SIGN_INS, binds![now, finished_before]).await?;
     let windows = tx.run(q::PURGE_RATE_LIMITS, binds![crate::oldest_rate_limit_window(now)]).await?;
     let ended = tx.run(q::PURGE_ENDED_SESSIONS, binds![finished_before]).await?;
-    let expired = tx.run(q::PURGE_EXPIRED_SESSIONS, binds![finished_before]).await?;
+    let expired = tx.run(q::PURGE_EXPIRED_SESSIONS, binds![finished_before, finished_before]).await?;
+    let verifications = tx.run(q::PURGE_SESSION_VERIFICATIONS, binds![finished_before]).await?;
     let sign_ups = tx.run(q::PURGE_SIGN_UPS, binds![finished_before]).await?;
-    let clients = tx.run(q::PURGE_DEAD_CLIENTS, binds![now - policy.dead_client_grace, now]).await?;
+    let clients = tx.run(q::PURGE_DEAD_CLIENTS, binds![now - policy.dead_client_grace, now, now]).await?;
     let audit = match policy.audit_retention {
         Some(retention) => tx.run(q::PURGE_AUDIT_EVENTS, binds![now - retention]).await?,
         None => 0,
     };
     let nonces = tx.run(q::PURGE_HANDSHAKE_NONCES, binds![now]).await?;
     let tickets = tx.run(q::PURGE_SIGN_IN_TOKENS, binds![finished_before, finished_before]).await?;
-    Ok(pending + sign_ins + windows + ended + expired + sign_ups + clients + audit + nonces + tickets)
+    Ok(pending + sign_ins + windows + ended + expired + verifications + sign_ups + clients + audit + nonces + tickets)
 }
 
 // ---- handshake nonces ---------------------------------------------------------------------
@@ -780,6 +792,115 @@ pub(crate) async fn create_handshake_nonce<E: Exec>(tx: &mut E, nonce: &Handshak
 
 pub(crate) async fn take_handshake_nonce<E: Exec>(tx: &mut E, nonce_hash: &[u8]) -> StoreResult<Option<(String, Millis)>> {
     tx.one(q::TAKE_HANDSHAKE_NONCE, binds![nonce_hash], |row| Ok((row.text("grant_json")?, row.int("expire_at")?))).await
+}
+
+// ---- reverification and session use (docs/protocol.md §16) --------------------------------
+
+pub(crate) async fn record_session_use<E: Exec>(tx: &mut E, session_id: &str, now: Millis) -> StoreResult<()> {
+    tx.run(q::RECORD_SESSION_USE, binds![now, session_id, now]).await?;
+    Ok(())
+}
+
+pub(crate) async fn passkey_by_credential<E: Exec>(tx: &mut E, credential_id: &[u8]) -> StoreResult<Option<Passkey>> {
+    tx.one(q::PASSKEY_BY_CREDENTIAL, binds![credential_id], rows::passkey).await
+}
+
+pub(crate) async fn start_session_verification<E: Exec>(tx: &mut E, v: &SessionVerification) -> StoreResult<()> {
+    tx.queue(q::DELETE_SESSION_VERIFICATION, binds![&v.session_id]).await?;
+    let ch = v.challenge.as_ref();
+    let state = ch.and_then(|c| c.state.as_ref()).map(to_json).transpose()?;
+    tx.queue(
+        q::INSERT_SESSION_VERIFICATION,
+        binds![
+            &v.session_id,
+            &v.id,
+            v.level.as_str(),
+            i64::from(v.complete),
+            ch.map(|c| c.status.as_str()),
+            ch.map(|c| c.options_json.as_str()),
+            &state,
+            ch.and_then(|c| c.origin.as_deref()),
+            i64::from(ch.map_or(0, |c| c.attempts)),
+            ch.map(|c| c.expire_at),
+            ch.and_then(|c| c.error_code.as_deref()),
+            v.created_at,
+            v.updated_at
+        ],
+    )
+    .await
+}
+
+pub(crate) async fn session_verification<E: Exec>(tx: &mut E, session_id: &str) -> StoreResult<Option<SessionVerification>> {
+    tx.one(q::SESSION_VERIFICATION, binds![session_id], rows::session_verification).await
+}
+
+pub(crate) async fn save_session_verification_challenge<E: Exec>(tx: &mut E, v: &SessionVerification) -> StoreResult<bool> {
+    let Some(ch) = v.challenge.as_ref() else { return Ok(false) };
+    let state = ch.state.as_ref().map(to_json).transpose()?;
+    let saved = tx
+        .run(
+            q::SAVE_SESSION_VERIFICATION_CHALLENGE,
+            binds![ch.status.as_str(), ch.options_json.as_str(), &state, ch.origin.as_deref(), ch.expire_at, v.updated_at, &v.session_id, &v.id],
+        )
+        .await?;
+    Ok(saved == 1)
+}
+
+pub(crate) async fn fail_session_verification<E: Exec>(
+    tx: &mut E,
+    session_id: &str,
+    challenge_options: &str,
+    status: VerificationStatus,
+    error_code: &str,
+    now: Millis,
+) -> StoreResult<bool> {
+    let failed = tx
+        .run(q::FAIL_SESSION_VERIFICATION, binds![status.as_str(), error_code, now, session_id, challenge_options])
+        .await?;
+    Ok(failed == 1)
+}
+
+/// Spends the verified challenge, moves the passkey's counter on (only if nobody used the
+/// passkey since verification read it) and records the session's first-factor time, with
+/// the audit line; changes nothing and returns false when any of those conditions fails.
+pub(crate) async fn complete_session_verification<E: Exec>(
+    tx: &mut E,
+    c: &ReverificationCompletion,
+    audit: &AuditEvent,
+) -> StoreResult<bool> {
+    let closed = tx
+        .run(q::CLOSE_SESSION_VERIFICATION, binds![c.now, &c.session_id, &c.verification_id, &c.challenge_options])
+        .await?;
+    if closed != 1 {
+        tx.roll_back();
+        return Ok(false);
+    }
+    let credential = to_json(&c.updated_credential)?;
+    let counted = tx
+        .run(
+            q::COUNT_PASSKEY_USE,
+            binds![
+                &credential,
+                i64::from(c.updated_credential.counter),
+                i64::from(c.updated_credential.backup_eligible),
+                i64::from(c.updated_credential.backup_state),
+                c.now,
+                c.now,
+                &c.passkey_id,
+                i64::from(c.previous_sign_count)
+            ],
+        )
+        .await?;
+    if counted != 1 {
+        tx.roll_back();
+        return Ok(false);
+    }
+    if tx.run(q::SESSION_REVERIFIED, binds![c.now, c.now, c.now, &c.session_id]).await? != 1 {
+        tx.roll_back();
+        return Ok(false);
+    }
+    insert_audit(tx, audit).await?;
+    Ok(true)
 }
 
 /// `impl Store for $store` with every method bound to its operation above and to the
@@ -853,8 +974,8 @@ macro_rules! impl_store {
             ) -> StoreResult<Option<Passkey>> {
                 $with!(self, Access::WriteOne, |tx| ops::rename_passkey(tx, user_id, id, name, now))
             }
-            async fn delete_passkey(&self, user_id: &str, id: &str, keep_session: &str, now: Millis) -> StoreResult<bool> {
-                $with!(self, Access::Write, |tx| ops::delete_passkey(tx, user_id, id, keep_session, now))
+            async fn delete_passkey(&self, user_id: &str, id: &str, now: Millis) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::delete_passkey(tx, user_id, id, now))
             }
             async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<Written<()>> {
                 $with!(self, Access::Write, |tx| ops::create_sign_in(tx, new_client, sign_in))
@@ -986,6 +1107,45 @@ macro_rules! impl_store {
             }
             async fn purge_expired(&self, now: Millis, policy: &PurgePolicy) -> StoreResult<u64> {
                 $with!(self, Access::Write, |tx| ops::purge_expired(tx, now, policy))
+            }
+            async fn record_session_use(&self, session_id: &str, now: Millis) -> StoreResult<()> {
+                $with!(self, Access::WriteOne, |tx| ops::record_session_use(tx, session_id, now))
+            }
+            async fn passkey_by_credential(&self, credential_id: &[u8]) -> StoreResult<Option<Passkey>> {
+                $with!(self, Access::ReadOne, |tx| ops::passkey_by_credential(tx, credential_id))
+            }
+            async fn start_session_verification(&self, verification: &SessionVerification) -> StoreResult<()> {
+                $with!(self, Access::Write, |tx| ops::start_session_verification(tx, verification))
+            }
+            async fn session_verification(&self, session_id: &str) -> StoreResult<Option<SessionVerification>> {
+                $with!(self, Access::ReadOne, |tx| ops::session_verification(tx, session_id))
+            }
+            async fn save_session_verification_challenge(&self, verification: &SessionVerification) -> StoreResult<bool> {
+                $with!(self, Access::WriteOne, |tx| ops::save_session_verification_challenge(tx, verification))
+            }
+            async fn fail_session_verification(
+                &self,
+                session_id: &str,
+                challenge_options: &str,
+                status: VerificationStatus,
+                error_code: &str,
+                now: Millis,
+            ) -> StoreResult<bool> {
+                $with!(self, Access::WriteOne, |tx| ops::fail_session_verification(
+                    tx,
+                    session_id,
+                    challenge_options,
+                    status,
+                    error_code,
+                    now
+                ))
+            }
+            async fn complete_session_verification(
+                &self,
+                completion: &ReverificationCompletion,
+                audit: &AuditEvent,
+            ) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::complete_session_verification(tx, completion, audit))
             }
         }
     };

@@ -32,7 +32,8 @@ use deadpool::managed::{self, Metrics, Object, Pool, PoolError, RecycleError, Re
 use futures_util::TryStreamExt;
 use futures_util::future::{join, join_all};
 use latch_core::model::{
-    Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignInFailure, SignUp, User,
+    Client, Millis, Passkey, PendingPasskey, ReverificationCompletion, Session, SessionStatus, SessionVerification, SignIn,
+    SignInCompletion, SignInFailure, SignUp, User, VerificationStatus,
 };
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{NoTls, Row, Statement};

@@ -12,7 +12,8 @@ macro_rules! passkey_columns {
 
 macro_rules! session_columns {
     () => {
-        "id, client_id, user_id, status, tasks, created_at, updated_at, last_active_at, expire_at"
+        "id, client_id, user_id, status, tasks, created_at, updated_at, last_active_at, expire_at, \
+         first_factor_verified_at, idle_timeout, passkey_id, sign_in_token_id"
     };
 }
 
@@ -43,7 +44,7 @@ pub const INSERT_SIGN_UP: &str =
 pub const INSERT_SESSION: &str = concat!(
     "INSERT INTO sessions (",
     session_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 );
 pub const CLIENT_SIGNED_UP: &str = "UPDATE clients SET last_active_session_id = $1, sign_up_id = $2, sign_in_id = NULL, \
      updated_at = $3 WHERE id = $4";
@@ -79,10 +80,10 @@ pub const RENAME_PASSKEY: &str = concat!(
     passkey_columns!()
 );
 pub const DELETE_PASSKEY: &str = "DELETE FROM passkeys WHERE id = $1 AND user_id = $2";
-/// Deleting a passkey revokes the user's other live sessions: one made with that passkey
-/// (perhaps by whoever else held it) must not outlive it.
-pub const REVOKE_OTHER_USER_SESSIONS: &str = "UPDATE sessions SET status = 'revoked', updated_at = $1 \
-     WHERE user_id = $2 AND id <> $3 AND status IN ('active', 'pending')";
+/// Deleting a passkey revokes the live sessions that passkey made (perhaps by whoever else
+/// held it): they must not outlive it. The user's other sessions stay.
+pub const REVOKE_PASSKEY_SESSIONS: &str = "UPDATE sessions SET status = 'revoked', updated_at = $1 \
+     WHERE user_id = $2 AND passkey_id = $3 AND status IN ('active', 'pending')";
 pub const DELETE_PENDING_PASSKEY: &str = "DELETE FROM pending_passkeys WHERE id = $1 AND user_id = $2";
 
 pub const INSERT_SIGN_IN: &str = concat!(
@@ -157,7 +158,8 @@ pub const CLIENT_SNAPSHOT: &str = "SELECT c.id, c.created_at, c.updated_at, c.la
      su.created_at AS su_created_at, \
      s.id AS s_id, s.client_id AS s_client_id, s.user_id AS s_user_id, s.status AS s_status, s.tasks AS s_tasks, \
      s.created_at AS s_created_at, s.updated_at AS s_updated_at, s.last_active_at AS s_last_active_at, \
-     s.expire_at AS s_expire_at, \
+     s.expire_at AS s_expire_at, s.first_factor_verified_at AS s_first_factor_verified_at, \
+     s.idle_timeout AS s_idle_timeout, s.passkey_id AS s_passkey_id, s.sign_in_token_id AS s_sign_in_token_id, \
      u.id AS u_id, u.username AS u_username, u.webauthn_handle AS u_webauthn_handle, u.created_at AS u_created_at, \
      u.updated_at AS u_updated_at, u.last_sign_in_at AS u_last_sign_in_at, \
      p.id AS p_id, p.user_id AS p_user_id, p.credential_id AS p_credential_id, p.name AS p_name, p.aaguid AS p_aaguid, \
@@ -179,7 +181,8 @@ pub const CLIENT_SNAPSHOT: &str = "SELECT c.id, c.created_at, c.updated_at, c.la
 pub const CLIENT_AND_SESSION: &str = "SELECT c.id, c.created_at, c.updated_at, c.last_active_session_id, \
      s.id AS s_id, s.client_id AS s_client_id, s.user_id AS s_user_id, s.status AS s_status, s.tasks AS s_tasks, \
      s.created_at AS s_created_at, s.updated_at AS s_updated_at, s.last_active_at AS s_last_active_at, \
-     s.expire_at AS s_expire_at, \
+     s.expire_at AS s_expire_at, s.first_factor_verified_at AS s_first_factor_verified_at, \
+     s.idle_timeout AS s_idle_timeout, s.passkey_id AS s_passkey_id, s.sign_in_token_id AS s_sign_in_token_id, \
      u.id AS u_id, u.username AS u_username, u.webauthn_handle AS u_webauthn_handle, u.created_at AS u_created_at, \
      u.updated_at AS u_updated_at, u.last_sign_in_at AS u_last_sign_in_at \
      FROM clients c \
@@ -336,12 +339,15 @@ pub const PURGE_SIGN_INS: &str =
     "DELETE FROM sign_ins WHERE abandon_at < $1 AND (status <> 'complete' OR abandon_at < $2)";
 pub const PURGE_ENDED_SESSIONS: &str =
     "DELETE FROM sessions WHERE updated_at < $1 AND status NOT IN ('active', 'pending')";
-pub const PURGE_EXPIRED_SESSIONS: &str = "DELETE FROM sessions WHERE expire_at < $1";
+/// Past their lifetime, or unused for longer than their idle timeout, before the grace period.
+pub const PURGE_EXPIRED_SESSIONS: &str =
+    "DELETE FROM sessions WHERE expire_at < $1 OR (idle_timeout IS NOT NULL AND last_active_at + idle_timeout < $2)";
 pub const PURGE_SIGN_UPS: &str = "DELETE FROM sign_ups WHERE created_at < $1";
 /// Clients untouched for the grace period with no live session: a browser that comes back
 /// later is simply a new client.
 pub const PURGE_DEAD_CLIENTS: &str = "DELETE FROM clients WHERE updated_at < $1 AND NOT EXISTS \
-     (SELECT 1 FROM sessions s WHERE s.client_id = clients.id AND s.status IN ('active', 'pending') AND s.expire_at > $2)";
+     (SELECT 1 FROM sessions s WHERE s.client_id = clients.id AND s.status IN ('active', 'pending') AND s.expire_at > $2 \
+     AND (s.idle_timeout IS NULL OR s.last_active_at + s.idle_timeout > $3))";
 pub const PURGE_AUDIT_EVENTS: &str = "DELETE FROM audit_events WHERE at < $1";
 /// Tickets accepted or revoked, and pending ones past their expiry, after the grace period.
 pub const PURGE_SIGN_IN_TOKENS: &str =
@@ -354,13 +360,53 @@ pub const INSERT_HANDSHAKE_NONCE: &str =
 pub const TAKE_HANDSHAKE_NONCE: &str = "DELETE FROM handshake_nonces WHERE nonce_hash = $1 RETURNING grant_json, expire_at";
 pub const PURGE_HANDSHAKE_NONCES: &str = "DELETE FROM handshake_nonces WHERE expire_at < $1";
 
+// ---- reverification and session use (docs/protocol.md §16) --------------------------------
+
+/// A token request records the session's use (idle timeout), only while the session is live.
+pub const RECORD_SESSION_USE: &str = "UPDATE sessions SET last_active_at = $1 \
+     WHERE id = $2 AND status IN ('active', 'pending') AND last_active_at < $3";
+macro_rules! session_verification_columns {
+    () => {
+        "session_id, id, level, complete, ch_status, ch_options, ch_state, ch_origin, ch_attempts, ch_expire_at, \
+         ch_error, created_at, updated_at"
+    };
+}
+/// One verification per session: a new one replaces the last.
+pub const DELETE_SESSION_VERIFICATION: &str = "DELETE FROM session_verifications WHERE session_id = $1";
+pub const INSERT_SESSION_VERIFICATION: &str = concat!(
+    "INSERT INTO session_verifications (",
+    session_verification_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+);
+pub const SESSION_VERIFICATION: &str =
+    concat!("SELECT ", session_verification_columns!(), " FROM session_verifications WHERE session_id = $1");
+/// `prepare_first_factor`: a new challenge, only on the verification the flow read and only
+/// while it is incomplete.
+pub const SAVE_SESSION_VERIFICATION_CHALLENGE: &str = "UPDATE session_verifications SET ch_status = $1, ch_options = $2, \
+     ch_state = $3, ch_origin = $4, ch_attempts = 0, ch_expire_at = $5, ch_error = NULL, updated_at = $6 \
+     WHERE session_id = $7 AND id = $8 AND complete = 0";
+/// A failed answer spends the challenge, as [`FAIL_SIGN_IN`] does for a sign-in's.
+pub const FAIL_SESSION_VERIFICATION: &str = "UPDATE session_verifications SET ch_attempts = ch_attempts + 1, \
+     ch_status = $1, ch_error = $2, ch_state = NULL, updated_at = $3 \
+     WHERE session_id = $4 AND ch_options = $5 AND ch_attempts = 0 AND ch_state IS NOT NULL AND complete = 0";
+/// A verified answer spends the challenge, on the same conditions.
+pub const CLOSE_SESSION_VERIFICATION: &str = "UPDATE session_verifications SET complete = 1, ch_status = 'verified', \
+     ch_state = NULL, ch_attempts = ch_attempts + 1, updated_at = $1 \
+     WHERE session_id = $2 AND id = $3 AND ch_options = $4 AND ch_attempts = 0 AND ch_state IS NOT NULL AND complete = 0";
+/// The session's user proved the first factor now; only a live session.
+pub const SESSION_REVERIFIED: &str = "UPDATE sessions SET first_factor_verified_at = $1, last_active_at = $2, updated_at = $3 \
+     WHERE id = $4 AND status IN ('active', 'pending')";
+pub const PASSKEY_BY_CREDENTIAL: &str = concat!("SELECT ", passkey_columns!(), " FROM passkeys WHERE credential_id = $1");
+/// Verifications are short-lived: kept a day after their last change, or while their session is.
+pub const PURGE_SESSION_VERIFICATIONS: &str = "DELETE FROM session_verifications WHERE updated_at < $1";
+
 /// Every statement: the SQLite store caches them all prepared, and a test checks their
 /// parameter numbering.
 pub const ALL: &[&str] = &[
     INSERT_CLIENT, CLIENT_BY_TOKEN, ROTATE_CLIENT_TOKEN, SET_ACTIVE_SESSION, INSERT_USER, INSERT_SIGN_UP,
     INSERT_SESSION, CLIENT_SIGNED_UP, USER_BY_ID, USER_BY_USERNAME, SIGN_UP_BY_ID, PASSKEYS_OF_USER,
     INSERT_PENDING_PASSKEY_UNDER_QUOTA, REPLACE_CLIENT_PENDING_PASSKEYS, PENDING_PASSKEY_BY_ID, LOCK_USER,
-    INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, REVOKE_OTHER_USER_SESSIONS, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,
+    INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, REVOKE_PASSKEY_SESSIONS, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,
     SIGN_IN_BY_ID, SIGN_IN_ATTEMPT, SAVE_SIGN_IN_CHALLENGE, FAIL_SIGN_IN, CLOSE_SIGN_IN, COUNT_PASSKEY_USE,
     REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, CLIENT_SNAPSHOT, CLIENT_AND_SESSION, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
     END_CLIENT_SESSIONS, CLIENT_SIGNED_OUT, SIGNING_KEYS, INSERT_FIRST_SIGNING_KEY, RETIRE_SIGNING_KEYS, INSERT_SIGNING_KEY,
@@ -373,4 +419,7 @@ pub const ALL: &[&str] = &[
     HIT_RATE_LIMIT, HIT_RATE_LIMITS, PURGE_PENDING_PASSKEYS, PURGE_SIGN_INS, PURGE_RATE_LIMITS,
     PURGE_ENDED_SESSIONS, PURGE_EXPIRED_SESSIONS, PURGE_SIGN_UPS, PURGE_DEAD_CLIENTS, PURGE_AUDIT_EVENTS,
     INSERT_HANDSHAKE_NONCE, TAKE_HANDSHAKE_NONCE, PURGE_HANDSHAKE_NONCES, PURGE_SIGN_IN_TOKENS,
+    RECORD_SESSION_USE, DELETE_SESSION_VERIFICATION, INSERT_SESSION_VERIFICATION, SESSION_VERIFICATION,
+    SAVE_SESSION_VERIFICATION_CHALLENGE, FAIL_SESSION_VERIFICATION, CLOSE_SESSION_VERIFICATION, SESSION_REVERIFIED,
+    PASSKEY_BY_CREDENTIAL, PURGE_SESSION_VERIFICATIONS,
 ];

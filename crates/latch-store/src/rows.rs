@@ -4,8 +4,8 @@
 //! function serves both without being generic over them.
 
 use latch_core::model::{
-    Client, Passkey, PasskeyChallenge, PendingPasskey, Session, SessionStatus, SignIn, SignInStatus, SignUp,
-    User, VerificationStatus,
+    Client, Passkey, PasskeyChallenge, PendingPasskey, Session, SessionSource, SessionStatus, SessionVerification, SignIn,
+    SignInStatus, SignUp, User, VerificationLevel, VerificationStatus,
 };
 use latch_core::webauthn::{AuthenticationState, Credential, RegistrationState};
 use uuid::Uuid;
@@ -212,12 +212,19 @@ pub(crate) fn session(row: &dyn Columns) -> StoreResult<Session> {
         updated_at: row.int("updated_at")?,
         last_active_at: row.int("last_active_at")?,
         expire_at: row.int("expire_at")?,
+        first_factor_verified_at: row.int("first_factor_verified_at")?,
+        idle_timeout: row.opt_int("idle_timeout")?,
+        made_with: match (row.opt_text("passkey_id")?, row.opt_text("sign_in_token_id")?) {
+            (Some(passkey_id), _) => SessionSource::Passkey(passkey_id),
+            (None, Some(ticket_id)) => SessionSource::Ticket(ticket_id),
+            (None, None) => SessionSource::SignUp,
+        },
     })
 }
 
-pub(crate) fn sign_in(row: &dyn Columns) -> StoreResult<SignIn> {
-    let status = row.text("status")?;
-    let challenge = match row.opt_text("ch_status")? {
+/// A passkey challenge kept in `ch_*` columns (a sign-in's, a session verification's).
+fn challenge(row: &dyn Columns) -> StoreResult<Option<PasskeyChallenge>> {
+    Ok(match row.opt_text("ch_status")? {
         None => None,
         Some(ch_status) => Some(PasskeyChallenge {
             status: VerificationStatus::parse(&ch_status)
@@ -229,7 +236,12 @@ pub(crate) fn sign_in(row: &dyn Columns) -> StoreResult<SignIn> {
             expire_at: row.opt_int("ch_expire_at")?.unwrap_or(0),
             error_code: row.opt_text("ch_error")?,
         }),
-    };
+    })
+}
+
+pub(crate) fn sign_in(row: &dyn Columns) -> StoreResult<SignIn> {
+    let status = row.text("status")?;
+    let challenge = challenge(row)?;
     Ok(SignIn {
         id: row.text("id")?,
         client_id: row.text("client_id")?,
@@ -242,6 +254,20 @@ pub(crate) fn sign_in(row: &dyn Columns) -> StoreResult<SignIn> {
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,
         abandon_at: row.int("abandon_at")?,
+    })
+}
+
+pub(crate) fn session_verification(row: &dyn Columns) -> StoreResult<SessionVerification> {
+    let level = row.text("level")?;
+    Ok(SessionVerification {
+        id: row.text("id")?,
+        session_id: row.text("session_id")?,
+        level: VerificationLevel::parse(&level)
+            .ok_or_else(|| StoreError::Corrupt(format!("verification level {level:?}")))?,
+        complete: row.int("complete")? != 0,
+        challenge: challenge(row)?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
     })
 }
 

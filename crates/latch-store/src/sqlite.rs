@@ -29,7 +29,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use latch_core::model::{
-    Client, Millis, Passkey, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignInFailure, SignUp, User,
+    Client, Millis, Passkey, PendingPasskey, ReverificationCompletion, Session, SessionStatus, SessionVerification, SignIn,
+    SignInCompletion, SignInFailure, SignUp, User, VerificationStatus,
 };
 use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags, Row, params_from_iter};
@@ -391,6 +392,7 @@ mod tests {
             include_str!("../migrations/sqlite/0005_purge_indexes.sql"),
             include_str!("../migrations/sqlite/0006_backend_api.sql"),
             include_str!("../migrations/sqlite/0009_handshake_nonces.sql"),
+            include_str!("../migrations/sqlite/0011_reverification_and_session_sources.sql"),
             include_str!("../migrations/sqlite/0012_usernames_and_audit_key.sql"),
         ] {
             conn.execute_batch(migration).unwrap();

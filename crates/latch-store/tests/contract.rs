@@ -10,7 +10,7 @@ use std::time::Duration;
 use latch_core::ceremony::{PasskeyOwner, RelyingParty, UvPolicy};
 use latch_core::ids::{IdKind, new_id};
 use latch_core::model::{
-    Client, Passkey, PasskeyChallenge, PendingPasskey, Session, SessionStatus, SignIn, SignInCompletion, SignInFailure,
+    Client, Passkey, PasskeyChallenge, PendingPasskey, Session, SessionSource, SessionStatus, SignIn, SignInCompletion, SignInFailure,
     SignInStatus, SignUp, User, VerificationStatus,
 };
 use latch_core::origins::OriginPattern;
@@ -128,6 +128,7 @@ contract!(
     signing_in_up_and_out_rotates_the_client_token,
     purge_takes_each_finished_kind_after_its_grace_and_nothing_live,
     a_page_of_users_comes_with_their_details_in_one_read,
+    an_idle_session_is_purged_after_its_grace,
 );
 
 // ---- records ------------------------------------------------------------------------------
@@ -160,6 +161,9 @@ fn new_session(client: &Client, user: &User, at: i64) -> Session {
         updated_at: at,
         last_active_at: at,
         expire_at: at + 7 * DAY,
+        first_factor_verified_at: at,
+        idle_timeout: None,
+        made_with: SessionSource::SignUp,
     }
 }
 
@@ -479,10 +483,10 @@ async fn rename_and_delete_passkeys(store: &dyn Store) {
 
     let pending_id = new_id(IdKind::Passkey, T);
     store.create_pending_passkey(&new_pending(&w.user, &w.client, &pending_id, T + 300_000), 10).await.unwrap();
-    assert!(!store.delete_passkey("user_other", &w.passkey.id, "sess_none", T).await.unwrap());
-    assert!(store.delete_passkey(&w.user.id, &w.passkey.id, "sess_none", T).await.unwrap());
-    assert!(store.delete_passkey(&w.user.id, &pending_id, "sess_none", T).await.unwrap(), "a pending passkey is deleted too");
-    assert!(!store.delete_passkey(&w.user.id, &w.passkey.id, "sess_none", T).await.unwrap());
+    assert!(!store.delete_passkey("user_other", &w.passkey.id, T).await.unwrap());
+    assert!(store.delete_passkey(&w.user.id, &w.passkey.id, T).await.unwrap());
+    assert!(store.delete_passkey(&w.user.id, &pending_id, T).await.unwrap(), "a pending passkey is deleted too");
+    assert!(!store.delete_passkey(&w.user.id, &w.passkey.id, T).await.unwrap());
     assert!(store.passkeys_of(&w.user.id).await.unwrap().is_empty());
     assert!(store.pending_passkey(&w.user.id, &pending_id).await.unwrap().is_none());
 }
@@ -1091,4 +1095,30 @@ async fn a_page_of_users_comes_with_their_details_in_one_read(store: &dyn Store)
     assert_eq!(rich_shown.passkeys.len(), 2);
     assert_eq!(rich_shown.metadata.private, serde_json::json!({"plan": "pro"}));
     assert!(store.user_details("user_nobody").await.unwrap().is_none());
+}
+
+/// Idle timeout (docs/protocol.md §16): a session's use moves its idle end on; once past it
+/// (and the grace period), the purge takes the session like an expired one.
+async fn an_idle_session_is_purged_after_its_grace(store: &dyn Store) {
+    const HOUR: i64 = 3_600_000;
+    let w = world(store, "ida").await;
+    let attempt = new_sign_in(&w.client, r#"{"challenge":"idle"}"#);
+    store.create_sign_in(None, &attempt).await.unwrap();
+    let mut done = completion(&w, &attempt, 0, T + DAY);
+    done.session.idle_timeout = Some(HOUR);
+    done.session.made_with = SessionSource::Passkey(w.passkey.id.clone());
+    assert!(store.complete_sign_in(&done, &event("sign_in", T + DAY)).await.unwrap().result);
+    let stored = store.session(&done.session.id).await.unwrap().unwrap();
+    assert_eq!((stored.idle_timeout, stored.made_with.clone()), (Some(HOUR), done.session.made_with.clone()));
+    // Used half an hour later: its idle end moves on; an older use never moves it back.
+    store.record_session_use(&done.session.id, T + DAY + HOUR / 2).await.unwrap();
+    store.record_session_use(&done.session.id, T + DAY + 1).await.unwrap();
+    let used = store.session(&done.session.id).await.unwrap().unwrap();
+    assert_eq!(used.last_active_at, T + DAY + HOUR / 2);
+    assert!(!used.is_live(T + DAY + 2 * HOUR), "idle for longer than its timeout");
+    let policy = PurgePolicy { finished_grace: DAY, dead_client_grace: 30 * DAY, audit_retention: None };
+    store.purge_expired(T + DAY + 2 * HOUR, &policy).await.unwrap();
+    assert!(store.session(&done.session.id).await.unwrap().is_some(), "kept through the grace period");
+    store.purge_expired(T + 2 * DAY + 2 * HOUR, &policy).await.unwrap();
+    assert!(store.session(&done.session.id).await.unwrap().is_none(), "an idle session outlived its grace");
 }

@@ -128,6 +128,15 @@ pub struct ServeArgs {
     /// repeated here: they already may.
     #[arg(long = "credentialed-origin", env = "LATCH_CREDENTIALED_ORIGINS", value_delimiter = ',')]
     pub credentialed_origins: Vec<String>,
+    // Reverification and session lifetime (docs/protocol.md §16).
+    /// Seconds a first-factor verification (sign-up, sign-in, reverification) stays fresh
+    /// enough to add or delete a passkey (default 600).
+    #[arg(long, env = "LATCH_REVERIFICATION_MAX_AGE_SECS")]
+    pub reverification_max_age_secs: Option<u64>,
+    /// Seconds a session may go unused (no touch, no token request) before it ends; 0: no
+    /// idle timeout (default 259200, three days). Applies to sessions started afterwards.
+    #[arg(long, env = "LATCH_SESSION_IDLE_TIMEOUT_SECS")]
+    pub session_idle_timeout_secs: Option<u64>,
 }
 
 fn parse_token_algorithm(s: &str) -> Result<SigningAlgorithm, String> {
@@ -184,6 +193,8 @@ pub struct FileConfig {
     pub allow_autofill: Option<bool>,
     pub show_sign_in_button: Option<bool>,
     pub passkeys_enabled: Option<bool>,
+    pub reverification_max_age_secs: Option<u64>,
+    pub session_idle_timeout_secs: Option<u64>,
     #[serde(default)]
     pub native: NativeFileConfig,
 }
@@ -348,6 +359,15 @@ impl ServeArgs {
         }
         settings.trust_forwarded_for = self.trust_forwarded_for || file.trust_forwarded_for.unwrap_or(false);
         settings.cookie_domain = self.cookie_domain.clone().or(file.cookie_domain).filter(|d| !d.trim().is_empty());
+        if let Some(v) = self.reverification_max_age_secs.or(file.reverification_max_age_secs) {
+            if v == 0 {
+                bail!("reverification_max_age_secs must be at least 1");
+            }
+            settings.reverification_max_age = Duration::from_secs(v);
+        }
+        if let Some(v) = self.session_idle_timeout_secs.or(file.session_idle_timeout_secs) {
+            settings.session_idle_timeout = (v > 0).then_some(Duration::from_secs(v));
+        }
         if settings.token_ttl < Duration::from_secs(30) {
             bail!("token_ttl_secs must be at least 30: clerk-js refreshes tokens 17 seconds before they expire");
         }

@@ -281,6 +281,9 @@ async fn an_operator_deletes_a_lost_passkey_and_it_signs_in_no_more() {
     let (mut alice, pk, _) = latch_testkit::scene::Person::with_passkey(&server, "alice").await;
     let pk_id = pk["id"].as_str().unwrap().to_string();
     alice.fapi.sign_out().await.ok();
+    // A browser signed in with the passkey: its session ends with it (docs/protocol.md §16.4).
+    let with_passkey = Fapi::new(&server);
+    let its_session = with_passkey.sign_in_ok(&mut alice.auth).await;
 
     // The passkey shows on the backend user and in the user's passkey list.
     let user = bapi.get(&format!("/users/{}", alice.user_id)).await.ok().body;
@@ -294,6 +297,7 @@ async fn an_operator_deletes_a_lost_passkey_and_it_signs_in_no_more() {
     let deleted = bapi.call("DELETE", &format!("/users/{}/passkeys/{pk_id}", alice.user_id), None).await.ok().body;
     assert_eq!(deleted, json!({"object": "passkey", "id": pk_id, "deleted": true}));
     assert_eq!(bapi.get(&format!("/users/{}/passkeys", alice.user_id)).await.ok().body, json!([]));
+    with_passkey.token(&its_session).await.assert_error(401, "signed_out");
     alice.fapi.sign_in(&mut alice.auth).await.assert_error(422, "passkey_not_registered");
     let audit = String::from_utf8(server.command(&["audit", "--user", &alice.user_id]).stdout).unwrap();
     assert!(audit.contains("passkey.delete"), "{audit}");
@@ -352,6 +356,8 @@ async fn an_undotted_issuer_is_warned_about_and_a_dotted_one_is_not() {
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
     let dotted = LatchProcess::start_with(&["--issuer", "https://clerk.latch.localhost"]);
     assert!(!dotted.logs().contains("has no dot"), "{}", dotted.logs());
+}
+
 /// A Backend API action's audit line names the secret key that acted, by its id, never the key
 /// (issue 13): with two live keys, each line names the one its request carried.
 #[tokio::test]

@@ -5,7 +5,9 @@
 //! signed) into JSON, and reads nothing.
 
 use latch_core::aaguid::FALLBACK_NAME;
-use latch_core::model::{Millis, Passkey, PasskeyChallenge, PendingPasskey, Session, SignIn, SignInStatus, SignUp, User};
+use latch_core::model::{
+    Millis, Passkey, PasskeyChallenge, PendingPasskey, Session, SessionVerification, SignIn, SignInStatus, SignUp, User,
+};
 use latch_core::settings::InstanceSettings;
 use latch_flows::passkeys::{Deleted, UserWithPasskeys};
 use latch_flows::{ClientView, ShownSession};
@@ -24,7 +26,8 @@ pub fn environment(settings: &InstanceSettings) -> Value {
             "single_session_mode": true,
             "session_minter": false,
             "claimed_at": null,
-            "reverification": false,
+            // Passkey changes ask for a recent verification (docs/protocol.md §16).
+            "reverification": true,
         },
         "display_config": {
             "object": "display_config",
@@ -163,7 +166,7 @@ fn session_json<'a>(s: &'a Session, user: Option<UserJson<'a>>, now: Millis, las
         last_active_at: s.last_active_at,
         last_active_organization_id: NULL,
         actor: NULL,
-        factor_verification_age: NULL,
+        factor_verification_age: Some(s.factor_verification_age(now)),
         user,
         public_user_data: PublicUserDataJson {
             identifier,
@@ -246,6 +249,23 @@ fn session_view_json<'a>(view: &'a SessionView, now: Millis, token: Option<&'a s
     session_json(&view.session, user, now, token)
 }
 
+/// A session's reverification (docs/protocol.md §16), with its session as the client view
+/// shows it. Latch verifies the first factor only, a passkey, whatever the level asked.
+pub fn session_verification(v: &SessionVerification, client: Option<&ClientView>) -> Value {
+    let session = session(&ShownSession::Live { id: v.session_id.clone() }, client);
+    json!({
+        "object": "session_verification",
+        "id": v.id,
+        "status": v.status(),
+        "level": v.level.as_str(),
+        "session": session,
+        "first_factor_verification": v.challenge.as_ref().map(challenge_json),
+        "second_factor_verification": null,
+        "supported_first_factors": if v.complete { json!([]) } else { json!([{ "strategy": "passkey" }]) },
+        "supported_second_factors": null,
+    })
+}
+
 fn challenge_json(c: &PasskeyChallenge) -> VerificationJson<'_> {
     VerificationJson {
         status: c.status.as_str(),
@@ -324,7 +344,7 @@ struct SessionJson<'a> {
     last_active_at: Millis,
     last_active_organization_id: Null,
     actor: Null,
-    factor_verification_age: Null,
+    factor_verification_age: Option<[i64; 2]>,
     user: Option<UserJson<'a>>,
     public_user_data: PublicUserDataJson<'a>,
     last_active_token: Option<TokenJson<'a>>,

@@ -10,6 +10,7 @@ mod reply;
 pub(crate) mod sessions;
 mod sign_ins;
 mod sign_ups;
+mod verify;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
@@ -33,6 +34,9 @@ pub fn router() -> Router<AppState> {
         .route("/client/sessions/{id}/tokens", post(sessions::token))
         .route("/client/sessions/{id}/tokens/{template}", post(sessions::template_token))
         .route("/client/sessions/{id}/remove", post(sessions::remove))
+        .route("/client/sessions/{id}/verify", post(verify::start))
+        .route("/client/sessions/{id}/verify/prepare_first_factor", post(verify::prepare_first_factor))
+        .route("/client/sessions/{id}/verify/attempt_first_factor", post(verify::attempt_first_factor))
         .route("/client/sign_ups", post(sign_ups::create))
         .route("/client/sign_ups/{id}", get(sign_ups::get))
         .route("/client/sign_ins", post(sign_ins::create))
