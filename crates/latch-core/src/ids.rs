@@ -32,6 +32,10 @@ pub enum IdKind {
     SecretKey,
     /// A sign-in token: a ticket an operator or the app's server issues for one user.
     SignInToken,
+    /// A webhook event (`svix-id`): the same on every delivery and replay of the event.
+    WebhookMessage,
+    /// A webhook endpoint an operator added.
+    WebhookEndpoint,
 }
 
 impl IdKind {
@@ -47,6 +51,8 @@ impl IdKind {
             IdKind::Trace => "trace",
             IdKind::SecretKey => "ak",
             IdKind::SignInToken => "sit",
+            IdKind::WebhookMessage => "msg",
+            IdKind::WebhookEndpoint => "whe",
         }
     }
 }

@@ -113,6 +113,18 @@ pub struct ServeArgs {
     /// RP ID; applied only on hosts inside it).
     #[arg(long, env = "LATCH_COOKIE_DOMAIN")]
     pub cookie_domain: Option<String>,
+
+    // Webhook delivery (`latch webhooks` manages endpoints; docs/protocol.md §15).
+    /// Milliseconds between the webhook dispatcher's looks for due deliveries.
+    #[arg(long, env = "LATCH_WEBHOOK_POLL_MS", default_value_t = 1000)]
+    pub webhook_poll_ms: u64,
+    /// Seconds one webhook POST may take.
+    #[arg(long, env = "LATCH_WEBHOOK_TIMEOUT_SECS", default_value_t = 15)]
+    pub webhook_timeout_secs: u64,
+    /// What one second of the retry schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h)
+    /// lasts, in ms: 1000 in earnest; tests shrink it.
+    #[arg(long, env = "LATCH_WEBHOOK_RETRY_UNIT_MS", default_value_t = 1000)]
+    pub webhook_retry_unit_ms: u64,
 }
 
 fn parse_token_algorithm(s: &str) -> Result<SigningAlgorithm, String> {
@@ -211,6 +223,7 @@ pub struct Resolved {
     pub token_algorithm: SigningAlgorithm,
     pub idle_timeout: Duration,
     pub purge: latch_store::PurgePolicy,
+    pub webhooks: latch_server::webhooks::DispatchConfig,
 }
 
 /// Settings whose origins may depend on the port actually bound (with `--port 0`).
@@ -348,6 +361,13 @@ impl ServeArgs {
                     days => Some(i64::try_from(days).unwrap_or(i64::MAX / 86_400_000).saturating_mul(86_400_000)),
                 },
                 ..latch_store::PurgePolicy::default()
+            },
+            webhooks: latch_server::webhooks::DispatchConfig {
+                poll: Duration::from_millis(self.webhook_poll_ms.max(10)),
+                timeout: Duration::from_secs(self.webhook_timeout_secs.max(1)),
+                retry_unit_ms: i64::try_from(self.webhook_retry_unit_ms.max(1)).unwrap_or(1000),
+                production,
+                ..latch_server::webhooks::DispatchConfig::default()
             },
         })
     }
