@@ -33,6 +33,8 @@ pub fn line(requester: &Requester, event: &str, subject: Subject, failure: Optio
         client_ip: requester.ip.clone(),
         user_agent: requester.user_agent.as_deref().map(|ua| ua.chars().take(512).collect()),
         error_code: failure.map(|e| e.code().to_string()),
+        // The flow adds the events its action reports (crate::webhooks).
+        webhooks: Vec::new(),
     }
 }
 

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use latch_core::backend::UserMetadata;
 use latch_core::ids::{IdKind, new_id};
 use latch_core::model::{Millis, Passkey, Session, User};
-use latch_store::{AuditEvent, WebhookEndpoint, WebhookEvent};
+use latch_store::{AuditEvent, UserUpdatedEvents, WebhookEndpoint, WebhookEvent};
 use serde_json::{Value, json};
 
 use crate::backend::json;
@@ -140,16 +140,12 @@ pub(crate) async fn session_event_reading_user(
 }
 
 /// `user.updated` for a metadata merge: rendered by the store call from the merged metadata.
-pub(crate) fn user_updated_with(
-    requester: &Requester,
-    user: User,
-    passkeys: Vec<Passkey>,
-    now: Millis,
-) -> impl Fn(&UserMetadata) -> Vec<WebhookEvent> + Sync {
-    move |metadata: &UserMetadata| {
+pub(crate) fn user_updated_with(requester: &Requester, user: User, passkeys: Vec<Passkey>, now: Millis) -> Box<UserUpdatedEvents> {
+    let requester = requester.clone();
+    Box::new(move |metadata: &UserMetadata| {
         let shown = BackendUser { user: User { updated_at: now, ..user.clone() }, metadata: metadata.clone(), passkeys: passkeys.clone() };
-        vec![user_event(requester, "user.updated", &shown, now)]
-    }
+        vec![user_event(&requester, "user.updated", &shown, now)]
+    })
 }
 
 // ---- the operator's endpoints -------------------------------------------------------------

@@ -218,6 +218,10 @@ pub struct WebhookEvent {
     pub session_id: Option<String>,
 }
 
+/// The events of a metadata merge, rendered inside its store call from the merged metadata
+/// ([`Store::update_user_metadata`]).
+pub type UserUpdatedEvents = dyn Fn(&UserMetadata) -> Vec<WebhookEvent> + Send + Sync + 'static;
+
 /// A webhook endpoint as the operator set it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookEndpoint {
@@ -494,7 +498,7 @@ pub trait Store: Send + Sync + 'static {
         patch: &MetadataPatch,
         now: Millis,
         audit: &AuditEvent,
-        webhooks: &(dyn Fn(&UserMetadata) -> Vec<WebhookEvent> + Sync),
+        webhooks: &UserUpdatedEvents,
     ) -> StoreResult<Option<UserMetadata>>;
     /// Deletes the user, their passkeys, pending registrations, tickets and metadata, and
     /// ends their live sessions (`removed`), with the `audit` line; false when there was none.

@@ -605,7 +605,7 @@ pub(crate) async fn update_user_metadata<E: Exec>(
     patch: &MetadataPatch,
     now: Millis,
     audit: &AuditEvent,
-    webhooks: &(dyn Fn(&UserMetadata) -> Vec<WebhookEvent> + Sync),
+    webhooks: &crate::UserUpdatedEvents,
 ) -> StoreResult<Option<UserMetadata>> {
     // The user's row lock orders concurrent updates (PostgreSQL); the read below then sees
     // the previous update's result, so a merge never loses one.
@@ -1036,7 +1036,7 @@ macro_rules! impl_store {
                 patch: &MetadataPatch,
                 now: Millis,
                 audit: &AuditEvent,
-                webhooks: &(dyn Fn(&UserMetadata) -> Vec<crate::WebhookEvent> + Sync),
+                webhooks: &crate::UserUpdatedEvents,
             ) -> StoreResult<Option<UserMetadata>> {
                 $with!(self, Access::Write, |tx| ops::update_user_metadata(tx, user_id, patch, now, audit, webhooks))
             }

@@ -101,10 +101,10 @@ pub async fn update_metadata(
     }
     let subject = Subject { user_id: Some(id.to_string()), ..Subject::default() };
     let line = audit::line(requester, "user.metadata", subject, None, now);
-    let events: Box<dyn Fn(&UserMetadata) -> Vec<latch_store::WebhookEvent> + Sync + '_> = match find(latch, id).await? {
+    let events: Box<latch_store::UserUpdatedEvents> = match find(latch, id).await? {
         Some(user) if latch.webhooks().is_on() => {
             let passkeys = latch.store().passkeys_of(id).await?;
-            Box::new(webhooks::user_updated_with(requester, user, passkeys, now))
+            webhooks::user_updated_with(requester, user, passkeys, now)
         }
         _ => Box::new(|_: &UserMetadata| Vec::new()),
     };
