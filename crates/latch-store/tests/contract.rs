@@ -996,7 +996,9 @@ async fn webhook_events_fan_out_to_the_endpoints_that_want_them(store: &dyn Stor
     store.create_webhook_endpoint(&all, &event("webhook.endpoint.add", T)).await.unwrap();
     store.create_webhook_endpoint(&sessions, &event("webhook.endpoint.add", T)).await.unwrap();
     assert!(store.webhooks_enabled().await.unwrap());
-    assert_eq!(store.webhook_endpoints().await.unwrap(), vec![all.clone(), sessions.clone()]);
+    let mut listed = store.webhook_endpoints().await.unwrap();
+    listed.sort_by(|a, b| a.url.cmp(&b.url));
+    assert_eq!(listed, vec![all.clone(), sessions.clone()]);
 
     let user_created = webhook("user.created", T + 1);
     let session_created = webhook("session.created", T + 1);

@@ -42,3 +42,5 @@ CREATE TABLE webhook_deliveries (
 -- The dispatcher's poll: pending deliveries by due time.
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
 CREATE INDEX webhook_deliveries_by_event ON webhook_deliveries(event_id);
+-- Removing an endpoint deletes its deliveries (ON DELETE CASCADE) by this index.
+CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries(endpoint_id);
