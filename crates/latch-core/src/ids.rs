@@ -34,6 +34,10 @@ pub enum IdKind {
     SignInToken,
     /// A session's reverification (docs/protocol.md §16).
     SessionVerification,
+    /// A webhook event (`svix-id`): the same on every delivery and replay of the event.
+    WebhookMessage,
+    /// A webhook endpoint an operator added.
+    WebhookEndpoint,
 }
 
 impl IdKind {
@@ -50,6 +54,8 @@ impl IdKind {
             IdKind::SecretKey => "ak",
             IdKind::SignInToken => "sit",
             IdKind::SessionVerification => "sver",
+            IdKind::WebhookMessage => "msg",
+            IdKind::WebhookEndpoint => "whe",
         }
     }
 }

@@ -9,7 +9,9 @@
 //!
 //! The sign-in loop runs once with RS256 session tokens (the default) and once with EdDSA:
 //! each sign-in makes a new session, so each signs one token (reuse saves the others), and
-//! the two figures' ratio is what RS256 costs per sign-in (BENCHMARKS.md).
+//! the two figures' ratio is what RS256 costs per sign-in (BENCHMARKS.md). Then it runs again
+//! with one webhook endpoint (`sign_in_loop_one_webhook`): against `sign_in_loop`, what the
+//! outbox costs per sign-in.
 //!
 //! On SQLite in a temporary folder; also on PostgreSQL when `LATCH_BENCH_POSTGRES_URL` names
 //! an empty database the bench may fill (e.g. the one `scripts/postgres-test-db.sh` makes).
@@ -24,7 +26,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use latch_core::model::Millis;
 use latch_core::settings::{InstanceSettings, RateLimits};
 use latch_flows::tokens::SigningAlgorithm;
-use latch_flows::{Latch, Requester, TokenSigner, passkeys, sessions, sign_in, sign_up};
+use latch_flows::{Latch, Requester, TokenSigner, passkeys, sessions, sign_in, sign_up, webhooks};
 use latch_testkit::webauthn::{Authenticator, SoftPasskey};
 
 const ORIGIN: &str = "http://localhost:8080";
@@ -50,6 +52,8 @@ async fn world(url: &str, algorithm: SigningAlgorithm) -> World {
     settings.rate_limits =
         RateLimits { per_ip_per_minute: 0, per_client_per_minute: 0, passkey_creations_per_user_per_hour: 0, sign_ups_per_ip_per_hour: 0 };
     let latch = Latch::new(settings, store, tokens, ORIGIN.to_string());
+    // As `latch serve` is once its dispatcher has looked: no endpoint, no events built.
+    latch.webhooks().set(false);
     let authenticator = Authenticator::new(ORIGIN, "localhost");
     let fresh = Requester { origin: Some(ORIGIN.to_string()), ..Requester::default() };
     let (browser, passkey) = register(&latch, &authenticator, &fresh, &format!("bench_{}", now())).await;
@@ -98,6 +102,12 @@ fn benches(c: &mut Criterion) {
         c.bench_function(&format!("{name}/registration"), |b| b.to_async(&rt).iter(|| registration(&w)));
         let eddsa = Arc::new(rt.block_on(world(&url, SigningAlgorithm::EdDsa)));
         c.bench_function(&format!("{name}/sign_in_loop_eddsa"), |b| b.to_async(&rt).iter(|| sign_in_loop(&eddsa)));
+        // One webhook endpoint: each loop builds and stores session.created and
+        // session.ended with their deliveries (nothing delivers them here).
+        let operator = Requester::default();
+        rt.block_on(webhooks::add_endpoint(&w.latch, &operator, "https://hooks.example/latch", &[], now())).expect("endpoint");
+        w.latch.webhooks().set(true);
+        c.bench_function(&format!("{name}/sign_in_loop_one_webhook"), |b| b.to_async(&rt).iter(|| sign_in_loop(&w)));
     }
 }
 

@@ -21,6 +21,7 @@
 //! - [`backend`]: the Backend API's actions (an app's server with a secret key) and the
 //!   operator's keys.
 //! - [`tokens`]: session JWTs (RS256 by default) and the JWKS.
+//! - [`webhooks`]: the events a change reports (written with it), the operator's endpoints.
 //!
 //! Invariant: a flow's `now` is the only clock; ids and expiry are derived from it.
 
@@ -37,6 +38,7 @@ pub mod sign_in;
 pub mod sign_up;
 pub mod tokens;
 pub mod view;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,12 +61,14 @@ pub struct Latch {
     tokens: TokenSigner,
     /// The issuer of session tokens: Latch's own public URL.
     issuer: String,
+    /// Whether flows build webhook events (some endpoint is enabled).
+    webhooks: webhooks::WebhookSwitch,
 }
 
 impl Latch {
     pub fn new(settings: InstanceSettings, store: Arc<dyn Store>, tokens: TokenSigner, issuer: String) -> Self {
         let rp = settings.relying_party();
-        Latch { settings, rp, store, tokens, issuer }
+        Latch { settings, rp, store, tokens, issuer, webhooks: webhooks::WebhookSwitch::default() }
     }
 
     pub fn settings(&self) -> &InstanceSettings {
@@ -87,6 +91,11 @@ impl Latch {
     /// The signer, for the JWKS it publishes.
     pub fn tokens(&self) -> &TokenSigner {
         &self.tokens
+    }
+
+    /// Whether flows build webhook events; the dispatcher keeps it current.
+    pub fn webhooks(&self) -> &webhooks::WebhookSwitch {
+        &self.webhooks
     }
 
     fn session_policy(&self) -> SessionPolicy<'_> {

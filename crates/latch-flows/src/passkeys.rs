@@ -13,7 +13,7 @@ use latch_store::AuditEvent;
 use crate::audit::{self, Subject};
 use crate::refusal::{FlowResult, Refusal};
 use crate::requester::{Requester, SignedIn, signed_in};
-use crate::{Answer, Latch, answer, limits, ms, reverify};
+use crate::{Answer, Latch, answer, limits, ms, reverify, webhooks};
 
 /// A user with their passkeys.
 #[derive(Debug, Clone)]
@@ -93,7 +93,7 @@ pub async fn verify(
     // A verified passkey's audit line is written in the transaction that stores it; only a
     // refusal is recorded here.
     let audit_line = audit::line(requester, "passkey.create", subject.clone(), None, now);
-    let verified = verify_and_record(latch, &me, id, credential_json, &audit_line, now).await;
+    let verified = verify_and_record(latch, requester, &me, id, credential_json, &audit_line, now).await;
     let passkey = audit::refusal(latch, requester, "passkey.create", subject, verified, now).await?;
     answer(latch, requester, me.handle, passkey, now).await
 }
@@ -112,6 +112,7 @@ fn subject_of(me: &SignedIn, passkey_id: &str) -> Subject {
 /// failure), so each registration challenge is answered once at most.
 async fn verify_and_record(
     latch: &Latch,
+    requester: &Requester,
     me: &SignedIn,
     id: &str,
     credential_json: &str,
@@ -121,12 +122,18 @@ async fn verify_and_record(
     let store = latch.store();
     let pending = store.pending_passkey(&me.user.id, id).await?.ok_or(Refusal::NotFound("passkey"))?;
     let refused = match verified_passkey(latch, me, &pending, credential_json, now) {
-        Ok(passkey) => match store.save_verified_passkey(&passkey, latch.settings().max_passkeys_per_user, audit_line).await {
+        Ok(passkey) => {
+            let mut audit_line = audit_line.clone();
+            if latch.webhooks().is_on() {
+                audit_line.webhooks = vec![webhooks::passkey_event(requester, "passkey.created", &passkey, now)];
+            }
+            match store.save_verified_passkey(&passkey, latch.settings().max_passkeys_per_user, &audit_line).await {
             Ok(true) => return Ok(passkey),
             // A concurrent answer spent the registration first.
             Ok(false) => Refusal::NotFound("passkey"),
             Err(e) => e.into(),
-        },
+            }
+        }
         Err(refused) => refused,
     };
     // Refused, over the quota or a known credential: nothing was stored, and the answer
@@ -166,9 +173,15 @@ pub async fn rename(latch: &Latch, requester: &Requester, id: &str, name: &str, 
     if !looks_like(IdKind::Passkey, id) {
         return Err(Refusal::NotFound("passkey"));
     }
+    let mut line = audit::line(requester, "passkey.rename", subject_of(&me, id), None, now);
+    if latch.webhooks().is_on()
+        && let Some(before) = latch.store().passkeys_of(&me.user.id).await?.into_iter().find(|p| p.id == id)
+    {
+        let renamed = Passkey { name: name.clone(), updated_at: now, ..before };
+        line.webhooks = vec![webhooks::passkey_event(requester, "passkey.updated", &renamed, now)];
+    }
     let passkey =
-        latch.store().rename_passkey(&me.user.id, id, &name, now).await?.ok_or(Refusal::NotFound("passkey"))?;
-    audit::record(latch, requester, "passkey.rename", subject_of(&me, id), None, now).await;
+        latch.store().rename_passkey(&me.user.id, id, &name, now, &line).await?.ok_or(Refusal::NotFound("passkey"))?;
     answer(latch, requester, me.handle, passkey, now).await
 }
 
@@ -178,10 +191,13 @@ pub async fn delete(latch: &Latch, requester: &Requester, id: &str, now: Millis)
     // Step-up: a session someone else held for a moment must not lock the owner out.
     reverify::require_recent_first_factor(latch, &me.session, now)?;
     // The sessions this passkey made end with it (this one too, if it did).
-    if !looks_like(IdKind::Passkey, id) || !latch.store().delete_passkey(&me.user.id, id, now).await? {
+    let mut line = audit::line(requester, "passkey.delete", subject_of(&me, id), None, now);
+    if latch.webhooks().is_on() {
+        line.webhooks = vec![webhooks::deleted_event(requester, "passkey.deleted", "passkey", id, now)];
+    }
+    if !looks_like(IdKind::Passkey, id) || !latch.store().delete_passkey(&me.user.id, id, now, &line).await? {
         return Err(Refusal::NotFound("passkey"));
     }
-    audit::record(latch, requester, "passkey.delete", subject_of(&me, id), None, now).await;
     let deleted = Deleted { object: "passkey", id: id.to_string() };
     answer(latch, requester, me.handle, deleted, now).await
 }

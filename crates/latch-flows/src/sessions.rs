@@ -8,7 +8,8 @@ use crate::refusal::{FlowResult, Refusal};
 use crate::requester::{ClientHandle, Requester, client_and_session, client_or_new, existing_client, find_client};
 use crate::tokens::session_token;
 use crate::view::{ClientView, ShownSession, client_view, gone_session, view_of_snapshot};
-use crate::{Answer, Latch, answer, limits};
+use crate::backend::users::BackendUser;
+use crate::{Answer, Latch, answer, limits, webhooks};
 
 /// `GET /client`: the requester's client, or None when it has none.
 pub async fn client(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<Option<ClientView>> {
@@ -37,7 +38,10 @@ pub async fn sign_out(latch: &Latch, requester: &Requester, now: Millis) -> Flow
     let mut handle = existing_client(latch, requester).await?;
     handle.rotate_token(requester);
     let subject = Subject { client_id: Some(handle.client.id.clone()), ..Subject::default() };
-    let audit_line = audit::line(requester, "sign_out", subject, None, now);
+    let mut audit_line = audit::line(requester, "sign_out", subject, None, now);
+    if latch.webhooks().is_on() {
+        audit_line.webhooks = ended_events(latch, requester, &handle.client.id, now).await?;
+    }
     let rotation = handle.rotation();
     let written =
         latch.store().end_client_sessions(&handle.client.id, SessionStatus::Ended, now, rotation, Some(&audit_line)).await?;
@@ -47,6 +51,30 @@ pub async fn sign_out(latch: &Latch, requester: &Requester, now: Millis) -> Flow
 
 async fn view_of(latch: &Latch, requester: &Requester, client_id: &str, now: Millis) -> FlowResult<ClientView> {
     client_view(latch, client_id, requester.azp(latch), now).await?.ok_or(Refusal::SignedOut)
+}
+
+/// `session.ended` for each live session of the client, as sign-out leaves it; the store
+/// writes each one with the audit line of the session it actually ended.
+async fn ended_events(
+    latch: &Latch,
+    requester: &Requester,
+    client_id: &str,
+    now: Millis,
+) -> FlowResult<Vec<latch_store::WebhookEvent>> {
+    let Some(snapshot) = latch.store().client_snapshot(client_id).await? else { return Ok(Vec::new()) };
+    let mut events = Vec::with_capacity(snapshot.sessions.len());
+    for view in snapshot.sessions {
+        let ended = Session { status: SessionStatus::Ended, updated_at: now, ..view.session };
+        let user = match view.user {
+            Some(user) => {
+                let metadata = latch.store().user_metadata(&user.id).await?;
+                Some(BackendUser { user, metadata, passkeys: view.passkeys })
+            }
+            None => None,
+        };
+        events.push(webhooks::session_event(requester, "session.ended", &ended, user.as_ref(), now));
+    }
+    Ok(events)
 }
 
 /// `touch`: session `id` becomes the client's active one and records activity — a write only
@@ -68,14 +96,18 @@ pub async fn touch(latch: &Latch, requester: &Requester, id: &str, now: Millis) 
 /// `remove`: ends session `id` of the client.
 pub async fn remove(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<Answer<ShownSession>> {
     let (handle, session) = live_session(latch, requester, id, now).await?;
-    latch.store().end_session(&handle.client.id, &session.id, SessionStatus::Removed, now).await?;
     let subject = Subject {
         user_id: Some(session.user_id.clone()),
         session_id: Some(session.id.clone()),
         client_id: Some(handle.client.id.clone()),
         ..Subject::default()
     };
-    audit::record(latch, requester, "sign_out", subject, None, now).await;
+    let mut line = audit::line(requester, "sign_out", subject, None, now);
+    if latch.webhooks().is_on() {
+        let removed = Session { status: SessionStatus::Removed, updated_at: now, ..session.clone() };
+        line.webhooks = vec![webhooks::session_event_reading_user(latch, requester, "session.removed", &removed, now).await?];
+    }
+    latch.store().end_session(&handle.client.id, &session.id, SessionStatus::Removed, now, &line).await?;
     let session = latch.store().session(&session.id).await?.unwrap_or(session);
     let shown = gone_session(latch, session, now).await?;
     answer(latch, requester, handle, shown, now).await

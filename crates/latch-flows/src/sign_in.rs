@@ -16,7 +16,7 @@ use latch_store::{ClientSnapshot, SignInAttempt, TicketRedemption};
 use crate::audit::{self, Subject};
 use crate::refusal::{FlowResult, Refusal};
 use crate::requester::{ClientHandle, Requester, client_or_new, existing_client, refuse_if_signed_in, token_hash};
-use crate::{Answer, Latch, answer, answer_with, limits, ms};
+use crate::{Answer, Latch, answer, answer_with, limits, ms, webhooks};
 
 /// `POST /client/sign_ins`: a new sign-in on the requester's client (a new client if it has
 /// none), naming a user by `identifier` or not, with a challenge if `wants_passkey`.
@@ -93,7 +93,12 @@ async fn redeem(
     let sign_in = SignIn::start(&handle.client.id, Some(user.username.clone()), Some(user.id.clone()), None, now, challenge_ttl)
         .complete(&user.id, &session.id, now);
     let redemption = TicketRedemption { token_id: &token.id, client: handle.token_write()?, sign_in: &sign_in, session: &session, now };
-    let line = audit::line(requester, "sign_in.ticket", subject.clone(), None, now);
+    let mut line = audit::line(requester, "sign_in.ticket", subject.clone(), None, now);
+    if latch.webhooks().is_on() {
+        let signed_in = User { last_sign_in_at: Some(now), updated_at: now, ..user.clone() };
+        let shown = webhooks::backend_user(latch, signed_in).await?;
+        line.webhooks = vec![webhooks::session_event(requester, "session.created", &session, Some(&shown), now)];
+    }
     if !latch.store().redeem_sign_in_token(&redemption, &line).await? {
         // Another sign-in redeemed it (or it was revoked) since it was read.
         return Err(Refusal::TicketInvalid);
@@ -212,7 +217,13 @@ async fn verify_and_record(
         old_client_token_hash,
         now,
     };
-    let audit_line = audit::line(requester, "sign_in", subject.clone(), None, now);
+    let mut audit_line = audit::line(requester, "sign_in", subject.clone(), None, now);
+    if latch.webhooks().is_on() {
+        // The user as this sign-in leaves them (USER_SIGNED_IN).
+        let signed_in = User { last_sign_in_at: Some(now), updated_at: now, ..owner.clone() };
+        let shown = webhooks::backend_user(latch, signed_in).await?;
+        audit_line.webhooks = vec![webhooks::session_event(requester, "session.created", &completion.session, Some(&shown), now)];
+    }
     let written = store.complete_sign_in(&completion, &audit_line).await?;
     if !written.result {
         // Another answer spent this challenge, or another sign-in used this passkey, since

@@ -8,7 +8,8 @@ use uuid::Uuid;
 use crate::audit::{self, Subject};
 use crate::refusal::{FlowResult, Refusal};
 use crate::requester::{Requester, client_or_new, existing_client, refuse_if_signed_in};
-use crate::{Answer, Latch, answer, limits};
+use crate::backend::users::BackendUser;
+use crate::{Answer, Latch, answer, limits, webhooks};
 
 /// `POST /client/sign_ups`: a new user named `username` (already trimmed), signed in at once.
 pub async fn sign_up(latch: &Latch, requester: &Requester, username: &str, now: Millis) -> FlowResult<Answer<SignUp>> {
@@ -45,7 +46,14 @@ pub async fn sign_up(latch: &Latch, requester: &Requester, username: &str, now: 
     };
     // The success line is written with the sign-up (and the new client) in one transaction;
     // only a refusal is recorded here.
-    let audit_line = audit::line(requester, "sign_up", subject.clone(), None, now);
+    let mut audit_line = audit::line(requester, "sign_up", subject.clone(), None, now);
+    if latch.webhooks().is_on() {
+        let shown = BackendUser { user: user.clone(), metadata: Default::default(), passkeys: Vec::new() };
+        audit_line.webhooks = vec![
+            webhooks::user_event(requester, "user.created", &shown, now),
+            webhooks::session_event(requester, "session.created", &session, Some(&shown), now),
+        ];
+    }
     let stored = latch.store().sign_up(handle.token_write()?, &user, &sign_up, &session, &audit_line).await;
     audit::refusal(latch, requester, "sign_up", subject, stored.map_err(Refusal::from), now).await?;
     answer(latch, requester, handle, sign_up, now).await

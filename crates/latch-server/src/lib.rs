@@ -15,6 +15,7 @@ pub mod form;
 mod listener;
 mod portal;
 mod state;
+pub mod webhooks;
 
 use std::time::Duration;
 

@@ -25,6 +25,11 @@ impl AppState {
         AppState { latch: Arc::new(latch), cookie_suffix }
     }
 
+    /// The instance, for background tasks (the webhook dispatcher).
+    pub fn latch(&self) -> Arc<Latch> {
+        self.latch.clone()
+    }
+
     pub fn cookie_suffix(&self) -> Option<Arc<str>> {
         self.cookie_suffix.clone()
     }

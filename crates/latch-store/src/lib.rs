@@ -211,6 +211,82 @@ pub struct AuditEvent {
     /// The id of the Backend API secret key that acted (never the key itself); `None` for
     /// everything but Backend API actions.
     pub secret_key_id: Option<String>,
+    /// The webhook events the action reports (docs/protocol.md §15): the operation that
+    /// writes this line queues them in the same transaction, so an event exists exactly when
+    /// its change committed. Never read back (the trail does not store them).
+    pub webhooks: Vec<WebhookEvent>,
+}
+
+/// One webhook event for the outbox: the body every endpoint receives, under a stable
+/// `msg_…` id. The store writes it only when some enabled endpoint wants `event_type`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookEvent {
+    pub id: String,
+    pub event_type: String,
+    /// The exact JSON body (compact); signatures cover these bytes.
+    pub payload: String,
+    pub created_at: Millis,
+    /// An event about one of the sessions an operation ends (sign-out ends several): it is
+    /// written only with that session's audit line ([`AuditEvent::for_session`]).
+    pub session_id: Option<String>,
+}
+
+/// The events of a metadata merge, rendered inside its store call from the merged metadata
+/// ([`Store::update_user_metadata`]).
+pub type UserUpdatedEvents = dyn Fn(&UserMetadata) -> Vec<WebhookEvent> + Send + Sync + 'static;
+
+/// A webhook endpoint as the operator set it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    pub url: String,
+    /// `whsec_…`: stored as is, since signing needs the key itself.
+    pub secret: String,
+    /// The event types it wants; `None` for all.
+    pub event_types: Option<Vec<String>>,
+    pub enabled: bool,
+    pub created_at: Millis,
+}
+
+/// A delivery the dispatcher claimed: what sending it needs.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: String,
+    pub event_id: String,
+    pub endpoint_id: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    pub payload: String,
+    pub url: String,
+    pub secret: String,
+    /// The due time this claim set: finishing the attempt is conditional on nothing else.
+    pub lease_until: Millis,
+}
+
+/// How one delivery stands, for `latch webhooks deliveries`.
+#[derive(Debug, Clone)]
+pub struct WebhookDelivery {
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub endpoint_id: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub attempts: u32,
+    pub next_attempt_at: Millis,
+    pub last_error: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// What one delivery attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Delivered,
+    /// Try again at this time.
+    RetryAt(Millis, String),
+    /// No attempt left.
+    Failed(String),
 }
 
 /// A requester's client with the session its request names, as
@@ -268,7 +344,11 @@ pub struct SessionView {
 impl AuditEvent {
     /// This line, about one session of its user.
     pub fn for_session(&self, session: &Session) -> AuditEvent {
-        AuditEvent { user_id: Some(session.user_id.clone()), session_id: Some(session.id.clone()), ..self.clone() }
+        let mut line = self.clone();
+        line.user_id = Some(session.user_id.clone());
+        line.session_id = Some(session.id.clone());
+        line.webhooks.retain(|event| event.session_id.as_deref() == Some(session.id.as_str()));
+        line
     }
 }
 
@@ -345,11 +425,13 @@ pub trait Store: Send + Sync + 'static {
     /// registration was spent meanwhile; an error, changing nothing, when the user is at the
     /// quota or the credential is known.
     async fn save_verified_passkey(&self, passkey: &Passkey, max_passkeys: u32, audit: &AuditEvent) -> StoreResult<bool>;
-    async fn rename_passkey(&self, user_id: &str, id: &str, name: &str, now: Millis) -> StoreResult<Option<Passkey>>;
+    /// Renames the passkey with the `audit` line; None, changing nothing, when there is none.
+    async fn rename_passkey(&self, user_id: &str, id: &str, name: &str, now: Millis, audit: &AuditEvent)
+    -> StoreResult<Option<Passkey>>;
     /// Deletes a verified or pending passkey of this user; false when there was none. Deleting
     /// a verified one also revokes the live sessions that passkey made (and no other), in the
-    /// same transaction.
-    async fn delete_passkey(&self, user_id: &str, id: &str, now: Millis) -> StoreResult<bool>;
+    /// same transaction, with the `audit` line (its webhook events only for a verified passkey).
+    async fn delete_passkey(&self, user_id: &str, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool>;
 
     // Sign-ins.
     /// The sign-in, with the client if it is new, in one transaction; then the client as it
@@ -377,8 +459,10 @@ pub trait Store: Send + Sync + 'static {
     async fn session(&self, id: &str) -> StoreResult<Option<Session>>;
     /// Marks the session active now and makes it the client's active one.
     async fn touch_session(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<()>;
-    /// Ends one live session of the client; false when it was not live.
-    async fn end_session(&self, client_id: &str, id: &str, status: SessionStatus, now: Millis) -> StoreResult<bool>;
+    /// Ends one live session of the client with the `audit` line; false, writing no line,
+    /// when it was not live.
+    async fn end_session(&self, client_id: &str, id: &str, status: SessionStatus, now: Millis, audit: &AuditEvent)
+    -> StoreResult<bool>;
     /// Ends every live session of the client and returns them; with `rotation` (old token
     /// hash, new token hash) the client's token is rotated too, or nothing changes
     /// ([`StoreError::ClientTokenReplaced`]). With `audit`, one line per ended session is
@@ -420,13 +504,15 @@ pub trait Store: Send + Sync + 'static {
     /// The user's metadata (empty objects when none was ever written).
     async fn user_metadata(&self, user_id: &str) -> StoreResult<UserMetadata>;
     /// Merges `patch` into the user's metadata under the user's row lock (no lost update) and
-    /// writes the `audit` line; None, changing nothing, when there is no such user.
+    /// writes the `audit` line, with the webhook events `webhooks` renders from the merged
+    /// metadata; None, changing nothing, when there is no such user.
     async fn update_user_metadata(
         &self,
         user_id: &str,
         patch: &MetadataPatch,
         now: Millis,
         audit: &AuditEvent,
+        webhooks: &UserUpdatedEvents,
     ) -> StoreResult<Option<UserMetadata>>;
     /// Deletes the user, their passkeys, pending registrations, tickets and metadata, and
     /// ends their live sessions (`removed`), with the `audit` line; false when there was none.
@@ -503,6 +589,27 @@ pub trait Store: Send + Sync + 'static {
     /// session is no longer live.
     async fn complete_session_verification(&self, completion: &ReverificationCompletion, audit: &AuditEvent)
     -> StoreResult<bool>;
+    // Webhooks (docs/protocol.md §15): endpoints, and the outbox the dispatcher drains.
+    /// Stores the endpoint with the `audit` line.
+    async fn create_webhook_endpoint(&self, endpoint: &WebhookEndpoint, audit: &AuditEvent) -> StoreResult<()>;
+    /// Every endpoint, oldest first.
+    async fn webhook_endpoints(&self) -> StoreResult<Vec<WebhookEndpoint>>;
+    /// Deletes the endpoint and its deliveries, with the `audit` line; false when there was none.
+    async fn remove_webhook_endpoint(&self, id: &str, audit: &AuditEvent) -> StoreResult<bool>;
+    /// Whether some enabled endpoint exists (flows build events only then).
+    async fn webhooks_enabled(&self) -> StoreResult<bool>;
+    /// Claims up to `limit` deliveries due at `now` until `lease_until`: no other claimer gets
+    /// them before then. A claim that is not finished (the node died) is due again then.
+    async fn claim_webhook_deliveries(&self, now: Millis, lease_until: Millis, limit: u32) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Records an attempt's outcome; false when the delivery is no longer pending.
+    async fn finish_webhook_delivery(&self, id: &str, outcome: &DeliveryOutcome, now: Millis) -> StoreResult<bool>;
+    /// Makes a delivery (by id) or every delivery of an event (by msg id) pending again with
+    /// the same event, with the `audit` line; how many.
+    async fn replay_webhook(&self, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<u64>;
+    /// The newest deliveries, of one status if given.
+    async fn webhook_deliveries(&self, status: Option<&str>, limit: u32) -> StoreResult<Vec<WebhookDelivery>>;
+    /// How many events the outbox holds.
+    async fn webhook_event_count(&self) -> StoreResult<u64>;
 }
 
 /// The counts `hit_rate_limits` returns, in the order of `keys`, from `(key, hits)` rows in
@@ -529,4 +636,9 @@ fn oldest_rate_limit_window(now: Millis) -> Millis {
 /// cannot race a ceremony whose challenge lifetime is very short.
 fn purgeable_pending_before(now: Millis) -> Millis {
     now - 3600 * 1000
+}
+
+/// Delivered webhooks are kept a week (for `latch webhooks replay`), then purged.
+fn webhook_delivered_retention(now: Millis) -> Millis {
+    now - 7 * 86_400_000
 }

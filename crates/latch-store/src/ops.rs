@@ -33,6 +33,7 @@ use crate::{
     AuditEvent, AuditQuery, ClientSession, ClientSnapshot, ClientToken, HandshakeNonce, NewClient, PurgePolicy, SessionQuery,
     SessionView, SignInAttempt, StoreError, StoreResult, StoredSigningKey, TicketRedemption, UserDetails, UserQuery, Written,
 };
+use crate::{ClaimedDelivery, DeliveryOutcome, WebhookDelivery, WebhookEndpoint, WebhookEvent};
 
 // ---- pieces several operations share ------------------------------------------------------
 
@@ -106,7 +107,8 @@ async fn insert_audit<E: Exec>(tx: &mut E, e: &AuditEvent) -> StoreResult<()> {
             &e.secret_key_id
         ],
     )
-    .await
+    .await?;
+    queue_webhooks(tx, &e.webhooks).await
 }
 
 /// Ends a write with its `result` and the client as it is once the write committed.
@@ -332,16 +334,33 @@ pub(crate) async fn rename_passkey<E: Exec>(
     id: &str,
     name: &str,
     now: Millis,
+    audit: &AuditEvent,
 ) -> StoreResult<Option<Passkey>> {
-    tx.one(q::RENAME_PASSKEY, binds![name, now, id, user_id], rows::passkey).await
+    let renamed = tx.one(q::RENAME_PASSKEY, binds![name, now, id, user_id], rows::passkey).await?;
+    if renamed.is_some() {
+        insert_audit(tx, audit).await?;
+    }
+    Ok(renamed)
 }
 
-pub(crate) async fn delete_passkey<E: Exec>(tx: &mut E, user_id: &str, id: &str, now: Millis) -> StoreResult<bool> {
+pub(crate) async fn delete_passkey<E: Exec>(
+    tx: &mut E,
+    user_id: &str,
+    id: &str,
+    now: Millis,
+    audit: &AuditEvent,
+) -> StoreResult<bool> {
     if tx.run(q::DELETE_PASSKEY, binds![id, user_id]).await? > 0 {
         tx.run(q::REVOKE_PASSKEY_SESSIONS, binds![now, user_id, id]).await?;
+        insert_audit(tx, audit).await?;
         return Ok(true);
     }
-    Ok(tx.run(q::DELETE_PENDING_PASSKEY, binds![id, user_id]).await? > 0)
+    if tx.run(q::DELETE_PENDING_PASSKEY, binds![id, user_id]).await? > 0 {
+        // An unverified registration was never a passkey the app heard of: no event.
+        insert_audit(tx, &AuditEvent { webhooks: Vec::new(), ..audit.clone() }).await?;
+        return Ok(true);
+    }
+    Ok(false)
 }
 
 // ---- sign-ins -----------------------------------------------------------------------------
@@ -498,9 +517,13 @@ pub(crate) async fn end_session<E: Exec>(
     id: &str,
     status: SessionStatus,
     now: Millis,
+    audit: &AuditEvent,
 ) -> StoreResult<bool> {
     let ended = tx.run(q::END_SESSION, binds![status.as_str(), now, id, client_id]).await?;
     tx.queue(q::CLIENT_SIGNED_OUT_OF, binds![now, client_id, id]).await?;
+    if ended > 0 {
+        insert_audit(tx, audit).await?;
+    }
     Ok(ended > 0)
 }
 
@@ -627,6 +650,7 @@ pub(crate) async fn update_user_metadata<E: Exec>(
     patch: &MetadataPatch,
     now: Millis,
     audit: &AuditEvent,
+    webhooks: &crate::UserUpdatedEvents,
 ) -> StoreResult<Option<UserMetadata>> {
     // The user's row lock orders concurrent updates (PostgreSQL); the read below then sees
     // the previous update's result, so a merge never loses one.
@@ -638,7 +662,8 @@ pub(crate) async fn update_user_metadata<E: Exec>(
     patch.apply(&mut metadata);
     let (public, private, unsafe_) = (to_json(&metadata.public)?, to_json(&metadata.private)?, to_json(&metadata.unsafe_)?);
     tx.run(q::UPSERT_USER_METADATA, binds![user_id, &public, &private, &unsafe_, now]).await?;
-    insert_audit(tx, audit).await?;
+    // The event shows the metadata as merged here, under the row lock.
+    insert_audit(tx, &AuditEvent { webhooks: webhooks(&metadata), ..audit.clone() }).await?;
     Ok(Some(metadata))
 }
 
@@ -780,7 +805,8 @@ pub(crate) async fn purge_expired<E: Exec>(tx: &mut E, now: Millis, policy: &Pur
     };
     let nonces = tx.run(q::PURGE_HANDSHAKE_NONCES, binds![now]).await?;
     let tickets = tx.run(q::PURGE_SIGN_IN_TOKENS, binds![finished_before, finished_before]).await?;
-    Ok(pending + sign_ins + windows + ended + expired + verifications + sign_ups + clients + audit + nonces + tickets)
+    let webhooks = purge_webhooks(tx, now, policy).await?;
+    Ok(pending + sign_ins + windows + ended + expired + verifications + sign_ups + clients + audit + nonces + tickets + webhooks)
 }
 
 // ---- handshake nonces ---------------------------------------------------------------------
@@ -903,6 +929,109 @@ pub(crate) async fn complete_session_verification<E: Exec>(
     Ok(true)
 }
 
+// ---- webhooks (docs/protocol.md §15) ------------------------------------------------------
+
+/// The outbox half of an action: each event, and its deliveries, only where an enabled
+/// endpoint wants its type (see [`q::INSERT_WEBHOOK_EVENT`]). Queued, so on PostgreSQL they
+/// travel with the action's other statements; without endpoints they insert nothing.
+async fn queue_webhooks<E: Exec>(tx: &mut E, events: &[WebhookEvent]) -> StoreResult<()> {
+    for e in events {
+        // Event types are Latch's fixed names (letters and dots): no LIKE wildcard in them.
+        let wanted = format!("%,{},%", e.event_type);
+        tx.queue(q::INSERT_WEBHOOK_EVENT, binds![&e.id, &e.event_type, &e.payload, e.created_at, &wanted]).await?;
+        tx.queue(
+            q::INSERT_WEBHOOK_DELIVERIES,
+            binds![&e.id, &e.id, e.created_at, e.created_at, e.created_at, &wanted, &e.id],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn purge_webhooks<E: Exec>(tx: &mut E, now: Millis, policy: &PurgePolicy) -> StoreResult<u64> {
+    let delivered_before = crate::webhook_delivered_retention(now);
+    // Failed deliveries stay visible (and replayable) as long as the audit trail keeps lines.
+    let failed_before = policy.audit_retention.map_or(i64::MIN, |retention| now - retention);
+    let deliveries = tx.run(q::PURGE_WEBHOOK_DELIVERIES, binds![delivered_before, failed_before]).await?;
+    let events = tx.run(q::PURGE_WEBHOOK_EVENTS, binds![delivered_before]).await?;
+    Ok(deliveries + events)
+}
+
+pub(crate) async fn create_webhook_endpoint<E: Exec>(tx: &mut E, e: &WebhookEndpoint, audit: &AuditEvent) -> StoreResult<()> {
+    let types = e.event_types.as_ref().map(|types| format!(",{},", types.join(",")));
+    tx.run(q::INSERT_WEBHOOK_ENDPOINT, binds![&e.id, &e.url, &e.secret, &types, i64::from(e.enabled), e.created_at]).await?;
+    insert_audit(tx, audit).await
+}
+
+pub(crate) async fn webhook_endpoints<E: Exec>(tx: &mut E) -> StoreResult<Vec<WebhookEndpoint>> {
+    tx.all(q::WEBHOOK_ENDPOINTS, binds![], rows::webhook_endpoint).await
+}
+
+pub(crate) async fn remove_webhook_endpoint<E: Exec>(tx: &mut E, id: &str, audit: &AuditEvent) -> StoreResult<bool> {
+    if tx.run(q::DELETE_WEBHOOK_ENDPOINT, binds![id]).await? != 1 {
+        tx.roll_back();
+        return Ok(false);
+    }
+    insert_audit(tx, audit).await?;
+    Ok(true)
+}
+
+pub(crate) async fn webhooks_enabled<E: Exec>(tx: &mut E) -> StoreResult<bool> {
+    Ok(tx.one(q::ANY_WEBHOOK_ENDPOINT, binds![], |row| row.int("n")).await?.unwrap_or(0) > 0)
+}
+
+/// Reads the due deliveries, then claims each with a conditional write on the due time it
+/// read: a delivery another node claimed meanwhile changes no row and is left to it.
+pub(crate) async fn claim_webhook_deliveries<E: Exec>(
+    tx: &mut E,
+    now: Millis,
+    lease_until: Millis,
+    limit: u32,
+) -> StoreResult<Vec<ClaimedDelivery>> {
+    let due = tx.all(q::DUE_WEBHOOK_DELIVERIES, binds![now, i64::from(limit)], rows::claimed_delivery).await?;
+    let mut claimed = Vec::with_capacity(due.len());
+    for delivery in due {
+        let was_due_at = delivery.lease_until;
+        if tx.run(q::CLAIM_WEBHOOK_DELIVERY, binds![lease_until, now, &delivery.id, was_due_at]).await? == 1 {
+            claimed.push(ClaimedDelivery { lease_until, ..delivery });
+        }
+    }
+    Ok(claimed)
+}
+
+pub(crate) async fn finish_webhook_delivery<E: Exec>(
+    tx: &mut E,
+    id: &str,
+    outcome: &DeliveryOutcome,
+    now: Millis,
+) -> StoreResult<bool> {
+    let (status, next, error) = match outcome {
+        DeliveryOutcome::Delivered => ("delivered", now, None),
+        DeliveryOutcome::RetryAt(at, error) => ("pending", *at, Some(error.as_str())),
+        DeliveryOutcome::Failed(error) => ("failed", now, Some(error.as_str())),
+    };
+    Ok(tx.run(q::FINISH_WEBHOOK_DELIVERY, binds![status, next, error, now, id]).await? == 1)
+}
+
+pub(crate) async fn replay_webhook<E: Exec>(tx: &mut E, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<u64> {
+    let replayed = tx.run(q::REPLAY_WEBHOOK, binds![now, now, id, id]).await?;
+    if replayed == 0 {
+        tx.roll_back();
+        return Ok(0);
+    }
+    insert_audit(tx, audit).await?;
+    Ok(replayed)
+}
+
+pub(crate) async fn webhook_deliveries<E: Exec>(tx: &mut E, status: Option<&str>, limit: u32) -> StoreResult<Vec<WebhookDelivery>> {
+    tx.all(q::WEBHOOK_DELIVERIES, binds![status, status, i64::from(limit)], rows::webhook_delivery).await
+}
+
+pub(crate) async fn webhook_event_count<E: Exec>(tx: &mut E) -> StoreResult<u64> {
+    let n = tx.one(q::WEBHOOK_EVENT_COUNT, binds![], |row| row.int("n")).await?;
+    Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+}
+
 /// `impl Store for $store` with every method bound to its operation above and to the
 /// transaction it needs. `$with!(self, access, |tx| operation)` is the driver's way to run
 /// an operation in such a transaction; it must evaluate to the operation's result.
@@ -971,11 +1100,12 @@ macro_rules! impl_store {
                 id: &str,
                 name: &str,
                 now: Millis,
+                audit: &AuditEvent,
             ) -> StoreResult<Option<Passkey>> {
-                $with!(self, Access::WriteOne, |tx| ops::rename_passkey(tx, user_id, id, name, now))
+                $with!(self, Access::Write, |tx| ops::rename_passkey(tx, user_id, id, name, now, audit))
             }
-            async fn delete_passkey(&self, user_id: &str, id: &str, now: Millis) -> StoreResult<bool> {
-                $with!(self, Access::Write, |tx| ops::delete_passkey(tx, user_id, id, now))
+            async fn delete_passkey(&self, user_id: &str, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::delete_passkey(tx, user_id, id, now, audit))
             }
             async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<Written<()>> {
                 $with!(self, Access::Write, |tx| ops::create_sign_in(tx, new_client, sign_in))
@@ -1006,8 +1136,15 @@ macro_rules! impl_store {
             async fn touch_session(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<()> {
                 $with!(self, Access::Write, |tx| ops::touch_session(tx, client_id, id, now))
             }
-            async fn end_session(&self, client_id: &str, id: &str, status: SessionStatus, now: Millis) -> StoreResult<bool> {
-                $with!(self, Access::Write, |tx| ops::end_session(tx, client_id, id, status, now))
+            async fn end_session(
+                &self,
+                client_id: &str,
+                id: &str,
+                status: SessionStatus,
+                now: Millis,
+                audit: &AuditEvent,
+            ) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::end_session(tx, client_id, id, status, now, audit))
             }
             async fn end_client_sessions(
                 &self,
@@ -1058,8 +1195,9 @@ macro_rules! impl_store {
                 patch: &MetadataPatch,
                 now: Millis,
                 audit: &AuditEvent,
+                webhooks: &crate::UserUpdatedEvents,
             ) -> StoreResult<Option<UserMetadata>> {
-                $with!(self, Access::Write, |tx| ops::update_user_metadata(tx, user_id, patch, now, audit))
+                $with!(self, Access::Write, |tx| ops::update_user_metadata(tx, user_id, patch, now, audit, webhooks))
             }
             async fn delete_user(&self, user_id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool> {
                 $with!(self, Access::Write, |tx| ops::delete_user(tx, user_id, now, audit))
@@ -1146,6 +1284,38 @@ macro_rules! impl_store {
                 audit: &AuditEvent,
             ) -> StoreResult<bool> {
                 $with!(self, Access::Write, |tx| ops::complete_session_verification(tx, completion, audit))
+            }
+            async fn create_webhook_endpoint(&self, endpoint: &crate::WebhookEndpoint, audit: &AuditEvent) -> StoreResult<()> {
+                $with!(self, Access::Write, |tx| ops::create_webhook_endpoint(tx, endpoint, audit))
+            }
+            async fn webhook_endpoints(&self) -> StoreResult<Vec<crate::WebhookEndpoint>> {
+                $with!(self, Access::ReadOne, |tx| ops::webhook_endpoints(tx))
+            }
+            async fn remove_webhook_endpoint(&self, id: &str, audit: &AuditEvent) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::remove_webhook_endpoint(tx, id, audit))
+            }
+            async fn webhooks_enabled(&self) -> StoreResult<bool> {
+                $with!(self, Access::ReadOne, |tx| ops::webhooks_enabled(tx))
+            }
+            async fn claim_webhook_deliveries(
+                &self,
+                now: Millis,
+                lease_until: Millis,
+                limit: u32,
+            ) -> StoreResult<Vec<crate::ClaimedDelivery>> {
+                $with!(self, Access::Write, |tx| ops::claim_webhook_deliveries(tx, now, lease_until, limit))
+            }
+            async fn finish_webhook_delivery(&self, id: &str, outcome: &crate::DeliveryOutcome, now: Millis) -> StoreResult<bool> {
+                $with!(self, Access::WriteOne, |tx| ops::finish_webhook_delivery(tx, id, outcome, now))
+            }
+            async fn replay_webhook(&self, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<u64> {
+                $with!(self, Access::Write, |tx| ops::replay_webhook(tx, id, now, audit))
+            }
+            async fn webhook_deliveries(&self, status: Option<&str>, limit: u32) -> StoreResult<Vec<crate::WebhookDelivery>> {
+                $with!(self, Access::ReadOne, |tx| ops::webhook_deliveries(tx, status, limit))
+            }
+            async fn webhook_event_count(&self) -> StoreResult<u64> {
+                $with!(self, Access::ReadOne, |tx| ops::webhook_event_count(tx))
             }
         }
     };

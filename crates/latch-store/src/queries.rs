@@ -399,6 +399,54 @@ pub const SESSION_REVERIFIED: &str = "UPDATE sessions SET first_factor_verified_
 pub const PASSKEY_BY_CREDENTIAL: &str = concat!("SELECT ", passkey_columns!(), " FROM passkeys WHERE credential_id = $1");
 /// Verifications are short-lived: kept a day after their last change, or while their session is.
 pub const PURGE_SESSION_VERIFICATIONS: &str = "DELETE FROM session_verifications WHERE updated_at < $1";
+// ---- webhooks (docs/protocol.md §15) ------------------------------------------------------
+
+/// The outbox, written in the transaction of the change an event reports: the event only
+/// if some enabled endpoint wants its type (`$5` is `%,<type>,%`), so an instance without
+/// endpoints stores nothing; then one pending delivery per such endpoint, due at once, if
+/// the event was stored (on PostgreSQL each statement sees the endpoints as they are when it
+/// runs: one added between the two must not get a delivery of an event that is not there).
+pub const INSERT_WEBHOOK_EVENT: &str = "INSERT INTO webhook_events (id, event_type, payload, created_at) \
+     SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM webhook_endpoints \
+     WHERE enabled = 1 AND (event_types IS NULL OR event_types LIKE $5))";
+pub const INSERT_WEBHOOK_DELIVERIES: &str =
+    "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, attempts, next_attempt_at, created_at, updated_at) \
+     SELECT CAST($1 AS TEXT) || ':' || id, $2, id, 'pending', 0, $3, $4, $5 FROM webhook_endpoints \
+     WHERE enabled = 1 AND (event_types IS NULL OR event_types LIKE $6) \
+     AND EXISTS (SELECT 1 FROM webhook_events WHERE id = $7)";
+
+pub const INSERT_WEBHOOK_ENDPOINT: &str =
+    "INSERT INTO webhook_endpoints (id, url, secret, event_types, enabled, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+pub const WEBHOOK_ENDPOINTS: &str = "SELECT * FROM webhook_endpoints ORDER BY created_at, id";
+pub const DELETE_WEBHOOK_ENDPOINT: &str = "DELETE FROM webhook_endpoints WHERE id = $1";
+pub const ANY_WEBHOOK_ENDPOINT: &str = "SELECT COUNT(*) AS n FROM webhook_endpoints WHERE enabled = 1";
+
+/// Due pending deliveries with what sending one needs, oldest due first.
+pub const DUE_WEBHOOK_DELIVERIES: &str =
+    "SELECT d.id, d.event_id, d.endpoint_id, d.attempts, d.next_attempt_at, e.payload, e.created_at AS event_created_at, \
+     p.url, p.secret FROM webhook_deliveries d \
+     JOIN webhook_events e ON e.id = d.event_id JOIN webhook_endpoints p ON p.id = d.endpoint_id \
+     WHERE d.status = 'pending' AND d.next_attempt_at <= $1 ORDER BY d.next_attempt_at, d.id LIMIT $2";
+/// The lease: a delivery is claimed by moving its due time past the lease, conditionally on
+/// the due time the claimer read. Of two nodes that read the same row, one changes it.
+pub const CLAIM_WEBHOOK_DELIVERY: &str = "UPDATE webhook_deliveries SET next_attempt_at = $1, updated_at = $2 \
+     WHERE id = $3 AND status = 'pending' AND next_attempt_at = $4";
+/// An attempt's outcome: delivered, due again later, or failed for good.
+pub const FINISH_WEBHOOK_DELIVERY: &str = "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, \
+     next_attempt_at = $2, last_error = $3, updated_at = $4 WHERE id = $5 AND status = 'pending'";
+/// Replay: a delivery (by its id) or every delivery of an event (by its msg id) is pending
+/// again from the first attempt; the event, and so its msg id and body, is unchanged.
+pub const REPLAY_WEBHOOK: &str = "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, \
+     last_error = NULL, updated_at = $2 WHERE id = $3 OR event_id = $4";
+pub const WEBHOOK_DELIVERIES: &str =
+    "SELECT d.*, e.event_type FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id \
+     WHERE ($1 IS NULL OR d.status = $2) ORDER BY d.created_at DESC, d.id DESC LIMIT $3";
+pub const WEBHOOK_EVENT_COUNT: &str = "SELECT COUNT(*) AS n FROM webhook_events";
+pub const PURGE_WEBHOOK_DELIVERIES: &str =
+    "DELETE FROM webhook_deliveries WHERE (status = 'delivered' AND updated_at < $1) OR (status = 'failed' AND updated_at < $2)";
+/// Events none of whose deliveries is left (all purged, or their endpoints removed).
+pub const PURGE_WEBHOOK_EVENTS: &str = "DELETE FROM webhook_events WHERE created_at < $1 \
+     AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)";
 
 /// Every statement: the SQLite store caches them all prepared, and a test checks their
 /// parameter numbering.
@@ -422,4 +470,7 @@ pub const ALL: &[&str] = &[
     RECORD_SESSION_USE, DELETE_SESSION_VERIFICATION, INSERT_SESSION_VERIFICATION, SESSION_VERIFICATION,
     SAVE_SESSION_VERIFICATION_CHALLENGE, FAIL_SESSION_VERIFICATION, CLOSE_SESSION_VERIFICATION, SESSION_REVERIFIED,
     PASSKEY_BY_CREDENTIAL, PURGE_SESSION_VERIFICATIONS,
+    INSERT_WEBHOOK_EVENT, INSERT_WEBHOOK_DELIVERIES, INSERT_WEBHOOK_ENDPOINT, WEBHOOK_ENDPOINTS, DELETE_WEBHOOK_ENDPOINT,
+    ANY_WEBHOOK_ENDPOINT, DUE_WEBHOOK_DELIVERIES, CLAIM_WEBHOOK_DELIVERY, FINISH_WEBHOOK_DELIVERY, REPLAY_WEBHOOK,
+    WEBHOOK_DELIVERIES, WEBHOOK_EVENT_COUNT, PURGE_WEBHOOK_DELIVERIES, PURGE_WEBHOOK_EVENTS,
 ];

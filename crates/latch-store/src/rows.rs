@@ -338,5 +338,50 @@ pub(crate) fn audit_event(row: &dyn Columns) -> StoreResult<AuditEvent> {
         user_agent: row.opt_text("user_agent")?,
         error_code: row.opt_text("error_code")?,
         secret_key_id: row.opt_text("secret_key_id")?,
+        webhooks: Vec::new(),
+    })
+}
+
+pub(crate) fn webhook_endpoint(row: &dyn Columns) -> StoreResult<crate::WebhookEndpoint> {
+    let types = row.opt_text("event_types")?;
+    Ok(crate::WebhookEndpoint {
+        id: row.text("id")?,
+        url: row.text("url")?,
+        secret: row.text("secret")?,
+        event_types: types.map(|t| t.split(',').filter(|t| !t.is_empty()).map(str::to_string).collect()),
+        enabled: row.int("enabled")? != 0,
+        created_at: row.int("created_at")?,
+    })
+}
+
+fn count(row: &dyn Columns, col: &str) -> StoreResult<u32> {
+    Ok(u32::try_from(row.int(col)?).unwrap_or(u32::MAX))
+}
+
+pub(crate) fn claimed_delivery(row: &dyn Columns) -> StoreResult<crate::ClaimedDelivery> {
+    Ok(crate::ClaimedDelivery {
+        id: row.text("id")?,
+        event_id: row.text("event_id")?,
+        endpoint_id: row.text("endpoint_id")?,
+        attempts: count(row, "attempts")?,
+        payload: row.text("payload")?,
+        url: row.text("url")?,
+        secret: row.text("secret")?,
+        lease_until: row.int("next_attempt_at")?,
+    })
+}
+
+pub(crate) fn webhook_delivery(row: &dyn Columns) -> StoreResult<crate::WebhookDelivery> {
+    Ok(crate::WebhookDelivery {
+        id: row.text("id")?,
+        event_id: row.text("event_id")?,
+        event_type: row.text("event_type")?,
+        endpoint_id: row.text("endpoint_id")?,
+        status: row.text("status")?,
+        attempts: count(row, "attempts")?,
+        next_attempt_at: row.int("next_attempt_at")?,
+        last_error: row.opt_text("last_error")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
     })
 }

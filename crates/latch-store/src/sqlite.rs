@@ -392,6 +392,7 @@ mod tests {
             include_str!("../migrations/sqlite/0005_purge_indexes.sql"),
             include_str!("../migrations/sqlite/0006_backend_api.sql"),
             include_str!("../migrations/sqlite/0009_handshake_nonces.sql"),
+            include_str!("../migrations/sqlite/0010_webhooks.sql"),
             include_str!("../migrations/sqlite/0011_reverification_and_session_sources.sql"),
             include_str!("../migrations/sqlite/0012_usernames_and_audit_key.sql"),
         ] {
@@ -411,6 +412,10 @@ mod tests {
                 q::AUDIT_EVENTS, q::SIGNING_KEYS, q::INSERT_FIRST_SIGNING_KEY, q::RETIRE_SIGNING_KEYS, q::PURGE_PENDING_PASSKEYS,
                 q::PURGE_RATE_LIMITS, q::SECRET_KEYS, q::USERS_NEWEST_FIRST, q::USERS_OLDEST_FIRST, q::COUNT_USERS,
                 q::SESSIONS_PAGE, q::COUNT_SESSIONS,
+                // Webhooks: the operator's few endpoints are read whole (the outbox's fan-out
+                // and the dispatcher's switch); listings, counts and the purge are the operator's.
+                q::INSERT_WEBHOOK_EVENT, q::INSERT_WEBHOOK_DELIVERIES, q::WEBHOOK_ENDPOINTS, q::ANY_WEBHOOK_ENDPOINT,
+                q::WEBHOOK_DELIVERIES, q::WEBHOOK_EVENT_COUNT, q::PURGE_WEBHOOK_DELIVERIES, q::PURGE_WEBHOOK_EVENTS,
             ];
             let scans = plan.iter().any(|step| step.starts_with("SCAN") && step != "SCAN CONSTANT ROW" && !step.ends_with("VALUES CLAUSE"));
             assert!(!scans || may_scan.contains(sql), "{sql}: {plan:?}");

@@ -129,6 +129,9 @@ contract!(
     purge_takes_each_finished_kind_after_its_grace_and_nothing_live,
     a_page_of_users_comes_with_their_details_in_one_read,
     an_idle_session_is_purged_after_its_grace,
+    webhook_events_fan_out_to_the_endpoints_that_want_them,
+    a_webhook_delivery_is_claimed_once_and_retried_or_finished,
+    a_change_that_rolls_back_leaves_no_webhook_event,
 );
 
 // ---- records ------------------------------------------------------------------------------
@@ -176,6 +179,11 @@ fn sign_up_of(client: &Client, user: &User, session: &Session) -> SignUp {
         created_session_id: session.id.clone(),
         created_at: T,
     }
+}
+
+/// For `update_user_metadata`: no webhook events.
+fn no_webhooks(_: &latch_store::UserMetadata) -> Vec<latch_store::WebhookEvent> {
+    Vec::new()
 }
 
 fn event(name: &str, at: i64) -> AuditEvent {
@@ -477,16 +485,16 @@ async fn passkey_registration_is_single_use_and_under_quota(store: &dyn Store) {
 
 async fn rename_and_delete_passkeys(store: &dyn Store) {
     let w = world(store, "dave").await;
-    let renamed = store.rename_passkey(&w.user.id, &w.passkey.id, "YubiKey", T + 5).await.unwrap().unwrap();
+    let renamed = store.rename_passkey(&w.user.id, &w.passkey.id, "YubiKey", T + 5, &event("passkey.rename", T + 5)).await.unwrap().unwrap();
     assert_eq!((renamed.name.as_str(), renamed.updated_at), ("YubiKey", T + 5));
-    assert!(store.rename_passkey("user_other", &w.passkey.id, "x", T).await.unwrap().is_none());
+    assert!(store.rename_passkey("user_other", &w.passkey.id, "x", T, &event("passkey.rename", T)).await.unwrap().is_none());
 
     let pending_id = new_id(IdKind::Passkey, T);
     store.create_pending_passkey(&new_pending(&w.user, &w.client, &pending_id, T + 300_000), 10).await.unwrap();
-    assert!(!store.delete_passkey("user_other", &w.passkey.id, T).await.unwrap());
-    assert!(store.delete_passkey(&w.user.id, &w.passkey.id, T).await.unwrap());
-    assert!(store.delete_passkey(&w.user.id, &pending_id, T).await.unwrap(), "a pending passkey is deleted too");
-    assert!(!store.delete_passkey(&w.user.id, &w.passkey.id, T).await.unwrap());
+    assert!(!store.delete_passkey("user_other", &w.passkey.id, T, &event("passkey.delete", T)).await.unwrap());
+    assert!(store.delete_passkey(&w.user.id, &w.passkey.id, T, &event("passkey.delete", T)).await.unwrap());
+    assert!(store.delete_passkey(&w.user.id, &pending_id, T, &event("passkey.delete", T)).await.unwrap(), "a pending passkey is deleted too");
+    assert!(!store.delete_passkey(&w.user.id, &w.passkey.id, T, &event("passkey.delete", T)).await.unwrap());
     assert!(store.passkeys_of(&w.user.id).await.unwrap().is_empty());
     assert!(store.pending_passkey(&w.user.id, &pending_id).await.unwrap().is_none());
 }
@@ -618,9 +626,9 @@ async fn sessions_touch_and_end(store: &dyn Store) {
 
     store.touch_session(&w.client.id, sid, T + 100).await.unwrap();
     assert_eq!(store.session(sid).await.unwrap().unwrap().last_active_at, T + 100);
-    assert!(!store.end_session("client_other", sid, SessionStatus::Removed, T + 200).await.unwrap());
-    assert!(store.end_session(&w.client.id, sid, SessionStatus::Removed, T + 200).await.unwrap());
-    assert!(!store.end_session(&w.client.id, sid, SessionStatus::Removed, T + 201).await.unwrap(), "ends once");
+    assert!(!store.end_session("client_other", sid, SessionStatus::Removed, T + 200, &event("sign_out", T + 200)).await.unwrap());
+    assert!(store.end_session(&w.client.id, sid, SessionStatus::Removed, T + 200, &event("sign_out", T + 200)).await.unwrap());
+    assert!(!store.end_session(&w.client.id, sid, SessionStatus::Removed, T + 201, &event("sign_out", T + 201)).await.unwrap(), "ends once");
     assert_eq!(store.session(sid).await.unwrap().unwrap().status, SessionStatus::Removed);
     let client = stored_client(store, &w.client.id).await.unwrap();
     assert_eq!(client.last_active_session_id, None);
@@ -813,11 +821,11 @@ async fn secret_keys_are_found_by_hash_until_revoked(store: &dyn Store) {
 async fn metadata_merges_and_a_deleted_user_takes_their_records(store: &dyn Store) {
     let w = world(store, "meta").await;
     let patch = |public: serde_json::Value| MetadataPatch { public: Some(public), ..MetadataPatch::default() };
-    store.update_user_metadata(&w.user.id, &patch(serde_json::json!({"a": {"b": 1, "c": 2}})), T, &event("user.metadata", T)).await.unwrap();
-    let merged = store.update_user_metadata(&w.user.id, &patch(serde_json::json!({"a": {"c": null, "d": 3}})), T + 1, &event("user.metadata", T + 1)).await.unwrap().unwrap();
+    store.update_user_metadata(&w.user.id, &patch(serde_json::json!({"a": {"b": 1, "c": 2}})), T, &event("user.metadata", T), &no_webhooks).await.unwrap();
+    let merged = store.update_user_metadata(&w.user.id, &patch(serde_json::json!({"a": {"c": null, "d": 3}})), T + 1, &event("user.metadata", T + 1), &no_webhooks).await.unwrap().unwrap();
     assert_eq!(merged.public, serde_json::json!({"a": {"b": 1, "d": 3}}));
     assert_eq!(store.user_metadata(&w.user.id).await.unwrap(), merged);
-    assert!(store.update_user_metadata("user_nobody", &patch(serde_json::json!({})), T, &event("user.metadata", T)).await.unwrap().is_none());
+    assert!(store.update_user_metadata("user_nobody", &patch(serde_json::json!({})), T, &event("user.metadata", T), &no_webhooks).await.unwrap().is_none());
     assert_eq!(store.count_users(None).await.unwrap(), 1);
     assert_eq!(store.count_users(Some("ET")).await.unwrap(), 1, "case-insensitive part of the username");
     assert_eq!(store.count_users(Some("%")).await.unwrap(), 0, "LIKE wildcards are escaped");
@@ -1069,7 +1077,7 @@ async fn a_page_of_users_comes_with_their_details_in_one_read(store: &dyn Store)
     let passkey = new_passkey(&rich.user, &second, Uuid::new_v4().as_bytes());
     assert!(store.save_verified_passkey(&passkey, 10, &event("passkey.create", T + 1)).await.unwrap());
     let patch = MetadataPatch { private: Some(serde_json::json!({"plan": "pro"})), ..MetadataPatch::default() };
-    store.update_user_metadata(&rich.user.id, &patch, T + 2, &event("user.metadata", T + 2)).await.unwrap();
+    store.update_user_metadata(&rich.user.id, &patch, T + 2, &event("user.metadata", T + 2), &|_: &latch_store::UserMetadata| Vec::new()).await.unwrap();
 
     let query = |offset, oldest_first| latch_store::UserQuery { search: None, oldest_first, limit: 2, offset };
     let mut seen = Vec::new();
@@ -1121,4 +1129,135 @@ async fn an_idle_session_is_purged_after_its_grace(store: &dyn Store) {
     assert!(store.session(&done.session.id).await.unwrap().is_some(), "kept through the grace period");
     store.purge_expired(T + 2 * DAY + 2 * HOUR, &policy).await.unwrap();
     assert!(store.session(&done.session.id).await.unwrap().is_none(), "an idle session outlived its grace");
+}
+
+// ---- webhooks ------------------------------------------------------------------------------
+
+fn webhook(event_type: &str, at: i64) -> latch_store::WebhookEvent {
+    latch_store::WebhookEvent {
+        id: new_id(IdKind::WebhookMessage, at),
+        event_type: event_type.into(),
+        payload: format!(r#"{{"type":"{event_type}"}}"#),
+        created_at: at,
+        session_id: None,
+    }
+}
+
+fn endpoint(url: &str, types: Option<&[&str]>) -> latch_store::WebhookEndpoint {
+    latch_store::WebhookEndpoint {
+        id: new_id(IdKind::WebhookEndpoint, T),
+        url: url.into(),
+        secret: "whsec_bGF0Y2gtdGVzdC13ZWJob29rLXNlY3JldC0zMmJ5dGU=".into(),
+        event_types: types.map(|t| t.iter().map(|s| s.to_string()).collect()),
+        enabled: true,
+        created_at: T,
+    }
+}
+
+fn with_webhooks(name: &str, at: i64, events: Vec<latch_store::WebhookEvent>) -> AuditEvent {
+    AuditEvent { webhooks: events, ..event(name, at) }
+}
+
+/// No endpoint: an action's events store nothing. Then each event goes to the endpoints
+/// whose filter takes its type, once each.
+async fn webhook_events_fan_out_to_the_endpoints_that_want_them(store: &dyn Store) {
+    store.record_audit(&with_webhooks("x", T, vec![webhook("user.created", T)])).await.unwrap();
+    assert_eq!(store.webhook_event_count().await.unwrap(), 0, "no endpoint: no event row");
+    assert!(!store.webhooks_enabled().await.unwrap());
+
+    let all = endpoint("https://all.example/hook", None);
+    let sessions = endpoint("https://sessions.example/hook", Some(&["session.created", "session.ended"]));
+    store.create_webhook_endpoint(&all, &event("webhook.endpoint.add", T)).await.unwrap();
+    store.create_webhook_endpoint(&sessions, &event("webhook.endpoint.add", T)).await.unwrap();
+    assert!(store.webhooks_enabled().await.unwrap());
+    let mut listed = store.webhook_endpoints().await.unwrap();
+    listed.sort_by(|a, b| a.url.cmp(&b.url));
+    assert_eq!(listed, vec![all.clone(), sessions.clone()]);
+
+    let user_created = webhook("user.created", T + 1);
+    let session_created = webhook("session.created", T + 1);
+    store.record_audit(&with_webhooks("x", T + 1, vec![user_created.clone(), session_created.clone()])).await.unwrap();
+    assert_eq!(store.webhook_event_count().await.unwrap(), 2);
+    let deliveries = store.webhook_deliveries(None, 10).await.unwrap();
+    let mut pairs: Vec<(String, String)> = deliveries.iter().map(|d| (d.event_id.clone(), d.endpoint_id.clone())).collect();
+    pairs.sort();
+    let mut expected = vec![
+        (user_created.id.clone(), all.id.clone()),
+        (session_created.id.clone(), all.id.clone()),
+        (session_created.id.clone(), sessions.id.clone()),
+    ];
+    expected.sort();
+    assert_eq!(pairs, expected, "session.created reaches both endpoints, user.created only the unfiltered one");
+    assert!(deliveries.iter().all(|d| d.status == "pending" && d.attempts == 0 && d.id == format!("{}:{}", d.event_id, d.endpoint_id)));
+
+    // Removing an endpoint takes its deliveries.
+    assert!(store.remove_webhook_endpoint(&all.id, &event("webhook.endpoint.remove", T + 2)).await.unwrap());
+    assert!(!store.remove_webhook_endpoint(&all.id, &event("webhook.endpoint.remove", T + 2)).await.unwrap());
+    assert_eq!(store.webhook_deliveries(None, 10).await.unwrap().len(), 1);
+}
+
+/// The lease: a claimed delivery is not claimed again until its lease lapses; an outcome is
+/// recorded once; a replay makes it pending again under the same event.
+async fn a_webhook_delivery_is_claimed_once_and_retried_or_finished(store: &dyn Store) {
+    store.create_webhook_endpoint(&endpoint("https://a.example/hook", None), &event("webhook.endpoint.add", T)).await.unwrap();
+    let sent = webhook("passkey.created", T);
+    store.record_audit(&with_webhooks("x", T, vec![sent.clone()])).await.unwrap();
+
+    assert!(store.claim_webhook_deliveries(T - 1, T + 100, 10).await.unwrap().is_empty(), "not due before its time");
+    let claimed = store.claim_webhook_deliveries(T, T + 100, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!((claimed[0].event_id.as_str(), claimed[0].payload.as_str(), claimed[0].attempts), (sent.id.as_str(), sent.payload.as_str(), 0));
+    assert!(store.claim_webhook_deliveries(T + 50, T + 200, 10).await.unwrap().is_empty(), "leased to the first claimer");
+
+    let id = claimed[0].id.clone();
+    let retry = latch_store::DeliveryOutcome::RetryAt(T + 10, "HTTP 500".into());
+    assert!(store.finish_webhook_delivery(&id, &retry, T + 5).await.unwrap());
+    let again = store.claim_webhook_deliveries(T + 10, T + 300, 10).await.unwrap();
+    assert_eq!((again.len(), again[0].attempts, again[0].event_id.as_str()), (1, 1, sent.id.as_str()), "the same event, retried");
+    assert!(store.finish_webhook_delivery(&id, &latch_store::DeliveryOutcome::Delivered, T + 11).await.unwrap());
+    assert!(!store.finish_webhook_delivery(&id, &latch_store::DeliveryOutcome::Delivered, T + 12).await.unwrap(), "recorded once");
+    let listed = store.webhook_deliveries(Some("delivered"), 10).await.unwrap();
+    assert_eq!((listed.len(), listed[0].attempts), (1, 2));
+    assert!(store.claim_webhook_deliveries(T + 1000, T + 2000, 10).await.unwrap().is_empty());
+
+    // A lapsed lease (its node died mid-attempt) makes the delivery due again.
+    let other = webhook("passkey.deleted", T);
+    store.record_audit(&with_webhooks("x", T, vec![other.clone()])).await.unwrap();
+    assert_eq!(store.claim_webhook_deliveries(T, T + 100, 10).await.unwrap().len(), 1);
+    assert_eq!(store.claim_webhook_deliveries(T + 100, T + 200, 10).await.unwrap().len(), 1, "claimable once the lease lapsed");
+
+    // Replay by msg id: pending again, attempts from zero, the same event.
+    assert_eq!(store.replay_webhook(&sent.id, T + 20, &event("webhook.replay", T + 20)).await.unwrap(), 1);
+    let replayed = store.claim_webhook_deliveries(T + 20, T + 400, 10).await.unwrap();
+    assert!(replayed.iter().any(|d| d.event_id == sent.id && d.attempts == 0));
+    assert_eq!(store.replay_webhook("msg_nothing", T, &event("webhook.replay", T)).await.unwrap(), 0);
+
+    // Purge: delivered and past retention, with its event.
+    store.finish_webhook_delivery(&id, &latch_store::DeliveryOutcome::Delivered, T + 21).await.unwrap();
+    store.purge_expired(T + 30 * DAY, &PurgePolicy::default()).await.unwrap();
+    assert!(store.webhook_deliveries(Some("delivered"), 10).await.unwrap().is_empty());
+    assert_eq!(store.webhook_event_count().await.unwrap(), 1, "the event still pending delivery stays");
+}
+
+/// An action that changes nothing writes no event: the outbox is in its transaction.
+async fn a_change_that_rolls_back_leaves_no_webhook_event(store: &dyn Store) {
+    store.create_webhook_endpoint(&endpoint("https://a.example/hook", None), &event("webhook.endpoint.add", T)).await.unwrap();
+    let w = world(store, "rollback").await;
+    assert_eq!(store.webhook_event_count().await.unwrap(), 0, "the world was made without events");
+    // Revoking a session that is not live rolls back.
+    let line = with_webhooks("session.revoke", T, vec![latch_store::WebhookEvent { session_id: Some("sess_none".into()), ..webhook("session.revoked", T) }]);
+    assert!(store.revoke_session("sess_none", T, &line).await.unwrap().is_none());
+    // A sign-up whose username is taken fails as a whole.
+    let (client, token_hash) = new_client();
+    let clash = User { id: new_id(IdKind::User, T), ..new_user("rollback") };
+    let session = new_session(&client, &clash, T);
+    let signed_up = sign_up_of(&client, &clash, &session);
+    let line = with_webhooks("sign_up", T, vec![webhook("user.created", T), webhook("session.created", T)]);
+    let clashed = store.sign_up(ClientToken::New(NewClient { client: &client, token_hash: &token_hash }), &clash, &signed_up, &session, &line).await;
+    assert!(matches!(clashed, Err(StoreError::Conflict(_))));
+    // Deleting a passkey of someone else's changes nothing.
+    let line = with_webhooks("passkey.delete", T, vec![webhook("passkey.deleted", T)]);
+    assert!(!store.delete_passkey("user_other", &w.passkey.id, T, &line).await.unwrap());
+    assert_eq!(store.webhook_event_count().await.unwrap(), 0);
+    assert!(store.webhook_deliveries(None, 10).await.unwrap().is_empty());
 }

@@ -137,6 +137,18 @@ pub struct ServeArgs {
     /// idle timeout (default 259200, three days). Applies to sessions started afterwards.
     #[arg(long, env = "LATCH_SESSION_IDLE_TIMEOUT_SECS")]
     pub session_idle_timeout_secs: Option<u64>,
+
+    // Webhook delivery (`latch webhooks` manages endpoints; docs/protocol.md §15).
+    /// Milliseconds between the webhook dispatcher's looks for due deliveries.
+    #[arg(long, env = "LATCH_WEBHOOK_POLL_MS", default_value_t = 1000)]
+    pub webhook_poll_ms: u64,
+    /// Seconds one webhook POST may take.
+    #[arg(long, env = "LATCH_WEBHOOK_TIMEOUT_SECS", default_value_t = 15)]
+    pub webhook_timeout_secs: u64,
+    /// What one second of the retry schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h)
+    /// lasts, in ms: 1000 in earnest; tests shrink it.
+    #[arg(long, env = "LATCH_WEBHOOK_RETRY_UNIT_MS", default_value_t = 1000)]
+    pub webhook_retry_unit_ms: u64,
 }
 
 fn parse_token_algorithm(s: &str) -> Result<SigningAlgorithm, String> {
@@ -242,6 +254,7 @@ pub struct Resolved {
     pub idle_timeout: Duration,
     pub purge: latch_store::PurgePolicy,
     pub purge_interval: Duration,
+    pub webhooks: latch_server::webhooks::DispatchConfig,
 }
 
 /// Settings whose origins may depend on the port actually bound (with `--port 0`).
@@ -390,6 +403,13 @@ impl ServeArgs {
             idle_timeout: Duration::from_secs(self.idle_timeout_secs.or(file.idle_timeout_secs).unwrap_or(20).max(1)),
             purge,
             purge_interval: Duration::from_secs(self.purge_interval_secs.or(file.purge_interval_secs).unwrap_or(60).max(1)),
+            webhooks: latch_server::webhooks::DispatchConfig {
+                poll: Duration::from_millis(self.webhook_poll_ms.max(10)),
+                timeout: Duration::from_secs(self.webhook_timeout_secs.max(1)),
+                retry_unit_ms: i64::try_from(self.webhook_retry_unit_ms.max(1)).unwrap_or(1000),
+                production,
+                ..latch_server::webhooks::DispatchConfig::default()
+            },
         })
     }
 }

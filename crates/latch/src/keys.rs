@@ -160,13 +160,13 @@ fn token_ttl(resolved: &crate::config::Resolved) -> std::time::Duration {
 
 /// The store, its schema brought up to date first: an operator may create the first secret
 /// key before the server ever started.
-async fn migrated_store(resolved: &crate::config::Resolved) -> anyhow::Result<std::sync::Arc<dyn latch_store::Store>> {
+pub(crate) async fn migrated_store(resolved: &crate::config::Resolved) -> anyhow::Result<std::sync::Arc<dyn latch_store::Store>> {
     latch_store::migrate(&resolved.database_url).await.context("cannot migrate the database")?;
     open_store(resolved).await
 }
 
 /// A refusal as an operator reads it: the cause of an internal fault included.
-fn refusal(r: latch_flows::Refusal) -> anyhow::Error {
+pub(crate) fn refusal(r: latch_flows::Refusal) -> anyhow::Error {
     match &r {
         latch_flows::Refusal::Internal(cause) => anyhow::anyhow!("{cause}"),
         other => anyhow::anyhow!("{}", other.clerk().long_message),

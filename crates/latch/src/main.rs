@@ -6,6 +6,7 @@ mod audit;
 mod config;
 mod keys;
 mod serve;
+mod webhooks;
 
 use clap::{Parser, Subcommand};
 
@@ -32,6 +33,8 @@ enum Command {
     Keys(keys::KeysArgs),
     /// Issue a sign-in token (a one-time sign-in URL) for a user: the recovery path.
     SignInToken(keys::SignInTokenArgs),
+    /// Webhook endpoints (add, list, remove) and their deliveries (list, replay).
+    Webhooks(webhooks::WebhooksArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -61,6 +64,7 @@ fn run() -> anyhow::Result<()> {
             Command::Audit(args) => audit::run(args).await,
             Command::Keys(args) => keys::run(args).await,
             Command::SignInToken(args) => keys::sign_in_token(args).await,
+            Command::Webhooks(args) => webhooks::run(args).await,
         }
     })
 }

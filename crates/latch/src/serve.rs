@@ -63,6 +63,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let state = AppState::new(settings, store.clone(), tokens.clone(), issuer);
     spawn_purger(store, tokens, resolved.purge, resolved.purge_interval);
+    latch_server::webhooks::spawn(state.latch(), resolved.webhooks.clone())
+        .map_err(|e| anyhow::anyhow!("cannot start the webhook dispatcher: {e}"))?;
 
     // Tests and scripts wait for this exact line.
     println!("latch listening on http://{addr}");

@@ -11,6 +11,7 @@
 //! A Backend API request has no client and no session: its [`Requester`](crate::Requester)
 //! carries only the caller's address and user agent, for the audit trail.
 
+pub mod json;
 pub mod keys;
 pub mod sessions;
 pub mod sign_in_tokens;

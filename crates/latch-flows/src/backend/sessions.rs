@@ -7,7 +7,7 @@ use latch_store::SessionQuery;
 use crate::audit::{self, Subject};
 use crate::refusal::{FlowResult, Refusal};
 use crate::requester::Requester;
-use crate::Latch;
+use crate::{Latch, webhooks};
 
 /// One page of the sessions `query` selects, and how many it selects in all.
 pub async fn list(latch: &Latch, query: &SessionQuery) -> FlowResult<(Vec<Session>, u64)> {
@@ -25,7 +25,15 @@ pub async fn revoke(latch: &Latch, requester: &Requester, id: &str, now: Millis)
     if !looks_like(IdKind::Session, id) {
         return Err(Refusal::NotFound("session"));
     }
-    let line = audit::line(requester, "session.revoke", Subject::default(), None, now);
+    let mut line = audit::line(requester, "session.revoke", Subject::default(), None, now);
+    if latch.webhooks().is_on()
+        && let Some(session) = latch.store().session(id).await?
+    {
+        // Written only if the revocation below takes (the store keeps the event of the
+        // session it revoked).
+        let revoked = Session { status: SessionStatus::Revoked, updated_at: now, ..session };
+        line.webhooks = vec![webhooks::session_event_reading_user(latch, requester, "session.revoked", &revoked, now).await?];
+    }
     match latch.store().revoke_session(id, now, &line).await? {
         Some(session) => Ok(Session { status: SessionStatus::Revoked, updated_at: now, ..session }),
         None => match latch.store().session(id).await? {

@@ -8,7 +8,7 @@ use latch_store::{UserDetails, UserQuery};
 use crate::audit::{self, Subject};
 use crate::refusal::{FlowResult, Refusal};
 use crate::requester::Requester;
-use crate::Latch;
+use crate::{Latch, webhooks};
 
 /// A user with what the Backend API shows of them: their metadata and passkeys.
 pub type BackendUser = UserDetails;
@@ -68,7 +68,10 @@ pub async fn count(latch: &Latch, filter: &UserFilter) -> FlowResult<u64> {
 /// Deletes the user with their passkeys, tickets and metadata; their live sessions end.
 pub async fn delete(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<()> {
     let subject = Subject { user_id: Some(id.to_string()), ..Subject::default() };
-    let line = audit::line(requester, "user.delete", subject, None, now);
+    let mut line = audit::line(requester, "user.delete", subject, None, now);
+    if latch.webhooks().is_on() {
+        line.webhooks = vec![webhooks::deleted_event(requester, "user.deleted", "user", id, now)];
+    }
     if !looks_like(IdKind::User, id) || !latch.store().delete_user(id, now, &line).await? {
         return Err(Refusal::NotFound("user"));
     }
@@ -93,7 +96,15 @@ pub async fn update_metadata(
     }
     let subject = Subject { user_id: Some(id.to_string()), ..Subject::default() };
     let line = audit::line(requester, "user.metadata", subject, None, now);
-    let metadata = latch.store().update_user_metadata(id, patch, now, &line).await?.ok_or(Refusal::NotFound("user"))?;
+    let events: Box<latch_store::UserUpdatedEvents> = match find(latch, id).await? {
+        Some(user) if latch.webhooks().is_on() => {
+            let passkeys = latch.store().passkeys_of(id).await?;
+            webhooks::user_updated_with(requester, user, passkeys, now)
+        }
+        _ => Box::new(|_: &latch_store::UserMetadata| Vec::new()),
+    };
+    let metadata =
+        latch.store().update_user_metadata(id, patch, now, &line, &events).await?.ok_or(Refusal::NotFound("user"))?;
     let shown = details(latch, id).await?.ok_or(Refusal::NotFound("user"))?;
     // The merge's own result, whatever a concurrent update wrote since.
     Ok(BackendUser { metadata, ..shown })
@@ -108,7 +119,10 @@ pub async fn passkeys(latch: &Latch, user_id: &str) -> FlowResult<Vec<Passkey>> 
 /// Deletes passkey `id` of the user (an operator's answer to a lost or stolen device).
 pub async fn delete_passkey(latch: &Latch, requester: &Requester, user_id: &str, id: &str, now: Millis) -> FlowResult<()> {
     let subject = Subject { user_id: Some(user_id.to_string()), passkey_id: Some(id.to_string()), ..Subject::default() };
-    let line = audit::line(requester, "passkey.delete", subject, None, now);
+    let mut line = audit::line(requester, "passkey.delete", subject, None, now);
+    if latch.webhooks().is_on() {
+        line.webhooks = vec![webhooks::deleted_event(requester, "passkey.deleted", "passkey", id, now)];
+    }
     if !looks_like(IdKind::Passkey, id) || !latch.store().delete_user_passkey(user_id, id, &line).await? {
         return Err(Refusal::NotFound("passkey"));
     }
