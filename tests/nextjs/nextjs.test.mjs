@@ -240,3 +240,39 @@ step("device A's next page load is signed out: the handshake finds its session r
   const uat = (await story.deviceA.cookies(APP_URL)).find((c) => c.name === '__client_uat')
   assert.equal(uat?.value, '0')
 })
+
+step("the app's webhook route received the story as signed events (verifyWebhook with the whsec_ Latch printed)", async () => {
+  // Latch delivers within a second or so of each change; every change above is long past.
+  let events = []
+  const wanted = ['user.created', 'session.created', 'passkey.created', 'passkey.updated', 'session.ended', 'session.revoked', 'passkey.deleted']
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    const res = await fetch(`${APP_URL}/api/webhooks`)
+    assert.equal(res.status, 200)
+    events = (await res.json()).filter((e) => e.userId === story.userId)
+    const types = new Set(events.map((e) => e.type))
+    if (wanted.every((t) => types.has(t)) || Date.now() > deadline) break
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  const types = new Set(events.map((e) => e.type))
+  for (const t of wanted) assert.ok(types.has(t), `${t} arrived (got ${[...types].join(', ')})`)
+  const created = events.find((e) => e.type === 'user.created')
+  assert.equal(created.objectId, story.userId)
+  const revoked = events.find((e) => e.type === 'session.revoked')
+  assert.equal(revoked.objectId, story.sessionId, 'the session the operator revoked')
+  for (const e of events) assert.match(e.id, /^msg_/)
+  // A message id names one event: a retry repeats it with the same type and object.
+  const byId = new Map()
+  for (const e of events) {
+    const seen = byId.get(e.id)
+    if (seen) assert.deepEqual(seen, e, 'a redelivery is the same event')
+    byId.set(e.id, e)
+  }
+  // Nothing but Latch's signature gets in.
+  const forged = await fetch(`${APP_URL}/api/webhooks`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'svix-id': 'msg_forged', 'svix-timestamp': String(Math.floor(Date.now() / 1000)), 'svix-signature': 'v1,AAAA' },
+    body: JSON.stringify({ type: 'user.deleted', object: 'event', data: { id: story.userId } }),
+  })
+  assert.equal(forged.status, 400)
+})

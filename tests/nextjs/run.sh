@@ -118,7 +118,7 @@ TOKEN_TTL_SECS=30
 run_suite() {
   local name=$1
   shift
-  local data="$WORK/data-$name" app_port latch_pid next_pid latch_url secret_key pk
+  local data="$WORK/data-$name" app_port latch_pid next_pid latch_url secret_key pk webhook_secret
   mkdir -p "$data"
   local db_args=(--data-dir "$data" --issuer "$ISSUER" "$@")
   secret_key=$("$LATCH_BIN" keys create --label nextjs-tests "${db_args[@]}" 2>"$WORK/keys-$name.log") || return 1
@@ -126,6 +126,8 @@ run_suite() {
   [ "$pk" = "$PUBLISHABLE_KEY" ] || { log "latch's publishable key $pk is not the one the app was built with ($PUBLISHABLE_KEY)"; return 1; }
 
   app_port=$(free_port)
+  # The app's webhook route, as an operator adds it: Latch prints its signing secret once.
+  webhook_secret=$("$LATCH_BIN" webhooks add "http://localhost:$app_port/api/webhooks" "${db_args[@]}" 2>>"$WORK/keys-$name.log") || return 1
   "$LATCH_BIN" serve --port 0 "${db_args[@]}" --origin "http://localhost:$app_port" \
     --token-ttl-secs "$TOKEN_TTL_SECS" >"$WORK/latch-$name.log" 2>&1 &
   latch_pid=$!
@@ -135,6 +137,7 @@ run_suite() {
 
   # The app's server: Latch's Backend API, and the Frontend API its /__clerk proxy forwards to.
   (cd "$EXAMPLE" && CLERK_SECRET_KEY="$secret_key" CLERK_API_URL="$latch_url/bapi" CLERK_FAPI_URL="$latch_url" \
+    CLERK_WEBHOOK_SIGNING_SECRET="$webhook_secret" WEBHOOK_LOG_READABLE=1 \
     exec ./node_modules/.bin/next start -p "$app_port") >"$WORK/next-$name.log" 2>&1 &
   next_pid=$!
   PIDS+=("$next_pid")

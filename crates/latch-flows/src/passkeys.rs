@@ -190,12 +190,13 @@ pub async fn delete(latch: &Latch, requester: &Requester, id: &str, now: Millis)
     let me = active_user(latch, requester, now).await?;
     // Step-up: a session someone else held for a moment must not lock the owner out.
     reverify::require_recent_first_factor(latch, &me.session, now)?;
-    // The sessions this passkey made end with it (this one too, if it did).
+    // The other sessions this passkey made end with it. The deleting one stays: it has just
+    // proved a recent verification, and ending it would only sign out the user who acted.
     let mut line = audit::line(requester, "passkey.delete", subject_of(&me, id), None, now);
     if latch.webhooks().is_on() {
         line.webhooks = vec![webhooks::deleted_event(requester, "passkey.deleted", "passkey", id, now)];
     }
-    if !looks_like(IdKind::Passkey, id) || !latch.store().delete_passkey(&me.user.id, id, now, &line).await? {
+    if !looks_like(IdKind::Passkey, id) || !latch.store().delete_passkey(&me.user.id, id, &me.session.id, now, &line).await? {
         return Err(Refusal::NotFound("passkey"));
     }
     let deleted = Deleted { object: "passkey", id: id.to_string() };

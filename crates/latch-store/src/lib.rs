@@ -429,9 +429,11 @@ pub trait Store: Send + Sync + 'static {
     async fn rename_passkey(&self, user_id: &str, id: &str, name: &str, now: Millis, audit: &AuditEvent)
     -> StoreResult<Option<Passkey>>;
     /// Deletes a verified or pending passkey of this user; false when there was none. Deleting
-    /// a verified one also revokes the live sessions that passkey made (and no other), in the
-    /// same transaction, with the `audit` line (its webhook events only for a verified passkey).
-    async fn delete_passkey(&self, user_id: &str, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool>;
+    /// a verified one also revokes the live sessions that passkey made (and no other) except
+    /// `keep_session`, the one deleting it, in the same transaction, with the `audit` line (its
+    /// webhook events only for a verified passkey).
+    async fn delete_passkey(&self, user_id: &str, id: &str, keep_session: &str, now: Millis, audit: &AuditEvent)
+    -> StoreResult<bool>;
 
     // Sign-ins.
     /// The sign-in, with the client if it is new, in one transaction; then the client as it

@@ -347,11 +347,12 @@ pub(crate) async fn delete_passkey<E: Exec>(
     tx: &mut E,
     user_id: &str,
     id: &str,
+    keep_session: &str,
     now: Millis,
     audit: &AuditEvent,
 ) -> StoreResult<bool> {
     if tx.run(q::DELETE_PASSKEY, binds![id, user_id]).await? > 0 {
-        tx.run(q::REVOKE_PASSKEY_SESSIONS, binds![now, user_id, id]).await?;
+        tx.run(q::REVOKE_PASSKEY_SESSIONS, binds![now, user_id, id, keep_session]).await?;
         insert_audit(tx, audit).await?;
         return Ok(true);
     }
@@ -708,7 +709,7 @@ pub(crate) async fn delete_user_passkey<E: Exec>(tx: &mut E, user_id: &str, id: 
         return Ok(false);
     }
     // The sessions this passkey made end with it, as on FAPI.
-    tx.queue(q::REVOKE_PASSKEY_SESSIONS, binds![audit.at, user_id, id]).await?;
+    tx.queue(q::REVOKE_PASSKEY_SESSIONS, binds![audit.at, user_id, id, ""]).await?;
     insert_audit(tx, audit).await?;
     Ok(true)
 }
@@ -1104,8 +1105,15 @@ macro_rules! impl_store {
             ) -> StoreResult<Option<Passkey>> {
                 $with!(self, Access::Write, |tx| ops::rename_passkey(tx, user_id, id, name, now, audit))
             }
-            async fn delete_passkey(&self, user_id: &str, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool> {
-                $with!(self, Access::Write, |tx| ops::delete_passkey(tx, user_id, id, now, audit))
+            async fn delete_passkey(
+                &self,
+                user_id: &str,
+                id: &str,
+                keep_session: &str,
+                now: Millis,
+                audit: &AuditEvent,
+            ) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::delete_passkey(tx, user_id, id, keep_session, now, audit))
             }
             async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<Written<()>> {
                 $with!(self, Access::Write, |tx| ops::create_sign_in(tx, new_client, sign_in))

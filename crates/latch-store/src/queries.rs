@@ -83,7 +83,7 @@ pub const DELETE_PASSKEY: &str = "DELETE FROM passkeys WHERE id = $1 AND user_id
 /// Deleting a passkey revokes the live sessions that passkey made (perhaps by whoever else
 /// held it): they must not outlive it. The user's other sessions stay.
 pub const REVOKE_PASSKEY_SESSIONS: &str = "UPDATE sessions SET status = 'revoked', updated_at = $1 \
-     WHERE user_id = $2 AND passkey_id = $3 AND status IN ('active', 'pending')";
+     WHERE user_id = $2 AND passkey_id = $3 AND id <> $4 AND status IN ('active', 'pending')";
 pub const DELETE_PENDING_PASSKEY: &str = "DELETE FROM pending_passkeys WHERE id = $1 AND user_id = $2";
 
 pub const INSERT_SIGN_IN: &str = concat!(

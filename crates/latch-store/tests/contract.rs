@@ -491,10 +491,10 @@ async fn rename_and_delete_passkeys(store: &dyn Store) {
 
     let pending_id = new_id(IdKind::Passkey, T);
     store.create_pending_passkey(&new_pending(&w.user, &w.client, &pending_id, T + 300_000), 10).await.unwrap();
-    assert!(!store.delete_passkey("user_other", &w.passkey.id, T, &event("passkey.delete", T)).await.unwrap());
-    assert!(store.delete_passkey(&w.user.id, &w.passkey.id, T, &event("passkey.delete", T)).await.unwrap());
-    assert!(store.delete_passkey(&w.user.id, &pending_id, T, &event("passkey.delete", T)).await.unwrap(), "a pending passkey is deleted too");
-    assert!(!store.delete_passkey(&w.user.id, &w.passkey.id, T, &event("passkey.delete", T)).await.unwrap());
+    assert!(!store.delete_passkey("user_other", &w.passkey.id, "sess_none", T, &event("passkey.delete", T)).await.unwrap());
+    assert!(store.delete_passkey(&w.user.id, &w.passkey.id, "sess_none", T, &event("passkey.delete", T)).await.unwrap());
+    assert!(store.delete_passkey(&w.user.id, &pending_id, "sess_none", T, &event("passkey.delete", T)).await.unwrap(), "a pending passkey is deleted too");
+    assert!(!store.delete_passkey(&w.user.id, &w.passkey.id, "sess_none", T, &event("passkey.delete", T)).await.unwrap());
     assert!(store.passkeys_of(&w.user.id).await.unwrap().is_empty());
     assert!(store.pending_passkey(&w.user.id, &pending_id).await.unwrap().is_none());
 }
@@ -1257,7 +1257,7 @@ async fn a_change_that_rolls_back_leaves_no_webhook_event(store: &dyn Store) {
     assert!(matches!(clashed, Err(StoreError::Conflict(_))));
     // Deleting a passkey of someone else's changes nothing.
     let line = with_webhooks("passkey.delete", T, vec![webhook("passkey.deleted", T)]);
-    assert!(!store.delete_passkey("user_other", &w.passkey.id, T, &line).await.unwrap());
+    assert!(!store.delete_passkey("user_other", &w.passkey.id, "sess_none", T, &line).await.unwrap());
     assert_eq!(store.webhook_event_count().await.unwrap(), 0);
     assert!(store.webhook_deliveries(None, 10).await.unwrap().is_empty());
 }

@@ -155,9 +155,14 @@ async fn deleting_a_passkey_ends_exactly_the_sessions_it_made() {
     let sign_up_session = alice.fapi.session_id().unwrap();
     alice.fapi.token(&sign_up_session).await.ok();
 
-    // Deleting the passkey that made the deleting session ends that session too.
+    // Deleting the passkey that made the deleting session keeps that session: the user who
+    // acted stays signed in (docs/protocol.md §16.4); other sessions of that passkey end.
+    let also_second = Fapi::new(&server);
+    alice.auth.prefer(&second_cred);
+    let other_second_session = also_second.sign_in_ok(&mut alice.auth).await;
     with_second.delete(&format!("/me/passkeys/{}", second["id"].as_str().unwrap())).await.ok();
-    with_second.token(&second_session).await.assert_error(401, "signed_out");
+    with_second.token(&second_session).await.ok();
+    also_second.token(&other_second_session).await.assert_error(401, "signed_out");
     alice.fapi.token(&sign_up_session).await.ok();
 }
 
