@@ -249,7 +249,8 @@ step("the app's webhook route received the story as signed events (verifyWebhook
   for (;;) {
     const res = await fetch(`${APP_URL}/api/webhooks`)
     assert.equal(res.status, 200)
-    events = (await res.json()).filter((e) => e.userId === story.userId)
+    // Each run starts a fresh Latch: every event is about this story's one user.
+    events = await res.json()
     const types = new Set(events.map((e) => e.type))
     if (wanted.every((t) => types.has(t)) || Date.now() > deadline) break
     await new Promise((r) => setTimeout(r, 500))
@@ -258,6 +259,7 @@ step("the app's webhook route received the story as signed events (verifyWebhook
   for (const t of wanted) assert.ok(types.has(t), `${t} arrived (got ${[...types].join(', ')})`)
   const created = events.find((e) => e.type === 'user.created')
   assert.equal(created.objectId, story.userId)
+  for (const e of events.filter((e) => e.type.startsWith('session.'))) assert.equal(e.userId, story.userId, e.type)
   const revoked = events.find((e) => e.type === 'session.revoked')
   assert.equal(revoked.objectId, story.sessionId, 'the session the operator revoked')
   for (const e of events) assert.match(e.id, /^msg_/)
