@@ -250,7 +250,14 @@ async function portalSignInWithButton(u, origin, { username } = {}) {
   )
   await u.setPresence(true)
   if (username) await u.page.getByLabel('Username').fill(username)
-  await u.page.getByRole('button', { name: 'Sign in with a passkey' }).click()
+  try {
+    await u.page.getByRole('button', { name: 'Sign in with a passkey' }).click()
+  } catch (e) {
+    // On a loaded machine the autofill request can be answered as presence comes back, before
+    // the click: the sign-in is then done and the page has moved on to the account page (every
+    // caller goes on to check where it landed and whose session it is).
+    if (!new URL(u.page.url()).pathname.endsWith('/portal/account')) throw e
+  }
 }
 
 async function waitFor(page, predicate, what = 'condition', timeout = 20_000) {
@@ -498,7 +505,12 @@ scenario('domains 4. the account portal on accounts.example.test: sign-up, add, 
   await page.reload()
   await page.waitForURL(`${accounts}/portal/account`) // the autofill request is answered at once
   const okGets = (await u.webauthnCalls()).filter((c) => c.kind === 'get' && c.outcome === 'ok').map((c) => c.mediation)
-  assert.deepEqual(okGets, ['optional', 'conditional'], 'the button, then autofill')
+  // The button's request, then autofill's. A loaded machine may also let the sign-in page's
+  // autofill request be answered once presence returns: an extra autofill answer, never a
+  // second button one.
+  assert.equal(okGets[0], 'optional', `the button first: ${okGets}`)
+  assert.equal(okGets.at(-1), 'conditional', `then autofill: ${okGets}`)
+  assert.deepEqual(okGets.slice(1).filter((m) => m !== 'conditional'), [], `the rest autofill: ${okGets}`)
 
   // rename the first passkey (keyboard: Enter saves), survives a reload
   const item = (id) => page.locator(`#passkeys li[data-passkey-id="${id}"]`)
