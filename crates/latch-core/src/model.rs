@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::ids::{IdKind, new_id};
-use webauthn_rs_core::proto::{AuthenticationState, Credential, RegistrationState};
+use webauthn_rs_core::proto::{AuthenticationState, RegistrationState};
+/// The stored WebAuthn credential, named here because the records below carry it.
+pub use webauthn_rs_core::proto::Credential;
 
 pub type Millis = i64;
 

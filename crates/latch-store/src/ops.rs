@@ -468,24 +468,10 @@ pub(crate) async fn complete_sign_in<E: Exec>(
     c: &SignInCompletion,
     audit: &AuditEvent,
 ) -> StoreResult<Written<bool>> {
-    let credential = to_json(&c.updated_credential)?;
     let s = &c.session;
     tx.queue_one(q::CLOSE_SIGN_IN, binds![&s.user_id, &s.id, c.now, c.now, &c.sign_in_id, &s.client_id, &c.challenge_options])
         .await?;
-    tx.queue_one(
-        q::COUNT_PASSKEY_USE,
-        binds![
-            &credential,
-            i64::from(c.updated_credential.counter),
-            i64::from(c.updated_credential.backup_eligible),
-            i64::from(c.updated_credential.backup_state),
-            c.now,
-            c.now,
-            &c.passkey_id,
-            i64::from(c.previous_sign_count)
-        ],
-    )
-    .await?;
+    queue_passkey_use(tx, &c.passkey_id, &c.updated_credential, c.previous_sign_count, c.now).await?;
     insert_session(tx, s).await?;
     queue_token_rotation(tx, &s.client_id, &c.old_client_token_hash, &c.client_token_hash).await?;
     tx.queue(q::SET_ACTIVE_SESSION, binds![&s.id, c.now, &s.client_id]).await?;
@@ -895,39 +881,38 @@ pub(crate) async fn complete_session_verification<E: Exec>(
     c: &ReverificationCompletion,
     audit: &AuditEvent,
 ) -> StoreResult<bool> {
-    let closed = tx
-        .run(q::CLOSE_SESSION_VERIFICATION, binds![c.now, &c.session_id, &c.verification_id, &c.challenge_options])
+    tx.queue_one(q::CLOSE_SESSION_VERIFICATION, binds![c.now, &c.session_id, &c.verification_id, &c.challenge_options])
         .await?;
-    if closed != 1 {
-        tx.roll_back();
-        return Ok(false);
-    }
-    let credential = to_json(&c.updated_credential)?;
-    let counted = tx
-        .run(
-            q::COUNT_PASSKEY_USE,
-            binds![
-                &credential,
-                i64::from(c.updated_credential.counter),
-                i64::from(c.updated_credential.backup_eligible),
-                i64::from(c.updated_credential.backup_state),
-                c.now,
-                c.now,
-                &c.passkey_id,
-                i64::from(c.previous_sign_count)
-            ],
-        )
-        .await?;
-    if counted != 1 {
-        tx.roll_back();
-        return Ok(false);
-    }
-    if tx.run(q::SESSION_REVERIFIED, binds![c.now, c.now, c.now, &c.session_id]).await? != 1 {
-        tx.roll_back();
-        return Ok(false);
-    }
+    queue_passkey_use(tx, &c.passkey_id, &c.updated_credential, c.previous_sign_count, c.now).await?;
+    tx.queue_one(q::SESSION_REVERIFIED, binds![c.now, c.now, c.now, &c.session_id]).await?;
     insert_audit(tx, audit).await?;
-    Ok(true)
+    tx.held().await
+}
+
+/// A verified assertion's passkey use: the new counter and backup flags, conditionally on
+/// nobody having used the passkey since the verification read it (`previous_sign_count`).
+async fn queue_passkey_use<E: Exec>(
+    tx: &mut E,
+    passkey_id: &str,
+    updated: &latch_core::model::Credential,
+    previous_sign_count: u32,
+    now: Millis,
+) -> StoreResult<()> {
+    let credential = to_json(updated)?;
+    tx.queue_one(
+        q::COUNT_PASSKEY_USE,
+        binds![
+            &credential,
+            i64::from(updated.counter),
+            i64::from(updated.backup_eligible),
+            i64::from(updated.backup_state),
+            now,
+            now,
+            passkey_id,
+            i64::from(previous_sign_count)
+        ],
+    )
+    .await
 }
 
 // ---- webhooks (docs/protocol.md §15) ------------------------------------------------------
