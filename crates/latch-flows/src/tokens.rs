@@ -507,6 +507,64 @@ impl JwtSigner for CachedSigner {
     }
 }
 
+// ---- verifying this instance's own tokens (the admin console's Backend API calls) ----------
+
+/// What Latch reads back from a session token it signed.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct VerifiedClaims {
+    pub sid: String,
+    pub sub: String,
+    #[serde(default)]
+    pub azp: Option<String>,
+    pub sts: String,
+}
+
+/// Leeway for `exp` and `nbf`: small, since the token and its checker share a clock source
+/// (nodes of one instance), unlike an app's server.
+const VERIFY_LEEWAY_SECS: u64 = 5;
+
+impl TokenSigner {
+    /// The claims of `jwt` if this instance signed it with a key it still publishes, for
+    /// `issuer`, and it is neither expired nor not yet valid at `now`; otherwise `None`.
+    /// Only the algorithms Latch signs with are accepted (never `none` or an HMAC), each
+    /// checked against the published key of the token's `kid`.
+    pub fn verify(&self, jwt: &str, issuer: &str, now: Millis) -> Option<VerifiedClaims> {
+        let header = jsonwebtoken::decode_header(jwt).ok()?;
+        if !matches!(header.alg, Algorithm::RS256 | Algorithm::EdDSA) {
+            return None;
+        }
+        let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(self.jwks(now)).ok()?;
+        let jwk = set.find(header.kid.as_deref()?)?;
+        // The key's own algorithm, not the header's choice, decides how it is checked.
+        let key_alg = match jwk.common.key_algorithm? {
+            jsonwebtoken::jwk::KeyAlgorithm::RS256 => Algorithm::RS256,
+            jsonwebtoken::jwk::KeyAlgorithm::EdDSA => Algorithm::EdDSA,
+            _ => return None,
+        };
+        if key_alg != header.alg {
+            return None;
+        }
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwk).ok()?;
+        let mut validation = jsonwebtoken::Validation::new(key_alg);
+        validation.set_issuer(&[issuer]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "sub"]);
+        validation.validate_nbf = true;
+        validation.validate_aud = false;
+        validation.leeway = VERIFY_LEEWAY_SECS;
+        // jsonwebtoken checks exp/nbf against the system clock; check them against `now` too,
+        // so the flow's clock is the rule.
+        let data = jsonwebtoken::decode::<Value>(jwt, &key, &validation).ok()?;
+        let now_secs = now / 1000;
+        let leeway = VERIFY_LEEWAY_SECS as i64;
+        let exp = data.claims.get("exp")?.as_i64()?;
+        let nbf = data.claims.get("nbf")?.as_i64()?;
+        if exp + leeway <= now_secs || nbf - leeway > now_secs {
+            return None;
+        }
+        serde_json::from_value(data.claims).ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
