@@ -774,4 +774,30 @@ mod tests {
             assert_eq!(recent.bytes, counted);
         }
     }
+
+    #[test]
+    fn verify_accepts_only_this_signers_unexpired_tokens_for_its_issuer() {
+        for algorithm in [SigningAlgorithm::Rs256, SigningAlgorithm::EdDsa] {
+            let tokens = signer(algorithm);
+            let now_secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+            let jwt = tokens.sign(&claims(now_secs, 60, Some("https://latch.example"))).unwrap();
+            let now = now_secs * 1000;
+            let verified = tokens.verify(&jwt, "latch", now).expect("its own fresh token");
+            assert_eq!((verified.sid.as_str(), verified.sub.as_str()), ("sess_a", "user_a"));
+            assert_eq!(verified.azp.as_deref(), Some("https://latch.example"));
+            // Past exp (and the leeway) at the flow's clock; not yet valid; another issuer.
+            assert!(tokens.verify(&jwt, "latch", now + 66_000).is_none(), "expired");
+            assert!(tokens.verify(&jwt, "latch", now - 11_000).is_none(), "before nbf");
+            assert!(tokens.verify(&jwt, "other", now).is_none(), "another issuer");
+            // Another signer's token (another instance's key), a changed payload, `alg: none`.
+            let other = signer(algorithm).sign(&claims(now_secs, 60, None)).unwrap();
+            assert!(tokens.verify(&other, "latch", now).is_none(), "another key");
+            let parts: Vec<&str> = jwt.split('.').collect();
+            let changed = format!("{}.{}.{}", parts[0], other.split('.').nth(1).unwrap(), parts[2]);
+            assert!(tokens.verify(&changed, "latch", now).is_none(), "a changed payload");
+            let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#), parts[1]);
+            assert!(tokens.verify(&none, "latch", now).is_none(), "alg none");
+        }
+    }
+
 }
