@@ -463,8 +463,8 @@ pub const OPERATORS: &str = "SELECT o.granted_at, u.id, u.username, u.webauthn_h
 /// A session and whether its user holds the operator role, in one read: what every Backend
 /// API call an operator's session token makes is checked against.
 pub const OPERATOR_SESSION: &str = concat!(
-    "SELECT ", session_columns!(), ", CASE WHEN EXISTS (SELECT 1 FROM operators o WHERE o.user_id = sessions.user_id) \
-     THEN 1 ELSE 0 END AS is_operator FROM sessions WHERE id = $1"
+    "SELECT ", session_columns!(), ", CAST(CASE WHEN EXISTS (SELECT 1 FROM operators o WHERE o.user_id = sessions.user_id) \
+     THEN 1 ELSE 0 END AS BIGINT) AS is_operator FROM sessions WHERE id = $1"
 );
 
 /// Every statement: the SQLite store caches them all prepared, and a test checks their
