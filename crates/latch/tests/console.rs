@@ -142,6 +142,23 @@ async fn only_a_live_operator_session_token_opens_the_backend_api() {
     assert!(audit.contains("operator.revoke"), "{audit}");
 }
 
+#[tokio::test]
+async fn a_token_minted_for_an_apps_page_is_not_the_consoles() {
+    // An app on another origin this instance allows: its pages mint tokens with their `azp`.
+    let server = LatchProcess::start_with(&["--console", "--related-origin", "http://shop.test"]);
+    let app = Fapi::with(&server.base, "http://shop.test");
+    app.sign_up_ok("olive").await;
+    cli(&server, &["operators", "grant", "olive"]);
+    let sid = app.session_id().unwrap();
+    let from_app = app.token(&sid).await.ok().body["jwt"].as_str().unwrap().to_string();
+    Bapi::new(&server, &from_app).get("/users").await.assert_error(401, "authentication_invalid");
+    // The same session's token minted on Latch's own origin (the console's page) works.
+    let own = Fapi::new(&server);
+    own.set_client_cookie(&app.client_cookie().unwrap());
+    let from_console = own.token(&sid).await.ok().body["jwt"].as_str().unwrap().to_string();
+    Bapi::new(&server, &from_console).get("/users").await.ok();
+}
+
 /// Seconds a verification stays fresh here: long enough to sign up and act, short to wait out.
 const MAX_AGE_SECS: u64 = 3;
 
