@@ -2,7 +2,8 @@
 // in with a passkey on Latch's own portal, then through /console searches a user, sees their
 // passkeys and sessions, revokes a session, issues a recovery link, deletes a passkey (after
 // the session-verification passkey ceremony the stale session needs), reads the audit trail
-// naming the operator, and replays a webhook delivery; a signed-in non-operator sees no data.
+// naming the operator, and replays a pending and a failed webhook delivery; a signed-in
+// non-operator sees no data.
 //
 // Starts its own `latch serve --console` ($LATCH_BIN) on localhost; no proxy, no app.
 import { after, test } from 'node:test'
@@ -179,6 +180,19 @@ scenario('an operator runs the console; a non-operator sees nothing', async ({ t
   await op.page.getByRole('button', { name: 'Filter' }).click()
   await waitText(op.page, '#audit tbody tr td:nth-child(2)', 'webhook.replay')
 
+  // A delivery that ran out of attempts (Svix's seven, the schedule shrunk to ms here: ~100 s
+  // after the first sign-up) shows under "Failed" and is replayed from its first attempt.
+  await op.page.getByLabel('Show', { exact: true }).selectOption('failed')
+  const deadline = Date.now() + 150_000
+  while (!(await op.page.locator('#deliveries tbody').getByRole('button', { name: 'Replay' }).count())) {
+    if (Date.now() > deadline) throw new Error('no delivery failed within 150 s')
+    await op.page.waitForTimeout(2_000)
+    await op.page.getByRole('button', { name: 'Refresh' }).click()
+  }
+  await waitText(op.page, '#deliveries tbody tr td:nth-child(2)', 'failed')
+  await op.page.locator('#deliveries tbody').getByRole('button', { name: 'Replay' }).first().click()
+  await waitText(op.page, '#status', /queued again \(1\)/)
+
   // A signed-in user who is not an operator: the console says so, the Backend API said 403.
   const plain = watch(await openUser())
   await portalSignUp(plain.page, latch.origin, uniqueName('plain'))
@@ -187,4 +201,4 @@ scenario('an operator runs the console; a non-operator sees nothing', async ({ t
   assert.equal(await plain.page.locator('#refused').isVisible(), true)
   assert.equal(await plain.page.locator('#console').isVisible(), false)
   assert.ok(plain.bapi.length > 0 && plain.bapi.every((r) => r.status === 403), JSON.stringify(plain.bapi))
-}, { timeout: 180_000 })
+}, { timeout: 300_000 })
