@@ -29,8 +29,14 @@ pub fn router() -> Router<AppState> {
         .route("/console", get(page))
         .route("/console/", get(|| async { Redirect::to("/console") }))
         .route("/console/console.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT.to_string()) }))
-        .route("/console/fapi.js", get(|| async { asset("text/javascript; charset=utf-8", crate::dev_page::FAPI_SCRIPT.to_string()) }))
-        .route("/console/console.css", get(|| async { asset("text/css; charset=utf-8", format!("{PORTAL_STYLE}\n{STYLE}")) }))
+        .route(
+            "/console/fapi.js",
+            get(|| async { asset("text/javascript; charset=utf-8", crate::dev_page::FAPI_SCRIPT.to_string()) }),
+        )
+        .route(
+            "/console/console.css",
+            get(|| async { asset("text/css; charset=utf-8", format!("{PORTAL_STYLE}\n{STYLE}")) }),
+        )
 }
 
 async fn page(State(state): State<AppState>) -> Response {

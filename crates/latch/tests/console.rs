@@ -165,8 +165,11 @@ const MAX_AGE_SECS: u64 = 3;
 async fn reverify(person: &mut Person) {
     let sid = person.fapi.session_id().unwrap();
     person.fapi.post(&format!("/client/sessions/{sid}/verify"), &[("level", "first_factor")]).await.ok();
-    let prepared =
-        person.fapi.post(&format!("/client/sessions/{sid}/verify/prepare_first_factor"), &[("strategy", "passkey")]).await.ok();
+    let prepared = person
+        .fapi
+        .post(&format!("/client/sessions/{sid}/verify/prepare_first_factor"), &[("strategy", "passkey")])
+        .await
+        .ok();
     let options = parse_nonce(&prepared.resp()["first_factor_verification"]["nonce"]);
     let assertion = person.auth.assert(&options).await;
     let done = person
@@ -248,7 +251,12 @@ async fn the_audit_passkey_and_webhook_endpoints_filter_and_page() {
 
     // Audit: the action filter, pages of 2 with the count of all, the user filter.
     let first = bapi.get("/audit_events?action=sign_up&limit=2").await.ok();
-    assert_eq!((first.body["data"].as_array().unwrap().len(), &first.body["total_count"]), (2, &json!(3)), "{}", first.text);
+    assert_eq!(
+        (first.body["data"].as_array().unwrap().len(), &first.body["total_count"]),
+        (2, &json!(3)),
+        "{}",
+        first.text
+    );
     let rest = bapi.get("/audit_events?action=sign_up&limit=2&offset=2").await.ok();
     assert_eq!(rest.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(rest.body["data"][0]["user_id"], amy.user_id.as_str(), "oldest last");

@@ -42,7 +42,10 @@ pub async fn webhook_deliveries(latch: &Latch, status: Option<&str>, limit: u32)
     if let Some(status) = status
         && !DELIVERY_STATUSES.contains(&status)
     {
-        return Err(Refusal::ParamInvalid { param: "status".into(), why: "status is pending, failed or delivered.".into() });
+        return Err(Refusal::ParamInvalid {
+            param: "status".into(),
+            why: "status is pending, failed or delivered.".into(),
+        });
     }
     Ok(latch.store().webhook_deliveries(status, limit).await?)
 }

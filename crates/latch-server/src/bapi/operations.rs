@@ -6,8 +6,8 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use latch_flows::backend::operations;
 use latch_flows::Refusal;
+use latch_flows::backend::operations;
 use latch_store::AuditQuery;
 use serde_json::json;
 
@@ -68,6 +68,8 @@ async fn replay_webhook_delivery(
 fn millis(query: &QueryPairs, name: &str) -> ApiResult<Option<i64>> {
     query
         .one(name)
-        .map(|text| text.parse::<i64>().map_err(|_| invalid(name, format!("{name} is a time in milliseconds since the epoch."))))
+        .map(|text| {
+            text.parse::<i64>().map_err(|_| invalid(name, format!("{name} is a time in milliseconds since the epoch.")))
+        })
         .transpose()
 }
