@@ -12,6 +12,7 @@
 //!   `session_reverification_required`) and every audit line names the operator.
 //! - The new endpoints' filters and pagination: `/audit_events`, `/passkeys`,
 //!   `/webhooks/deliveries` and their replay.
+//! - `--console` refuses to start without the portal or off an allowed origin.
 
 use std::time::Duration;
 
@@ -298,4 +299,27 @@ async fn the_audit_passkey_and_webhook_endpoints_filter_and_page() {
     bapi.call("POST", "/webhooks/deliveries/msg_nothing/replay", None).await.assert_error(404, "resource_not_found");
     let replays = bapi.get("/audit_events?action=webhook.replay").await.ok();
     assert_eq!(replays.body["data"][0]["actor"]["type"], "secret_key", "{}", replays.text);
+}
+
+/// `--console` is checked at start: it needs the portal's sign-in page, and Latch's own origin
+/// (the issuer's, where the console runs and operators mint their tokens) must be allowed.
+#[test]
+fn the_console_refuses_to_start_where_no_operator_could_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |extra: &[&str]| {
+        std::process::Command::new(latch_testkit::process::latch_binary())
+            .args(["serve", "--port", "0", "--data-dir"])
+            .arg(dir.path())
+            .args(extra)
+            .env_remove("LATCH_CONSOLE")
+            .env_remove("LATCH_PORTAL")
+            .output()
+            .unwrap()
+    };
+    let no_portal = serve(&["--console", "--portal=false"]);
+    assert!(!no_portal.status.success());
+    assert!(String::from_utf8_lossy(&no_portal.stderr).contains("--console needs the portal"), "{no_portal:?}");
+    let elsewhere = serve(&["--console", "--issuer", "http://admin.localhost:9"]);
+    assert!(!elsewhere.status.success());
+    assert!(String::from_utf8_lossy(&elsewhere.stderr).contains("allowed --origin"), "{elsewhere:?}");
 }
