@@ -42,6 +42,9 @@ pub struct InstanceSettings {
     pub dev_mode: bool,
     /// The hosted account portal at `/portal/…` (sign-in, sign-up, account).
     pub portal: bool,
+    /// The admin console at `/console` (docs/protocol.md §17), and with it operators' session
+    /// tokens on the Backend API. Off unless asked for.
+    pub console: bool,
     pub rate_limits: RateLimits,
     /// Believe the proxy's `X-Forwarded-For` (the client IP) and `X-Forwarded-Proto` (https,
     /// for the cookie's `Secure`): only behind a proxy you run.
@@ -105,6 +108,7 @@ impl InstanceSettings {
             session_tasks: Vec::new(),
             dev_mode: true,
             portal: true,
+            console: false,
             rate_limits: RateLimits::default(),
             trust_forwarded_for: false,
             cookie_domain: None,

@@ -34,6 +34,7 @@ pub fn line(requester: &Requester, event: &str, subject: Subject, failure: Optio
         user_agent: requester.user_agent.as_deref().map(|ua| ua.chars().take(512).collect()),
         error_code: failure.map(|e| e.code().to_string()),
         secret_key_id: requester.secret_key_id.clone(),
+        operator_id: requester.operator.as_ref().map(|o| o.user_id.clone()),
         // The flow adds the events its action reports (crate::webhooks).
         webhooks: Vec::new(),
     }

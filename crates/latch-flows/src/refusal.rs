@@ -104,6 +104,13 @@ pub enum Refusal {
     TicketInvalid,
     #[error("the ticket has expired")]
     TicketExpired,
+    /// An admin-console call whose session token this instance did not sign for its own
+    /// origin, has expired, or whose session is no longer live (docs/protocol.md §17).
+    #[error("the operator's session token is invalid or its session has ended")]
+    OperatorTokenInvalid,
+    /// A live session whose user does not hold the operator role.
+    #[error("the session's user is not an operator")]
+    OperatorRequired,
 
     /// A fault of Latch, not of the request: the detail goes to the log, never to the client.
     #[error("internal fault: {0}")]
@@ -323,6 +330,18 @@ impl Refusal {
                 "This sign-in token has expired. Ask for a new one.",
             )
             .param("ticket"),
+            R::OperatorTokenInvalid => ClerkError::new(
+                401,
+                "authentication_invalid",
+                "Session token invalid",
+                "The admin console's session token is invalid or expired, or its session has ended. Sign in again.",
+            ),
+            R::OperatorRequired => ClerkError::new(
+                403,
+                "authorization_invalid",
+                "Not an operator",
+                "This account is not an operator of this Latch: an operator grants the role with `latch operators grant`.",
+            ),
             R::Internal(_) => ClerkError::new(
                 500,
                 "internal_clerk_error",

@@ -28,6 +28,9 @@ pub struct Requester {
     /// The id of the Backend API secret key a request was authenticated with, for the audit
     /// trail (never the key); `None` on FAPI.
     pub secret_key_id: Option<String>,
+    /// The operator whose admin-console session token authenticated a Backend API request
+    /// (docs/protocol.md §17), for the audit trail and reverification; `None` otherwise.
+    pub operator: Option<crate::backend::operators::ActingOperator>,
 }
 
 impl Requester {

@@ -507,6 +507,64 @@ impl JwtSigner for CachedSigner {
     }
 }
 
+// ---- verifying this instance's own tokens (the admin console's Backend API calls) ----------
+
+/// What Latch reads back from a session token it signed.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct VerifiedClaims {
+    pub sid: String,
+    pub sub: String,
+    #[serde(default)]
+    pub azp: Option<String>,
+    pub sts: String,
+}
+
+/// Leeway for `exp` and `nbf`: small, since the token and its checker share a clock source
+/// (nodes of one instance), unlike an app's server.
+const VERIFY_LEEWAY_SECS: u64 = 5;
+
+impl TokenSigner {
+    /// The claims of `jwt` if this instance signed it with a key it still publishes, for
+    /// `issuer`, and it is neither expired nor not yet valid at `now`; otherwise `None`.
+    /// Only the algorithms Latch signs with are accepted (never `none` or an HMAC), each
+    /// checked against the published key of the token's `kid`.
+    pub fn verify(&self, jwt: &str, issuer: &str, now: Millis) -> Option<VerifiedClaims> {
+        let header = jsonwebtoken::decode_header(jwt).ok()?;
+        if !matches!(header.alg, Algorithm::RS256 | Algorithm::EdDSA) {
+            return None;
+        }
+        let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(self.jwks(now)).ok()?;
+        let jwk = set.find(header.kid.as_deref()?)?;
+        // The key's own algorithm, not the header's choice, decides how it is checked.
+        let key_alg = match jwk.common.key_algorithm? {
+            jsonwebtoken::jwk::KeyAlgorithm::RS256 => Algorithm::RS256,
+            jsonwebtoken::jwk::KeyAlgorithm::EdDSA => Algorithm::EdDSA,
+            _ => return None,
+        };
+        if key_alg != header.alg {
+            return None;
+        }
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwk).ok()?;
+        let mut validation = jsonwebtoken::Validation::new(key_alg);
+        validation.set_issuer(&[issuer]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "sub"]);
+        validation.validate_nbf = true;
+        validation.validate_aud = false;
+        validation.leeway = VERIFY_LEEWAY_SECS;
+        // jsonwebtoken checks exp/nbf against the system clock; check them against `now` too,
+        // so the flow's clock is the rule.
+        let data = jsonwebtoken::decode::<Value>(jwt, &key, &validation).ok()?;
+        let now_secs = now / 1000;
+        let leeway = VERIFY_LEEWAY_SECS as i64;
+        let exp = data.claims.get("exp")?.as_i64()?;
+        let nbf = data.claims.get("nbf")?.as_i64()?;
+        if exp + leeway <= now_secs || nbf - leeway > now_secs {
+            return None;
+        }
+        serde_json::from_value(data.claims).ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -716,4 +774,30 @@ mod tests {
             assert_eq!(recent.bytes, counted);
         }
     }
+
+    #[test]
+    fn verify_accepts_only_this_signers_unexpired_tokens_for_its_issuer() {
+        for algorithm in [SigningAlgorithm::Rs256, SigningAlgorithm::EdDsa] {
+            let tokens = signer(algorithm);
+            let now_secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+            let jwt = tokens.sign(&claims(now_secs, 60, Some("https://latch.example"))).unwrap();
+            let now = now_secs * 1000;
+            let verified = tokens.verify(&jwt, "latch", now).expect("its own fresh token");
+            assert_eq!((verified.sid.as_str(), verified.sub.as_str()), ("sess_a", "user_a"));
+            assert_eq!(verified.azp.as_deref(), Some("https://latch.example"));
+            // Past exp (and the leeway) at the flow's clock; not yet valid; another issuer.
+            assert!(tokens.verify(&jwt, "latch", now + 66_000).is_none(), "expired");
+            assert!(tokens.verify(&jwt, "latch", now - 11_000).is_none(), "before nbf");
+            assert!(tokens.verify(&jwt, "other", now).is_none(), "another issuer");
+            // Another signer's token (another instance's key), a changed payload, `alg: none`.
+            let other = signer(algorithm).sign(&claims(now_secs, 60, None)).unwrap();
+            assert!(tokens.verify(&other, "latch", now).is_none(), "another key");
+            let parts: Vec<&str> = jwt.split('.').collect();
+            let changed = format!("{}.{}.{}", parts[0], other.split('.').nth(1).unwrap(), parts[2]);
+            assert!(tokens.verify(&changed, "latch", now).is_none(), "a changed payload");
+            let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#), parts[1]);
+            assert!(tokens.verify(&none, "latch", now).is_none(), "alg none");
+        }
+    }
+
 }

@@ -38,6 +38,13 @@ function explain(err) {
   return err.message || String(err);
 }
 
+/**
+ * Where a sign-in lands: the account page, or the admin console when the sign-in page was
+ * opened from it (`?redirect_url=/console`). Only that one same-origin path is honoured, so the
+ * parameter cannot send anyone elsewhere.
+ */
+const SIGNED_IN_HOME = new URLSearchParams(location.search).get('redirect_url') === '/console' ? '/console' : '/portal/account';
+
 function go(path, flash) {
   if (flash) sessionStorage.setItem(FLASH, flash);
   location.assign(path);
@@ -93,7 +100,7 @@ function signInPage() {
     const done = latch.signIn({ mediation: 'conditional', signal: controller.signal });
     autofill = { controller, done };
     done.then(
-      () => go('/portal/account', 'Signed in.'),
+      () => go(SIGNED_IN_HOME, 'Signed in.'),
       (e) => {
         if (e.name === 'AbortError') return;
         if (autofill?.controller === controller) autofill = null;
@@ -113,7 +120,7 @@ function signInPage() {
       await latch.signIn({ mediation: 'optional', identifier: identifier || undefined });
       return true;
     });
-    if (ok) go('/portal/account', 'Signed in.');
+    if (ok) go(SIGNED_IN_HOME, 'Signed in.');
     else startAutofill();
   });
 
@@ -304,7 +311,7 @@ function accountPage() {
     // A recovery link (`?__clerk_ticket=`): redeem it once, then drop it from the address bar.
     const ticket = new URLSearchParams(location.search).get('__clerk_ticket');
     if (ticket) history.replaceState(null, '', location.pathname);
-    if (user) return go('/portal/account');
+    if (user) return go(SIGNED_IN_HOME);
     if (ticket) {
       say('Signing you in with your link…');
       await latch.signInWithTicket(ticket);

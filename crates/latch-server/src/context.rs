@@ -72,6 +72,7 @@ impl Caller {
             ip: client_ip(parts, settings.trust_forwarded_for),
             user_agent: header_str(headers, header::USER_AGENT),
             secret_key_id: None,
+            operator: None,
         };
         Caller { requester, native, secure, app_cookies: Default::default() }
     }

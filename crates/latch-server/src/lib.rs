@@ -6,6 +6,7 @@
 
 mod bapi;
 mod association;
+mod console;
 mod context;
 mod cookies;
 mod dev_page;
@@ -61,6 +62,9 @@ pub fn router(state: AppState) -> Router {
     }
     if state.settings().portal {
         app = app.merge(portal::router());
+    }
+    if state.settings().console {
+        app = app.merge(console::router());
     }
     // The Backend API sits outside the CORS layer: no browser may read its answers.
     let bapi = bapi::router().layer(axum::middleware::from_fn_with_state(state.clone(), bapi::require_secret_key));

@@ -211,6 +211,9 @@ pub struct AuditEvent {
     /// The id of the Backend API secret key that acted (never the key itself); `None` for
     /// everything but Backend API actions.
     pub secret_key_id: Option<String>,
+    /// The user id of the operator whose admin-console session made a Backend API call (never
+    /// a token); `None` for everything else.
+    pub operator_id: Option<String>,
     /// The webhook events the action reports (docs/protocol.md §15): the operation that
     /// writes this line queues them in the same transaction, so an event exists exactly when
     /// its change committed. Never read back (the trail does not store them).
@@ -376,7 +379,26 @@ pub struct AuditQuery {
     pub user_id: Option<String>,
     pub since: Option<Millis>,
     pub until: Option<Millis>,
+    /// Only lines of this action (`session.revoke`, `sign_in`…).
+    pub event: Option<String>,
     pub limit: u32,
+    /// Lines skipped, newest first (the console's pages).
+    pub offset: u32,
+}
+
+/// A user who holds the operator role (the admin console's), and since when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operator {
+    pub user: User,
+    pub granted_at: Millis,
+}
+
+/// A session as an operator's Backend API call is checked against: the session, and whether
+/// its user holds the operator role now.
+#[derive(Debug, Clone)]
+pub struct OperatorSession {
+    pub session: Session,
+    pub is_operator: bool,
 }
 
 #[async_trait]
@@ -612,6 +634,17 @@ pub trait Store: Send + Sync + 'static {
     async fn webhook_deliveries(&self, status: Option<&str>, limit: u32) -> StoreResult<Vec<WebhookDelivery>>;
     /// How many events the outbox holds.
     async fn webhook_event_count(&self) -> StoreResult<u64>;
+
+    // Operators (the admin console, docs/protocol.md §17).
+    /// How many lines `audit_events`' filters select, ignoring its limit and offset.
+    async fn count_audit_events(&self, query: &AuditQuery) -> StoreResult<u64>;
+    /// Grants the operator role to user `user_id`, with its audit line; false if there is
+    /// no such user. Granting it again changes nothing but writes the line.
+    async fn grant_operator(&self, user_id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool>;
+    /// Revokes it, with its audit line; false (and no line) if the user held no such role.
+    async fn revoke_operator(&self, user_id: &str, audit: &AuditEvent) -> StoreResult<bool>;
+    async fn operators(&self) -> StoreResult<Vec<Operator>>;
+    async fn operator_session(&self, session_id: &str) -> StoreResult<Option<OperatorSession>>;
 }
 
 /// The counts `hit_rate_limits` returns, in the order of `keys`, from `(key, hits)` rows in

@@ -104,7 +104,8 @@ async fn insert_audit<E: Exec>(tx: &mut E, e: &AuditEvent) -> StoreResult<()> {
             &e.client_ip,
             &e.user_agent,
             &e.error_code,
-            &e.secret_key_id
+            &e.secret_key_id,
+            &e.operator_id
         ],
     )
     .await?;
@@ -661,6 +662,7 @@ pub(crate) async fn delete_user<E: Exec>(tx: &mut E, user_id: &str, now: Millis,
     tx.run(q::DELETE_PASSKEYS_OF_USER, binds![user_id]).await?;
     tx.run(q::DELETE_SIGN_IN_TOKENS_OF_USER, binds![user_id]).await?;
     tx.run(q::DELETE_USER_METADATA, binds![user_id]).await?;
+    tx.run(q::DELETE_OPERATOR_OF_USER, binds![user_id]).await?;
     if tx.run(q::DELETE_USER, binds![user_id]).await? != 1 {
         tx.roll_back();
         return Ok(false);
@@ -751,10 +753,21 @@ pub(crate) async fn record_audit<E: Exec>(tx: &mut E, e: &AuditEvent) -> StoreRe
 }
 
 pub(crate) async fn audit_events<E: Exec>(tx: &mut E, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
-    let user = query.user_id.as_deref();
+    let (user, event) = (query.user_id.as_deref(), query.event.as_deref());
     tx.all(
         q::AUDIT_EVENTS,
-        binds![user, user, query.since, query.since, query.until, query.until, i64::from(query.limit.max(1))],
+        binds![
+            user,
+            user,
+            query.since,
+            query.since,
+            query.until,
+            query.until,
+            event,
+            event,
+            i64::from(query.limit.max(1)),
+            i64::from(query.offset)
+        ],
         rows::audit_event,
     )
     .await
@@ -1016,6 +1029,51 @@ pub(crate) async fn webhook_deliveries<E: Exec>(tx: &mut E, status: Option<&str>
 pub(crate) async fn webhook_event_count<E: Exec>(tx: &mut E) -> StoreResult<u64> {
     let n = tx.one(q::WEBHOOK_EVENT_COUNT, binds![], |row| row.int("n")).await?;
     Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+}
+
+// ---- operators (the admin console) --------------------------------------------------------
+
+pub(crate) async fn count_audit_events<E: Exec>(tx: &mut E, query: &AuditQuery) -> StoreResult<u64> {
+    let (user, event) = (query.user_id.as_deref(), query.event.as_deref());
+    let n = tx
+        .one(
+            q::COUNT_AUDIT_EVENTS,
+            binds![user, user, query.since, query.since, query.until, query.until, event, event],
+            |row| row.int("n"),
+        )
+        .await?;
+    Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+}
+
+pub(crate) async fn grant_operator<E: Exec>(tx: &mut E, user_id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool> {
+    if tx.one(q::USER_BY_ID, binds![user_id], rows::user).await?.is_none() {
+        tx.roll_back();
+        return Ok(false);
+    }
+    tx.queue(q::GRANT_OPERATOR, binds![now, user_id]).await?;
+    insert_audit(tx, audit).await?;
+    Ok(true)
+}
+
+pub(crate) async fn revoke_operator<E: Exec>(tx: &mut E, user_id: &str, audit: &AuditEvent) -> StoreResult<bool> {
+    if tx.run(q::REVOKE_OPERATOR, binds![user_id]).await? != 1 {
+        tx.roll_back();
+        return Ok(false);
+    }
+    insert_audit(tx, audit).await?;
+    Ok(true)
+}
+
+pub(crate) async fn operators<E: Exec>(tx: &mut E) -> StoreResult<Vec<crate::Operator>> {
+    tx.all(q::OPERATORS, binds![], |row| Ok(crate::Operator { user: rows::user(row)?, granted_at: row.int("granted_at")? }))
+        .await
+}
+
+pub(crate) async fn operator_session<E: Exec>(tx: &mut E, session_id: &str) -> StoreResult<Option<crate::OperatorSession>> {
+    tx.one(q::OPERATOR_SESSION, binds![session_id], |row| {
+        Ok(crate::OperatorSession { session: rows::session(row)?, is_operator: row.int("is_operator")? != 0 })
+    })
+    .await
 }
 
 /// `impl Store for $store` with every method bound to its operation above and to the
@@ -1309,6 +1367,21 @@ macro_rules! impl_store {
             }
             async fn webhook_event_count(&self) -> StoreResult<u64> {
                 $with!(self, Access::ReadOne, |tx| ops::webhook_event_count(tx))
+            }
+            async fn count_audit_events(&self, query: &AuditQuery) -> StoreResult<u64> {
+                $with!(self, Access::ReadOne, |tx| ops::count_audit_events(tx, query))
+            }
+            async fn grant_operator(&self, user_id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::grant_operator(tx, user_id, now, audit))
+            }
+            async fn revoke_operator(&self, user_id: &str, audit: &AuditEvent) -> StoreResult<bool> {
+                $with!(self, Access::Write, |tx| ops::revoke_operator(tx, user_id, audit))
+            }
+            async fn operators(&self) -> StoreResult<Vec<crate::Operator>> {
+                $with!(self, Access::ReadOne, |tx| ops::operators(tx))
+            }
+            async fn operator_session(&self, session_id: &str) -> StoreResult<Option<crate::OperatorSession>> {
+                $with!(self, Access::ReadOne, |tx| ops::operator_session(tx, session_id))
             }
         }
     };

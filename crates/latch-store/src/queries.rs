@@ -313,13 +313,18 @@ pub const REDEEM_SIGN_IN_TOKEN: &str = "UPDATE sign_in_tokens SET status = 'acce
      WHERE id = $2 AND user_id = $3 AND status = 'pending' AND expire_at > $4";
 
 pub const INSERT_AUDIT_EVENT: &str = "INSERT INTO audit_events \
-     (at, event, outcome, user_id, session_id, passkey_id, client_id, client_ip, user_agent, error_code, secret_key_id) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+     (at, event, outcome, user_id, session_id, passkey_id, client_id, client_ip, user_agent, error_code, secret_key_id, \
+     operator_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 /// Absent filters bind as NULL and match everything (each filter is bound twice).
 pub const AUDIT_EVENTS: &str = "SELECT id, at, event, outcome, user_id, session_id, passkey_id, client_id, client_ip, \
-     user_agent, error_code, secret_key_id FROM audit_events \
+     user_agent, error_code, secret_key_id, operator_id FROM audit_events \
      WHERE ($1 IS NULL OR user_id = $2) AND ($3 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $6) \
-     ORDER BY at DESC, id DESC LIMIT $7";
+     AND ($7 IS NULL OR event = $8) \
+     ORDER BY at DESC, id DESC LIMIT $9 OFFSET $10";
+/// How many lines [`AUDIT_EVENTS`]' filters select (the console's pagination).
+pub const COUNT_AUDIT_EVENTS: &str = "SELECT COUNT(*) AS n FROM audit_events \
+     WHERE ($1 IS NULL OR user_id = $2) AND ($3 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $6) \
+     AND ($7 IS NULL OR event = $8)";
 
 pub const HIT_RATE_LIMIT: &str = "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 1) \
      ON CONFLICT (key) DO UPDATE SET \
@@ -448,6 +453,20 @@ pub const PURGE_WEBHOOK_DELIVERIES: &str =
 pub const PURGE_WEBHOOK_EVENTS: &str = "DELETE FROM webhook_events WHERE created_at < $1 \
      AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)";
 
+/// Operators (the admin console's role), granted to an existing user only.
+pub const GRANT_OPERATOR: &str = "INSERT INTO operators (user_id, granted_at) SELECT id, $1 FROM users WHERE id = $2 \
+     ON CONFLICT (user_id) DO NOTHING";
+pub const REVOKE_OPERATOR: &str = "DELETE FROM operators WHERE user_id = $1";
+pub const DELETE_OPERATOR_OF_USER: &str = "DELETE FROM operators WHERE user_id = $1";
+pub const OPERATORS: &str = "SELECT o.granted_at, u.id, u.username, u.webauthn_handle, u.created_at, u.updated_at, \
+     u.last_sign_in_at FROM operators o JOIN users u ON u.id = o.user_id ORDER BY o.granted_at";
+/// A session and whether its user holds the operator role, in one read: what every Backend
+/// API call an operator's session token makes is checked against.
+pub const OPERATOR_SESSION: &str = concat!(
+    "SELECT ", session_columns!(), ", CAST(CASE WHEN EXISTS (SELECT 1 FROM operators o WHERE o.user_id = sessions.user_id) \
+     THEN 1 ELSE 0 END AS BIGINT) AS is_operator FROM sessions WHERE id = $1"
+);
+
 /// Every statement: the SQLite store caches them all prepared, and a test checks their
 /// parameter numbering.
 pub const ALL: &[&str] = &[
@@ -473,4 +492,5 @@ pub const ALL: &[&str] = &[
     INSERT_WEBHOOK_EVENT, INSERT_WEBHOOK_DELIVERIES, INSERT_WEBHOOK_ENDPOINT, WEBHOOK_ENDPOINTS, DELETE_WEBHOOK_ENDPOINT,
     ANY_WEBHOOK_ENDPOINT, DUE_WEBHOOK_DELIVERIES, CLAIM_WEBHOOK_DELIVERY, FINISH_WEBHOOK_DELIVERY, REPLAY_WEBHOOK,
     WEBHOOK_DELIVERIES, WEBHOOK_EVENT_COUNT, PURGE_WEBHOOK_DELIVERIES, PURGE_WEBHOOK_EVENTS,
+    COUNT_AUDIT_EVENTS, GRANT_OPERATOR, REVOKE_OPERATOR, DELETE_OPERATOR_OF_USER, OPERATORS, OPERATOR_SESSION,
 ];

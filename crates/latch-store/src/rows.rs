@@ -338,6 +338,7 @@ pub(crate) fn audit_event(row: &dyn Columns) -> StoreResult<AuditEvent> {
         user_agent: row.opt_text("user_agent")?,
         error_code: row.opt_text("error_code")?,
         secret_key_id: row.opt_text("secret_key_id")?,
+        operator_id: row.opt_text("operator_id")?,
         webhooks: Vec::new(),
     })
 }

@@ -132,6 +132,8 @@ contract!(
     webhook_events_fan_out_to_the_endpoints_that_want_them,
     a_webhook_delivery_is_claimed_once_and_retried_or_finished,
     a_change_that_rolls_back_leaves_no_webhook_event,
+    operators_are_granted_revoked_and_read_with_their_sessions,
+    audit_events_filter_by_action_and_page_with_a_count,
 );
 
 // ---- records ------------------------------------------------------------------------------
@@ -694,7 +696,7 @@ async fn audit_events_filter_and_order(store: &dyn Store) {
     let all = store.audit_events(&AuditQuery { limit: 100, ..AuditQuery::default() }).await.unwrap();
     assert_eq!(all.iter().map(|e| e.at).collect::<Vec<_>>(), [T + 30, T + 20, T + 10, T], "newest first");
     assert_eq!((all[0].client_ip.as_deref(), all[0].user_agent.as_deref()), (Some("192.0.2.1"), Some("test")));
-    let query = AuditQuery { user_id: Some("user_a".into()), since: Some(T + 1), until: Some(T + 30), limit: 100 };
+    let query = AuditQuery { user_id: Some("user_a".into()), since: Some(T + 1), until: Some(T + 30), limit: 100, ..AuditQuery::default() };
     let filtered = store.audit_events(&query).await.unwrap();
     assert_eq!(filtered.iter().map(|e| e.at).collect::<Vec<_>>(), [T + 20]);
     assert_eq!(store.audit_events(&AuditQuery { limit: 2, ..AuditQuery::default() }).await.unwrap().len(), 2);
@@ -1260,4 +1262,55 @@ async fn a_change_that_rolls_back_leaves_no_webhook_event(store: &dyn Store) {
     assert!(!store.delete_passkey("user_other", &w.passkey.id, "sess_none", T, &line).await.unwrap());
     assert_eq!(store.webhook_event_count().await.unwrap(), 0);
     assert!(store.webhook_deliveries(None, 10).await.unwrap().is_empty());
+}
+
+// ---- operators (the admin console) --------------------------------------------------------
+
+async fn operators_are_granted_revoked_and_read_with_their_sessions(store: &dyn Store) {
+    let w = world(store, "operator").await;
+    let (client, token_hash) = new_client();
+    let other = new_user("someone");
+    let other_session = new_session(&client, &other, T);
+    store
+        .sign_up(ClientToken::New(NewClient { client: &client, token_hash: &token_hash }), &other, &sign_up_of(&client, &other, &other_session), &other_session, &event("sign_up", T))
+        .await
+        .unwrap();
+    // Only an existing user can be granted the role; the grant writes its audit line.
+    assert!(!store.grant_operator("user_nobody", T, &event("operator.grant", T)).await.unwrap());
+    assert!(store.grant_operator(&w.user.id, T + 2, &AuditEvent { user_id: Some(w.user.id.clone()), ..event("operator.grant", T + 2) }).await.unwrap());
+    assert!(store.grant_operator(&w.user.id, T + 3, &event("operator.grant", T + 3)).await.unwrap(), "granting again is harmless");
+    let listed = store.operators().await.unwrap();
+    assert_eq!(listed.iter().map(|o| (o.user.id.as_str(), o.granted_at)).collect::<Vec<_>>(), [(w.user.id.as_str(), T + 2)]);
+    // A session is read with its user's role, whoever it belongs to.
+    let theirs = store.operator_session(&other_session.id).await.unwrap().expect("the other user's session");
+    assert!(!theirs.is_operator);
+    assert_eq!(theirs.session.user_id, other.id);
+    assert!(store.operator_session("sess_none").await.unwrap().is_none());
+    // Revoked: the role is gone at once; revoking again finds nothing and writes no line.
+    let lines = store.count_audit_events(&AuditQuery::default()).await.unwrap();
+    assert!(store.revoke_operator(&w.user.id, &event("operator.revoke", T + 4)).await.unwrap());
+    assert!(!store.revoke_operator(&w.user.id, &event("operator.revoke", T + 5)).await.unwrap());
+    assert_eq!(store.count_audit_events(&AuditQuery::default()).await.unwrap(), lines + 1);
+    assert!(store.operators().await.unwrap().is_empty());
+    // A deleted user takes their role with them.
+    assert!(store.grant_operator(&other.id, T + 6, &event("operator.grant", T + 6)).await.unwrap());
+    assert!(store.operator_session(&other_session.id).await.unwrap().unwrap().is_operator);
+    assert!(store.delete_user(&other.id, T + 7, &event("user.delete", T + 7)).await.unwrap());
+    assert!(store.operators().await.unwrap().is_empty());
+}
+
+async fn audit_events_filter_by_action_and_page_with_a_count(store: &dyn Store) {
+    for (at, name) in [(T, "sign_in"), (T + 10, "session.revoke"), (T + 20, "sign_in"), (T + 30, "sign_in")] {
+        let line = AuditEvent { operator_id: (name == "session.revoke").then(|| "user_op".to_string()), ..event(name, at) };
+        store.record_audit(&line).await.unwrap();
+    }
+    let sign_ins = AuditQuery { event: Some("sign_in".into()), limit: 2, ..AuditQuery::default() };
+    let first = store.audit_events(&sign_ins).await.unwrap();
+    assert_eq!(first.iter().map(|e| e.at).collect::<Vec<_>>(), [T + 30, T + 20]);
+    let second = store.audit_events(&AuditQuery { offset: 2, ..sign_ins.clone() }).await.unwrap();
+    assert_eq!(second.iter().map(|e| e.at).collect::<Vec<_>>(), [T]);
+    assert_eq!(store.count_audit_events(&sign_ins).await.unwrap(), 3, "the count ignores the page");
+    let revokes = store.audit_events(&AuditQuery { event: Some("session.revoke".into()), limit: 10, ..AuditQuery::default() }).await.unwrap();
+    assert_eq!(revokes.iter().map(|e| e.operator_id.as_deref()).collect::<Vec<_>>(), [Some("user_op")], "the operator is kept");
+    assert_eq!(store.count_audit_events(&AuditQuery { since: Some(T + 15), ..AuditQuery::default() }).await.unwrap(), 2);
 }

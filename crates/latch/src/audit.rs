@@ -19,6 +19,9 @@ pub struct AuditArgs {
     /// Only events before this time (same formats).
     #[arg(long)]
     pub until: Option<String>,
+    /// Only events of this action (e.g. session.revoke, operator.grant).
+    #[arg(long)]
+    pub action: Option<String>,
     /// At most this many events.
     #[arg(long, default_value_t = 100)]
     pub limit: u32,
@@ -50,7 +53,9 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
         user_id: args.user.clone(),
         since: args.since.as_deref().map(parse_time).transpose()?,
         until: args.until.as_deref().map(parse_time).transpose()?,
+        event: args.action.clone(),
         limit: args.limit,
+        offset: 0,
     };
     let events = store.audit_events(&query).await?;
     for e in events {
@@ -61,12 +66,12 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
                     "id": e.id, "at": e.at, "time": format_time(e.at), "event": e.event, "outcome": e.outcome,
                     "user_id": e.user_id, "session_id": e.session_id, "passkey_id": e.passkey_id,
                     "client_id": e.client_id, "client_ip": e.client_ip, "user_agent": e.user_agent,
-                    "error_code": e.error_code, "secret_key_id": e.secret_key_id,
+                    "error_code": e.error_code, "secret_key_id": e.secret_key_id, "operator_id": e.operator_id,
                 })
             );
         } else {
             println!(
-                "{}  {:<15} {:<7} user={} passkey={} ip={}{} {}",
+                "{}  {:<15} {:<7} user={} passkey={} ip={}{}{} {}",
                 format_time(e.at),
                 e.event,
                 e.outcome,
@@ -74,6 +79,7 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
                 e.passkey_id.as_deref().unwrap_or("-"),
                 e.client_ip.as_deref().unwrap_or("-"),
                 e.secret_key_id.as_deref().map(|id| format!(" key={id}")).unwrap_or_default(),
+                e.operator_id.as_deref().map(|id| format!(" operator={id}")).unwrap_or_default(),
                 e.error_code.as_deref().unwrap_or(""),
             );
         }

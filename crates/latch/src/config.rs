@@ -149,6 +149,13 @@ pub struct ServeArgs {
     /// lasts, in ms: 1000 in earnest; tests shrink it.
     #[arg(long, env = "LATCH_WEBHOOK_RETRY_UNIT_MS", default_value_t = 1000)]
     pub webhook_retry_unit_ms: u64,
+
+    // The admin console (docs/protocol.md §17; `latch operators` grants the role).
+    /// Serve the admin console at /console, and let operators' session tokens (minted on
+    /// Latch's own origin) call the Backend API. Off by default; needs the portal's sign-in,
+    /// so it turns the portal on unless `--portal=false` says otherwise (an error).
+    #[arg(long, env = "LATCH_CONSOLE")]
+    pub console: bool,
 }
 
 fn parse_token_algorithm(s: &str) -> Result<SigningAlgorithm, String> {
@@ -209,6 +216,7 @@ pub struct FileConfig {
     pub session_idle_timeout_secs: Option<u64>,
     #[serde(default)]
     pub native: NativeFileConfig,
+    pub console: Option<bool>,
 }
 
 /// `[native]` in the TOML file:
@@ -281,7 +289,24 @@ impl Resolved {
             ),
             None => Ok(format!("http://localhost:{port}")),
         }
+        .and_then(|issuer| console_served_on_an_allowed_origin(settings, issuer))
     }
+}
+
+/// The admin console runs on Latch's own origin (the issuer's), where operators sign in and
+/// mint the tokens the Backend API accepts from them (their `azp`): that origin must be one
+/// the instance allows, or no operator could sign in.
+fn console_served_on_an_allowed_origin(settings: &InstanceSettings, issuer: String) -> anyhow::Result<String> {
+    if settings.console {
+        let origin = url::Url::parse(&issuer).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+        if !settings.relying_party().is_allowed_origin(&origin) {
+            bail!(
+                "invalid configuration: --console is served on the issuer's origin {origin:?}, which must be one of the \
+                 allowed --origin values"
+            );
+        }
+    }
+    Ok(issuer)
 }
 
 impl SettingsTemplate {
@@ -313,6 +338,14 @@ impl ServeArgs {
         let mut settings = InstanceSettings::dev(port);
         settings.dev_mode = !production;
         settings.portal = self.portal.or(file.portal).unwrap_or(!production);
+        settings.console = self.console || file.console.unwrap_or(false);
+        if settings.console {
+            // Operators sign in through the portal's sign-in page.
+            if self.portal.or(file.portal) == Some(false) {
+                bail!("invalid configuration: --console needs the portal's sign-in page; drop --portal=false");
+            }
+            settings.portal = true;
+        }
         if let Some(v) = self.rp_id.clone().or(file.rp_id) {
             settings.rp_id = v;
         }

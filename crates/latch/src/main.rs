@@ -5,6 +5,7 @@
 mod audit;
 mod config;
 mod keys;
+mod operators;
 mod serve;
 mod webhooks;
 
@@ -35,6 +36,8 @@ enum Command {
     SignInToken(keys::SignInTokenArgs),
     /// Webhook endpoints (add, list, remove) and their deliveries (list, replay).
     Webhooks(webhooks::WebhooksArgs),
+    /// Who may use the admin console: grant, revoke, list operators.
+    Operators(operators::OperatorsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -65,6 +68,7 @@ fn run() -> anyhow::Result<()> {
             Command::Keys(args) => keys::run(args).await,
             Command::SignInToken(args) => keys::sign_in_token(args).await,
             Command::Webhooks(args) => webhooks::run(args).await,
+            Command::Operators(args) => operators::run(args).await,
         }
     })
 }

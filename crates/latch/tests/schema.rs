@@ -66,6 +66,11 @@ async fn migration_0012_lowers_old_usernames_unless_they_collide() {
     let schema = Schema::connect(&url).await.expect("open the test database");
     let handle = |n: u8| if schema.is_sqlite() { format!("x'{:032x}'", n) } else { format!("'\\x{:032x}'::bytea", n) };
     let mut setup = vec![
+        // 0013 (operators) first, being newer.
+        "DELETE FROM _sqlx_migrations WHERE version = 13".to_string(),
+        "DROP TABLE operators".to_string(),
+        "DROP INDEX audit_events_by_event".to_string(),
+        "ALTER TABLE audit_events DROP COLUMN operator_id".to_string(),
         "DELETE FROM _sqlx_migrations WHERE version = 12".to_string(),
         "DROP INDEX users_by_lower_username".to_string(),
         "DROP INDEX sign_in_tokens_by_update".to_string(),

@@ -121,3 +121,70 @@ pub fn sign_in_token(t: &SignInToken, issued: Option<&IssuedTicket>) -> Value {
         "updated_at": t.updated_at,
     })
 }
+
+// ---- Latch extensions the admin console reads (docs/protocol.md §17) ---------------------
+
+/// `{data, total_count}`: a page and how many records its filters select.
+pub fn page(data: Vec<Value>, total_count: u64) -> Value {
+    json!({ "data": data, "total_count": total_count })
+}
+
+/// One audit line: who acted (`actor`: an operator's user id or a secret key's id), on whom,
+/// what, how it went. Never holds a secret (the trail stores none).
+pub fn audit_event(e: &latch_store::AuditEvent) -> Value {
+    let actor = match (&e.operator_id, &e.secret_key_id) {
+        (Some(operator), _) => json!({ "type": "operator", "id": operator }),
+        (None, Some(key)) => json!({ "type": "secret_key", "id": key }),
+        (None, None) => Value::Null,
+    };
+    json!({
+        "object": "audit_event",
+        "id": e.id,
+        "at": e.at,
+        "action": e.event,
+        "outcome": e.outcome,
+        "user_id": e.user_id,
+        "session_id": e.session_id,
+        "passkey_id": e.passkey_id,
+        "client_id": e.client_id,
+        "client_ip": e.client_ip,
+        "user_agent": e.user_agent,
+        "error_code": e.error_code,
+        "actor": actor,
+    })
+}
+
+/// A passkey as the console details it: its authenticator (named from the AAGUID its
+/// attestation carried, when it carried one) and its backup flags as last seen (BE/BS, updated
+/// on every use): `backed_up` is a synced passkey, otherwise it is bound to one device.
+pub fn passkey_detail(p: &Passkey) -> Value {
+    json!({
+        "object": "passkey",
+        "id": p.id,
+        "user_id": p.user_id,
+        "name": p.name,
+        "aaguid": p.aaguid.map(|a| a.to_string()),
+        "authenticator_name": p.aaguid.map(|a| latch_core::aaguid::display_name(Some(a))),
+        "backup_eligible": p.backup_eligible,
+        "backed_up": p.backup_state,
+        "created_at": p.created_at,
+        "last_used_at": p.last_used_at,
+    })
+}
+
+/// One webhook delivery: which event to which endpoint, and how it stands.
+pub fn webhook_delivery(d: &latch_store::WebhookDelivery) -> Value {
+    json!({
+        "object": "webhook_delivery",
+        "id": d.id,
+        "event_id": d.event_id,
+        "event_type": d.event_type,
+        "endpoint_id": d.endpoint_id,
+        "status": d.status,
+        "attempts": d.attempts,
+        "next_attempt_at": d.next_attempt_at,
+        "last_error": d.last_error,
+        "created_at": d.created_at,
+        "updated_at": d.updated_at,
+    })
+}

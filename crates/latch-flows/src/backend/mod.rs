@@ -6,6 +6,11 @@
 //! - [`users`]: get, list, count, delete a user; merge their metadata; their passkeys.
 //! - [`sessions`]: list sessions, revoke one.
 //! - [`sign_in_tokens`]: issue (and revoke) the tickets a `ticket` sign-in redeems.
+//! - [`operators`]: who may call the Backend API (a secret key, or an operator's admin-console
+//!   session token), the operator role (grant, revoke, list), and the reverification a
+//!   destructive console action needs.
+//! - [`operations`]: the Latch extensions the admin console reads: the audit trail, a user's
+//!   passkeys in detail, webhook deliveries and their replay.
 //!
 //! Every change writes its audit line in its own transaction, as the user's actions do.
 //! A Backend API request has no client and no session: its [`Requester`](crate::Requester)
@@ -13,6 +18,8 @@
 
 pub mod json;
 pub mod keys;
+pub mod operations;
+pub mod operators;
 pub mod sessions;
 pub mod sign_in_tokens;
 pub mod users;

@@ -22,6 +22,8 @@ pub async fn list(latch: &Latch, query: &SessionQuery) -> FlowResult<(Vec<Sessio
 /// Revokes live session `id`: its client sees it ended at its next request, no token is
 /// issued for it again, and tokens already out expire within the token lifetime.
 pub async fn revoke(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<Session> {
+    // From the admin console: only with a recent verification (docs/protocol.md §17).
+    crate::backend::operators::require_recent_verification(latch, requester, now)?;
     if !looks_like(IdKind::Session, id) {
         return Err(Refusal::NotFound("session"));
     }

@@ -29,6 +29,8 @@ pub async fn create(
     expires_in_seconds: Option<i64>,
     now: Millis,
 ) -> FlowResult<IssuedTicket> {
+    // From the admin console: only with a recent verification (docs/protocol.md §17).
+    crate::backend::operators::require_recent_verification(latch, requester, now)?;
     let lifetime = expires_in_seconds.unwrap_or(MAX_TICKET_LIFETIME_SECS);
     if !(1..=MAX_TICKET_LIFETIME_SECS).contains(&lifetime) {
         return Err(Refusal::ParamInvalid {

@@ -67,6 +67,8 @@ pub async fn count(latch: &Latch, filter: &UserFilter) -> FlowResult<u64> {
 
 /// Deletes the user with their passkeys, tickets and metadata; their live sessions end.
 pub async fn delete(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<()> {
+    // From the admin console: only with a recent verification (docs/protocol.md §17).
+    crate::backend::operators::require_recent_verification(latch, requester, now)?;
     let subject = Subject { user_id: Some(id.to_string()), ..Subject::default() };
     let mut line = audit::line(requester, "user.delete", subject, None, now);
     if latch.webhooks().is_on() {
@@ -118,6 +120,8 @@ pub async fn passkeys(latch: &Latch, user_id: &str) -> FlowResult<Vec<Passkey>> 
 
 /// Deletes passkey `id` of the user (an operator's answer to a lost or stolen device).
 pub async fn delete_passkey(latch: &Latch, requester: &Requester, user_id: &str, id: &str, now: Millis) -> FlowResult<()> {
+    // From the admin console: only with a recent verification (docs/protocol.md §17).
+    crate::backend::operators::require_recent_verification(latch, requester, now)?;
     let subject = Subject { user_id: Some(user_id.to_string()), passkey_id: Some(id.to_string()), ..Subject::default() };
     let mut line = audit::line(requester, "passkey.delete", subject, None, now);
     if latch.webhooks().is_on() {

@@ -5,8 +5,9 @@
 //!
 //! Set apart from FAPI on purpose:
 //! - every request, unknown paths included, must present a live secret key
-//!   (`Authorization: Bearer sk_live_…`, [`require_secret_key`]); a client cookie or a
-//!   publishable key opens nothing here;
+//!   (`Authorization: Bearer sk_live_…`) or, with the admin console on, an operator's session
+//!   token ([`require_secret_key`], whose rule is `latch_flows::backend::operators`); a client
+//!   cookie or a publishable key opens nothing here;
 //! - no CORS: the router is mounted outside the CORS layer, so no browser page can read an
 //!   answer (a secret key never belongs in a browser);
 //! - JSON in and out, answers with `Content-Type: application/json` exactly (the SDK reads any
@@ -16,6 +17,7 @@
 
 mod handlers;
 mod json;
+mod operations;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -25,7 +27,8 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
-use latch_flows::backend::{DEFAULT_LIMIT, MAX_LIMIT, keys};
+use latch_flows::backend::operators::{self, BackendActor};
+use latch_flows::backend::{DEFAULT_LIMIT, MAX_LIMIT};
 use latch_flows::{Refusal, Requester};
 use serde_json::Value;
 
@@ -46,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .route("/sessions/{id}/revoke", post(handlers::revoke_session))
         .route("/sign_in_tokens", post(handlers::create_sign_in_token))
         .route("/sign_in_tokens/{id}/revoke", post(handlers::revoke_sign_in_token))
+        .merge(operations::router())
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
 }
@@ -54,8 +58,9 @@ async fn not_found() -> ApiError {
     ApiError::not_found("endpoint")
 }
 
-/// Refuses every request without a live secret key, before routing: only the
-/// `Authorization` header counts (never a cookie).
+/// Refuses every request that is not authenticated, before routing: a live secret key, or
+/// with the console on an operator's session token (`operators::authenticate`, the one rule).
+/// Only the `Authorization` header counts (never a cookie).
 pub async fn require_secret_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let presented = req
         .headers()
@@ -63,22 +68,22 @@ pub async fn require_secret_key(State(state): State<AppState>, req: Request, nex
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    match keys::authenticate(&state, presented).await {
-        Ok(key) => {
+    match operators::authenticate(&state, presented, crate::state::now_ms()).await {
+        Ok(actor) => {
             let mut req = req;
-            req.extensions_mut().insert(ActingKey(key.id));
+            req.extensions_mut().insert(Acting(actor));
             next.run(req).await
         }
         Err(refusal) => ApiError::from(refusal).into_response(),
     }
 }
 
-/// The id of the secret key [`require_secret_key`] authenticated the request with.
+/// Who [`require_secret_key`] authenticated the request as.
 #[derive(Clone)]
-struct ActingKey(String);
+struct Acting(BackendActor);
 
-/// Who called, for the audit trail: the app server's address and user agent, and the secret
-/// key it used (by id). No client.
+/// Who called, for the audit trail: the caller's address and user agent, and who acted (the
+/// secret key, by id, or the operator). No client.
 pub struct BackendCaller(pub Requester);
 
 impl FromRequestParts<AppState> for BackendCaller {
@@ -86,12 +91,10 @@ impl FromRequestParts<AppState> for BackendCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let caller = crate::context::Caller::from_parts(parts, state.settings());
-        let secret_key_id = parts.extensions.get::<ActingKey>().map(|key| key.0.clone());
-        Ok(BackendCaller(Requester {
-            ip: caller.requester.ip,
-            user_agent: caller.requester.user_agent,
-            secret_key_id,
-            ..Requester::default()
+        let (ip, user_agent) = (caller.requester.ip, caller.requester.user_agent);
+        Ok(BackendCaller(match parts.extensions.get::<Acting>() {
+            Some(Acting(actor)) => actor.clone().requester(ip, user_agent),
+            None => Requester { ip, user_agent, ..Requester::default() },
         }))
     }
 }
