@@ -35,6 +35,8 @@ enum Command {
     SignInToken(keys::SignInTokenArgs),
     /// Webhook endpoints (add, list, remove) and their deliveries (list, replay).
     Webhooks(webhooks::WebhooksArgs),
+    /// Print the Backend API's OpenAPI 3.1 document (what `GET /bapi/v1/openapi.json` serves).
+    Openapi,
 }
 
 fn main() -> std::process::ExitCode {
@@ -65,6 +67,10 @@ fn run() -> anyhow::Result<()> {
             Command::Keys(args) => keys::run(args).await,
             Command::SignInToken(args) => keys::sign_in_token(args).await,
             Command::Webhooks(args) => webhooks::run(args).await,
+            Command::Openapi => {
+                println!("{}", latch_server::backend_api_openapi_json());
+                Ok(())
+            }
         }
     })
 }
