@@ -3,6 +3,7 @@
 //! `latch serve` runs the server; `latch migrate` prepares a database without serving.
 
 mod audit;
+mod backup;
 mod config;
 mod keys;
 mod serve;
@@ -35,6 +36,10 @@ enum Command {
     SignInToken(keys::SignInTokenArgs),
     /// Webhook endpoints (add, list, remove) and their deliveries (list, replay).
     Webhooks(webhooks::WebhooksArgs),
+    /// Copy the SQLite database to a file, while the server serves (PostgreSQL: pg_dump).
+    Backup(backup::BackupArgs),
+    /// Replace the SQLite database by a backup (the server stopped; the old one is kept).
+    Restore(backup::RestoreArgs),
     /// Print the Backend API's OpenAPI 3.1 document (what `GET /bapi/v1/openapi.json` serves).
     Openapi,
 }
@@ -67,6 +72,8 @@ fn run() -> anyhow::Result<()> {
             Command::Keys(args) => keys::run(args).await,
             Command::SignInToken(args) => keys::sign_in_token(args).await,
             Command::Webhooks(args) => webhooks::run(args).await,
+            Command::Backup(args) => backup::backup(args),
+            Command::Restore(args) => backup::restore(args).await,
             Command::Openapi => {
                 println!("{}", latch_server::backend_api_openapi_json());
                 Ok(())

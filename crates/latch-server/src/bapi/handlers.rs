@@ -264,8 +264,8 @@ pub async fn create_sign_in_token(
 #[utoipa::path(post, path = "/sign_in_tokens/{id}/revoke", tag = "sign_in_tokens",
     params(("id" = String, Path, description = "The sign-in token's id.")),
     responses(
-        (status = 200, description = "The token, now `revoked` (its ticket is never shown again).", body = json::SignInTokenJson),
-        (status = 404, description = "No pending sign-in token with this id (`resource_not_found`).", body = ClerkErrors),
+        (status = 200, description = "The token, now `revoked` (its ticket is never shown again); revoking it again answers the same.", body = json::SignInTokenJson),
+        (status = 404, description = "No sign-in token with this id (`resource_not_found`).", body = ClerkErrors),
     ))]
 pub async fn revoke_sign_in_token(
     State(state): State<AppState>,
