@@ -21,12 +21,18 @@ use serde_json::Value;
 /// What the load did and when the server acknowledged it (a 2xx received).
 #[derive(Default)]
 struct Acknowledged {
-    /// (user id, acknowledged at, their authenticator once their passkey is acknowledged).
-    users: Vec<(String, Instant, Option<(Instant, SoftAuthenticator)>)>,
+    users: Vec<AckedUser>,
     /// (session id, user id, acknowledged at).
     sessions: Vec<(String, String, Instant)>,
     /// (session id, revocation sent at, acknowledged at).
     revocations: Vec<(String, Instant, Instant)>,
+}
+
+struct AckedUser {
+    id: String,
+    at: Instant,
+    /// When their passkey was acknowledged, and the authenticator holding it.
+    passkey: Option<(Instant, SoftAuthenticator)>,
 }
 
 async fn bapi(server_base: &str, origin: &str, key: &str, method: &str, path: &str) -> Reply {
@@ -75,7 +81,7 @@ async fn load(base: String, origin: String, key: String, worker: usize, stop: Ar
         let at = Instant::now();
         {
             let mut a = acked.lock().unwrap();
-            a.users.push((user.clone(), at, None));
+            a.users.push(AckedUser { id: user.clone(), at, passkey: None });
             a.sessions.push((first_session.clone(), user.clone(), at));
         }
         let mut auth = SoftAuthenticator::new(&origin);
@@ -87,8 +93,8 @@ async fn load(base: String, origin: String, key: String, worker: usize, stop: Ar
         let signed_in_at = Instant::now();
         {
             let mut a = acked.lock().unwrap();
-            let entry = a.users.iter_mut().find(|(id, _, _)| *id == user).unwrap();
-            entry.2 = Some((passkey_at, auth));
+            let entry = a.users.iter_mut().find(|u| u.id == user).unwrap();
+            entry.passkey = Some((passkey_at, auth));
             a.sessions.push((second_session, user.clone(), signed_in_at));
         }
 
@@ -161,7 +167,7 @@ async fn a_backup_taken_under_load_restores_everything_acknowledged_before_it() 
     let before = |at: Instant| at < backup_started;
     let mut users_checked = 0;
     let mut passkeys_checked = 0;
-    for (user, at, passkey) in acked.users {
+    for AckedUser { id: user, at, passkey } in acked.users {
         if !before(at) {
             continue;
         }
