@@ -12,7 +12,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use latch_core::ids::{IdKind, new_id};
 use latch_flows::{ClerkError, Refusal};
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::state::now_ms;
 
@@ -31,13 +33,13 @@ impl ApiError {
         self.refusal.clerk()
     }
 
-    fn body(shown: &ClerkError) -> Value {
-        json!({
-            "errors": [{
-                "code": shown.code,
-                "message": shown.message,
-                "long_message": shown.long_message,
-                "meta": match (&shown.param, shown.reverification_after_minutes) {
+    fn body(shown: &ClerkError) -> ClerkErrors {
+        ClerkErrors {
+            errors: vec![ClerkErrorJson {
+                code: shown.code.to_string(),
+                message: shown.message.clone(),
+                long_message: shown.long_message.clone(),
+                meta: match (&shown.param, shown.reverification_after_minutes) {
                     (Some(p), _) => json!({ "param_name": p }),
                     // What the action asks for (docs/protocol.md §16), in the shape of Clerk's
                     // ReverificationConfig.
@@ -45,9 +47,36 @@ impl ApiError {
                     (None, None) => json!({}),
                 },
             }],
-            "clerk_trace_id": new_id(IdKind::Trace, now_ms()),
-        })
+            clerk_trace_id: new_id(IdKind::Trace, now_ms()),
+        }
     }
+}
+
+/// Clerk's error envelope, every error answer's body (FAPI's and the Backend API's). Typed so
+/// the OpenAPI document's `ClerkErrors` schema is this very shape.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClerkErrors {
+    /// Exactly one error.
+    #[schema(min_items = 1, max_items = 1)]
+    pub errors: Vec<ClerkErrorJson>,
+    /// An id for this answer, to quote when reporting it.
+    pub clerk_trace_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ClerkError)]
+pub struct ClerkErrorJson {
+    /// Clerk's error code, e.g. `resource_not_found`, `form_param_format_invalid`,
+    /// `clerk_key_invalid` (the table: `latch_flows::Refusal::clerk`).
+    pub code: String,
+    pub message: String,
+    pub long_message: String,
+    /// `{param_name}` for a parameter at fault, `{reverification}` when the action needs a
+    /// recent verification, otherwise `{}`.
+    #[schema(value_type = Object)]
+    pub meta: Value,
 }
 
 impl From<Refusal> for ApiError {

@@ -70,10 +70,22 @@ pub fn router(state: AppState) -> Router {
     let bapi = bapi::router().layer(axum::middleware::from_fn_with_state(state.clone(), bapi::require_secret_key));
     let public = guarded(app.fallback(|| async { ApiError::not_found("page") })).layer(cors(&state));
     Router::new()
+        // Public documentation, like the JWKS: it holds no data of the instance (SECURITY.md).
+        .route("/bapi/v1/openapi.json", get(openapi_json))
         .nest("/bapi/v1", guarded(bapi))
         .merge(public)
         .layer(axum::middleware::from_fn(error::log_server_faults))
         .with_state(state)
+}
+
+/// The Backend API's OpenAPI 3.1 document, as JSON (`latch openapi` prints the same text).
+pub fn backend_api_openapi_json() -> String {
+    // Serializing utoipa's document types cannot fail (strings, maps and numbers only).
+    bapi::openapi().to_pretty_json().unwrap_or_default()
+}
+
+async fn openapi_json() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], backend_api_openapi_json()).into_response()
 }
 
 /// What every route gets, inside out: the body limit, the 30 s timeout, the head check, and

@@ -38,7 +38,7 @@ use latch_core::model::{
 
 pub use postgres::PostgresStore;
 pub use schema::{SCHEMA_VERSION, Schema};
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, file_of as sqlite_file, in_use_path as sqlite_in_use_path};
 
 /// Brings the schema of the database at `url` (`sqlite://PATH` or `postgres://…`) up to this
 /// build's version; refuses one that is newer. Returns the version it is at. Safe when

@@ -73,6 +73,8 @@ const AUTOCHECKPOINT_PAGES: u32 = 10_000;
 pub struct SqliteStore {
     conn: Mutex<Held>,
     checkpointer: Checkpointer,
+    /// A shared lock on the database's in-use file, held for the store's life ([`hold_in_use`]).
+    _in_use: std::fs::File,
 }
 
 impl SqliteStore {
@@ -83,6 +85,7 @@ impl SqliteStore {
     }
 
     pub fn open(path: &Path) -> StoreResult<Self> {
+        let in_use = hold_in_use(path)?;
         let conn = connect(path)?;
         // WAL lets `latch audit` and the checkpointer read beside the writer; NORMAL sync in
         // WAL mode survives a process crash (the commit is in the WAL before we answer).
@@ -97,7 +100,7 @@ impl SqliteStore {
         conn.pragma_update(None, "cache_size", -16 * 1024)?;
         conn.set_prepared_statement_cache_capacity(q::ALL.len());
         let checkpointer = Checkpointer::spawn(path)?;
-        Ok(SqliteStore { conn: Mutex::new(Held { conn, wide: HashMap::new() }), checkpointer })
+        Ok(SqliteStore { conn: Mutex::new(Held { conn, wide: HashMap::new() }), checkpointer, _in_use: in_use })
     }
 
     fn lock(&self) -> MutexGuard<'_, Held> {
@@ -199,6 +202,37 @@ pub(crate) fn path_of(url: &str) -> StoreResult<PathBuf> {
             format!("not a SQLite database file URL: {url:?} (use sqlite://PATH)").into(),
         ))),
     }
+}
+
+/// The file beside a SQLite database (`latch.db-inuse`) that tells `latch restore` the database
+/// is open: every store (a server, `latch audit`, `latch keys`…) holds a shared lock on it for
+/// its life, and `latch restore` takes it exclusively, so a restore cannot replace a database
+/// under a running server, and a server cannot open one while a restore replaces it. The lock
+/// is `flock(2)` (std's `File::lock`): released by the kernel when the process ends, however
+/// it ends, and independent of SQLite's own POSIX locks on the database file.
+pub fn in_use_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-inuse");
+    PathBuf::from(name)
+}
+
+fn hold_in_use(db: &Path) -> StoreResult<std::fs::File> {
+    let path = in_use_path(db);
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)
+        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+    match file.try_lock_shared() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Unavailable(format!(
+            "`latch restore` is replacing {}; start again when it has finished",
+            db.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Unavailable(format!("cannot lock {}: {e}", path.display()))),
+    }
+}
+
+/// The file path of a `sqlite://PATH` URL (for `latch backup` and `latch restore`).
+pub fn file_of(url: &str) -> StoreResult<PathBuf> {
+    path_of(url)
 }
 
 fn connect(path: &Path) -> StoreResult<Connection> {

@@ -3,6 +3,7 @@
 //! `latch serve` runs the server; `latch migrate` prepares a database without serving.
 
 mod audit;
+mod backup;
 mod config;
 mod keys;
 mod operators;
@@ -38,6 +39,12 @@ enum Command {
     Webhooks(webhooks::WebhooksArgs),
     /// Who may use the admin console: grant, revoke, list operators.
     Operators(operators::OperatorsArgs),
+    /// Copy the SQLite database to a file, while the server serves (PostgreSQL: pg_dump).
+    Backup(backup::BackupArgs),
+    /// Replace the SQLite database by a backup (the server stopped; the old one is kept).
+    Restore(backup::RestoreArgs),
+    /// Print the Backend API's OpenAPI 3.1 document (what `GET /bapi/v1/openapi.json` serves).
+    Openapi,
 }
 
 fn main() -> std::process::ExitCode {
@@ -69,6 +76,12 @@ fn run() -> anyhow::Result<()> {
             Command::SignInToken(args) => keys::sign_in_token(args).await,
             Command::Webhooks(args) => webhooks::run(args).await,
             Command::Operators(args) => operators::run(args).await,
+            Command::Backup(args) => backup::backup(args),
+            Command::Restore(args) => backup::restore(args).await,
+            Command::Openapi => {
+                println!("{}", latch_server::backend_api_openapi_json());
+                Ok(())
+            }
         }
     })
 }

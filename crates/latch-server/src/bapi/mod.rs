@@ -14,7 +14,14 @@
 //!   other type, even with `; charset=utf-8`, as a string), errors in Clerk's envelope.
 //!
 //! A handler extracts, calls one flow of `latch_flows::backend`, and renders with [`json`].
+//!
+//! The OpenAPI 3.1 document of this API ([`openapi`], served without a key at
+//! `GET /bapi/v1/openapi.json` and printed by `latch openapi`) is generated from the code:
+//! each handler's `#[utoipa::path]` annotation (method, path, parameters, answers), the JSON
+//! shapes' `ToSchema` derives (`latch_flows::backend::json`, [`crate::error::ClerkErrors`]),
+//! and [`docs`] for what all routes share.
 
+mod docs;
 mod handlers;
 mod json;
 mod operations;
@@ -26,32 +33,58 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post};
 use latch_flows::backend::operators::{self, BackendActor};
 use latch_flows::backend::{DEFAULT_LIMIT, MAX_LIMIT};
 use latch_flows::{Refusal, Requester};
 use serde_json::Value;
+use std::sync::OnceLock;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// Every Backend API route, in one place: each `routes!` entry takes its method and path from
+/// the `#[utoipa::path]` annotation right above its handler, so the router serves exactly
+/// what the OpenAPI document ([`openapi`]) lists. Add a route ONLY here, with an annotated
+/// handler (see `handlers.rs`): a plain `.route(…)` would serve it undocumented, and
+/// `tests::every_route_is_documented` and crates/latch/tests/openapi.rs refuse that.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(docs::BackendApiDoc::openapi())
+        .routes(routes!(handlers::jwks))
+        .routes(routes!(handlers::handshake_payload))
+        .routes(routes!(handlers::list_users))
+        .routes(routes!(handlers::count_users))
+        .routes(routes!(handlers::get_user, handlers::delete_user))
+        .routes(routes!(handlers::update_metadata))
+        .routes(routes!(handlers::list_passkeys))
+        .routes(routes!(handlers::delete_passkey))
+        .routes(routes!(handlers::list_sessions))
+        .routes(routes!(handlers::revoke_session))
+        .routes(routes!(handlers::create_sign_in_token))
+        .routes(routes!(handlers::revoke_sign_in_token))
+        .routes(routes!(operations::audit_events))
+        .routes(routes!(operations::passkeys))
+        .routes(routes!(operations::webhook_deliveries))
+        .routes(routes!(operations::replay_webhook_delivery))
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/jwks", get(handlers::jwks))
-        .route("/clients/handshake_payload", get(handlers::handshake_payload))
-        .route("/users", get(handlers::list_users))
-        .route("/users/count", get(handlers::count_users))
-        .route("/users/{id}", get(handlers::get_user).delete(handlers::delete_user))
-        .route("/users/{id}/metadata", patch(handlers::update_metadata))
-        .route("/users/{id}/passkeys", get(handlers::list_passkeys))
-        .route("/users/{id}/passkeys/{passkey_id}", delete(handlers::delete_passkey))
-        .route("/sessions", get(handlers::list_sessions))
-        .route("/sessions/{id}/revoke", post(handlers::revoke_session))
-        .route("/sign_in_tokens", post(handlers::create_sign_in_token))
-        .route("/sign_in_tokens/{id}/revoke", post(handlers::revoke_sign_in_token))
-        .merge(operations::router())
-        .fallback(not_found)
-        .method_not_allowed_fallback(not_found)
+    let (router, _document) = api().split_for_parts();
+    router.fallback(not_found).method_not_allowed_fallback(not_found)
+}
+
+/// The Backend API's OpenAPI 3.1 document, generated once from the same routes the router
+/// serves, with what every route shares (the bearer secret key, the guard's errors) added by
+/// [`docs::shared_by_every_route`].
+pub fn openapi() -> &'static utoipa::openapi::OpenApi {
+    static DOCUMENT: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let (_router, mut document) = api().split_for_parts();
+        docs::shared_by_every_route(&mut document);
+        document
+    })
 }
 
 async fn not_found() -> ApiError {
@@ -160,4 +193,20 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
 
 pub fn invalid(param: &str, why: String) -> ApiError {
     Refusal::ParamInvalid { param: param.into(), why }.into()
+}
+
+#[cfg(test)]
+mod tests {
+    /// The router is built only from `routes!` (documented) entries: a `.route(` call in
+    /// [`super::api`] would serve a path the OpenAPI document does not list.
+    #[test]
+    fn every_route_is_documented() {
+        let source = include_str!("mod.rs");
+        let start = source.find("fn api()").expect("api() is defined");
+        let body = &source[start..start + source[start..].find("\n}\n").expect("api() ends")];
+        assert!(body.contains(".routes(routes!("), "api() registers its routes with routes!");
+        for bypass in [".route(", ".nest(", ".merge(", ".route_service("] {
+            assert!(!body.contains(bypass), "{bypass} in api() serves routes the OpenAPI document does not list: use .routes(routes!(handler)) with an annotated handler");
+        }
+    }
 }
