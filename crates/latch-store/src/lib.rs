@@ -32,8 +32,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 pub use latch_core::backend::{MetadataPatch, SecretKey, SignInToken, UserMetadata};
 use latch_core::model::{
-    Client, Millis, Passkey, PendingPasskey, ReverificationCompletion, Session, SessionStatus,
-    SessionVerification, SignIn, SignInCompletion, SignInFailure, SignUp, User, VerificationStatus,
+    Client, Millis, Passkey, PendingPasskey, ReverificationCompletion, Session, SessionStatus, SessionVerification, SignIn,
+    SignInCompletion, SignInFailure, SignUp, User, VerificationStatus,
 };
 
 pub use postgres::{PostgresStore, default_pool_size};
@@ -72,9 +72,7 @@ pub async fn open_with_pool(url: &str, pool_size: Option<usize>) -> StoreResult<
     if sqlite {
         Ok(Arc::new(SqliteStore::open_url(url)?))
     } else {
-        Ok(Arc::new(
-            PostgresStore::connect(url, pool_size.unwrap_or_else(default_pool_size)).await?,
-        ))
+        Ok(Arc::new(PostgresStore::connect(url, pool_size.unwrap_or_else(default_pool_size)).await?))
     }
 }
 
@@ -93,9 +91,7 @@ pub enum StoreError {
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     /// The database's schema is newer than this build understands.
-    #[error(
-        "the database schema is at version {found}, newer than this Latch understands ({supported}); upgrade Latch"
-    )]
+    #[error("the database schema is at version {found}, newer than this Latch understands ({supported}); upgrade Latch")]
     SchemaTooNew { found: i64, supported: i64 },
     /// From sqlx: the migrations, and the schema checks at start.
     #[error("database error: {0}")]
@@ -187,11 +183,7 @@ pub enum ClientToken<'a> {
     /// `token_hash` replaces `old_token_hash`, the token the action was asked with; if a
     /// concurrent action replaced that first, the whole action changes nothing
     /// ([`StoreError::ClientTokenReplaced`]).
-    Rotated {
-        client_id: &'a str,
-        old_token_hash: &'a [u8],
-        token_hash: &'a [u8],
-    },
+    Rotated { client_id: &'a str, old_token_hash: &'a [u8], token_hash: &'a [u8] },
 }
 
 /// A handshake nonce as stored: never the nonce itself, only its SHA-256.
@@ -361,8 +353,7 @@ impl AuditEvent {
         let mut line = self.clone();
         line.user_id = Some(session.user_id.clone());
         line.session_id = Some(session.id.clone());
-        line.webhooks
-            .retain(|event| event.session_id.as_deref() == Some(session.id.as_str()));
+        line.webhooks.retain(|event| event.session_id.as_deref() == Some(session.id.as_str()));
         line
     }
 }
@@ -381,11 +372,7 @@ pub struct PurgePolicy {
 impl Default for PurgePolicy {
     fn default() -> Self {
         const DAY: Millis = 86_400_000;
-        PurgePolicy {
-            finished_grace: DAY,
-            dead_client_grace: 30 * DAY,
-            audit_retention: Some(90 * DAY),
-        }
+        PurgePolicy { finished_grace: DAY, dead_client_grace: 30 * DAY, audit_retention: Some(90 * DAY) }
     }
 }
 
@@ -409,11 +396,7 @@ pub trait Store: Send + Sync + 'static {
     /// client's last active session when `None`) and that session's user, in one call and
     /// one snapshot. The session is given only if it belongs to that client; it may have
     /// ended or expired (the caller checks).
-    async fn client_and_session(
-        &self,
-        token_hash: &[u8],
-        session_id: Option<&str>,
-    ) -> StoreResult<Option<ClientSession>>;
+    async fn client_and_session(&self, token_hash: &[u8], session_id: Option<&str>) -> StoreResult<Option<ClientSession>>;
     /// The client as FAPI shows it, in one call and one snapshot.
     async fn client_snapshot(&self, client_id: &str) -> StoreResult<Option<ClientSnapshot>>;
 
@@ -437,14 +420,9 @@ pub trait Store: Send + Sync + 'static {
     /// Opens a registration, replacing the client's earlier open ones, if the user's verified
     /// passkeys and open registrations stay under `max_passkeys`; else `QuotaExceeded`,
     /// changing nothing.
-    async fn create_pending_passkey(
-        &self,
-        pending: &PendingPasskey,
-        max_passkeys: u32,
-    ) -> StoreResult<()>;
+    async fn create_pending_passkey(&self, pending: &PendingPasskey, max_passkeys: u32) -> StoreResult<()>;
     /// The user's pending passkey, left in place (verification reads it, the outcome spends it).
-    async fn pending_passkey(&self, user_id: &str, id: &str)
-    -> StoreResult<Option<PendingPasskey>>;
+    async fn pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<Option<PendingPasskey>>;
     /// Removes the pending passkey, spending its challenge on a failed answer; false when it
     /// was already gone.
     async fn spend_pending_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool>;
@@ -452,51 +430,25 @@ pub trait Store: Send + Sync + 'static {
     /// `audit` line, in one transaction. False, changing nothing, when the pending
     /// registration was spent meanwhile; an error, changing nothing, when the user is at the
     /// quota or the credential is known.
-    async fn save_verified_passkey(
-        &self,
-        passkey: &Passkey,
-        max_passkeys: u32,
-        audit: &AuditEvent,
-    ) -> StoreResult<bool>;
+    async fn save_verified_passkey(&self, passkey: &Passkey, max_passkeys: u32, audit: &AuditEvent) -> StoreResult<bool>;
     /// Renames the passkey with the `audit` line; None, changing nothing, when there is none.
-    async fn rename_passkey(
-        &self,
-        user_id: &str,
-        id: &str,
-        name: &str,
-        now: Millis,
-        audit: &AuditEvent,
-    ) -> StoreResult<Option<Passkey>>;
+    async fn rename_passkey(&self, user_id: &str, id: &str, name: &str, now: Millis, audit: &AuditEvent)
+    -> StoreResult<Option<Passkey>>;
     /// Deletes a verified or pending passkey of this user; false when there was none. Deleting
     /// a verified one also revokes the live sessions that passkey made (and no other) except
     /// `keep_session`, the one deleting it, in the same transaction, with the `audit` line (its
     /// webhook events only for a verified passkey).
-    async fn delete_passkey(
-        &self,
-        user_id: &str,
-        id: &str,
-        keep_session: &str,
-        now: Millis,
-        audit: &AuditEvent,
-    ) -> StoreResult<bool>;
+    async fn delete_passkey(&self, user_id: &str, id: &str, keep_session: &str, now: Millis, audit: &AuditEvent)
+    -> StoreResult<bool>;
 
     // Sign-ins.
     /// The sign-in, with the client if it is new, in one transaction; then the client as it
     /// is now.
-    async fn create_sign_in(
-        &self,
-        new_client: Option<NewClient<'_>>,
-        sign_in: &SignIn,
-    ) -> StoreResult<Written<()>>;
+    async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<Written<()>>;
     async fn sign_in(&self, client_id: &str, id: &str) -> StoreResult<Option<SignIn>>;
     /// What answering sign-in `id`'s challenge needs, in one call and one snapshot: the
     /// sign-in (if it is this client's), the passkey with `credential_id` and its owner.
-    async fn sign_in_attempt(
-        &self,
-        client_id: &str,
-        id: &str,
-        credential_id: &[u8],
-    ) -> StoreResult<Option<SignInAttempt>>;
+    async fn sign_in_attempt(&self, client_id: &str, id: &str, credential_id: &[u8]) -> StoreResult<Option<SignInAttempt>>;
     /// Replaces the sign-in's passkey challenge (prepare_first_factor).
     async fn save_sign_in_challenge(&self, sign_in: &SignIn) -> StoreResult<()>;
     /// Spends the sign-in's challenge on a failed answer (`status` expired or failed) and
@@ -509,11 +461,7 @@ pub trait Store: Send + Sync + 'static {
     /// was used concurrently since verification read it, or the client's token is no longer
     /// the completion's `old_client_token_hash`.
     /// When it did complete, the client as it is now.
-    async fn complete_sign_in(
-        &self,
-        completion: &SignInCompletion,
-        audit: &AuditEvent,
-    ) -> StoreResult<Written<bool>>;
+    async fn complete_sign_in(&self, completion: &SignInCompletion, audit: &AuditEvent) -> StoreResult<Written<bool>>;
 
     // Sessions.
     async fn session(&self, id: &str) -> StoreResult<Option<Session>>;
@@ -521,14 +469,8 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_session(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<()>;
     /// Ends one live session of the client with the `audit` line; false, writing no line,
     /// when it was not live.
-    async fn end_session(
-        &self,
-        client_id: &str,
-        id: &str,
-        status: SessionStatus,
-        now: Millis,
-        audit: &AuditEvent,
-    ) -> StoreResult<bool>;
+    async fn end_session(&self, client_id: &str, id: &str, status: SessionStatus, now: Millis, audit: &AuditEvent)
+    -> StoreResult<bool>;
     /// Ends every live session of the client and returns them; with `rotation` (old token
     /// hash, new token hash) the client's token is rotated too, or nothing changes
     /// ([`StoreError::ClientTokenReplaced`]). With `audit`, one line per ended session is
@@ -550,11 +492,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Retires every live key of the new key's algorithm and adds the new one, which signs
     /// from now on; returns the keys afterwards.
-    async fn rotate_signing_key(
-        &self,
-        key: &StoredSigningKey,
-        now: Millis,
-    ) -> StoreResult<Vec<StoredSigningKey>>;
+    async fn rotate_signing_key(&self, key: &StoredSigningKey, now: Millis) -> StoreResult<Vec<StoredSigningKey>>;
 
     // Backend API secret keys: only their hashes.
     async fn create_secret_key(&self, key: &SecretKey, audit: &AuditEvent) -> StoreResult<()>;
@@ -563,12 +501,7 @@ pub trait Store: Send + Sync + 'static {
     /// The unrevoked key with this hash.
     async fn live_secret_key(&self, key_hash: &[u8]) -> StoreResult<Option<SecretKey>>;
     /// Revokes key `id`; false when there is no such unrevoked key.
-    async fn revoke_secret_key(
-        &self,
-        id: &str,
-        now: Millis,
-        audit: &AuditEvent,
-    ) -> StoreResult<bool>;
+    async fn revoke_secret_key(&self, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool>;
 
     // The Backend API's users and sessions.
     /// One page of users with their details, in one statement (no read per user).
@@ -591,54 +524,26 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<UserMetadata>>;
     /// Deletes the user, their passkeys, pending registrations, tickets and metadata, and
     /// ends their live sessions (`removed`), with the `audit` line; false when there was none.
-    async fn delete_user(
-        &self,
-        user_id: &str,
-        now: Millis,
-        audit: &AuditEvent,
-    ) -> StoreResult<bool>;
+    async fn delete_user(&self, user_id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool>;
     /// One page of sessions and the total that match.
     async fn sessions_page(&self, query: &SessionQuery) -> StoreResult<(Vec<Session>, u64)>;
     /// Revokes live session `id` (its client sees it ended) with the `audit` line; None when
     /// it was not live.
-    async fn revoke_session(
-        &self,
-        id: &str,
-        now: Millis,
-        audit: &AuditEvent,
-    ) -> StoreResult<Option<Session>>;
+    async fn revoke_session(&self, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<Option<Session>>;
     /// Deletes passkey `id` of the user with the `audit` line, revoking the live sessions it
     /// made; false when there was none.
-    async fn delete_user_passkey(
-        &self,
-        user_id: &str,
-        id: &str,
-        audit: &AuditEvent,
-    ) -> StoreResult<bool>;
+    async fn delete_user_passkey(&self, user_id: &str, id: &str, audit: &AuditEvent) -> StoreResult<bool>;
 
     // Sign-in tokens.
-    async fn create_sign_in_token(
-        &self,
-        token: &SignInToken,
-        audit: &AuditEvent,
-    ) -> StoreResult<()>;
+    async fn create_sign_in_token(&self, token: &SignInToken, audit: &AuditEvent) -> StoreResult<()>;
     async fn sign_in_token_by_hash(&self, token_hash: &[u8]) -> StoreResult<Option<SignInToken>>;
     /// Revokes a pending token, with the `audit` line when it was pending; the token as it is
     /// afterwards, None when there is none.
-    async fn revoke_sign_in_token(
-        &self,
-        id: &str,
-        now: Millis,
-        audit: &AuditEvent,
-    ) -> StoreResult<Option<SignInToken>>;
+    async fn revoke_sign_in_token(&self, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<Option<SignInToken>>;
     /// Spends the token (conditionally: still pending, unexpired, this session's user) and
     /// writes the client if new, the complete sign-in, the session and the `audit` line, in
     /// one transaction. False, changing nothing, when the token was spent meanwhile.
-    async fn redeem_sign_in_token(
-        &self,
-        redemption: &TicketRedemption<'_>,
-        audit: &AuditEvent,
-    ) -> StoreResult<bool>;
+    async fn redeem_sign_in_token(&self, redemption: &TicketRedemption<'_>, audit: &AuditEvent) -> StoreResult<bool>;
 
     async fn record_audit(&self, event: &AuditEvent) -> StoreResult<()>;
     /// Newest first.
@@ -649,18 +554,14 @@ pub trait Store: Send + Sync + 'static {
     async fn hit_rate_limit(&self, key: &str, window_start: Millis) -> StoreResult<u64>;
     /// [`hit_rate_limit`](Store::hit_rate_limit) on two keys in one statement (the hot path
     /// counts per IP and per client together); returns both counts, in order.
-    async fn hit_rate_limits(&self, keys: [&str; 2], window_start: Millis)
-    -> StoreResult<[u64; 2]>;
+    async fn hit_rate_limits(&self, keys: [&str; 2], window_start: Millis) -> StoreResult<[u64; 2]>;
 
     // Handshake nonces (docs/protocol.md §14): written by the handshake, taken once.
     async fn create_handshake_nonce(&self, nonce: &HandshakeNonce) -> StoreResult<()>;
     /// Deletes the nonce and returns what it held and when it expires (the caller judges
     /// expiry); None when there is none: never issued, already taken, or purged. Of two
     /// concurrent takers, exactly one gets it.
-    async fn take_handshake_nonce(
-        &self,
-        nonce_hash: &[u8],
-    ) -> StoreResult<Option<(String, Millis)>>;
+    async fn take_handshake_nonce(&self, nonce_hash: &[u8]) -> StoreResult<Option<(String, Millis)>>;
 
     /// Deletes what is over: ceremonies, sign-ins and handshake nonces that can no longer be
     /// completed, at once;
@@ -675,20 +576,11 @@ pub trait Store: Send + Sync + 'static {
     async fn record_session_use(&self, session_id: &str, now: Millis) -> StoreResult<()>;
     async fn passkey_by_credential(&self, credential_id: &[u8]) -> StoreResult<Option<Passkey>>;
     /// Stores a new verification for its session, replacing the session's previous one.
-    async fn start_session_verification(
-        &self,
-        verification: &SessionVerification,
-    ) -> StoreResult<()>;
-    async fn session_verification(
-        &self,
-        session_id: &str,
-    ) -> StoreResult<Option<SessionVerification>>;
+    async fn start_session_verification(&self, verification: &SessionVerification) -> StoreResult<()>;
+    async fn session_verification(&self, session_id: &str) -> StoreResult<Option<SessionVerification>>;
     /// Replaces the verification's challenge; false, changing nothing, when that verification
     /// was replaced or completed meanwhile.
-    async fn save_session_verification_challenge(
-        &self,
-        verification: &SessionVerification,
-    ) -> StoreResult<bool>;
+    async fn save_session_verification_challenge(&self, verification: &SessionVerification) -> StoreResult<bool>;
     /// Spends the session verification's challenge (named by its request options) on a failed
     /// answer; false when it was already spent or replaced.
     async fn fail_session_verification(
@@ -703,18 +595,11 @@ pub trait Store: Send + Sync + 'static {
     /// session's first-factor time and the `audit` line in one transaction; false, changing
     /// nothing, when the challenge was spent or replaced, the passkey used meanwhile, or the
     /// session is no longer live.
-    async fn complete_session_verification(
-        &self,
-        completion: &ReverificationCompletion,
-        audit: &AuditEvent,
-    ) -> StoreResult<bool>;
+    async fn complete_session_verification(&self, completion: &ReverificationCompletion, audit: &AuditEvent)
+    -> StoreResult<bool>;
     // Webhooks (docs/protocol.md §15): endpoints, and the outbox the dispatcher drains.
     /// Stores the endpoint with the `audit` line.
-    async fn create_webhook_endpoint(
-        &self,
-        endpoint: &WebhookEndpoint,
-        audit: &AuditEvent,
-    ) -> StoreResult<()>;
+    async fn create_webhook_endpoint(&self, endpoint: &WebhookEndpoint, audit: &AuditEvent) -> StoreResult<()>;
     /// Every endpoint, oldest first.
     async fn webhook_endpoints(&self) -> StoreResult<Vec<WebhookEndpoint>>;
     /// Deletes the endpoint and its deliveries, with the `audit` line; false when there was none.
@@ -723,28 +608,14 @@ pub trait Store: Send + Sync + 'static {
     async fn webhooks_enabled(&self) -> StoreResult<bool>;
     /// Claims up to `limit` deliveries due at `now` until `lease_until`: no other claimer gets
     /// them before then. A claim that is not finished (the node died) is due again then.
-    async fn claim_webhook_deliveries(
-        &self,
-        now: Millis,
-        lease_until: Millis,
-        limit: u32,
-    ) -> StoreResult<Vec<ClaimedDelivery>>;
+    async fn claim_webhook_deliveries(&self, now: Millis, lease_until: Millis, limit: u32) -> StoreResult<Vec<ClaimedDelivery>>;
     /// Records an attempt's outcome; false when the delivery is no longer pending.
-    async fn finish_webhook_delivery(
-        &self,
-        id: &str,
-        outcome: &DeliveryOutcome,
-        now: Millis,
-    ) -> StoreResult<bool>;
+    async fn finish_webhook_delivery(&self, id: &str, outcome: &DeliveryOutcome, now: Millis) -> StoreResult<bool>;
     /// Makes a delivery (by id) or every delivery of an event (by msg id) pending again with
     /// the same event, with the `audit` line; how many.
     async fn replay_webhook(&self, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<u64>;
     /// The newest deliveries, of one status if given.
-    async fn webhook_deliveries(
-        &self,
-        status: Option<&str>,
-        limit: u32,
-    ) -> StoreResult<Vec<WebhookDelivery>>;
+    async fn webhook_deliveries(&self, status: Option<&str>, limit: u32) -> StoreResult<Vec<WebhookDelivery>>;
     /// How many events the outbox holds.
     async fn webhook_event_count(&self) -> StoreResult<u64>;
 }

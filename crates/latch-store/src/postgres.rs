@@ -32,8 +32,8 @@ use deadpool::managed::{self, Metrics, Object, Pool, PoolError, RecycleError, Re
 use futures_util::TryStreamExt;
 use futures_util::future::{join, join_all};
 use latch_core::model::{
-    Client, Millis, Passkey, PendingPasskey, ReverificationCompletion, Session, SessionStatus,
-    SessionVerification, SignIn, SignInCompletion, SignInFailure, SignUp, User, VerificationStatus,
+    Client, Millis, Passkey, PendingPasskey, ReverificationCompletion, Session, SessionStatus, SessionVerification, SignIn,
+    SignInCompletion, SignInFailure, SignUp, User, VerificationStatus,
 };
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{NoTls, Row, Statement};
@@ -42,9 +42,8 @@ use crate::exec::{Access, Bind, Exec};
 use crate::ops;
 use crate::rows::Columns;
 use crate::{
-    AuditEvent, AuditQuery, ClientSession, ClientSnapshot, ClientToken, NewClient, PurgePolicy,
-    SessionQuery, SignInAttempt, StoreError, StoreResult, StoredSigningKey, TicketRedemption,
-    UserQuery, Written,
+    AuditEvent, AuditQuery, ClientSession, ClientSnapshot, ClientToken, NewClient, PurgePolicy, SessionQuery, SignInAttempt,
+    StoreError, StoreResult, StoredSigningKey, TicketRedemption, UserQuery, Written,
 };
 use latch_core::backend::{MetadataPatch, SecretKey, SignInToken, UserMetadata};
 
@@ -103,19 +102,10 @@ impl PostgresStore {
 
     /// A connection, with BEGIN held back if `access` needs a transaction.
     async fn begin(&self, access: Access) -> StoreResult<PgExec> {
-        let mut exec = PgExec {
-            conn: self.acquire().await?,
-            queued: Vec::new(),
-            in_transaction: false,
-            roll_back: false,
-        };
+        let mut exec = PgExec { conn: self.acquire().await?, queued: Vec::new(), in_transaction: false, roll_back: false };
         if access == Access::Write {
             exec.in_transaction = true;
-            exec.queued.push(Queued {
-                sql: BEGIN,
-                binds: Vec::new(),
-                must_change_one: false,
-            });
+            exec.queued.push(Queued { sql: BEGIN, binds: Vec::new(), must_change_one: false });
         }
         Ok(exec)
     }
@@ -149,26 +139,15 @@ impl managed::Manager for Connector {
                 tracing::warn!(error = %e, "PostgreSQL connection closed");
             }
         });
-        Ok(PgConnection {
-            client,
-            statements: HashMap::new(),
-            in_transaction: false,
-        })
+        Ok(PgConnection { client, statements: HashMap::new(), in_transaction: false })
     }
 
-    async fn recycle(
-        &self,
-        conn: &mut PgConnection,
-        _: &Metrics,
-    ) -> RecycleResult<tokio_postgres::Error> {
+    async fn recycle(&self, conn: &mut PgConnection, _: &Metrics) -> RecycleResult<tokio_postgres::Error> {
         if conn.client.is_closed() {
             return Err(RecycleError::message("connection closed"));
         }
         if conn.in_transaction {
-            conn.client
-                .batch_execute("ROLLBACK")
-                .await
-                .map_err(RecycleError::Backend)?;
+            conn.client.batch_execute("ROLLBACK").await.map_err(RecycleError::Backend)?;
             conn.in_transaction = false;
         }
         Ok(())
@@ -178,22 +157,13 @@ impl managed::Manager for Connector {
 impl PgConnection {
     /// `sql` prepared on this connection, its parameters typed after `binds`; as a
     /// condition ([`as_condition`]) if `condition`.
-    async fn statement(
-        &mut self,
-        sql: &'static str,
-        binds: &[PgBind<'_>],
-        condition: bool,
-    ) -> StoreResult<Statement> {
+    async fn statement(&mut self, sql: &'static str, binds: &[PgBind<'_>], condition: bool) -> StoreResult<Statement> {
         if let Some(statement) = self.statements.get(&(sql, condition)) {
             return Ok(statement.clone());
         }
         let types: Vec<Type> = binds.iter().map(PgBind::ty).collect();
         let statement = match condition {
-            true => {
-                self.client
-                    .prepare_typed(&as_condition(sql), &types)
-                    .await?
-            }
+            true => self.client.prepare_typed(&as_condition(sql), &types).await?,
             false => self.client.prepare_typed(sql, &types).await?,
         };
         self.statements.insert((sql, condition), statement.clone());
@@ -208,9 +178,7 @@ impl PgConnection {
 /// aborted transaction rolls back), and the operation need not wait for the count before
 /// sending them.
 fn as_condition(write: &str) -> String {
-    format!(
-        "WITH changed AS ({write} RETURNING 1) SELECT 1 / (count(*) = 1)::int AS held FROM changed"
-    )
+    format!("WITH changed AS ({write} RETURNING 1) SELECT 1 / (count(*) = 1)::int AS held FROM changed")
 }
 
 /// Whether `e` is a condition of [`as_condition`] that did not hold.
@@ -218,7 +186,8 @@ fn is_failed_condition(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&tokio_postgres::error::SqlState::DIVISION_BY_ZERO)
 }
 
-impl PgConnection {}
+impl PgConnection {
+}
 
 /// A parameter as tokio-postgres sends it: a [`Bind`], borrowed for a statement sent at once
 /// or owned by one held back (the operation's values may be gone by the time it is sent).
@@ -257,11 +226,7 @@ impl<'a> PgBind<'a> {
 }
 
 impl ToSql for PgBind<'_> {
-    fn to_sql(
-        &self,
-        ty: &Type,
-        out: &mut tokio_postgres::types::private::BytesMut,
-    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+    fn to_sql(&self, ty: &Type, out: &mut tokio_postgres::types::private::BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         match self {
             PgBind::Int(v) => v.to_sql(ty, out),
             PgBind::Text(v) => v.as_deref().to_sql(ty, out),
@@ -309,10 +274,7 @@ impl PgExec {
     /// `last`'s result. A held-back statement's failure wins over `last`'s, except that
     /// once a condition has failed the operation only rolls back, whatever came after it
     /// (then `last`'s result is `None`).
-    async fn flush(
-        &mut self,
-        last: Option<(&'static str, &[Bind<'_>], Want)>,
-    ) -> StoreResult<Option<Sent>> {
+    async fn flush(&mut self, last: Option<(&'static str, &[Bind<'_>], Want)>) -> StoreResult<Option<Sent>> {
         let queued = std::mem::take(&mut self.queued);
         let conn: &mut PgConnection = &mut self.conn;
         let mut statements = Vec::with_capacity(queued.len());
@@ -332,26 +294,13 @@ impl PgExec {
         let client = &conn.client;
         // join_all polls the futures in order, and each sends its statement when first
         // polled: the connection writes them out together, and PostgreSQL runs them in order.
-        let held_back = join_all(
-            statements
-                .iter()
-                .zip(&queued)
-                .map(|(statement, q)| client.execute_raw(statement, q.binds.iter())),
-        );
+        let held_back = join_all(statements.iter().zip(&queued).map(|(statement, q)| client.execute_raw(statement, q.binds.iter())));
         let (counts, last) = match &last {
             Some((statement, binds, want)) => {
                 let send_last = async {
                     match want {
-                        Want::Rows => client
-                            .query_raw(statement, binds.iter())
-                            .await?
-                            .try_collect()
-                            .await
-                            .map(Sent::Rows),
-                        Want::Count => client
-                            .execute_raw(statement, binds.iter())
-                            .await
-                            .map(Sent::Count),
+                        Want::Rows => client.query_raw(statement, binds.iter()).await?.try_collect().await.map(Sent::Rows),
+                        Want::Count => client.execute_raw(statement, binds.iter()).await.map(Sent::Count),
                     }
                 };
                 let (counts, last) = join(held_back, send_last).await;
@@ -439,20 +388,12 @@ impl Exec for PgExec {
     }
 
     async fn queue(&mut self, sql: &'static str, binds: &[Bind<'_>]) -> StoreResult<()> {
-        self.queued.push(Queued {
-            sql,
-            binds: binds.iter().map(PgBind::owned).collect(),
-            must_change_one: false,
-        });
+        self.queued.push(Queued { sql, binds: binds.iter().map(PgBind::owned).collect(), must_change_one: false });
         Ok(())
     }
 
     async fn queue_one(&mut self, sql: &'static str, binds: &[Bind<'_>]) -> StoreResult<()> {
-        self.queued.push(Queued {
-            sql,
-            binds: binds.iter().map(PgBind::owned).collect(),
-            must_change_one: true,
-        });
+        self.queued.push(Queued { sql, binds: binds.iter().map(PgBind::owned).collect(), must_change_one: true });
         Ok(())
     }
 
@@ -467,11 +408,7 @@ impl Exec for PgExec {
     /// follow them in the same flight.
     async fn commit(&mut self) -> StoreResult<()> {
         if self.in_transaction && !self.roll_back {
-            self.queued.push(Queued {
-                sql: COMMIT,
-                binds: Vec::new(),
-                must_change_one: false,
-            });
+            self.queued.push(Queued { sql: COMMIT, binds: Vec::new(), must_change_one: false });
             self.in_transaction = false;
         }
         Ok(())
@@ -523,32 +460,16 @@ mod tests {
         let setting = "SELECT current_setting('application_name') AS name";
 
         let mut abandoned = store.begin(Access::Write).await.expect("a connection");
-        abandoned
-            .queue("SET LOCAL application_name = 'abandoned'", &[])
-            .await
-            .expect("queue");
-        let name = abandoned
-            .one(setting, &[], |row| row.text("name"))
-            .await
-            .expect("BEGIN and SET sent");
+        abandoned.queue("SET LOCAL application_name = 'abandoned'", &[]).await.expect("queue");
+        let name = abandoned.one(setting, &[], |row| row.text("name")).await.expect("BEGIN and SET sent");
         assert_eq!(name.as_deref(), Some("abandoned"), "inside the transaction");
         drop(abandoned); // never finished: no COMMIT, no ROLLBACK
 
         // The pool holds one connection, so this is the same one.
         assert_eq!(store.pool.status().size, 1);
-        let mut next = store
-            .begin(Access::ReadOne)
-            .await
-            .expect("the same connection");
-        let name = next
-            .one(setting, &[], |row| row.text("name"))
-            .await
-            .expect("read");
-        assert_ne!(
-            name.as_deref(),
-            Some("abandoned"),
-            "the abandoned transaction was rolled back"
-        );
+        let mut next = store.begin(Access::ReadOne).await.expect("the same connection");
+        let name = next.one(setting, &[], |row| row.text("name")).await.expect("read");
+        assert_ne!(name.as_deref(), Some("abandoned"), "the abandoned transaction was rolled back");
         next.finish(Ok(())).await.expect("finish");
     }
 
@@ -563,20 +484,13 @@ mod tests {
         let backends = "SELECT 1::bigint AS n FROM pg_sleep(0.05)";
         let calls = (0..8).map(|_| async {
             let mut exec = store.begin(Access::ReadOne).await.expect("a connection");
-            let n = exec
-                .one(backends, &[], |row| row.int("n"))
-                .await
-                .expect("read");
+            let n = exec.one(backends, &[], |row| row.int("n")).await.expect("read");
             exec.finish(Ok(n)).await.expect("finish")
         });
         let seen = join_all(calls).await;
         assert!(seen.iter().all(Option::is_some), "every call answered");
         assert_eq!(store.pool.status().max_size, 2);
-        assert!(
-            store.pool.status().size <= 2,
-            "opened {} connections",
-            store.pool.status().size
-        );
+        assert!(store.pool.status().size <= 2, "opened {} connections", store.pool.status().size);
         assert!(default_pool_size() >= MIN_POOL && default_pool_size() <= MAX_DEFAULT_POOL);
     }
 }

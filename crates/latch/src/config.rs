@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use latch_core::ceremony::UvPolicy;
+use latch_core::settings::InstanceSettings;
 use latch_core::native_apps::{AndroidApp, IosApp, NativeApps};
 use latch_core::origins::OriginPattern;
-use latch_core::settings::InstanceSettings;
 use latch_server::SigningAlgorithm;
 use serde::Deserialize;
 
@@ -39,11 +39,7 @@ pub struct ServeArgs {
     pub origins: Vec<String>,
     /// An origin on another domain allowed to use the RP ID (WebAuthn Related Origin
     /// Requests; repeat, or comma-separate in LATCH_RELATED_ORIGINS).
-    #[arg(
-        long = "related-origin",
-        env = "LATCH_RELATED_ORIGINS",
-        value_delimiter = ','
-    )]
+    #[arg(long = "related-origin", env = "LATCH_RELATED_ORIGINS", value_delimiter = ',')]
     pub related_origins: Vec<String>,
     /// An iOS app whose passkeys may sign in, as `<team id>.<bundle id>` (repeat, or
     /// comma-separate in LATCH_IOS_APPS). Served in /.well-known/apple-app-site-association.
@@ -52,11 +48,7 @@ pub struct ServeArgs {
     /// An Android app whose passkeys may sign in, as `<package name>=<SHA-256 signing-cert
     /// fingerprint AA:BB:…>` (repeat per fingerprint, or comma-separate in LATCH_ANDROID_APPS).
     /// Served in /.well-known/assetlinks.json.
-    #[arg(
-        long = "android-app",
-        env = "LATCH_ANDROID_APPS",
-        value_delimiter = ','
-    )]
+    #[arg(long = "android-app", env = "LATCH_ANDROID_APPS", value_delimiter = ',')]
     pub android_apps: Vec<String>,
     /// Latch's own public URL, the `iss` of session tokens (required, https, with
     /// --production; `http://localhost:PORT` in development).
@@ -81,11 +73,7 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCH_TOKEN_ALGORITHM", value_parser = parse_token_algorithm)]
     pub token_algorithm: Option<SigningAlgorithm>,
     /// A task every new session must complete (it stays `pending`), e.g. choose-organization.
-    #[arg(
-        long = "session-task",
-        env = "LATCH_SESSION_TASKS",
-        value_delimiter = ','
-    )]
+    #[arg(long = "session-task", env = "LATCH_SESSION_TASKS", value_delimiter = ',')]
     pub session_tasks: Vec<String>,
     /// Production mode: no dev page, https origins only.
     #[arg(long, env = "LATCH_PRODUCTION")]
@@ -138,11 +126,7 @@ pub struct ServeArgs {
     /// `https://*.example.com` when every subdomain is yours (repeat, or comma-separate in
     /// LATCH_CREDENTIALED_ORIGINS). It may run ceremonies too. Exact `--origin`s need not be
     /// repeated here: they already may.
-    #[arg(
-        long = "credentialed-origin",
-        env = "LATCH_CREDENTIALED_ORIGINS",
-        value_delimiter = ','
-    )]
+    #[arg(long = "credentialed-origin", env = "LATCH_CREDENTIALED_ORIGINS", value_delimiter = ',')]
     pub credentialed_origins: Vec<String>,
     // Reverification and session lifetime (docs/protocol.md §16).
     /// Seconds a first-factor verification (sign-up, sign-in, reverification) stays fresh
@@ -183,9 +167,7 @@ fn parse_uv(s: &str) -> Result<UvPolicy, String> {
         "required" => Ok(UvPolicy::Required),
         "preferred" => Ok(UvPolicy::Preferred),
         "discouraged" => Ok(UvPolicy::Discouraged),
-        other => Err(format!(
-            "{other:?} is not one of required, preferred, discouraged"
-        )),
+        other => Err(format!("{other:?} is not one of required, preferred, discouraged")),
     }
 }
 
@@ -319,8 +301,7 @@ impl SettingsTemplate {
         if !self.origins_given {
             s.origins = InstanceSettings::dev(port).origins;
         }
-        s.validate()
-            .map_err(|why| anyhow::anyhow!("invalid configuration: {why}"))?;
+        s.validate().map_err(|why| anyhow::anyhow!("invalid configuration: {why}"))?;
         Ok(s)
     }
 }
@@ -333,11 +314,7 @@ impl ServeArgs {
         };
         let purge = self.purge_policy(&file);
         let port = self.port.or(file.port).unwrap_or(8080);
-        let data_dir = self
-            .data_dir
-            .clone()
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from(".latch"));
+        let data_dir = self.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(".latch"));
         let database_url = match self.database_url.clone().or(file.database_url) {
             Some(url) => url,
             None => format!("sqlite://{}", data_dir.join("latch.db").display()),
@@ -349,16 +326,9 @@ impl ServeArgs {
         if let Some(v) = self.rp_id.clone().or(file.rp_id) {
             settings.rp_id = v;
         }
-        let origins = if self.origins.is_empty() {
-            file.origins
-        } else {
-            self.origins.clone()
-        };
-        let credentialed = if self.credentialed_origins.is_empty() {
-            file.credentialed_origins.clone()
-        } else {
-            self.credentialed_origins.clone()
-        };
+        let origins = if self.origins.is_empty() { file.origins } else { self.origins.clone() };
+        let credentialed =
+            if self.credentialed_origins.is_empty() { file.credentialed_origins.clone() } else { self.credentialed_origins.clone() };
         settings.credentialed_origins = parse_origins(&credentialed)?;
         let origins_given = !origins.is_empty() || !settings.credentialed_origins.is_empty();
         if !origins.is_empty() {
@@ -366,11 +336,7 @@ impl ServeArgs {
         } else if origins_given {
             settings.origins = Vec::new();
         }
-        let related = if self.related_origins.is_empty() {
-            file.related_origins
-        } else {
-            self.related_origins.clone()
-        };
+        let related = if self.related_origins.is_empty() { file.related_origins } else { self.related_origins.clone() };
         settings.related_origins = parse_origins(&related)?;
         settings.native_apps = self.native_apps(&file.native)?;
         if let Some(v) = self.application_name.clone().or(file.application_name) {
@@ -391,11 +357,7 @@ impl ServeArgs {
         if let Some(v) = self.token_ttl_secs.or(file.token_ttl_secs) {
             settings.token_ttl = Duration::from_secs(v);
         }
-        let tasks = if self.session_tasks.is_empty() {
-            file.session_tasks
-        } else {
-            self.session_tasks.clone()
-        };
+        let tasks = if self.session_tasks.is_empty() { file.session_tasks } else { self.session_tasks.clone() };
         settings.session_tasks = tasks.into_iter().filter(|t| !t.trim().is_empty()).collect();
         if let Some(v) = file.allow_autofill {
             settings.allow_autofill = v;
@@ -406,56 +368,31 @@ impl ServeArgs {
         if let Some(v) = file.passkeys_enabled {
             settings.passkeys_enabled = v;
         }
-        if let Some(v) = self
-            .rate_limit_ip_per_minute
-            .or(file.rate_limit_ip_per_minute)
-        {
+        if let Some(v) = self.rate_limit_ip_per_minute.or(file.rate_limit_ip_per_minute) {
             settings.rate_limits.per_ip_per_minute = v;
         }
-        if let Some(v) = self
-            .rate_limit_client_per_minute
-            .or(file.rate_limit_client_per_minute)
-        {
+        if let Some(v) = self.rate_limit_client_per_minute.or(file.rate_limit_client_per_minute) {
             settings.rate_limits.per_client_per_minute = v;
         }
-        if let Some(v) = self
-            .rate_limit_passkeys_per_hour
-            .or(file.rate_limit_passkeys_per_hour)
-        {
+        if let Some(v) = self.rate_limit_passkeys_per_hour.or(file.rate_limit_passkeys_per_hour) {
             settings.rate_limits.passkey_creations_per_user_per_hour = v;
         }
-        if let Some(v) = self
-            .rate_limit_sign_ups_per_hour
-            .or(file.rate_limit_sign_ups_per_hour)
-        {
+        if let Some(v) = self.rate_limit_sign_ups_per_hour.or(file.rate_limit_sign_ups_per_hour) {
             settings.rate_limits.sign_ups_per_ip_per_hour = v;
         }
-        settings.trust_forwarded_for =
-            self.trust_forwarded_for || file.trust_forwarded_for.unwrap_or(false);
-        settings.cookie_domain = self
-            .cookie_domain
-            .clone()
-            .or(file.cookie_domain)
-            .filter(|d| !d.trim().is_empty());
-        if let Some(v) = self
-            .reverification_max_age_secs
-            .or(file.reverification_max_age_secs)
-        {
+        settings.trust_forwarded_for = self.trust_forwarded_for || file.trust_forwarded_for.unwrap_or(false);
+        settings.cookie_domain = self.cookie_domain.clone().or(file.cookie_domain).filter(|d| !d.trim().is_empty());
+        if let Some(v) = self.reverification_max_age_secs.or(file.reverification_max_age_secs) {
             if v == 0 {
                 bail!("reverification_max_age_secs must be at least 1");
             }
             settings.reverification_max_age = Duration::from_secs(v);
         }
-        if let Some(v) = self
-            .session_idle_timeout_secs
-            .or(file.session_idle_timeout_secs)
-        {
+        if let Some(v) = self.session_idle_timeout_secs.or(file.session_idle_timeout_secs) {
             settings.session_idle_timeout = (v > 0).then_some(Duration::from_secs(v));
         }
         if settings.token_ttl < Duration::from_secs(30) {
-            bail!(
-                "token_ttl_secs must be at least 30: clerk-js refreshes tokens 17 seconds before they expire"
-            );
+            bail!("token_ttl_secs must be at least 30: clerk-js refreshes tokens 17 seconds before they expire");
         }
         if settings.max_passkeys_per_user == 0 {
             bail!("max_passkeys_per_user must be at least 1");
@@ -471,36 +408,16 @@ impl ServeArgs {
         }
         Ok(Resolved {
             database_pool_size,
-            bind: self
-                .bind
-                .clone()
-                .or(file.bind)
-                .unwrap_or_else(|| "127.0.0.1".into()),
+            bind: self.bind.clone().or(file.bind).unwrap_or_else(|| "127.0.0.1".into()),
             port,
             database_url,
-            settings_for_port: SettingsTemplate {
-                settings,
-                origins_given,
-            },
+            settings_for_port: SettingsTemplate { settings, origins_given },
             issuer: self.issuer.clone().or(file.issuer),
-            max_connections: self
-                .max_connections
-                .or(file.max_connections)
-                .unwrap_or(4096),
+            max_connections: self.max_connections.or(file.max_connections).unwrap_or(4096),
             token_algorithm,
-            idle_timeout: Duration::from_secs(
-                self.idle_timeout_secs
-                    .or(file.idle_timeout_secs)
-                    .unwrap_or(20)
-                    .max(1),
-            ),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs.or(file.idle_timeout_secs).unwrap_or(20).max(1)),
             purge,
-            purge_interval: Duration::from_secs(
-                self.purge_interval_secs
-                    .or(file.purge_interval_secs)
-                    .unwrap_or(60)
-                    .max(1),
-            ),
+            purge_interval: Duration::from_secs(self.purge_interval_secs.or(file.purge_interval_secs).unwrap_or(60).max(1)),
             webhooks: latch_server::webhooks::DispatchConfig {
                 poll: Duration::from_millis(self.webhook_poll_ms.max(10)),
                 timeout: Duration::from_secs(self.webhook_timeout_secs.max(1)),
@@ -517,27 +434,13 @@ impl ServeArgs {
     /// soak test, everything in seconds.
     fn purge_policy(&self, file: &FileConfig) -> latch_store::PurgePolicy {
         if let Some(secs) = self.soak_retention_secs.or(file.soak_retention_secs) {
-            let ms = i64::try_from(secs)
-                .unwrap_or(i64::MAX / 1000)
-                .saturating_mul(1000);
-            return latch_store::PurgePolicy {
-                finished_grace: ms,
-                dead_client_grace: ms,
-                audit_retention: Some(ms),
-            };
+            let ms = i64::try_from(secs).unwrap_or(i64::MAX / 1000).saturating_mul(1000);
+            return latch_store::PurgePolicy { finished_grace: ms, dead_client_grace: ms, audit_retention: Some(ms) };
         }
         latch_store::PurgePolicy {
-            audit_retention: match self
-                .audit_retention_days
-                .or(file.audit_retention_days)
-                .unwrap_or(90)
-            {
+            audit_retention: match self.audit_retention_days.or(file.audit_retention_days).unwrap_or(90) {
                 0 => None,
-                days => Some(
-                    i64::try_from(days)
-                        .unwrap_or(i64::MAX / 86_400_000)
-                        .saturating_mul(86_400_000),
-                ),
+                days => Some(i64::try_from(days).unwrap_or(i64::MAX / 86_400_000).saturating_mul(86_400_000)),
             },
             ..latch_store::PurgePolicy::default()
         }
@@ -550,13 +453,11 @@ impl ServeArgs {
         let given = |t: &&String| !t.trim().is_empty();
         if self.ios_apps.iter().any(|t| given(&t)) {
             for text in self.ios_apps.iter().filter(given) {
-                apps.ios
-                    .push(IosApp::parse_app_id(text).map_err(anyhow::Error::msg)?);
+                apps.ios.push(IosApp::parse_app_id(text).map_err(anyhow::Error::msg)?);
             }
         } else {
             for app in &file.ios {
-                apps.ios
-                    .push(IosApp::new(&app.team_id, &app.bundle_id).map_err(anyhow::Error::msg)?);
+                apps.ios.push(IosApp::new(&app.team_id, &app.bundle_id).map_err(anyhow::Error::msg)?);
             }
         }
         if self.android_apps.iter().any(|t| given(&t)) {
@@ -566,8 +467,7 @@ impl ServeArgs {
             }
         } else {
             for app in &file.android {
-                let app = AndroidApp::new(&app.package_name, &app.sha256_fingerprints)
-                    .map_err(anyhow::Error::msg)?;
+                let app = AndroidApp::new(&app.package_name, &app.sha256_fingerprints).map_err(anyhow::Error::msg)?;
                 apps.add_android(&app.package_name, app.fingerprints);
             }
         }
@@ -584,7 +484,6 @@ fn parse_origins(texts: &[String]) -> anyhow::Result<Vec<OriginPattern>> {
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))
 }

@@ -13,28 +13,15 @@ use crate::config::{Resolved, ServeArgs};
 pub async fn open_store(resolved: &Resolved) -> anyhow::Result<Arc<dyn Store>> {
     latch_store::open_with_pool(&resolved.database_url, resolved.database_pool_size)
         .await
-        .with_context(|| {
-            format!(
-                "cannot open the database {}",
-                redact(&resolved.database_url)
-            )
-        })
+        .with_context(|| format!("cannot open the database {}", redact(&resolved.database_url)))
 }
 
 pub async fn migrate(args: ServeArgs) -> anyhow::Result<()> {
     let resolved = args.resolve()?;
     let version = latch_store::migrate(&resolved.database_url)
         .await
-        .with_context(|| {
-            format!(
-                "cannot migrate the database {}",
-                redact(&resolved.database_url)
-            )
-        })?;
-    println!(
-        "database {} is at schema version {version}",
-        redact(&resolved.database_url)
-    );
+        .with_context(|| format!("cannot migrate the database {}", redact(&resolved.database_url)))?;
+    println!("database {} is at schema version {version}", redact(&resolved.database_url));
     Ok(())
 }
 
@@ -42,12 +29,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let resolved = args.resolve()?;
     latch_store::migrate(&resolved.database_url)
         .await
-        .with_context(|| {
-            format!(
-                "cannot migrate the database {}",
-                redact(&resolved.database_url)
-            )
-        })?;
+        .with_context(|| format!("cannot migrate the database {}", redact(&resolved.database_url)))?;
     let store = open_store(&resolved).await?;
 
     let listener = tokio::net::TcpListener::bind((resolved.bind.as_str(), resolved.port))
@@ -56,13 +38,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let settings = resolved.settings_for_port.for_port(addr.port())?;
     let issuer = resolved.issuer_for(&settings, addr.port())?;
-    let tokens = TokenSigner::load_or_create(
-        store.as_ref(),
-        resolved.token_algorithm,
-        settings.token_ttl,
-        now_ms(),
-    )
-    .await?;
+    let tokens =
+        TokenSigner::load_or_create(store.as_ref(), resolved.token_algorithm, settings.token_ttl, now_ms()).await?;
 
     tracing::info!(
         rp_id = %settings.rp_id,
@@ -91,10 +68,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     // Tests and scripts wait for this exact line.
     println!("latch listening on http://{addr}");
-    let limits = ConnectionLimits {
-        max_connections: resolved.max_connections,
-        idle_timeout: resolved.idle_timeout,
-    };
+    let limits = ConnectionLimits { max_connections: resolved.max_connections, idle_timeout: resolved.idle_timeout };
     latch_server::serve(listener, state, limits, shutdown_signal()).await?;
     Ok(())
 }
@@ -103,12 +77,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// sign-ups, dead clients, old audit lines) is deleted in the background, so the database of
 /// a steady workload stops growing; and the signing keys are reread (a rotation elsewhere
 /// reaches this node within a minute).
-fn spawn_purger(
-    store: Arc<dyn Store>,
-    tokens: TokenSigner,
-    policy: latch_store::PurgePolicy,
-    every: Duration,
-) {
+fn spawn_purger(store: Arc<dyn Store>, tokens: TokenSigner, policy: latch_store::PurgePolicy, every: Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
