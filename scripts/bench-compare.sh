@@ -56,7 +56,7 @@ run() {
   fi
   "$bin" serve --port "$PORT" --data-dir "$dir" "${db_args[@]}" "${NO_LIMITS[@]}" "$@" >"$dir/server.log" 2>&1 &
   pid=$!
-  for _ in $(seq 100); do grep -q "latch listening" "$dir/server.log" && break; sleep 0.1; done
+  for _ in $(seq 100); do grep -qs "latch listening" "$dir/server.log" && break; sleep 0.1; done
   "$GEN" --url "http://127.0.0.1:$PORT" --users "$USERS" --concurrency "$concurrency" --duration "$SECONDS_EACH" \
     --scenario sign-in --server-pid "$pid" --json >"$dir/report.json" 2>/dev/null &
   local gen=$!
