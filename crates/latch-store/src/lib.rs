@@ -36,7 +36,7 @@ use latch_core::model::{
     SignInCompletion, SignInFailure, SignUp, User, VerificationStatus,
 };
 
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresStore, default_pool_size};
 pub use schema::{SCHEMA_VERSION, Schema};
 pub use sqlite::{SqliteStore, file_of as sqlite_file, in_use_path as sqlite_in_use_path};
 
@@ -57,6 +57,12 @@ pub async fn migrate(url: &str) -> StoreResult<i64> {
 /// The store for the database at `url` (`sqlite://PATH` or `postgres://…`), whose schema
 /// must not be newer than this build understands (run [`migrate`] first to serve).
 pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
+    open_with_pool(url, None).await
+}
+
+/// [`open`], with at most `pool_size` connections to PostgreSQL (default:
+/// [`default_pool_size`]). SQLite is always served by one connection.
+pub async fn open_with_pool(url: &str, pool_size: Option<usize>) -> StoreResult<Arc<dyn Store>> {
     let schema = Schema::connect(url).await?;
     let checked = schema.check_schema_not_newer().await;
     let sqlite = schema.is_sqlite();
@@ -66,7 +72,7 @@ pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
     if sqlite {
         Ok(Arc::new(SqliteStore::open_url(url)?))
     } else {
-        Ok(Arc::new(PostgresStore::connect(url).await?))
+        Ok(Arc::new(PostgresStore::connect(url, pool_size.unwrap_or_else(default_pool_size)).await?))
     }
 }
 

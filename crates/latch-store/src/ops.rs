@@ -53,10 +53,13 @@ async fn hand_out_token<E: Exec>(tx: &mut E, client: ClientToken<'_>) -> StoreRe
     }
 }
 
-/// The one way a known client's token is replaced: only if it is still `old`, the token the
-/// action was asked with, so that of two actions racing on one client the later changes
-/// nothing. A condition ([`Exec::queue_one`]): it goes out with the action's next statements,
-/// and the action learns whether it held from [`Exec::held`] (or [`require_token_held`]).
+/// The one rule by which a known client's token is replaced: only if it is still `old`, the
+/// token the action was asked with, so that of two actions racing on one client the later
+/// changes nothing. A condition ([`Exec::queue_one`]): it goes out with the action's next
+/// statements, and the action learns whether it held from [`Exec::held`] (or
+/// [`require_token_held`]). Completing a sign-in and signing out write the client's row anyway,
+/// so they rotate in that same write, under the same condition ([`q::SIGN_CLIENT_IN`],
+/// [`q::SIGN_CLIENT_OUT_ROTATED`]): one statement and one row version fewer each.
 async fn queue_token_rotation<E: Exec>(tx: &mut E, client_id: &str, old: &[u8], new: &[u8]) -> StoreResult<()> {
     tx.queue_one(q::ROTATE_CLIENT_TOKEN, binds![new, client_id, old]).await
 }
@@ -474,8 +477,9 @@ pub(crate) async fn complete_sign_in<E: Exec>(
         .await?;
     queue_passkey_use(tx, &c.passkey_id, &c.updated_credential, c.previous_sign_count, c.now).await?;
     insert_session(tx, s).await?;
-    queue_token_rotation(tx, &s.client_id, &c.old_client_token_hash, &c.client_token_hash).await?;
-    tx.queue(q::SET_ACTIVE_SESSION, binds![&s.id, c.now, &s.client_id]).await?;
+    // The client's new token (conditional, as `queue_token_rotation`) and active session.
+    tx.queue_one(q::SIGN_CLIENT_IN, binds![&c.client_token_hash, &s.id, c.now, &s.client_id, &c.old_client_token_hash])
+        .await?;
     tx.queue(q::REPLACE_OTHER_SESSIONS, binds![c.now, &s.client_id, &s.id]).await?;
     tx.queue(q::USER_SIGNED_IN, binds![c.now, c.now, &s.user_id]).await?;
     insert_audit(tx, audit).await?;
@@ -523,12 +527,16 @@ pub(crate) async fn end_client_sessions<E: Exec>(
     rotation: Option<(&[u8], &[u8])>,
     audit: Option<&AuditEvent>,
 ) -> StoreResult<Written<Vec<Session>>> {
+    // The client signs out (with its new token, conditional as `queue_token_rotation`) before
+    // its sessions end: the same order of row locks as completing a sign-in, client first.
     if let Some((old, new)) = rotation {
-        queue_token_rotation(tx, client_id, old, new).await?;
+        tx.queue_one(q::SIGN_CLIENT_OUT_ROTATED, binds![new, now, client_id, old]).await?;
     }
     let ended = tx.all(q::END_CLIENT_SESSIONS, binds![status.as_str(), now, client_id], rows::session).await?;
     require_token_held(tx).await?;
-    tx.queue(q::CLIENT_SIGNED_OUT, binds![now, client_id]).await?;
+    if rotation.is_none() {
+        tx.queue(q::CLIENT_SIGNED_OUT, binds![now, client_id]).await?;
+    }
     if let Some(template) = audit {
         for session in &ended {
             insert_audit(tx, &template.for_session(session)).await?;

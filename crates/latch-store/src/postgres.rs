@@ -47,9 +47,25 @@ use crate::{
 };
 use latch_core::backend::{MetadataPatch, SecretKey, SignInToken, UserMetadata};
 
-/// Connections per node. Each is a PostgreSQL backend process; a store call holds one only
-/// for its own statements.
-const MAX_CONNECTIONS: usize = 16;
+/// Connections per node when the operator names no number (`--database-pool-size`):
+/// `POOL_PER_CORE` per core of this machine, between `MIN_POOL` and `MAX_DEFAULT_POOL` (16 on
+/// the 2-core benchmark machine, what the pool's fixed size was before).
+///
+/// Each connection is a PostgreSQL backend process, and a store call holds one only for its
+/// own statements. Why several per core: a write transaction holds its connection until its
+/// COMMIT has waited for the WAL to reach the disk, which is I/O, not CPU, and PostgreSQL
+/// flushes the commits waiting at the same moment together. With too few connections that
+/// wait serialises the node (on 2 cores, a pool of 2 halved PostgreSQL's sign-ins/s and
+/// raised its CPU per sign-in); with many more than the load has requests in flight (32) the
+/// extra backends only contend. BENCHMARKS.md ("Session 6") has the measurements.
+pub fn default_pool_size() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores * POOL_PER_CORE).clamp(MIN_POOL, MAX_DEFAULT_POOL)
+}
+
+const POOL_PER_CORE: usize = 8;
+const MIN_POOL: usize = 8;
+const MAX_DEFAULT_POOL: usize = 64;
 
 /// How long a store call waits for a free connection (or a new one) before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -61,11 +77,11 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://…`), whose schema must already be migrated
-    /// ([`crate::migrate`]).
-    pub async fn connect(url: &str) -> StoreResult<Self> {
+    /// ([`crate::migrate`]), with at most `pool_size` connections open (at least one).
+    pub async fn connect(url: &str, pool_size: usize) -> StoreResult<Self> {
         let config: tokio_postgres::Config = url.parse()?;
         let pool = Pool::builder(Connector { config })
-            .max_size(MAX_CONNECTIONS)
+            .max_size(pool_size.max(1))
             .wait_timeout(Some(ACQUIRE_TIMEOUT))
             .create_timeout(Some(ACQUIRE_TIMEOUT))
             .runtime(deadpool::Runtime::Tokio1)
@@ -440,7 +456,7 @@ mod tests {
     async fn a_connection_returned_inside_a_transaction_is_rolled_back_before_reuse() {
         let url = std::env::var("LATCH_TEST_POSTGRES_URL")
             .expect("LATCH_TEST_POSTGRES_URL names a PostgreSQL database (source scripts/postgres-test-db.sh)");
-        let store = PostgresStore::connect(&url).await.expect("connect");
+        let store = PostgresStore::connect(&url, 4).await.expect("connect");
         let setting = "SELECT current_setting('application_name') AS name";
 
         let mut abandoned = store.begin(Access::Write).await.expect("a connection");
@@ -455,5 +471,26 @@ mod tests {
         let name = next.one(setting, &[], |row| row.text("name")).await.expect("read");
         assert_ne!(name.as_deref(), Some("abandoned"), "the abandoned transaction was rolled back");
         next.finish(Ok(())).await.expect("finish");
+    }
+
+    /// `--database-pool-size` bounds the PostgreSQL backends a node opens: more concurrent
+    /// store calls than connections wait for one instead of opening more.
+    #[tokio::test]
+    async fn concurrent_store_calls_share_at_most_the_pool_size_of_connections() {
+        let url = std::env::var("LATCH_TEST_POSTGRES_URL")
+            .expect("LATCH_TEST_POSTGRES_URL names a PostgreSQL database (source scripts/postgres-test-db.sh)");
+        let store = PostgresStore::connect(&url, 2).await.expect("connect");
+        // Each call holds its connection for 50 ms, so the eight overlap.
+        let backends = "SELECT 1::bigint AS n FROM pg_sleep(0.05)";
+        let calls = (0..8).map(|_| async {
+            let mut exec = store.begin(Access::ReadOne).await.expect("a connection");
+            let n = exec.one(backends, &[], |row| row.int("n")).await.expect("read");
+            exec.finish(Ok(n)).await.expect("finish")
+        });
+        let seen = join_all(calls).await;
+        assert!(seen.iter().all(Option::is_some), "every call answered");
+        assert_eq!(store.pool.status().max_size, 2);
+        assert!(store.pool.status().size <= 2, "opened {} connections", store.pool.status().size);
+        assert!(default_pool_size() >= MIN_POOL && default_pool_size() <= MAX_DEFAULT_POOL);
     }
 }

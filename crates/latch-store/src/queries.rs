@@ -33,6 +33,14 @@ pub const CLIENT_BY_TOKEN: &str =
 /// concurrent actions on one client only one hands out a token that works.
 pub const ROTATE_CLIENT_TOKEN: &str = "UPDATE clients SET token_hash = $1 WHERE id = $2 AND token_hash = $3";
 pub const SET_ACTIVE_SESSION: &str = "UPDATE clients SET last_active_session_id = $1, updated_at = $2 WHERE id = $3";
+/// Completing a sign-in: the client's new token ([`ROTATE_CLIENT_TOKEN`]'s condition) and its
+/// new active session ([`SET_ACTIVE_SESSION`]) in one write of the client's row, not two
+/// (one statement and one row version fewer per sign-in).
+pub const SIGN_CLIENT_IN: &str =
+    "UPDATE clients SET token_hash = $1, last_active_session_id = $2, updated_at = $3 WHERE id = $4 AND token_hash = $5";
+/// Signing out with a new token: [`ROTATE_CLIENT_TOKEN`] and [`CLIENT_SIGNED_OUT`] in one write.
+pub const SIGN_CLIENT_OUT_ROTATED: &str = "UPDATE clients SET token_hash = $1, last_active_session_id = NULL, \
+     sign_in_id = NULL, sign_up_id = NULL, updated_at = $2 WHERE id = $3 AND token_hash = $4";
 
 /// Inserts nothing when a user has the name in any case: only rows older than migration
 /// 0012 can differ from their lower-case spelling, and a new name must not join them.
@@ -470,7 +478,7 @@ pub const OPERATOR_SESSION: &str = concat!(
 /// Every statement: the SQLite store caches them all prepared, and a test checks their
 /// parameter numbering.
 pub const ALL: &[&str] = &[
-    INSERT_CLIENT, CLIENT_BY_TOKEN, ROTATE_CLIENT_TOKEN, SET_ACTIVE_SESSION, INSERT_USER, INSERT_SIGN_UP,
+    INSERT_CLIENT, CLIENT_BY_TOKEN, ROTATE_CLIENT_TOKEN, SET_ACTIVE_SESSION, SIGN_CLIENT_IN, SIGN_CLIENT_OUT_ROTATED, INSERT_USER, INSERT_SIGN_UP,
     INSERT_SESSION, CLIENT_SIGNED_UP, USER_BY_ID, USER_BY_USERNAME, SIGN_UP_BY_ID, PASSKEYS_OF_USER,
     INSERT_PENDING_PASSKEY_UNDER_QUOTA, REPLACE_CLIENT_PENDING_PASSKEYS, PENDING_PASSKEY_BY_ID, LOCK_USER,
     INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, REVOKE_PASSKEY_SESSIONS, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,

@@ -869,11 +869,14 @@ async fn signing_in_up_and_out_rotates_the_client_token(store: &dyn Store) {
     let stale = SignInCompletion { old_client_token_hash: b"replaced".to_vec(), ..done.clone() };
     assert!(!store.complete_sign_in(&stale, &event("sign_in", T + 1)).await.unwrap().result);
     assert!(store.session(&stale.session.id).await.unwrap().is_none());
+    let before = store.client_by_token(&w.token_hash).await.unwrap().unwrap();
+    assert_ne!(before.last_active_session_id.as_deref(), Some(stale.session.id.as_str()), "a refused sign-in sets no session active");
     assert!(store.complete_sign_in(&done, &event("sign_in", T + 1)).await.unwrap().result);
     assert!(store.client_by_token(&w.token_hash).await.unwrap().is_none(), "the pre-sign-in token still works");
     assert!(store.client_and_session(&w.token_hash, Some(&done.session.id)).await.unwrap().is_none());
     let found = store.client_and_session(&done.client_token_hash, Some(&done.session.id)).await.unwrap().unwrap();
     assert_eq!(found.session.map(|s| s.id), Some(done.session.id.clone()));
+    assert_eq!(found.client.last_active_session_id.as_deref(), Some(done.session.id.as_str()), "the token and the active session in one write");
 
     let after_sign_out = Uuid::new_v4().as_bytes().to_vec();
     let stale = Some((w.token_hash.as_slice(), after_sign_out.as_slice()));
@@ -884,6 +887,9 @@ async fn signing_in_up_and_out_rotates_the_client_token(store: &dyn Store) {
     store.end_client_sessions(&w.client.id, SessionStatus::Ended, T + 2, rotation, None).await.unwrap();
     assert!(store.client_by_token(&done.client_token_hash).await.unwrap().is_none(), "the signed-in token outlives sign-out");
     assert_eq!(store.client_by_token(&after_sign_out).await.unwrap().unwrap().id, w.client.id);
+    let signed_out = store.client_snapshot(&w.client.id).await.unwrap().unwrap();
+    assert_eq!(signed_out.client.last_active_session_id, None, "a rotated sign-out clears the client too");
+    assert!(signed_out.sign_in.is_none() && signed_out.sessions.is_empty());
 
     let user = new_user("oscar2");
     let session = new_session(&w.client, &user, T + 3);

@@ -156,6 +156,12 @@ pub struct ServeArgs {
     /// so it turns the portal on unless `--portal=false` says otherwise (an error).
     #[arg(long, env = "LATCH_CONSOLE")]
     pub console: bool,
+    // The database connection pool.
+    /// Connections this node opens to PostgreSQL at most (default: eight per core of this
+    /// machine, at least 8 and at most 64; BENCHMARKS.md "Session 6"); at least 1. SQLite
+    /// always uses one.
+    #[arg(long, env = "LATCH_DATABASE_POOL_SIZE")]
+    pub database_pool_size: Option<usize>,
 }
 
 fn parse_token_algorithm(s: &str) -> Result<SigningAlgorithm, String> {
@@ -217,6 +223,7 @@ pub struct FileConfig {
     #[serde(default)]
     pub native: NativeFileConfig,
     pub console: Option<bool>,
+    pub database_pool_size: Option<usize>,
 }
 
 /// `[native]` in the TOML file:
@@ -263,6 +270,8 @@ pub struct Resolved {
     pub purge: latch_store::PurgePolicy,
     pub purge_interval: Duration,
     pub webhooks: latch_server::webhooks::DispatchConfig,
+    /// PostgreSQL connections at most; None: the store's default for this machine.
+    pub database_pool_size: Option<usize>,
 }
 
 /// Settings whose origins may depend on the port actually bound (with `--port 0`).
@@ -425,7 +434,12 @@ impl ServeArgs {
             (None, Some(text)) => parse_token_algorithm(text).map_err(anyhow::Error::msg)?,
             (None, None) => SigningAlgorithm::default(),
         };
+        let database_pool_size = self.database_pool_size.or(file.database_pool_size);
+        if database_pool_size == Some(0) {
+            bail!("database_pool_size must be at least 1");
+        }
         Ok(Resolved {
+            database_pool_size,
             bind: self.bind.clone().or(file.bind).unwrap_or_else(|| "127.0.0.1".into()),
             port,
             database_url,

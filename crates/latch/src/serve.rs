@@ -11,7 +11,7 @@ use crate::config::{Resolved, ServeArgs};
 
 /// The store for the configured database, whose schema must not be newer than this build.
 pub async fn open_store(resolved: &Resolved) -> anyhow::Result<Arc<dyn Store>> {
-    latch_store::open(&resolved.database_url)
+    latch_store::open_with_pool(&resolved.database_url, resolved.database_pool_size)
         .await
         .with_context(|| format!("cannot open the database {}", redact(&resolved.database_url)))
 }
