@@ -1018,6 +1018,25 @@ pub(crate) async fn webhook_event_count<E: Exec>(tx: &mut E) -> StoreResult<u64>
     Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
 }
 
+// Operations (docs/protocol.md §19).
+
+pub(crate) async fn schema_version_applied<E: Exec>(tx: &mut E) -> StoreResult<i64> {
+    Ok(tx.one(q::SCHEMA_VERSION_APPLIED, binds![], |row| row.int("v")).await?.unwrap_or(0))
+}
+
+pub(crate) async fn operations_gauges<E: Exec>(tx: &mut E, now: Millis) -> StoreResult<crate::OperationsGauges> {
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    let gauges = tx
+        .one(q::OPERATIONS_GAUGES, binds![now, now], |row| {
+            Ok(crate::OperationsGauges {
+                live_sessions: count(row.int("live_sessions")?),
+                webhook_backlog: count(row.int("webhook_backlog")?),
+            })
+        })
+        .await?;
+    Ok(gauges.unwrap_or_default())
+}
+
 /// `impl Store for $store` with every method bound to its operation above and to the
 /// transaction it needs. `$with!(self, access, |tx| operation)` is the driver's way to run
 /// an operation in such a transaction; it must evaluate to the operation's result.
@@ -1309,6 +1328,12 @@ macro_rules! impl_store {
             }
             async fn webhook_event_count(&self) -> StoreResult<u64> {
                 $with!(self, Access::ReadOne, |tx| ops::webhook_event_count(tx))
+            }
+            async fn schema_version_applied(&self) -> StoreResult<i64> {
+                $with!(self, Access::ReadOne, |tx| ops::schema_version_applied(tx))
+            }
+            async fn operations_gauges(&self, now: Millis) -> StoreResult<crate::OperationsGauges> {
+                $with!(self, Access::ReadOne, |tx| ops::operations_gauges(tx, now))
             }
         }
     };

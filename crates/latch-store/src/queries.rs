@@ -448,6 +448,17 @@ pub const PURGE_WEBHOOK_DELIVERIES: &str =
 pub const PURGE_WEBHOOK_EVENTS: &str = "DELETE FROM webhook_events WHERE created_at < $1 \
      AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)";
 
+// Operations (docs/protocol.md §19): what /readyz and a metrics scrape read.
+/// The schema version the database is at: the newest migration sqlx recorded as applied.
+pub const SCHEMA_VERSION_APPLIED: &str =
+    "SELECT COALESCE(MAX(version), 0) AS v FROM _sqlx_migrations WHERE success";
+/// The gauges a scrape shows: live sessions (the rule of `Session::is_live`), and webhook
+/// deliveries still to make.
+pub const OPERATIONS_GAUGES: &str = "SELECT \
+     (SELECT COUNT(*) FROM sessions WHERE status IN ('active', 'pending') AND expire_at > $1 \
+     AND (idle_timeout IS NULL OR last_active_at + idle_timeout > $2)) AS live_sessions, \
+     (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending') AS webhook_backlog";
+
 /// Every statement: the SQLite store caches them all prepared, and a test checks their
 /// parameter numbering.
 pub const ALL: &[&str] = &[
@@ -473,4 +484,5 @@ pub const ALL: &[&str] = &[
     INSERT_WEBHOOK_EVENT, INSERT_WEBHOOK_DELIVERIES, INSERT_WEBHOOK_ENDPOINT, WEBHOOK_ENDPOINTS, DELETE_WEBHOOK_ENDPOINT,
     ANY_WEBHOOK_ENDPOINT, DUE_WEBHOOK_DELIVERIES, CLAIM_WEBHOOK_DELIVERY, FINISH_WEBHOOK_DELIVERY, REPLAY_WEBHOOK,
     WEBHOOK_DELIVERIES, WEBHOOK_EVENT_COUNT, PURGE_WEBHOOK_DELIVERIES, PURGE_WEBHOOK_EVENTS,
+    OPERATIONS_GAUGES,
 ];
