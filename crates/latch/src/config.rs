@@ -358,6 +358,7 @@ impl ServeArgs {
             None => FileConfig::default(),
         };
         let purge = self.purge_policy(&file);
+        let operations = self.operations(&file, self.production || file.production.unwrap_or(false))?;
         let port = self.port.or(file.port).unwrap_or(8080);
         let data_dir = self.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(".latch"));
         let database_url = match self.database_url.clone().or(file.database_url) {
@@ -447,7 +448,6 @@ impl ServeArgs {
             (None, Some(text)) => parse_token_algorithm(text).map_err(anyhow::Error::msg)?,
             (None, None) => SigningAlgorithm::default(),
         };
-        let operations = self.operations(&file, production)?;
         Ok(Resolved {
             operations,
             bind: self.bind.clone().or(file.bind).unwrap_or_else(|| "127.0.0.1".into()),

@@ -144,7 +144,7 @@ fn spawn_purger(
                 tracing::warn!(error = %e, "rereading the signing keys failed");
             }
         }
-    });
+    })
 }
 
 /// On SIGTERM or ctrl-c: stop accepting, drain, stop the background tasks (see
