@@ -58,12 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/jwks", get(jwks))
         .route("/.well-known/webauthn", get(related_origins))
         .route("/.well-known/apple-app-site-association", get(association::apple_app_site_association))
-        .route("/.well-known/assetlinks.json", get(association::assetlinks))
-        .route("/healthz", get(operations::healthz))
-        .route("/readyz", get(operations::readyz));
-    if state.metrics_on_main() {
-        app = app.route("/metrics", get(operations::metrics));
-    }
+        .route("/.well-known/assetlinks.json", get(association::assetlinks));
     if state.settings().dev_mode {
         app = app.merge(dev_page::router());
     }
@@ -80,6 +75,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/bapi/v1", guarded(bapi))
         .merge(public)
+        .merge(operations::main_routes(&state))
         .layer(axum::middleware::from_fn(error::log_server_faults))
         .layer(axum::middleware::from_fn(operations::observe_http))
         .with_state(state)

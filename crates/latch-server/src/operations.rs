@@ -104,6 +104,17 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// What the main listener serves of them: `/healthz`, `/readyz`, and `/metrics` when
+/// [`AppState::metrics_on_main`]. Outside FAPI's layers: their answers are for probes and
+/// scrapers, in their own shapes (a 503 of `/readyz` is not a Clerk error).
+pub(crate) fn main_routes(state: &AppState) -> Router<AppState> {
+    let mut routes = Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz));
+    if state.metrics_on_main() {
+        routes = routes.route("/metrics", get(metrics));
+    }
+    routes.route_layer(axum::middleware::from_fn(remember_route))
+}
+
 pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
