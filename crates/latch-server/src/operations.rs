@@ -112,7 +112,10 @@ pub(crate) fn main_routes(state: &AppState) -> Router<AppState> {
     if state.metrics_on_main() {
         routes = routes.route("/metrics", get(metrics));
     }
-    routes.route_layer(axum::middleware::from_fn(remember_route))
+    // Another method on these paths gets the same Clerk-shaped 404 as any unknown endpoint.
+    routes
+        .route_layer(axum::middleware::from_fn(remember_route))
+        .method_not_allowed_fallback(|| async { crate::ApiError::not_found("endpoint") })
 }
 
 pub(crate) async fn healthz() -> &'static str {

@@ -307,6 +307,10 @@ async fn readyz_follows_the_database_and_its_schema() {
     assert_eq!(status, 503, "{body}");
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), serde_json::json!({ "status": "not_ready", "reason": "schema_ahead" }));
     assert_eq!(get("/healthz").await, (200, "ok".to_string()), "alive all the same");
+    // Another method is an unknown endpoint, in Clerk's shape like any other.
+    let posted = http.post(format!("{}/readyz", server.base)).send().await.unwrap();
+    assert_eq!(posted.status(), 404);
+    assert_eq!(posted.json::<Value>().await.unwrap()["errors"][0]["code"], "resource_not_found");
 
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DELETE FROM _sqlx_migrations WHERE version = {future}")))
         .execute(schema.pool())
