@@ -22,6 +22,7 @@
 //!   operator's keys.
 //! - [`tokens`]: session JWTs (RS256 by default) and the JWKS.
 //! - [`webhooks`]: the events a change reports (written with it), the operator's endpoints.
+//! - [`observe`]: the operator's counters of finished ceremonies and rate-limit refusals.
 //!
 //! Invariant: a flow's `now` is the only clock; ids and expiry are derived from it.
 
@@ -29,6 +30,7 @@ pub mod audit;
 pub mod backend;
 pub mod handshake;
 mod limits;
+pub mod observe;
 pub mod passkeys;
 pub mod refusal;
 pub mod requester;

@@ -16,20 +16,22 @@ fn window_start(now: Millis, window: Millis) -> Millis {
     now - now.rem_euclid(window)
 }
 
-fn too_many(now: Millis, window_start: Millis, window: Millis) -> Refusal {
+/// The refusal of a hit over `limit`'s budget, counted by the limit's name.
+fn too_many(limit: &'static str, now: Millis, window_start: Millis, window: Millis) -> Refusal {
+    crate::observe::rate_limited(limit);
     let retry_after_ms = window_start + window - now;
     Refusal::TooManyRequests { retry_after_secs: u64::try_from(retry_after_ms.div_euclid(1000) + 1).unwrap_or(1) }
 }
 
 /// Counts a hit on `scope:subject` and refuses it when the window's budget is spent.
-async fn check(latch: &Latch, scope: &str, subject: &str, limit: u32, window: Millis, now: Millis) -> FlowResult<()> {
+async fn check(latch: &Latch, scope: &'static str, subject: &str, limit: u32, window: Millis, now: Millis) -> FlowResult<()> {
     if limit == 0 {
         return Ok(());
     }
     let start = window_start(now, window);
     let hits = latch.store().hit_rate_limit(&format!("{scope}:{subject}"), start).await?;
     if hits > u64::from(limit) {
-        return Err(too_many(now, start, window));
+        return Err(too_many(scope, now, start, window));
     }
     Ok(())
 }
@@ -58,8 +60,11 @@ pub async fn sign_in(latch: &Latch, ip: Option<&str>, client_id: Option<&str>, n
             let ip_key = format!("sign_in:ip:{ip}");
             let client_key = format!("sign_in:client:{client_id}");
             let [ip_hits, client_hits] = latch.store().hit_rate_limits([&ip_key, &client_key], start).await?;
-            if ip_hits > u64::from(limits.per_ip_per_minute) || client_hits > u64::from(limits.per_client_per_minute) {
-                return Err(too_many(now, start, MINUTE));
+            if ip_hits > u64::from(limits.per_ip_per_minute) {
+                return Err(too_many("sign_in:ip", now, start, MINUTE));
+            }
+            if client_hits > u64::from(limits.per_client_per_minute) {
+                return Err(too_many("sign_in:client", now, start, MINUTE));
             }
             Ok(())
         }

@@ -10,6 +10,7 @@ use latch_core::ids::{IdKind, looks_like, new_id};
 use latch_core::model::{Millis, Passkey, PendingPasskey, SessionStatus, User, normalize_passkey_name};
 use latch_store::AuditEvent;
 
+use crate::observe::{self, Ceremony};
 use crate::audit::{self, Subject};
 use crate::refusal::{FlowResult, Refusal};
 use crate::requester::{Requester, SignedIn, signed_in};
@@ -76,7 +77,12 @@ pub async fn begin(latch: &Latch, requester: &Requester, now: Millis) -> FlowRes
 
 /// `attempt_verification`: finishes registration `id` with the credential in
 /// `credential_json`. The answer spends the registration whatever its outcome.
-pub async fn verify(
+pub async fn verify(latch: &Latch, requester: &Requester, id: &str, credential_json: &str, now: Millis) -> FlowResult<Answer<Passkey>> {
+    observe::ceremony(Ceremony::PasskeyRegistration, verify_unobserved(latch, requester, id, credential_json, now).await)
+}
+
+/// [`verify`] before its outcome is counted.
+async fn verify_unobserved(
     latch: &Latch,
     requester: &Requester,
     id: &str,

@@ -21,6 +21,7 @@ use latch_core::model::{
     VerificationStatus,
 };
 
+use crate::observe::{self, Ceremony};
 use crate::audit::{self, Subject};
 use crate::refusal::{FlowResult, Refusal};
 use crate::sessions::live_session;
@@ -78,7 +79,12 @@ pub async fn prepare(
 /// `POST /client/sessions/{id}/verify/attempt_first_factor`: answers the verification's
 /// challenge with the assertion in `credential_json`. On success the session's first factor
 /// is verified now (`factor_verification_age` `[0, -1]`).
-pub async fn attempt(
+pub async fn attempt(latch: &Latch, requester: &Requester, session_id: &str, credential_json: &str, now: Millis) -> FlowResult<Answer<SessionVerification>> {
+    observe::ceremony(Ceremony::Reverification, attempt_unobserved(latch, requester, session_id, credential_json, now).await)
+}
+
+/// [`attempt`] before its outcome is counted.
+async fn attempt_unobserved(
     latch: &Latch,
     requester: &Requester,
     session_id: &str,

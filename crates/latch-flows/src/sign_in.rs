@@ -13,6 +13,7 @@ use latch_core::ids::{IdKind, looks_like};
 use latch_core::model::{Millis, PasskeyChallenge, Session, SessionSource, SignIn, SignInCompletion, SignInStatus, User, VerificationStatus};
 use latch_store::{ClientSnapshot, SignInAttempt, TicketRedemption};
 
+use crate::observe::{self, Ceremony};
 use crate::audit::{self, Subject};
 use crate::refusal::{FlowResult, Refusal};
 use crate::requester::{ClientHandle, Requester, client_or_new, existing_client, refuse_if_signed_in, token_hash};
@@ -54,6 +55,11 @@ pub async fn start(
 /// a session for the ticket's user, on the requester's client. The ticket is spent in the
 /// same transaction, conditionally, so it signs in once at most.
 pub async fn with_ticket(latch: &Latch, requester: &Requester, ticket: &str, now: Millis) -> FlowResult<Answer<SignIn>> {
+    observe::ceremony(Ceremony::Ticket, with_ticket_unobserved(latch, requester, ticket, now).await)
+}
+
+/// [`with_ticket`] before its outcome is counted.
+async fn with_ticket_unobserved(latch: &Latch, requester: &Requester, ticket: &str, now: Millis) -> FlowResult<Answer<SignIn>> {
     let mut handle = client_or_new(latch, requester, now).await?;
     limits::sign_in(latch, requester.ip.as_deref(), Some(&handle.client.id), now).await?;
     refuse_if_signed_in(latch, &handle.client, now).await?;
@@ -127,7 +133,12 @@ pub async fn prepare(latch: &Latch, requester: &Requester, id: &str, now: Millis
 
 /// `attempt_first_factor`: answers sign-in `id`'s challenge with the assertion in
 /// `credential_json`. On success the sign-in is complete and its session is the client's.
-pub async fn attempt(
+pub async fn attempt(latch: &Latch, requester: &Requester, id: &str, credential_json: &str, now: Millis) -> FlowResult<Answer<SignIn>> {
+    observe::ceremony(Ceremony::SignIn, attempt_unobserved(latch, requester, id, credential_json, now).await)
+}
+
+/// [`attempt`] before its outcome is counted.
+async fn attempt_unobserved(
     latch: &Latch,
     requester: &Requester,
     id: &str,

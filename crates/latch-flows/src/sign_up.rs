@@ -5,6 +5,7 @@ use latch_core::ids::{IdKind, looks_like, new_id};
 use latch_core::model::{Millis, Session, SessionSource, SignUp, User, canonical_username, username_is_valid};
 use uuid::Uuid;
 
+use crate::observe::{self, Ceremony};
 use crate::audit::{self, Subject};
 use crate::refusal::{FlowResult, Refusal};
 use crate::requester::{Requester, client_or_new, existing_client, refuse_if_signed_in};
@@ -13,6 +14,11 @@ use crate::{Answer, Latch, answer, limits, webhooks};
 
 /// `POST /client/sign_ups`: a new user named `username` (already trimmed), signed in at once.
 pub async fn sign_up(latch: &Latch, requester: &Requester, username: &str, now: Millis) -> FlowResult<Answer<SignUp>> {
+    observe::ceremony(Ceremony::SignUp, sign_up_unobserved(latch, requester, username, now).await)
+}
+
+/// [`sign_up`] before its outcome is counted.
+async fn sign_up_unobserved(latch: &Latch, requester: &Requester, username: &str, now: Millis) -> FlowResult<Answer<SignUp>> {
     if !username_is_valid(username) {
         return Err(Refusal::UsernameInvalid);
     }

@@ -13,7 +13,9 @@ mod dev_page;
 mod error;
 mod fapi;
 pub mod form;
+pub mod lifecycle;
 mod listener;
+pub mod operations;
 mod portal;
 mod state;
 pub mod webhooks;
@@ -30,7 +32,8 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 pub use error::ApiError;
-pub use listener::{ConnectionLimits, serve};
+pub use lifecycle::{Shutdown, Stopping};
+pub use listener::{ConnectionLimits, serve, serve_operations};
 pub use state::{AppState, now_ms};
 pub use latch_flows::tokens::SigningAlgorithm;
 pub use latch_flows::TokenSigner;
@@ -48,15 +51,15 @@ pub fn service(state: AppState) -> tower::util::MapRequest<Router, fn(axum::extr
 pub fn router(state: AppState) -> Router {
     let fapi = fapi::router()
         .layer(axum::middleware::from_fn_with_state(state.clone(), fapi::require_allowed_origin))
-        .layer(axum::middleware::from_fn(fapi::no_store));
+        .layer(axum::middleware::from_fn(fapi::no_store))
+        .route_layer(axum::middleware::from_fn(operations::remember_route));
     let mut app = Router::new()
         .nest("/v1", fapi)
         .route("/.well-known/jwks.json", get(jwks))
         .route("/v1/jwks", get(jwks))
         .route("/.well-known/webauthn", get(related_origins))
         .route("/.well-known/apple-app-site-association", get(association::apple_app_site_association))
-        .route("/.well-known/assetlinks.json", get(association::assetlinks))
-        .route("/healthz", get(|| async { "ok" }));
+        .route("/.well-known/assetlinks.json", get(association::assetlinks));
     if state.settings().dev_mode {
         app = app.merge(dev_page::router());
     }
@@ -66,15 +69,21 @@ pub fn router(state: AppState) -> Router {
     if state.settings().console {
         app = app.merge(console::router());
     }
+    // Every answer carries the route template it matched, for the latency histogram.
+    let app = app.route_layer(axum::middleware::from_fn(operations::remember_route));
     // The Backend API sits outside the CORS layer: no browser may read its answers.
-    let bapi = bapi::router().layer(axum::middleware::from_fn_with_state(state.clone(), bapi::require_secret_key));
+    let bapi = bapi::router()
+        .layer(axum::middleware::from_fn_with_state(state.clone(), bapi::require_secret_key))
+        .route_layer(axum::middleware::from_fn(operations::remember_route));
     let public = guarded(app.fallback(|| async { ApiError::not_found("page") })).layer(cors(&state));
     Router::new()
         // Public documentation, like the JWKS: it holds no data of the instance (SECURITY.md).
         .route("/bapi/v1/openapi.json", get(openapi_json))
         .nest("/bapi/v1", guarded(bapi))
         .merge(public)
+        .merge(operations::main_routes(&state))
         .layer(axum::middleware::from_fn(error::log_server_faults))
+        .layer(axum::middleware::from_fn(operations::observe_http))
         .with_state(state)
 }
 

@@ -17,6 +17,7 @@ use latch_flows::Latch;
 use latch_flows::webhooks::{check_endpoint_url, next_attempt_at};
 use latch_store::{ClaimedDelivery, DeliveryOutcome};
 
+use crate::lifecycle::Stopping;
 use crate::now_ms;
 
 /// How the dispatcher runs; `latch serve` sets it from its flags.
@@ -40,8 +41,9 @@ impl Default for DispatchConfig {
     }
 }
 
-/// Starts the dispatcher on the current runtime.
-pub fn spawn(latch: Arc<Latch>, config: DispatchConfig) -> Result<tokio::task::JoinHandle<()>, String> {
+/// Starts the dispatcher on the current runtime. Once `stopping` is set it finishes the round
+/// it is in (each POST is bounded by the timeout) and the task returns.
+pub fn spawn(latch: Arc<Latch>, config: DispatchConfig, mut stopping: Stopping) -> Result<tokio::task::JoinHandle<()>, String> {
     let client = reqwest::Client::builder()
         // A redirect would send a signed event somewhere the operator did not choose.
         .redirect(reqwest::redirect::Policy::none())
@@ -51,7 +53,7 @@ pub fn spawn(latch: Arc<Latch>, config: DispatchConfig) -> Result<tokio::task::J
         .build()
         .map_err(|e| e.to_string())?;
     Ok(tokio::spawn(async move {
-        loop {
+        while !stopping.is_set() {
             let claimed_full_batch = match poll_once(&latch, &client, &config).await {
                 Ok(n) => n >= config.batch as usize,
                 Err(e) => {
@@ -60,7 +62,10 @@ pub fn spawn(latch: Arc<Latch>, config: DispatchConfig) -> Result<tokio::task::J
                 }
             };
             if !claimed_full_batch {
-                tokio::time::sleep(config.poll).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(config.poll) => {}
+                    _ = stopping.wait() => {}
+                }
             }
         }
     }))
@@ -92,7 +97,7 @@ async fn poll_once(latch: &Latch, client: &reqwest::Client, config: &DispatchCon
 async fn attempt(client: &reqwest::Client, config: &DispatchConfig, delivery: &ClaimedDelivery) -> DeliveryOutcome {
     let result = send(client, config, delivery).await;
     let attempts_made = delivery.attempts + 1;
-    match result {
+    let outcome = match result {
         Ok(()) => DeliveryOutcome::Delivered,
         Err(why) => {
             tracing::info!(delivery = %delivery.id, attempt = attempts_made, %why, "webhook not delivered");
@@ -101,7 +106,14 @@ async fn attempt(client: &reqwest::Client, config: &DispatchConfig, delivery: &C
                 None => DeliveryOutcome::Failed(why),
             }
         }
-    }
+    };
+    let counted = match outcome {
+        DeliveryOutcome::Delivered => "delivered",
+        DeliveryOutcome::RetryAt(..) => "retry",
+        DeliveryOutcome::Failed(_) => "failed",
+    };
+    metrics::counter!("latch_webhook_attempts_total", "outcome" => counted).increment(1);
+    outcome
 }
 
 async fn send(client: &reqwest::Client, config: &DispatchConfig, d: &ClaimedDelivery) -> Result<(), String> {

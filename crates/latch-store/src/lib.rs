@@ -26,6 +26,7 @@ mod queries;
 mod rows;
 pub mod schema;
 mod sqlite;
+mod timing;
 
 use std::sync::Arc;
 
@@ -651,6 +652,21 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_operator(&self, user_id: &str, audit: &AuditEvent) -> StoreResult<bool>;
     async fn operators(&self) -> StoreResult<Vec<Operator>>;
     async fn operator_session(&self, session_id: &str) -> StoreResult<Option<OperatorSession>>;
+    // Operations (docs/protocol.md §19).
+    /// The schema version the database is at, read through the serving connection: /readyz
+    /// asks it, so a database that does not answer is not ready either.
+    async fn schema_version_applied(&self) -> StoreResult<i64>;
+    /// What a metrics scrape shows of the stored state, in one statement.
+    async fn operations_gauges(&self, now: Millis) -> StoreResult<OperationsGauges>;
+}
+
+/// The stored state a metrics scrape shows (docs/protocol.md §19).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OperationsGauges {
+    /// Sessions active or pending, and neither expired nor idle past their timeout.
+    pub live_sessions: u64,
+    /// Webhook deliveries not yet made (due now or waiting for a retry).
+    pub webhook_backlog: u64,
 }
 
 /// The counts `hit_rate_limits` returns, in the order of `keys`, from `(key, hits)` rows in

@@ -1084,6 +1084,25 @@ pub(crate) async fn operator_session<E: Exec>(tx: &mut E, session_id: &str) -> S
     .await
 }
 
+// Operations (docs/protocol.md §19).
+
+pub(crate) async fn schema_version_applied<E: Exec>(tx: &mut E) -> StoreResult<i64> {
+    Ok(tx.one(q::SCHEMA_VERSION_APPLIED, binds![], |row| row.int("v")).await?.unwrap_or(0))
+}
+
+pub(crate) async fn operations_gauges<E: Exec>(tx: &mut E, now: Millis) -> StoreResult<crate::OperationsGauges> {
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    let gauges = tx
+        .one(q::OPERATIONS_GAUGES, binds![now, now], |row| {
+            Ok(crate::OperationsGauges {
+                live_sessions: count(row.int("live_sessions")?),
+                webhook_backlog: count(row.int("webhook_backlog")?),
+            })
+        })
+        .await?;
+    Ok(gauges.unwrap_or_default())
+}
+
 /// `impl Store for $store` with every method bound to its operation above and to the
 /// transaction it needs. `$with!(self, access, |tx| operation)` is the driver's way to run
 /// an operation in such a transaction; it must evaluate to the operation's result.
@@ -1390,6 +1409,12 @@ macro_rules! impl_store {
             }
             async fn operator_session(&self, session_id: &str) -> StoreResult<Option<crate::OperatorSession>> {
                 $with!(self, Access::ReadOne, |tx| ops::operator_session(tx, session_id))
+            }
+            async fn schema_version_applied(&self) -> StoreResult<i64> {
+                $with!(self, Access::ReadOne, |tx| ops::schema_version_applied(tx))
+            }
+            async fn operations_gauges(&self, now: Millis) -> StoreResult<crate::OperationsGauges> {
+                $with!(self, Access::ReadOne, |tx| ops::operations_gauges(tx, now))
             }
         }
     };

@@ -41,6 +41,7 @@ use tokio_postgres::{NoTls, Row, Statement};
 use crate::exec::{Access, Bind, Exec};
 use crate::ops;
 use crate::rows::Columns;
+use crate::timing::{Backend, TransactionTimer};
 use crate::{
     AuditEvent, AuditQuery, ClientSession, ClientSnapshot, ClientToken, NewClient, PurgePolicy, SessionQuery, SignInAttempt,
     StoreError, StoreResult, StoredSigningKey, TicketRedemption, UserQuery, Written,
@@ -434,6 +435,7 @@ fn rows(sent: Option<Sent>) -> Vec<Row> {
 /// Runs one operation of `ops.rs` on a pooled connection, in its transaction.
 macro_rules! with_postgres {
     ($store:ident, $access:expr, |$tx:ident| $op:expr) => {{
+        let _timer = TransactionTimer::start(Backend::Postgres, $access);
         let mut exec = $store.begin($access).await?;
         let out = {
             let $tx = &mut exec;

@@ -474,6 +474,16 @@ pub const OPERATOR_SESSION: &str = concat!(
     "SELECT ", session_columns!(), ", CAST(CASE WHEN EXISTS (SELECT 1 FROM operators o WHERE o.user_id = sessions.user_id) \
      THEN 1 ELSE 0 END AS BIGINT) AS is_operator FROM sessions WHERE id = $1"
 );
+// Operations (docs/protocol.md §19): what /readyz and a metrics scrape read.
+/// The schema version the database is at: the newest migration sqlx recorded as applied.
+pub const SCHEMA_VERSION_APPLIED: &str =
+    "SELECT COALESCE(MAX(version), 0) AS v FROM _sqlx_migrations WHERE success";
+/// The gauges a scrape shows: live sessions (the rule of `Session::is_live`), and webhook
+/// deliveries still to make.
+pub const OPERATIONS_GAUGES: &str = "SELECT \
+     (SELECT COUNT(*) FROM sessions WHERE status IN ('active', 'pending') AND expire_at > $1 \
+     AND (idle_timeout IS NULL OR last_active_at + idle_timeout > $2)) AS live_sessions, \
+     (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending') AS webhook_backlog";
 
 /// Every statement: the SQLite store caches them all prepared, and a test checks their
 /// parameter numbering.
@@ -501,4 +511,5 @@ pub const ALL: &[&str] = &[
     ANY_WEBHOOK_ENDPOINT, DUE_WEBHOOK_DELIVERIES, CLAIM_WEBHOOK_DELIVERY, FINISH_WEBHOOK_DELIVERY, REPLAY_WEBHOOK,
     WEBHOOK_DELIVERIES, WEBHOOK_EVENT_COUNT, PURGE_WEBHOOK_DELIVERIES, PURGE_WEBHOOK_EVENTS,
     COUNT_AUDIT_EVENTS, GRANT_OPERATOR, REVOKE_OPERATOR, DELETE_OPERATOR_OF_USER, OPERATORS, OPERATOR_SESSION,
+    OPERATIONS_GAUGES,
 ];

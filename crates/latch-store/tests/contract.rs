@@ -134,6 +134,7 @@ contract!(
     a_change_that_rolls_back_leaves_no_webhook_event,
     operators_are_granted_revoked_and_read_with_their_sessions,
     audit_events_filter_by_action_and_page_with_a_count,
+    operations_read_the_schema_version_live_sessions_and_webhook_backlog,
 );
 
 // ---- records ------------------------------------------------------------------------------
@@ -1319,4 +1320,38 @@ async fn audit_events_filter_by_action_and_page_with_a_count(store: &dyn Store) 
     let revokes = store.audit_events(&AuditQuery { event: Some("session.revoke".into()), limit: 10, ..AuditQuery::default() }).await.unwrap();
     assert_eq!(revokes.iter().map(|e| e.operator_id.as_deref()).collect::<Vec<_>>(), [Some("user_op")], "the operator is kept");
     assert_eq!(store.count_audit_events(&AuditQuery { since: Some(T + 15), ..AuditQuery::default() }).await.unwrap(), 2);
+}
+
+/// What /readyz and a metrics scrape read (docs/protocol.md §19): the applied schema version,
+/// the sessions live by `Session::is_live`'s rule (not ended, not expired, not idle past their
+/// timeout), and the webhook deliveries still pending.
+async fn operations_read_the_schema_version_live_sessions_and_webhook_backlog(store: &dyn Store) {
+    assert_eq!(store.schema_version_applied().await.unwrap(), latch_store::SCHEMA_VERSION);
+    let gauges = |live_sessions, webhook_backlog| latch_store::OperationsGauges { live_sessions, webhook_backlog };
+    // world() signs its user up and out: an ended session, not live.
+    let _ = world(store, "ended").await;
+    assert_eq!(store.operations_gauges(T + 1).await.unwrap(), gauges(0, 0));
+
+    let sign_up = |name: &str, idle_timeout: Option<i64>| {
+        let (client, token_hash) = new_client();
+        let user = new_user(name);
+        let session = Session { idle_timeout, ..new_session(&client, &user, T) };
+        (client, token_hash, user, session)
+    };
+    for (client, token_hash, user, session) in [sign_up("lasting", None), sign_up("idle", Some(1000))] {
+        let signed_up = sign_up_of(&client, &user, &session);
+        let new = ClientToken::New(NewClient { client: &client, token_hash: &token_hash });
+        store.sign_up(new, &user, &signed_up, &session, &event("sign_up", T)).await.unwrap();
+    }
+    assert_eq!(store.operations_gauges(T + 500).await.unwrap(), gauges(2, 0));
+    assert_eq!(store.operations_gauges(T + 2000).await.unwrap(), gauges(1, 0), "idle past its timeout");
+    assert_eq!(store.operations_gauges(T + 8 * DAY).await.unwrap(), gauges(0, 0), "expired");
+
+    store.create_webhook_endpoint(&endpoint("https://a.example/hook", None), &event("webhook.endpoint.add", T)).await.unwrap();
+    store.record_audit(&with_webhooks("x", T, vec![webhook("passkey.deleted", T)])).await.unwrap();
+    assert_eq!(store.operations_gauges(T + 500).await.unwrap(), gauges(2, 1));
+    let claimed = store.claim_webhook_deliveries(T, T + 100, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    store.finish_webhook_delivery(&claimed[0].id, &latch_store::DeliveryOutcome::Delivered, T + 1).await.unwrap();
+    assert_eq!(store.operations_gauges(T + 500).await.unwrap(), gauges(2, 0), "delivered: no longer pending");
 }

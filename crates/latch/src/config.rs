@@ -162,6 +162,20 @@ pub struct ServeArgs {
     /// always uses one.
     #[arg(long, env = "LATCH_DATABASE_POOL_SIZE")]
     pub database_pool_size: Option<usize>,
+    // Operations (docs/protocol.md §19; README "Operating").
+    /// Serve /metrics, /healthz and /readyz on this address too, e.g. 127.0.0.1:9090: a
+    /// listener for the operator's network only. Turns metrics on.
+    #[arg(long, env = "LATCH_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
+    /// Serve /metrics on the main listener as well (default: on in development, off with
+    /// --production, where /metrics would be public; `--metrics-on-main=false` turns it off).
+    #[arg(long, env = "LATCH_METRICS_ON_MAIN", num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub metrics_on_main: Option<bool>,
+    /// Seconds requests in flight may take to finish after SIGTERM or ctrl-c before Latch
+    /// exits anyway (default 30).
+    #[arg(long, env = "LATCH_DRAIN_TIMEOUT_SECS")]
+    pub drain_timeout_secs: Option<u64>,
 }
 
 fn parse_token_algorithm(s: &str) -> Result<SigningAlgorithm, String> {
@@ -224,6 +238,9 @@ pub struct FileConfig {
     pub native: NativeFileConfig,
     pub console: Option<bool>,
     pub database_pool_size: Option<usize>,
+    pub metrics_listen: Option<String>,
+    pub metrics_on_main: Option<bool>,
+    pub drain_timeout_secs: Option<u64>,
 }
 
 /// `[native]` in the TOML file:
@@ -272,6 +289,43 @@ pub struct Resolved {
     pub webhooks: latch_server::webhooks::DispatchConfig,
     /// PostgreSQL connections at most; None: the store's default for this machine.
     pub database_pool_size: Option<usize>,
+    pub operations: Operations,
+}
+
+/// Where the operations endpoints are served and how Latch stops (docs/protocol.md §19).
+#[derive(Debug, Clone)]
+pub struct Operations {
+    /// The separate operations listener (/metrics, /healthz, /readyz), if any.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Whether the main listener serves /metrics too.
+    pub metrics_on_main: bool,
+    /// How long requests in flight may take to finish once shutdown begins.
+    pub drain_timeout: Duration,
+}
+
+impl Operations {
+    /// Metrics are recorded only when some listener serves them: otherwise the `metrics`
+    /// facade stays a no-op.
+    pub fn metrics_on(&self) -> bool {
+        self.metrics_listen.is_some() || self.metrics_on_main
+    }
+
+    /// Where the metrics are, for the log line at start: nothing an operator asked for is
+    /// left out without saying so.
+    pub fn describe_metrics(&self, production: bool) -> String {
+        match (self.metrics_listen, self.metrics_on_main) {
+            (Some(addr), true) => format!("/metrics on http://{addr} and on the main listener"),
+            (Some(addr), false) => format!("/metrics on http://{addr} (with /healthz and /readyz)"),
+            (None, true) if production => {
+                "/metrics on the main listener (--metrics-on-main): hide it from the public at your proxy".into()
+            }
+            (None, true) => "/metrics on the main listener (development default)".into(),
+            (None, false) if production => {
+                "metrics are off: with --production, /metrics is served only with --metrics-listen ADDR or --metrics-on-main".into()
+            }
+            (None, false) => "metrics are off (--metrics-on-main=false and no --metrics-listen)".into(),
+        }
+    }
 }
 
 /// Settings whose origins may depend on the port actually bound (with `--port 0`).
@@ -337,6 +391,7 @@ impl ServeArgs {
             None => FileConfig::default(),
         };
         let purge = self.purge_policy(&file);
+        let operations = self.operations(&file, self.production || file.production.unwrap_or(false))?;
         let port = self.port.or(file.port).unwrap_or(8080);
         let data_dir = self.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(".latch"));
         let database_url = match self.database_url.clone().or(file.database_url) {
@@ -440,6 +495,7 @@ impl ServeArgs {
         }
         Ok(Resolved {
             database_pool_size,
+            operations,
             bind: self.bind.clone().or(file.bind).unwrap_or_else(|| "127.0.0.1".into()),
             port,
             database_url,
@@ -462,6 +518,22 @@ impl ServeArgs {
 }
 
 impl ServeArgs {
+    /// The operations settings, checked: a metrics address that is not `HOST:PORT` is refused
+    /// at start rather than when the listener would bind.
+    fn operations(&self, file: &FileConfig, production: bool) -> anyhow::Result<Operations> {
+        let metrics_listen = match self.metrics_listen.clone().or_else(|| file.metrics_listen.clone()) {
+            Some(text) if !text.trim().is_empty() => Some(text.trim().parse::<std::net::SocketAddr>().map_err(|_| {
+                anyhow::anyhow!("invalid configuration: metrics_listen {text:?} is not an IP address and port, e.g. 127.0.0.1:9090")
+            })?),
+            _ => None,
+        };
+        Ok(Operations {
+            metrics_listen,
+            metrics_on_main: self.metrics_on_main.or(file.metrics_on_main).unwrap_or(!production),
+            drain_timeout: Duration::from_secs(self.drain_timeout_secs.or(file.drain_timeout_secs).unwrap_or(30)),
+        })
+    }
+
     /// How long finished records stay: the defaults, the audit retention in days, or, for a
     /// soak test, everything in seconds.
     fn purge_policy(&self, file: &FileConfig) -> latch_store::PurgePolicy {

@@ -19,8 +19,18 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(name = "latch", version, about = "Self-hosted passkey authentication that speaks Clerk's Frontend API")]
 struct Cli {
+    /// How log lines are written to stderr: text (for people) or json (one object per line,
+    /// for log collectors).
+    #[arg(long, global = true, env = "LATCH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -48,24 +58,41 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    match run() {
+    let cli = Cli::parse();
+    init_logs(cli.log_format);
+    match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             // The chain of causes, without a backtrace: these are messages for operators.
-            eprintln!("latch: {e:#}");
+            match log_format_of_this_run() {
+                // Every stderr line stays one JSON object for the log collector.
+                LogFormat::Json => tracing::error!(error = %format!("{e:#}"), "latch stopped with an error"),
+                LogFormat::Text => eprintln!("latch: {e:#}"),
+            }
             std::process::ExitCode::FAILURE
         }
     }
 }
 
-fn run() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LATCH_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
+static LOG_FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
+fn log_format_of_this_run() -> LogFormat {
+    LOG_FORMAT.get().copied().unwrap_or(LogFormat::Text)
+}
+
+/// Logs to stderr, filtered by `LATCH_LOG` (default `info,sqlx=warn`), as text or as one JSON
+/// object per line (`timestamp`, `level`, `message`, the event's other fields, `target`).
+fn init_logs(format: LogFormat) {
+    let _ = LOG_FORMAT.set(format);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LATCH_LOG").unwrap_or_else(|_| "info,sqlx=warn".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).with_current_span(false).init(),
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         match cli.command {

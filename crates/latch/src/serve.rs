@@ -1,10 +1,12 @@
-//! Starting Latch: storage, signing key, HTTP listener.
+//! Starting Latch: storage, signing key, HTTP listeners (the main one, and the operations
+//! listener when configured); and stopping it cleanly on SIGTERM or ctrl-c.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use latch_server::{AppState, ConnectionLimits, TokenSigner, now_ms};
+use latch_server::operations::Metrics;
+use latch_server::{AppState, ConnectionLimits, Shutdown, Stopping, TokenSigner, now_ms};
 use latch_store::Store;
 
 use crate::config::{Resolved, ServeArgs};
@@ -27,6 +29,9 @@ pub async fn migrate(args: ServeArgs) -> anyhow::Result<()> {
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let resolved = args.resolve()?;
+    let ops = resolved.operations.clone();
+    // Before the store opens, so that its first transactions are timed too.
+    let metrics = if ops.metrics_on() { Some(Metrics::install().map_err(anyhow::Error::msg)?) } else { None };
     latch_store::migrate(&resolved.database_url)
         .await
         .with_context(|| format!("cannot migrate the database {}", redact(&resolved.database_url)))?;
@@ -61,15 +66,56 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => tracing::warn!(%issuer, "the issuer names no host: no publishable key"),
     }
-    let state = AppState::new(settings, store.clone(), tokens.clone(), issuer);
-    spawn_purger(store, tokens, resolved.purge, resolved.purge_interval);
-    latch_server::webhooks::spawn(state.latch(), resolved.webhooks.clone())
-        .map_err(|e| anyhow::anyhow!("cannot start the webhook dispatcher: {e}"))?;
+    let production = !settings.dev_mode;
+    let mut state = AppState::new(settings, store.clone(), tokens.clone(), issuer);
+    if let Some(metrics) = metrics {
+        state = state.with_metrics(metrics, ops.metrics_on_main);
+    }
+    tracing::info!("{}", ops.describe_metrics(production));
+    let operations_listener = match ops.metrics_listen {
+        Some(at) => Some(
+            tokio::net::TcpListener::bind(at).await.with_context(|| format!("cannot listen for metrics on {at} (--metrics-listen)"))?,
+        ),
+        None => None,
+    };
 
+    let shutdown = Arc::new(Shutdown::new());
+    let purger = spawn_purger(store, tokens, resolved.purge, resolved.purge_interval, shutdown.watcher());
+    let dispatcher = latch_server::webhooks::spawn(state.latch(), resolved.webhooks.clone(), shutdown.watcher())
+        .map_err(|e| anyhow::anyhow!("cannot start the webhook dispatcher: {e}"))?;
+    // Registered before the "listening" line: a SIGTERM from then on drains, never kills.
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot watch for SIGTERM")?;
+    tokio::spawn(trigger_on_signal(shutdown.clone(), ops.drain_timeout, terminate));
+
+    if let Some(listener) = &operations_listener {
+        // Printed before the line tests wait for, so that it is there when they read it.
+        println!("latch operations listening on http://{}", listener.local_addr()?);
+    }
     // Tests and scripts wait for this exact line.
     println!("latch listening on http://{addr}");
     let limits = ConnectionLimits { max_connections: resolved.max_connections, idle_timeout: resolved.idle_timeout };
-    latch_server::serve(listener, state, limits, shutdown_signal()).await?;
+    let main = latch_server::serve(listener, state.clone(), limits, shutdown.watcher(), ops.drain_timeout);
+    let operations = async {
+        match operations_listener {
+            Some(listener) => {
+                latch_server::serve_operations(listener, state.clone(), limits, shutdown.watcher(), ops.drain_timeout).await
+            }
+            None => Ok(()),
+        }
+    };
+    let served = tokio::try_join!(main, operations);
+    // Whatever ended the listeners (a signal, or an error), the background tasks stop too.
+    shutdown.trigger();
+    served?;
+    let background = async {
+        let _ = dispatcher.await;
+        let _ = purger.await;
+    };
+    if tokio::time::timeout(ops.drain_timeout, background).await.is_err() {
+        tracing::warn!("the webhook dispatcher or the purge did not stop within the drain timeout");
+    }
+    tracing::info!("stopped");
     Ok(())
 }
 
@@ -77,11 +123,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// sign-ups, dead clients, old audit lines) is deleted in the background, so the database of
 /// a steady workload stops growing; and the signing keys are reread (a rotation elsewhere
 /// reaches this node within a minute).
-fn spawn_purger(store: Arc<dyn Store>, tokens: TokenSigner, policy: latch_store::PurgePolicy, every: Duration) {
+fn spawn_purger(
+    store: Arc<dyn Store>,
+    tokens: TokenSigner,
+    policy: latch_store::PurgePolicy,
+    every: Duration,
+    mut stopping: Stopping,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stopping.wait() => return,
+            }
             if let Err(e) = store.purge_expired(now_ms(), &policy).await {
                 tracing::warn!(error = %e, "purging expired ceremonies failed");
             }
@@ -89,22 +144,18 @@ fn spawn_purger(store: Arc<dyn Store>, tokens: TokenSigner, policy: latch_store:
                 tracing::warn!(error = %e, "rereading the signing keys failed");
             }
         }
-    });
+    })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+/// On SIGTERM or ctrl-c: stop accepting, drain, stop the background tasks (see
+/// `latch_server::lifecycle`), then `serve` returns and the process exits 0.
+async fn trigger_on_signal(shutdown: Arc<Shutdown>, drain: Duration, mut terminate: tokio::signal::unix::Signal) {
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!(drain_timeout_secs = drain.as_secs(), "shutting down: no new connections; finishing requests in flight");
+    shutdown.trigger();
 }
 
 /// A database URL without its password, for messages.

@@ -144,6 +144,29 @@ impl LatchProcess {
         }
     }
 
+    /// The server's process id (to signal it from a test).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).expect("the server was started and not yet reaped")
+    }
+
+    /// Waits up to `timeout` for the server to exit by itself (after a SIGTERM the test sent)
+    /// and reaps it: its exit status, or None if it is still running (it is killed then).
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut child = self.child.take()?;
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for latch") {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
