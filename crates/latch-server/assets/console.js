@@ -175,6 +175,24 @@ async function openUser(id) {
   $('user-title').focus();
 }
 
+// The authenticator's name, after its icon for the page's colour scheme when Latch knows one
+// (a data: image URI from Latch's own dataset; anything else is not shown).
+function authenticatorCell(p) {
+  const td = cell(p.authenticator_name ?? 'Unknown authenticator');
+  const dark = window.matchMedia && window.matchMedia('(prefers-color-scheme: dark)').matches;
+  const src = dark ? p.authenticator_icon_dark : p.authenticator_icon_light;
+  if (typeof src === 'string' && src.startsWith('data:image/')) {
+    const icon = document.createElement('img');
+    icon.src = src;
+    icon.alt = '';
+    icon.width = 20;
+    icon.height = 20;
+    icon.className = 'authenticator-icon';
+    td.prepend(icon, ' ');
+  }
+  return td;
+}
+
 async function showPasskeys(userId) {
   const { data } = await bapi('GET', `/passkeys?user_id=${encodeURIComponent(userId)}`);
   fill('passkeys', data.map((p) => {
@@ -185,7 +203,7 @@ async function showPasskeys(userId) {
       await showPasskeys(userId);
       await loadAudit();
     })));
-    return [cell(p.name), cell(p.authenticator_name ?? 'Unknown authenticator'), cell(when(p.created_at)), cell(when(p.last_used_at)), cell(storage(p)), actions];
+    return [cell(p.name), authenticatorCell(p), cell(when(p.created_at)), cell(when(p.last_used_at)), cell(storage(p)), actions];
   }), 'No passkeys.');
 }
 

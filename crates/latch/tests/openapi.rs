@@ -287,6 +287,12 @@ async fn every_documented_answer_matches_the_real_one() {
     let t = "/passkeys";
     let detailed = c.check("GET", t, bapi.call("GET", &format!("/passkeys?user_id={alice}"), None).await.ok());
     assert_eq!(detailed.body["data"][0]["id"], passkey_id.as_str(), "{}", detailed.text);
+    // The software authenticator writes Apple Passwords' AAGUID: named, with its icons.
+    let detail = &detailed.body["data"][0];
+    assert_eq!(detail["authenticator_name"], "Apple Passwords");
+    for icon in ["authenticator_icon_light", "authenticator_icon_dark"] {
+        assert!(detail[icon].as_str().is_some_and(|uri| uri.starts_with("data:image/svg+xml;base64,")), "{icon}: {}", detail[icon]);
+    }
     c.check("GET", t, bapi.call("GET", "/passkeys?user_id=user_nobody", None).await).assert_error(404, "resource_not_found");
     c.check("GET", t, bapi.call("GET", "/passkeys", None).await).assert_error(422, "form_param_missing");
     let t = "/webhooks/deliveries";

@@ -381,6 +381,13 @@ pub struct PasskeyDetailJson {
     pub aaguid: Option<String>,
     #[schema(required)]
     pub authenticator_name: Option<String>,
+    /// The authenticator's icon for a light background, a `data:` URI (SVG or PNG), when
+    /// Latch's dataset has one.
+    #[schema(required)]
+    pub authenticator_icon_light: Option<String>,
+    /// The same for a dark background.
+    #[schema(required)]
+    pub authenticator_icon_dark: Option<String>,
     pub backup_eligible: bool,
     pub backed_up: bool,
     pub created_at: Millis,
@@ -389,6 +396,7 @@ pub struct PasskeyDetailJson {
 }
 
 pub fn passkey_detail(p: &Passkey) -> PasskeyDetailJson {
+    let icons = latch_core::aaguid::icons(p.aaguid);
     PasskeyDetailJson {
         object: "passkey",
         id: p.id.clone(),
@@ -396,6 +404,8 @@ pub fn passkey_detail(p: &Passkey) -> PasskeyDetailJson {
         name: p.name.clone(),
         aaguid: p.aaguid.map(|a| a.to_string()),
         authenticator_name: p.aaguid.map(|a| latch_core::aaguid::display_name(Some(a))),
+        authenticator_icon_light: icons.map(|i| i.light.to_string()),
+        authenticator_icon_dark: icons.map(|i| i.dark.to_string()),
         backup_eligible: p.backup_eligible,
         backed_up: p.backup_state,
         created_at: p.created_at,
