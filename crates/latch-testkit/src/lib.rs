@@ -17,6 +17,7 @@
 //! * [`native`]: a native app's transport (no cookies, no Origin, `Authorization`).
 //! * [`passkey`]: passkey-rs, the independent authenticator of the happy paths, with forging
 //!   on top of its real credentials.
+//! * [`bapi`]: the app's server calling the Backend API.
 //! * [`jwt`]: session tokens verified against the JWKS.
 //! * [`scene`]: people with passkeys on a running server, the usual starting point.
 
@@ -26,6 +27,8 @@ pub mod webauthn;
 #[cfg(feature = "process")]
 pub mod process;
 
+#[cfg(feature = "fapi")]
+pub mod bapi;
 #[cfg(feature = "fapi")]
 pub mod fapi;
 #[cfg(feature = "fapi")]

@@ -9,49 +9,10 @@
 //! - Session tokens: RS256 by default, EdDSA on request, key rotation keeps old tokens valid.
 
 use latch_testkit::process::LatchProcess;
-use latch_testkit::fapi::{Fapi, OriginHeader, RawRequest, Reply};
+use latch_testkit::bapi::{Bapi, secret_key};
+use latch_testkit::fapi::{Fapi, RawRequest};
 use latch_testkit::jwt::verify_jwt;
 use serde_json::{Value, json};
-
-/// The app's server: a cookie-less HTTP client holding a secret key.
-struct Bapi {
-    http: Fapi,
-    key: String,
-}
-
-impl Bapi {
-    fn new(server: &LatchProcess, key: &str) -> Self {
-        Bapi { http: Fapi::new(server), key: key.to_string() }
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
-        let mut r = RawRequest::get(&format!("/bapi/v1{path}")).no_session_param();
-        r.method = method.parse().unwrap();
-        r.sdk_query = false;
-        r.origin = OriginHeader::None;
-        // What @clerk/backend sends on every call, bodyless ones included.
-        r.content_type = Some("application/json".into());
-        r.body = body.map(|b| serde_json::to_vec(&b).unwrap());
-        if !self.key.is_empty() {
-            r = r.header("authorization", &format!("Bearer {}", self.key));
-        }
-        let reply = self.http.send(r).await;
-        assert_eq!(reply.header("content-type"), ["application/json"], "exactly application/json: {}", reply.text);
-        reply
-    }
-
-    async fn get(&self, path: &str) -> Reply {
-        self.call("GET", path, None).await
-    }
-}
-
-fn secret_key(server: &LatchProcess) -> String {
-    let out = server.command(&["keys", "create", "--label", "test"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    assert!(key.starts_with("sk_live_"), "{key}");
-    key
-}
 
 #[tokio::test]
 async fn no_bapi_route_opens_without_a_live_secret_key() {
@@ -220,7 +181,7 @@ async fn bad_input_gets_a_clerk_shaped_4xx_and_changes_nothing() {
     raw.method = reqwest::Method::PATCH;
     raw.sdk_query = false;
     raw.content_type = Some("application/json".into());
-    raw = raw.header("authorization", &format!("Bearer {}", bapi.key));
+    raw = raw.header("authorization", &format!("Bearer {}", bapi.bearer));
     bapi.http.send(raw).await.assert_error(422, "form_param_format_invalid");
     bapi.call("PATCH", "/users/user_nobody/metadata", Some(json!({"public_metadata": {}}))).await.assert_error(404, "resource_not_found");
     for body in [json!({}), json!({"user_id": 7}), json!({"user_id": "user_nobody"}), json!({"user_id": alice, "expires_in_seconds": 0}), json!({"user_id": alice, "expires_in_seconds": 99_999_999})] {

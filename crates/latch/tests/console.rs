@@ -16,49 +16,16 @@
 
 use std::time::Duration;
 
-use latch_testkit::fapi::{Fapi, OriginHeader, RawRequest, Reply, parse_nonce};
+use latch_testkit::bapi::{Bapi, secret_key};
+use latch_testkit::fapi::{Fapi, RawRequest, parse_nonce};
 use latch_testkit::process::LatchProcess;
 use latch_testkit::scene::Person;
-use serde_json::{Value, json};
-
-/// A caller of the Backend API with one bearer credential (a secret key or a session token),
-/// and no cookie.
-struct Bapi {
-    http: Fapi,
-    bearer: String,
-}
-
-impl Bapi {
-    fn new(server: &LatchProcess, bearer: &str) -> Self {
-        Bapi { http: Fapi::new(server), bearer: bearer.to_string() }
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
-        let mut r = RawRequest::get(&format!("/bapi/v1{path}")).no_session_param();
-        r.method = method.parse().unwrap();
-        r.sdk_query = false;
-        r.origin = OriginHeader::None;
-        r.content_type = Some("application/json".into());
-        r.body = body.map(|b| serde_json::to_vec(&b).unwrap());
-        if !self.bearer.is_empty() {
-            r = r.header("authorization", &format!("Bearer {}", self.bearer));
-        }
-        self.http.send(r).await
-    }
-
-    async fn get(&self, path: &str) -> Reply {
-        self.call("GET", path, None).await
-    }
-}
+use serde_json::json;
 
 fn cli(server: &LatchProcess, args: &[&str]) -> String {
     let out = server.command(args);
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
-}
-
-fn secret_key(server: &LatchProcess) -> String {
-    cli(server, &["keys", "create", "--label", "test"]).trim().to_string()
 }
 
 /// The session token the person's browser mints for its active session (as the console does).

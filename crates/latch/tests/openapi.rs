@@ -16,6 +16,7 @@
 
 use std::collections::BTreeSet;
 
+use latch_testkit::bapi::{Bapi, secret_key};
 use latch_testkit::fapi::{Fapi, OriginHeader, RawRequest, Reply};
 use latch_testkit::passkey::SoftAuthenticator;
 use latch_testkit::process::LatchProcess;
@@ -108,33 +109,6 @@ impl Contract {
     }
 }
 
-/// The app's server: a cookie-less client holding a secret key.
-struct Bapi {
-    http: Fapi,
-    key: String,
-}
-
-impl Bapi {
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
-        let mut r = RawRequest::get(&format!("/bapi/v1{path}")).no_session_param();
-        r.method = method.parse().unwrap();
-        r.sdk_query = false;
-        r.origin = OriginHeader::None;
-        r.content_type = Some("application/json".into());
-        r.body = body.map(|b| serde_json::to_vec(&b).unwrap());
-        if !self.key.is_empty() {
-            r = r.header("authorization", &format!("Bearer {}", self.key));
-        }
-        self.http.send(r).await
-    }
-}
-
-fn secret_key(server: &LatchProcess) -> String {
-    let out = server.command(&["keys", "create", "--label", "openapi"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 async fn served_document(server: &LatchProcess) -> Value {
     let mut r = RawRequest::get("/bapi/v1/openapi.json").no_session_param();
     r.sdk_query = false;
@@ -178,7 +152,7 @@ async fn the_document_lists_exactly_the_routes_the_router_serves() {
     let contract = Contract::new(document);
     let operations = contract.operations();
     assert!(operations.len() >= 13, "{operations:?}");
-    let bapi = Bapi { http: Fapi::new(&server), key };
+    let bapi = Bapi::new(&server, &key);
     let paths: BTreeSet<&String> = operations.iter().map(|(_, p)| p).collect();
     for path in paths {
         for method in ["GET", "POST", "PATCH", "PUT", "DELETE"] {
@@ -199,7 +173,7 @@ async fn every_documented_answer_matches_the_real_one() {
     let server = LatchProcess::start_with(&["--webhook-poll-ms", "20"]);
     let key = secret_key(&server);
     let mut c = Contract::new(served_document(&server).await);
-    let bapi = Bapi { http: Fapi::new(&server), key };
+    let bapi = Bapi::new(&server, &key);
     // A webhook endpoint nobody listens on: the sign-ups below leave pending deliveries.
     let added = server.command(&["webhooks", "add", "http://127.0.0.1:9/hooks"]);
     assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
@@ -216,7 +190,7 @@ async fn every_documented_answer_matches_the_real_one() {
     let bob = bob_browser.sign_up_ok("bob").await;
 
     // Without a key, the shared 401.
-    c.check("GET", "/users", Bapi { http: Fapi::new(&server), key: String::new() }.call("GET", "/users", None).await);
+    c.check("GET", "/users", Bapi::new(&server, "").call("GET", "/users", None).await);
 
     c.check("GET", "/jwks", bapi.call("GET", "/jwks", None).await.ok());
 
@@ -328,7 +302,7 @@ async fn the_check_refuses_an_answer_that_drifts_from_the_document() {
     let server = LatchProcess::start();
     let key = secret_key(&server);
     let c = Contract::new(served_document(&server).await);
-    let bapi = Bapi { http: Fapi::new(&server), key };
+    let bapi = Bapi::new(&server, &key);
     let browser = Fapi::new(&server);
     let mut auth = SoftAuthenticator::for_server(&server);
     let alice = browser.sign_up_ok("alice").await;
