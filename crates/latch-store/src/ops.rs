@@ -26,7 +26,7 @@ use latch_core::model::{
     SignInCompletion, SignInFailure, SignUp, User, VerificationStatus,
 };
 
-use crate::exec::{Exec, binds};
+use crate::exec::{Bind, Exec, binds};
 use crate::queries as q;
 use crate::rows::{self, to_json};
 use crate::{
@@ -586,12 +586,7 @@ pub(crate) async fn live_secret_key<E: Exec>(tx: &mut E, key_hash: &[u8]) -> Sto
 }
 
 pub(crate) async fn revoke_secret_key<E: Exec>(tx: &mut E, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<bool> {
-    if tx.run(q::REVOKE_SECRET_KEY, binds![now, id]).await? != 1 {
-        tx.roll_back();
-        return Ok(false);
-    }
-    insert_audit(tx, audit).await?;
-    Ok(true)
+    remove_one_audited(tx, q::REVOKE_SECRET_KEY, binds![now, id], audit).await
 }
 
 /// The `LIKE` pattern for a search: lower case, its own `%` and `_` escaped.
@@ -670,7 +665,7 @@ pub(crate) async fn delete_user<E: Exec>(tx: &mut E, user_id: &str, now: Millis,
     tx.run(q::DELETE_PASSKEYS_OF_USER, binds![user_id]).await?;
     tx.run(q::DELETE_SIGN_IN_TOKENS_OF_USER, binds![user_id]).await?;
     tx.run(q::DELETE_USER_METADATA, binds![user_id]).await?;
-    tx.run(q::DELETE_OPERATOR_OF_USER, binds![user_id]).await?;
+    tx.run(q::REVOKE_OPERATOR, binds![user_id]).await?;
     if tx.run(q::DELETE_USER, binds![user_id]).await? != 1 {
         tx.roll_back();
         return Ok(false);
@@ -970,17 +965,23 @@ pub(crate) async fn create_webhook_endpoint<E: Exec>(tx: &mut E, e: &WebhookEndp
     insert_audit(tx, audit).await
 }
 
-pub(crate) async fn webhook_endpoints<E: Exec>(tx: &mut E) -> StoreResult<Vec<WebhookEndpoint>> {
-    tx.all(q::WEBHOOK_ENDPOINTS, binds![], rows::webhook_endpoint).await
-}
-
-pub(crate) async fn remove_webhook_endpoint<E: Exec>(tx: &mut E, id: &str, audit: &AuditEvent) -> StoreResult<bool> {
-    if tx.run(q::DELETE_WEBHOOK_ENDPOINT, binds![id]).await? != 1 {
+/// Deletes the one row `sql` names and writes its audit line; false, and nothing written, when
+/// there was no such row.
+async fn remove_one_audited<E: Exec>(tx: &mut E, sql: &'static str, binds: &[Bind<'_>], audit: &AuditEvent) -> StoreResult<bool> {
+    if tx.run(sql, binds).await? != 1 {
         tx.roll_back();
         return Ok(false);
     }
     insert_audit(tx, audit).await?;
     Ok(true)
+}
+
+pub(crate) async fn webhook_endpoints<E: Exec>(tx: &mut E) -> StoreResult<Vec<WebhookEndpoint>> {
+    tx.all(q::WEBHOOK_ENDPOINTS, binds![], rows::webhook_endpoint).await
+}
+
+pub(crate) async fn remove_webhook_endpoint<E: Exec>(tx: &mut E, id: &str, audit: &AuditEvent) -> StoreResult<bool> {
+    remove_one_audited(tx, q::DELETE_WEBHOOK_ENDPOINT, binds![id], audit).await
 }
 
 pub(crate) async fn webhooks_enabled<E: Exec>(tx: &mut E) -> StoreResult<bool> {
@@ -1064,12 +1065,7 @@ pub(crate) async fn grant_operator<E: Exec>(tx: &mut E, user_id: &str, now: Mill
 }
 
 pub(crate) async fn revoke_operator<E: Exec>(tx: &mut E, user_id: &str, audit: &AuditEvent) -> StoreResult<bool> {
-    if tx.run(q::REVOKE_OPERATOR, binds![user_id]).await? != 1 {
-        tx.roll_back();
-        return Ok(false);
-    }
-    insert_audit(tx, audit).await?;
-    Ok(true)
+    remove_one_audited(tx, q::REVOKE_OPERATOR, binds![user_id], audit).await
 }
 
 pub(crate) async fn operators<E: Exec>(tx: &mut E) -> StoreResult<Vec<crate::Operator>> {

@@ -464,8 +464,8 @@ pub const PURGE_WEBHOOK_EVENTS: &str = "DELETE FROM webhook_events WHERE created
 /// Operators (the admin console's role), granted to an existing user only.
 pub const GRANT_OPERATOR: &str = "INSERT INTO operators (user_id, granted_at) SELECT id, $1 FROM users WHERE id = $2 \
      ON CONFLICT (user_id) DO NOTHING";
+/// Revoking the role, and deleting a user (who takes their role with them).
 pub const REVOKE_OPERATOR: &str = "DELETE FROM operators WHERE user_id = $1";
-pub const DELETE_OPERATOR_OF_USER: &str = "DELETE FROM operators WHERE user_id = $1";
 pub const OPERATORS: &str = "SELECT o.granted_at, u.id, u.username, u.webauthn_handle, u.created_at, u.updated_at, \
      u.last_sign_in_at FROM operators o JOIN users u ON u.id = o.user_id ORDER BY o.granted_at";
 /// A session and whether its user holds the operator role, in one read: what every Backend
@@ -510,6 +510,6 @@ pub const ALL: &[&str] = &[
     INSERT_WEBHOOK_EVENT, INSERT_WEBHOOK_DELIVERIES, INSERT_WEBHOOK_ENDPOINT, WEBHOOK_ENDPOINTS, DELETE_WEBHOOK_ENDPOINT,
     ANY_WEBHOOK_ENDPOINT, DUE_WEBHOOK_DELIVERIES, CLAIM_WEBHOOK_DELIVERY, FINISH_WEBHOOK_DELIVERY, REPLAY_WEBHOOK,
     WEBHOOK_DELIVERIES, WEBHOOK_EVENT_COUNT, PURGE_WEBHOOK_DELIVERIES, PURGE_WEBHOOK_EVENTS,
-    COUNT_AUDIT_EVENTS, GRANT_OPERATOR, REVOKE_OPERATOR, DELETE_OPERATOR_OF_USER, OPERATORS, OPERATOR_SESSION,
+    COUNT_AUDIT_EVENTS, GRANT_OPERATOR, REVOKE_OPERATOR, OPERATORS, OPERATOR_SESSION,
     OPERATIONS_GAUGES,
 ];
