@@ -350,8 +350,11 @@ impl RelyingParty {
     }
 }
 
+/// A sign-in's answer (a WebAuthn assertion), as [`parse_assertion`] reads it.
+pub type Assertion = PublicKeyCredential;
+
 /// Parse an assertion as clerk-js or a native SDK sends it ([`canonical_credential`]).
-pub fn parse_assertion(json: &str) -> Result<PublicKeyCredential, CeremonyError> {
+pub fn parse_assertion(json: &str) -> Result<Assertion, CeremonyError> {
     serde_json::from_value(canonical_credential(json)?).map_err(|e| CeremonyError::Malformed(e.to_string()))
 }
 

@@ -5,17 +5,24 @@ use latch_core::model::{Millis, Session, SessionStatus};
 
 use crate::audit::{self, Subject};
 use crate::refusal::{FlowResult, Refusal};
-use crate::requester::{ClientHandle, Requester, client_and_session, client_or_new, existing_client, find_client};
+use crate::requester::{ClientHandle, Requester, client_and_session, client_or_new, existing_client, token_hash};
 use crate::tokens::session_token;
-use crate::view::{ClientView, ShownSession, client_view, gone_session, view_of_snapshot};
+use crate::view::{ClientView, ShownSession, gone_session, view_of_snapshot};
 use crate::backend::users::BackendUser;
-use crate::{Answer, Latch, answer, limits, webhooks};
+use crate::{Answer, Latch, answer, answer_with, limits, webhooks};
+use latch_store::ClientSnapshot;
 
 /// `GET /client`: the requester's client, or None when it has none.
 pub async fn client(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<Option<ClientView>> {
-    match find_client(latch, requester).await? {
+    let snapshot = snapshot_of_requester(latch, requester).await?;
+    view_of_snapshot(latch, snapshot, requester.azp(latch), now)
+}
+
+/// The requester's client read whole, found by its token in the same statement.
+async fn snapshot_of_requester(latch: &Latch, requester: &Requester) -> FlowResult<Option<ClientSnapshot>> {
+    match &requester.token {
         None => Ok(None),
-        Some(client) => Ok(Some(view_of(latch, requester, &client.id, now).await?)),
+        Some(token) => Ok(latch.store().client_snapshot_by_token(&token_hash(token)).await?),
     }
 }
 
@@ -49,10 +56,6 @@ pub async fn sign_out(latch: &Latch, requester: &Requester, now: Millis) -> Flow
     Ok(Answer { response: view.clone(), client: Some(view), new_client_token: handle.new_token })
 }
 
-async fn view_of(latch: &Latch, requester: &Requester, client_id: &str, now: Millis) -> FlowResult<ClientView> {
-    client_view(latch, client_id, requester.azp(latch), now).await?.ok_or(Refusal::SignedOut)
-}
-
 /// `session.ended` for each live session of the client, as sign-out leaves it; the store
 /// writes each one with the audit line of the session it actually ended.
 async fn ended_events(
@@ -80,7 +83,36 @@ async fn ended_events(
 /// `touch`: session `id` becomes the client's active one and records activity — a write only
 /// when that changes something (`Session::touch_changes_anything`).
 pub async fn touch(latch: &Latch, requester: &Requester, id: &str, now: Millis) -> FlowResult<Answer<ShownSession>> {
-    let (handle, session) = live_session(latch, requester, id, now).await?;
+    // The client read whole by its token first: the session is found live in it, and when
+    // the touch changes nothing (most touches: see `Session::touch_changes_anything`) that
+    // read is the answer, one statement in all.
+    let snapshot = snapshot_of_requester(latch, requester).await?;
+    let live = snapshot.as_ref().and_then(|s| s.sessions.iter().map(|v| &v.session).find(|s| s.id == id && s.is_live(now)));
+    match (live.cloned(), snapshot) {
+        (Some(session), Some(snapshot)) => {
+            let handle = ClientHandle::existing(snapshot.client.clone());
+            if session.touch_changes_anything(handle.client.last_active_session_id.as_deref(), now) {
+                return touched(latch, requester, handle, session, now).await;
+            }
+            answer_with(latch, requester, handle, ShownSession::Live { id: session.id }, Some(snapshot), now)
+        }
+        // Not live in the requester's client: refused as any action on it is.
+        _ => {
+            let (handle, session) = live_session(latch, requester, id, now).await?;
+            touched(latch, requester, handle, session, now).await
+        }
+    }
+}
+
+/// The end of a touch of live `session`: written if it changes anything, then answered with
+/// the client as it is after.
+async fn touched(
+    latch: &Latch,
+    requester: &Requester,
+    handle: ClientHandle,
+    session: Session,
+    now: Millis,
+) -> FlowResult<Answer<ShownSession>> {
     if session.touch_changes_anything(handle.client.last_active_session_id.as_deref(), now) {
         latch.store().touch_session(&handle.client.id, &session.id, now).await?;
     }

@@ -8,7 +8,7 @@
 //! challenge, conditionally on its being unanswered still. So a challenge is answered once at
 //! most, whether that answer verifies or not, and an attempt's outcome is one write.
 
-use latch_core::ceremony;
+use latch_core::ceremony::{self, Assertion};
 use latch_core::ids::{IdKind, looks_like};
 use latch_core::model::{Millis, PasskeyChallenge, Session, SessionSource, SignIn, SignInCompletion, SignInStatus, User, VerificationStatus};
 use latch_store::{ClientSnapshot, SignInAttempt, TicketRedemption};
@@ -145,36 +145,59 @@ async fn attempt_unobserved(
     credential_json: &str,
     now: Millis,
 ) -> FlowResult<Answer<SignIn>> {
-    let mut handle = existing_client(latch, requester).await?;
+    let assertion = ceremony::parse_assertion(credential_json);
+    let read = read_attempt(latch, requester, id, assertion.as_ref().ok()).await?;
+    let mut handle = ClientHandle::existing(read.client.clone());
     limits::sign_in(latch, requester.ip.as_deref(), Some(&handle.client.id), now).await?;
     let mut subject = Subject { client_id: Some(handle.client.id.clone()), ..Subject::default() };
     // A completed sign-in's audit line is written in its own transaction; only a refused or
     // failed attempt is recorded here.
-    let attempted = verify_and_record(latch, requester, &mut handle, id, credential_json, &mut subject, now).await;
+    let attempted = match assertion {
+        Err(e) => Err(e.into()),
+        Ok(_) if !looks_like(IdKind::SignIn, id) => Err(Refusal::NotFound("sign-in")),
+        Ok(assertion) => verify_and_record(latch, requester, &mut handle, &assertion, read, &mut subject, now).await,
+    };
     let (done, client) = audit::refusal(latch, requester, "sign_in", subject, attempted, now).await?;
     answer_with(latch, requester, handle, done, client, now)
+}
+
+/// The requester's client (refused as signed out without one) and, when the answer and the
+/// sign-in id are well formed, the sign-in, the passkey the answer names and its owner, in
+/// the same store call: one round trip, not two. What is missing is refused later in the
+/// same order as if read one by one (a malformed answer before a missing sign-in).
+async fn read_attempt(
+    latch: &Latch,
+    requester: &Requester,
+    id: &str,
+    assertion: Option<&Assertion>,
+) -> FlowResult<SignInAttempt> {
+    let token_hash = token_hash(requester.token.as_deref().ok_or(Refusal::SignedOut)?);
+    let found = match assertion {
+        Some(assertion) if looks_like(IdKind::SignIn, id) => {
+            latch.store().sign_in_attempt(&token_hash, id, assertion.raw_id.as_ref()).await?
+        }
+        _ => latch.store().client_by_token(&token_hash).await?.map(|client| SignInAttempt {
+            client,
+            sign_in: None,
+            passkey: None,
+            owner: None,
+        }),
+    };
+    found.ok_or(Refusal::SignedOut)
 }
 
 async fn verify_and_record(
     latch: &Latch,
     requester: &Requester,
     handle: &mut ClientHandle,
-    id: &str,
-    credential_json: &str,
+    assertion: &Assertion,
+    read: SignInAttempt,
     subject: &mut Subject,
     now: Millis,
 ) -> FlowResult<(SignIn, Option<ClientSnapshot>)> {
-    let assertion = ceremony::parse_assertion(credential_json)?;
-    if !looks_like(IdKind::SignIn, id) {
-        return Err(Refusal::NotFound("sign-in"));
-    }
+    let SignInAttempt { sign_in, passkey, owner, .. } = read;
     let store = latch.store();
-    // The sign-in, the passkey and its owner in one store call (one round trip, not three);
-    // what is missing is refused below in the same order as if read one by one.
-    let SignInAttempt { sign_in, passkey, owner } = store
-        .sign_in_attempt(&handle.client.id, id, assertion.raw_id.as_ref())
-        .await?
-        .ok_or(Refusal::NotFound("sign-in"))?;
+    let sign_in = sign_in.ok_or(Refusal::NotFound("sign-in"))?;
     if sign_in.status == SignInStatus::Complete {
         return Err(Refusal::SignInAlreadyComplete);
     }
@@ -198,7 +221,7 @@ async fn verify_and_record(
         return Err(spend_on_failure(latch, &sign_in, VerificationStatus::Expired, Refusal::VerificationExpired, now).await);
     }
     let verified = latch.rp().finish_authentication(
-        &assertion,
+        assertion,
         challenge_state,
         &passkey.credential,
         owner.webauthn_handle,

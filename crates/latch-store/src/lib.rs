@@ -310,11 +310,13 @@ pub struct ClientSession {
     pub user: Option<User>,
 }
 
-/// A sign-in with the passkey an assertion names and that passkey's owner, as
-/// [`Store::sign_in_attempt`] reads them.
+/// The client a request's token names, its sign-in, the passkey an assertion names and that
+/// passkey's owner, as [`Store::sign_in_attempt`] reads them.
 #[derive(Debug, Clone)]
 pub struct SignInAttempt {
-    pub sign_in: SignIn,
+    pub client: Client,
+    /// `None` when the client has no sign-in with that id.
+    pub sign_in: Option<SignIn>,
     /// `None` when no passkey has the credential id.
     pub passkey: Option<Passkey>,
     /// The passkey's owner; `None` without a passkey, or if the owner is missing.
@@ -422,6 +424,9 @@ pub trait Store: Send + Sync + 'static {
     async fn client_and_session(&self, token_hash: &[u8], session_id: Option<&str>) -> StoreResult<Option<ClientSession>>;
     /// The client as FAPI shows it, in one call and one snapshot.
     async fn client_snapshot(&self, client_id: &str) -> StoreResult<Option<ClientSnapshot>>;
+    /// [`Store::client_snapshot`] of the client whose token hashes to `token_hash`: finding
+    /// a client and reading it whole in one call.
+    async fn client_snapshot_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<ClientSnapshot>>;
 
     // Users.
     /// Sign-up: the client (new, or its token rotated), the user, the sign-up record, the
@@ -470,8 +475,9 @@ pub trait Store: Send + Sync + 'static {
     async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<Written<()>>;
     async fn sign_in(&self, client_id: &str, id: &str) -> StoreResult<Option<SignIn>>;
     /// What answering sign-in `id`'s challenge needs, in one call and one snapshot: the
-    /// sign-in (if it is this client's), the passkey with `credential_id` and its owner.
-    async fn sign_in_attempt(&self, client_id: &str, id: &str, credential_id: &[u8]) -> StoreResult<Option<SignInAttempt>>;
+    /// client whose token hashes to `token_hash` (None without one), its sign-in `id`, the
+    /// passkey with `credential_id` and that passkey's owner.
+    async fn sign_in_attempt(&self, token_hash: &[u8], id: &str, credential_id: &[u8]) -> StoreResult<Option<SignInAttempt>>;
     /// Replaces the sign-in's passkey challenge (prepare_first_factor).
     async fn save_sign_in_challenge(&self, sign_in: &SignIn) -> StoreResult<()>;
     /// Spends the sign-in's challenge on a failed answer (`status` expired or failed) and

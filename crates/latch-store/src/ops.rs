@@ -150,8 +150,18 @@ pub(crate) async fn client_and_session<E: Exec>(
 /// One statement (see [`q::CLIENT_SNAPSHOT`]): its rows repeat the client and each session
 /// once per passkey, and are folded back into records here.
 pub(crate) async fn client_snapshot<E: Exec>(tx: &mut E, client_id: &str) -> StoreResult<Option<ClientSnapshot>> {
+    snapshot_of(tx, q::CLIENT_SNAPSHOT, binds![client_id]).await
+}
+
+/// [`client_snapshot`] of the client a token names, in the same one statement.
+pub(crate) async fn client_snapshot_by_token<E: Exec>(tx: &mut E, token_hash: &[u8]) -> StoreResult<Option<ClientSnapshot>> {
+    snapshot_of(tx, q::CLIENT_SNAPSHOT_BY_TOKEN, binds![token_hash]).await
+}
+
+/// A client's snapshot from the rows of `sql`, one of the [`q::CLIENT_SNAPSHOT`] family.
+async fn snapshot_of<E: Exec>(tx: &mut E, sql: &'static str, binds: &[Bind<'_>]) -> StoreResult<Option<ClientSnapshot>> {
     let mut snapshot: Option<ClientSnapshot> = None;
-    tx.all(q::CLIENT_SNAPSHOT, binds![client_id], |row| {
+    tx.all(sql, binds, |row| {
         let snapshot = match &mut snapshot {
             Some(snapshot) => snapshot,
             None => snapshot.insert(ClientSnapshot {
@@ -415,17 +425,18 @@ pub(crate) async fn sign_in<E: Exec>(tx: &mut E, client_id: &str, id: &str) -> S
     tx.one(q::SIGN_IN_BY_ID, binds![id, client_id], rows::sign_in).await
 }
 
-/// One statement (see [`q::SIGN_IN_ATTEMPT`]); sign-in id and credential id are unique, so
-/// one row at most.
+/// One statement (see [`q::SIGN_IN_ATTEMPT`]); token hash, sign-in id and credential id are
+/// unique, so one row at most.
 pub(crate) async fn sign_in_attempt<E: Exec>(
     tx: &mut E,
-    client_id: &str,
+    token_hash: &[u8],
     id: &str,
     credential_id: &[u8],
 ) -> StoreResult<Option<SignInAttempt>> {
-    tx.one(q::SIGN_IN_ATTEMPT, binds![credential_id, id, client_id], |row| {
+    tx.one(q::SIGN_IN_ATTEMPT, binds![id, credential_id, token_hash], |row| {
         Ok(SignInAttempt {
-            sign_in: rows::sign_in(row)?,
+            client: rows::client(row)?,
+            sign_in: rows::joined(row, "si_", rows::sign_in)?,
             passkey: rows::joined(row, "p_", rows::passkey)?,
             owner: rows::joined(row, "u_", rows::user)?,
         })
@@ -1122,6 +1133,9 @@ macro_rules! impl_store {
             async fn client_snapshot(&self, client_id: &str) -> StoreResult<Option<ClientSnapshot>> {
                 $with!(self, Access::ReadOne, |tx| ops::client_snapshot(tx, client_id))
             }
+            async fn client_snapshot_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<ClientSnapshot>> {
+                $with!(self, Access::ReadOne, |tx| ops::client_snapshot_by_token(tx, token_hash))
+            }
             async fn sign_up(
                 &self,
                 client: ClientToken<'_>,
@@ -1189,11 +1203,11 @@ macro_rules! impl_store {
             }
             async fn sign_in_attempt(
                 &self,
-                client_id: &str,
+                token_hash: &[u8],
                 id: &str,
                 credential_id: &[u8],
             ) -> StoreResult<Option<SignInAttempt>> {
-                $with!(self, Access::ReadOne, |tx| ops::sign_in_attempt(tx, client_id, id, credential_id))
+                $with!(self, Access::ReadOne, |tx| ops::sign_in_attempt(tx, token_hash, id, credential_id))
             }
             async fn save_sign_in_challenge(&self, sign_in: &SignIn) -> StoreResult<()> {
                 $with!(self, Access::WriteOne, |tx| ops::save_sign_in_challenge(tx, sign_in))

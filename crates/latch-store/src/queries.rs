@@ -24,6 +24,31 @@ macro_rules! sign_in_columns {
     };
 }
 
+/// A sign-in's columns prefixed `si_`, as the statements that join a sign-in to its client
+/// read them ([`client_snapshot`], [`SIGN_IN_ATTEMPT`]).
+macro_rules! sign_in_columns_prefixed {
+    () => {
+        "si.id AS si_id, si.client_id AS si_client_id, si.status AS si_status, si.identifier AS si_identifier, \
+         si.user_id AS si_user_id, si.ch_status AS si_ch_status, si.ch_options AS si_ch_options, \
+         si.ch_state AS si_ch_state, si.ch_origin AS si_ch_origin, si.ch_attempts AS si_ch_attempts, \
+         si.ch_expire_at AS si_ch_expire_at, si.ch_error AS si_ch_error, si.created_session_id AS si_created_session_id, \
+         si.created_at AS si_created_at, si.updated_at AS si_updated_at, si.abandon_at AS si_abandon_at"
+    };
+}
+
+/// A passkey's columns prefixed `p_` and its user's prefixed `u_`, as the statements that
+/// join them read them ([`client_snapshot`], [`SIGN_IN_ATTEMPT`]).
+macro_rules! user_and_passkey_columns_prefixed {
+    () => {
+        "u.id AS u_id, u.username AS u_username, u.webauthn_handle AS u_webauthn_handle, u.created_at AS u_created_at, \
+         u.updated_at AS u_updated_at, u.last_sign_in_at AS u_last_sign_in_at, \
+         p.id AS p_id, p.user_id AS p_user_id, p.credential_id AS p_credential_id, p.name AS p_name, p.aaguid AS p_aaguid, \
+         p.credential AS p_credential, p.sign_count AS p_sign_count, p.backup_eligible AS p_backup_eligible, \
+         p.backup_state AS p_backup_state, p.created_at AS p_created_at, p.updated_at AS p_updated_at, \
+         p.last_used_at AS p_last_used_at"
+    };
+}
+
 pub const INSERT_CLIENT: &str =
     "INSERT INTO clients (id, token_hash, created_at, updated_at, last_active_session_id) VALUES ($1, $2, $3, $4, $5)";
 pub const CLIENT_BY_TOKEN: &str =
@@ -103,22 +128,21 @@ pub const CLIENT_SIGN_IN: &str = "UPDATE clients SET sign_in_id = $1, updated_at
 pub const SIGN_IN_BY_ID: &str =
     concat!("SELECT ", sign_in_columns!(), " FROM sign_ins WHERE id = $1 AND client_id = $2");
 /// What an attempt to answer a sign-in's challenge reads, in one statement (one round trip on
-/// PostgreSQL for three point reads): the sign-in (unprefixed columns), the passkey the
-/// assertion names by credential id (`p_`) and that passkey's owner (`u_`), both outer-joined
-/// so the caller refuses in its own order.
-pub const SIGN_IN_ATTEMPT: &str = "SELECT si.id, si.client_id, si.status, si.identifier, si.user_id, si.ch_status, \
-     si.ch_options, si.ch_state, si.ch_origin, si.ch_attempts, si.ch_expire_at, si.ch_error, si.created_session_id, \
-     si.created_at, si.updated_at, si.abandon_at, \
-     p.id AS p_id, p.user_id AS p_user_id, p.credential_id AS p_credential_id, p.name AS p_name, p.aaguid AS p_aaguid, \
-     p.credential AS p_credential, p.sign_count AS p_sign_count, p.backup_eligible AS p_backup_eligible, \
-     p.backup_state AS p_backup_state, p.created_at AS p_created_at, p.updated_at AS p_updated_at, \
-     p.last_used_at AS p_last_used_at, \
-     u.id AS u_id, u.username AS u_username, u.webauthn_handle AS u_webauthn_handle, u.created_at AS u_created_at, \
-     u.updated_at AS u_updated_at, u.last_sign_in_at AS u_last_sign_in_at \
-     FROM sign_ins si \
-     LEFT JOIN passkeys p ON p.credential_id = $1 \
+/// PostgreSQL for four point reads): the client the request's token names (unprefixed
+/// columns), its sign-in `$1` (`si_`), the passkey the assertion names by credential id
+/// (`p_`) and that passkey's owner (`u_`), all but the client outer-joined so the caller
+/// refuses in its own order. No row: the token names no client.
+pub const SIGN_IN_ATTEMPT: &str = concat!(
+    "SELECT c.id, c.created_at, c.updated_at, c.last_active_session_id, ",
+    sign_in_columns_prefixed!(),
+    ", ",
+    user_and_passkey_columns_prefixed!(),
+    " FROM clients c \
+     LEFT JOIN sign_ins si ON si.id = $1 AND si.client_id = c.id \
+     LEFT JOIN passkeys p ON p.credential_id = $2 \
      LEFT JOIN users u ON u.id = p.user_id \
-     WHERE si.id = $2 AND si.client_id = $3";
+     WHERE c.token_hash = $3"
+);
 pub const SAVE_SIGN_IN_CHALLENGE: &str =
     "UPDATE sign_ins SET status = $1, ch_status = $2, ch_options = $3, ch_state = $4, ch_origin = $5, \
      ch_attempts = 0, ch_expire_at = $6, ch_error = NULL, updated_at = $7 \
@@ -151,37 +175,40 @@ pub const REPLACE_OTHER_SESSIONS: &str = "UPDATE sessions SET status = 'replaced
 pub const USER_SIGNED_IN: &str = "UPDATE users SET last_sign_in_at = $1, updated_at = $2 WHERE id = $3";
 
 /// A client's whole snapshot in one statement, so that it reads one snapshot of the database
-/// without a transaction, in one round trip on PostgreSQL: the client with its current
-/// sign-in and sign-up (columns prefixed `si_`, `su_`), then its live sessions (`s_`), each
-/// with its user (`u_`) and the user's passkeys (`p_`), one row per passkey. Outer joins
-/// leave the prefixed `id` NULL where there is nothing.
-pub const CLIENT_SNAPSHOT: &str = "SELECT c.id, c.created_at, c.updated_at, c.last_active_session_id, \
-     si.id AS si_id, si.client_id AS si_client_id, si.status AS si_status, si.identifier AS si_identifier, \
-     si.user_id AS si_user_id, si.ch_status AS si_ch_status, si.ch_options AS si_ch_options, \
-     si.ch_state AS si_ch_state, si.ch_origin AS si_ch_origin, si.ch_attempts AS si_ch_attempts, \
-     si.ch_expire_at AS si_ch_expire_at, si.ch_error AS si_ch_error, si.created_session_id AS si_created_session_id, \
-     si.created_at AS si_created_at, si.updated_at AS si_updated_at, si.abandon_at AS si_abandon_at, \
-     su.id AS su_id, su.client_id AS su_client_id, su.username AS su_username, \
-     su.created_user_id AS su_created_user_id, su.created_session_id AS su_created_session_id, \
-     su.created_at AS su_created_at, \
-     s.id AS s_id, s.client_id AS s_client_id, s.user_id AS s_user_id, s.status AS s_status, s.tasks AS s_tasks, \
-     s.created_at AS s_created_at, s.updated_at AS s_updated_at, s.last_active_at AS s_last_active_at, \
-     s.expire_at AS s_expire_at, s.first_factor_verified_at AS s_first_factor_verified_at, \
-     s.idle_timeout AS s_idle_timeout, s.passkey_id AS s_passkey_id, s.sign_in_token_id AS s_sign_in_token_id, \
-     u.id AS u_id, u.username AS u_username, u.webauthn_handle AS u_webauthn_handle, u.created_at AS u_created_at, \
-     u.updated_at AS u_updated_at, u.last_sign_in_at AS u_last_sign_in_at, \
-     p.id AS p_id, p.user_id AS p_user_id, p.credential_id AS p_credential_id, p.name AS p_name, p.aaguid AS p_aaguid, \
-     p.credential AS p_credential, p.sign_count AS p_sign_count, p.backup_eligible AS p_backup_eligible, \
-     p.backup_state AS p_backup_state, p.created_at AS p_created_at, p.updated_at AS p_updated_at, \
-     p.last_used_at AS p_last_used_at \
-     FROM clients c \
-     LEFT JOIN sign_ins si ON si.id = c.sign_in_id AND si.client_id = c.id \
-     LEFT JOIN sign_ups su ON su.id = c.sign_up_id AND su.client_id = c.id \
-     LEFT JOIN sessions s ON s.client_id = c.id AND s.status IN ('active', 'pending') \
-     LEFT JOIN users u ON u.id = s.user_id \
-     LEFT JOIN passkeys p ON p.user_id = u.id \
-     WHERE c.id = $1 \
-     ORDER BY s.created_at, s.id, p.created_at, p.id";
+/// without a transaction, in one round trip on PostgreSQL: the client (found by `$where`)
+/// with its current sign-in and sign-up (columns prefixed `si_`, `su_`), then its live
+/// sessions (`s_`), each with its user (`u_`) and the user's passkeys (`p_`), one row per
+/// passkey. Outer joins leave the prefixed `id` NULL where there is nothing.
+macro_rules! client_snapshot {
+    ($where:literal) => {
+        concat!(
+            "SELECT c.id, c.created_at, c.updated_at, c.last_active_session_id, ",
+            sign_in_columns_prefixed!(),
+            ", su.id AS su_id, su.client_id AS su_client_id, su.username AS su_username, \
+             su.created_user_id AS su_created_user_id, su.created_session_id AS su_created_session_id, \
+             su.created_at AS su_created_at, \
+             s.id AS s_id, s.client_id AS s_client_id, s.user_id AS s_user_id, s.status AS s_status, s.tasks AS s_tasks, \
+             s.created_at AS s_created_at, s.updated_at AS s_updated_at, s.last_active_at AS s_last_active_at, \
+             s.expire_at AS s_expire_at, s.first_factor_verified_at AS s_first_factor_verified_at, \
+             s.idle_timeout AS s_idle_timeout, s.passkey_id AS s_passkey_id, s.sign_in_token_id AS s_sign_in_token_id, ",
+            user_and_passkey_columns_prefixed!(),
+            " FROM clients c \
+             LEFT JOIN sign_ins si ON si.id = c.sign_in_id AND si.client_id = c.id \
+             LEFT JOIN sign_ups su ON su.id = c.sign_up_id AND su.client_id = c.id \
+             LEFT JOIN sessions s ON s.client_id = c.id AND s.status IN ('active', 'pending') \
+             LEFT JOIN users u ON u.id = s.user_id \
+             LEFT JOIN passkeys p ON p.user_id = u.id \
+             WHERE ",
+            $where,
+            " ORDER BY s.created_at, s.id, p.created_at, p.id"
+        )
+    };
+}
+pub const CLIENT_SNAPSHOT: &str = client_snapshot!("c.id = $1");
+/// [`CLIENT_SNAPSHOT`] of the client a token names: what a request reads first when its
+/// answer may be the client as it is (a touch that writes nothing, `GET /client`), so that
+/// finding the client and reading it are one statement, not two.
+pub const CLIENT_SNAPSHOT_BY_TOKEN: &str = client_snapshot!("c.token_hash = $1");
 /// The client a token names with the session a request names (the client's last active one
 /// when `$1` is NULL) and its user, in one statement: one round trip on PostgreSQL for what
 /// were two or three point reads. The session is joined only if it is that client's, so
@@ -493,7 +520,7 @@ pub const ALL: &[&str] = &[
     INSERT_PENDING_PASSKEY_UNDER_QUOTA, REPLACE_CLIENT_PENDING_PASSKEYS, PENDING_PASSKEY_BY_ID, LOCK_USER,
     INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, REVOKE_PASSKEY_SESSIONS, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,
     SIGN_IN_BY_ID, SIGN_IN_ATTEMPT, SAVE_SIGN_IN_CHALLENGE, FAIL_SIGN_IN, CLOSE_SIGN_IN, COUNT_PASSKEY_USE,
-    REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, CLIENT_SNAPSHOT, CLIENT_AND_SESSION, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
+    REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, CLIENT_SNAPSHOT, CLIENT_SNAPSHOT_BY_TOKEN, CLIENT_AND_SESSION, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
     END_CLIENT_SESSIONS, CLIENT_SIGNED_OUT, SIGNING_KEYS, INSERT_FIRST_SIGNING_KEY, RETIRE_SIGNING_KEYS, INSERT_SIGNING_KEY,
     INSERT_SECRET_KEY, SECRET_KEYS, LIVE_SECRET_KEY, REVOKE_SECRET_KEY, USERS_NEWEST_FIRST, USERS_OLDEST_FIRST, USER_DETAILS,
     COUNT_USERS, USER_METADATA, UPSERT_USER_METADATA, USER_UPDATED, REMOVE_USER_SESSIONS, CLIENTS_FORGET_USER,

@@ -109,7 +109,7 @@ contract!(
     open_registrations_count_against_the_quota,
     rename_and_delete_passkeys,
     a_sign_in_completes_once,
-    an_attempt_reads_the_sign_in_passkey_and_owner_together,
+    an_attempt_reads_the_client_sign_in_passkey_and_owner_together,
     a_failed_answer_spends_the_challenge_once,
     a_moved_counter_stops_completion,
     sessions_touch_and_end,
@@ -405,6 +405,10 @@ async fn client_snapshot_reads_the_client_as_fapi_shows_it(store: &dyn Store) {
     assert!(store.complete_sign_in(&done, &event("sign_in", T + 10)).await.unwrap().result);
 
     let snapshot = store.client_snapshot(&w.client.id).await.unwrap().unwrap();
+    // Found by its token instead, in the same one statement: the same snapshot.
+    let by_token = store.client_snapshot_by_token(&w.token_hash).await.unwrap().unwrap();
+    assert_eq!(format!("{by_token:?}"), format!("{snapshot:?}"));
+    assert!(store.client_snapshot_by_token(&[0u8; 32]).await.unwrap().is_none());
     assert_eq!(snapshot.client.last_active_session_id.as_deref(), Some(done.session.id.as_str()));
     assert_eq!(snapshot.sessions.len(), 1);
     let view = &snapshot.sessions[0];
@@ -559,27 +563,34 @@ async fn a_sign_in_completes_once(store: &dyn Store) {
     assert_eq!(live, [replacing.session.id.as_str()]);
 }
 
-async fn an_attempt_reads_the_sign_in_passkey_and_owner_together(store: &dyn Store) {
+async fn an_attempt_reads_the_client_sign_in_passkey_and_owner_together(store: &dyn Store) {
     let w = world(store, "kim").await;
     let attempt = new_sign_in(&w.client, r#"{"challenge":"together"}"#);
     store.create_sign_in(None, &attempt).await.unwrap();
 
-    let read = store.sign_in_attempt(&w.client.id, &attempt.id, &w.passkey.credential_id).await.unwrap().unwrap();
-    assert_eq!((read.sign_in.id.as_str(), read.sign_in.status), (attempt.id.as_str(), SignInStatus::NeedsFirstFactor));
-    let challenge = read.sign_in.challenge.unwrap();
+    let read = store.sign_in_attempt(&w.token_hash, &attempt.id, &w.passkey.credential_id).await.unwrap().unwrap();
+    assert_eq!(read.client.id, w.client.id);
+    let sign_in = read.sign_in.unwrap();
+    assert_eq!((sign_in.id.as_str(), sign_in.status), (attempt.id.as_str(), SignInStatus::NeedsFirstFactor));
+    let challenge = sign_in.challenge.unwrap();
     assert_eq!((challenge.options_json.as_str(), challenge.attempts, challenge.state.is_some()), (r#"{"challenge":"together"}"#, 0, true));
     let passkey = read.passkey.unwrap();
     assert_eq!((passkey.id.as_str(), passkey.user_id.as_str(), passkey.sign_count), (w.passkey.id.as_str(), w.user.id.as_str(), 0));
     let owner = read.owner.unwrap();
     assert_eq!((owner.id.as_str(), owner.webauthn_handle), (w.user.id.as_str(), w.user.webauthn_handle));
 
-    // An unknown credential: the sign-in alone.
-    let unknown = store.sign_in_attempt(&w.client.id, &attempt.id, b"no such credential").await.unwrap().unwrap();
-    assert_eq!(unknown.sign_in.id, attempt.id);
+    // An unknown credential: the client and the sign-in alone.
+    let unknown = store.sign_in_attempt(&w.token_hash, &attempt.id, b"no such credential").await.unwrap().unwrap();
+    assert_eq!(unknown.sign_in.map(|s| s.id), Some(attempt.id.clone()));
     assert!(unknown.passkey.is_none() && unknown.owner.is_none());
-    // Another client's sign-in, or a missing one: nothing, whatever the credential.
-    assert!(store.sign_in_attempt("client_other", &attempt.id, &w.passkey.credential_id).await.unwrap().is_none());
-    assert!(store.sign_in_attempt(&w.client.id, "sia_missing", &w.passkey.credential_id).await.unwrap().is_none());
+    // Another client's sign-in, or a missing one: the client, without a sign-in.
+    let other = world(store, "kims-neighbour").await;
+    let elsewhere = store.sign_in_attempt(&other.token_hash, &attempt.id, &w.passkey.credential_id).await.unwrap().unwrap();
+    assert_eq!((elsewhere.client.id.as_str(), elsewhere.sign_in.is_none()), (other.client.id.as_str(), true));
+    let missing = store.sign_in_attempt(&w.token_hash, "sia_missing", &w.passkey.credential_id).await.unwrap().unwrap();
+    assert!(missing.sign_in.is_none() && missing.passkey.is_some());
+    // A token that names no client: nothing at all.
+    assert!(store.sign_in_attempt(&[0u8; 32], &attempt.id, &w.passkey.credential_id).await.unwrap().is_none());
 }
 
 async fn a_failed_answer_spends_the_challenge_once(store: &dyn Store) {
