@@ -85,7 +85,14 @@ fn log_format_of_this_run() -> LogFormat {
 fn init_logs(format: LogFormat) {
     let _ = LOG_FORMAT.set(format);
     let filter = tracing_subscriber::EnvFilter::try_from_env("LATCH_LOG").unwrap_or_else(|_| "info,sqlx=warn".into());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // A log line that cannot be written (stderr closed: a pipe whose reader went away) is
+    // dropped. The default would report that on stderr with `eprintln!`, which panics on the
+    // same broken pipe, in whatever task was logging: the signal task's panic left SIGTERM
+    // unanswered, and a request's panic drops its connection.
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
     match format {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().flatten_event(true).with_current_span(false).init(),

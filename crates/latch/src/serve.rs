@@ -154,8 +154,9 @@ async fn trigger_on_signal(shutdown: Arc<Shutdown>, drain: Duration, mut termina
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
     }
-    tracing::info!(drain_timeout_secs = drain.as_secs(), "shutting down: no new connections; finishing requests in flight");
+    // Triggered before anything is logged: stopping must not depend on the log being writable.
     shutdown.trigger();
+    tracing::info!(drain_timeout_secs = drain.as_secs(), "shutting down: no new connections; finishing requests in flight");
 }
 
 /// A database URL without its password, for messages.

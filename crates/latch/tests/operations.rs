@@ -414,6 +414,54 @@ fn the_drain_timeout_bounds_the_wait_for_a_request_that_never_finishes() {
     assert!(server.logs().contains("drain timeout"), "{}", server.logs());
 }
 
+/// Whoever reads Latch's log may go away (a pipe to a log shipper that restarted): SIGTERM
+/// still stops it, and requests are still answered, with nothing left to write the log to.
+/// (Reporting the failed write on stderr panicked the logging task, and SIGTERM went
+/// unanswered.)
+#[test]
+fn a_closed_log_pipe_neither_stops_answers_nor_keeps_sigterm_from_stopping_latch() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(latch_binary())
+        .args(["serve", "--port", "0", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start latch");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let port = loop {
+        line.clear();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "latch ended before listening");
+        if let Some(url) = line.trim().strip_prefix("latch listening on http://") {
+            break url.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+        }
+    };
+    drop(child.stderr.take()); // the log's reader goes away
+
+    // A request whose refusal is logged is still answered.
+    let mut request = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(request, "GET /v1/client/sessions/sess_missing/tokens HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    request.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut answer = String::new();
+    BufReader::new(&request).read_to_string(&mut answer).expect("an answer");
+    assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+
+    sigterm(child.id());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("latch did not stop on SIGTERM with its log pipe closed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+}
+
 // =============================================================================================
 // JSON logs
 // =============================================================================================
