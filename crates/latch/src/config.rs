@@ -3,6 +3,7 @@
 //! default, so `latch serve` alone runs.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -176,6 +177,12 @@ pub struct ServeArgs {
     /// exits anyway (default 30).
     #[arg(long, env = "LATCH_DRAIN_TIMEOUT_SECS")]
     pub drain_timeout_secs: Option<u64>,
+    // Authenticator metadata (docs/protocol.md §22; README "Operating").
+    /// A JSON file of authenticator names and icons by AAGUID, in the shape of the built-in
+    /// crates/latch-core/data/authenticator-icons.json; its entries replace or extend the
+    /// built-in ones. Checked at start; read again only at the next start.
+    #[arg(long, env = "LATCH_AUTHENTICATOR_METADATA")]
+    pub authenticator_metadata: Option<PathBuf>,
 }
 
 fn parse_token_algorithm(s: &str) -> Result<SigningAlgorithm, String> {
@@ -241,6 +248,7 @@ pub struct FileConfig {
     pub metrics_listen: Option<String>,
     pub metrics_on_main: Option<bool>,
     pub drain_timeout_secs: Option<u64>,
+    pub authenticator_metadata: Option<PathBuf>,
 }
 
 /// `[native]` in the TOML file:
@@ -290,6 +298,8 @@ pub struct Resolved {
     /// PostgreSQL connections at most; None: the store's default for this machine.
     pub database_pool_size: Option<usize>,
     pub operations: Operations,
+    /// The operator's authenticator names and icons (`--authenticator-metadata`), checked.
+    pub authenticator_metadata: Option<Arc<latch_core::aaguid::OperatorMetadata>>,
 }
 
 /// Where the operations endpoints are served and how Latch stops (docs/protocol.md §19).
@@ -493,7 +503,12 @@ impl ServeArgs {
         if database_pool_size == Some(0) {
             bail!("database_pool_size must be at least 1");
         }
+        let authenticator_metadata = match self.authenticator_metadata.clone().or(file.authenticator_metadata) {
+            Some(path) => Some(Arc::new(load_authenticator_metadata(&path)?)),
+            None => None,
+        };
         Ok(Resolved {
+            authenticator_metadata,
             database_pool_size,
             operations,
             bind: self.bind.clone().or(file.bind).unwrap_or_else(|| "127.0.0.1".into()),
@@ -590,4 +605,14 @@ fn parse_origins(texts: &[String]) -> anyhow::Result<Vec<OriginPattern>> {
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))
+}
+
+/// Read and check the operator's authenticator metadata file; a bad file stops the start
+/// with a message naming the file and the fault.
+fn load_authenticator_metadata(path: &Path) -> anyhow::Result<latch_core::aaguid::OperatorMetadata> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("invalid configuration: cannot read --authenticator-metadata {}", path.display()))?;
+    latch_core::aaguid::OperatorMetadata::parse(&text).map_err(|why| {
+        anyhow::anyhow!("invalid configuration: --authenticator-metadata {}: {why}", path.display())
+    })
 }

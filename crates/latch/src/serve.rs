@@ -29,6 +29,11 @@ pub async fn migrate(args: ServeArgs) -> anyhow::Result<()> {
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let resolved = args.resolve()?;
+    if let Some(metadata) = resolved.authenticator_metadata.clone() {
+        let count = metadata.len();
+        latch_core::aaguid::install_operator_metadata(metadata).map_err(anyhow::Error::msg)?;
+        tracing::info!(authenticators = count, "authenticator metadata from --authenticator-metadata in front of the built-in set");
+    }
     let ops = resolved.operations.clone();
     // Before the store opens, so that its first transactions are timed too.
     let metrics = if ops.metrics_on() { Some(Metrics::install().map_err(anyhow::Error::msg)?) } else { None };
