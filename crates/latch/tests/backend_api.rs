@@ -420,3 +420,43 @@ fn a_malformed_metadata_file_stops_the_start_with_a_clear_message() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && said.contains("cannot read --authenticator-metadata"), "{said}");
 }
+
+// The PRF extension (docs/protocol.md §22.2).
+
+#[tokio::test]
+async fn registration_asks_for_prf_and_the_backend_api_shows_what_the_browser_reported() {
+    let server = LatchProcess::start();
+    let bapi = Bapi::new(&server, &secret_key(&server));
+    let (alice, first, _) = latch_testkit::scene::Person::with_passkey(&server, "alice").await;
+    let register = |reported: Option<Value>| {
+        let fapi = &alice.fapi;
+        let origin = server.origin();
+        async move {
+            let (id, options) = fapi.start_registration().await;
+            assert_eq!(options["extensions"]["prf"], json!({}), "the creation options ask for PRF: {options}");
+            let mut key = latch_testkit::passkey::SoftAuthenticator::new(&origin);
+            let mut credential = key.register(&options).await.to_value();
+            if let Some(reported) = reported {
+                credential["clientExtensionResults"] = reported;
+            }
+            let r = fapi.finish_registration(&id, &credential.to_string()).await.ok();
+            assert_eq!(r.resp()["verification"]["status"], "verified", "{}", r.text);
+            r.resp()["id"].as_str().unwrap().to_string()
+        }
+    };
+    let enabled = register(Some(json!({ "prf": { "enabled": true } }))).await;
+    let disabled = register(Some(json!({ "prf": { "enabled": false }, "credProps": { "rk": true } }))).await;
+    // Not a boolean: the browser said nothing usable, and the registration stands.
+    let garbled = register(Some(json!({ "prf": { "enabled": "yes" } }))).await;
+
+    let detailed = bapi.get(&format!("/passkeys?user_id={}", alice.user_id)).await.ok().body;
+    let prf_of = |id: &str| {
+        let passkey = detailed["data"].as_array().unwrap().iter().find(|p| p["id"] == id).unwrap_or_else(|| panic!("{detailed}"));
+        passkey.get("prf_enabled").cloned().unwrap_or_else(|| panic!("always present: {passkey}"))
+    };
+    assert_eq!(prf_of(&enabled), json!(true));
+    assert_eq!(prf_of(&disabled), json!(false));
+    assert_eq!(prf_of(&garbled), Value::Null);
+    // clerk-js posts no clientExtensionResults: unknown, not false.
+    assert_eq!(prf_of(first["id"].as_str().unwrap()), Value::Null);
+}
