@@ -16,6 +16,9 @@ use std::sync::{Arc, OnceLock};
 
 use uuid::Uuid;
 
+/// An authenticator model's id, as the binary's configuration names it.
+pub use uuid::Uuid as Aaguid;
+
 const AAGUID_OFFSET: usize = 32 + 1 + 4;
 const FLAG_ATTESTED_CREDENTIAL_DATA: u8 = 0x40;
 
@@ -228,6 +231,26 @@ fn operator_entry(aaguid: Uuid) -> Option<&'static Pictured> {
     OPERATOR.get()?.models.get(&aaguid)
 }
 
+/// An AAGUID allow-list (`--allowed-aaguids`, or a file of them one a line), checked: blank
+/// items and `#` comments are skipped; a malformed or all-zero AAGUID is refused, named.
+pub fn parse_allow_list<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<Vec<Uuid>, String> {
+    let mut list = Vec::new();
+    for item in items {
+        let item = item.split('#').next().unwrap_or("").trim();
+        if item.is_empty() {
+            continue;
+        }
+        let aaguid = Uuid::parse_str(item).map_err(|_| format!("{item:?} is not an AAGUID (a UUID)"))?;
+        if aaguid.is_nil() {
+            return Err("the all-zero AAGUID names no authenticator model".into());
+        }
+        if !list.contains(&aaguid) {
+            list.push(aaguid);
+        }
+    }
+    Ok(list)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,6 +317,14 @@ mod tests {
         refused(r#"{"icons": {"a.svg": "javascript:alert(1)"}, "aaguids": {}}"#, "a.svg");
         refused(r#"{"icons": {"a.svg": "data:text/html;base64,PGI+"}, "aaguids": {}}"#, "a.svg");
         refused(r#"{"icons": {"a.svg": "data:image/svg+xml;base64,<svg>"}, "aaguids": {}}"#, "a.svg");
+    }
+
+    #[test]
+    fn an_allow_list_is_checked() {
+        let list = parse_allow_list(["FBFC3007-154E-4ECC-8C0B-6E020557D7BD", " # a comment", "", "fbfc3007-154e-4ecc-8c0b-6e020557d7bd # again"]);
+        assert_eq!(list, Ok(vec![Uuid::parse_str("fbfc3007-154e-4ecc-8c0b-6e020557d7bd").unwrap()]));
+        assert!(parse_allow_list(["yubikey"]).unwrap_err().contains("\"yubikey\" is not an AAGUID"));
+        assert!(parse_allow_list(["00000000-0000-0000-0000-000000000000"]).unwrap_err().contains("all-zero"));
     }
 
     #[test]

@@ -156,6 +156,9 @@ fn verified_passkey(latch: &Latch, me: &SignedIn, pending: &PendingPasskey, cred
         return Err(Refusal::VerificationExpired);
     }
     let verified = latch.rp().finish_registration(credential_json, &pending.state, pending.origin.as_deref())?;
+    if !latch.settings().authenticator_allowed(verified.aaguid) {
+        return Err(Refusal::AuthenticatorNotAllowed);
+    }
     Ok(Passkey {
         id: pending.id.clone(),
         user_id: me.user.id.clone(),

@@ -460,3 +460,56 @@ async fn registration_asks_for_prf_and_the_backend_api_shows_what_the_browser_re
     // clerk-js posts no clientExtensionResults: unknown, not false.
     assert_eq!(prf_of(first["id"].as_str().unwrap()), Value::Null);
 }
+
+// The AAGUID allow-list (docs/protocol.md §22.3).
+
+#[tokio::test]
+async fn an_aaguid_allow_list_refuses_other_authenticators_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("allowed.txt");
+    std::fs::write(&list, format!("# the company's keys\n{OUR_KEY}\n")).unwrap();
+    // Apple Passwords on the flag, the company key in the file: both allowed.
+    let server = LatchProcess::start_with(&[
+        "--allowed-aaguids",
+        "fbfc3007-154e-4ecc-8c0b-6e020557d7bd",
+        "--allowed-aaguids-file",
+        list.to_str().unwrap(),
+    ]);
+    let bapi = Bapi::new(&server, &secret_key(&server));
+    let (alice, _, _) = latch_testkit::scene::Person::with_passkey(&server, "alice").await;
+    let mut company = latch_testkit::passkey::SoftAuthenticator::for_server(&server).with_aaguid(OUR_KEY_AAGUID);
+    alice.fapi.create_passkey(&mut company).await;
+
+    for outsider in [[0x0au8; 16], [0u8; 16]] {
+        let (id, options) = alice.fapi.start_registration().await;
+        let mut other = latch_testkit::passkey::SoftAuthenticator::for_server(&server).with_aaguid(outsider);
+        let reg = other.register(&options).await;
+        let refused = alice.fapi.finish_registration(&id, &reg.json()).await;
+        refused.assert_error(422, "passkey_authenticator_not_allowed");
+        // The registration is spent: the same answer again finds nothing to finish.
+        alice.fapi.finish_registration(&id, &reg.json()).await.assert_error(404, "resource_not_found");
+    }
+    let detailed = bapi.get(&format!("/passkeys?user_id={}", alice.user_id)).await.ok().body;
+    assert_eq!(detailed["total_count"], 2, "only the allowed authenticators' passkeys: {detailed}");
+    let audit = String::from_utf8(server.command(&["audit", "--user", &alice.user_id, "--json"]).stdout).unwrap();
+    assert!(audit.lines().filter(|l| l.contains("passkey.create") && l.contains("\"failure\"")).count() >= 2, "{audit}");
+
+    // Without the list, the same outsider is welcome.
+    let open = LatchProcess::start();
+    let (bob, _, _) = latch_testkit::scene::Person::with_passkey(&open, "bob").await;
+    let mut other = latch_testkit::passkey::SoftAuthenticator::for_server(&open).with_aaguid([0x0a; 16]);
+    bob.fapi.create_passkey(&mut other).await;
+}
+
+#[test]
+fn a_malformed_allow_list_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(latch_testkit::process::latch_binary())
+        .args(["serve", "--port", "0", "--allowed-aaguids", "fbfc3007-154e-4ecc-8c0b-6e020557d7bd,yubikey"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && said.contains("--allowed-aaguids: \"yubikey\" is not an AAGUID"), "{said}");
+}
