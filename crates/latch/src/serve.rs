@@ -58,6 +58,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         dev_mode = settings.dev_mode,
         "starting"
     );
+    if !settings.allowed_aaguids.is_empty() {
+        tracing::info!(
+            allowed_aaguids = ?settings.allowed_aaguids.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            "new passkeys only from these authenticator models (self-reported AAGUIDs, docs/protocol.md §22.3)"
+        );
+    }
     match latch_flows::backend::keys::public_host(&issuer) {
         Some(host) => {
             tracing::info!(

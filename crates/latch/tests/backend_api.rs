@@ -475,6 +475,7 @@ async fn an_aaguid_allow_list_refuses_other_authenticators_and_stores_nothing() 
         "--allowed-aaguids-file",
         list.to_str().unwrap(),
     ]);
+    assert!(server.logs().contains(OUR_KEY), "the start-up log names the allowed models: {}", server.logs());
     let bapi = Bapi::new(&server, &secret_key(&server));
     let (alice, _, _) = latch_testkit::scene::Person::with_passkey(&server, "alice").await;
     let mut company = latch_testkit::passkey::SoftAuthenticator::for_server(&server).with_aaguid(OUR_KEY_AAGUID);
