@@ -550,6 +550,34 @@ mod tests {
     }
 
     #[test]
+    fn creation_options_ask_for_prf_and_keep_the_rest() {
+        let origin = OriginPattern::parse("https://example.com").unwrap();
+        let rp = RelyingParty::new("example.com", "Example", vec![origin], Duration::from_secs(60), UvPolicy::Required);
+        let owner = PasskeyOwner { handle: Uuid::new_v4(), name: "amy", display_name: "amy" };
+        let (options, _) = rp.begin_registration(&owner, Vec::new()).unwrap();
+        let plain = serde_json::to_value(&options).unwrap();
+        let sent: serde_json::Value = serde_json::from_str(&creation_options_json(&options).unwrap()).unwrap();
+        assert_eq!(sent["extensions"]["prf"], serde_json::json!({}));
+        assert_eq!(sent["challenge"], plain["challenge"]);
+        assert_eq!(sent["authenticatorSelection"], plain["authenticatorSelection"]);
+        // Whatever extensions webauthn-rs asked for are still asked for.
+        for (name, value) in plain["extensions"].as_object().into_iter().flatten() {
+            assert_eq!(&sent["extensions"][name], value, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_prf_result_is_read_only_when_it_is_a_boolean() {
+        let reported = |json: &str| prf_enabled_reported(&serde_json::from_str(json).unwrap());
+        assert_eq!(reported(r#"{"clientExtensionResults":{"prf":{"enabled":true}}}"#), Some(true));
+        assert_eq!(reported(r#"{"clientExtensionResults":{"prf":{"enabled":false},"credProps":{"rk":true}}}"#), Some(false));
+        assert_eq!(reported(r#"{"clientExtensionResults":{"prf":{"enabled":1}}}"#), None);
+        assert_eq!(reported(r#"{"clientExtensionResults":{"prf":true}}"#), None);
+        assert_eq!(reported(r#"{"clientExtensionResults":{}}"#), None);
+        assert_eq!(reported(r#"{"id":"AQID"}"#), None);
+    }
+
+    #[test]
     fn credential_json_depth_is_bounded_outside_strings_only() {
         assert!(check_json_depth(r#"{"a":{"b":[1,2,{"c":3}]}}"#).is_ok());
         let deep = format!("{}{}", "[".repeat(17), "]".repeat(17));
