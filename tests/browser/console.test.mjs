@@ -205,3 +205,34 @@ scenario('an operator runs the console; a non-operator sees nothing', async ({ t
   assert.equal(await plain.page.locator('#console').isVisible(), false)
   assert.ok(plain.bapi.length > 0 && plain.bapi.every((r) => r.status === 403), JSON.stringify(plain.bapi))
 }, { timeout: 300_000 })
+
+// docs/protocol.md §22.2: Latch's creation options ask for PRF and its own pages report the
+// browser's answer; the console shows it per passkey.
+scenario('the console shows which passkeys support PRF', async ({ t, openUser }) => {
+  const latch = await startLatch(t, ['--console'])
+  const withPrf = await openUser({ prf: true })
+  const prfName = uniqueName('prf')
+  await portalSignUp(withPrf.page, latch.origin, prfName)
+  const without = await openUser()
+  const plainName = uniqueName('noprf')
+  await portalSignUp(without.page, latch.origin, plainName)
+
+  const op = watch(await openUser())
+  const opName = uniqueName('op')
+  await portalSignUp(op.page, latch.origin, opName)
+  latch.cli('operators', 'grant', opName)
+  await op.page.goto(`${latch.origin}/console`)
+  await consoleReady(op.page)
+  const prfShownFor = async (name) => {
+    await op.page.getByLabel('Search by username or id').fill(name)
+    await op.page.getByRole('button', { name: 'Search' }).click()
+    await waitText(op.page, '#users tbody tr td', name)
+    await op.page.locator('#users tbody').getByRole('button', { name: 'Open' }).click()
+    await waitText(op.page, '#user-name', name)
+    const cell = op.page.locator('#passkeys tbody tr td:nth-child(6)').first()
+    await cell.waitFor()
+    return cell.textContent()
+  }
+  assert.equal(await prfShownFor(prfName), 'Supported')
+  assert.equal(await prfShownFor(plainName), 'Not supported')
+})

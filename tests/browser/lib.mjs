@@ -59,7 +59,7 @@ export function uniqueName(prefix = 'user') {
  * A fresh browser context (cookie jar = one browser profile) with a page and a virtual
  * authenticator; in `opts.browser` if given (one launched with other flags), else the shared one.
  */
-export async function openUser(t, { userVerified = true, browser: inBrowser } = {}) {
+export async function openUser(t, { userVerified = true, prf = false, browser: inBrowser } = {}) {
   const b = inBrowser ?? (await browser())
   const context = await b.newContext()
   const page = await context.newPage()
@@ -90,6 +90,8 @@ export async function openUser(t, { userVerified = true, browser: inBrowser } = 
       hasUserVerification: true,
       isUserVerified: userVerified,
       automaticPresenceSimulation: true,
+      // `prf: true`: the authenticator supports the PRF extension (CTAP2 hmac-secret).
+      hasPrf: prf,
     },
   })
   const user = {

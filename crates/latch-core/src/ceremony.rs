@@ -116,6 +116,9 @@ pub struct VerifiedRegistration {
     pub backup_eligible: bool,
     pub backup_state: bool,
     pub sign_count: u32,
+    /// The PRF extension's `enabled` client result ([`prf_enabled_reported`]); `None` when
+    /// the client said nothing about PRF.
+    pub prf_enabled: Option<bool>,
 }
 
 /// What a successful assertion changes on the stored credential.
@@ -270,7 +273,10 @@ impl RelyingParty {
         state: &RegistrationState,
         origin: Option<&str>,
     ) -> Result<VerifiedRegistration, CeremonyError> {
-        let credential = parse_registration(credential_json)?;
+        let canonical = canonical_credential(credential_json)?;
+        let prf_enabled = prf_enabled_reported(&canonical);
+        let credential: RegisterPublicKeyCredential =
+            serde_json::from_value(canonical).map_err(|e| CeremonyError::Malformed(e.to_string()))?;
         check_envelope(&credential.id, credential.raw_id.as_ref(), credential.response.client_data_json.as_ref())?;
         let core = self.core_bound_to(origin)?;
         let verified = core.register_credential(&credential, state, None).map_err(|e| match e {
@@ -298,6 +304,7 @@ impl RelyingParty {
             backup_eligible: verified.backup_eligible,
             backup_state: verified.backup_state,
             sign_count: verified.counter,
+            prf_enabled,
             credential: verified,
         })
     }
@@ -359,6 +366,35 @@ pub fn parse_assertion(json: &str) -> Result<Assertion, CeremonyError> {
 }
 
 /// Parse a registration credential as clerk-js or a native SDK sends it ([`canonical_credential`]).
+/// The creation options as the browser receives them (FAPI's verification nonce): what
+/// webauthn-rs built, plus the PRF extension (`extensions.prf = {}`), which webauthn-rs-core
+/// 0.6 cannot express. Asking costs nothing where PRF is unsupported (the browser ignores an
+/// extension it does not know) and is the only time a security key can be told to create
+/// its PRF (CTAP2 `hmac-secret`) secret; the answer, `prf.enabled`, says whether the passkey
+/// can later derive keys for the app (docs/protocol.md §22.2).
+pub fn creation_options_json(options: &PublicKeyCredentialCreationOptions) -> Result<String, CeremonyError> {
+    let mut value = serde_json::to_value(options).map_err(|e| CeremonyError::Malformed(e.to_string()))?;
+    if let Some(object) = value.as_object_mut() {
+        let extensions = object.entry("extensions").or_insert_with(|| serde_json::json!({}));
+        if !extensions.is_object() {
+            *extensions = serde_json::json!({});
+        }
+        if let Some(extensions) = extensions.as_object_mut() {
+            extensions.insert("prf".into(), serde_json::json!({}));
+        }
+    }
+    Ok(value.to_string())
+}
+
+/// The PRF extension's `enabled` result in a registration credential's
+/// `clientExtensionResults`, when the client sent one that is a boolean. It is the browser's
+/// word, covered by no signature: Latch records and shows it and decides nothing on it.
+/// clerk-js leaves `clientExtensionResults` out of what it posts, so passkeys made through it
+/// have `None`; Latch's own pages and the native SDKs send it.
+pub fn prf_enabled_reported(credential: &serde_json::Value) -> Option<bool> {
+    credential.get("clientExtensionResults")?.get("prf")?.get("enabled")?.as_bool()
+}
+
 pub fn parse_registration(json: &str) -> Result<RegisterPublicKeyCredential, CeremonyError> {
     serde_json::from_value(canonical_credential(json)?).map_err(|e| CeremonyError::Malformed(e.to_string()))
 }
@@ -511,6 +547,34 @@ mod tests {
         // A differing raw_id alone is kept, for check_envelope to refuse against `id`.
         assert_eq!(raw_id_of(r#"{"id":"AQID","raw_id":"BBBB"}"#), Ok("BBBB".into()));
         assert!(matches!(raw_id_of("[1]"), Err(CeremonyError::Malformed(_))));
+    }
+
+    #[test]
+    fn creation_options_ask_for_prf_and_keep_the_rest() {
+        let origin = OriginPattern::parse("https://example.com").unwrap();
+        let rp = RelyingParty::new("example.com", "Example", vec![origin], Duration::from_secs(60), UvPolicy::Required);
+        let owner = PasskeyOwner { handle: Uuid::new_v4(), name: "amy", display_name: "amy" };
+        let (options, _) = rp.begin_registration(&owner, Vec::new()).unwrap();
+        let plain = serde_json::to_value(&options).unwrap();
+        let sent: serde_json::Value = serde_json::from_str(&creation_options_json(&options).unwrap()).unwrap();
+        assert_eq!(sent["extensions"]["prf"], serde_json::json!({}));
+        assert_eq!(sent["challenge"], plain["challenge"]);
+        assert_eq!(sent["authenticatorSelection"], plain["authenticatorSelection"]);
+        // Whatever extensions webauthn-rs asked for are still asked for.
+        for (name, value) in plain["extensions"].as_object().into_iter().flatten() {
+            assert_eq!(&sent["extensions"][name], value, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_prf_result_is_read_only_when_it_is_a_boolean() {
+        let reported = |json: &str| prf_enabled_reported(&serde_json::from_str(json).unwrap());
+        assert_eq!(reported(r#"{"clientExtensionResults":{"prf":{"enabled":true}}}"#), Some(true));
+        assert_eq!(reported(r#"{"clientExtensionResults":{"prf":{"enabled":false},"credProps":{"rk":true}}}"#), Some(false));
+        assert_eq!(reported(r#"{"clientExtensionResults":{"prf":{"enabled":1}}}"#), None);
+        assert_eq!(reported(r#"{"clientExtensionResults":{"prf":true}}"#), None);
+        assert_eq!(reported(r#"{"clientExtensionResults":{}}"#), None);
+        assert_eq!(reported(r#"{"id":"AQID"}"#), None);
     }
 
     #[test]

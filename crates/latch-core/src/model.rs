@@ -38,6 +38,9 @@ pub struct Passkey {
     pub created_at: Millis,
     pub updated_at: Millis,
     pub last_used_at: Option<Millis>,
+    /// Whether the browser reported the PRF extension enabled at registration; `None` when
+    /// it reported nothing (docs/protocol.md §22.2).
+    pub prf_enabled: Option<bool>,
 }
 
 /// A passkey whose creation has begun (`POST /me/passkeys`) but not been verified.

@@ -58,6 +58,10 @@ pub struct InstanceSettings {
     /// A session not used (touched, or asked for a token) for this long ends; None: never.
     /// Applies to sessions started while it is set.
     pub session_idle_timeout: Option<Duration>,
+    /// The authenticator models (AAGUIDs) a new passkey may come from; empty: any
+    /// (docs/protocol.md §22.3). With attestation `none` the AAGUID is the authenticator's
+    /// own claim: this keeps honest authenticators out, not a forger.
+    pub allowed_aaguids: Vec<uuid::Uuid>,
 }
 
 /// Request budgets; 0 turns a limit off. Counted in the database, so shared by every node.
@@ -114,6 +118,7 @@ impl InstanceSettings {
             cookie_domain: None,
             reverification_max_age: Duration::from_secs(10 * 60),
             session_idle_timeout: Some(Duration::from_secs(3 * 24 * 3600)),
+            allowed_aaguids: Vec::new(),
         }
     }
 
@@ -130,6 +135,13 @@ impl InstanceSettings {
     /// inside it (`latch_server`'s cookies module); elsewhere it stays host-only.
     pub fn cookie_domain(&self) -> &str {
         self.cookie_domain.as_deref().unwrap_or(&self.rp_id)
+    }
+
+    /// Whether a new passkey from this authenticator model may be registered: any, unless an
+    /// allow-list is set; then only a listed AAGUID (a passkey with none, or the all-zero
+    /// one, names no model and is refused).
+    pub fn authenticator_allowed(&self, aaguid: Option<uuid::Uuid>) -> bool {
+        self.allowed_aaguids.is_empty() || aaguid.is_some_and(|a| !a.is_nil() && self.allowed_aaguids.contains(&a))
     }
 
     /// Refuses settings browsers would reject, saying what to change.

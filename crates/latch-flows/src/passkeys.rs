@@ -59,8 +59,8 @@ pub async fn begin(latch: &Latch, requester: &Requester, now: Millis) -> FlowRes
     let owner = PasskeyOwner { handle: me.user.webauthn_handle, name: &me.user.username, display_name: &me.user.username };
     let exclude = existing.iter().map(|p| p.credential.cred_id.clone()).collect();
     let (options, state) = latch.rp().begin_registration(&owner, exclude)?;
-    let options_json =
-        serde_json::to_string(&options).map_err(|e| Refusal::Internal(format!("creation options: {e}")))?;
+    let options_json = latch_core::ceremony::creation_options_json(&options)
+        .map_err(|e| Refusal::Internal(format!("creation options: {e}")))?;
     let pending = PendingPasskey {
         id: new_id(IdKind::Passkey, now),
         user_id: me.user.id.clone(),
@@ -156,6 +156,9 @@ fn verified_passkey(latch: &Latch, me: &SignedIn, pending: &PendingPasskey, cred
         return Err(Refusal::VerificationExpired);
     }
     let verified = latch.rp().finish_registration(credential_json, &pending.state, pending.origin.as_deref())?;
+    if !latch.settings().authenticator_allowed(verified.aaguid) {
+        return Err(Refusal::AuthenticatorNotAllowed);
+    }
     Ok(Passkey {
         id: pending.id.clone(),
         user_id: me.user.id.clone(),
@@ -169,6 +172,7 @@ fn verified_passkey(latch: &Latch, me: &SignedIn, pending: &PendingPasskey, cred
         created_at: now,
         updated_at: now,
         last_used_at: None,
+        prf_enabled: verified.prf_enabled,
     })
 }
 

@@ -92,6 +92,9 @@ pub enum Refusal {
     PasskeyQuotaExceeded,
     #[error("the passkey is already registered")]
     PasskeyAlreadyRegistered,
+    /// The authenticator model (AAGUID) is not on the operator's allow-list.
+    #[error("the authenticator is not allowed here")]
+    AuthenticatorNotAllowed,
 
     // The Backend API and tickets.
     /// No secret key, or one that is unknown or revoked.
@@ -305,6 +308,12 @@ impl Refusal {
                 "passkey_already_registered",
                 "This passkey is already registered",
                 "This passkey is already registered to an account.",
+            ),
+            // Latch's own code (Clerk has no such policy), in Clerk's shape (§22.3).
+            R::AuthenticatorNotAllowed => unprocessable(
+                "passkey_authenticator_not_allowed",
+                "Authenticator not allowed",
+                "Passkeys from this authenticator are not allowed here. Use one of the authenticators your organisation allows.",
             ),
             R::SecretKeyInvalid => ClerkError::new(
                 401,

@@ -163,6 +163,14 @@ function storage(p) {
   return 'Device-bound';
 }
 
+// The PRF extension's result at registration, as the browser reported it (null: not reported,
+// as clerk-js never does).
+function prf(p) {
+  if (p.prf_enabled === true) return 'Supported';
+  if (p.prf_enabled === false) return 'Not supported';
+  return 'Not reported';
+}
+
 async function openUser(id) {
   const user = await bapi('GET', `/users/${encodeURIComponent(id)}`);
   shownUser = user;
@@ -203,7 +211,7 @@ async function showPasskeys(userId) {
       await showPasskeys(userId);
       await loadAudit();
     })));
-    return [cell(p.name), authenticatorCell(p), cell(when(p.created_at)), cell(when(p.last_used_at)), cell(storage(p)), actions];
+    return [cell(p.name), authenticatorCell(p), cell(when(p.created_at)), cell(when(p.last_used_at)), cell(storage(p)), cell(prf(p)), actions];
   }), 'No passkeys.');
 }
 

@@ -72,7 +72,12 @@ export function credentialJSON(cred) {
     response.signature = b64url.encode(r.signature);
     response.userHandle = r.userHandle ? b64url.encode(r.userHandle) : null;
   }
-  return JSON.stringify({ id: cred.id, rawId: b64url.encode(cred.rawId), type: cred.type, authenticatorAttachment: cred.authenticatorAttachment, response });
+  const json = { id: cred.id, rawId: b64url.encode(cred.rawId), type: cred.type, authenticatorAttachment: cred.authenticatorAttachment, response };
+  // At registration, whether the PRF extension Latch asked for is enabled (docs/protocol.md
+  // §22.2): Latch records it per passkey. clerk-js sends no client extension results.
+  const prf = r.attestationObject && cred.getClientExtensionResults ? cred.getClientExtensionResults().prf : undefined;
+  if (typeof prf?.enabled === 'boolean') json.clientExtensionResults = { prf: { enabled: prf.enabled } };
+  return JSON.stringify(json);
 }
 
 export async function signUp(username) {

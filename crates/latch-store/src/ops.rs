@@ -328,6 +328,7 @@ pub(crate) async fn save_verified_passkey<E: Exec>(
                 p.created_at,
                 p.updated_at,
                 p.last_used_at,
+                p.prf_enabled.map(i64::from),
                 &p.user_id,
                 i64::from(max_passkeys)
             ],

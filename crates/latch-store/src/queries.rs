@@ -6,7 +6,7 @@
 macro_rules! passkey_columns {
     () => {
         "id, user_id, credential_id, name, aaguid, credential, sign_count, \
-         backup_eligible, backup_state, created_at, updated_at, last_used_at"
+         backup_eligible, backup_state, created_at, updated_at, last_used_at, prf_enabled"
     };
 }
 
@@ -45,7 +45,7 @@ macro_rules! user_and_passkey_columns_prefixed {
          p.id AS p_id, p.user_id AS p_user_id, p.credential_id AS p_credential_id, p.name AS p_name, p.aaguid AS p_aaguid, \
          p.credential AS p_credential, p.sign_count AS p_sign_count, p.backup_eligible AS p_backup_eligible, \
          p.backup_state AS p_backup_state, p.created_at AS p_created_at, p.updated_at AS p_updated_at, \
-         p.last_used_at AS p_last_used_at"
+         p.last_used_at AS p_last_used_at, p.prf_enabled AS p_prf_enabled"
     };
 }
 
@@ -105,8 +105,8 @@ pub const LOCK_USER: &str = "UPDATE users SET updated_at = updated_at WHERE id =
 pub const INSERT_PASSKEY_UNDER_QUOTA: &str = concat!(
     "INSERT INTO passkeys (",
     passkey_columns!(),
-    ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 \
-     WHERE (SELECT COUNT(*) FROM passkeys WHERE user_id = $13) < $14"
+    ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 \
+     WHERE (SELECT COUNT(*) FROM passkeys WHERE user_id = $14) < $15"
 );
 pub const RENAME_PASSKEY: &str = concat!(
     "UPDATE passkeys SET name = $1, updated_at = $2 WHERE id = $3 AND user_id = $4 RETURNING ",
@@ -265,7 +265,7 @@ macro_rules! user_details_columns {
          p.id AS p_id, p.user_id AS p_user_id, p.credential_id AS p_credential_id, p.name AS p_name, p.aaguid AS p_aaguid, \
          p.credential AS p_credential, p.sign_count AS p_sign_count, p.backup_eligible AS p_backup_eligible, \
          p.backup_state AS p_backup_state, p.created_at AS p_created_at, p.updated_at AS p_updated_at, \
-         p.last_used_at AS p_last_used_at"
+         p.last_used_at AS p_last_used_at, p.prf_enabled AS p_prf_enabled"
     };
 }
 

@@ -172,6 +172,7 @@ pub(crate) fn passkey(row: &dyn Columns) -> StoreResult<Passkey> {
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,
         last_used_at: row.opt_int("last_used_at")?,
+        prf_enabled: row.opt_int("prf_enabled")?.map(|v| v != 0),
     })
 }
 

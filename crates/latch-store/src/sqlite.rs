@@ -432,6 +432,7 @@ mod tests {
             include_str!("../migrations/sqlite/0011_reverification_and_session_sources.sql"),
             include_str!("../migrations/sqlite/0012_usernames_and_audit_key.sql"),
             include_str!("../migrations/sqlite/0013_operators.sql"),
+            include_str!("../migrations/sqlite/0014_passkey_prf.sql"),
         ] {
             conn.execute_batch(migration).unwrap();
         }

@@ -238,6 +238,7 @@ fn new_passkey(user: &User, id: &str, credential_id: &[u8]) -> Passkey {
         created_at: T,
         updated_at: T,
         last_used_at: None,
+        prf_enabled: Some(true),
     }
 }
 
@@ -465,6 +466,7 @@ async fn passkey_registration_is_single_use_and_under_quota(store: &dyn Store) {
     assert_eq!(store.passkeys_of(&w.user.id).await.unwrap().len(), 1);
     let found = store.passkeys_of(&w.user.id).await.unwrap().remove(0);
     assert_eq!((found.id.as_str(), found.aaguid, found.backup_eligible, found.backup_state), (w.passkey.id.as_str(), w.passkey.aaguid, true, false));
+    assert_eq!(found.prf_enabled, Some(true), "the PRF client result is stored and read back");
     // The pending registration was spent by saving it.
     assert!(!store.save_verified_passkey(&w.passkey, 10, &event("passkey.create", T)).await.unwrap());
     assert!(store.pending_passkey(&w.user.id, &w.passkey.id).await.unwrap().is_none());

@@ -3,6 +3,7 @@
 //! default, so `latch serve` alone runs.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -176,6 +177,20 @@ pub struct ServeArgs {
     /// exits anyway (default 30).
     #[arg(long, env = "LATCH_DRAIN_TIMEOUT_SECS")]
     pub drain_timeout_secs: Option<u64>,
+    // Authenticator metadata (docs/protocol.md §22; README "Operating").
+    /// A JSON file of authenticator names and icons by AAGUID, in the shape of the built-in
+    /// crates/latch-core/data/authenticator-icons.json; its entries replace or extend the
+    /// built-in ones. Checked at start; read again only at the next start.
+    #[arg(long, env = "LATCH_AUTHENTICATOR_METADATA")]
+    pub authenticator_metadata: Option<PathBuf>,
+    /// Only passkeys from these authenticator models (AAGUIDs, comma-separated) may be
+    /// registered; default: any. With attestation "none" the AAGUID is self-reported.
+    #[arg(long = "allowed-aaguids", env = "LATCH_ALLOWED_AAGUIDS", value_delimiter = ',')]
+    pub allowed_aaguids: Vec<String>,
+    /// The same allow-list from a file: one AAGUID a line, `#` comments. Adds to
+    /// --allowed-aaguids.
+    #[arg(long, env = "LATCH_ALLOWED_AAGUIDS_FILE")]
+    pub allowed_aaguids_file: Option<PathBuf>,
 }
 
 fn parse_token_algorithm(s: &str) -> Result<SigningAlgorithm, String> {
@@ -241,6 +256,10 @@ pub struct FileConfig {
     pub metrics_listen: Option<String>,
     pub metrics_on_main: Option<bool>,
     pub drain_timeout_secs: Option<u64>,
+    pub authenticator_metadata: Option<PathBuf>,
+    #[serde(default)]
+    pub allowed_aaguids: Vec<String>,
+    pub allowed_aaguids_file: Option<PathBuf>,
 }
 
 /// `[native]` in the TOML file:
@@ -290,6 +309,8 @@ pub struct Resolved {
     /// PostgreSQL connections at most; None: the store's default for this machine.
     pub database_pool_size: Option<usize>,
     pub operations: Operations,
+    /// The operator's authenticator names and icons (`--authenticator-metadata`), checked.
+    pub authenticator_metadata: Option<Arc<latch_core::aaguid::OperatorMetadata>>,
 }
 
 /// Where the operations endpoints are served and how Latch stops (docs/protocol.md §19).
@@ -468,6 +489,7 @@ impl ServeArgs {
             settings.rate_limits.sign_ups_per_ip_per_hour = v;
         }
         settings.trust_forwarded_for = self.trust_forwarded_for || file.trust_forwarded_for.unwrap_or(false);
+        settings.allowed_aaguids = self.allowed_aaguids(&file.allowed_aaguids, file.allowed_aaguids_file.as_deref())?;
         settings.cookie_domain = self.cookie_domain.clone().or(file.cookie_domain).filter(|d| !d.trim().is_empty());
         if let Some(v) = self.reverification_max_age_secs.or(file.reverification_max_age_secs) {
             if v == 0 {
@@ -493,7 +515,12 @@ impl ServeArgs {
         if database_pool_size == Some(0) {
             bail!("database_pool_size must be at least 1");
         }
+        let authenticator_metadata = match self.authenticator_metadata.clone().or(file.authenticator_metadata) {
+            Some(path) => Some(Arc::new(load_authenticator_metadata(&path)?)),
+            None => None,
+        };
         Ok(Resolved {
+            authenticator_metadata,
             database_pool_size,
             operations,
             bind: self.bind.clone().or(file.bind).unwrap_or_else(|| "127.0.0.1".into()),
@@ -590,4 +617,29 @@ fn parse_origins(texts: &[String]) -> anyhow::Result<Vec<OriginPattern>> {
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))
+}
+
+impl ServeArgs {
+    /// The AAGUID allow-list from the flag (else the TOML list) and the file, checked.
+    fn allowed_aaguids(&self, in_file: &[String], file_of_them: Option<&Path>) -> anyhow::Result<Vec<latch_core::aaguid::Aaguid>> {
+        let listed = if self.allowed_aaguids.is_empty() { in_file } else { &self.allowed_aaguids };
+        let mut items: Vec<String> = listed.to_vec();
+        if let Some(path) = self.allowed_aaguids_file.as_deref().or(file_of_them) {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("invalid configuration: cannot read --allowed-aaguids-file {}", path.display()))?;
+            items.extend(text.lines().map(str::to_string));
+        }
+        latch_core::aaguid::parse_allow_list(items.iter().map(String::as_str))
+            .map_err(|why| anyhow::anyhow!("invalid configuration: --allowed-aaguids: {why}"))
+    }
+}
+
+/// Read and check the operator's authenticator metadata file; a bad file stops the start
+/// with a message naming the file and the fault.
+fn load_authenticator_metadata(path: &Path) -> anyhow::Result<latch_core::aaguid::OperatorMetadata> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("invalid configuration: cannot read --authenticator-metadata {}", path.display()))?;
+    latch_core::aaguid::OperatorMetadata::parse(&text).map_err(|why| {
+        anyhow::anyhow!("invalid configuration: --authenticator-metadata {}: {why}", path.display())
+    })
 }

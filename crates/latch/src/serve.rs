@@ -29,6 +29,11 @@ pub async fn migrate(args: ServeArgs) -> anyhow::Result<()> {
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let resolved = args.resolve()?;
+    if let Some(metadata) = resolved.authenticator_metadata.clone() {
+        let count = metadata.len();
+        latch_core::aaguid::install_operator_metadata(metadata).map_err(anyhow::Error::msg)?;
+        tracing::info!(authenticators = count, "authenticator metadata from --authenticator-metadata in front of the built-in set");
+    }
     let ops = resolved.operations.clone();
     // Before the store opens, so that its first transactions are timed too.
     let metrics = if ops.metrics_on() { Some(Metrics::install().map_err(anyhow::Error::msg)?) } else { None };
@@ -53,6 +58,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         dev_mode = settings.dev_mode,
         "starting"
     );
+    if !settings.allowed_aaguids.is_empty() {
+        tracing::info!(
+            allowed_aaguids = ?settings.allowed_aaguids.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            "new passkeys only from these authenticator models (self-reported AAGUIDs, docs/protocol.md §22.3)"
+        );
+    }
     match latch_flows::backend::keys::public_host(&issuer) {
         Some(host) => {
             tracing::info!(

@@ -346,3 +346,171 @@ async fn backend_api_audit_lines_name_the_secret_key_that_acted() {
     let text = serde_json::to_string(&lines).unwrap();
     assert!(!text.contains(&first) && !text.contains(&second), "a secret key in the audit trail");
 }
+
+// Authenticator metadata from the operator's file (docs/protocol.md §22).
+
+/// An AAGUID in no built-in list, which the operator's file names (bytes, and as text).
+const OUR_KEY: &str = "5ec01d0e-a1b2-4c3d-8e9f-102132435465";
+const OUR_KEY_AAGUID: [u8; 16] = [0x5e, 0xc0, 0x1d, 0x0e, 0xa1, 0xb2, 0x4c, 0x3d, 0x8e, 0x9f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65];
+
+#[tokio::test]
+async fn an_operators_metadata_file_renames_a_known_authenticator_and_adds_a_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("authenticators.json");
+    let ours = OUR_KEY.to_string();
+    let metadata = json!({
+        "icons": { "our-key.png": "data:image/png;base64,iVBORw0KGgo=" },
+        "aaguids": {
+            // Apple Passwords, the software authenticator's AAGUID, renamed; its shipped icon given for one background.
+            "fbfc3007-154e-4ecc-8c0b-6e020557d7bd": ["Company Macs", "apple-passwords-icon.svg", null],
+            ours.clone(): ["Company security key", "our-key.png", "our-key.png"],
+        }
+    });
+    std::fs::write(&file, metadata.to_string()).unwrap();
+    let server = LatchProcess::start_with(&["--authenticator-metadata", file.to_str().unwrap()]);
+    let bapi = Bapi::new(&server, &secret_key(&server));
+    let (alice, _, _) = latch_testkit::scene::Person::with_passkey(&server, "alice").await;
+    let mut key = latch_testkit::passkey::SoftAuthenticator::for_server(&server).with_aaguid(OUR_KEY_AAGUID);
+    let (made, _) = alice.fapi.create_passkey(&mut key).await;
+    assert_eq!(made["name"], "Company security key", "a new passkey is named from the file: {made}");
+
+    let detailed = bapi.get(&format!("/passkeys?user_id={}", alice.user_id)).await.ok().body;
+    let by_aaguid = |aaguid: &str| {
+        detailed["data"].as_array().unwrap().iter().find(|p| p["aaguid"] == aaguid).cloned().unwrap_or_else(|| panic!("{detailed}"))
+    };
+    let renamed = by_aaguid("fbfc3007-154e-4ecc-8c0b-6e020557d7bd");
+    assert_eq!(renamed["authenticator_name"], "Company Macs", "{renamed}");
+    assert!(renamed["authenticator_icon_light"].as_str().unwrap().starts_with("data:image/svg+xml;base64,"), "{renamed}");
+    assert_eq!(renamed["authenticator_icon_dark"], renamed["authenticator_icon_light"], "one picture serves both: {renamed}");
+    let added = by_aaguid(&ours);
+    assert_eq!(added["authenticator_name"], "Company security key", "{added}");
+    assert_eq!(added["authenticator_icon_dark"], "data:image/png;base64,iVBORw0KGgo=", "{added}");
+}
+
+#[test]
+fn a_malformed_metadata_file_stops_the_start_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("authenticators.json");
+    let start = |contents: &str| {
+        std::fs::write(&file, contents).unwrap();
+        let out = std::process::Command::new(latch_testkit::process::latch_binary())
+            .args(["serve", "--port", "0", "--authenticator-metadata"])
+            .arg(&file)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "latch started with {contents}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let said = start(r#"{"aaguids": {"not-an-aaguid": ["Mine", null, null]}}"#);
+    assert!(said.contains("--authenticator-metadata") && said.contains("\"not-an-aaguid\" is not an AAGUID"), "{said}");
+    let said = start("{\"aaguids\": ");
+    assert!(said.contains("--authenticator-metadata") && said.contains("not the expected JSON"), "{said}");
+    let said = start(r#"{"icons": {"x.svg": "https://tracker.example/x.svg"}, "aaguids": {}}"#);
+    assert!(said.contains("icon \"x.svg\" is not a base64 data: URI"), "{said}");
+    std::fs::remove_file(&file).unwrap();
+    let out = std::process::Command::new(latch_testkit::process::latch_binary())
+        .args(["serve", "--port", "0", "--authenticator-metadata"])
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && said.contains("cannot read --authenticator-metadata"), "{said}");
+}
+
+// The PRF extension (docs/protocol.md §22.2).
+
+#[tokio::test]
+async fn registration_asks_for_prf_and_the_backend_api_shows_what_the_browser_reported() {
+    let server = LatchProcess::start();
+    let bapi = Bapi::new(&server, &secret_key(&server));
+    let (alice, first, _) = latch_testkit::scene::Person::with_passkey(&server, "alice").await;
+    let register = |reported: Option<Value>| {
+        let fapi = &alice.fapi;
+        let origin = server.origin();
+        async move {
+            let (id, options) = fapi.start_registration().await;
+            assert_eq!(options["extensions"]["prf"], json!({}), "the creation options ask for PRF: {options}");
+            let mut key = latch_testkit::passkey::SoftAuthenticator::new(&origin);
+            let mut credential = key.register(&options).await.to_value();
+            if let Some(reported) = reported {
+                credential["clientExtensionResults"] = reported;
+            }
+            let r = fapi.finish_registration(&id, &credential.to_string()).await.ok();
+            assert_eq!(r.resp()["verification"]["status"], "verified", "{}", r.text);
+            r.resp()["id"].as_str().unwrap().to_string()
+        }
+    };
+    let enabled = register(Some(json!({ "prf": { "enabled": true } }))).await;
+    let disabled = register(Some(json!({ "prf": { "enabled": false }, "credProps": { "rk": true } }))).await;
+    // Not a boolean: the browser said nothing usable, and the registration stands.
+    let garbled = register(Some(json!({ "prf": { "enabled": "yes" } }))).await;
+
+    let detailed = bapi.get(&format!("/passkeys?user_id={}", alice.user_id)).await.ok().body;
+    let prf_of = |id: &str| {
+        let passkey = detailed["data"].as_array().unwrap().iter().find(|p| p["id"] == id).unwrap_or_else(|| panic!("{detailed}"));
+        passkey.get("prf_enabled").cloned().unwrap_or_else(|| panic!("always present: {passkey}"))
+    };
+    assert_eq!(prf_of(&enabled), json!(true));
+    assert_eq!(prf_of(&disabled), json!(false));
+    assert_eq!(prf_of(&garbled), Value::Null);
+    // clerk-js posts no clientExtensionResults: unknown, not false.
+    assert_eq!(prf_of(first["id"].as_str().unwrap()), Value::Null);
+}
+
+// The AAGUID allow-list (docs/protocol.md §22.3).
+
+#[tokio::test]
+async fn an_aaguid_allow_list_refuses_other_authenticators_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("allowed.txt");
+    std::fs::write(&list, format!("# the company's keys\n{OUR_KEY}\n")).unwrap();
+    // Apple Passwords on the flag, the company key in the file: both allowed.
+    let server = LatchProcess::start_with(&[
+        "--allowed-aaguids",
+        "fbfc3007-154e-4ecc-8c0b-6e020557d7bd",
+        "--allowed-aaguids-file",
+        list.to_str().unwrap(),
+    ]);
+    assert!(server.logs().contains(OUR_KEY), "the start-up log names the allowed models: {}", server.logs());
+    let bapi = Bapi::new(&server, &secret_key(&server));
+    let (alice, _, _) = latch_testkit::scene::Person::with_passkey(&server, "alice").await;
+    let mut company = latch_testkit::passkey::SoftAuthenticator::for_server(&server).with_aaguid(OUR_KEY_AAGUID);
+    alice.fapi.create_passkey(&mut company).await;
+
+    for outsider in [[0x0au8; 16], [0u8; 16]] {
+        let (id, options) = alice.fapi.start_registration().await;
+        let mut other = latch_testkit::passkey::SoftAuthenticator::for_server(&server).with_aaguid(outsider);
+        let reg = other.register(&options).await;
+        let refused = alice.fapi.finish_registration(&id, &reg.json()).await;
+        refused.assert_error(422, "passkey_authenticator_not_allowed");
+        // The registration is spent: the same answer again finds nothing to finish.
+        alice.fapi.finish_registration(&id, &reg.json()).await.assert_error(404, "resource_not_found");
+    }
+    let detailed = bapi.get(&format!("/passkeys?user_id={}", alice.user_id)).await.ok().body;
+    assert_eq!(detailed["total_count"], 2, "only the allowed authenticators' passkeys: {detailed}");
+    let audit = String::from_utf8(server.command(&["audit", "--user", &alice.user_id, "--json"]).stdout).unwrap();
+    assert!(audit.lines().filter(|l| l.contains("passkey.create") && l.contains("\"failure\"")).count() >= 2, "{audit}");
+
+    // Without the list, the same outsider is welcome.
+    let open = LatchProcess::start();
+    let (bob, _, _) = latch_testkit::scene::Person::with_passkey(&open, "bob").await;
+    let mut other = latch_testkit::passkey::SoftAuthenticator::for_server(&open).with_aaguid([0x0a; 16]);
+    bob.fapi.create_passkey(&mut other).await;
+}
+
+#[test]
+fn a_malformed_allow_list_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(latch_testkit::process::latch_binary())
+        .args(["serve", "--port", "0", "--allowed-aaguids", "fbfc3007-154e-4ecc-8c0b-6e020557d7bd,yubikey"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && said.contains("--allowed-aaguids: \"yubikey\" is not an AAGUID"), "{said}");
+}

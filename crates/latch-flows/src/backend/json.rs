@@ -393,6 +393,11 @@ pub struct PasskeyDetailJson {
     pub created_at: Millis,
     #[schema(required)]
     pub last_used_at: Option<Millis>,
+    /// The PRF extension's `enabled` result as the browser reported it at registration
+    /// (whether the passkey can derive keys for the app); null when the browser reported
+    /// nothing, as clerk-js never does (docs/protocol.md §22.2).
+    #[schema(required)]
+    pub prf_enabled: Option<bool>,
 }
 
 pub fn passkey_detail(p: &Passkey) -> PasskeyDetailJson {
@@ -410,6 +415,7 @@ pub fn passkey_detail(p: &Passkey) -> PasskeyDetailJson {
         backed_up: p.backup_state,
         created_at: p.created_at,
         last_used_at: p.last_used_at,
+        prf_enabled: p.prf_enabled,
     }
 }
 
