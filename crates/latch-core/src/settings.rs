@@ -58,6 +58,8 @@ pub struct InstanceSettings {
     /// A session not used (touched, or asked for a token) for this long ends; None: never.
     /// Applies to sessions started while it is set.
     pub session_idle_timeout: Option<Duration>,
+    /// Which of their own passkeys a user may not delete (docs/protocol.md §21).
+    pub protect_last_passkey: crate::lockout::LastPasskeyProtection,
 }
 
 /// Request budgets; 0 turns a limit off. Counted in the database, so shared by every node.
@@ -114,6 +116,7 @@ impl InstanceSettings {
             cookie_domain: None,
             reverification_max_age: Duration::from_secs(10 * 60),
             session_idle_timeout: Some(Duration::from_secs(3 * 24 * 3600)),
+            protect_last_passkey: crate::lockout::LastPasskeyProtection::Off,
         }
     }
 
