@@ -8,16 +8,18 @@
 //   passkey ends the nudge;
 // - deleting the only passkey is refused and the page shows the server's reason; with a second
 //   passkey the first can go.
+import { after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { OUT_DIR, scenario, uniqueName, waitText } from './lib.mjs'
+import { OUT_DIR, closeBrowser, scenario, uniqueName, waitText } from './lib.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const LATCH_BIN = process.env.LATCH_BIN ?? path.resolve(here, '../../target/debug/latch')
+after(closeBrowser)
 
 /** `latch serve --port 0 <args>` with a fresh data folder; resolves to its localhost URL. `t.after` stops it. */
 async function startLatch(t, args) {
@@ -45,7 +47,7 @@ async function startLatch(t, args) {
     proc.stdout.on('data', onData)
     proc.stderr.on('data', onData)
     exited.then((code) => reject(new Error(`latch exited (code ${code}) before listening:\n${output}`)))
-    setTimeout(() => reject(new Error(`latch did not listen within 30 s:\n${output}`)), 30_000)
+    setTimeout(() => reject(new Error(`latch did not listen within 30 s:\n${output}`)), 30_000).unref()
   })
   return url
 }
