@@ -161,3 +161,13 @@ async fn the_user_sees_whether_each_passkey_is_synced() {
     assert_eq!(shown(id_of(&synced)), Some(Value::Bool(true)));
     assert_eq!(shown(id_of(&bound)), Some(Value::Bool(false)));
 }
+
+#[tokio::test]
+async fn the_rule_can_come_from_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("latch.toml");
+    std::fs::write(&file, "protect_last_passkey = \"last-synced\"\n").unwrap();
+    let server = LatchProcess::start_with(&["--config", file.to_str().unwrap()]);
+    let (alice, only, _) = Person::with_passkey(&server, "alice").await;
+    alice.fapi.delete(&format!("/me/passkeys/{}", id_of(&only))).await.assert_error(PROTECTED.0, PROTECTED.1);
+}
