@@ -9,6 +9,7 @@ pub mod aaguid;
 pub mod backend;
 pub mod ceremony;
 pub mod ids;
+pub mod lockout;
 pub mod model;
 pub mod native_apps;
 pub mod origins;

@@ -62,6 +62,8 @@ pub struct InstanceSettings {
     /// (docs/protocol.md §22.3). With attestation `none` the AAGUID is the authenticator's
     /// own claim: this keeps honest authenticators out, not a forger.
     pub allowed_aaguids: Vec<uuid::Uuid>,
+    /// Which of their own passkeys a user may not delete (docs/protocol.md §21).
+    pub protect_last_passkey: crate::lockout::LastPasskeyProtection,
 }
 
 /// Request budgets; 0 turns a limit off. Counted in the database, so shared by every node.
@@ -119,6 +121,7 @@ impl InstanceSettings {
             reverification_max_age: Duration::from_secs(10 * 60),
             session_idle_timeout: Some(Duration::from_secs(3 * 24 * 3600)),
             allowed_aaguids: Vec::new(),
+            protect_last_passkey: crate::lockout::LastPasskeyProtection::Off,
         }
     }
 

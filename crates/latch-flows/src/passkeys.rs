@@ -206,7 +206,11 @@ pub async fn delete(latch: &Latch, requester: &Requester, id: &str, now: Millis)
     if latch.webhooks().is_on() {
         line.webhooks = vec![webhooks::deleted_event(requester, "passkey.deleted", "passkey", id, now)];
     }
-    if !looks_like(IdKind::Passkey, id) || !latch.store().delete_passkey(&me.user.id, id, &me.session.id, now, &line).await? {
+    // The operator's lockout rule (§21) is checked inside the delete's own transaction.
+    let protect = latch.settings().protect_last_passkey;
+    if !looks_like(IdKind::Passkey, id)
+        || !latch.store().delete_passkey(&me.user.id, id, &me.session.id, now, &line, protect).await?
+    {
         return Err(Refusal::NotFound("passkey"));
     }
     let deleted = Deleted { object: "passkey", id: id.to_string() };

@@ -95,6 +95,10 @@ pub enum Refusal {
     /// The authenticator model (AAGUID) is not on the operator's allow-list.
     #[error("the authenticator is not allowed here")]
     AuthenticatorNotAllowed,
+    /// The operator's lockout rule (`--protect-last-passkey`, docs/protocol.md §21) keeps
+    /// this passkey: the user's only one, or (`last_synced`) their only synced one.
+    #[error("the passkey is protected from deletion")]
+    PasskeyProtected { last_synced: bool },
 
     // The Backend API and tickets.
     /// No secret key, or one that is unknown or revoked.
@@ -304,6 +308,17 @@ impl Refusal {
                 "Passkey limit reached",
                 "You have reached the maximum number of passkeys. Delete one before adding another.",
             ),
+            R::PasskeyProtected { last_synced: false } => unprocessable(
+                "passkey_last_protected",
+                "You can't delete your only passkey",
+                "This is your only passkey: without it you could not sign in. Add another passkey first, then delete this one.",
+            ),
+            R::PasskeyProtected { last_synced: true } => unprocessable(
+                "passkey_last_protected",
+                "You can't delete your last synced passkey",
+                "This is your only passkey that is synced (backed up by a password manager or cloud account); your other \
+                 passkeys live on a single device each. Add another synced passkey first, then delete this one.",
+            ),
             R::PasskeyAlreadyRegistered => unprocessable(
                 "passkey_already_registered",
                 "This passkey is already registered",
@@ -386,6 +401,7 @@ impl From<StoreError> for Refusal {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::QuotaExceeded => Refusal::PasskeyQuotaExceeded,
+            StoreError::PasskeyProtected { last_synced } => Refusal::PasskeyProtected { last_synced },
             StoreError::Conflict("username") => Refusal::UsernameTaken,
             StoreError::Conflict(_) => Refusal::PasskeyAlreadyRegistered,
             // A concurrent sign-in, sign-up or sign-out gave the client a new token: the one
@@ -435,5 +451,7 @@ mod tests {
         assert_eq!(Refusal::from(StoreError::Conflict("username")).code(), "form_identifier_exists");
         assert_eq!(Refusal::from(StoreError::Conflict("credential")).code(), "passkey_already_registered");
         assert_eq!(Refusal::from(StoreError::QuotaExceeded).code(), "passkey_quota_exceeded");
+        let kept = Refusal::from(StoreError::PasskeyProtected { last_synced: true }).clerk();
+        assert_eq!((kept.status, kept.code), (422, "passkey_last_protected"));
     }
 }

@@ -179,8 +179,23 @@ function accountPage() {
       li.textContent = 'No passkeys yet. Without one you cannot sign in again after you sign out.';
       list.append(li);
     }
+    $('lockout-nudge').hidden = !allDeviceBound(user.passkeys);
     $('account').hidden = false;
     if (focusAfter) focus(focusAfter());
+  }
+
+  /**
+   * Where a passkey lives, from its BS flag (`backed_up`, a Latch extension of FAPI's passkey,
+   * docs/protocol.md §21): synced by a password manager or cloud account, or on one device.
+   */
+  function storage(pk) {
+    if (typeof pk.backed_up !== 'boolean') return '';
+    return pk.backed_up ? ' · synced' : ' · this device only';
+  }
+
+  /** A user whose passkeys are all device-bound is one lost device from lockout. */
+  function allDeviceBound(passkeys) {
+    return passkeys.length > 0 && passkeys.every((p) => p.backed_up === false);
   }
 
   const itemOf = (id) => list.querySelector(`li[data-passkey-id="${CSS.escape(id)}"]`);
@@ -207,7 +222,8 @@ function accountPage() {
     name.textContent = pk.name;
     const meta = document.createElement('span');
     meta.className = 'passkey-meta';
-    meta.textContent = `Created ${when(pk.created_at)} · last used ${when(pk.last_used_at)}`;
+    meta.textContent = `Created ${when(pk.created_at)} · last used ${when(pk.last_used_at)}${storage(pk)}`;
+    meta.dataset.storage = typeof pk.backed_up === 'boolean' ? (pk.backed_up ? 'synced' : 'device') : '';
     const rename = button('Rename', pk.name);
     rename.dataset.action = 'rename';
     rename.addEventListener('click', () => renameForm(li, pk));

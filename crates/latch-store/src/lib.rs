@@ -32,6 +32,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 pub use latch_core::backend::{MetadataPatch, SecretKey, SignInToken, UserMetadata};
+pub use latch_core::lockout::LastPasskeyProtection;
 use latch_core::model::{
     Client, Millis, Passkey, PendingPasskey, ReverificationCompletion, Session, SessionStatus, SessionVerification, SignIn,
     SignInCompletion, SignInFailure, SignUp, User, VerificationStatus,
@@ -85,6 +86,10 @@ pub enum StoreError {
     /// The user already has as many passkeys as allowed.
     #[error("passkey quota exceeded")]
     QuotaExceeded,
+    /// The lockout rule keeps this passkey: the user's last one, or (`last_synced`) their
+    /// last synced one.
+    #[error("the passkey is protected from deletion")]
+    PasskeyProtected { last_synced: bool },
     /// The client's token was replaced by a concurrent action since this one read it.
     #[error("the client token was replaced concurrently")]
     ClientTokenReplaced,
@@ -465,9 +470,18 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a verified or pending passkey of this user; false when there was none. Deleting
     /// a verified one also revokes the live sessions that passkey made (and no other) except
     /// `keep_session`, the one deleting it, in the same transaction, with the `audit` line (its
-    /// webhook events only for a verified passkey).
-    async fn delete_passkey(&self, user_id: &str, id: &str, keep_session: &str, now: Millis, audit: &AuditEvent)
-    -> StoreResult<bool>;
+    /// webhook events only for a verified passkey). `protect` is the operator's lockout rule:
+    /// a verified passkey it keeps is not deleted, changing nothing, and the answer is
+    /// `PasskeyProtected`; the rule is checked in the same transaction as the delete.
+    async fn delete_passkey(
+        &self,
+        user_id: &str,
+        id: &str,
+        keep_session: &str,
+        now: Millis,
+        audit: &AuditEvent,
+        protect: LastPasskeyProtection,
+    ) -> StoreResult<bool>;
 
     // Sign-ins.
     /// The sign-in, with the client if it is new, in one transaction; then the client as it

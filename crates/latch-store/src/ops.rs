@@ -21,6 +21,7 @@
 //! most of what a write costs there.
 
 use latch_core::backend::{MetadataPatch, SecretKey, SignInToken, UserMetadata};
+use latch_core::lockout::LastPasskeyProtection;
 use latch_core::model::{
     Client, Millis, Passkey, PendingPasskey, ReverificationCompletion, Session, SessionStatus, SessionVerification, SignIn,
     SignInCompletion, SignInFailure, SignUp, User, VerificationStatus,
@@ -365,8 +366,19 @@ pub(crate) async fn delete_passkey<E: Exec>(
     keep_session: &str,
     now: Millis,
     audit: &AuditEvent,
+    protect: LastPasskeyProtection,
 ) -> StoreResult<bool> {
-    if tx.run(q::DELETE_PASSKEY, binds![id, user_id]).await? > 0 {
+    if protect != LastPasskeyProtection::Off && !E::SERIALISES_WRITERS {
+        // Under READ COMMITTED two deletes of a user's last two passkeys would each count the
+        // other still there; the user's row lock orders them.
+        tx.queue(q::LOCK_USER, binds![user_id]).await?;
+    }
+    let keep_passkeys = i64::from(protect.keeps_last());
+    let keep_synced = i64::from(protect.keeps_last_synced());
+    let deleted = tx
+        .run(q::DELETE_PASSKEY_UNLESS_PROTECTED, binds![id, user_id, user_id, keep_passkeys, user_id, keep_synced])
+        .await?;
+    if deleted > 0 {
         tx.run(q::REVOKE_PASSKEY_SESSIONS, binds![now, user_id, id, keep_session]).await?;
         insert_audit(tx, audit).await?;
         return Ok(true);
@@ -376,7 +388,12 @@ pub(crate) async fn delete_passkey<E: Exec>(
         insert_audit(tx, &AuditEvent { webhooks: Vec::new(), ..audit.clone() }).await?;
         return Ok(true);
     }
-    Ok(false)
+    let kept = tx.one(q::PROTECTED_PASSKEY, binds![user_id, id, user_id], |row| row.int("n")).await?;
+    match kept {
+        // The rule kept it: with other passkeys left, what it kept was the last synced one.
+        Some(passkeys) => Err(StoreError::PasskeyProtected { last_synced: passkeys > 1 }),
+        None => Ok(false),
+    }
 }
 
 // ---- sign-ins -----------------------------------------------------------------------------
@@ -1193,8 +1210,9 @@ macro_rules! impl_store {
                 keep_session: &str,
                 now: Millis,
                 audit: &AuditEvent,
+                protect: latch_core::lockout::LastPasskeyProtection,
             ) -> StoreResult<bool> {
-                $with!(self, Access::Write, |tx| ops::delete_passkey(tx, user_id, id, keep_session, now, audit))
+                $with!(self, Access::Write, |tx| ops::delete_passkey(tx, user_id, id, keep_session, now, audit, protect))
             }
             async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<Written<()>> {
                 $with!(self, Access::Write, |tx| ops::create_sign_in(tx, new_client, sign_in))

@@ -118,6 +118,18 @@ pub const DELETE_PASSKEY: &str = "DELETE FROM passkeys WHERE id = $1 AND user_id
 pub const REVOKE_PASSKEY_SESSIONS: &str = "UPDATE sessions SET status = 'revoked', updated_at = $1 \
      WHERE user_id = $2 AND passkey_id = $3 AND id <> $4 AND status IN ('active', 'pending')";
 pub const DELETE_PENDING_PASSKEY: &str = "DELETE FROM pending_passkeys WHERE id = $1 AND user_id = $2";
+/// A user's own delete, under the operator's lockout rule (docs/protocol.md §21): it deletes
+/// only while more than $4 of the user's passkeys exist (1 keeps the last one) and, when the
+/// passkey is synced (BS), more than $6 synced ones (1 keeps the last synced one). Counted in
+/// the statement itself, after the user's row lock on PostgreSQL, so two concurrent deletes
+/// of a user's last two passkeys cannot both pass.
+pub const DELETE_PASSKEY_UNLESS_PROTECTED: &str = "DELETE FROM passkeys WHERE id = $1 AND user_id = $2 \
+     AND (SELECT COUNT(*) FROM passkeys WHERE user_id = $3) > $4 \
+     AND (backup_state = 0 OR (SELECT COUNT(*) FROM passkeys WHERE user_id = $5 AND backup_state <> 0) > $6)";
+/// Why a protected delete changed nothing: the passkey's BS flag and how many passkeys its
+/// user has (more than one: the last synced one was kept, not the last one).
+pub const PROTECTED_PASSKEY: &str = "SELECT backup_state AS bs, (SELECT COUNT(*) FROM passkeys WHERE user_id = $1) AS n \
+     FROM passkeys WHERE id = $2 AND user_id = $3";
 
 pub const INSERT_SIGN_IN: &str = concat!(
     "INSERT INTO sign_ins (",
@@ -519,6 +531,7 @@ pub const ALL: &[&str] = &[
     INSERT_SESSION, CLIENT_SIGNED_UP, USER_BY_ID, USER_BY_USERNAME, SIGN_UP_BY_ID, PASSKEYS_OF_USER,
     INSERT_PENDING_PASSKEY_UNDER_QUOTA, REPLACE_CLIENT_PENDING_PASSKEYS, PENDING_PASSKEY_BY_ID, LOCK_USER,
     INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, REVOKE_PASSKEY_SESSIONS, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,
+    DELETE_PASSKEY_UNLESS_PROTECTED, PROTECTED_PASSKEY,
     SIGN_IN_BY_ID, SIGN_IN_ATTEMPT, SAVE_SIGN_IN_CHALLENGE, FAIL_SIGN_IN, CLOSE_SIGN_IN, COUNT_PASSKEY_USE,
     REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, CLIENT_SNAPSHOT, CLIENT_SNAPSHOT_BY_TOKEN, CLIENT_AND_SESSION, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,
     END_CLIENT_SESSIONS, CLIENT_SIGNED_OUT, SIGNING_KEYS, INSERT_FIRST_SIGNING_KEY, RETIRE_SIGNING_KEYS, INSERT_SIGNING_KEY,

@@ -17,7 +17,7 @@ use latch_core::origins::OriginPattern;
 use latch_core::webauthn::{AuthenticationState, Credential, RegistrationState};
 use latch_store::{
     AuditEvent, AuditQuery, ClientToken, HandshakeNonce, MetadataPatch, NewClient, PurgePolicy, SecretKey, SignInToken, Store,
-    StoreError, StoredSigningKey, TicketRedemption,
+    LastPasskeyProtection, StoreError, StoredSigningKey, TicketRedemption,
 };
 use uuid::Uuid;
 
@@ -135,6 +135,8 @@ contract!(
     operators_are_granted_revoked_and_read_with_their_sessions,
     audit_events_filter_by_action_and_page_with_a_count,
     operations_read_the_schema_version_live_sessions_and_webhook_backlog,
+    the_lockout_rule_keeps_the_last_passkey_and_the_last_synced_one,
+    two_concurrent_deletes_of_the_last_two_passkeys_leave_one,
 );
 
 // ---- records ------------------------------------------------------------------------------
@@ -500,10 +502,10 @@ async fn rename_and_delete_passkeys(store: &dyn Store) {
 
     let pending_id = new_id(IdKind::Passkey, T);
     store.create_pending_passkey(&new_pending(&w.user, &w.client, &pending_id, T + 300_000), 10).await.unwrap();
-    assert!(!store.delete_passkey("user_other", &w.passkey.id, "sess_none", T, &event("passkey.delete", T)).await.unwrap());
-    assert!(store.delete_passkey(&w.user.id, &w.passkey.id, "sess_none", T, &event("passkey.delete", T)).await.unwrap());
-    assert!(store.delete_passkey(&w.user.id, &pending_id, "sess_none", T, &event("passkey.delete", T)).await.unwrap(), "a pending passkey is deleted too");
-    assert!(!store.delete_passkey(&w.user.id, &w.passkey.id, "sess_none", T, &event("passkey.delete", T)).await.unwrap());
+    assert!(!store.delete_passkey("user_other", &w.passkey.id, "sess_none", T, &event("passkey.delete", T), LastPasskeyProtection::Off).await.unwrap());
+    assert!(store.delete_passkey(&w.user.id, &w.passkey.id, "sess_none", T, &event("passkey.delete", T), LastPasskeyProtection::Off).await.unwrap());
+    assert!(store.delete_passkey(&w.user.id, &pending_id, "sess_none", T, &event("passkey.delete", T), LastPasskeyProtection::Off).await.unwrap(), "a pending passkey is deleted too");
+    assert!(!store.delete_passkey(&w.user.id, &w.passkey.id, "sess_none", T, &event("passkey.delete", T), LastPasskeyProtection::Off).await.unwrap());
     assert!(store.passkeys_of(&w.user.id).await.unwrap().is_empty());
     assert!(store.pending_passkey(&w.user.id, &pending_id).await.unwrap().is_none());
 }
@@ -1279,7 +1281,7 @@ async fn a_change_that_rolls_back_leaves_no_webhook_event(store: &dyn Store) {
     assert!(matches!(clashed, Err(StoreError::Conflict(_))));
     // Deleting a passkey of someone else's changes nothing.
     let line = with_webhooks("passkey.delete", T, vec![webhook("passkey.deleted", T)]);
-    assert!(!store.delete_passkey("user_other", &w.passkey.id, "sess_none", T, &line).await.unwrap());
+    assert!(!store.delete_passkey("user_other", &w.passkey.id, "sess_none", T, &line, LastPasskeyProtection::Off).await.unwrap());
     assert_eq!(store.webhook_event_count().await.unwrap(), 0);
     assert!(store.webhook_deliveries(None, 10).await.unwrap().is_empty());
 }
@@ -1367,4 +1369,77 @@ async fn operations_read_the_schema_version_live_sessions_and_webhook_backlog(st
     assert_eq!(claimed.len(), 1);
     store.finish_webhook_delivery(&claimed[0].id, &latch_store::DeliveryOutcome::Delivered, T + 1).await.unwrap();
     assert_eq!(store.operations_gauges(T + 500).await.unwrap(), gauges(2, 0), "delivered: no longer pending");
+}
+
+// ---- lockout prevention (docs/protocol.md §21) -------------------------------------------
+
+/// Another verified passkey of `w`'s user, synced (BS) or device-bound.
+async fn add_passkey(store: &dyn Store, w: &World, synced: bool) -> Passkey {
+    let id = new_id(IdKind::Passkey, T);
+    store.create_pending_passkey(&new_pending(&w.user, &w.client, &id, T + 300_000), 10).await.expect("pending passkey");
+    let passkey = Passkey { backup_state: synced, ..new_passkey(&w.user, &id, Uuid::new_v4().as_bytes()) };
+    assert!(store.save_verified_passkey(&passkey, 10, &event("passkey.create", T)).await.expect("save passkey"));
+    passkey
+}
+
+async fn delete(store: &dyn Store, w: &World, id: &str, protect: LastPasskeyProtection) -> Result<bool, StoreError> {
+    store.delete_passkey(&w.user.id, id, "sess_none", T, &event("passkey.delete", T), protect).await
+}
+
+async fn the_lockout_rule_keeps_the_last_passkey_and_the_last_synced_one(store: &dyn Store) {
+    use LastPasskeyProtection::{Last, LastSynced, Off};
+    let kept_last = |r: Result<bool, StoreError>| matches!(r, Err(StoreError::PasskeyProtected { last_synced: false }));
+    let kept_synced = |r: Result<bool, StoreError>| matches!(r, Err(StoreError::PasskeyProtected { last_synced: true }));
+    let audit_lines = || async { store.audit_events(&AuditQuery { limit: 100, ..AuditQuery::default() }).await.unwrap().len() };
+
+    // `last`: the only passkey stays, and nothing is written, not even an audit line.
+    let w = world(store, "only").await;
+    let lines = audit_lines().await;
+    assert!(kept_last(delete(store, &w, &w.passkey.id, Last).await));
+    assert!(kept_last(delete(store, &w, &w.passkey.id, LastSynced).await));
+    assert_eq!(store.passkeys_of(&w.user.id).await.unwrap().len(), 1);
+    assert_eq!(audit_lines().await, lines, "a refused delete leaves no audit line");
+    // Someone else's passkey, or none, is still not found rather than protected.
+    assert!(!store.delete_passkey("user_other", &w.passkey.id, "sess_none", T, &event("x", T), Last).await.unwrap());
+    assert!(!delete(store, &w, "pkey_none", LastSynced).await.unwrap());
+    // With a second one, either may go under `last`, but not both.
+    let second = add_passkey(store, &w, false).await;
+    assert!(delete(store, &w, &second.id, Last).await.unwrap());
+    assert!(kept_last(delete(store, &w, &w.passkey.id, Last).await));
+    // `off` is Clerk's behaviour: the last one goes too.
+    assert!(delete(store, &w, &w.passkey.id, Off).await.unwrap());
+    assert!(store.passkeys_of(&w.user.id).await.unwrap().is_empty());
+
+    // `last-synced`: with one synced passkey and a device-bound one, the synced one stays
+    // (the device-bound one may go); a second synced one frees either.
+    let w = world(store, "synced").await; // its passkey is device-bound (BS off)
+    let synced = add_passkey(store, &w, true).await;
+    assert!(kept_synced(delete(store, &w, &synced.id, LastSynced).await));
+    assert!(delete(store, &w, &synced.id, Last).await.unwrap(), "`last` does not look at BS");
+    let synced = add_passkey(store, &w, true).await;
+    let other_synced = add_passkey(store, &w, true).await;
+    assert!(delete(store, &w, &other_synced.id, LastSynced).await.unwrap());
+    assert!(delete(store, &w, &w.passkey.id, LastSynced).await.unwrap(), "a device-bound one may go");
+    assert!(kept_last(delete(store, &w, &synced.id, LastSynced).await), "the only one left is kept as the last");
+
+    // A user with no synced passkey at all may delete device-bound ones down to the last.
+    let w = world(store, "bound").await;
+    let second = add_passkey(store, &w, false).await;
+    assert!(delete(store, &w, &second.id, LastSynced).await.unwrap());
+}
+
+/// Two deletes of a user's last two passkeys at once: the rule is checked inside each
+/// delete's transaction (after the user's row lock on PostgreSQL), so one of them is refused.
+async fn two_concurrent_deletes_of_the_last_two_passkeys_leave_one(store: &dyn Store) {
+    for round in 0..8 {
+        let w = world(store, &format!("racer{round}")).await;
+        let second = add_passkey(store, &w, false).await;
+        let (a, b) = tokio::join!(
+            delete(store, &w, &w.passkey.id, LastPasskeyProtection::Last),
+            delete(store, &w, &second.id, LastPasskeyProtection::Last)
+        );
+        let deleted = [a, b].into_iter().filter(|r| matches!(r, Ok(true))).count();
+        assert_eq!(deleted, 1, "round {round}: exactly one delete passes");
+        assert_eq!(store.passkeys_of(&w.user.id).await.unwrap().len(), 1, "round {round}: one passkey is left");
+    }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use latch_core::ceremony::UvPolicy;
+use latch_core::lockout::LastPasskeyProtection;
 use latch_core::settings::InstanceSettings;
 use latch_core::native_apps::{AndroidApp, IosApp, NativeApps};
 use latch_core::origins::OriginPattern;
@@ -191,6 +192,12 @@ pub struct ServeArgs {
     /// --allowed-aaguids.
     #[arg(long, env = "LATCH_ALLOWED_AAGUIDS_FILE")]
     pub allowed_aaguids_file: Option<PathBuf>,
+    // Lockout prevention (docs/protocol.md §21).
+    /// Which of their own passkeys a user may not delete: off (Clerk's behaviour, the
+    /// default), last (their only passkey), last-synced (nor their last synced one). An
+    /// operator's delete (Backend API, console) is always allowed, and audited.
+    #[arg(long, env = "LATCH_PROTECT_LAST_PASSKEY", value_parser = LastPasskeyProtection::parse)]
+    pub protect_last_passkey: Option<LastPasskeyProtection>,
 }
 
 fn parse_token_algorithm(s: &str) -> Result<SigningAlgorithm, String> {
@@ -260,6 +267,7 @@ pub struct FileConfig {
     #[serde(default)]
     pub allowed_aaguids: Vec<String>,
     pub allowed_aaguids_file: Option<PathBuf>,
+    pub protect_last_passkey: Option<LastPasskeyProtection>,
 }
 
 /// `[native]` in the TOML file:
@@ -499,6 +507,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.session_idle_timeout_secs.or(file.session_idle_timeout_secs) {
             settings.session_idle_timeout = (v > 0).then_some(Duration::from_secs(v));
+        }
+        if let Some(v) = self.protect_last_passkey.or(file.protect_last_passkey) {
+            settings.protect_last_passkey = v;
         }
         if settings.token_ttl < Duration::from_secs(30) {
             bail!("token_ttl_secs must be at least 30: clerk-js refreshes tokens 17 seconds before they expire");

@@ -88,6 +88,8 @@ fn passkey_json(p: &Passkey) -> PasskeyJson<'_> {
         created_at: p.created_at,
         updated_at: p.updated_at,
         verification: VerificationJson::verified(),
+        backup_eligible: p.backup_eligible,
+        backed_up: p.backup_state,
     }
 }
 
@@ -417,6 +419,10 @@ struct PasskeyJson<'a> {
     created_at: Millis,
     updated_at: Millis,
     verification: VerificationJson<'static>,
+    // Latch extensions (docs/protocol.md §21), named as the Backend API's (§17.4): the BE and
+    // BS flags as last seen. clerk-js, ClerkKit and clerk-android ignore keys they do not know.
+    backup_eligible: bool,
+    backed_up: bool,
 }
 
 /// FAPI's verification object, for a passkey (verified or pending) and a sign-in's first factor.
