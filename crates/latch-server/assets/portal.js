@@ -269,6 +269,7 @@ function accountPage() {
         return true;
       });
       if (ok) {
+        latch.signals.acceptedCredentials(rpId, latch.currentUser());
         say(`Passkey “${pk.name}” deleted.`);
         render(() => $('passkeys-title'));
       }
@@ -285,6 +286,7 @@ function accountPage() {
       return true;
     });
     if (ok) {
+      latch.signals.acceptedCredentials(rpId, latch.currentUser());
       const added = latch.currentUser()?.passkeys.find((p) => !before.has(p.id));
       say(added ? `Passkey “${added.name}” created.` : 'Passkey created.');
       render(() => (added ? itemOf(added.id)?.querySelector('[data-action="rename"]') : $('passkeys-title')));
@@ -300,6 +302,13 @@ function accountPage() {
   });
 
   render();
+  // Bring the passkey provider in line with Latch: passkeys deleted elsewhere (another device,
+  // the console, the Backend API) stop being offered, and the name shown is the current one.
+  const user = latch.currentUser();
+  if (user) {
+    latch.signals.acceptedCredentials(rpId, user);
+    latch.signals.userDetails(rpId, user);
+  }
 }
 
 // ---------- start ----------
