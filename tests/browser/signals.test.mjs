@@ -9,7 +9,7 @@
 // its own origin: no proxy, no other host names.
 import { after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
@@ -67,7 +67,7 @@ async function startLatch(t, name) {
     listening,
     new Promise((_, reject) => setTimeout(() => reject(new Error(`latch did not listen within 30 s:\n${output}`)), 30_000)),
   ])
-  return origin
+  return { origin, dataDir, toString: () => origin }
 }
 
 /**
@@ -172,7 +172,7 @@ async function portalSignUpWithPasskey(page, origin, username) {
 }
 
 scenario('signals 1. the account portal signals the accepted passkeys and the user on load, and after a delete the authenticator drops the deleted one', async ({ t, openUser }) => {
-  const origin = await startLatch(t, 'portal-delete')
+  const { origin } = await startLatch(t, 'portal-delete')
   const u = await openRecordedUser(openUser)
   const page = u.page
   const username = uniqueName('sig')
@@ -224,7 +224,7 @@ scenario('signals 1. the account portal signals the accepted passkeys and the us
 })
 
 scenario('signals 2. a sign-in with a passkey deleted on the server: the error names it, the page signals it, the authenticator forgets it', async ({ t, openUser }) => {
-  const origin = await startLatch(t, 'unknown-credential')
+  const { origin } = await startLatch(t, 'unknown-credential')
   const u = await openRecordedUser(openUser)
   const page = u.page
   await portalSignUpWithPasskey(page, origin, uniqueName('gone'))
@@ -266,7 +266,7 @@ scenario('signals 2. a sign-in with a passkey deleted on the server: the error n
 })
 
 scenario('signals 3. without the Signal API (an older browser) the portal and its refusals work as before', async ({ t, openUser }) => {
-  const origin = await startLatch(t, 'no-signal-api')
+  const { origin } = await startLatch(t, 'no-signal-api')
   const u = await openRecordedUser(openUser)
   const page = u.page
   await page.addInitScript(() => {
@@ -298,4 +298,100 @@ scenario('signals 3. without the Signal API (an older browser) the portal and it
   await waitText(page, '[role=alert]', /not registered/)
   assert.deepEqual(page.__pageErrors, [], 'no page error')
   assert.deepEqual(await u.signals(), [], 'nothing to call')
+})
+
+/** An account without a passkey (sign-up, "Skip for now"), left signed out. */
+async function signUpWithoutPasskey(page, origin, username) {
+  await page.goto(`${origin}/portal/sign-up`)
+  await page.getByLabel('Username').fill(username)
+  await page.getByRole('button', { name: 'Continue' }).click()
+  await page.getByRole('link', { name: 'Skip for now' }).click()
+  await page.waitForURL(/\/portal\/account$/)
+  await waitFor(page, async () => (await page.evaluate(() => document.body.dataset.ready)) === 'true', 'the account page')
+  await page.getByRole('button', { name: 'Sign out' }).click()
+  await page.waitForURL(/\/portal\/sign-in$/)
+}
+
+/** Signs in with a sign-in link from `latch sign-in-token` (the recovery path). */
+async function signInWithLink(page, origin, dataDir, username) {
+  const url = execFileSync(LATCH_BIN, ['sign-in-token', '--user', username, '--data-dir', dataDir, '--origin', origin], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+  }).trim().split('\n').at(-1)
+  const ticket = new URL(url).searchParams.get('__clerk_ticket')
+  assert.ok(ticket, `a ticket in ${url}`)
+  await page.goto(`${origin}/portal/sign-in?__clerk_ticket=${encodeURIComponent(ticket)}`)
+  await page.waitForURL(/\/portal\/account$/)
+}
+
+scenario('signals 4. after a sign-in with a link, the account page offers a passkey by conditional create, and the server accepts it', async ({ t, openUser }) => {
+  const { origin, dataDir } = await startLatch(t, 'upgrade')
+  const u = await openRecordedUser(openUser)
+  const page = u.page
+  // Chromium's virtual authenticator never answers a conditional create (a real password
+  // manager answers only after it filled a password): the recorder notes the page's call and
+  // its options, then stands in for the password manager by running the same request as a
+  // modal create on the virtual authenticator.
+  await page.addInitScript(() => {
+    const create = navigator.credentials.create.bind(navigator.credentials)
+    const b64url = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+    navigator.credentials.create = (opts) => {
+      const calls = JSON.parse(sessionStorage.getItem('__creates') ?? '[]')
+      calls.push({ mediation: opts?.mediation ?? null, userId: b64url(opts.publicKey.user.id), name: opts.publicKey.user.name })
+      sessionStorage.setItem('__creates', JSON.stringify(calls))
+      if (opts?.mediation !== 'conditional') return create(opts)
+      const { mediation, ...modal } = opts
+      return create(modal)
+    }
+  })
+  const creates = () => page.evaluate(() => JSON.parse(sessionStorage.getItem('__creates') ?? '[]'))
+
+  const username = uniqueName('link')
+  await signUpWithoutPasskey(page, origin, username)
+  assert.deepEqual(await creates(), [], 'no passkey offered after a sign-up: only after a sign-in without one')
+  await signInWithLink(page, origin, dataDir, username)
+
+  // The page asked for a conditional create with the FAPI flow's options; the passkey is stored.
+  await waitText(page, '[role=status]', /saved a passkey/)
+  const [offer] = await creates()
+  const user = await me(page)
+  assert.deepEqual(offer, { mediation: 'conditional', userId: user.webauthn_user_id, name: username })
+  assert.equal(user.passkeys.length, 1, 'stored as any registration')
+  assert.deepEqual((await credentialIds(u)), [user.passkeys[0].credential_id])
+  assert.deepEqual(await listedPasskeys(page), [user.passkeys[0].id])
+
+  // Offered once: a reload does not ask again.
+  await page.reload()
+  await waitFor(page, async () => (await page.evaluate(() => document.body.dataset.ready)) === 'true', 'the account page')
+  assert.equal((await creates()).length, 1)
+})
+
+scenario('signals 5. a conditional create left unanswered does not stand in the way: the button still adds a passkey', async ({ t, openUser }) => {
+  const { origin, dataDir } = await startLatch(t, 'upgrade-pending')
+  const u = await openRecordedUser(openUser)
+  const page = u.page
+  await page.addInitScript(() => {
+    const create = navigator.credentials.create.bind(navigator.credentials)
+    navigator.credentials.create = (opts) => {
+      const calls = JSON.parse(sessionStorage.getItem('__creates') ?? '[]')
+      const entry = { id: Math.random(), mediation: opts?.mediation ?? null, outcome: 'pending' }
+      const save = (e) => sessionStorage.setItem('__creates', JSON.stringify([...JSON.parse(sessionStorage.getItem('__creates') ?? '[]').filter((x) => x.id !== e.id), e]))
+      save(entry)
+      const p = create(opts)
+      p.then(() => save({ ...entry, outcome: 'ok' }), (e) => save({ ...entry, outcome: e.name }))
+      return p
+    }
+  })
+  const creates = () => page.evaluate(() => JSON.parse(sessionStorage.getItem('__creates') ?? '[]'))
+  const username = uniqueName('pend')
+  await signUpWithoutPasskey(page, origin, username)
+  await signInWithLink(page, origin, dataDir, username)
+  await waitFor(page, async () => (await creates()).some((c) => c.mediation === 'conditional' && c.outcome === 'pending'), 'the conditional create')
+
+  await page.getByRole('button', { name: 'Add a passkey' }).click()
+  await waitFor(page, async () => (await listedPasskeys(page)).length === 1, 'the passkey from the button')
+  const calls = await creates()
+  assert.deepEqual(calls.map((c) => [c.mediation, c.outcome]), [['conditional', 'AbortError'], [null, 'ok']])
+  const user = await me(page)
+  assert.equal(user.passkeys.length, 1, 'the abandoned request left nothing behind')
+  assert.deepEqual(await credentialIds(u), [user.passkeys[0].credential_id])
 })

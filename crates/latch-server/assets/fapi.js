@@ -80,8 +80,12 @@ export async function signUp(username) {
   return fapi('POST', '/client/sign_ups', { username });
 }
 
-/** Creates a passkey for the signed-in user; a prompt the browser refuses leaves nothing behind. */
-export async function createPasskey() {
+/**
+ * Creates a passkey for the signed-in user; a prompt the browser refuses leaves nothing behind.
+ * `mediation: 'conditional'`: no prompt, the password manager may create one quietly
+ * (the automatic upgrade, docs/protocol.md §20); an aborted `signal` rejects with an AbortError.
+ */
+export async function createPasskey({ mediation, signal } = {}) {
   const pending = await fapi('POST', '/me/passkeys');
   const options = JSON.parse(pending.verification.nonce);
   options.challenge = b64url.decode(options.challenge);
@@ -89,9 +93,10 @@ export async function createPasskey() {
   for (const c of options.excludeCredentials || []) c.id = b64url.decode(c.id);
   let cred;
   try {
-    cred = await navigator.credentials.create({ publicKey: options });
+    cred = await navigator.credentials.create({ publicKey: options, ...(mediation ? { mediation } : {}), signal });
   } catch (e) {
     await fapi('DELETE', `/me/passkeys/${pending.id}`).catch(() => {});
+    if (e.name === 'AbortError') throw e;
     throw new BrowserRefused('create a passkey', e);
   }
   return fapi('POST', `/me/passkeys/${pending.id}/attempt_verification`, { strategy: 'passkey', public_key_credential: credentialJSON(cred) });
@@ -151,6 +156,15 @@ export async function deletePasskey(id) {
 
 export async function sessionToken() {
   return fapi('POST', `/client/sessions/${client.last_active_session_id}/tokens`);
+}
+
+/** Whether the browser offers conditional create (a passkey made without a prompt). */
+export async function conditionalCreateAvailable() {
+  try {
+    return !!(await window.PublicKeyCredential?.getClientCapabilities?.())?.conditionalCreate;
+  } catch {
+    return false;
+  }
 }
 
 export async function conditionalMediationAvailable() {
