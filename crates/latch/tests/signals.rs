@@ -1,6 +1,6 @@
 //! What a page needs for WebAuthn's Signal API (docs/protocol.md §20), over FAPI: a sign-in
-//! with a credential Latch does not hold is refused exactly as before (422
-//! `passkey_not_registered`, same messages) and its `meta.data` is the argument of
+//! or a reverification with a credential Latch does not hold is refused exactly as before
+//! (422 `passkey_not_registered`, same messages) and its `meta.data` is the argument of
 //! `signalUnknownCredential` (`{rpId, credentialId}`, the id as the client sent it); the user
 //! and each passkey carry the user handle and credential ids `signalAllAcceptedCredentials`
 //! and `signalCurrentUserDetails` take. Runs on SQLite and PostgreSQL (LATCH_TEST_BACKEND).
@@ -78,4 +78,30 @@ async fn the_user_and_its_passkeys_carry_the_ids_the_signals_take() {
     let user: &Value = &client.resp()["sessions"][0]["user"];
     assert_eq!(user["webauthn_user_id"], me["webauthn_user_id"], "{}", client.text);
     assert_eq!(user["passkeys"].as_array().map(Vec::len), Some(2), "{}", client.text);
+}
+
+#[tokio::test]
+async fn a_reverification_with_an_unknown_passkey_names_it_too() {
+    let server = LatchProcess::start_with(&["--reverification-max-age-secs", "1"]);
+    let (mut alice, _, _) = Person::with_passkey(&server, "alice").await;
+    let sid = alice.fapi.session_id().unwrap();
+    let (_, options) = alice.fapi.start_registration().await;
+    let stranger = alice.auth.register(&options).await.id;
+    alice.auth.prefer(&stranger);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+
+    alice.fapi.post(&format!("/client/sessions/{sid}/verify"), &[("level", "first_factor")]).await.ok();
+    let r = alice.fapi.post(&format!("/client/sessions/{sid}/verify/prepare_first_factor"), &[("strategy", "passkey")]).await.ok();
+    let mut request = parse_nonce(&r.resp()["first_factor_verification"]["nonce"]);
+    // The browser offers a passkey outside the allow list (a discoverable pick).
+    request.as_object_mut().unwrap().remove("allowCredentials");
+    let assertion = alice.auth.assert(&request).await;
+    let r = alice
+        .fapi
+        .post(
+            &format!("/client/sessions/{sid}/verify/attempt_first_factor"),
+            &[("strategy", "passkey"), ("public_key_credential", &assertion.json())],
+        )
+        .await;
+    assert_unknown_credential(&r, &stranger);
 }
