@@ -256,7 +256,9 @@ scenario('signals 2. a sign-in with a passkey deleted on the server: the error n
   assert.equal(error.code, 'passkey_not_registered')
   assert.deepEqual(error.meta, { data: { rpId: 'localhost', credentialId } })
 
-  await waitText(page, '[role=alert]', /not registered/)
+  // The refusal is shown, unless the other request (autofill's or the button's, whichever lost)
+  // then finds nothing on the device and says so.
+  await waitText(page, '[role=alert]', /not registered|No passkey was used/)
   await waitFor(page, async () => (await u.signals()).some((s) => s.method === 'signalUnknownCredential' && s.outcome !== 'pending'), 'signalUnknownCredential')
   const signal = (await u.signals()).find((s) => s.method === 'signalUnknownCredential')
   assert.deepEqual(signal.args, { rpId: 'localhost', credentialId })
@@ -394,4 +396,57 @@ scenario('signals 5. a conditional create left unanswered does not stand in the 
   const user = await me(page)
   assert.equal(user.passkeys.length, 1, 'the abandoned request left nothing behind')
   assert.deepEqual(await credentialIds(u), [user.passkeys[0].credential_id])
+})
+
+scenario('signals 6. the dev page: a delete drops the passkey from the authenticator, a passkey deleted elsewhere is signalled unknown', async ({ t, openUser }) => {
+  const { origin } = await startLatch(t, 'dev-page')
+  const u = await openRecordedUser(openUser)
+  const page = u.page
+  const signUp = async (username) => {
+    await page.getByLabel('Username').fill(username)
+    await page.getByRole('button', { name: 'Sign up' }).click()
+    await waitText(page, '#who', username)
+    await page.getByRole('button', { name: 'Create a passkey' }).click()
+    await waitText(page, '#status', 'Passkey created.')
+  }
+  await page.goto(`${origin}/`)
+  await signUp(uniqueName('dev'))
+  assert.equal((await credentialIds(u)).length, 1)
+
+  // Deleted on the page: it signals no accepted passkey left, the authenticator drops it.
+  await page.locator('#passkeys li').getByRole('button', { name: 'Delete' }).click()
+  await waitText(page, '#status', 'Deleted.')
+  await waitFor(page, async () => (await credentialIds(u)).length === 0, 'the authenticator to drop the deleted passkey')
+  const accepted = (await u.signals()).find((s) => s.method === 'signalAllAcceptedCredentials')
+  assert.deepEqual(accepted?.args.allAcceptedCredentialIds, [])
+  assert.equal(accepted.args.rpId, 'localhost')
+
+  // A passkey deleted elsewhere: the sign-in's refusal is shown and signalled.
+  await page.getByRole('button', { name: 'Create a passkey' }).click()
+  await waitText(page, '#status', 'Passkey created.')
+  const [saved] = await u.credentials()
+  assert.equal(await page.locator('#passkeys li').count(), 1)
+  const status = await page.evaluate(async () => {
+    const client = await (await fetch('/v1/client', { credentials: 'include' })).json()
+    const sid = client.response.last_active_session_id
+    const me = await (await fetch(`/v1/me?_clerk_session_id=${sid}`, { credentials: 'include' })).json()
+    const res = await fetch(`/v1/me/passkeys/${me.response.passkeys[0].id}?_method=DELETE&_clerk_session_id=${sid}`, { method: 'POST', credentials: 'include' })
+    return res.status
+  })
+  assert.equal(status, 200)
+  await u.setPresence(false)
+  await page.getByRole('button', { name: 'Sign out' }).click()
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).waitFor()
+  // Autofill's request or the button's, whichever the authenticator answers first (the other
+  // then finds nothing: the page shows that message last).
+  const refused = page.waitForResponse((r) => r.url().includes('/attempt_first_factor'))
+  await u.setPresence(true)
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click().catch(() => {})
+  const answer = await refused
+  assert.equal(answer.status(), 422)
+  assert.equal((await answer.json()).errors[0].code, 'passkey_not_registered')
+  await waitFor(page, async () => (await u.signals()).some((s) => s.method === 'signalUnknownCredential' && s.outcome === 'ok'), 'signalUnknownCredential')
+  const unknown = (await u.signals()).find((s) => s.method === 'signalUnknownCredential')
+  assert.deepEqual(unknown.args, { rpId: 'localhost', credentialId: b64url(saved.credentialId) })
+  await waitFor(page, async () => (await credentialIds(u)).length === 0, 'the authenticator to forget it')
 })
