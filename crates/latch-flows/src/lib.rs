@@ -50,7 +50,7 @@ use latch_core::model::{Millis, SessionPolicy};
 use latch_core::settings::InstanceSettings;
 use latch_store::Store;
 
-pub use refusal::{ClerkError, FlowResult, Refusal};
+pub use refusal::{ClerkError, FlowResult, Refusal, UnknownCredential};
 pub use requester::Requester;
 pub use tokens::TokenSigner;
 pub use view::{ClientView, LiveSession, ShownSession};

@@ -67,8 +67,12 @@ pub enum Refusal {
     PasskeysDisabled,
     #[error("the account has no passkey")]
     NoPasskeyForUser,
+    /// The assertion named a credential Latch does not hold (deleted, or never registered
+    /// here). It carries what a page needs to tell the authenticator so with WebAuthn's
+    /// `PublicKeyCredential.signalUnknownCredential` (docs/protocol.md §20): the RP ID and the
+    /// credential id, base64url as the client sent it.
     #[error("the passkey is not registered")]
-    PasskeyNotRegistered,
+    PasskeyNotRegistered { rp_id: String, credential_id: String },
     #[error("the passkey belongs to another user than the one named")]
     PasskeyOfAnotherUser,
     #[error("the sign-in is already complete")]
@@ -138,12 +142,32 @@ pub struct ClerkError {
     pub retry_after_secs: Option<u64>,
     /// `meta.reverification`: the first factor must be younger than this many minutes.
     pub reverification_after_minutes: Option<u64>,
+    /// `meta.data` `{rpId, credentialId}`: the arguments of `signalUnknownCredential`.
+    pub unknown_credential: Option<UnknownCredential>,
+}
+
+/// The credential an assertion named that Latch does not hold, as WebAuthn's
+/// `signalUnknownCredential({rpId, credentialId})` takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownCredential {
+    pub rp_id: String,
+    /// base64url without padding.
+    pub credential_id: String,
 }
 
 impl Refusal {
     /// The Clerk error code alone (the audit trail and a failed challenge record it).
     pub fn code(&self) -> &'static str {
         self.clerk().code
+    }
+
+    /// An assertion for `raw_id`, a credential this relying party (`rp_id`) does not hold.
+    pub fn passkey_not_registered(rp_id: &str, raw_id: &[u8]) -> Self {
+        use base64::Engine;
+        Refusal::PasskeyNotRegistered {
+            rp_id: rp_id.to_string(),
+            credential_id: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw_id),
+        }
     }
 
     pub fn is_internal(&self) -> bool {
@@ -283,11 +307,16 @@ impl Refusal {
                 "No passkey for this account",
                 "This account has no passkey yet. Sign in another way and create one.",
             ),
-            R::PasskeyNotRegistered => unprocessable(
-                "passkey_not_registered",
-                "Passkey not registered",
-                "This passkey is not registered with any account. It may have been deleted.",
-            ),
+            R::PasskeyNotRegistered { rp_id, credential_id } => {
+                let mut shown = unprocessable(
+                    "passkey_not_registered",
+                    "Passkey not registered",
+                    "This passkey is not registered with any account. It may have been deleted.",
+                );
+                shown.unknown_credential =
+                    Some(UnknownCredential { rp_id: rp_id.clone(), credential_id: credential_id.clone() });
+                shown
+            }
             R::SignInAlreadyComplete => unprocessable(
                 "verification_already_verified",
                 "This sign-in is already complete",
@@ -386,6 +415,7 @@ impl ClerkError {
             param: None,
             retry_after_secs: None,
             reverification_after_minutes: None,
+            unknown_credential: None,
         }
     }
 

@@ -204,14 +204,15 @@ async fn verify_and_record(
     let Some((challenge, challenge_state)) = sign_in.open_challenge() else {
         return Err(Refusal::ChallengeSpent);
     };
-    let passkey = passkey.ok_or(Refusal::PasskeyNotRegistered)?;
+    let unknown = || Refusal::passkey_not_registered(latch.rp().rp_id(), assertion.raw_id.as_ref());
+    let passkey = passkey.ok_or_else(unknown)?;
     subject.passkey_id = Some(passkey.id.clone());
     subject.user_id = Some(passkey.user_id.clone());
     // Identifier-first: the passkey must belong to the user who was named.
     if sign_in.user_id.as_ref().is_some_and(|u| *u != passkey.user_id) {
         return Err(Refusal::PasskeyOfAnotherUser);
     }
-    let owner = owner.ok_or(Refusal::PasskeyNotRegistered)?;
+    let owner = owner.ok_or_else(unknown)?;
     // Two sign-ins started on one signed-out client: once one completes, the other is
     // refused here, before its challenge is spent. (Should both complete at the same
     // instant, complete_sign_in lets the later replace the earlier.)

@@ -2,6 +2,7 @@
 import * as latch from './fapi.js';
 
 const $ = (id) => document.getElementById(id);
+const rpId = $('rp-id').textContent;
 let autofill = null;
 
 function say(text, isError = false) {
@@ -27,7 +28,10 @@ function render() {
     rename.onclick = () => act(() => latch.renamePasskey(pk.id, name.value), 'Renamed.');
     const del = document.createElement('button');
     del.textContent = 'Delete';
-    del.onclick = () => act(() => latch.deletePasskey(pk.id), 'Deleted.');
+    del.onclick = () => act(async () => {
+      await latch.deletePasskey(pk.id);
+      await latch.signals.acceptedCredentials(rpId, latch.currentUser());
+    }, 'Deleted.');
     const used = pk.last_used_at ? new Date(pk.last_used_at).toLocaleString() : 'never';
     li.append(name, ' ', rename, del, document.createTextNode(` last used: ${used}`));
     list.append(li);

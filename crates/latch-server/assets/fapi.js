@@ -10,11 +10,12 @@ export const b64url = {
 
 /** A refusal from Latch: `code` is the Clerk error code (`origin_invalid`, `form_identifier_not_found`, …). */
 export class FapiError extends Error {
-  constructor(message, code, status) {
+  constructor(message, code, status, meta) {
     super(message);
     this.name = 'FapiError';
     this.code = code;
     this.status = status;
+    this.meta = meta ?? {};
   }
 }
 
@@ -42,7 +43,7 @@ export async function fapi(method, path, fields) {
   const body = await res.json().catch(() => ({}));
   if (!res.ok) {
     const e = body.errors?.[0];
-    throw new FapiError(e ? `${e.long_message} (${e.code})` : `HTTP ${res.status}`, e?.code, res.status);
+    throw new FapiError(e ? `${e.long_message} (${e.code})` : `HTTP ${res.status}`, e?.code, res.status, e?.meta);
   }
   if ('client' in body) client = body.client;
   return body.response ?? body;
@@ -84,8 +85,12 @@ export async function signUp(username) {
   return fapi('POST', '/client/sign_ups', { username });
 }
 
-/** Creates a passkey for the signed-in user; a prompt the browser refuses leaves nothing behind. */
-export async function createPasskey() {
+/**
+ * Creates a passkey for the signed-in user; a prompt the browser refuses leaves nothing behind.
+ * `mediation: 'conditional'`: no prompt, the password manager may create one quietly
+ * (the automatic upgrade, docs/protocol.md §20); an aborted `signal` rejects with an AbortError.
+ */
+export async function createPasskey({ mediation, signal } = {}) {
   const pending = await fapi('POST', '/me/passkeys');
   const options = JSON.parse(pending.verification.nonce);
   options.challenge = b64url.decode(options.challenge);
@@ -93,9 +98,10 @@ export async function createPasskey() {
   for (const c of options.excludeCredentials || []) c.id = b64url.decode(c.id);
   let cred;
   try {
-    cred = await navigator.credentials.create({ publicKey: options });
+    cred = await navigator.credentials.create({ publicKey: options, ...(mediation ? { mediation } : {}), signal });
   } catch (e) {
     await fapi('DELETE', `/me/passkeys/${pending.id}`).catch(() => {});
+    if (e.name === 'AbortError') throw e;
     throw new BrowserRefused('create a passkey', e);
   }
   return fapi('POST', `/me/passkeys/${pending.id}/attempt_verification`, { strategy: 'passkey', public_key_credential: credentialJSON(cred) });
@@ -120,7 +126,13 @@ export async function signIn({ mediation = 'optional', signal, identifier } = {}
     if (e.name === 'AbortError') throw e;
     throw new BrowserRefused('use a passkey', e);
   }
-  const done = await fapi('POST', `/client/sign_ins/${started.id}/attempt_first_factor`, { strategy: 'passkey', public_key_credential: credentialJSON(cred) });
+  let done;
+  try {
+    done = await fapi('POST', `/client/sign_ins/${started.id}/attempt_first_factor`, { strategy: 'passkey', public_key_credential: credentialJSON(cred) });
+  } catch (e) {
+    if (e.code === 'passkey_not_registered') await signals.unknownCredential(e.meta.data);
+    throw e;
+  }
   await fapi('POST', `/client/sessions/${done.created_session_id}/touch`, { intent: 'select_session' });
   return currentUser();
 }
@@ -151,6 +163,42 @@ export async function sessionToken() {
   return fapi('POST', `/client/sessions/${client.last_active_session_id}/tokens`);
 }
 
+/** Whether the browser offers conditional create (a passkey made without a prompt). */
+export async function conditionalCreateAvailable() {
+  try {
+    return !!(await window.PublicKeyCredential?.getClientCapabilities?.())?.conditionalCreate;
+  } catch {
+    return false;
+  }
+}
+
 export async function conditionalMediationAvailable() {
   return !!(window.PublicKeyCredential?.isConditionalMediationAvailable && (await PublicKeyCredential.isConditionalMediationAvailable()));
+}
+
+/**
+ * WebAuthn's Signal API (docs/protocol.md §20): tells the browser's passkey provider what
+ * Latch holds, so it stops offering passkeys deleted here and shows the current name. Each
+ * call is feature-detected and never throws: a browser without it, or a provider that
+ * refuses, leaves the page as it was.
+ */
+export const signals = {
+  /** After `passkey_not_registered`: its `meta.data` is `{rpId, credentialId}`. */
+  unknownCredential: (data) =>
+    quietly('signalUnknownCredential', data?.rpId && data?.credentialId ? { rpId: data.rpId, credentialId: data.credentialId } : null),
+  /** The user's passkeys are exactly these: the provider may hide or remove the others. */
+  acceptedCredentials: (rpId, user) =>
+    quietly('signalAllAcceptedCredentials', user && { rpId, userId: user.webauthn_user_id, allAcceptedCredentialIds: user.passkeys.map((p) => p.credential_id) }),
+  /** The name the provider shows for the user's passkeys. */
+  userDetails: (rpId, user) =>
+    quietly('signalCurrentUserDetails', user && { rpId, userId: user.webauthn_user_id, name: user.username, displayName: user.username }),
+};
+
+async function quietly(method, args) {
+  if (!args || typeof window.PublicKeyCredential?.[method] !== 'function') return;
+  try {
+    await PublicKeyCredential[method](args);
+  } catch {
+    // A hint, not a requirement: the provider may refuse it (e.g. an RP ID this origin may not use).
+  }
 }

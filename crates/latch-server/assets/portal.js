@@ -5,6 +5,8 @@ const $ = (id) => document.getElementById(id);
 const page = document.body.dataset.page;
 const rpId = document.body.dataset.rpId;
 const FLASH = 'latch-portal-flash';
+// Set when a sign-in used no passkey (a sign-in link): the account page then offers one quietly.
+const UPGRADE = 'latch-portal-upgrade';
 
 // ---------- messages (live regions) and navigation ----------
 
@@ -285,6 +287,7 @@ function accountPage() {
         return true;
       });
       if (ok) {
+        latch.signals.acceptedCredentials(rpId, latch.currentUser());
         say(`Passkey “${pk.name}” deleted.`);
         render(() => $('passkeys-title'));
       }
@@ -293,14 +296,50 @@ function accountPage() {
     focus(no);
   }
 
+  // The automatic upgrade (docs/protocol.md §20): after a sign-in without a passkey, ask the
+  // password manager for one with conditional create — no prompt; it may create one quietly,
+  // or never answer. Stopped before anything else runs a WebAuthn call (one at a time).
+  let upgrade = null; // {controller, done}
+
+  async function stopUpgrade() {
+    if (!upgrade) return;
+    const { controller, done } = upgrade;
+    upgrade = null;
+    controller.abort();
+    await done.catch(() => {});
+  }
+
+  async function offerUpgrade() {
+    if (sessionStorage.getItem(UPGRADE) === null) return;
+    sessionStorage.removeItem(UPGRADE);
+    if (!(await latch.conditionalCreateAvailable())) return;
+    const controller = new AbortController();
+    const done = latch.createPasskey({ mediation: 'conditional', signal: controller.signal });
+    upgrade = { controller, done };
+    done.then(
+      () => {
+        if (upgrade?.controller === controller) upgrade = null;
+        latch.signals.acceptedCredentials(rpId, latch.currentUser());
+        say('Your password manager saved a passkey for this account: next time, sign in with it.');
+        render();
+      },
+      () => {
+        // Declined, not offered, or stopped: the button is still there.
+        if (upgrade?.controller === controller) upgrade = null;
+      },
+    );
+  }
+
   $('create-passkey').addEventListener('click', async () => {
     say('Follow your browser’s prompt to create a passkey…');
     const before = new Set(latch.currentUser()?.passkeys.map((p) => p.id));
     const ok = await busy($('create-passkey'), async () => {
+      await stopUpgrade();
       await latch.createPasskey();
       return true;
     });
     if (ok) {
+      latch.signals.acceptedCredentials(rpId, latch.currentUser());
       const added = latch.currentUser()?.passkeys.find((p) => !before.has(p.id));
       say(added ? `Passkey “${added.name}” created.` : 'Passkey created.');
       render(() => (added ? itemOf(added.id)?.querySelector('[data-action="rename"]') : $('passkeys-title')));
@@ -309,6 +348,7 @@ function accountPage() {
 
   $('sign-out').addEventListener('click', async () => {
     const ok = await busy($('sign-out'), async () => {
+      await stopUpgrade();
       await latch.signOut();
       return true;
     });
@@ -316,6 +356,14 @@ function accountPage() {
   });
 
   render();
+  // Bring the passkey provider in line with Latch: passkeys deleted elsewhere (another device,
+  // the console, the Backend API) stop being offered, and the name shown is the current one.
+  const user = latch.currentUser();
+  if (user) {
+    latch.signals.acceptedCredentials(rpId, user);
+    latch.signals.userDetails(rpId, user);
+    offerUpgrade();
+  }
 }
 
 // ---------- start ----------
@@ -331,6 +379,7 @@ function accountPage() {
     if (ticket) {
       say('Signing you in with your link…');
       await latch.signInWithTicket(ticket);
+      sessionStorage.setItem(UPGRADE, '1');
       return go('/portal/account', 'Signed in with your link. Add a passkey to sign in next time.');
     }
     signInPage();

@@ -39,12 +39,18 @@ impl ApiError {
                 code: shown.code.to_string(),
                 message: shown.message.clone(),
                 long_message: shown.long_message.clone(),
-                meta: match (&shown.param, shown.reverification_after_minutes) {
-                    (Some(p), _) => json!({ "param_name": p }),
+                meta: match (&shown.param, shown.reverification_after_minutes, &shown.unknown_credential) {
+                    (Some(p), _, _) => json!({ "param_name": p }),
                     // What the action asks for (docs/protocol.md §16), in the shape of Clerk's
                     // ReverificationConfig.
-                    (None, Some(minutes)) => json!({ "reverification": { "level": "first_factor", "afterMinutes": minutes } }),
-                    (None, None) => json!({}),
+                    (None, Some(minutes), _) => json!({ "reverification": { "level": "first_factor", "afterMinutes": minutes } }),
+                    // The argument of `PublicKeyCredential.signalUnknownCredential` as is
+                    // (docs/protocol.md §20). Under `data` because that is the one meta field
+                    // clerk-js's ClerkAPIError keeps whole; it drops names it does not know.
+                    (None, None, Some(unknown)) => {
+                        json!({ "data": { "rpId": unknown.rp_id, "credentialId": unknown.credential_id } })
+                    }
+                    (None, None, None) => json!({}),
                 },
             }],
             clerk_trace_id: new_id(IdKind::Trace, now_ms()),
@@ -74,7 +80,9 @@ pub struct ClerkErrorJson {
     pub message: String,
     pub long_message: String,
     /// `{param_name}` for a parameter at fault, `{reverification}` when the action needs a
-    /// recent verification, otherwise `{}`.
+    /// recent verification, `{data: {rpId, credentialId}}` for an unknown passkey
+    /// (`passkey_not_registered`, the argument of WebAuthn's `signalUnknownCredential`),
+    /// otherwise `{}`.
     #[schema(value_type = Object)]
     pub meta: Value,
 }

@@ -4,6 +4,8 @@
 //! Rendering is pure: it turns what a flow returned (records, and tokens the flow already
 //! signed) into JSON, and reads nothing.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latch_core::aaguid::FALLBACK_NAME;
 use latch_core::model::{
     Millis, Passkey, PasskeyChallenge, PendingPasskey, Session, SessionVerification, SignIn, SignInStatus, SignUp, User,
@@ -83,6 +85,7 @@ fn passkey_json(p: &Passkey) -> PasskeyJson<'_> {
     PasskeyJson {
         object: "passkey",
         id: &p.id,
+        credential_id: URL_SAFE_NO_PAD.encode(&p.credential_id),
         name: &p.name,
         last_used_at: p.last_used_at,
         created_at: p.created_at,
@@ -127,6 +130,7 @@ fn user_json<'a>(u: &'a User, passkeys: &'a [Passkey]) -> UserJson<'a> {
         object: "user",
         id: &u.id,
         username: &u.username,
+        webauthn_user_id: URL_SAFE_NO_PAD.encode(u.webauthn_handle.as_bytes()),
         first_name: NULL,
         last_name: NULL,
         image_url: "",
@@ -381,6 +385,10 @@ struct UserJson<'a> {
     object: &'static str,
     id: &'a str,
     username: &'a str,
+    /// Latch's addition (docs/protocol.md §20): the WebAuthn user handle its passkeys were
+    /// registered with, base64url, for `signalAllAcceptedCredentials` and
+    /// `signalCurrentUserDetails`.
+    webauthn_user_id: String,
     first_name: Null,
     last_name: Null,
     image_url: &'static str,
@@ -414,6 +422,9 @@ struct UserJson<'a> {
 struct PasskeyJson<'a> {
     object: &'static str,
     id: &'a str,
+    /// Latch's addition (docs/protocol.md §20): the WebAuthn credential id, base64url, for
+    /// `signalAllAcceptedCredentials`.
+    credential_id: String,
     name: &'a str,
     last_used_at: Option<Millis>,
     created_at: Millis,
