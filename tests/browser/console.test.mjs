@@ -8,65 +8,12 @@
 // Starts its own `latch serve --console` ($LATCH_BIN) on localhost; no proxy, no app.
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync, spawn } from 'node:child_process'
-import fs from 'node:fs'
-import net from 'node:net'
-import os from 'node:os'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { OUT_DIR, closeBrowser, scenario, uniqueName, waitText } from './lib.mjs'
+import { closeBrowser, freePort, scenario, startLatch, uniqueName, waitText } from './lib.mjs'
 
-const here = path.dirname(fileURLToPath(import.meta.url))
-const LATCH_BIN = process.env.LATCH_BIN ?? path.resolve(here, '../../target/debug/latch')
-const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'latch-console-'))
-after(async () => {
-  await closeBrowser()
-  fs.rmSync(WORK, { recursive: true, force: true })
-})
+after(closeBrowser)
 
 /** Seconds a verification stays fresh: the operator's later destructive calls need a new one. */
 const MAX_AGE_SECS = 8
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-async function startLatch(t, args) {
-  const port = await freePort()
-  const dataDir = fs.mkdtempSync(path.join(WORK, 'data-'))
-  const log = fs.createWriteStream(path.join(OUT_DIR, 'latch-console.log'))
-  const proc = spawn(LATCH_BIN, ['serve', '--port', String(port), '--data-dir', dataDir, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LATCH_LOG: 'info,sqlx=warn' },
-  })
-  let output = ''
-  const exited = new Promise((resolve) => proc.on('exit', resolve))
-  await new Promise((resolve, reject) => {
-    const onData = (chunk) => {
-      log.write(chunk)
-      output += chunk
-      if (/latch listening on http/.test(output)) resolve()
-    }
-    proc.stdout.on('data', onData)
-    proc.stderr.on('data', onData)
-    exited.then(() => reject(new Error(`latch exited before listening:\n${output}`)))
-    setTimeout(() => reject(new Error(`latch did not listen within 30 s:\n${output}`)), 30_000)
-  })
-  t.after(async () => {
-    if (proc.exitCode === null) proc.kill('SIGTERM')
-    await exited
-    log.end()
-  })
-  const cli = (...cmd) => execFileSync(LATCH_BIN, [...cmd, '--data-dir', dataDir], { encoding: 'utf8' })
-  return { origin: `http://localhost:${port}`, cli }
-}
 
 /** Records the browser's WebAuthn-free presence switch and the Backend API answers it saw. */
 function watch(u) {
@@ -95,7 +42,7 @@ async function consoleReady(page) {
 scenario('an operator runs the console; a non-operator sees nothing', async ({ t, openUser }) => {
   // A webhook endpoint nothing listens on: every user.created delivery stays pending, retried.
   const parked = await freePort()
-  const latch = await startLatch(t, [
+  const latch = await startLatch(t, 'console', [
     '--console', '--reverification-max-age-secs', String(MAX_AGE_SECS),
     '--webhook-poll-ms', '50', '--webhook-retry-unit-ms', '1',
   ])
@@ -209,7 +156,7 @@ scenario('an operator runs the console; a non-operator sees nothing', async ({ t
 // docs/protocol.md §22.2: Latch's creation options ask for PRF and its own pages report the
 // browser's answer; the console shows it per passkey.
 scenario('the console shows which passkeys support PRF', async ({ t, openUser }) => {
-  const latch = await startLatch(t, ['--console'])
+  const latch = await startLatch(t, 'console', ['--console'])
   const withPrf = await openUser({ prf: true })
   const prfName = uniqueName('prf')
   await portalSignUp(withPrf.page, latch.origin, prfName)

@@ -1,8 +1,11 @@
 // Shared helpers for the browser tests: Chromium with a virtual WebAuthn authenticator
 // driving examples/react-passkeys (served same-origin with /__clerk -> Latch).
 import { test } from 'node:test'
+import { execFileSync, spawn } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
@@ -15,8 +18,62 @@ export const LATCH_URL = (process.env.LATCH_URL ?? `${APP_URL}/__clerk`).replace
 export const OUT_DIR = process.env.TEST_OUTPUT_DIR ?? path.join(here, 'test-results')
 export const FALLBACK_NAME = process.env.EXPECT_PASSKEY_NAME ?? 'Passkey'
 const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium'
+export const LATCH_BIN = process.env.LATCH_BIN ?? path.resolve(here, '../../target/debug/latch')
 
 fs.mkdirSync(OUT_DIR, { recursive: true })
+
+/** A TCP port nobody listens on now (the OS's pick), for a server to take. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.on('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+/**
+ * A `latch serve` of a test's own on http://localhost:<free port>, with a fresh data folder;
+ * resolves once it listens. `args` are more `serve` arguments, or a function of the origin
+ * that gives them. Its output goes to OUT_DIR/latch-<name>.log; `t.after` stops it and
+ * removes its data. Resolves to { origin, dataDir, cli(...command) } (`cli` runs another
+ * `latch` command on the same data).
+ */
+export async function startLatch(t, name, args = []) {
+  const port = await freePort()
+  const origin = `http://localhost:${port}`
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `latch-${name}-`))
+  const log = fs.createWriteStream(path.join(OUT_DIR, `latch-${name}.log`))
+  const extra = typeof args === 'function' ? args(origin) : args
+  const proc = spawn(LATCH_BIN, ['serve', '--port', String(port), '--data-dir', dataDir, ...extra], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LATCH_LOG: 'info,sqlx=warn' },
+  })
+  let output = ''
+  const exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)))
+  t.after(async () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM')
+    await exited
+    log.end()
+    fs.rmSync(dataDir, { recursive: true, force: true })
+  })
+  await new Promise((resolve, reject) => {
+    const onData = (chunk) => {
+      log.write(chunk)
+      output += chunk
+      if (/latch listening on http:\/\/\S+/.test(output)) resolve()
+    }
+    proc.stdout.on('data', onData)
+    proc.stderr.on('data', onData)
+    exited.then((code) => reject(new Error(`latch exited (code ${code}) before listening:\n${output}`)))
+    setTimeout(() => reject(new Error(`latch did not listen within 30 s:\n${output}`)), 30_000).unref()
+  })
+  const cli = (...command) =>
+    execFileSync(LATCH_BIN, [...command, '--data-dir', dataDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  return { origin, dataDir, cli }
+}
 
 /** A headless Chromium; `args` are added to the usual flags (e.g. --host-resolver-rules). */
 export function launchBrowser(args = []) {

@@ -10,47 +10,9 @@
 //   passkey the first can go.
 import { after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { OUT_DIR, closeBrowser, scenario, uniqueName, waitText } from './lib.mjs'
+import { closeBrowser, scenario, startLatch, uniqueName, waitText } from './lib.mjs'
 
-const here = path.dirname(fileURLToPath(import.meta.url))
-const LATCH_BIN = process.env.LATCH_BIN ?? path.resolve(here, '../../target/debug/latch')
 after(closeBrowser)
-
-/** `latch serve --port 0 <args>` with a fresh data folder; resolves to its localhost URL. `t.after` stops it. */
-async function startLatch(t, args) {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'latch-lockout-'))
-  const log = fs.createWriteStream(path.join(OUT_DIR, 'latch-lockout.log'))
-  const proc = spawn(LATCH_BIN, ['serve', '--port', '0', '--data-dir', dataDir, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LATCH_LOG: 'info,sqlx=warn' },
-  })
-  const exited = new Promise((resolve) => proc.on('exit', resolve))
-  t.after(async () => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM')
-    await exited
-    log.end()
-    fs.rmSync(dataDir, { recursive: true, force: true })
-  })
-  let output = ''
-  const url = await new Promise((resolve, reject) => {
-    const onData = (chunk) => {
-      log.write(chunk)
-      output += chunk
-      const m = /latch listening on http:\/\/[^:\s]+:(\d+)/.exec(output)
-      if (m) resolve(`http://localhost:${m[1]}`)
-    }
-    proc.stdout.on('data', onData)
-    proc.stderr.on('data', onData)
-    exited.then((code) => reject(new Error(`latch exited (code ${code}) before listening:\n${output}`)))
-    setTimeout(() => reject(new Error(`latch did not listen within 30 s:\n${output}`)), 30_000).unref()
-  })
-  return url
-}
 
 /** Replaces the user's virtual authenticator with one whose new passkeys are synced (BE and BS set) or device-bound. */
 async function useAuthenticator(u, { synced }) {
@@ -69,7 +31,7 @@ const items = (page) => page.locator('#passkeys li[data-passkey-id]')
 const storageOf = (page) => page.$$eval('#passkeys li[data-passkey-id] .passkey-meta', (els) => els.map((e) => e.dataset.storage))
 
 scenario('the portal shows synced or device-bound, nudges, and shows why the only passkey cannot go', async ({ t, openUser }) => {
-  const origin = await startLatch(t, ['--protect-last-passkey', 'last'])
+  const { origin } = await startLatch(t, 'lockout', ['--protect-last-passkey', 'last'])
   const u = await openUser()
   await useAuthenticator(u, { synced: false })
   const page = u.page

@@ -9,66 +9,12 @@
 // its own origin: no proxy, no other host names.
 import { after } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync, spawn } from 'node:child_process'
-import fs from 'node:fs'
-import net from 'node:net'
-import os from 'node:os'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { OUT_DIR, closeBrowser, scenario, uniqueName, waitText } from './lib.mjs'
+import { closeBrowser, scenario, startLatch as startOwnLatch, uniqueName, waitText } from './lib.mjs'
 
-const here = path.dirname(fileURLToPath(import.meta.url))
-const LATCH_BIN = process.env.LATCH_BIN ?? path.resolve(here, '../../target/debug/latch')
-const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'latch-signals-'))
-after(async () => {
-  await closeBrowser()
-  fs.rmSync(WORK, { recursive: true, force: true })
-})
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
+after(closeBrowser)
 
 /** `latch serve` on localhost:<free port>, its own origin allowed; stopped by `t.after`. */
-async function startLatch(t, name) {
-  const port = await freePort()
-  const origin = `http://localhost:${port}`
-  const dataDir = fs.mkdtempSync(path.join(WORK, 'data-'))
-  const log = fs.createWriteStream(path.join(OUT_DIR, `latch-signals-${name}.log`))
-  const proc = spawn(LATCH_BIN, ['serve', '--port', String(port), '--data-dir', dataDir, '--origin', origin], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LATCH_LOG: 'info,sqlx=warn' },
-  })
-  let output = ''
-  const exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)))
-  const listening = new Promise((resolve, reject) => {
-    const onData = (chunk) => {
-      log.write(chunk)
-      output += chunk
-      if (/latch listening on http:\/\/\S+/.test(output)) resolve()
-    }
-    proc.stdout.on('data', onData)
-    proc.stderr.on('data', onData)
-    exited.then((code) => reject(new Error(`latch exited (code ${code}) before listening:\n${output}`)))
-  })
-  t.after(async () => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM')
-    await exited
-    log.end()
-  })
-  await Promise.race([
-    listening,
-    new Promise((_, reject) => setTimeout(() => reject(new Error(`latch did not listen within 30 s:\n${output}`)), 30_000)),
-  ])
-  return { origin, dataDir, toString: () => origin }
-}
+const startLatch = (t, name) => startOwnLatch(t, `signals-${name}`, (origin) => ['--origin', origin])
 
 /**
  * A user whose page records every Signal API call ({method, args, outcome}) and every
@@ -315,10 +261,8 @@ async function signUpWithoutPasskey(page, origin, username) {
 }
 
 /** Signs in with a sign-in link from `latch sign-in-token` (the recovery path). */
-async function signInWithLink(page, origin, dataDir, username) {
-  const url = execFileSync(LATCH_BIN, ['sign-in-token', '--user', username, '--data-dir', dataDir, '--origin', origin], {
-    encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
-  }).trim().split('\n').at(-1)
+async function signInWithLink(page, { origin, cli }, username) {
+  const url = cli('sign-in-token', '--user', username, '--origin', origin).trim().split('\n').at(-1)
   const ticket = new URL(url).searchParams.get('__clerk_ticket')
   assert.ok(ticket, `a ticket in ${url}`)
   await page.goto(`${origin}/portal/sign-in?__clerk_ticket=${encodeURIComponent(ticket)}`)
@@ -326,7 +270,8 @@ async function signInWithLink(page, origin, dataDir, username) {
 }
 
 scenario('signals 4. after a sign-in with a link, the account page offers a passkey by conditional create, and the server accepts it', async ({ t, openUser }) => {
-  const { origin, dataDir } = await startLatch(t, 'upgrade')
+  const latch = await startLatch(t, 'upgrade')
+  const { origin } = latch
   const u = await openRecordedUser(openUser)
   const page = u.page
   // Chromium's virtual authenticator never answers a conditional create (a real password
@@ -350,7 +295,7 @@ scenario('signals 4. after a sign-in with a link, the account page offers a pass
   const username = uniqueName('link')
   await signUpWithoutPasskey(page, origin, username)
   assert.deepEqual(await creates(), [], 'no passkey offered after a sign-up: only after a sign-in without one')
-  await signInWithLink(page, origin, dataDir, username)
+  await signInWithLink(page, latch, username)
 
   // The page asked for a conditional create with the FAPI flow's options; the passkey is stored.
   await waitText(page, '[role=status]', /saved a passkey/)
@@ -368,7 +313,8 @@ scenario('signals 4. after a sign-in with a link, the account page offers a pass
 })
 
 scenario('signals 5. a conditional create left unanswered does not stand in the way: the button still adds a passkey', async ({ t, openUser }) => {
-  const { origin, dataDir } = await startLatch(t, 'upgrade-pending')
+  const latch = await startLatch(t, 'upgrade-pending')
+  const { origin } = latch
   const u = await openRecordedUser(openUser)
   const page = u.page
   await page.addInitScript(() => {
@@ -386,7 +332,7 @@ scenario('signals 5. a conditional create left unanswered does not stand in the 
   const creates = () => page.evaluate(() => JSON.parse(sessionStorage.getItem('__creates') ?? '[]'))
   const username = uniqueName('pend')
   await signUpWithoutPasskey(page, origin, username)
-  await signInWithLink(page, origin, dataDir, username)
+  await signInWithLink(page, latch, username)
   await waitFor(page, async () => (await creates()).some((c) => c.mediation === 'conditional' && c.outcome === 'pending'), 'the conditional create')
 
   await page.getByRole('button', { name: 'Add a passkey' }).click()

@@ -7,7 +7,7 @@
 
 use latch_core::ids::{IdKind, new_id, new_secret};
 use latch_core::model::{Client, Millis, Session, User};
-use latch_store::{ClientSession, ClientToken, NewClient};
+use latch_store::{ClientSession, ClientSnapshot, ClientToken, NewClient};
 use sha2::{Digest, Sha256};
 
 use crate::Latch;
@@ -52,6 +52,15 @@ pub async fn find_client(latch: &Latch, requester: &Requester) -> FlowResult<Opt
     match &requester.token {
         None => Ok(None),
         Some(token) => Ok(latch.store().client_by_token(&token_hash(token)).await?),
+    }
+}
+
+/// The requester's client read whole ([`ClientSnapshot`]), found by its token in
+/// the same statement; None when its token names no client.
+pub(crate) async fn snapshot_of_requester(latch: &Latch, requester: &Requester) -> FlowResult<Option<ClientSnapshot>> {
+    match &requester.token {
+        None => Ok(None),
+        Some(token) => Ok(latch.store().client_snapshot_by_token(&token_hash(token)).await?),
     }
 }
 

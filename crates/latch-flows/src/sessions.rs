@@ -5,12 +5,11 @@ use latch_core::model::{Millis, Session, SessionStatus};
 
 use crate::audit::{self, Subject};
 use crate::refusal::{FlowResult, Refusal};
-use crate::requester::{ClientHandle, Requester, client_and_session, client_or_new, existing_client, token_hash};
+use crate::requester::{ClientHandle, Requester, client_and_session, client_or_new, existing_client, snapshot_of_requester};
 use crate::tokens::session_token;
 use crate::view::{ClientView, ShownSession, gone_session, view_of_snapshot};
 use crate::backend::users::BackendUser;
 use crate::{Answer, Latch, answer, answer_with, limits, webhooks};
-use latch_store::ClientSnapshot;
 
 /// `GET /client`: the requester's client, or None when it has none.
 pub async fn client(latch: &Latch, requester: &Requester, now: Millis) -> FlowResult<Option<ClientView>> {
@@ -18,13 +17,6 @@ pub async fn client(latch: &Latch, requester: &Requester, now: Millis) -> FlowRe
     view_of_snapshot(latch, snapshot, requester.azp(latch), now)
 }
 
-/// The requester's client read whole, found by its token in the same statement.
-async fn snapshot_of_requester(latch: &Latch, requester: &Requester) -> FlowResult<Option<ClientSnapshot>> {
-    match &requester.token {
-        None => Ok(None),
-        Some(token) => Ok(latch.store().client_snapshot_by_token(&token_hash(token)).await?),
-    }
-}
 
 /// A new, empty client for a requester that holds none (or a token Latch does not know):
 /// a native app's first `GET /client`, whose SDK needs a client to decode and a token to keep

@@ -391,8 +391,12 @@ async fn an_operators_metadata_file_renames_a_known_authenticator_and_adds_a_new
 fn a_malformed_metadata_file_stops_the_start_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("authenticators.json");
-    let start = |contents: &str| {
-        std::fs::write(&file, contents).unwrap();
+    // The start's error, with `contents` as the file (None: no file at all).
+    let start = |contents: Option<&str>| {
+        match contents {
+            Some(contents) => std::fs::write(&file, contents).unwrap(),
+            None => std::fs::remove_file(&file).unwrap(),
+        }
         let out = std::process::Command::new(latch_testkit::process::latch_binary())
             .args(["serve", "--port", "0", "--authenticator-metadata"])
             .arg(&file)
@@ -400,25 +404,17 @@ fn a_malformed_metadata_file_stops_the_start_with_a_clear_message() {
             .arg(dir.path())
             .output()
             .unwrap();
-        assert!(!out.status.success(), "latch started with {contents}");
+        assert!(!out.status.success(), "latch started with {contents:?}");
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
-    let said = start(r#"{"aaguids": {"not-an-aaguid": ["Mine", null, null]}}"#);
+    let said = start(Some(r#"{"aaguids": {"not-an-aaguid": ["Mine", null, null]}}"#));
     assert!(said.contains("--authenticator-metadata") && said.contains("\"not-an-aaguid\" is not an AAGUID"), "{said}");
-    let said = start("{\"aaguids\": ");
+    let said = start(Some("{\"aaguids\": "));
     assert!(said.contains("--authenticator-metadata") && said.contains("not the expected JSON"), "{said}");
-    let said = start(r#"{"icons": {"x.svg": "https://tracker.example/x.svg"}, "aaguids": {}}"#);
+    let said = start(Some(r#"{"icons": {"x.svg": "https://tracker.example/x.svg"}, "aaguids": {}}"#));
     assert!(said.contains("icon \"x.svg\" is not a base64 data: URI"), "{said}");
-    std::fs::remove_file(&file).unwrap();
-    let out = std::process::Command::new(latch_testkit::process::latch_binary())
-        .args(["serve", "--port", "0", "--authenticator-metadata"])
-        .arg(&file)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && said.contains("cannot read --authenticator-metadata"), "{said}");
+    let said = start(None);
+    assert!(said.contains("cannot read --authenticator-metadata"), "{said}");
 }
 
 // The PRF extension (docs/protocol.md §22.2).
