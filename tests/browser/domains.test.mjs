@@ -12,29 +12,14 @@ import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import https from 'node:https'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { OUT_DIR, launchBrowser, scenario, uniqueName, waitText } from './lib.mjs'
+import { LATCH_BIN, OUT_DIR, freePort, launchBrowser, scenario, uniqueName, waitText } from './lib.mjs'
 
-const here = path.dirname(fileURLToPath(import.meta.url))
-const LATCH_BIN = process.env.LATCH_BIN ?? path.resolve(here, '../../target/debug/latch')
 const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'latch-domains-'))
 after(() => fs.rmSync(WORK, { recursive: true, force: true }))
 
 // ---------- processes ----------
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 let latchCount = 0
 
