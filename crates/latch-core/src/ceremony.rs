@@ -22,6 +22,7 @@ use webauthn_rs_core::proto::{
 };
 
 use crate::aaguid;
+pub use crate::model::AuthenticatorAttachment;
 use crate::origins::OriginPattern;
 
 /// How strongly Latch insists that the authenticator verified the user (PIN, biometrics).
@@ -330,7 +331,7 @@ impl RelyingParty {
     /// carries a user handle it must be this one (some platforms omit it; that is allowed).
     pub fn finish_authentication(
         &self,
-        assertion: &PublicKeyCredential,
+        Assertion { credential: assertion, .. }: &Assertion,
         state: &AuthenticationState,
         stored: &Credential,
         owner_handle: Uuid,
@@ -357,12 +358,25 @@ impl RelyingParty {
     }
 }
 
-/// A sign-in's answer (a WebAuthn assertion), as [`parse_assertion`] reads it.
-pub type Assertion = PublicKeyCredential;
+/// A sign-in's answer as [`parse_assertion`] reads it: the WebAuthn assertion, and where
+/// the browser says the authenticator that made it is.
+#[derive(Debug, Clone)]
+pub struct Assertion {
+    pub credential: PublicKeyCredential,
+    /// The credential's `authenticatorAttachment`: the browser's word, covered by no
+    /// signature (webauthn-rs does not read it). Latch records it on the session it makes so
+    /// that pages can offer a passkey on this device after a sign-in from another one
+    /// (docs/protocol.md §20.1); nothing is decided on it. An absent, null or unknown value
+    /// (WebAuthn may add some) is `None`, not a refusal: clerk-android sends `null`.
+    pub attachment: Option<AuthenticatorAttachment>,
+}
 
 /// Parse an assertion as clerk-js or a native SDK sends it ([`canonical_credential`]).
 pub fn parse_assertion(json: &str) -> Result<Assertion, CeremonyError> {
-    serde_json::from_value(canonical_credential(json)?).map_err(|e| CeremonyError::Malformed(e.to_string()))
+    let value = canonical_credential(json)?;
+    let attachment = value.get("authenticatorAttachment").and_then(|a| a.as_str()).and_then(AuthenticatorAttachment::parse);
+    let credential = serde_json::from_value(value).map_err(|e| CeremonyError::Malformed(e.to_string()))?;
+    Ok(Assertion { credential, attachment })
 }
 
 /// Parse a registration credential as clerk-js or a native SDK sends it ([`canonical_credential`]).

@@ -132,8 +132,9 @@ pub struct Session {
 pub enum SessionSource {
     /// A sign-up (no credential yet), or a session from before Latch recorded its source.
     SignUp,
-    /// A passkey sign-in, with this passkey (its id).
-    Passkey(String),
+    /// A passkey sign-in, with this passkey (its id), and where the browser said its
+    /// authenticator was (when it said).
+    Passkey { passkey_id: String, attachment: Option<AuthenticatorAttachment> },
     /// A ticket sign-in, with this sign-in token (its id).
     Ticket(String),
 }
@@ -141,7 +142,25 @@ pub enum SessionSource {
 impl SessionSource {
     pub fn passkey_id(&self) -> Option<&str> {
         match self {
-            SessionSource::Passkey(id) => Some(id),
+            SessionSource::Passkey { passkey_id, .. } => Some(passkey_id),
+            _ => None,
+        }
+    }
+
+    /// The Clerk strategy of the sign-in that made the session: `passkey` or `ticket`; None
+    /// for a sign-up's session.
+    pub fn strategy(&self) -> Option<&'static str> {
+        match self {
+            SessionSource::SignUp => None,
+            SessionSource::Passkey { .. } => Some("passkey"),
+            SessionSource::Ticket(_) => Some("ticket"),
+        }
+    }
+
+    /// Where a passkey sign-in's authenticator was, as the browser said.
+    pub fn attachment(&self) -> Option<AuthenticatorAttachment> {
+        match self {
+            SessionSource::Passkey { attachment, .. } => *attachment,
             _ => None,
         }
     }
@@ -150,6 +169,33 @@ impl SessionSource {
         match self {
             SessionSource::Ticket(id) => Some(id),
             _ => None,
+        }
+    }
+}
+
+/// WebAuthn's `AuthenticatorAttachment`: where the authenticator that answered a ceremony is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthenticatorAttachment {
+    /// Part of the device the browser runs on (its platform authenticator or password manager).
+    Platform,
+    /// Roaming: a security key, or a phone reached by hybrid transport (a QR code).
+    CrossPlatform,
+}
+
+impl AuthenticatorAttachment {
+    /// WebAuthn's spelling; any other value is `None`.
+    pub fn parse(value: &str) -> Option<AuthenticatorAttachment> {
+        match value {
+            "platform" => Some(AuthenticatorAttachment::Platform),
+            "cross-platform" => Some(AuthenticatorAttachment::CrossPlatform),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthenticatorAttachment::Platform => "platform",
+            AuthenticatorAttachment::CrossPlatform => "cross-platform",
         }
     }
 }
@@ -763,7 +809,7 @@ mod tests {
 
     fn session_used_at(last_active_at: Millis, idle_timeout: Option<Millis>) -> Session {
         let policy = SessionPolicy { tasks: &[], ttl: 7 * 86_400_000, idle_timeout };
-        let mut s = Session::start(&policy, "client_x", "user_x", SessionSource::Passkey("pkey_x".into()), 0);
+        let mut s = Session::start(&policy, "client_x", "user_x", SessionSource::Passkey { passkey_id: "pkey_x".into(), attachment: None }, 0);
         s.last_active_at = last_active_at;
         s
     }

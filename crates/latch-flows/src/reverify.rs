@@ -110,7 +110,7 @@ async fn verify_and_record(
     latch: &Latch,
     requester: &Requester,
     session: &Session,
-    assertion: &latch_core::webauthn::PublicKeyCredential,
+    assertion: &ceremony::Assertion,
     subject: &mut Subject,
     now: Millis,
 ) -> FlowResult<SessionVerification> {
@@ -119,8 +119,8 @@ async fn verify_and_record(
     let Some((challenge, challenge_state)) = verification.open_challenge() else {
         return Err(Refusal::ChallengeSpent);
     };
-    let passkey = store.passkey_by_credential(assertion.raw_id.as_ref()).await?
-        .ok_or_else(|| Refusal::passkey_not_registered(latch.rp().rp_id(), assertion.raw_id.as_ref()))?;
+    let passkey = store.passkey_by_credential(assertion.credential.raw_id.as_ref()).await?
+        .ok_or_else(|| Refusal::passkey_not_registered(latch.rp().rp_id(), assertion.credential.raw_id.as_ref()))?;
     subject.passkey_id = Some(passkey.id.clone());
     // Only the session's own user may reverify it: another account's passkey, however valid,
     // proves nothing about this one.

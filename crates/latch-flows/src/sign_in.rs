@@ -174,7 +174,7 @@ async fn read_attempt(
     let token_hash = token_hash(requester.token.as_deref().ok_or(Refusal::SignedOut)?);
     let found = match assertion {
         Some(assertion) if looks_like(IdKind::SignIn, id) => {
-            latch.store().sign_in_attempt(&token_hash, id, assertion.raw_id.as_ref()).await?
+            latch.store().sign_in_attempt(&token_hash, id, assertion.credential.raw_id.as_ref()).await?
         }
         _ => latch.store().client_by_token(&token_hash).await?.map(|client| SignInAttempt {
             client,
@@ -204,7 +204,7 @@ async fn verify_and_record(
     let Some((challenge, challenge_state)) = sign_in.open_challenge() else {
         return Err(Refusal::ChallengeSpent);
     };
-    let unknown = || Refusal::passkey_not_registered(latch.rp().rp_id(), assertion.raw_id.as_ref());
+    let unknown = || Refusal::passkey_not_registered(latch.rp().rp_id(), assertion.credential.raw_id.as_ref());
     let passkey = passkey.ok_or_else(unknown)?;
     subject.passkey_id = Some(passkey.id.clone());
     subject.user_id = Some(passkey.user_id.clone());
@@ -233,7 +233,7 @@ async fn verify_and_record(
         Err(e) => return Err(spend_on_failure(latch, &sign_in, VerificationStatus::Failed, e.into(), now).await),
     };
 
-    let made_with = SessionSource::Passkey(passkey.id.clone());
+    let made_with = SessionSource::Passkey { passkey_id: passkey.id.clone(), attachment: assertion.attachment };
     let session = Session::start(&latch.session_policy(), &handle.client.id, &owner.id, made_with, now);
     subject.session_id = Some(session.id.clone());
     handle.rotate_token(requester);

@@ -57,9 +57,13 @@ export async function loadClient() {
 
 export const currentClient = () => client;
 
+/** The client's active session (FAPI's SessionJSON), or null when signed out. */
+export function currentSession() {
+  return client?.sessions?.find((s) => s.id === client.last_active_session_id) ?? null;
+}
+
 export function currentUser() {
-  const session = client?.sessions?.find((s) => s.id === client.last_active_session_id);
-  return session?.user ?? null;
+  return currentSession()?.user ?? null;
 }
 
 export function credentialJSON(cred) {

@@ -5,8 +5,8 @@ const $ = (id) => document.getElementById(id);
 const page = document.body.dataset.page;
 const rpId = document.body.dataset.rpId;
 const FLASH = 'latch-portal-flash';
-// Set when a sign-in used no passkey (a sign-in link): the account page then offers one quietly.
-const UPGRADE = 'latch-portal-upgrade';
+// Sessions (by id) whose automatic passkey upgrade this tab has already offered: once each.
+const UPGRADE_OFFERED = 'latch-portal-upgrade-offered';
 
 // ---------- messages (live regions) and navigation ----------
 
@@ -296,10 +296,16 @@ function accountPage() {
     focus(no);
   }
 
-  // The automatic upgrade (docs/protocol.md §20): after a sign-in without a passkey, ask the
-  // password manager for one with conditional create — no prompt; it may create one quietly,
-  // or never answer. Stopped before anything else runs a WebAuthn call (one at a time).
+  // The automatic upgrade (docs/protocol.md §20.1): after a sign-in by link, or with a passkey
+  // from another device (a phone by QR code, a security key), ask this device's password
+  // manager for a passkey with conditional create — no prompt; it may create one quietly, or
+  // never answer. Stopped before anything else runs a WebAuthn call (one at a time).
   let upgrade = null; // {controller, done}
+
+  /** Whether the session was signed in without a passkey of this device: the server says how. */
+  function signedInFromElsewhere(session) {
+    return session?.sign_in_strategy === 'ticket' || session?.sign_in_authenticator_attachment === 'cross-platform';
+  }
 
   async function stopUpgrade() {
     if (!upgrade) return;
@@ -310,8 +316,12 @@ function accountPage() {
   }
 
   async function offerUpgrade() {
-    if (sessionStorage.getItem(UPGRADE) === null) return;
-    sessionStorage.removeItem(UPGRADE);
+    const session = latch.currentSession();
+    if (!signedInFromElsewhere(session)) return;
+    $('upgrade-note').hidden = session.sign_in_strategy !== 'passkey';
+    const offered = JSON.parse(sessionStorage.getItem(UPGRADE_OFFERED) ?? '[]');
+    if (offered.includes(session.id)) return;
+    sessionStorage.setItem(UPGRADE_OFFERED, JSON.stringify([...offered, session.id]));
     if (!(await latch.conditionalCreateAvailable())) return;
     const controller = new AbortController();
     const done = latch.createPasskey({ mediation: 'conditional', signal: controller.signal });
@@ -319,6 +329,7 @@ function accountPage() {
     done.then(
       () => {
         if (upgrade?.controller === controller) upgrade = null;
+        $('upgrade-note').hidden = true;
         latch.signals.acceptedCredentials(rpId, latch.currentUser());
         say('Your password manager saved a passkey for this account: next time, sign in with it.');
         render();
@@ -339,6 +350,7 @@ function accountPage() {
       return true;
     });
     if (ok) {
+      $('upgrade-note').hidden = true;
       latch.signals.acceptedCredentials(rpId, latch.currentUser());
       const added = latch.currentUser()?.passkeys.find((p) => !before.has(p.id));
       say(added ? `Passkey “${added.name}” created.` : 'Passkey created.');
@@ -379,7 +391,6 @@ function accountPage() {
     if (ticket) {
       say('Signing you in with your link…');
       await latch.signInWithTicket(ticket);
-      sessionStorage.setItem(UPGRADE, '1');
       return go('/portal/account', 'Signed in with your link. Add a passkey to sign in next time.');
     }
     signInPage();

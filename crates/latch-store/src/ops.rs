@@ -23,7 +23,7 @@
 use latch_core::backend::{MetadataPatch, SecretKey, SignInToken, UserMetadata};
 use latch_core::lockout::LastPasskeyProtection;
 use latch_core::model::{
-    Client, Millis, Passkey, PendingPasskey, ReverificationCompletion, Session, SessionStatus, SessionVerification, SignIn,
+    AuthenticatorAttachment, Client, Millis, Passkey, PendingPasskey, ReverificationCompletion, Session, SessionStatus, SessionVerification, SignIn,
     SignInCompletion, SignInFailure, SignUp, User, VerificationStatus,
 };
 
@@ -88,7 +88,8 @@ async fn insert_session<E: Exec>(tx: &mut E, s: &Session) -> StoreResult<()> {
             s.first_factor_verified_at,
             s.idle_timeout,
             s.made_with.passkey_id(),
-            s.made_with.ticket_id()
+            s.made_with.ticket_id(),
+            s.made_with.attachment().map(AuthenticatorAttachment::as_str)
         ],
     )
     .await

@@ -13,7 +13,18 @@ macro_rules! passkey_columns {
 macro_rules! session_columns {
     () => {
         "id, client_id, user_id, status, tasks, created_at, updated_at, last_active_at, expire_at, \
-         first_factor_verified_at, idle_timeout, passkey_id, sign_in_token_id"
+         first_factor_verified_at, idle_timeout, passkey_id, sign_in_token_id, authenticator_attachment"
+    };
+}
+
+/// [`session_columns`] of a joined `sessions s`, each named `s_<column>`.
+macro_rules! session_columns_prefixed {
+    () => {
+        "s.id AS s_id, s.client_id AS s_client_id, s.user_id AS s_user_id, s.status AS s_status, s.tasks AS s_tasks, \
+         s.created_at AS s_created_at, s.updated_at AS s_updated_at, s.last_active_at AS s_last_active_at, \
+         s.expire_at AS s_expire_at, s.first_factor_verified_at AS s_first_factor_verified_at, \
+         s.idle_timeout AS s_idle_timeout, s.passkey_id AS s_passkey_id, s.sign_in_token_id AS s_sign_in_token_id, \
+         s.authenticator_attachment AS s_authenticator_attachment"
     };
 }
 
@@ -77,7 +88,7 @@ pub const INSERT_SIGN_UP: &str =
 pub const INSERT_SESSION: &str = concat!(
     "INSERT INTO sessions (",
     session_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 );
 pub const CLIENT_SIGNED_UP: &str = "UPDATE clients SET last_active_session_id = $1, sign_up_id = $2, sign_in_id = NULL, \
      updated_at = $3 WHERE id = $4";
@@ -198,11 +209,9 @@ macro_rules! client_snapshot {
             sign_in_columns_prefixed!(),
             ", su.id AS su_id, su.client_id AS su_client_id, su.username AS su_username, \
              su.created_user_id AS su_created_user_id, su.created_session_id AS su_created_session_id, \
-             su.created_at AS su_created_at, \
-             s.id AS s_id, s.client_id AS s_client_id, s.user_id AS s_user_id, s.status AS s_status, s.tasks AS s_tasks, \
-             s.created_at AS s_created_at, s.updated_at AS s_updated_at, s.last_active_at AS s_last_active_at, \
-             s.expire_at AS s_expire_at, s.first_factor_verified_at AS s_first_factor_verified_at, \
-             s.idle_timeout AS s_idle_timeout, s.passkey_id AS s_passkey_id, s.sign_in_token_id AS s_sign_in_token_id, ",
+             su.created_at AS su_created_at, ",
+            session_columns_prefixed!(),
+            ", ",
             user_and_passkey_columns_prefixed!(),
             " FROM clients c \
              LEFT JOIN sign_ins si ON si.id = c.sign_in_id AND si.client_id = c.id \
@@ -225,17 +234,16 @@ pub const CLIENT_SNAPSHOT_BY_TOKEN: &str = client_snapshot!("c.token_hash = $1")
 /// when `$1` is NULL) and its user, in one statement: one round trip on PostgreSQL for what
 /// were two or three point reads. The session is joined only if it is that client's, so
 /// "sessions are keyed by client" holds in SQL. Columns as in [`CLIENT_SNAPSHOT`].
-pub const CLIENT_AND_SESSION: &str = "SELECT c.id, c.created_at, c.updated_at, c.last_active_session_id, \
-     s.id AS s_id, s.client_id AS s_client_id, s.user_id AS s_user_id, s.status AS s_status, s.tasks AS s_tasks, \
-     s.created_at AS s_created_at, s.updated_at AS s_updated_at, s.last_active_at AS s_last_active_at, \
-     s.expire_at AS s_expire_at, s.first_factor_verified_at AS s_first_factor_verified_at, \
-     s.idle_timeout AS s_idle_timeout, s.passkey_id AS s_passkey_id, s.sign_in_token_id AS s_sign_in_token_id, \
-     u.id AS u_id, u.username AS u_username, u.webauthn_handle AS u_webauthn_handle, u.created_at AS u_created_at, \
+pub const CLIENT_AND_SESSION: &str = concat!(
+    "SELECT c.id, c.created_at, c.updated_at, c.last_active_session_id, ",
+    session_columns_prefixed!(),
+    ", u.id AS u_id, u.username AS u_username, u.webauthn_handle AS u_webauthn_handle, u.created_at AS u_created_at, \
      u.updated_at AS u_updated_at, u.last_sign_in_at AS u_last_sign_in_at \
      FROM clients c \
      LEFT JOIN sessions s ON s.id = COALESCE($1, c.last_active_session_id) AND s.client_id = c.id \
      LEFT JOIN users u ON u.id = s.user_id \
-     WHERE c.token_hash = $2";
+     WHERE c.token_hash = $2"
+);
 pub const SESSION_BY_ID: &str = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = $1");
 pub const TOUCH_SESSION: &str = "UPDATE sessions SET last_active_at = $1, updated_at = $2 WHERE id = $3";
 pub const END_SESSION: &str = "UPDATE sessions SET status = $1, updated_at = $2 \

@@ -4,7 +4,7 @@
 //! function serves both without being generic over them.
 
 use latch_core::model::{
-    Client, Passkey, PasskeyChallenge, PendingPasskey, Session, SessionSource, SessionStatus, SessionVerification, SignIn,
+    AuthenticatorAttachment, Client, Passkey, PasskeyChallenge, PendingPasskey, Session, SessionSource, SessionStatus, SessionVerification, SignIn,
     SignInStatus, SignUp, User, VerificationLevel, VerificationStatus,
 };
 use latch_core::webauthn::{AuthenticationState, Credential, RegistrationState};
@@ -216,7 +216,10 @@ pub(crate) fn session(row: &dyn Columns) -> StoreResult<Session> {
         first_factor_verified_at: row.int("first_factor_verified_at")?,
         idle_timeout: row.opt_int("idle_timeout")?,
         made_with: match (row.opt_text("passkey_id")?, row.opt_text("sign_in_token_id")?) {
-            (Some(passkey_id), _) => SessionSource::Passkey(passkey_id),
+            (Some(passkey_id), _) => SessionSource::Passkey {
+                passkey_id,
+                attachment: row.opt_text("authenticator_attachment")?.as_deref().and_then(AuthenticatorAttachment::parse),
+            },
             (None, Some(ticket_id)) => SessionSource::Ticket(ticket_id),
             (None, None) => SessionSource::SignUp,
         },

@@ -433,6 +433,7 @@ mod tests {
             include_str!("../migrations/sqlite/0012_usernames_and_audit_key.sql"),
             include_str!("../migrations/sqlite/0013_operators.sql"),
             include_str!("../migrations/sqlite/0014_passkey_prf.sql"),
+            include_str!("../migrations/sqlite/0015_session_attachment.sql"),
         ] {
             conn.execute_batch(migration).unwrap();
         }

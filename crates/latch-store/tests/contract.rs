@@ -10,7 +10,7 @@ use std::time::Duration;
 use latch_core::ceremony::{PasskeyOwner, RelyingParty, UvPolicy};
 use latch_core::ids::{IdKind, new_id};
 use latch_core::model::{
-    Client, Passkey, PasskeyChallenge, PendingPasskey, Session, SessionSource, SessionStatus, SignIn, SignInCompletion, SignInFailure,
+    Client, Passkey, PasskeyChallenge, PendingPasskey, Session, SessionSource, SessionStatus, SignIn, SignInCompletion, SignInFailure, AuthenticatorAttachment,
     SignInStatus, SignUp, User, VerificationStatus,
 };
 use latch_core::origins::OriginPattern;
@@ -1138,7 +1138,8 @@ async fn an_idle_session_is_purged_after_its_grace(store: &dyn Store) {
     store.create_sign_in(None, &attempt).await.unwrap();
     let mut done = completion(&w, &attempt, 0, T + DAY);
     done.session.idle_timeout = Some(HOUR);
-    done.session.made_with = SessionSource::Passkey(w.passkey.id.clone());
+    done.session.made_with =
+        SessionSource::Passkey { passkey_id: w.passkey.id.clone(), attachment: Some(AuthenticatorAttachment::CrossPlatform) };
     assert!(store.complete_sign_in(&done, &event("sign_in", T + DAY)).await.unwrap().result);
     let stored = store.session(&done.session.id).await.unwrap().unwrap();
     assert_eq!((stored.idle_timeout, stored.made_with.clone()), (Some(HOUR), done.session.made_with.clone()));

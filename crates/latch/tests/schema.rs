@@ -66,7 +66,10 @@ async fn migration_0012_lowers_old_usernames_unless_they_collide() {
     let schema = Schema::connect(&url).await.expect("open the test database");
     let handle = |n: u8| if schema.is_sqlite() { format!("x'{:032x}'", n) } else { format!("'\\x{:032x}'::bytea", n) };
     let mut setup = vec![
-        // 0014 (passkey PRF) first, being newest.
+        // 0015 (the session's authenticator attachment) first, being newest.
+        "DELETE FROM _sqlx_migrations WHERE version = 15".to_string(),
+        "ALTER TABLE sessions DROP COLUMN authenticator_attachment".to_string(),
+        // 0014 (passkey PRF) next.
         "DELETE FROM _sqlx_migrations WHERE version = 14".to_string(),
         "ALTER TABLE passkeys DROP COLUMN prf_enabled".to_string(),
         // 0013 (operators) next.

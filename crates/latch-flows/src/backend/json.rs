@@ -14,7 +14,7 @@
 //! emails or phones) are typed as Clerk types them.
 
 use latch_core::backend::SignInToken;
-use latch_core::model::{Millis, Passkey, Session};
+use latch_core::model::{AuthenticatorAttachment, Millis, Passkey, Session};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -152,6 +152,16 @@ pub struct SessionJson {
     pub abandon_at: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// A Latch extension (docs/protocol.md §20.1): the strategy of the sign-in that made the
+    /// session, `passkey` or `ticket` (a sign-in token); null for a sign-up's session.
+    #[schema(pattern = "^(passkey|ticket)$", required)]
+    pub sign_in_strategy: Option<&'static str>,
+    /// A Latch extension (docs/protocol.md §20.1): for a passkey sign-in, where the browser
+    /// said the authenticator was: `platform` (this device) or `cross-platform` (a security
+    /// key, or a phone by hybrid transport); null otherwise or when it said nothing. The
+    /// browser's word, covered by no signature: fit for offering a passkey, not for policy.
+    #[schema(pattern = "^(platform|cross-platform)$", required)]
+    pub sign_in_authenticator_attachment: Option<&'static str>,
 }
 
 pub fn session(s: &Session, now: Millis) -> Value {
@@ -172,6 +182,8 @@ pub fn session_json(s: &Session, now: Millis) -> SessionJson {
         abandon_at: s.expire_at,
         created_at: s.created_at,
         updated_at: s.updated_at,
+        sign_in_strategy: s.made_with.strategy(),
+        sign_in_authenticator_attachment: s.made_with.attachment().map(AuthenticatorAttachment::as_str),
     }
 }
 

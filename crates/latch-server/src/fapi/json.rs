@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latch_core::aaguid::FALLBACK_NAME;
 use latch_core::model::{
-    Millis, Passkey, PasskeyChallenge, PendingPasskey, Session, SessionVerification, SignIn, SignInStatus, SignUp, User,
+    AuthenticatorAttachment, Millis, Passkey, PasskeyChallenge, PendingPasskey, Session, SessionVerification, SignIn, SignInStatus, SignUp, User,
 };
 use latch_core::settings::InstanceSettings;
 use latch_flows::passkeys::{Deleted, UserWithPasskeys};
@@ -188,6 +188,8 @@ fn session_json<'a>(s: &'a Session, user: Option<UserJson<'a>>, now: Millis, las
         tasks: (!s.tasks.is_empty()).then(|| s.tasks.iter().map(|key| TaskJson { key }).collect()),
         created_at: s.created_at,
         updated_at: s.updated_at,
+        sign_in_strategy: s.made_with.strategy(),
+        sign_in_authenticator_attachment: s.made_with.attachment().map(AuthenticatorAttachment::as_str),
     }
 }
 
@@ -357,6 +359,10 @@ struct SessionJson<'a> {
     tasks: Option<Vec<TaskJson<'a>>>,
     created_at: Millis,
     updated_at: Millis,
+    // Latch extensions (docs/protocol.md §20.1): how the session was signed in, so that a
+    // page can offer a passkey on this device after a sign-in by link or from another device.
+    sign_in_strategy: Option<&'static str>,
+    sign_in_authenticator_attachment: Option<&'static str>,
 }
 
 #[derive(Serialize)]
