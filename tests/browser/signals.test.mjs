@@ -344,6 +344,76 @@ scenario('signals 5. a conditional create left unanswered does not stand in the 
   assert.deepEqual(await credentialIds(u), [user.passkeys[0].credential_id])
 })
 
+/**
+ * Signs in on the portal's sign-in page by autofill or the button, whichever the
+ * authenticator answers first (an internal one answers autofill at once; a security key
+ * waits for the button).
+ */
+async function signInOnPortal(page) {
+  const button = page.getByRole('button', { name: 'Sign in with a passkey' })
+  await Promise.race([page.waitForURL(/\/portal\/account$/), button.click({ timeout: 5_000 }).catch(() => {})])
+  await page.waitForURL(/\/portal\/account$/)
+}
+
+scenario('signals 7. after a sign-in with a passkey from another device, the account page says so and offers a passkey on this one by conditional create', async ({ t, openUser }) => {
+  const { origin } = await startLatch(t, 'upgrade-roaming')
+  const u = await openRecordedUser(openUser)
+  const page = u.page
+  // The conditional create is held until the test answers it (after swapping in this
+  // device's authenticator), then run as a modal create: the virtual authenticator never
+  // answers a conditional one (see signals 4).
+  await page.addInitScript(() => {
+    const create = navigator.credentials.create.bind(navigator.credentials)
+    const save = (e) => sessionStorage.setItem('__creates', JSON.stringify([...JSON.parse(sessionStorage.getItem('__creates') ?? '[]').filter((x) => x.id !== e.id), e]))
+    navigator.credentials.create = (opts) => {
+      const entry = { id: Math.random(), mediation: opts?.mediation ?? null, outcome: 'pending' }
+      save(entry)
+      const { mediation, ...modal } = opts
+      const p = mediation === 'conditional' ? new Promise((go) => { window.__answerConditional = go }).then(() => create(modal)) : create(opts)
+      p.then(() => save({ ...entry, outcome: 'ok' }), (e) => save({ ...entry, outcome: e.name }))
+      return p
+    }
+  })
+  const creates = () => page.evaluate(() => JSON.parse(sessionStorage.getItem('__creates') ?? '[]'))
+  const session = () => page.evaluate(async () => {
+    const client = (await (await fetch('/v1/client', { credentials: 'include' })).json()).response
+    return client.sessions.find((s) => s.id === client.last_active_session_id)
+  })
+
+  // The account's passkey is on a security key (USB: a roaming authenticator, as a phone
+  // reached by QR code is); it signs in with it.
+  await u.cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: u.authenticatorId })
+  u.authenticatorId = await addDevice(u, [], { transport: 'usb' })
+  const key = u.authenticatorId
+  await portalSignUpWithPasskey(page, origin, uniqueName('roam'))
+  await page.getByRole('button', { name: 'Sign out' }).click()
+  await page.waitForURL(/\/portal\/sign-in$/)
+  await signInOnPortal(page)
+  const signedIn = await session()
+  assert.deepEqual([signedIn.sign_in_strategy, signedIn.sign_in_authenticator_attachment], ['passkey', 'cross-platform'])
+
+  // The page says the passkey was from elsewhere and asks this device's password manager.
+  await page.locator('#upgrade-note').waitFor({ state: 'visible' })
+  await waitFor(page, async () => (await creates()).some((c) => c.mediation === 'conditional' && c.outcome === 'pending'), 'the conditional create')
+  await u.cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: key })
+  u.authenticatorId = await addDevice(u, [])
+  await page.evaluate(() => window.__answerConditional())
+  await waitText(page, '[role=status]', /saved a passkey/)
+  assert.equal(await page.locator('#upgrade-note').isVisible(), false, 'the note goes once a passkey is here')
+  const user = await me(page)
+  assert.equal(user.passkeys.length, 2, 'stored as any registration')
+  assert.deepEqual(await credentialIds(u), [user.passkeys[1].credential_id], 'the new passkey is on this device')
+
+  // A sign-in with this device's passkey: nothing offered, no note.
+  await page.getByRole('button', { name: 'Sign out' }).click()
+  await page.waitForURL(/\/portal\/sign-in$/)
+  await signInOnPortal(page)
+  await waitFor(page, async () => (await page.evaluate(() => document.body.dataset.ready)) === 'true', 'the account page')
+  assert.equal((await session()).sign_in_authenticator_attachment, 'platform')
+  assert.equal(await page.locator('#upgrade-note').isVisible(), false)
+  assert.deepEqual((await creates()).map((c) => [c.mediation, c.outcome]), [[null, 'ok'], ['conditional', 'ok']], 'no second offer')
+})
+
 scenario('signals 6. the dev page: a delete drops the passkey from the authenticator, a passkey deleted elsewhere is signalled unknown', async ({ t, openUser }) => {
   const { origin } = await startLatch(t, 'dev-page')
   const u = await openRecordedUser(openUser)
