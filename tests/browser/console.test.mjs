@@ -154,8 +154,8 @@ scenario('an operator runs the console; a non-operator sees nothing', async ({ t
 }, { timeout: 300_000 })
 
 // docs/protocol.md §22.2: Latch's creation options ask for PRF and its own pages report the
-// browser's answer; the console shows it per passkey.
-scenario('the console shows which passkeys support PRF', async ({ t, openUser }) => {
+// browser's answer; the console and the user's account portal show it per passkey.
+scenario('the console and the account portal show which passkeys support PRF', async ({ t, openUser }) => {
   const latch = await startLatch(t, 'console', ['--console'])
   const withPrf = await openUser({ prf: true })
   const prfName = uniqueName('prf')
@@ -163,6 +163,13 @@ scenario('the console shows which passkeys support PRF', async ({ t, openUser })
   const without = await openUser()
   const plainName = uniqueName('noprf')
   await portalSignUp(without.page, latch.origin, plainName)
+  const portalMeta = async (page) => {
+    const meta = page.locator('#passkeys li[data-passkey-id] .passkey-meta').first()
+    await meta.waitFor()
+    return meta.textContent()
+  }
+  assert.match(await portalMeta(withPrf.page), / · PRF$/)
+  assert.doesNotMatch(await portalMeta(without.page), /PRF/)
 
   const op = watch(await openUser())
   const opName = uniqueName('op')

@@ -195,6 +195,11 @@ function accountPage() {
     return pk.backed_up ? ' · synced' : ' · this device only';
   }
 
+  /** Whether the passkey can derive keys for the app (PRF, docs/protocol.md §22.2): said only when it reported so. */
+  function prf(pk) {
+    return pk.prf_enabled === true ? ' · PRF' : '';
+  }
+
   /** A user whose passkeys are all device-bound is one lost device from lockout. */
   function allDeviceBound(passkeys) {
     return passkeys.length > 0 && passkeys.every((p) => p.backed_up === false);
@@ -224,7 +229,7 @@ function accountPage() {
     name.textContent = pk.name;
     const meta = document.createElement('span');
     meta.className = 'passkey-meta';
-    meta.textContent = `Created ${when(pk.created_at)} · last used ${when(pk.last_used_at)}${storage(pk)}`;
+    meta.textContent = `Created ${when(pk.created_at)} · last used ${when(pk.last_used_at)}${storage(pk)}${prf(pk)}`;
     meta.dataset.storage = typeof pk.backed_up === 'boolean' ? (pk.backed_up ? 'synced' : 'device') : '';
     const rename = button('Rename', pk.name);
     rename.dataset.action = 'rename';

@@ -420,7 +420,7 @@ fn a_malformed_metadata_file_stops_the_start_with_a_clear_message() {
 // The PRF extension (docs/protocol.md §22.2).
 
 #[tokio::test]
-async fn registration_asks_for_prf_and_the_backend_api_shows_what_the_browser_reported() {
+async fn registration_asks_for_prf_and_the_backend_api_and_fapi_show_what_the_browser_reported() {
     let server = LatchProcess::start();
     let bapi = Bapi::new(&server, &secret_key(&server));
     let (alice, first, _) = latch_testkit::scene::Person::with_passkey(&server, "alice").await;
@@ -455,6 +455,11 @@ async fn registration_asks_for_prf_and_the_backend_api_shows_what_the_browser_re
     assert_eq!(prf_of(&garbled), Value::Null);
     // clerk-js posts no clientExtensionResults: unknown, not false.
     assert_eq!(prf_of(first["id"].as_str().unwrap()), Value::Null);
+    // The user sees the same on their own passkeys (FAPI's PasskeyJSON).
+    for passkey in alice.fapi.passkeys().await {
+        let id = passkey["id"].as_str().unwrap();
+        assert_eq!(passkey.get("prf_enabled"), Some(&prf_of(id)), "FAPI agrees on {passkey}");
+    }
 }
 
 // The AAGUID allow-list (docs/protocol.md §22.3).

@@ -93,6 +93,7 @@ fn passkey_json(p: &Passkey) -> PasskeyJson<'_> {
         verification: VerificationJson::verified(),
         backup_eligible: p.backup_eligible,
         backed_up: p.backup_state,
+        prf_enabled: p.prf_enabled,
     }
 }
 
@@ -440,6 +441,9 @@ struct PasskeyJson<'a> {
     // BS flags as last seen. clerk-js, ClerkKit and clerk-android ignore keys they do not know.
     backup_eligible: bool,
     backed_up: bool,
+    /// Latch's extension (docs/protocol.md §22.2), as the Backend API's: the PRF extension's
+    /// `enabled` at registration, null when the client did not say.
+    prf_enabled: Option<bool>,
 }
 
 /// FAPI's verification object, for a passkey (verified or pending) and a sign-in's first factor.
