@@ -35,21 +35,39 @@ export function freePort() {
 }
 
 /**
- * A `latch serve` of a test's own on http://localhost:<free port>, with a fresh data folder;
- * resolves once it listens. `args` are more `serve` arguments, or a function of the origin
- * that gives them. Its output goes to OUT_DIR/latch-<name>.log; `t.after` stops it and
- * removes its data. Resolves to { origin, dataDir, cli(...command) } (`cli` runs another
- * `latch` command on the same data).
+ * `LATCH_BROWSER_POSTGRES_URL` (postgres://…/any-database): every startLatch below gets a
+ * PostgreSQL database of its own on that server (dropped afterwards) instead of SQLite in its
+ * data folder; run.sh sets it for a second pass of the tests that start their own Latch.
+ */
+const POSTGRES_SERVER = process.env.LATCH_BROWSER_POSTGRES_URL?.replace(/\/[^/]*$/, '')
+
+/** A fresh PostgreSQL database for one Latch; returns its URL and a function that drops it. */
+function postgresDatabase(name) {
+  const db = `latch_browser_${name.slice(0, 24).replace(/[^a-z0-9]/gi, '_')}_${process.pid}_${Date.now()}`.toLowerCase()
+  const admin = (sql) => execFileSync('psql', [`${POSTGRES_SERVER}/postgres`, '-qc', sql], { stdio: ['ignore', 'pipe', 'pipe'] })
+  admin(`CREATE DATABASE ${db}`)
+  return { url: `${POSTGRES_SERVER}/${db}`, drop: () => admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`) }
+}
+
+/**
+ * A `latch serve` of a test's own on http://localhost:<free port>, with a fresh data folder
+ * (and a fresh PostgreSQL database with LATCH_BROWSER_POSTGRES_URL); resolves once it
+ * listens. `args` are more `serve` arguments, or a function of the origin that gives them.
+ * Its output goes to OUT_DIR/latch-<name>.log; `t.after` stops it and removes its data.
+ * Resolves to { origin, dataDir, cli(...command) } (`cli` runs another `latch` command on the
+ * same data).
  */
 export async function startLatch(t, name, args = []) {
   const port = await freePort()
   const origin = `http://localhost:${port}`
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `latch-${name}-`))
+  const database = POSTGRES_SERVER ? postgresDatabase(name) : null
+  const env = { ...process.env, LATCH_LOG: 'info,sqlx=warn', ...(database ? { LATCH_DATABASE_URL: database.url } : {}) }
   const log = fs.createWriteStream(path.join(OUT_DIR, `latch-${name}.log`))
   const extra = typeof args === 'function' ? args(origin) : args
   const proc = spawn(LATCH_BIN, ['serve', '--port', String(port), '--data-dir', dataDir, ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LATCH_LOG: 'info,sqlx=warn' },
+    env,
   })
   let output = ''
   const exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)))
@@ -58,6 +76,7 @@ export async function startLatch(t, name, args = []) {
     await exited
     log.end()
     fs.rmSync(dataDir, { recursive: true, force: true })
+    database?.drop()
   })
   await new Promise((resolve, reject) => {
     const onData = (chunk) => {
@@ -71,7 +90,7 @@ export async function startLatch(t, name, args = []) {
     setTimeout(() => reject(new Error(`latch did not listen within 30 s:\n${output}`)), 30_000).unref()
   })
   const cli = (...command) =>
-    execFileSync(LATCH_BIN, [...command, '--data-dir', dataDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    execFileSync(LATCH_BIN, [...command, '--data-dir', dataDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env })
   return { origin, dataDir, cli }
 }
 

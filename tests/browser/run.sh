@@ -8,7 +8,9 @@
 # Installs Debian's chromium if /usr/bin/chromium is missing, runs `npm ci` for the example and
 # the tests, builds the example, starts Latch (--port 0) and the same-origin proxy, runs
 # `node --test`, and stops everything it started. Artefacts (screenshots of failures, server
-# logs) go to tests/browser/test-results/. domains.test.mjs (RP ID, subdomains, related origins,
+# logs) go to tests/browser/test-results/. With LATCH_TEST_POSTGRES_URL set (scripts/test-all.sh
+# sets it), the scenarios that start their own Latch run a second time on PostgreSQL.
+# domains.test.mjs (RP ID, subdomains, related origins,
 # the account portal) starts its own Latches and a TLS listener on 127.0.0.1:443 (needs root).
 set -euo pipefail
 
@@ -126,4 +128,15 @@ fi
 
 # ---- 5. the tests ----
 cd "$HERE"
-node --test --test-concurrency=1 --test-reporter=spec "$@" ./*.test.mjs
+status=0
+node --test --test-concurrency=1 --test-reporter=spec "$@" ./*.test.mjs || status=$?
+
+# ---- 6. the passkey-lifecycle scenarios again on PostgreSQL ----
+# The files whose scenarios start their own Latch (Signal API and upgrade, lockout, the
+# console and PRF; docs/protocol.md §17, §20-§22), each Latch on a database of its own.
+if [ -n "${LATCH_TEST_POSTGRES_URL:-}" ]; then
+  log "again on PostgreSQL: signals, lockout, console"
+  LATCH_BROWSER_POSTGRES_URL="$LATCH_TEST_POSTGRES_URL" \
+    node --test --test-concurrency=1 --test-reporter=spec "$@" signals.test.mjs lockout.test.mjs console.test.mjs || status=$?
+fi
+exit "$status"
