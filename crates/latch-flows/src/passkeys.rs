@@ -208,9 +208,11 @@ pub async fn delete(latch: &Latch, requester: &Requester, id: &str, now: Millis)
     }
     // The operator's lockout rule (§21) is checked inside the delete's own transaction.
     let protect = latch.settings().protect_last_passkey;
-    if !looks_like(IdKind::Passkey, id)
-        || !latch.store().delete_passkey(&me.user.id, id, &me.session.id, now, &line, protect).await?
-    {
+    if !looks_like(IdKind::Passkey, id) {
+        return Err(Refusal::NotFound("passkey"));
+    }
+    let deleter = webhooks::PasskeyDeleter::User { keep_session: &me.session.id, protect };
+    if !webhooks::delete_passkey_revoking_sessions(latch, requester, &me.user.id, id, deleter, &line, now).await? {
         return Err(Refusal::NotFound("passkey"));
     }
     let deleted = Deleted { object: "passkey", id: id.to_string() };

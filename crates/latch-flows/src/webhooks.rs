@@ -16,8 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use latch_core::backend::UserMetadata;
 use latch_core::ids::{IdKind, new_id};
-use latch_core::model::{Millis, Passkey, Session, User};
-use latch_store::{AuditEvent, UserUpdatedEvents, WebhookEndpoint, WebhookEvent};
+use latch_core::lockout::LastPasskeyProtection;
+use latch_core::model::{Millis, Passkey, Session, SessionStatus, User};
+use latch_store::{AuditEvent, StoreError, UserUpdatedEvents, WebhookEndpoint, WebhookEvent};
 use serde_json::{Value, json};
 
 use crate::backend::json;
@@ -122,6 +123,81 @@ pub(crate) async fn backend_user(latch: &Latch, user: User) -> FlowResult<Backen
     let metadata = latch.store().user_metadata(&user.id).await?;
     let passkeys = latch.store().passkeys_of(&user.id).await?;
     Ok(BackendUser { user, metadata, passkeys })
+}
+
+/// Who deletes a passkey: its user (their session `keep_session` stays, the operator's
+/// lockout rule applies) or an operator.
+pub(crate) enum PasskeyDeleter<'a> {
+    User { keep_session: &'a str, protect: LastPasskeyProtection },
+    Operator,
+}
+
+/// Deletes passkey `passkey_id` of `user_id` with the audit line `line`, joined by a
+/// `session.revoked` event for each live session the passkey made but the deleting user's
+/// (docs/protocol.md §16.4: they end with it), the user shown without that passkey. Should a
+/// session be made or ended between this read and the delete (`StoreError::SessionsChanged`,
+/// after which nothing changed), the sessions are read again, twice at most.
+pub(crate) async fn delete_passkey_revoking_sessions(
+    latch: &Latch,
+    requester: &Requester,
+    user_id: &str,
+    passkey_id: &str,
+    deleter: PasskeyDeleter<'_>,
+    line: &AuditEvent,
+    now: Millis,
+) -> FlowResult<bool> {
+    let delete = async |line: AuditEvent| match deleter {
+        PasskeyDeleter::User { keep_session, protect } => {
+            latch.store().delete_passkey(user_id, passkey_id, keep_session, now, &line, protect).await
+        }
+        PasskeyDeleter::Operator => latch.store().delete_user_passkey(user_id, passkey_id, &line).await,
+    };
+    if !latch.webhooks().is_on() {
+        return Ok(delete(line.clone()).await?);
+    }
+    let keep = match deleter {
+        PasskeyDeleter::User { keep_session, .. } => keep_session,
+        PasskeyDeleter::Operator => "",
+    };
+    let mut retries = 2;
+    loop {
+        let mut with_sessions = line.clone();
+        with_sessions.webhooks.extend(revoked_events(latch, requester, user_id, passkey_id, keep, now).await?);
+        match delete(with_sessions).await {
+            Err(StoreError::SessionsChanged) if retries > 0 => retries -= 1,
+            done => return Ok(done?),
+        }
+    }
+}
+
+async fn revoked_events(
+    latch: &Latch,
+    requester: &Requester,
+    user_id: &str,
+    passkey_id: &str,
+    keep: &str,
+    now: Millis,
+) -> FlowResult<Vec<WebhookEvent>> {
+    let mut ending = latch.store().sessions_made_by_passkey(user_id, passkey_id).await?;
+    ending.retain(|s| s.id != keep);
+    if ending.is_empty() {
+        return Ok(Vec::new());
+    }
+    let user = match latch.store().user(user_id).await? {
+        Some(user) => {
+            let mut shown = backend_user(latch, user).await?;
+            shown.passkeys.retain(|p| p.id != passkey_id);
+            Some(shown)
+        }
+        None => None,
+    };
+    Ok(ending
+        .into_iter()
+        .map(|s| {
+            let revoked = Session { status: SessionStatus::Revoked, updated_at: now, ..s };
+            session_event(requester, "session.revoked", &revoked, user.as_ref(), now)
+        })
+        .collect())
 }
 
 /// A user's session event, the user read by id (None if gone).

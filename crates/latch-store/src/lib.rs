@@ -90,6 +90,10 @@ pub enum StoreError {
     /// last synced one.
     #[error("the passkey is protected from deletion")]
     PasskeyProtected { last_synced: bool },
+    /// The sessions an operation ends are not those its caller wrote events for (one was made
+    /// since it read them): nothing changed; read them again and retry.
+    #[error("the sessions to end changed concurrently")]
+    SessionsChanged,
     /// The client's token was replaced by a concurrent action since this one read it.
     #[error("the client token was replaced concurrently")]
     ClientTokenReplaced,
@@ -470,7 +474,9 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a verified or pending passkey of this user; false when there was none. Deleting
     /// a verified one also revokes the live sessions that passkey made (and no other) except
     /// `keep_session`, the one deleting it, in the same transaction, with the `audit` line (its
-    /// webhook events only for a verified passkey). `protect` is the operator's lockout rule:
+    /// webhook events only for a verified passkey; each revoked session's `session.revoked`
+    /// event, named by its `session_id`, is written when that session is revoked, and a
+    /// revoked session without one is `SessionsChanged`). `protect` is the operator's lockout rule:
     /// a verified passkey it keeps is not deleted, changing nothing, and the answer is
     /// `PasskeyProtected`; the rule is checked in the same transaction as the delete.
     async fn delete_passkey(
@@ -508,6 +514,8 @@ pub trait Store: Send + Sync + 'static {
 
     // Sessions.
     async fn session(&self, id: &str) -> StoreResult<Option<Session>>;
+    /// The user's live sessions passkey `passkey_id` made: those deleting it ends (§16.4).
+    async fn sessions_made_by_passkey(&self, user_id: &str, passkey_id: &str) -> StoreResult<Vec<Session>>;
     /// Marks the session active now and makes it the client's active one.
     async fn touch_session(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<()>;
     /// Ends one live session of the client with the `audit` line; false, writing no line,
@@ -574,7 +582,7 @@ pub trait Store: Send + Sync + 'static {
     /// it was not live.
     async fn revoke_session(&self, id: &str, now: Millis, audit: &AuditEvent) -> StoreResult<Option<Session>>;
     /// Deletes passkey `id` of the user with the `audit` line, revoking the live sessions it
-    /// made; false when there was none.
+    /// made (their events as in [`Store::delete_passkey`]); false when there was none.
     async fn delete_user_passkey(&self, user_id: &str, id: &str, audit: &AuditEvent) -> StoreResult<bool>;
 
     // Sign-in tokens.

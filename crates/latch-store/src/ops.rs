@@ -380,8 +380,8 @@ pub(crate) async fn delete_passkey<E: Exec>(
         .run(q::DELETE_PASSKEY_UNLESS_PROTECTED, binds![id, user_id, user_id, keep_passkeys, user_id, keep_synced])
         .await?;
     if deleted > 0 {
-        tx.run(q::REVOKE_PASSKEY_SESSIONS, binds![now, user_id, id, keep_session]).await?;
-        insert_audit(tx, audit).await?;
+        let line = revoke_passkey_sessions(tx, user_id, id, keep_session, now, audit).await?;
+        insert_audit(tx, &line).await?;
         return Ok(true);
     }
     if tx.run(q::DELETE_PENDING_PASSKEY, binds![id, user_id]).await? > 0 {
@@ -730,9 +730,40 @@ pub(crate) async fn delete_user_passkey<E: Exec>(tx: &mut E, user_id: &str, id: 
         return Ok(false);
     }
     // The sessions this passkey made end with it, as on FAPI.
-    tx.queue(q::REVOKE_PASSKEY_SESSIONS, binds![audit.at, user_id, id, ""]).await?;
-    insert_audit(tx, audit).await?;
+    let line = revoke_passkey_sessions(tx, user_id, id, "", audit.at, audit).await?;
+    insert_audit(tx, &line).await?;
     Ok(true)
+}
+
+/// Revokes the live sessions passkey `id` made, but `keep_session` (docs/protocol.md §16.4),
+/// and fits `audit`'s webhook events to them: the `session.revoked` event of a session that
+/// ended meanwhile is dropped; a session revoked here that has no event (made after the
+/// caller read them) fails the operation with [`StoreError::SessionsChanged`], changing
+/// nothing, for the caller to read them again. Without events (webhooks off) nothing is
+/// checked.
+async fn revoke_passkey_sessions<E: Exec>(
+    tx: &mut E,
+    user_id: &str,
+    id: &str,
+    keep_session: &str,
+    now: Millis,
+    audit: &AuditEvent,
+) -> StoreResult<AuditEvent> {
+    let revoked = tx.all(q::REVOKE_PASSKEY_SESSIONS, binds![now, user_id, id, keep_session], |row| row.text("id")).await?;
+    let mut line = audit.clone();
+    if line.webhooks.is_empty() {
+        return Ok(line);
+    }
+    let has_event = |session: &String| line.webhooks.iter().any(|e| e.session_id.as_ref() == Some(session));
+    if !revoked.iter().all(has_event) {
+        return Err(StoreError::SessionsChanged);
+    }
+    line.webhooks.retain(|e| e.session_id.as_ref().is_none_or(|session| revoked.contains(session)));
+    Ok(line)
+}
+
+pub(crate) async fn sessions_made_by_passkey<E: Exec>(tx: &mut E, user_id: &str, passkey_id: &str) -> StoreResult<Vec<Session>> {
+    tx.all(q::SESSIONS_MADE_BY_PASSKEY, binds![user_id, passkey_id], rows::session).await
 }
 
 pub(crate) async fn create_sign_in_token<E: Exec>(tx: &mut E, t: &SignInToken, audit: &AuditEvent) -> StoreResult<()> {
@@ -1240,6 +1271,9 @@ macro_rules! impl_store {
             }
             async fn session(&self, id: &str) -> StoreResult<Option<Session>> {
                 $with!(self, Access::ReadOne, |tx| ops::session(tx, id))
+            }
+            async fn sessions_made_by_passkey(&self, user_id: &str, passkey_id: &str) -> StoreResult<Vec<Session>> {
+                $with!(self, Access::ReadOne, |tx| ops::sessions_made_by_passkey(tx, user_id, passkey_id))
             }
             async fn touch_session(&self, client_id: &str, id: &str, now: Millis) -> StoreResult<()> {
                 $with!(self, Access::Write, |tx| ops::touch_session(tx, client_id, id, now))

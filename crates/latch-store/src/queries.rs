@@ -127,7 +127,13 @@ pub const DELETE_PASSKEY: &str = "DELETE FROM passkeys WHERE id = $1 AND user_id
 /// Deleting a passkey revokes the live sessions that passkey made (perhaps by whoever else
 /// held it): they must not outlive it. The user's other sessions stay.
 pub const REVOKE_PASSKEY_SESSIONS: &str = "UPDATE sessions SET status = 'revoked', updated_at = $1 \
-     WHERE user_id = $2 AND passkey_id = $3 AND id <> $4 AND status IN ('active', 'pending')";
+     WHERE user_id = $2 AND passkey_id = $3 AND id <> $4 AND status IN ('active', 'pending') RETURNING id";
+/// The live sessions [`REVOKE_PASSKEY_SESSIONS`] would revoke (but none is kept here).
+pub const SESSIONS_MADE_BY_PASSKEY: &str = concat!(
+    "SELECT ",
+    session_columns!(),
+    " FROM sessions WHERE user_id = $1 AND passkey_id = $2 AND status IN ('active', 'pending') ORDER BY created_at, id"
+);
 pub const DELETE_PENDING_PASSKEY: &str = "DELETE FROM pending_passkeys WHERE id = $1 AND user_id = $2";
 /// A user's own delete, under the operator's lockout rule (docs/protocol.md §21): it deletes
 /// only while more than $4 of the user's passkeys exist (1 keeps the last one) and, when the
@@ -538,7 +544,7 @@ pub const ALL: &[&str] = &[
     INSERT_CLIENT, CLIENT_BY_TOKEN, ROTATE_CLIENT_TOKEN, SET_ACTIVE_SESSION, SIGN_CLIENT_IN, SIGN_CLIENT_OUT_ROTATED, INSERT_USER, INSERT_SIGN_UP,
     INSERT_SESSION, CLIENT_SIGNED_UP, USER_BY_ID, USER_BY_USERNAME, SIGN_UP_BY_ID, PASSKEYS_OF_USER,
     INSERT_PENDING_PASSKEY_UNDER_QUOTA, REPLACE_CLIENT_PENDING_PASSKEYS, PENDING_PASSKEY_BY_ID, LOCK_USER,
-    INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, REVOKE_PASSKEY_SESSIONS, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,
+    INSERT_PASSKEY_UNDER_QUOTA, RENAME_PASSKEY, DELETE_PASSKEY, REVOKE_PASSKEY_SESSIONS, SESSIONS_MADE_BY_PASSKEY, DELETE_PENDING_PASSKEY, INSERT_SIGN_IN, CLIENT_SIGN_IN,
     DELETE_PASSKEY_UNLESS_PROTECTED, PROTECTED_PASSKEY,
     SIGN_IN_BY_ID, SIGN_IN_ATTEMPT, SAVE_SIGN_IN_CHALLENGE, FAIL_SIGN_IN, CLOSE_SIGN_IN, COUNT_PASSKEY_USE,
     REPLACE_OTHER_SESSIONS, USER_SIGNED_IN, CLIENT_SNAPSHOT, CLIENT_SNAPSHOT_BY_TOKEN, CLIENT_AND_SESSION, SESSION_BY_ID, TOUCH_SESSION, END_SESSION, CLIENT_SIGNED_OUT_OF,

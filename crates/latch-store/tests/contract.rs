@@ -137,6 +137,7 @@ contract!(
     operations_read_the_schema_version_live_sessions_and_webhook_backlog,
     the_lockout_rule_keeps_the_last_passkey_and_the_last_synced_one,
     two_concurrent_deletes_of_the_last_two_passkeys_leave_one,
+    a_passkey_delete_announces_exactly_the_sessions_it_ends,
 );
 
 // ---- records ------------------------------------------------------------------------------
@@ -1443,4 +1444,36 @@ async fn two_concurrent_deletes_of_the_last_two_passkeys_leave_one(store: &dyn S
         assert_eq!(deleted, 1, "round {round}: exactly one delete passes");
         assert_eq!(store.passkeys_of(&w.user.id).await.unwrap().len(), 1, "round {round}: one passkey is left");
     }
+}
+
+/// A passkey delete writes `session.revoked` only for the sessions it ends (docs/protocol.md
+/// §16.4): a session it would end that the caller wrote no event for (made since the caller
+/// read them) fails the delete with `SessionsChanged`, changing nothing; an announced session
+/// that is no longer live loses its event.
+async fn a_passkey_delete_announces_exactly_the_sessions_it_ends(store: &dyn Store) {
+    let w = world(store, "announce").await;
+    store.create_webhook_endpoint(&endpoint("https://all.example/hook", None), &event("webhook.endpoint.add", T)).await.unwrap();
+    let attempt = new_sign_in(&w.client, r#"{"challenge":"announce"}"#);
+    store.create_sign_in(None, &attempt).await.unwrap();
+    let mut done = completion(&w, &attempt, 0, T + 1);
+    done.session.made_with = SessionSource::Passkey { passkey_id: w.passkey.id.clone(), attachment: None };
+    assert!(store.complete_sign_in(&done, &event("sign_in", T + 1)).await.unwrap().result);
+    let sid = done.session.id.clone();
+    assert_eq!(store.sessions_made_by_passkey(&w.user.id, &w.passkey.id).await.unwrap().into_iter().map(|s| s.id).collect::<Vec<_>>(), vec![sid.clone()]);
+    let revoked = |session_id: &str| latch_store::WebhookEvent { session_id: Some(session_id.into()), ..webhook("session.revoked", T + 2) };
+    let deleted = || webhook("passkey.deleted", T + 2);
+    let events = store.webhook_event_count().await.unwrap();
+    let (user_id, passkey_id) = (w.user.id.as_str(), w.passkey.id.as_str());
+    let delete = async |line: AuditEvent| store.delete_passkey(user_id, passkey_id, "", T + 2, &line, LastPasskeyProtection::Off).await;
+
+    let unannounced = delete(with_webhooks("passkey.delete", T + 2, vec![deleted()])).await;
+    assert!(matches!(unannounced, Err(StoreError::SessionsChanged)), "{unannounced:?}");
+    assert_eq!(store.passkeys_of(&w.user.id).await.unwrap().len(), 1, "the passkey stays");
+    assert_eq!(store.session(&sid).await.unwrap().unwrap().status, SessionStatus::Active, "its session too");
+    assert_eq!(store.webhook_event_count().await.unwrap(), events, "no event written");
+
+    let announced = with_webhooks("passkey.delete", T + 2, vec![deleted(), revoked(&sid), revoked("sess_ended_meanwhile")]);
+    assert!(delete(announced).await.unwrap());
+    assert_eq!(store.session(&sid).await.unwrap().unwrap().status, SessionStatus::Revoked);
+    assert_eq!(store.webhook_event_count().await.unwrap(), events + 2, "passkey.deleted and the live session's session.revoked");
 }

@@ -346,3 +346,52 @@ async fn without_endpoints_nothing_is_stored_and_refused_actions_send_nothing() 
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiver.received().len(), 1, "nothing after the endpoint was removed");
 }
+
+/// Deleting a passkey ends the live sessions it made (docs/protocol.md §16.4): each is
+/// announced `session.revoked`, the user shown without the passkey; the session that deletes
+/// it, and sessions made by another passkey, are not. The operator's delete does the same,
+/// keeping no session.
+#[tokio::test]
+async fn the_sessions_a_deleted_passkey_ends_are_announced_revoked() {
+    let receiver = Receiver::start().await;
+    let server = LatchProcess::start_with(FAST);
+    add_endpoint(&server, &receiver.url, &[]);
+    noticed().await;
+    let bapi = Bapi::new(&server);
+    let (mut alice, first, _) = Person::with_passkey(&server, "alice").await;
+    let first_id = first["id"].as_str().unwrap().to_string();
+    let first_cred = latch_testkit::fapi::unb64u(first["credential_id"].as_str().unwrap());
+    let (second, second_cred) = alice.fapi.create_passkey(&mut alice.auth).await;
+    let second_id = second["id"].as_str().unwrap().to_string();
+
+    // Two more browsers sign in with the first passkey, one with the second; the account's
+    // own browser signs in again with the second and deletes the first.
+    alice.auth.prefer(&first_cred);
+    let by_first = [Fapi::new(&server).sign_in_ok(&mut alice.auth).await, Fapi::new(&server).sign_in_ok(&mut alice.auth).await];
+    alice.auth.prefer(&second_cred);
+    let tablet_sid = Fapi::new(&server).sign_in_ok(&mut alice.auth).await;
+    alice.fapi.sign_out().await.ok();
+    let own_sid = alice.fapi.sign_in_ok(&mut alice.auth).await;
+    alice.fapi.delete(&format!("/me/passkeys/{first_id}")).await.ok();
+
+    let revoked_ids = |got: &[Received]| -> BTreeSet<String> {
+        got.iter()
+            .filter(|r| r.event_type() == "session.revoked")
+            .map(|r| r.json()["data"]["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let expected: BTreeSet<String> = by_first.iter().cloned().collect();
+    let got = receiver.wait_for("the revoked sessions", |got| has(got, "passkey.deleted") && revoked_ids(got) == expected).await;
+    for r in got.iter().filter(|r| r.event_type() == "session.revoked") {
+        let session = &r.json()["data"];
+        assert_eq!(session["status"], "revoked", "{session}");
+        let shown: Vec<&str> = session["user"]["passkeys"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+        assert_eq!(shown, vec![second_id.as_str()], "the user as the delete leaves them");
+    }
+
+    // The operator deletes the second passkey: the tablet's session and the account's own end.
+    bapi.call(reqwest::Method::DELETE, &format!("/users/{}/passkeys/{second_id}", alice.user_id), None).await;
+    let expected: BTreeSet<String> = by_first.iter().cloned().chain([tablet_sid, own_sid]).collect();
+    let got = receiver.wait_for("the operator's revoked sessions", |got| revoked_ids(got) == expected).await;
+    assert_eq!(got.iter().filter(|r| r.event_type() == "session.revoked").count(), 4, "one event a session: {:?}", types(&got));
+}

@@ -127,7 +127,11 @@ pub async fn delete_passkey(latch: &Latch, requester: &Requester, user_id: &str,
     if latch.webhooks().is_on() {
         line.webhooks = vec![webhooks::deleted_event(requester, "passkey.deleted", "passkey", id, now)];
     }
-    if !looks_like(IdKind::Passkey, id) || !latch.store().delete_user_passkey(user_id, id, &line).await? {
+    if !looks_like(IdKind::Passkey, id) {
+        return Err(Refusal::NotFound("passkey"));
+    }
+    let deleter = webhooks::PasskeyDeleter::Operator;
+    if !webhooks::delete_passkey_revoking_sessions(latch, requester, user_id, id, deleter, &line, now).await? {
         return Err(Refusal::NotFound("passkey"));
     }
     Ok(())
