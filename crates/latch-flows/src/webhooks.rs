@@ -148,7 +148,7 @@ pub(crate) async fn delete_passkey_revoking_sessions(
 ) -> FlowResult<bool> {
     let delete = async |line: AuditEvent| match deleter {
         PasskeyDeleter::User { keep_session, protect } => {
-            latch.store().delete_passkey(user_id, passkey_id, keep_session, now, &line, protect).await
+            latch.store().delete_passkey(user_id, passkey_id, keep_session, &line, protect).await
         }
         PasskeyDeleter::Operator => latch.store().delete_user_passkey(user_id, passkey_id, &line).await,
     };

@@ -473,7 +473,7 @@ pub trait Store: Send + Sync + 'static {
     -> StoreResult<Option<Passkey>>;
     /// Deletes a verified or pending passkey of this user; false when there was none. Deleting
     /// a verified one also revokes the live sessions that passkey made (and no other) except
-    /// `keep_session`, the one deleting it, in the same transaction, with the `audit` line (its
+    /// `keep_session`, the one deleting it, in the same transaction, at the `audit` line's time and with it (its
     /// webhook events only for a verified passkey; each revoked session's `session.revoked`
     /// event, named by its `session_id`, is written when that session is revoked, and a
     /// revoked session without one is `SessionsChanged`). `protect` is the operator's lockout rule:
@@ -484,7 +484,6 @@ pub trait Store: Send + Sync + 'static {
         user_id: &str,
         id: &str,
         keep_session: &str,
-        now: Millis,
         audit: &AuditEvent,
         protect: LastPasskeyProtection,
     ) -> StoreResult<bool>;

@@ -365,7 +365,6 @@ pub(crate) async fn delete_passkey<E: Exec>(
     user_id: &str,
     id: &str,
     keep_session: &str,
-    now: Millis,
     audit: &AuditEvent,
     protect: LastPasskeyProtection,
 ) -> StoreResult<bool> {
@@ -380,7 +379,7 @@ pub(crate) async fn delete_passkey<E: Exec>(
         .run(q::DELETE_PASSKEY_UNLESS_PROTECTED, binds![id, user_id, user_id, keep_passkeys, user_id, keep_synced])
         .await?;
     if deleted > 0 {
-        let line = revoke_passkey_sessions(tx, user_id, id, keep_session, now, audit).await?;
+        let line = revoke_passkey_sessions(tx, user_id, id, keep_session, audit).await?;
         insert_audit(tx, &line).await?;
         return Ok(true);
     }
@@ -730,26 +729,19 @@ pub(crate) async fn delete_user_passkey<E: Exec>(tx: &mut E, user_id: &str, id: 
         return Ok(false);
     }
     // The sessions this passkey made end with it, as on FAPI.
-    let line = revoke_passkey_sessions(tx, user_id, id, "", audit.at, audit).await?;
+    let line = revoke_passkey_sessions(tx, user_id, id, "", audit).await?;
     insert_audit(tx, &line).await?;
     Ok(true)
 }
 
 /// Revokes the live sessions passkey `id` made, but `keep_session` (docs/protocol.md §16.4),
-/// and fits `audit`'s webhook events to them: the `session.revoked` event of a session that
+/// at the time of the `audit` line, and fits `audit`'s webhook events to them: the `session.revoked` event of a session that
 /// ended meanwhile is dropped; a session revoked here that has no event (made after the
 /// caller read them) fails the operation with [`StoreError::SessionsChanged`], changing
 /// nothing, for the caller to read them again. Without events (webhooks off) nothing is
 /// checked.
-async fn revoke_passkey_sessions<E: Exec>(
-    tx: &mut E,
-    user_id: &str,
-    id: &str,
-    keep_session: &str,
-    now: Millis,
-    audit: &AuditEvent,
-) -> StoreResult<AuditEvent> {
-    let revoked = tx.all(q::REVOKE_PASSKEY_SESSIONS, binds![now, user_id, id, keep_session], |row| row.text("id")).await?;
+async fn revoke_passkey_sessions<E: Exec>(tx: &mut E, user_id: &str, id: &str, keep_session: &str, audit: &AuditEvent) -> StoreResult<AuditEvent> {
+    let revoked = tx.all(q::REVOKE_PASSKEY_SESSIONS, binds![audit.at, user_id, id, keep_session], |row| row.text("id")).await?;
     let mut line = audit.clone();
     if line.webhooks.is_empty() {
         return Ok(line);
@@ -1240,11 +1232,10 @@ macro_rules! impl_store {
                 user_id: &str,
                 id: &str,
                 keep_session: &str,
-                now: Millis,
                 audit: &AuditEvent,
                 protect: latch_core::lockout::LastPasskeyProtection,
             ) -> StoreResult<bool> {
-                $with!(self, Access::Write, |tx| ops::delete_passkey(tx, user_id, id, keep_session, now, audit, protect))
+                $with!(self, Access::Write, |tx| ops::delete_passkey(tx, user_id, id, keep_session, audit, protect))
             }
             async fn create_sign_in(&self, new_client: Option<NewClient<'_>>, sign_in: &SignIn) -> StoreResult<Written<()>> {
                 $with!(self, Access::Write, |tx| ops::create_sign_in(tx, new_client, sign_in))

@@ -503,10 +503,10 @@ async fn rename_and_delete_passkeys(store: &dyn Store) {
 
     let pending_id = new_id(IdKind::Passkey, T);
     store.create_pending_passkey(&new_pending(&w.user, &w.client, &pending_id, T + 300_000), 10).await.unwrap();
-    assert!(!store.delete_passkey("user_other", &w.passkey.id, "sess_none", T, &event("passkey.delete", T), LastPasskeyProtection::Off).await.unwrap());
-    assert!(store.delete_passkey(&w.user.id, &w.passkey.id, "sess_none", T, &event("passkey.delete", T), LastPasskeyProtection::Off).await.unwrap());
-    assert!(store.delete_passkey(&w.user.id, &pending_id, "sess_none", T, &event("passkey.delete", T), LastPasskeyProtection::Off).await.unwrap(), "a pending passkey is deleted too");
-    assert!(!store.delete_passkey(&w.user.id, &w.passkey.id, "sess_none", T, &event("passkey.delete", T), LastPasskeyProtection::Off).await.unwrap());
+    assert!(!store.delete_passkey("user_other", &w.passkey.id, "sess_none", &event("passkey.delete", T), LastPasskeyProtection::Off).await.unwrap());
+    assert!(store.delete_passkey(&w.user.id, &w.passkey.id, "sess_none", &event("passkey.delete", T), LastPasskeyProtection::Off).await.unwrap());
+    assert!(store.delete_passkey(&w.user.id, &pending_id, "sess_none", &event("passkey.delete", T), LastPasskeyProtection::Off).await.unwrap(), "a pending passkey is deleted too");
+    assert!(!store.delete_passkey(&w.user.id, &w.passkey.id, "sess_none", &event("passkey.delete", T), LastPasskeyProtection::Off).await.unwrap());
     assert!(store.passkeys_of(&w.user.id).await.unwrap().is_empty());
     assert!(store.pending_passkey(&w.user.id, &pending_id).await.unwrap().is_none());
 }
@@ -1283,7 +1283,7 @@ async fn a_change_that_rolls_back_leaves_no_webhook_event(store: &dyn Store) {
     assert!(matches!(clashed, Err(StoreError::Conflict(_))));
     // Deleting a passkey of someone else's changes nothing.
     let line = with_webhooks("passkey.delete", T, vec![webhook("passkey.deleted", T)]);
-    assert!(!store.delete_passkey("user_other", &w.passkey.id, "sess_none", T, &line, LastPasskeyProtection::Off).await.unwrap());
+    assert!(!store.delete_passkey("user_other", &w.passkey.id, "sess_none", &line, LastPasskeyProtection::Off).await.unwrap());
     assert_eq!(store.webhook_event_count().await.unwrap(), 0);
     assert!(store.webhook_deliveries(None, 10).await.unwrap().is_empty());
 }
@@ -1385,7 +1385,7 @@ async fn add_passkey(store: &dyn Store, w: &World, synced: bool) -> Passkey {
 }
 
 async fn delete(store: &dyn Store, w: &World, id: &str, protect: LastPasskeyProtection) -> Result<bool, StoreError> {
-    store.delete_passkey(&w.user.id, id, "sess_none", T, &event("passkey.delete", T), protect).await
+    store.delete_passkey(&w.user.id, id, "sess_none", &event("passkey.delete", T), protect).await
 }
 
 async fn the_lockout_rule_keeps_the_last_passkey_and_the_last_synced_one(store: &dyn Store) {
@@ -1402,7 +1402,7 @@ async fn the_lockout_rule_keeps_the_last_passkey_and_the_last_synced_one(store: 
     assert_eq!(store.passkeys_of(&w.user.id).await.unwrap().len(), 1);
     assert_eq!(audit_lines().await, lines, "a refused delete leaves no audit line");
     // Someone else's passkey, or none, is still not found rather than protected.
-    assert!(!store.delete_passkey("user_other", &w.passkey.id, "sess_none", T, &event("x", T), Last).await.unwrap());
+    assert!(!store.delete_passkey("user_other", &w.passkey.id, "sess_none", &event("x", T), Last).await.unwrap());
     assert!(!delete(store, &w, "pkey_none", LastSynced).await.unwrap());
     // With a second one, either may go under `last`, but not both.
     let second = add_passkey(store, &w, false).await;
@@ -1464,7 +1464,7 @@ async fn a_passkey_delete_announces_exactly_the_sessions_it_ends(store: &dyn Sto
     let deleted = || webhook("passkey.deleted", T + 2);
     let events = store.webhook_event_count().await.unwrap();
     let (user_id, passkey_id) = (w.user.id.as_str(), w.passkey.id.as_str());
-    let delete = async |line: AuditEvent| store.delete_passkey(user_id, passkey_id, "", T + 2, &line, LastPasskeyProtection::Off).await;
+    let delete = async |line: AuditEvent| store.delete_passkey(user_id, passkey_id, "", &line, LastPasskeyProtection::Off).await;
 
     let unannounced = delete(with_webhooks("passkey.delete", T + 2, vec![deleted()])).await;
     assert!(matches!(unannounced, Err(StoreError::SessionsChanged)), "{unannounced:?}");
