@@ -58,8 +58,11 @@ pub async fn get(latch: &Latch, id: &str) -> FlowResult<Session> {
 }
 
 /// A session token for live session `id`, signed now, for the app's server
-/// (`POST /sessions/{id}/tokens`): the claims FAPI's tokens carry, without `azp` (no page
-/// asked for it; Clerk's SDKs check `azp` only when a token has one). It lives
+/// (`POST /sessions/{id}/tokens`): the claims FAPI's tokens carry, without `azp`. No page
+/// asked for it, and naming one of the allowed origins would be a guess; so a verifier that
+/// names its `authorizedParties` refuses it (@clerk/backend 3.25 refuses any token without
+/// `azp` then), one that does not accepts it, and it is never an operator's console token
+/// (that needs Latch's own origin as `azp`, `operators.rs`). It lives
 /// `expires_in_seconds`, from 1 to the instance's token lifetime (the default): never longer,
 /// since revoking a session promises its tokens die within that lifetime and a retired
 /// signing key stays published only that long.
