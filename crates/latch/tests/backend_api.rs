@@ -9,7 +9,8 @@
 //! - Session tokens: RS256 by default, EdDSA on request, key rotation keeps old tokens valid.
 //! - One session read by id, live or over; a token minted for a live session by the app's
 //!   server (verifies against the Backend API's JWKS, no `azp`, the lifetime asked within the
-//!   token lifetime), refused for an ended one; no JWT templates.
+//!   token lifetime), refused for an ended one; no JWT templates. Minting is not the user's
+//!   activity: an idle session expires while the app's server mints tokens for it.
 
 use latch_testkit::process::LatchProcess;
 use latch_testkit::bapi::{Bapi, secret_key};
@@ -622,4 +623,24 @@ async fn a_token_lifetime_outside_1_to_the_token_lifetime_is_refused() {
         let claims = verify_jwt_with(&jwks, &jwt);
         assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), lifetime);
     }
+}
+
+#[tokio::test]
+async fn minting_tokens_is_not_the_users_activity_and_an_idle_session_expires_regardless() {
+    let server = LatchProcess::start_with(&["--session-idle-timeout-secs", "2"]);
+    let bapi = Bapi::new(&server, &secret_key(&server));
+    let browser = Fapi::new(&server);
+    browser.sign_up_ok("alice").await;
+    let sid = browser.session_id().unwrap();
+    // Three seconds of the app's server minting tokens do not keep a two-second idle timeout
+    // at bay (FAPI's token refreshes would: reverification.rs).
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_millis(1500) {
+        mint(&bapi, &sid, None).await.ok();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(bapi.get(&format!("/sessions/{sid}")).await.ok().body["status"], "expired");
+    mint(&bapi, &sid, None).await.assert_error(404, "resource_not_found");
+    browser.token(&sid).await.assert_error(401, "signed_out");
 }
