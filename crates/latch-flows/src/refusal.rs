@@ -491,6 +491,9 @@ mod tests {
             Refusal::Ceremony(CeremonyError::CounterRegression),
             Refusal::UsedConcurrently,
             Refusal::TooManyRequests { retry_after_secs: 3 },
+            Refusal::SessionEndedNoToken,
+            Refusal::JwtTemplateNotFound("x".into()),
+            Refusal::SecretKeyRequired,
         ];
         for refusal in refusals {
             let status = refusal.clerk().status;
