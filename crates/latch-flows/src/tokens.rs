@@ -344,6 +344,12 @@ pub fn backend_session_token(latch: &Latch, session: &Session, lifetime: Duratio
     latch.tokens.sign(&claims).map_err(|e| Refusal::Internal(format!("token signing: {e}")))
 }
 
+/// A token from JWT template `template` (FAPI's and the Backend API's
+/// `…/tokens/{template}`): Latch has no JWT templates, so every template is unknown.
+pub fn template_token(template: &str) -> FlowResult<String> {
+    Err(Refusal::JwtTemplateNotFound(template.to_string()))
+}
+
 enum Reuse {
     Allowed,
     Never,

@@ -82,12 +82,6 @@ pub async fn token(latch: &Latch, requester: &Requester, id: &str, expires_in_se
     tokens::backend_session_token(latch, &session, lifetime, now)
 }
 
-/// `POST /sessions/{id}/tokens/{template}`: Latch has no JWT templates, so every template is
-/// unknown.
-pub fn template_token(template: &str) -> FlowResult<String> {
-    Err(Refusal::JwtTemplateNotFound(template.to_string()))
-}
-
 fn token_lifetime(latch: &Latch, expires_in_seconds: Option<i64>) -> FlowResult<Duration> {
     let most = latch.settings().token_ttl.as_secs();
     match expires_in_seconds {
