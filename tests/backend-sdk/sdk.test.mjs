@@ -9,7 +9,7 @@
 // verifyToken with the JWKS and with the PEM (jwtKey), authenticateRequest with a Bearer token
 // and on the cookie path (each row of docs/backend.md §1.6 Latch can produce, the handshake
 // followed as a browser follows it), and every clerkClient call of docs/backend.md §3.2 that
-// Latch serves. Tokens live 30 s (the least Latch allows) so that one test can wait for one
+// Latch serves (sessions.getSession and getToken included, the minted token verified). Tokens live 30 s (the least Latch allows) so that one test can wait for one
 // to expire.
 
 import { test, before, after } from 'node:test'
@@ -191,6 +191,40 @@ test('clerkClient: users, metadata, sessions, sign-in tokens, revocation, deleti
   const deleted = await clerk.users.deleteUser(first.userId)
   assert.equal(deleted.deleted, true)
   await assert.rejects(clerk.users.getUser(first.userId), (e) => e.status === 404 && e.errors[0].code === 'resource_not_found')
+})
+
+test('clerkClient.sessions: getSession, and getToken minting a token verifyToken accepts', async () => {
+  const first = await signUp(`sdk_token_${Date.now()}`)
+
+  const session = await clerk.sessions.getSession(first.sid)
+  assert.equal(session.id, first.sid)
+  assert.equal(session.userId, first.userId)
+  assert.equal(session.status, 'active')
+
+  // A token the app's server mints: verifyToken (the JWKS, the issuer) and authenticateRequest
+  // accept it. It has no azp (no page asked for it), so a verifier that names its
+  // authorizedParties refuses it, as @clerk/backend refuses any token without azp then.
+  const minted = await clerk.sessions.getToken(first.sid)
+  const claims = await verifyToken(minted.jwt, { secretKey, apiUrl: `${base}/bapi`, issuer: ISSUER })
+  assert.equal(claims.sub, first.userId)
+  assert.equal(claims.sid, first.sid)
+  assert.equal(claims.azp, undefined)
+  await assert.rejects(verifyToken(minted.jwt, { jwtKey, authorizedParties: [origin] }), (e) => e.reason === 'token-invalid-authorized-parties')
+  assert.equal(claims.exp - claims.iat, TOKEN_TTL_SECS)
+  const state = await clerk.authenticateRequest(new Request('https://app.example.com/', { headers: { authorization: `Bearer ${minted.jwt}` } }))
+  assert.equal(state.toAuth().sessionId, first.sid)
+
+  const short = await clerk.sessions.getToken(first.sid, undefined, 10)
+  const shortClaims = await verifyToken(short.jwt, { jwtKey })
+  assert.equal(shortClaims.exp - shortClaims.iat, 10)
+  await assert.rejects(clerk.sessions.getToken(first.sid, undefined, TOKEN_TTL_SECS + 1), (e) => e.status === 422 && e.errors[0].code === 'form_param_format_invalid')
+  await assert.rejects(clerk.sessions.getToken(first.sid, 'supabase'), (e) => e.status === 404 && e.errors[0].code === 'resource_not_found')
+
+  // Revoked: read as it is, and no token for it.
+  await clerk.sessions.revokeSession(first.sid)
+  assert.equal((await clerk.sessions.getSession(first.sid)).status, 'revoked')
+  await assert.rejects(clerk.sessions.getToken(first.sid), (e) => e.status === 404 && e.errors[0].code === 'resource_not_found')
+  await assert.rejects(clerk.sessions.getSession('sess_nobody'), (e) => e.status === 404 && e.errors[0].code === 'resource_not_found')
 })
 
 test('a wrong secret key gets Clerk\'s 401', async () => {

@@ -122,6 +122,17 @@ pub enum Refusal {
     /// A live session whose user does not hold the operator role.
     #[error("the session's user is not an operator")]
     OperatorRequired,
+    /// A token asked of the Backend API for a session that exists but has ended (signed out,
+    /// revoked, expired): Clerk answers this route's misses with 404 only.
+    #[error("the session has ended: no token is issued for it")]
+    SessionEndedNoToken,
+    /// A token asked with a JWT template: Latch has none.
+    #[error("no JWT template {0:?}")]
+    JwtTemplateNotFound(String),
+    /// An action only the app's server may take (minting a user's session token), asked with
+    /// an operator's console session instead of a secret key.
+    #[error("a secret key is required")]
+    SecretKeyRequired,
 
     /// A fault of Latch, not of the request: the detail goes to the log, never to the client.
     #[error("internal fault: {0}")]
@@ -395,6 +406,24 @@ impl Refusal {
                 "Not an operator",
                 "This account is not an operator of this Latch: an operator grants the role with `latch operators grant`.",
             ),
+            R::SessionEndedNoToken => ClerkError::new(
+                404,
+                "resource_not_found",
+                "Session not active",
+                "This session has ended (signed out, revoked or expired): no token is issued for it.",
+            ),
+            R::JwtTemplateNotFound(name) => ClerkError::new(
+                404,
+                "resource_not_found",
+                "JWT template not found",
+                &format!("No JWT template named {name:?}: Latch has no JWT templates. Ask for the session token without one."),
+            ),
+            R::SecretKeyRequired => ClerkError::new(
+                403,
+                "authorization_invalid",
+                "Secret key required",
+                "Only the app's server, with a secret key, may do this; an operator's console session may not.",
+            ),
             R::Internal(_) => ClerkError::new(
                 500,
                 "internal_clerk_error",
@@ -462,6 +491,9 @@ mod tests {
             Refusal::Ceremony(CeremonyError::CounterRegression),
             Refusal::UsedConcurrently,
             Refusal::TooManyRequests { retry_after_secs: 3 },
+            Refusal::SessionEndedNoToken,
+            Refusal::JwtTemplateNotFound("x".into()),
+            Refusal::SecretKeyRequired,
         ];
         for refusal in refusals {
             let status = refusal.clerk().status;

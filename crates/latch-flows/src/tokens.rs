@@ -331,6 +331,25 @@ pub fn fresh_session_token(latch: &Latch, session: &Session, azp: Option<&str>, 
     signed_session_token(latch, session, azp, now, Reuse::Never)
 }
 
+/// A token signed now for `session`, living `lifetime` (at most the instance's token
+/// lifetime: the caller checks it, because a retired key stays published only that long, and
+/// revoking a session promises its tokens die within it), with no `azp`: the Backend API's
+/// `POST /sessions/{id}/tokens`, asked by an app's server, not by a page of any origin.
+pub fn backend_session_token(latch: &Latch, session: &Session, lifetime: Duration, now: Millis) -> FlowResult<String> {
+    if lifetime > latch.settings().token_ttl {
+        return Err(Refusal::Internal(format!("a token of {lifetime:?} would outlive the token lifetime")));
+    }
+    let status = session.status_at(now);
+    let claims = session_claims(latch, session, None, status.as_str(), lifetime, now);
+    latch.tokens.sign(&claims).map_err(|e| Refusal::Internal(format!("token signing: {e}")))
+}
+
+/// A token from JWT template `template` (FAPI's and the Backend API's
+/// `…/tokens/{template}`): Latch has no JWT templates, so every template is unknown.
+pub fn template_token(template: &str) -> FlowResult<String> {
+    Err(Refusal::JwtTemplateNotFound(template.to_string()))
+}
+
 enum Reuse {
     Allowed,
     Never,
@@ -338,7 +357,7 @@ enum Reuse {
 
 fn signed_session_token(latch: &Latch, session: &Session, azp: Option<&str>, now: Millis, reuse: Reuse) -> FlowResult<String> {
     let status = session.status_at(now);
-    let claims = session_claims(latch, session, azp, status.as_str(), now);
+    let claims = session_claims(latch, session, azp, status.as_str(), latch.settings().token_ttl, now);
     let signed = match reuse {
         Reuse::Allowed => latch.tokens.sign_reusable(&claims),
         Reuse::Never => latch.tokens.sign(&claims),
@@ -351,6 +370,7 @@ fn session_claims<'a>(
     session: &'a Session,
     azp: Option<&'a str>,
     sts: &'a str,
+    lifetime: Duration,
     now: Millis,
 ) -> SessionClaims<'a> {
     let now_secs = now / 1000;
@@ -359,7 +379,7 @@ fn session_claims<'a>(
         sub: &session.user_id,
         iat: now_secs,
         nbf: now_secs - 5,
-        exp: now_secs + i64::try_from(latch.settings().token_ttl.as_secs()).unwrap_or(60),
+        exp: now_secs + i64::try_from(lifetime.as_secs()).unwrap_or(60),
         iss: &latch.issuer,
         azp,
         sts,

@@ -7,11 +7,15 @@
 //! - A ticket signs in once, as its user, and a revoked session ends for its client.
 //! - Bad input gets a Clerk-shaped 4xx and changes nothing.
 //! - Session tokens: RS256 by default, EdDSA on request, key rotation keeps old tokens valid.
+//! - One session read by id, live or over; a token minted for a live session by the app's
+//!   server (verifies against the Backend API's JWKS, no `azp`, the lifetime asked within the
+//!   token lifetime), refused for an ended one; no JWT templates. Minting is not the user's
+//!   activity: an idle session expires while the app's server mints tokens for it.
 
 use latch_testkit::process::LatchProcess;
 use latch_testkit::bapi::{Bapi, secret_key};
 use latch_testkit::fapi::{Fapi, RawRequest};
-use latch_testkit::jwt::verify_jwt;
+use latch_testkit::jwt::{verify_jwt, verify_jwt_with};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -514,4 +518,129 @@ fn a_malformed_allow_list_stops_the_start() {
         .unwrap();
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && said.contains("--allowed-aaguids: \"yubikey\" is not an AAGUID"), "{said}");
+}
+
+/// `POST /sessions/{sid}/tokens` with `body`.
+async fn mint(bapi: &Bapi, sid: &str, body: Option<Value>) -> latch_testkit::fapi::Reply {
+    bapi.call("POST", &format!("/sessions/{sid}/tokens"), body).await
+}
+
+#[tokio::test]
+async fn the_app_server_reads_a_session_by_id_and_mints_a_token_only_while_it_lives() {
+    let server = LatchProcess::start();
+    let bapi = Bapi::new(&server, &secret_key(&server));
+    let browser = Fapi::new(&server);
+    let alice = browser.sign_up_ok("alice").await;
+    let sid = browser.session_id().unwrap();
+
+    // The session as the listing shows it.
+    let listed = bapi.get(&format!("/sessions?user_id={alice}&paginated=true")).await.ok().body["data"][0].clone();
+    let got = bapi.get(&format!("/sessions/{sid}")).await.ok().body;
+    assert_eq!((got["object"].as_str(), got["id"].as_str(), got["user_id"].as_str()), (Some("session"), Some(sid.as_str()), Some(alice.as_str())));
+    assert_eq!(got["status"], "active");
+    assert_eq!(got, listed, "the same SessionJSON as the listing");
+
+    // A token for it: the FAPI token's claims, verified against the Backend API's JWKS,
+    // without an `azp` (no page asked for it), for the whole token lifetime by default.
+    let jwks = bapi.get("/jwks").await.ok().body;
+    let minted = mint(&bapi, &sid, None).await.ok().body;
+    assert_eq!(minted["object"], "token", "{minted}");
+    let claims = verify_jwt_with(&jwks, minted["jwt"].as_str().unwrap());
+    assert_eq!((claims["sub"].as_str(), claims["sid"].as_str(), claims["sts"].as_str()), (Some(alice.as_str()), Some(sid.as_str()), Some("active")));
+    assert!(claims.get("azp").is_none(), "no azp: {claims}");
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 60);
+    let fapi_claims = verify_jwt(&browser, browser.token(&sid).await.ok().body["jwt"].as_str().unwrap()).await;
+    for claim in ["sub", "sid", "iss", "sts", "v"] {
+        assert_eq!(claims[claim], fapi_claims[claim], "{claim} as FAPI's token");
+    }
+    // A shorter lifetime is honoured; each call signs anew.
+    let short = mint(&bapi, &sid, Some(json!({"expires_in_seconds": 30}))).await.ok().body;
+    let short_claims = verify_jwt_with(&jwks, short["jwt"].as_str().unwrap());
+    assert_eq!(short_claims["exp"].as_i64().unwrap() - short_claims["iat"].as_i64().unwrap(), 30);
+    let exact = mint(&bapi, &sid, Some(json!({"expires_in_seconds": 60}))).await.ok().body;
+    assert_eq!(verify_jwt_with(&jwks, exact["jwt"].as_str().unwrap())["sid"], sid.as_str());
+
+    // No JWT templates: a Clerk-shaped 404 naming it.
+    let templated = bapi.call("POST", &format!("/sessions/{sid}/tokens/supabase"), None).await;
+    templated.assert_error(404, "resource_not_found");
+    assert!(templated.body["errors"][0]["long_message"].as_str().unwrap().contains("supabase"), "{}", templated.text);
+
+    // Unknown and malformed ids.
+    for id in ["sess_nothing", "user_1", "..%2F..", "%00"] {
+        bapi.get(&format!("/sessions/{id}")).await.assert_error(404, "resource_not_found");
+        mint(&bapi, id, None).await.assert_error(404, "resource_not_found");
+    }
+
+    // Signed out: read as it is, and no token is minted for it.
+    assert_eq!(browser.sign_out().await.status, 200);
+    assert_eq!(bapi.get(&format!("/sessions/{sid}")).await.ok().body["status"], "ended");
+    let refused = mint(&bapi, &sid, None).await;
+    refused.assert_error(404, "resource_not_found");
+    assert!(refused.body["errors"][0]["long_message"].as_str().unwrap().contains("ended"), "{}", refused.text);
+
+    // Revoked by the app's server: the same.
+    let bob_browser = Fapi::new(&server);
+    bob_browser.sign_up_ok("bob").await;
+    let bob_sid = bob_browser.session_id().unwrap();
+    mint(&bapi, &bob_sid, None).await.ok();
+    bapi.call("POST", &format!("/sessions/{bob_sid}/revoke"), None).await.ok();
+    assert_eq!(bapi.get(&format!("/sessions/{bob_sid}")).await.ok().body["status"], "revoked");
+    mint(&bapi, &bob_sid, None).await.assert_error(404, "resource_not_found");
+
+    // Without a live secret key, none of the three routes opens.
+    for presented in ["", "sk_live_wrong"] {
+        let stranger = Bapi::new(&server, presented);
+        stranger.get(&format!("/sessions/{sid}")).await.assert_error(401, "clerk_key_invalid");
+        mint(&stranger, &bob_sid, None).await.assert_error(401, "clerk_key_invalid");
+        stranger.call("POST", &format!("/sessions/{sid}/tokens/t"), None).await.assert_error(401, "clerk_key_invalid");
+    }
+}
+
+#[tokio::test]
+async fn a_token_lifetime_outside_1_to_the_token_lifetime_is_refused() {
+    let server = LatchProcess::start_with(&["--token-ttl-secs", "120"]);
+    let bapi = Bapi::new(&server, &secret_key(&server));
+    let browser = Fapi::new(&server);
+    browser.sign_up_ok("alice").await;
+    let sid = browser.session_id().unwrap();
+
+    for body in [json!({"expires_in_seconds": 0}), json!({"expires_in_seconds": -5}), json!({"expires_in_seconds": 121}), json!({"expires_in_seconds": 315_360_000}), json!({"expires_in_seconds": "60"}), json!({"expires_in_seconds": 1.5}), json!([60])] {
+        let r = mint(&bapi, &sid, Some(body.clone())).await;
+        r.assert_error(422, "form_param_format_invalid");
+        assert!(r.text.contains("expires_in_seconds") || body.is_array(), "{body}: {}", r.text);
+    }
+    let mut raw = RawRequest::post(&format!("/bapi/v1/sessions/{sid}/tokens"), b"{not json".to_vec()).no_session_param();
+    raw.sdk_query = false;
+    raw.content_type = Some("application/json".into());
+    raw = raw.header("authorization", &format!("Bearer {}", bapi.bearer));
+    bapi.http.send(raw).await.assert_error(422, "form_param_format_invalid");
+
+    // The configured lifetime is the most, and the default.
+    let jwks = bapi.get("/jwks").await.ok().body;
+    for (body, lifetime) in [(None, 120), (Some(json!({"expires_in_seconds": 120})), 120), (Some(json!({"expires_in_seconds": null})), 120), (Some(json!({"expires_in_seconds": 1})), 1)] {
+        let jwt = mint(&bapi, &sid, body).await.ok().body["jwt"].as_str().unwrap().to_string();
+        // (The check allows a minute of clock skew, so the 1 s token verifies too.)
+        let claims = verify_jwt_with(&jwks, &jwt);
+        assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), lifetime);
+    }
+}
+
+#[tokio::test]
+async fn minting_tokens_is_not_the_users_activity_and_an_idle_session_expires_regardless() {
+    let server = LatchProcess::start_with(&["--session-idle-timeout-secs", "2"]);
+    let bapi = Bapi::new(&server, &secret_key(&server));
+    let browser = Fapi::new(&server);
+    browser.sign_up_ok("alice").await;
+    let sid = browser.session_id().unwrap();
+    // Three seconds of the app's server minting tokens do not keep a two-second idle timeout
+    // at bay (FAPI's token refreshes would: reverification.rs).
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_millis(1500) {
+        mint(&bapi, &sid, None).await.ok();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(bapi.get(&format!("/sessions/{sid}")).await.ok().body["status"], "expired");
+    mint(&bapi, &sid, None).await.assert_error(404, "resource_not_found");
+    browser.token(&sid).await.assert_error(401, "signed_out");
 }

@@ -512,6 +512,7 @@ async fn a_token_for_a_jwt_template_is_a_clerk_shaped_404_with_cors() {
     };
     let r = f.post(&format!("/client/sessions/{sid}/tokens/supabase"), &[]).await;
     r.assert_error(404, "resource_not_found");
+    assert!(r.body["errors"][0]["long_message"].as_str().unwrap().contains("supabase"), "names the template: {}", r.text);
     assert_eq!(r.header("access-control-allow-origin"), [server.origin()], "CORS on the refusal");
 }
 

@@ -13,6 +13,9 @@
 //! - The new endpoints' filters and pagination: `/audit_events`, `/passkeys`,
 //!   `/webhooks/deliveries` and their replay.
 //! - `--console` refuses to start without the portal or off an allowed origin.
+//! - Minting a user's session token (`POST /sessions/{id}/tokens`) is the app's server's
+//!   alone: an operator's token reads the session but mints nothing (403), and a token the
+//!   app's server minted (no `azp`) is no operator's token, even for an operator's session.
 
 use std::time::Duration;
 
@@ -289,4 +292,27 @@ fn the_console_refuses_to_start_where_no_operator_could_sign_in() {
     let elsewhere = serve(&["--console", "--issuer", "http://admin.localhost:9"]);
     assert!(!elsewhere.status.success());
     assert!(String::from_utf8_lossy(&elsewhere.stderr).contains("allowed --origin"), "{elsewhere:?}");
+}
+
+#[tokio::test]
+async fn only_a_secret_key_mints_a_users_session_token() {
+    let server = LatchProcess::start_with(&["--console"]);
+    let (olive, token) = operator(&server, "olive").await;
+    let (bob, _, _) = Person::with_passkey(&server, "bob").await;
+    let bob_sid = bob.fapi.session_id().unwrap();
+    let console = Bapi::new(&server, &token);
+
+    // The console reads the session, but may not act as its user.
+    assert_eq!(console.get(&format!("/sessions/{bob_sid}")).await.ok().body["user_id"], bob.user_id.as_str());
+    let refused = console.call("POST", &format!("/sessions/{bob_sid}/tokens"), None).await;
+    refused.assert_error(403, "authorization_invalid");
+    assert!(refused.text.contains("secret key"), "{}", refused.text);
+
+    // The app's server may; and what it mints for the operator's own session (no `azp`) does
+    // not open the Backend API as that operator.
+    let app = Bapi::new(&server, &secret_key(&server));
+    app.call("POST", &format!("/sessions/{bob_sid}/tokens"), None).await.ok();
+    let olive_sid = olive.fapi.session_id().unwrap();
+    let minted = app.call("POST", &format!("/sessions/{olive_sid}/tokens"), None).await.ok().body["jwt"].as_str().unwrap().to_string();
+    Bapi::new(&server, &minted).get("/users").await.assert_error(401, "authentication_invalid");
 }

@@ -238,6 +238,21 @@ async fn every_documented_answer_matches_the_real_one() {
     assert_eq!(revoked.body["status"], "revoked");
     c.check("POST", t, bapi.call("POST", &format!("/sessions/{bob_session}/revoke"), None).await).assert_error(400, "session_not_active");
     c.check("POST", t, bapi.call("POST", "/sessions/sess_nobody/revoke", None).await).assert_error(404, "resource_not_found");
+    // One session by id, live and over; a token for a live one, none for an ended one, none
+    // from a template.
+    let alice_session = page.body["data"][0]["id"].as_str().unwrap().to_string();
+    let t = "/sessions/{id}";
+    c.check("GET", t, bapi.call("GET", &format!("/sessions/{alice_session}"), None).await.ok());
+    assert_eq!(c.check("GET", t, bapi.call("GET", &format!("/sessions/{bob_session}"), None).await.ok()).body["status"], "revoked");
+    c.check("GET", t, bapi.call("GET", "/sessions/sess_nobody", None).await).assert_error(404, "resource_not_found");
+    let t = "/sessions/{id}/tokens";
+    let token = c.check("POST", t, bapi.call("POST", &format!("/sessions/{alice_session}/tokens"), Some(json!({ "expires_in_seconds": 30 }))).await.ok());
+    assert!(token.body["jwt"].is_string(), "{}", token.text);
+    c.check("POST", t, bapi.call("POST", &format!("/sessions/{bob_session}/tokens"), None).await).assert_error(404, "resource_not_found");
+    c.check("POST", t, bapi.call("POST", &format!("/sessions/{alice_session}/tokens"), Some(json!({ "expires_in_seconds": 0 }))).await)
+        .assert_error(422, "form_param_format_invalid");
+    let t = "/sessions/{id}/tokens/{template}";
+    c.check("POST", t, bapi.call("POST", &format!("/sessions/{alice_session}/tokens/hasura"), None).await).assert_error(404, "resource_not_found");
 
     // Sign-in tokens: issued, refused, revoked, revoked again.
     let t = "/sign_in_tokens";

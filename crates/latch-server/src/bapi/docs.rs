@@ -148,3 +148,13 @@ pub struct SignInTokenCreate {
     #[schema(minimum = 1, maximum = 2592000)]
     pub expires_in_seconds: Option<i64>,
 }
+
+/// `POST /sessions/{id}/tokens` (the body is optional).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SessionTokenCreate {
+    /// The token's lifetime in seconds: from 1 to the instance's session-token lifetime
+    /// (`--token-ttl-secs`, the default); longer is refused.
+    #[schema(minimum = 1)]
+    pub expires_in_seconds: Option<i64>,
+}

@@ -236,6 +236,51 @@ pub async fn revoke_session(
     Ok(Json(render::session(&session, now)).into_response())
 }
 
+#[utoipa::path(get, path = "/sessions/{id}", tag = "sessions",
+    description = "The session as it is now, live or over (the same status the listing computes).",
+    params(("id" = String, Path, description = "The session's id (`sess_…`).")),
+    responses(
+        (status = 200, description = "The session.", body = json::SessionJson),
+        (status = 404, description = "No such session (`resource_not_found`).", body = ClerkErrors),
+    ))]
+pub async fn get_session(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let session = sessions::get(&state, &id).await?;
+    Ok(Json(render::session(&session, now_ms())).into_response())
+}
+
+#[utoipa::path(post, path = "/sessions/{id}/tokens", tag = "sessions",
+    description = "A session token for a live session, signed now, as FAPI's but without `azp` (docs/protocol.md §12). Secret keys only.",
+    params(("id" = String, Path, description = "The session's id (`sess_…`).")),
+    request_body(content = super::docs::SessionTokenCreate, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The token.", body = json::TokenJson),
+        (status = 403, description = "Asked with an operator's console session, not a secret key (`authorization_invalid`).", body = ClerkErrors),
+        (status = 404, description = "No such session, or it has ended (`resource_not_found`).", body = ClerkErrors),
+        (status = 422, description = "A bad `expires_in_seconds` (`form_param_format_invalid`).", body = ClerkErrors),
+    ))]
+pub async fn create_session_token(
+    State(state): State<AppState>,
+    BackendCaller(caller): BackendCaller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let expires_in = match body.get("expires_in_seconds") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_i64().ok_or_else(|| invalid("expires_in_seconds", "expires_in_seconds must be a whole number.".into()))?),
+    };
+    let jwt = sessions::token(&state, &caller, &id, expires_in, now_ms()).await?;
+    Ok(Json(json::TokenJson { object: "token", jwt }).into_response())
+}
+
+#[utoipa::path(post, path = "/sessions/{id}/tokens/{template}", tag = "sessions",
+    description = "A token from a JWT template: Latch has none, so every template is refused.",
+    params(("id" = String, Path, description = "The session's id (`sess_…`)."), ("template" = String, Path, description = "The JWT template's name.")),
+    responses((status = 404, description = "No such JWT template (`resource_not_found`).", body = ClerkErrors)))]
+pub async fn create_session_token_from_template(Path((_id, template)): Path<(String, String)>) -> ApiResult<Response> {
+    let jwt = latch_flows::tokens::template_token(&template)?;
+    Ok(Json(json::TokenJson { object: "token", jwt }).into_response())
+}
+
 #[utoipa::path(post, path = "/sign_in_tokens", tag = "sign_in_tokens",
     description = "Issues a one-time sign-in token for a user; its `token` is shown only here.",
     request_body(content = super::docs::SignInTokenCreate, content_type = "application/json"),

@@ -23,6 +23,17 @@ pub struct SessionPage {
     pub total_count: u64,
 }
 
+/// `POST /sessions/{id}/tokens`: a session token.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenJson {
+    /// Always `token`.
+    #[schema(pattern = "^token$")]
+    pub object: &'static str,
+    /// The session JWT.
+    pub jwt: String,
+}
+
 /// `GET /clients/handshake_payload`: the `Set-Cookie` values the nonce stands for.
 #[derive(Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]

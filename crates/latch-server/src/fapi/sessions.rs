@@ -7,7 +7,7 @@ use latch_flows::sessions;
 use serde_json::json;
 
 use crate::context::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::fapi::{json, reply};
 use crate::state::{AppState, now_ms};
 
@@ -43,8 +43,9 @@ pub async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Pat
 
 /// `POST /client/sessions/{id}/tokens/{template}` (`getToken({ template })`): Latch has no JWT
 /// templates, so none is found.
-pub async fn template_token(Path((_id, _template)): Path<(String, String)>) -> ApiResult<Response> {
-    Err(ApiError::not_found("JWT template"))
+pub async fn template_token(Path((_id, template)): Path<(String, String)>) -> ApiResult<Response> {
+    let jwt = latch_flows::tokens::template_token(&template)?;
+    Ok(reply::plain(json!({ "object": "token", "jwt": jwt })))
 }
 
 /// `POST /client/sessions/{id}/tokens`: the JWT comes back at the top level, not in `response`.
