@@ -403,6 +403,10 @@ scenario('signals 7. after a sign-in with a passkey from another device, the acc
   const user = await me(page)
   assert.equal(user.passkeys.length, 2, 'stored as any registration')
   assert.deepEqual(await credentialIds(u), [user.passkeys[1].credential_id], 'the new passkey is on this device')
+  // Back on the page later in the same session: the passkey made here ends the note.
+  await page.reload()
+  await waitFor(page, async () => (await page.evaluate(() => document.body.dataset.ready)) === 'true', 'the account page')
+  assert.equal(await page.locator('#upgrade-note').isVisible(), false, 'no note once this session made a passkey')
 
   // A sign-in with this device's passkey: nothing offered, no note.
   await page.getByRole('button', { name: 'Sign out' }).click()

@@ -322,7 +322,9 @@ function accountPage() {
 
   async function offerUpgrade() {
     const session = latch.currentSession();
-    if (!signedInFromElsewhere(session)) return;
+    // A passkey made during this session is taken to be this device's: nothing to offer.
+    const addedSince = latch.currentUser()?.passkeys.some((p) => p.created_at >= session?.created_at);
+    if (!signedInFromElsewhere(session) || addedSince) return;
     $('upgrade-note').hidden = session.sign_in_strategy !== 'passkey';
     const offered = JSON.parse(sessionStorage.getItem(UPGRADE_OFFERED) ?? '[]');
     if (offered.includes(session.id)) return;
