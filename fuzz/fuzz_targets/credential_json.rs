@@ -41,8 +41,12 @@ fuzz_target!(|data: &[u8]| {
     // What serde alone makes of the canonical spelling (None: not even JSON Latch reads).
     let canonical = canonical_credential(json).ok().map(|v| v.to_string());
     let raw_asn = canonical.as_deref().map(serde_json::from_str::<PublicKeyCredential>);
-    if let Ok(asn) = parse_assertion(json) {
+    if let Ok(parsed) = parse_assertion(json) {
         assert!(matches!(raw_asn, Some(Ok(_))), "parse_assertion accepted what serde refuses");
+        // The attachment is WebAuthn's two words exactly, or nothing.
+        let said = canonical_credential(json).ok().and_then(|v| v.get("authenticatorAttachment").and_then(|a| a.as_str()).map(str::to_string));
+        assert_eq!(parsed.attachment.map(|a| a.as_str().to_string()), said.filter(|a| a == "platform" || a == "cross-platform"));
+        let asn = parsed.credential;
         let again = serde_json::to_string(&asn).unwrap();
         let back: PublicKeyCredential = serde_json::from_str(&again).expect("re-serialised assertion parses");
         assert_eq!(serde_json::to_string(&back).unwrap(), again, "assertion does not round-trip");

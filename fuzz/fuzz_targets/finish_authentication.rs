@@ -71,18 +71,18 @@ fuzz_target!(|input: Input| {
     let Ok(parsed) = parse_assertion(&json) else { return };
     let origin = input.origin.as_str();
     if let Ok(v) = fx.rp.finish_authentication(&parsed, &fx.auth_state, &fx.stored, OWNER, origin) {
-        let cdj = parsed.response.client_data_json.as_ref();
-        let ad = parsed.response.authenticator_data.as_ref();
+        let cdj = parsed.credential.response.client_data_json.as_ref();
+        let ad = parsed.credential.response.authenticator_data.as_ref();
         if !input.resign {
             assert_eq!(cdj, baseline.client_data_json.as_slice(), "accepted clientDataJSON that was not signed");
             assert_eq!(ad, baseline.auth_data.as_slice(), "accepted authenticatorData that was not signed");
         }
         assert_accepted_client_data(cdj, "webauthn.get", &AUTH_CHALLENGE, origin);
         assert_accepted_auth_data(ad, UP | UV);
-        if let Some(h) = parsed.get_user_unique_id() {
+        if let Some(h) = parsed.credential.get_user_unique_id() {
             assert_eq!(h, OWNER.as_bytes(), "accepted a foreign user handle");
         }
-        let (raw_id, stored_id): (&[u8], &[u8]) = (parsed.raw_id.as_ref(), fx.stored.cred_id.as_ref());
+        let (raw_id, stored_id): (&[u8], &[u8]) = (parsed.credential.raw_id.as_ref(), fx.stored.cred_id.as_ref());
         assert_eq!(raw_id, stored_id, "accepted another credential's assertion");
         assert!(v.user_verified);
         assert!(v.sign_count >= fx.stored.counter);
