@@ -17,7 +17,6 @@ pub async fn client(latch: &Latch, requester: &Requester, now: Millis) -> FlowRe
     view_of_snapshot(latch, snapshot, requester.azp(latch), now)
 }
 
-
 /// A new, empty client for a requester that holds none (or a token Latch does not know):
 /// a native app's first `GET /client`, whose SDK needs a client to decode and a token to keep
 /// (docs/protocol.md §13.1). Stored at once; its token goes back in the answer.

@@ -322,13 +322,13 @@ fn pem(label: &str, der: &[u8]) -> String {
 /// The session JWT for `session` at `now`, valid for the instance's token lifetime, naming
 /// the page it was issued to (`azp`). Signed here, before anything renders it.
 pub fn session_token(latch: &Latch, session: &Session, azp: Option<&str>, now: Millis) -> FlowResult<String> {
-    signed_session_token(latch, session, azp, now, Reuse::Allowed)
+    signed_session_token(latch, session, azp, latch.settings().token_ttl, now, Reuse::Allowed)
 }
 
 /// A token signed now for `session`, never a reused one: the handshake hands it to an app's
 /// server, which sets it as the `__session` cookie, so it gets its whole lifetime.
 pub fn fresh_session_token(latch: &Latch, session: &Session, azp: Option<&str>, now: Millis) -> FlowResult<String> {
-    signed_session_token(latch, session, azp, now, Reuse::Never)
+    signed_session_token(latch, session, azp, latch.settings().token_ttl, now, Reuse::Never)
 }
 
 /// A token signed now for `session`, living `lifetime` (at most the instance's token
@@ -339,15 +339,13 @@ pub fn backend_session_token(latch: &Latch, session: &Session, lifetime: Duratio
     if lifetime > latch.settings().token_ttl {
         return Err(Refusal::Internal(format!("a token of {lifetime:?} would outlive the token lifetime")));
     }
-    let status = session.status_at(now);
-    let claims = session_claims(latch, session, None, status.as_str(), lifetime, now);
-    latch.tokens.sign(&claims).map_err(|e| Refusal::Internal(format!("token signing: {e}")))
+    signed_session_token(latch, session, None, lifetime, now, Reuse::Never)
 }
 
-/// A token from JWT template `template` (FAPI's and the Backend API's
+/// The answer to a token from JWT template `template` (FAPI's and the Backend API's
 /// `…/tokens/{template}`): Latch has no JWT templates, so every template is unknown.
-pub fn template_token(template: &str) -> FlowResult<String> {
-    Err(Refusal::JwtTemplateNotFound(template.to_string()))
+pub fn template_token(template: &str) -> Refusal {
+    Refusal::JwtTemplateNotFound(template.to_string())
 }
 
 enum Reuse {
@@ -355,9 +353,16 @@ enum Reuse {
     Never,
 }
 
-fn signed_session_token(latch: &Latch, session: &Session, azp: Option<&str>, now: Millis, reuse: Reuse) -> FlowResult<String> {
+fn signed_session_token(
+    latch: &Latch,
+    session: &Session,
+    azp: Option<&str>,
+    lifetime: Duration,
+    now: Millis,
+    reuse: Reuse,
+) -> FlowResult<String> {
     let status = session.status_at(now);
-    let claims = session_claims(latch, session, azp, status.as_str(), latch.settings().token_ttl, now);
+    let claims = session_claims(latch, session, azp, status.as_str(), lifetime, now);
     let signed = match reuse {
         Reuse::Allowed => latch.tokens.sign_reusable(&claims),
         Reuse::Never => latch.tokens.sign(&claims),

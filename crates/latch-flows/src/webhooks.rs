@@ -183,14 +183,10 @@ async fn revoked_events(
     if ending.is_empty() {
         return Ok(Vec::new());
     }
-    let user = match latch.store().user(user_id).await? {
-        Some(user) => {
-            let mut shown = backend_user(latch, user).await?;
-            shown.passkeys.retain(|p| p.id != passkey_id);
-            Some(shown)
-        }
-        None => None,
-    };
+    let mut user = latch.store().user_details(user_id).await?;
+    if let Some(shown) = &mut user {
+        shown.passkeys.retain(|p| p.id != passkey_id);
+    }
     Ok(ending
         .into_iter()
         .map(|s| {
@@ -208,10 +204,7 @@ pub(crate) async fn session_event_reading_user(
     session: &Session,
     now: Millis,
 ) -> FlowResult<WebhookEvent> {
-    let user = match latch.store().user(&session.user_id).await? {
-        Some(user) => Some(backend_user(latch, user).await?),
-        None => None,
-    };
+    let user = latch.store().user_details(&session.user_id).await?;
     Ok(session_event(requester, event_type, session, user.as_ref(), now))
 }
 

@@ -277,8 +277,7 @@ pub async fn create_session_token(
     params(("id" = String, Path, description = "The session's id (`sess_…`)."), ("template" = String, Path, description = "The JWT template's name.")),
     responses((status = 404, description = "No such JWT template (`resource_not_found`).", body = ClerkErrors)))]
 pub async fn create_session_token_from_template(Path((_id, template)): Path<(String, String)>) -> ApiResult<Response> {
-    let jwt = latch_flows::tokens::template_token(&template)?;
-    Ok(Json(json::TokenJson { object: "token", jwt }).into_response())
+    Err(latch_flows::tokens::template_token(&template).into())
 }
 
 #[utoipa::path(post, path = "/sign_in_tokens", tag = "sign_in_tokens",

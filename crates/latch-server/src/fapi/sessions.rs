@@ -44,8 +44,7 @@ pub async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Pat
 /// `POST /client/sessions/{id}/tokens/{template}` (`getToken({ template })`): Latch has no JWT
 /// templates, so none is found.
 pub async fn template_token(Path((_id, template)): Path<(String, String)>) -> ApiResult<Response> {
-    let jwt = latch_flows::tokens::template_token(&template)?;
-    Ok(reply::plain(json!({ "object": "token", "jwt": jwt })))
+    Err(latch_flows::tokens::template_token(&template).into())
 }
 
 /// `POST /client/sessions/{id}/tokens`: the JWT comes back at the top level, not in `response`.
